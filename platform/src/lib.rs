@@ -1,0 +1,80 @@
+// SPDX-License-Identifier: MIT OR Apache-2.0
+//! The board, read from the device tree: CPUs, memory, NUMA topology and boot devices.
+//!
+//! A NUMA-aware kernel must know, before it allocates a single byte, which memory is
+//! close to which CPU. On arm64 that knowledge arrives in the flattened device tree
+//! (DTB) the boot loader passes in `x0`. This crate turns the DTB into a [`Board`]:
+//! plain data the rest of the kernel uses, and that host tools print (`numactl`
+//! format) to check a DTB without booting it. The crate is pure logic: no `unsafe`, no
+//! allocator, no hardware access (but for the PL011 console driver, [`pl011`], whose
+//! one `unsafe fn` takes a register address); it builds for the host and for
+//! `aarch64-unknown-none-softfloat`, and its tests run with plain `cargo test`.
+//!
+//! Reading order: [`board`] (what a board is, and the table of errors and fallbacks),
+//! [`numa`] (node ids and distances), [`cpumap`] (clusters and cores), [`numactl`]
+//! (the printed form), [`dt_check`] (why the parser can trust the blob), `tree` (how it
+//! walks it).
+//!
+//! # Design
+//!
+//! *Validate, then assume.* [`dt_check`] walks the whole blob once, checking every
+//! offset, length, name and token against the Devicetree Specification; only then does
+//! the reader (`tree`) navigate it. Topology is read the way Linux reads it
+//! (`drivers/of/of_numa.c`), so a DTB that boots Linux NUMA-correctly gives the same
+//! nodes, CPU sets and distances here. Every fallback is a named [`Warning`]; every
+//! refusal a [`BoardError`] naming node, property and problem.
+//!
+//! ```text
+//!  blob --dt_check--> Layout --tree--> nodes/properties --board--> Board
+//!                                                     \--numa/cpumap--/
+//! ```
+//!
+//! # Invariants
+//!
+//! - [`Board::from_fdt`] never panics, whatever bytes it is given (a mutation test feeds
+//!   it thousands of corrupted blobs).
+//! - Every [`NodeId`] is `< MAX_NODES`; every CPU and memory range has one.
+//! - Nothing here allocates: fixed capacities below bound every list, and exceeding one
+//!   is an error, never a truncation.
+//!
+//! # References
+//!
+//! - Devicetree Specification v0.4 (devicetree.org), chapters 2, 3 and 5.
+//! - Linux `Documentation/devicetree/bindings/numa.txt` and `drivers/of/of_numa.c`.
+//! - Linux `Documentation/devicetree/bindings/cpu/cpu-topology.txt` (`cpu-map`).
+//! - `numactl --hardware` output format (numactl's `numactl.c`, `print_distances`).
+
+#![cfg_attr(not(test), no_std)]
+
+pub mod board;
+pub mod cpumap;
+pub mod dt_check;
+pub mod error;
+pub mod fixed;
+pub mod numa;
+pub mod numactl;
+pub mod pl011;
+mod tree;
+
+#[cfg(test)]
+mod dtb_writer;
+
+pub use board::{
+    Board, Chosen, Conduit, Cpu, Device, DeviceProblem, EnableMethod, Gic, MemoryRange, PhysRange, Psci,
+    PsciVersion, Timer, Uart, UartKind, Warning, console_of,
+};
+pub use cpumap::{Cluster, CpuTopology};
+pub use dt_check::DtFault;
+pub use error::{BoardError, ErrorKind};
+pub use fixed::{FixedVec, Full};
+pub use numa::{NodeId, NodeSet};
+pub use numactl::Numactl;
+
+/// Most CPUs a board may have (QEMU `virt`'s maximum; big Arm servers have <= 256).
+pub const MAX_CPUS: usize = 512;
+/// Most NUMA nodes (node ids are `0..MAX_NODES`).
+pub const MAX_NODES: usize = 64;
+/// Most memory ranges (`reg` entries of memory nodes).
+pub const MAX_MEMORY_RANGES: usize = 128;
+/// Most reserved ranges (`/memreserve/` plus `/reserved-memory`).
+pub const MAX_RESERVED: usize = 64;

@@ -1,0 +1,105 @@
+// SPDX-License-Identifier: MIT OR Apache-2.0
+//! Mutation test: no input makes `Board::from_fdt` panic.
+//!
+//! The kernel parses a blob it did not write, before it can print a useful panic
+//! message; a panic there is a dead board. So this test takes real blobs and breaks
+//! them every way it cheaply can: every truncation length, thousands of random byte
+//! flips, random header fields. A deterministic xorshift generator keeps failures
+//! reproducible (the failing iteration is printed). Success here is *not panicking*:
+//! errors are expected and fine, and a blob that still parses is also exercised
+//! through the query and printing paths.
+
+use platform::Board;
+
+/// Marsaglia's xorshift64: tiny, deterministic, good enough to choose bytes.
+struct XorShift(u64);
+
+impl XorShift {
+    fn next(&mut self) -> u64 {
+        self.0 ^= self.0 << 13;
+        self.0 ^= self.0 >> 7;
+        self.0 ^= self.0 << 17;
+        self.0
+    }
+
+    fn below(&mut self, n: usize) -> usize {
+        (self.next() % n as u64) as usize
+    }
+}
+
+fn blobs() -> Vec<Vec<u8>> {
+    let dir = env!("CARGO_MANIFEST_DIR");
+    [
+        format!("{dir}/tests/fixtures/virt-4n-asym.dtb"),
+        format!("{dir}/tests/fixtures/virt-clusters.dtb"),
+        format!("{dir}/../../shared/testdata/dtb/thunder2-99xx.dtb"),
+    ]
+    .iter()
+    .map(|p| std::fs::read(p).unwrap_or_else(|e| panic!("{p}: {e}")))
+    .collect()
+}
+
+/// Parses and, when that works, uses everything a caller might touch.
+fn exercise(blob: &[u8]) {
+    if let Ok(b) = Board::from_fdt(blob) {
+        let _ = b.numactl().to_string();
+        for n in b.nodes() {
+            let _ = b.node_memory_bytes(n);
+            let _ = b.node_cpus(n).count();
+            for m in b.nodes() {
+                let _ = b.distance(n, m);
+            }
+        }
+        for w in b.warnings.iter() {
+            let _ = w.to_string();
+        }
+        let _ = b.cluster_of(0);
+    } else if let Err(e) = Board::from_fdt(blob) {
+        let _ = e.to_string();
+    }
+}
+
+#[test]
+fn every_truncation_is_refused_without_panicking() {
+    for blob in blobs() {
+        for len in 0..blob.len() {
+            exercise(&blob[..len]);
+        }
+    }
+}
+
+#[test]
+fn random_byte_flips_never_panic() {
+    let mut rng = XorShift(0x9E37_79B9_7F4A_7C15);
+    for blob in blobs() {
+        for _ in 0..4000 {
+            let mut b = blob.clone();
+            for _ in 0..1 + rng.below(4) {
+                let at = rng.below(b.len());
+                b[at] ^= 1 << rng.below(8);
+            }
+            exercise(&b);
+        }
+    }
+}
+
+#[test]
+fn random_words_in_the_header_and_structure_never_panic() {
+    let mut rng = XorShift(0x1234_5678_9ABC_DEF1);
+    for blob in blobs() {
+        for _ in 0..4000 {
+            let mut b = blob.clone();
+            // Word-aligned overwrites hit tokens, lengths and offsets, which single-bit
+            // flips reach only slowly. Values favour small and boundary numbers.
+            let at = rng.below(b.len() / 4) * 4;
+            let value: u32 = match rng.below(4) {
+                0 => rng.below(16) as u32,
+                1 => u32::MAX - rng.below(16) as u32,
+                2 => (b.len() + rng.below(64)) as u32 - 32,
+                _ => rng.next() as u32,
+            };
+            b[at..at + 4].copy_from_slice(&value.to_be_bytes());
+            exercise(&b);
+        }
+    }
+}
