@@ -1,0 +1,307 @@
+// SPDX-License-Identifier: MIT OR Apache-2.0
+//! Power-on to Rust: the Image header, EL2 -> EL1, the early map, the MMU, the jump up.
+//!
+//! This is the first code that runs. A boot loader (QEMU `-kernel`, U-Boot `booti`, a
+//! UEFI stub) has put the Image at some 2 MiB-aligned physical address, left the MMU
+//! off, and passed the device tree's physical address in x0. The assembly below:
+//!
+//! 1. is the arm64 Image header the loader looks for (branch, `image_size`, flags, the
+//!    magic `ARM\x64`);
+//! 2. if entered at EL2 (QEMU `virtualization=on`, most servers), configures EL2 so it
+//!    stays out of the way (EL1 is AArch64; timer, FP and GIC system registers are not
+//!    trapped) and drops to EL1;
+//! 3. sets up the boot stack and clears .bss, addressing everything PC-relatively
+//!    (`adrp`), because nothing is at its link address yet;
+//! 4. calls [`early_map`] (Rust, but written to be safe with the MMU off, see
+//!    `mm::early`) to build the first tables, invalidating the cache lines of that
+//!    memory before and after so no stale line can overwrite them later;
+//! 5. programs MAIR/TCR/TTBRs, turns on the MMU and caches, and jumps to the link
+//!    address in the upper half, from where it calls `kernel_main`.
+//!
+//! # References
+//! - Linux `Documentation/arch/arm64/booting.rst`: the Image header and entry state.
+//! - Arm ARM (DDI 0487): D1.6 (exception return), D13.2 (HCR_EL2, CPTR_EL2, CNTHCTL_EL2,
+//!   SCTLR_EL1), D8 (the VMSA), D7.5.9 "Data cache maintenance" (`DC IVAC`).
+//! - GICv3 architecture specification (IHI 0069) 12.1.13: ICC_SRE_EL2.
+
+use crate::mm::early::{self, EarlyRoots, ImageLayout};
+use crate::mm::table::{ENTRIES, PAGE_SIZE, TableMemory};
+use core::sync::atomic::{AtomicU64, AtomicUsize, Ordering};
+
+/// Translation tables reserved in .bss for the early map and the first kernel
+/// mappings after it (devices, the direct map of RAM). Later tables come from the
+/// frame allocators.
+pub const EARLY_TABLES: usize = 64;
+
+/// How many of the early tables [`early_map`] used; the rest are handed to the
+/// running kernel by [`super::tables::KernelTables`].
+pub static EARLY_TABLES_USED: AtomicUsize = AtomicUsize::new(0);
+
+/// The device tree blob the early map placed at `FDT_WINDOW`: physical address and
+/// size, or zero size when x0 held no usable blob.
+static EARLY_FDT: [AtomicU64; 2] = [AtomicU64::new(0), AtomicU64::new(0)];
+
+/// The blob [`early_map`] mapped: `(physical address, size)`.
+pub fn early_fdt() -> Option<(u64, u64)> {
+    let size = EARLY_FDT[1].load(Ordering::Relaxed);
+    (size != 0).then(|| (EARLY_FDT[0].load(Ordering::Relaxed), size))
+}
+
+// SCTLR_EL1 with the MMU, caches and alignment checks off: the RES1 bits (11, 20,
+// 22, 23, 28, 29) and EE/E0E = 0 (little-endian). Written before anything else so no
+// state a loader left behind survives.
+const SCTLR_EL1_OFF: u64 = 0x30D0_0800;
+
+core::arch::global_asm!(
+    r#"
+.section .text.head, "ax"
+.global _start
+_start:
+    b       primary_entry           // code0: the Image header starts with a branch
+    .long   0                       // code1
+    .quad   0                       // text_offset: load at a 2 MiB boundary + 0
+    .quad   __image_size            // image_size: the whole footprint incl. .bss, stack
+    .quad   0xA                     // flags: little-endian, 4 KiB pages, anywhere in RAM
+    .quad   0, 0, 0                 // res2..res4
+    .ascii  "ARM\x64"               // magic
+    .long   0                       // res5 (no PE/COFF header)
+
+.section .text.boot, "ax"
+primary_entry:
+    mov     x19, x0                 // x19 = DTB physical address (boot protocol: x0)
+    adrp    x20, __image_start      // x20 = where we were loaded (PC-relative)
+    mrs     x21, CurrentEL
+    ubfx    x21, x21, #2, #2        // x21 = entry exception level, reported later
+    cmp     x21, #1
+    b.eq    in_el1
+    cmp     x21, #2
+    b.ne    park                    // EL3 or other: not an entry the protocol allows
+
+    // ---- at EL2: make EL1 a plain AArch64 kernel level, then drop to it ----
+    mov     x0, #(1 << 31)          // HCR_EL2.RW = 1: EL1 is AArch64; E2H = 0, no traps
+    msr     hcr_el2, x0
+    mrs     x0, cnthctl_el2
+    orr     x0, x0, #3              // EL1PCTEN | EL1PCEN: EL1 owns the physical timer
+    msr     cnthctl_el2, x0
+    msr     cntvoff_el2, xzr        // virtual count = physical count
+    mov     x0, #0x33ff             // CPTR_EL2: RES1 bits only, so TFP = 0 (no FP trap)
+    msr     cptr_el2, x0
+    msr     vttbr_el2, xzr
+    mrs     x0, id_aa64pfr0_el1
+    ubfx    x0, x0, #24, #4         // GIC field: are there GICv3 system registers?
+    cbz     x0, 1f
+    mrs     x0, S3_4_C12_C9_5       // ICC_SRE_EL2
+    orr     x0, x0, #0x1            // SRE: system register interface at EL2
+    orr     x0, x0, #0x8            // Enable: EL1 may use ICC_SRE_EL1 (and so ICC_*)
+    msr     S3_4_C12_C9_5, x0
+    isb
+1:  movz    x0, #{sctlr_lo}
+    movk    x0, #{sctlr_hi}, lsl #16
+    msr     sctlr_el1, x0
+    mov     x0, #0x3c5              // SPSR: return to EL1h with D, A, I, F masked
+    msr     spsr_el2, x0
+    adr     x0, in_el1
+    msr     elr_el2, x0
+    eret
+
+in_el1:
+    msr     daifset, #0xf           // no interrupts until the kernel asks for them
+    movz    x0, #{sctlr_lo}
+    movk    x0, #{sctlr_hi}, lsl #16
+    msr     sctlr_el1, x0           // MMU and caches off, whatever the loader left
+    isb
+    msr     cpacr_el1, xzr          // FP/SIMD traps at EL1: the kernel never uses them
+
+    adrp    x0, __boot_stack_top
+    add     x0, x0, :lo12:__boot_stack_top
+    mov     sp, x0
+
+    // Discard any cache lines a loader left for .bss (incl. the table pool) and the
+    // stack, clear both with the caches off, build the tables, and discard again: a
+    // dirty line evicted later would otherwise overwrite what we wrote to memory. The
+    // stack is cleared too, so its high-water mark can be measured; nothing is on it
+    // yet (this code calls nothing before the loop ends).
+    adrp    x0, __bss_start
+    add     x0, x0, :lo12:__bss_start
+    adrp    x1, __boot_stack_top
+    bl      dcache_invalidate_range
+    adrp    x0, __bss_start
+    add     x0, x0, :lo12:__bss_start
+    adrp    x1, __boot_stack_top
+2:  cmp     x0, x1
+    b.hs    3f
+    stp     xzr, xzr, [x0], #16
+    b       2b
+3:
+    adrp    x0, early_vectors       // a fault before the MMU is on parks visibly
+    add     x0, x0, :lo12:early_vectors
+    msr     vbar_el1, x0
+    isb
+
+    mov     x0, x20                 // image start
+    adrp    x1, __text_end
+    adrp    x2, __rodata_end
+    adrp    x3, __image_end
+    mov     x4, x19                 // DTB
+    adrp    x5, early_table_pool
+    adrp    x6, __boot_stack_guard
+    bl      early_map               // returns x0 = TTBR1 root, x1 = TTBR0 root
+    cbz     x0, park                // out of early tables: nothing sensible to do
+    mov     x22, x0
+    mov     x23, x1
+    adrp    x0, __bss_start
+    add     x0, x0, :lo12:__bss_start
+    adrp    x1, __boot_stack_top
+    bl      dcache_invalidate_range
+
+    // ---- the MMU ----
+    movz    x0, #{mair_lo}
+    movk    x0, #{mair_hi}, lsl #16
+    msr     mair_el1, x0
+    mrs     x0, id_aa64mmfr0_el1
+    bl      early_tcr               // TCR_EL1 for this CPU (mm::layout::tcr_el1)
+    msr     tcr_el1, x0
+    msr     ttbr0_el1, x23
+    msr     ttbr1_el1, x22
+    isb                             // table registers visible before the TLB flush
+    tlbi    vmalle1                 // nothing a loader cached may survive
+    dsb     nsh                     // TLBI complete before the MMU goes on
+    isb
+    mrs     x0, sctlr_el1
+    orr     x0, x0, #(1 << 0)       // M: MMU on
+    orr     x0, x0, #(1 << 2)       // C: data cache on
+    orr     x0, x0, #(1 << 12)      // I: instruction cache on
+    msr     sctlr_el1, x0
+    isb                             // the next fetch uses the new translation
+    ldr     x0, =high_entry         // the link address, from the literal pool
+    br      x0
+
+high_entry:
+    ldr     x0, =__boot_stack_top
+    mov     sp, x0
+    ldr     x0, =exception_vectors
+    msr     vbar_el1, x0
+    isb
+    mov     x29, xzr                // end of the frame-pointer chain for backtraces
+    mov     x30, xzr
+    mov     x0, x20                 // load address
+    mov     x1, x19                 // DTB physical address
+    mov     x2, x21                 // entry EL
+    bl      kernel_main             // never returns
+park:
+    wfe
+    b       park
+
+// dcache_invalidate_range(x0 = start, x1 = end): DC IVAC over [start, end) by line.
+// Clobbers x0, x2, x3.
+dcache_invalidate_range:
+    mrs     x3, ctr_el0
+    ubfx    x3, x3, #16, #4         // DminLine: log2(words per smallest D-cache line)
+    mov     x2, #4
+    lsl     x2, x2, x3              // line size in bytes
+    sub     x3, x2, #1
+    bic     x0, x0, x3              // round start down to a line
+4:  cmp     x0, x1
+    b.hs    5f
+    dc      ivac, x0
+    add     x0, x0, x2
+    b       4b
+5:  dsb     sy                      // maintenance complete before the memory is used
+    ret
+
+// Early vectors: every exception before the MMU is on parks this CPU. ELR/ESR are
+// left in their registers for a debugger (scripts/run --gdb).
+.balign 2048
+early_vectors:
+    .rept 16
+    b       park
+    .balign 128
+    .endr
+
+.section .bss.early_tables, "aw", %nobits
+.balign 4096
+early_table_pool:
+    .space  {pool_bytes}
+"#,
+    sctlr_lo = const SCTLR_EL1_OFF & 0xFFFF,
+    sctlr_hi = const SCTLR_EL1_OFF >> 16,
+    mair_lo = const crate::mm::layout::MAIR_EL1 & 0xFFFF,
+    mair_hi = const crate::mm::layout::MAIR_EL1 >> 16,
+    pool_bytes = const EARLY_TABLES * PAGE_SIZE as usize,
+);
+
+/// The early table pool with the MMU off: table `i` is at `base + i * 4 KiB`,
+/// addressed physically.
+struct PhysPool {
+    base: u64,
+    used: usize,
+}
+
+impl TableMemory for PhysPool {
+    fn entries(&mut self, pa: u64) -> &mut [u64; ENTRIES] {
+        let end = self.base + (self.used as u64) * PAGE_SIZE;
+        assert!(
+            pa >= self.base && pa < end && pa.is_multiple_of(PAGE_SIZE),
+            "invariant: early table from the pool"
+        );
+        // SAFETY: `pa` is one of the pool's tables handed out by `alloc_table` (checked
+        // above): page-aligned, inside the kernel's own .bss, used by nothing else, and
+        // with the MMU off its physical address is the address the CPU uses.
+        unsafe { &mut *(pa as *mut [u64; ENTRIES]) }
+    }
+
+    fn alloc_table(&mut self) -> Option<u64> {
+        if self.used == EARLY_TABLES {
+            return None;
+        }
+        let pa = self.base + (self.used as u64) * PAGE_SIZE;
+        self.used += 1;
+        // .bss was cleared by the boot code, so the table is already zero.
+        Some(pa)
+    }
+}
+
+/// Builds the early tables (see `mm::early`). Called from the boot assembly with the
+/// MMU off; returns zeroes when the pool is too small.
+#[unsafe(no_mangle)]
+extern "C" fn early_map(
+    start: u64,
+    text_end: u64,
+    rodata_end: u64,
+    end: u64,
+    dtb_pa: u64,
+    pool: u64,
+    stack_guard: u64,
+) -> EarlyRoots {
+    let img = ImageLayout { start, text_end, rodata_end, stack_guard, end };
+    let fdt = if dtb_pa != 0 && dtb_pa.is_multiple_of(8) {
+        let p = dtb_pa as *const u32;
+        // SAFETY: the boot protocol puts an 8-byte aligned DTB at x0, in RAM; reading
+        // its first two words (magic, totalsize) is an aligned load the checks above
+        // allow. A wrong x0 yields a bad magic and the blob is not mapped.
+        let magic = u32::from_be(unsafe { p.read_volatile() });
+        // SAFETY: as above, the second word of the same aligned header.
+        let size = u32::from_be(unsafe { p.wrapping_add(1).read_volatile() });
+        early::fdt_extent(dtb_pa, magic, size)
+    } else {
+        None
+    };
+    let mut mem = PhysPool { base: pool, used: 0 };
+    match early::build(&mut mem, &img, fdt) {
+        Ok(roots) => {
+            EARLY_TABLES_USED.store(mem.used, Ordering::Relaxed);
+            if let Some((pa, size)) = fdt {
+                EARLY_FDT[0].store(pa, Ordering::Relaxed);
+                EARLY_FDT[1].store(size, Ordering::Relaxed);
+            }
+            roots
+        }
+        Err(_) => EarlyRoots { ttbr1: 0, ttbr0: 0 },
+    }
+}
+
+/// TCR_EL1 for this CPU; called from the boot assembly.
+#[unsafe(no_mangle)]
+extern "C" fn early_tcr(id_aa64mmfr0: u64) -> u64 {
+    crate::mm::layout::tcr_el1(id_aa64mmfr0)
+}

@@ -1,0 +1,121 @@
+// SPDX-License-Identifier: MIT OR Apache-2.0
+//! Single instructions the rest of the kernel needs: who am I, stop, call firmware.
+//!
+//! Each function wraps one or two instructions whose effect the portable code cannot
+//! express: reading MPIDR_EL1, parking the CPU, calling PSCI firmware through the
+//! conduit the device tree named, and QEMU's semihosting exit. They are the leaves
+//! of the kernel; each `asm!` says what it reads, writes and clobbers.
+//!
+//! # References
+//! - Arm Power State Coordination Interface (DEN 0022D): SMC calling convention,
+//!   SYSTEM_OFF (function id 0x8400_0008).
+//! - Arm "Semihosting for AArch32 and AArch64" (version 3): `HLT #0xF000`,
+//!   SYS_EXIT (0x18) with ADP_Stopped_ApplicationExit (0x20026).
+
+use aarch64_cpu::registers::{MPIDR_EL1, Readable};
+use platform::Conduit;
+
+/// This CPU's MPIDR_EL1 affinity fields (Aff3..Aff0), without the flag bits.
+pub fn mpidr() -> u64 {
+    MPIDR_EL1.get() & 0xFF_00FF_FFFF
+}
+
+/// Stops this CPU for good, with interrupts masked.
+pub fn park() -> ! {
+    loop {
+        // SAFETY: masking interrupts and waiting touch no memory; the loop never ends.
+        unsafe { core::arch::asm!("msr daifset, #0xf", "wfe", options(nomem, nostack)) };
+    }
+}
+
+/// A PSCI call with one function id and up to three arguments; returns x0.
+///
+/// The conduit comes from the device tree (`/psci` `method`): `hvc` when the
+/// firmware is a hypervisor (QEMU entered at EL1), `smc` when it is EL3 firmware.
+pub fn psci_call(conduit: Conduit, function: u32, a1: u64, a2: u64, a3: u64) -> i64 {
+    let mut x0 = u64::from(function);
+    match conduit {
+        // SAFETY: the SMC calling convention: x0..x3 in, x0 out, x4..x17 may be
+        // clobbered by the firmware (declared below). PSCI touches no memory of ours.
+        Conduit::Hvc => unsafe {
+            core::arch::asm!(
+                "hvc #0",
+                inout("x0") x0, inout("x1") a1 => _, inout("x2") a2 => _, inout("x3") a3 => _,
+                out("x4") _, out("x5") _, out("x6") _, out("x7") _, out("x8") _, out("x9") _,
+                out("x10") _, out("x11") _, out("x12") _, out("x13") _, out("x14") _,
+                out("x15") _, out("x16") _, out("x17") _,
+                options(nomem, nostack)
+            )
+        },
+        // SAFETY: as above.
+        Conduit::Smc => unsafe {
+            core::arch::asm!(
+                "smc #0",
+                inout("x0") x0, inout("x1") a1 => _, inout("x2") a2 => _, inout("x3") a3 => _,
+                out("x4") _, out("x5") _, out("x6") _, out("x7") _, out("x8") _, out("x9") _,
+                out("x10") _, out("x11") _, out("x12") _, out("x13") _, out("x14") _,
+                out("x15") _, out("x16") _, out("x17") _,
+                options(nomem, nostack)
+            )
+        },
+    }
+    x0 as i64
+}
+
+/// Ends the QEMU process with `status` through semihosting. Only call this when
+/// semihosting was requested (`exit=semihosting`): without `-semihosting`, QEMU
+/// treats `HLT` as an undefined instruction.
+pub fn semihosting_exit(status: u32) -> ! {
+    const SYS_EXIT: u64 = 0x18;
+    const ADP_STOPPED_APPLICATION_EXIT: u64 = 0x2_0026;
+    let block = [ADP_STOPPED_APPLICATION_EXIT, u64::from(status)];
+    // SAFETY: SYS_EXIT reads the two-word parameter block at x1 (a valid, live stack
+    // array) and does not return when the debugger/QEMU honours it.
+    unsafe {
+        core::arch::asm!(
+            "hlt #0xf000",
+            in("x0") SYS_EXIT, in("x1") block.as_ptr(),
+            options(nostack, readonly)
+        );
+    }
+    park()
+}
+
+/// Removes the boot identity map from TTBR0: from here on the lower half belongs to
+/// user address spaces only, and a stray low access by the kernel faults.
+pub fn drop_identity_map() {
+    // SAFETY: the kernel runs from the upper half now (called from kernel_main);
+    // nothing uses the identity map. TCR.EPD0 stops walks of TTBR0 altogether; the
+    // TLBI removes any cached identity entries, the DSB waits for it, the ISB makes
+    // later instructions see the new state.
+    unsafe {
+        core::arch::asm!(
+            "mrs {t}, tcr_el1",
+            "orr {t}, {t}, #(1 << 7)",
+            "msr tcr_el1, {t}",
+            "msr ttbr0_el1, xzr",
+            "isb",
+            "tlbi vmalle1",
+            "dsb nsh",
+            "isb",
+            t = out(reg) _,
+            options(nostack)
+        );
+    }
+}
+
+/// Makes new translation-table entries visible to this CPU's table walker (only
+/// needed for entries that were invalid before: no TLB entry can exist for them).
+pub fn tables_changed() {
+    // SAFETY: barriers only. DSB ISHST orders the table stores before later walks;
+    // ISB ensures instructions after it are fetched/issued with the walk possible.
+    unsafe { core::arch::asm!("dsb ishst", "isb", options(nostack, preserves_flags)) };
+}
+
+/// The current frame pointer (x29), to start a backtrace here.
+pub fn frame_pointer() -> u64 {
+    let fp: u64;
+    // SAFETY: reads a register.
+    unsafe { core::arch::asm!("mov {}, x29", out(reg) fp, options(nomem, nostack, preserves_flags)) };
+    fp
+}

@@ -1,0 +1,310 @@
+// SPDX-License-Identifier: MIT OR Apache-2.0
+//! The boot flow after the MMU is on: read the board, find the console, report.
+//!
+//! `arch::boot` ends by calling [`kernel_main`] at the kernel's link address with the
+//! load address, the device tree's physical address and the exception level the
+//! loader entered at. From here on the kernel is ordinary Rust. Each step below is
+//! numbered as in the map in `lib.rs`.
+//!
+//! This module also owns the two ways the kernel ends: [`exit`] (work done or failed,
+//! with a status the host can see) and the fatal reports (panic, unexpected
+//! exception) that print what happened, with a backtrace, before exiting.
+
+use crate::arch::{boot as arch_boot, cpu, tables};
+use crate::cmdline::{self, ExitMethod, SelfTest};
+use crate::exception::{self, Trap};
+use crate::mm::early::ImageLayout;
+use crate::mm::layout::{FDT_WINDOW, KERNEL_BASE, NEVER_MAPPED};
+use crate::{arch::trap::TrapFrame, backtrace, console, kprintln};
+use core::fmt::Write;
+use core::sync::atomic::{AtomicBool, Ordering};
+use platform::pl011::{self, Pl011};
+use platform::{Board, Conduit};
+use spin::{Mutex, MutexGuard, Once};
+
+/// Exit statuses the host sees (QEMU's exit code under `exit=semihosting`).
+pub mod status {
+    /// Everything passed.
+    pub const PASS: u32 = 0;
+    /// The device tree could not be used.
+    pub const BAD_BOARD: u32 = 2;
+    /// A kernel panic.
+    pub const PANIC: u32 = 3;
+    /// An unexpected exception in the kernel.
+    pub const EXCEPTION: u32 = 4;
+}
+
+/// Storage for the board, parsed in place (a `Board` is tens of KiB: too big to move
+/// through the boot stack). Locked once and leaked into [`BOARD`].
+static BOARD_STORE: Mutex<Board<'static>> = Mutex::new(Board::empty());
+/// The board, once read; `'static` because the blob stays mapped at `FDT_WINDOW`.
+static BOARD: Once<&'static Board<'static>> = Once::new();
+/// How to end, once the command line is read.
+static EXIT: Once<(ExitMethod, Option<Conduit>)> = Once::new();
+
+unsafe extern "C" {
+    static __image_start: u8;
+    static __text_end: u8;
+    static __rodata_end: u8;
+    static __image_end: u8;
+    static __boot_stack_guard: u8;
+    static __boot_stack_bottom: u8;
+    static __boot_stack_top: u8;
+}
+
+/// The Rust entry point, called once by the boot CPU from `arch::boot`.
+#[unsafe(no_mangle)]
+extern "C" fn kernel_main(load_pa: u64, dtb_pa: u64, entry_el: u64) -> ! {
+    // 1. Leave the boot identity map behind; take over the kernel tables.
+    cpu::drop_identity_map();
+    let image = image_layout(load_pa);
+    tables::init(image);
+
+    // 2. The device tree: nothing is known about the board without it, not even
+    //    where the console is, so a missing blob can only stop the CPU.
+    let Some(blob) = fdt_blob() else { cpu::park() };
+    let store = MutexGuard::leak(BOARD_STORE.lock());
+    let board: &'static Board = match store.parse(blob) {
+        Ok(()) => BOARD.call_once(|| store),
+        Err(err) => {
+            // Without a board there is no console to be sure of; try the one the
+            // device tree names anyway, so the error is seen.
+            if let Some(uart) = platform::console_of(blob).and_then(|u| u.pl011_base()) {
+                start_console(uart);
+            }
+            kprintln!("error: device tree at {dtb_pa:#x}: {err}");
+            exit(status::BAD_BOARD);
+        }
+    };
+
+    // 3. The command line and the console.
+    let opts = cmdline::parse(board.chosen.bootargs);
+    EXIT.call_once(|| (opts.exit, board.psci.as_ref().map(|p| p.conduit)));
+    if let Some(uart) = board.chosen.stdout.as_ref().and_then(|u| u.pl011_base()) {
+        start_console(uart);
+    }
+    kprintln!("numa-l4 {}: an L4-family microkernel for NUMA AArch64 machines", env!("CARGO_PKG_VERSION"));
+    kprintln!(
+        "report: boot cpu={} mpidr={:#x} entry_el={} load_pa={:#x} dtb_pa={:#x} image_kib={}",
+        board.cpu_index_by_mpidr(cpu::mpidr()).map_or(-1, |i| i as i64),
+        cpu::mpidr(),
+        entry_el,
+        load_pa,
+        dtb_pa,
+        (image.end - image.start) / 1024,
+    );
+    if let Some(word) = opts.unknown {
+        kprintln!("warning: {} unknown boot argument(s) ignored, the first: {word}", opts.unknown_count);
+    }
+
+    // 4. The topology, as `numactl --hardware` would print it.
+    for warning in board.warnings.iter() {
+        kprintln!("warning: {warning}");
+    }
+    kprintln!("{}", board.numactl());
+    report_board(board);
+
+    // 5. Deliberate failures, for the tests of the failure paths.
+    match opts.selftest {
+        Some(SelfTest::Panic) => panic!("selftest=panic: a deliberate panic"),
+        Some(SelfTest::Fault) => {
+            // SAFETY: none needed for soundness: the address is never mapped (a layout
+            // rule), so this read faults and the exception path reports it and stops.
+            let _ = unsafe { core::ptr::read_volatile(NEVER_MAPPED as *const u64) };
+            kprintln!("error: selftest=fault: reading {NEVER_MAPPED:#x} did not fault");
+        }
+        None => {}
+    }
+    kprintln!("report: boot result=pass stack_used_kib={}", boot_stack_used() / 1024);
+    exit(status::PASS)
+}
+
+/// Maps the PL011 at physical `base` and makes it the console.
+fn start_console(base: u64) {
+    if let Ok(va) = tables::map_device(base, pl011::REGISTER_BLOCK_SIZE as u64) {
+        // SAFETY: `va` maps one page of device memory at the PL011's physical
+        // address, just created and never handed to anyone else.
+        let mut uart = unsafe { Pl011::new(va as usize) };
+        uart.init();
+        console::install(uart);
+    }
+}
+
+fn report_board(board: &Board) {
+    let memory: u64 = board.memory.iter().map(|m| m.range.size).sum();
+    let mut line = Line::new();
+    let _ = write!(
+        line,
+        "report: board cpus={} nodes={} memory_mb={}",
+        board.cpus.len(),
+        board.node_count(),
+        memory >> 20
+    );
+    if let Some(gic) = &board.gic {
+        let _ = write!(line, " gic=v{}", gic.version());
+    }
+    if let Some(psci) = &board.psci {
+        let _ = write!(line, " psci={}", psci.conduit);
+    }
+    if let Some(uart) = &board.chosen.stdout {
+        let _ = write!(line, " console={uart}");
+    }
+    kprintln!("{}", line.as_str());
+}
+
+/// The image's physical layout, from the linker's symbols and the load address.
+fn image_layout(load_pa: u64) -> ImageLayout {
+    let va = |sym: *const u8| sym as u64;
+    let start = va(&raw const __image_start);
+    assert!(start == KERNEL_BASE, "invariant: linked at mm::layout::KERNEL_BASE");
+    let pa = |sym: *const u8| va(sym) - KERNEL_BASE + load_pa;
+    ImageLayout {
+        start: load_pa,
+        text_end: pa(&raw const __text_end),
+        rodata_end: pa(&raw const __rodata_end),
+        stack_guard: pa(&raw const __boot_stack_guard),
+        end: pa(&raw const __image_end),
+    }
+}
+
+/// The device tree blob, as mapped by the early boot code.
+fn fdt_blob() -> Option<&'static [u8]> {
+    let (pa, size) = arch_boot::early_fdt()?;
+    let va = FDT_WINDOW + pa % crate::mm::table::PAGE_SIZE;
+    // SAFETY: `early_fdt` reports the blob the early map placed, read-only, at
+    // `FDT_WINDOW` plus its page offset, `size` bytes long. Nothing writes it, and the
+    // mapping is never removed, so a shared `'static` slice is sound.
+    Some(unsafe { core::slice::from_raw_parts(va as *const u8, size as usize) })
+}
+
+/// How deep the boot stack has ever been: the boot code zeroed it, so the lowest
+/// non-zero word marks the high-water line (a lower bound if a frame left zeros).
+fn boot_stack_used() -> u64 {
+    let (bottom, top) = (&raw const __boot_stack_bottom as u64, &raw const __boot_stack_top as u64);
+    let mut addr = bottom;
+    // SAFETY: every address read lies in the boot stack, mapped read-write for the
+    // kernel's life; reading words the CPU may also be using is a plain racy-free read
+    // (only this CPU runs, and it is here).
+    while addr < top && unsafe { core::ptr::read_volatile(addr as *const u64) } == 0 {
+        addr += 8;
+    }
+    top - addr
+}
+
+/// Ends the kernel with `status` the way the command line asked.
+pub fn exit(status: u32) -> ! {
+    let (method, conduit) = EXIT.get().copied().unwrap_or((ExitMethod::Psci, None));
+    match method {
+        ExitMethod::Semihosting => cpu::semihosting_exit(status),
+        ExitMethod::Psci => {
+            console::print_fatal(format_args!("report: halt status={status}\n"));
+            if let Some(conduit) = conduit {
+                const SYSTEM_OFF: u32 = 0x8400_0008;
+                cpu::psci_call(conduit, SYSTEM_OFF, 0, 0, 0);
+            }
+            cpu::park()
+        }
+    }
+}
+
+/// Set by the first fatal report; a second one (a fault inside the report) stops.
+static DYING: AtomicBool = AtomicBool::new(false);
+
+fn enter_fatal() {
+    if DYING.swap(true, Ordering::SeqCst) {
+        cpu::park();
+    }
+}
+
+fn this_cpu() -> i64 {
+    let mpidr = cpu::mpidr();
+    BOARD.get().and_then(|b| b.cpu_index_by_mpidr(mpidr)).map_or(-1, |i| i as i64)
+}
+
+/// Prints the return addresses up the frame-pointer chain from `fp`, numbered from
+/// `first` (the caller may have printed frame #0 itself).
+fn print_backtrace(fp: u64, first: usize) {
+    let stack = (&raw const __boot_stack_bottom as u64)..(&raw const __boot_stack_top as u64);
+    // SAFETY: `walk` only reads addresses inside `stack`, the boot stack, which is
+    // mapped read-write for the kernel's whole life.
+    let read = |addr: u64| unsafe { core::ptr::read_volatile(addr as *const u64) };
+    backtrace::walk(
+        fp,
+        stack,
+        read,
+        |i, addr| console::print_fatal(format_args!("  #{} {addr:#x}\n", first + i)),
+        32,
+    );
+}
+
+/// Reports an exception nobody expected and stops: a kernel bug.
+pub fn fatal_exception(trap: Trap, frame: &TrapFrame) -> ! {
+    enter_fatal();
+    let ec = exception::class(frame.esr);
+    console::print_fatal(format_args!(
+        "exception: {} ({:?} {:?}) esr={:#x} far={:#x} elr={:#x} cpu={} mpidr={:#x}\n",
+        exception::class_name(ec),
+        trap.source,
+        trap.kind,
+        frame.esr,
+        frame.far,
+        frame.elr,
+        this_cpu(),
+        cpu::mpidr(),
+    ));
+    if let Some(status) = exception::fault_status(frame.esr) {
+        let access = if exception::is_write(frame.esr) { "write" } else { "read" };
+        console::print_fatal(format_args!("exception: {status} on {access} of {:#x}\n", frame.far));
+    }
+    console::print_fatal(format_args!("backtrace:\n  #0 {:#x}\n", frame.elr));
+    print_backtrace(frame.x[29], 1);
+    exit(status::EXCEPTION)
+}
+
+#[panic_handler]
+fn panic(info: &core::panic::PanicInfo) -> ! {
+    enter_fatal();
+    match info.location() {
+        Some(loc) => console::print_fatal(format_args!(
+            "panic: {} at {}:{}:{} cpu={}\n",
+            info.message(),
+            loc.file(),
+            loc.line(),
+            loc.column(),
+            this_cpu()
+        )),
+        None => console::print_fatal(format_args!("panic: {} cpu={}\n", info.message(), this_cpu())),
+    }
+    console::print_fatal(format_args!("backtrace:\n"));
+    print_backtrace(cpu::frame_pointer(), 0);
+    exit(status::PANIC)
+}
+
+/// A fixed-size line buffer, so a report line is built without a heap and printed
+/// in one piece.
+struct Line {
+    buf: [u8; 256],
+    len: usize,
+}
+
+impl Line {
+    fn new() -> Line {
+        Line { buf: [0; 256], len: 0 }
+    }
+
+    fn as_str(&self) -> &str {
+        core::str::from_utf8(&self.buf[..self.len]).unwrap_or("<report line not UTF-8>")
+    }
+}
+
+impl Write for Line {
+    fn write_str(&mut self, s: &str) -> core::fmt::Result {
+        let end = self.len + s.len();
+        if end > self.buf.len() {
+            return Err(core::fmt::Error);
+        }
+        self.buf[self.len..end].copy_from_slice(s.as_bytes());
+        self.len = end;
+        Ok(())
+    }
+}

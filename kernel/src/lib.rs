@@ -1,0 +1,43 @@
+// SPDX-License-Identifier: MIT OR Apache-2.0
+//! numa-l4: an L4-family microkernel for NUMA AArch64 machines.
+//!
+//! The kernel offers local, policy-free primitives; every NUMA policy lives in
+//! user-level pagers (Kupferschmied, Stoess, Bellosa: "NUMA-Aware User-Level Memory
+//! Management for Microkernel-Based Operating Systems"). This crate is the kernel;
+//! `platform` reads the board from the device tree and drives its devices.
+//!
+//! # The boot flow, and where each step lives
+//!
+//! ```text
+//!  0. loader jumps to the Image header, x0 = DTB    arch/aarch64/boot.rs  (_start)
+//!  1. EL2 -> EL1, stack, .bss                        arch/aarch64/boot.rs  (primary_entry)
+//!  2. first tables: image at KERNEL_BASE, DTB window mm/early.rs, mm/table.rs
+//!  3. MMU on, jump to the link address               arch/aarch64/boot.rs  (high_entry)
+//!  4. drop the identity map, read the board          boot.rs (kernel_main) -> platform::Board
+//!  5. console from /chosen/stdout-path               boot.rs -> platform::pl011, console.rs
+//!  6. topology report (`numactl --hardware` block)   platform::numactl
+//!  7. exit with a status the host sees               boot.rs (exit): semihosting or PSCI
+//! ```
+//!
+//! Failures on the way: an unexpected exception lands in `arch/aarch64/trap.rs` and
+//! is reported by `boot::fatal_exception` (decoded by `exception.rs`); a panic by
+//! `boot`'s panic handler; both print a frame-pointer backtrace (`backtrace.rs`).
+//!
+//! # Portable logic and hardware leaves
+//! Every module outside `arch` compiles for the host and is tested there with plain
+//! `cargo test`. `arch` and `boot` exist only on the bare-metal target: one cfg gate,
+//! below, chooses them.
+#![cfg_attr(not(test), no_std)]
+
+pub mod backtrace;
+pub mod cmdline;
+pub mod console;
+pub mod exception;
+pub mod mm;
+
+#[cfg(all(target_arch = "aarch64", target_os = "none"))]
+pub mod arch;
+#[cfg(all(target_arch = "aarch64", target_os = "none"))]
+pub mod boot;
+#[cfg(all(target_arch = "aarch64", target_os = "none"))]
+pub use boot::fatal_exception;

@@ -1,0 +1,437 @@
+// SPDX-License-Identifier: MIT OR Apache-2.0
+//! Stage-1 translation tables: descriptor encoding and a mapper, as plain logic.
+//!
+//! The kernel builds translation tables three times over its life: with the MMU off
+//! (the early map of the kernel image), right after (devices, the direct map of RAM),
+//! and for every user address space. All three use this one mapper. It never touches
+//! memory itself: it asks a [`TableMemory`] for the 512 entries of a table at a
+//! physical address and for fresh zeroed tables. The early boot code implements that
+//! with physical addresses, the running kernel through the direct map, and the host
+//! tests with a `HashMap`, so the walk and the encoding are tested without hardware.
+//!
+//! # Design
+//! 4 KiB granule, 48-bit virtual addresses, four levels (L0..L3), each indexing 9 bits:
+//!
+//! ```text
+//!  VA bit  47      39 38      30 29      21 20      12 11        0
+//!         |  L0 idx  |  L1 idx  |  L2 idx  |  L3 idx  |  offset   |
+//!  entry maps          512 GiB     1 GiB      2 MiB      4 KiB
+//! ```
+//!
+//! L1 and L2 entries may be blocks (1 GiB, 2 MiB) instead of pointing at a next-level
+//! table; [`map`] uses the largest block that alignment and size allow when asked to,
+//! and never replaces an existing table with a block.
+//!
+//! # Invariants
+//! - A mapping is only ever added, never silently changed: mapping over a valid entry
+//!   with a different address or attributes is [`MapError::AlreadyMapped`]. Remapping
+//!   the identical entry is accepted (idempotent), so overlapping requests for the
+//!   same memory are harmless.
+//! - On error, tables allocated so far stay linked (they are empty or hold complete
+//!   entries); no half-written entry is ever visible.
+//!
+//! # References
+//! Arm ARM (DDI 0487), D8.3 "Translation table descriptor formats" and D8.4
+//! "Memory access control"; the MAIR indices used here are set in
+//! [`crate::mm::layout::MAIR_EL1`].
+#![forbid(unsafe_code)]
+
+/// Entries per table (4 KiB / 8 bytes).
+pub const ENTRIES: usize = 512;
+/// Size of a page and of a translation table.
+pub const PAGE_SIZE: u64 = 4096;
+
+const VALID: u64 = 1 << 0;
+/// At L0..L2: the entry points at a table (set) or is a block (clear). At L3: must be set.
+const TABLE_OR_PAGE: u64 = 1 << 1;
+const ATTR_INDX_SHIFT: u64 = 2;
+/// AP[2:1]: bit 6 grants EL0 access, bit 7 makes the page read-only.
+const AP_EL0: u64 = 1 << 6;
+const AP_RO: u64 = 1 << 7;
+const SH_INNER: u64 = 0b11 << 8;
+/// Access flag: set up front, so the first touch does not fault.
+const AF: u64 = 1 << 10;
+/// Not global: the entry belongs to one ASID (user mappings).
+const NG: u64 = 1 << 11;
+const PXN: u64 = 1 << 53;
+const UXN: u64 = 1 << 54;
+/// Output address bits [47:12].
+const ADDR_MASK: u64 = 0x0000_FFFF_FFFF_F000;
+
+/// The memory type of a mapping; each is one MAIR_EL1 attribute index.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum MemType {
+    /// Device-nGnRE: MMIO registers. Never cached, never speculatively read.
+    Device = 0,
+    /// Normal, inner and outer write-back, read/write-allocate: RAM.
+    Normal = 1,
+    /// Normal, non-cacheable: memory shared with non-coherent agents.
+    NormalUncached = 2,
+}
+
+/// Who may do what with a mapping.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct Attrs {
+    /// Memory type (MAIR index).
+    pub mem: MemType,
+    /// Writable (at every privilege that may access it).
+    pub write: bool,
+    /// Executable by the kernel (EL1).
+    pub kernel_exec: bool,
+    /// Accessible from EL0 (user).
+    pub user: bool,
+    /// Executable by EL0.
+    pub user_exec: bool,
+}
+
+impl Attrs {
+    /// Kernel code: read-only, executable by the kernel only.
+    pub const KERNEL_TEXT: Attrs =
+        Attrs { mem: MemType::Normal, write: false, kernel_exec: true, user: false, user_exec: false };
+    /// Kernel read-only data.
+    pub const KERNEL_RO: Attrs =
+        Attrs { mem: MemType::Normal, write: false, kernel_exec: false, user: false, user_exec: false };
+    /// Kernel data: read-write, never executable.
+    pub const KERNEL_RW: Attrs =
+        Attrs { mem: MemType::Normal, write: true, kernel_exec: false, user: false, user_exec: false };
+    /// Device registers, kernel only.
+    pub const KERNEL_DEVICE: Attrs =
+        Attrs { mem: MemType::Device, write: true, kernel_exec: false, user: false, user_exec: false };
+
+    /// The attribute and permission bits of a leaf (block or page) descriptor.
+    pub fn leaf_bits(self) -> u64 {
+        let mut bits = AF | ((self.mem as u64) << ATTR_INDX_SHIFT);
+        if self.mem != MemType::Device {
+            bits |= SH_INNER;
+        }
+        if !self.write {
+            bits |= AP_RO;
+        }
+        if self.user {
+            bits |= AP_EL0 | NG;
+        }
+        // Device memory is never executable: instruction fetches could touch registers.
+        if !self.kernel_exec || self.mem == MemType::Device {
+            bits |= PXN;
+        }
+        if !(self.user && self.user_exec) || self.mem == MemType::Device {
+            bits |= UXN;
+        }
+        bits
+    }
+
+    /// Decodes the attributes of a leaf descriptor (the inverse of [`Attrs::leaf_bits`]).
+    pub fn from_leaf(desc: u64) -> Option<Attrs> {
+        let mem = match (desc >> ATTR_INDX_SHIFT) & 0b111 {
+            0 => MemType::Device,
+            1 => MemType::Normal,
+            2 => MemType::NormalUncached,
+            _ => return None,
+        };
+        let user = desc & AP_EL0 != 0;
+        Some(Attrs {
+            mem,
+            write: desc & AP_RO == 0,
+            kernel_exec: desc & PXN == 0,
+            user,
+            user_exec: user && desc & UXN == 0,
+        })
+    }
+}
+
+/// Why a mapping could not be made.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum MapError {
+    /// Virtual address, physical address or size is not a multiple of 4 KiB.
+    Misaligned,
+    /// The range is empty, wraps around, or leaves the 48-bit space of one half.
+    BadRange,
+    /// A different mapping already covers this virtual address.
+    AlreadyMapped {
+        /// The first virtual address found in conflict.
+        va: u64,
+    },
+    /// No memory for another translation table.
+    OutOfTables,
+}
+
+/// Where the mapper finds table memory. Implementations decide how a physical
+/// address becomes something the CPU can write (identity with the MMU off, the
+/// direct map after, a `HashMap` in tests).
+pub trait TableMemory {
+    /// The 512 entries of the table at physical address `pa`.
+    fn entries(&mut self, pa: u64) -> &mut [u64; ENTRIES];
+    /// A zeroed, page-aligned table; its physical address.
+    fn alloc_table(&mut self) -> Option<u64>;
+}
+
+/// The index of `va` in a table at `level` (0..=3).
+pub fn index(va: u64, level: usize) -> usize {
+    ((va >> (39 - 9 * level)) & 0x1ff) as usize
+}
+
+/// Bytes mapped by one entry at `level`.
+pub fn entry_span(level: usize) -> u64 {
+    1 << (39 - 9 * level)
+}
+
+/// A table descriptor pointing at the table at `pa`.
+pub fn table_desc(pa: u64) -> u64 {
+    (pa & ADDR_MASK) | TABLE_OR_PAGE | VALID
+}
+
+/// A leaf descriptor: a page at L3, a block at L1/L2.
+pub fn leaf_desc(pa: u64, attrs: Attrs, level: usize) -> u64 {
+    let kind = if level == 3 { TABLE_OR_PAGE } else { 0 };
+    (pa & ADDR_MASK) | attrs.leaf_bits() | kind | VALID
+}
+
+/// Maps `[va, va + size)` to `[pa, pa + size)` in the tables rooted at `root`.
+///
+/// With `blocks`, 2 MiB and 1 GiB blocks are used where alignment allows (the direct
+/// map); without, only 4 KiB pages (anything whose permissions vary per page).
+pub fn map(
+    mem: &mut impl TableMemory,
+    root: u64,
+    va: u64,
+    pa: u64,
+    size: u64,
+    attrs: Attrs,
+    blocks: bool,
+) -> Result<(), MapError> {
+    if !va.is_multiple_of(PAGE_SIZE) || !pa.is_multiple_of(PAGE_SIZE) || !size.is_multiple_of(PAGE_SIZE) {
+        return Err(MapError::Misaligned);
+    }
+    let canonical = |a: u64| !((1 << 48)..0xFFFF_0000_0000_0000).contains(&a);
+    let end = va.checked_add(size).ok_or(MapError::BadRange)?;
+    pa.checked_add(size).ok_or(MapError::BadRange)?;
+    if size == 0 || !canonical(va) || !canonical(end - 1) || (va ^ (end - 1)) >> 48 != 0 {
+        return Err(MapError::BadRange);
+    }
+    let mut off = 0;
+    while off < size {
+        let step = map_one(mem, root, va + off, pa + off, size - off, attrs, blocks)?;
+        off += step;
+    }
+    Ok(())
+}
+
+/// Maps the largest single entry that fits at `va`; returns the bytes it covers.
+fn map_one(
+    mem: &mut impl TableMemory,
+    root: u64,
+    va: u64,
+    pa: u64,
+    left: u64,
+    attrs: Attrs,
+    blocks: bool,
+) -> Result<u64, MapError> {
+    let mut table = root;
+    for level in 0..=3 {
+        let span = entry_span(level);
+        let slot = index(va, level);
+        let entry = mem.entries(table)[slot];
+        let block_ok = level == 3
+            || (blocks && level >= 1 && va.is_multiple_of(span) && pa.is_multiple_of(span) && left >= span);
+        let is_table = level < 3 && entry & (VALID | TABLE_OR_PAGE) == (VALID | TABLE_OR_PAGE);
+        if block_ok && !is_table {
+            let want = leaf_desc(pa, attrs, level);
+            if entry & VALID != 0 && entry != want {
+                return Err(MapError::AlreadyMapped { va });
+            }
+            mem.entries(table)[slot] = want;
+            return Ok(span);
+        }
+        if entry & VALID == 0 {
+            let next = mem.alloc_table().ok_or(MapError::OutOfTables)?;
+            mem.entries(table)[slot] = table_desc(next);
+            table = next;
+        } else if is_table {
+            table = entry & ADDR_MASK;
+        } else {
+            // A block already covers this address and we need finer control.
+            return Err(MapError::AlreadyMapped { va });
+        }
+    }
+    unreachable!("level 3 always maps a page")
+}
+
+/// Walks the tables like the MMU: the physical address and attributes `va` maps to.
+pub fn translate(mem: &mut impl TableMemory, root: u64, va: u64) -> Option<(u64, Attrs)> {
+    let mut table = root;
+    for level in 0..=3 {
+        let entry = mem.entries(table)[index(va, level)];
+        if entry & VALID == 0 {
+            return None;
+        }
+        let leaf = level == 3 || entry & TABLE_OR_PAGE == 0;
+        if leaf {
+            let span = entry_span(level);
+            let pa = (entry & ADDR_MASK & !(span - 1)) | (va & (span - 1));
+            return Some((pa, Attrs::from_leaf(entry)?));
+        }
+        table = entry & ADDR_MASK;
+    }
+    None
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::collections::HashMap;
+
+    /// Table memory on the host: physical addresses are keys.
+    struct FakeMemory {
+        tables: HashMap<u64, Box<[u64; ENTRIES]>>,
+        next: u64,
+        limit: usize,
+    }
+
+    impl FakeMemory {
+        fn new(limit: usize) -> (Self, u64) {
+            let mut mem = FakeMemory { tables: HashMap::new(), next: 0x8000_0000, limit };
+            let root = mem.alloc_table().unwrap();
+            (mem, root)
+        }
+    }
+
+    impl TableMemory for FakeMemory {
+        fn entries(&mut self, pa: u64) -> &mut [u64; ENTRIES] {
+            self.tables.get_mut(&pa).expect("walk reached an unallocated table")
+        }
+        fn alloc_table(&mut self) -> Option<u64> {
+            if self.tables.len() >= self.limit {
+                return None;
+            }
+            let pa = self.next;
+            self.next += PAGE_SIZE;
+            self.tables.insert(pa, Box::new([0; ENTRIES]));
+            Some(pa)
+        }
+    }
+
+    const KVA: u64 = 0xFFFF_FFFF_8000_0000;
+
+    #[test]
+    fn indices_split_the_address_nine_bits_per_level() {
+        assert_eq!(index(KVA, 0), 511);
+        assert_eq!(index(KVA, 1), 510);
+        assert_eq!(index(KVA, 2), 0);
+        assert_eq!(index(KVA + 0x20_1000, 2), 1);
+        assert_eq!(index(KVA + 0x20_1000, 3), 1);
+    }
+
+    #[test]
+    fn pages_translate_back_with_their_attributes() {
+        let (mut mem, root) = FakeMemory::new(16);
+        map(&mut mem, root, KVA, 0x4020_0000, 3 * PAGE_SIZE, Attrs::KERNEL_TEXT, false).unwrap();
+        assert_eq!(translate(&mut mem, root, KVA + 0x1234), Some((0x4020_1234, Attrs::KERNEL_TEXT)));
+        assert_eq!(translate(&mut mem, root, KVA + 3 * PAGE_SIZE), None);
+        // L0, L1, L2, L3 plus the root already counted: four tables in all.
+        assert_eq!(mem.tables.len(), 4);
+    }
+
+    #[test]
+    fn kernel_text_is_read_only_and_not_user_executable() {
+        let d = leaf_desc(0x4020_0000, Attrs::KERNEL_TEXT, 3);
+        assert_eq!(d & 0b11, 0b11, "an L3 page");
+        assert_ne!(d & AP_RO, 0);
+        assert_eq!(d & PXN, 0);
+        assert_ne!(d & UXN, 0);
+        assert_ne!(d & AF, 0);
+        assert_eq!(d & NG, 0, "kernel mappings are global");
+    }
+
+    #[test]
+    fn device_memory_is_never_executable() {
+        let attrs = Attrs { kernel_exec: true, ..Attrs::KERNEL_DEVICE };
+        let d = leaf_desc(0x900_0000, attrs, 3);
+        assert_ne!(d & PXN, 0);
+        assert_ne!(d & UXN, 0);
+        assert_eq!((d >> 2) & 7, MemType::Device as u64);
+    }
+
+    #[test]
+    fn blocks_are_used_where_aligned_and_pages_at_the_ragged_edges() {
+        let (mut mem, root) = FakeMemory::new(16);
+        let base = 0xFFFF_0000_0000_0000u64;
+        // 1 GiB + 2 MiB + 4 KiB starting on a 1 GiB boundary.
+        let size = (1 << 30) + (2 << 20) + PAGE_SIZE;
+        map(&mut mem, root, base + (1 << 30), 1 << 30, size, Attrs::KERNEL_RW, true).unwrap();
+        // root + L1 + L2 (for the 2 MiB block) + L3 (for the last page).
+        assert_eq!(mem.tables.len(), 4);
+        let l1 = mem.entries(root)[0] & ADDR_MASK;
+        assert_eq!(mem.entries(l1)[1] & 0b11, 0b01, "a 1 GiB block");
+        let last = base + (1 << 30) + size - 1;
+        assert_eq!(translate(&mut mem, root, last).map(|t| t.0), Some((1 << 30) + size - 1));
+    }
+
+    #[test]
+    fn remapping_the_same_entry_is_accepted_and_a_different_one_refused() {
+        let (mut mem, root) = FakeMemory::new(16);
+        map(&mut mem, root, KVA, 0x4000_0000, PAGE_SIZE, Attrs::KERNEL_RW, false).unwrap();
+        map(&mut mem, root, KVA, 0x4000_0000, PAGE_SIZE, Attrs::KERNEL_RW, false).unwrap();
+        assert_eq!(
+            map(&mut mem, root, KVA, 0x5000_0000, PAGE_SIZE, Attrs::KERNEL_RW, false),
+            Err(MapError::AlreadyMapped { va: KVA })
+        );
+        assert_eq!(
+            map(&mut mem, root, KVA, 0x4000_0000, PAGE_SIZE, Attrs::KERNEL_RO, false),
+            Err(MapError::AlreadyMapped { va: KVA })
+        );
+    }
+
+    #[test]
+    fn a_block_is_not_split_to_map_a_page_inside_it() {
+        let (mut mem, root) = FakeMemory::new(16);
+        let base = 0xFFFF_0000_0000_0000u64;
+        map(&mut mem, root, base, 0, 2 << 20, Attrs::KERNEL_RW, true).unwrap();
+        let r = map(&mut mem, root, base + PAGE_SIZE, PAGE_SIZE, PAGE_SIZE, Attrs::KERNEL_RO, false);
+        assert_eq!(r, Err(MapError::AlreadyMapped { va: base + PAGE_SIZE }));
+    }
+
+    #[test]
+    fn an_existing_table_is_descended_instead_of_overwritten_by_a_block() {
+        let (mut mem, root) = FakeMemory::new(16);
+        let base = 0xFFFF_0000_0000_0000u64;
+        map(&mut mem, root, base + PAGE_SIZE, PAGE_SIZE, PAGE_SIZE, Attrs::KERNEL_RW, false).unwrap();
+        map(&mut mem, root, base, 0, 2 << 20, Attrs::KERNEL_RW, true).unwrap();
+        for off in [0, PAGE_SIZE, (2 << 20) - PAGE_SIZE] {
+            assert_eq!(translate(&mut mem, root, base + off).map(|t| t.0), Some(off));
+        }
+    }
+
+    #[test]
+    fn bad_ranges_are_refused_before_anything_is_written() {
+        let (mut mem, root) = FakeMemory::new(16);
+        let rw = Attrs::KERNEL_RW;
+        assert_eq!(map(&mut mem, root, KVA + 1, 0, PAGE_SIZE, rw, false), Err(MapError::Misaligned));
+        assert_eq!(map(&mut mem, root, KVA, 0, 100, rw, false), Err(MapError::Misaligned));
+        assert_eq!(map(&mut mem, root, KVA, 0, 0, rw, false), Err(MapError::BadRange));
+        assert_eq!(map(&mut mem, root, 1 << 48, 0, PAGE_SIZE, rw, false), Err(MapError::BadRange));
+        assert_eq!(
+            map(&mut mem, root, (1 << 48) - PAGE_SIZE, 0, 2 * PAGE_SIZE, rw, false),
+            Err(MapError::BadRange)
+        );
+        assert_eq!(mem.tables.len(), 1, "nothing allocated");
+    }
+
+    #[test]
+    fn running_out_of_tables_is_an_error() {
+        let (mut mem, root) = FakeMemory::new(2);
+        assert_eq!(
+            map(&mut mem, root, KVA, 0, PAGE_SIZE, Attrs::KERNEL_RW, false),
+            Err(MapError::OutOfTables)
+        );
+    }
+
+    #[test]
+    fn user_pages_are_not_global_and_may_be_user_executable() {
+        let a = Attrs { mem: MemType::Normal, write: false, kernel_exec: false, user: true, user_exec: true };
+        let d = leaf_desc(0x1000, a, 3);
+        assert_ne!(d & NG, 0);
+        assert_eq!(d & UXN, 0);
+        assert_ne!(d & PXN, 0);
+        assert_eq!(Attrs::from_leaf(d), Some(a));
+    }
+}
