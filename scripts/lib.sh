@@ -1,0 +1,116 @@
+# SPDX-License-Identifier: MIT OR Apache-2.0
+#
+# scripts/lib.sh: shared helpers for scripts/run, scripts/test and scripts/topology.
+#
+# Source it, do not run it:
+#     source scripts/lib.sh
+#     ensure_deps      # QEMU, dtc, U-Boot, llvm; installs them as root, else says how
+#     build_kernel     # target/kernel.img (flat arm64 Image) + the ELF beside it
+#     build_harness    # the host tools: $TARGET_DIR/debug/{qemu-run,boot-tests,topology}
+#
+# Everything a fresh Debian machine lacks is installed here (CI runs as root with no
+# standard input), so no step of the project depends on what someone installed by hand.
+
+# The repository root, wherever the caller's working directory is.
+ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
+# Cargo's output directory: honour CARGO_TARGET_DIR as cargo itself does.
+TARGET_DIR="${CARGO_TARGET_DIR:-$ROOT/target}"
+case "$TARGET_DIR" in /*) ;; *) TARGET_DIR="$ROOT/$TARGET_DIR" ;; esac
+KERNEL_TARGET=aarch64-unknown-none-softfloat
+KERNEL_ELF="$TARGET_DIR/$KERNEL_TARGET/release/kernel"
+KERNEL_IMG="$TARGET_DIR/kernel.img"
+HARNESS_BIN="$TARGET_DIR/debug"
+UBOOT_BIN=/usr/lib/u-boot/qemu_arm64/u-boot.bin
+# Debian packages the QEMU side needs: the emulator, dtc (to read DTBs), U-Boot for the
+# booti test, llvm for llvm-symbolizer (backtraces) and llvm-objcopy.
+DEB_PACKAGES=(qemu-system-arm device-tree-compiler u-boot-qemu llvm)
+
+# Prints a message on stderr, prefixed with the calling script's name.
+say() { echo "${0##*/}: $*" >&2; }
+
+# Prints an error and exits 1.
+die() {
+    say "error: $*"
+    exit 1
+}
+
+# ensure_deps: makes sure the Debian packages and the Rust targets are there.
+# As root, installs what is missing (non-interactively); otherwise prints the exact command
+# to run and exits non-zero.
+ensure_deps() {
+    local missing=()
+    command -v qemu-system-aarch64 >/dev/null || missing+=(qemu-system-arm)
+    command -v dtc >/dev/null || missing+=(device-tree-compiler)
+    [[ -f "$UBOOT_BIN" ]] || missing+=(u-boot-qemu)
+    command -v llvm-symbolizer >/dev/null || command -v llvm-symbolizer-14 >/dev/null ||
+        missing+=(llvm)
+    if ((${#missing[@]} > 0)); then
+        local install="DEBIAN_FRONTEND=noninteractive apt-get install -y --no-install-recommends ${DEB_PACKAGES[*]}"
+        if [[ "$(id -u)" -eq 0 ]]; then
+            say "installing missing packages: ${missing[*]}"
+            apt-get update -q || die "apt-get update failed"
+            env DEBIAN_FRONTEND=noninteractive apt-get install -y -q --no-install-recommends \
+                "${DEB_PACKAGES[@]}" </dev/null || die "apt-get install ${DEB_PACKAGES[*]} failed"
+        else
+            say "error: missing packages: ${missing[*]}. Install them with:"
+            echo "    sudo apt-get update && sudo $install" >&2
+            exit 1
+        fi
+    fi
+    ensure_rust_targets
+}
+
+# ensure_rust_targets: the bare-metal targets of rust-toolchain.toml (rustup normally fetches
+# them by itself; this covers a toolchain installed without them).
+ensure_rust_targets() {
+    command -v cargo >/dev/null || die "cargo not found: install Rust with rustup (https://rustup.rs)"
+    if ! command -v rustup >/dev/null; then
+        say "warning: no rustup; assuming the toolchain has $KERNEL_TARGET and aarch64-unknown-none"
+        return 0
+    fi
+    local installed want=() t
+    installed="$(cd "$ROOT" && rustup target list --installed 2>/dev/null)" ||
+        die "rustup target list failed"
+    for t in aarch64-unknown-none-softfloat aarch64-unknown-none; do
+        grep -qx "$t" <<<"$installed" || want+=("$t")
+    done
+    if ((${#want[@]} > 0)); then
+        say "adding Rust targets: ${want[*]}"
+        (cd "$ROOT" && rustup target add "${want[@]}") || die "rustup target add ${want[*]} failed"
+    fi
+}
+
+# run_objcopy ARGS...: runs an llvm objcopy: the toolchain's own rust-objcopy first, else
+# Debian's llvm-objcopy. rust-objcopy looks for libLLVM next to itself (the llvm-tools
+# component), so point it at the copy that rustc's own lib/ directory already has.
+run_objcopy() {
+    local sysroot host tool
+    sysroot="$(cd "$ROOT" && rustc --print sysroot)"
+    host="$(cd "$ROOT" && rustc -vV | sed -n 's/^host: //p')"
+    tool="$sysroot/lib/rustlib/$host/bin/rust-objcopy"
+    if [[ -x "$tool" ]] && LD_LIBRARY_PATH="$sysroot/lib" "$tool" --version >/dev/null 2>&1; then
+        LD_LIBRARY_PATH="$sysroot/lib" "$tool" "$@"
+    elif command -v llvm-objcopy >/dev/null; then
+        llvm-objcopy "$@"
+    else
+        die "no working objcopy: neither $tool nor llvm-objcopy (apt-get install llvm)"
+    fi
+}
+
+# build_kernel: builds the kernel ELF (release, with debug info) and the flat Image that
+# QEMU's -kernel and U-Boot's booti take.
+build_kernel() {
+    say "building the kernel ($KERNEL_TARGET, release)"
+    (cd "$ROOT" && cargo build -p kernel --release --target "$KERNEL_TARGET") ||
+        die "the kernel does not build (cargo build -p kernel --release --target $KERNEL_TARGET)"
+    [[ -f "$KERNEL_ELF" ]] || die "cargo built no kernel ELF at $KERNEL_ELF"
+    run_objcopy -O binary "$KERNEL_ELF" "$KERNEL_IMG" ||
+        die "objcopy of $KERNEL_ELF to a flat Image failed"
+    say "kernel: ELF $KERNEL_ELF"
+    say "kernel: Image $KERNEL_IMG ($(stat -c %s "$KERNEL_IMG") bytes)"
+}
+
+# build_harness: builds the host tools (qemu-run, boot-tests, topology).
+build_harness() {
+    (cd "$ROOT" && cargo build -q -p harness --bins) || die "the host harness does not build"
+}

@@ -1,0 +1,298 @@
+// SPDX-License-Identifier: MIT OR Apache-2.0
+//! `boot-tests`: boot the kernel Image over the QEMU test matrix and judge every boot.
+//!
+//! This is the last stage of `scripts/test`: it proves that the kernel, the device-tree parser
+//! and QEMU's machine agree, on every machine shape the project cares about (see
+//! `harness::boot`). Each boot has a deadline (a hang fails), tests run two at a time to suit
+//! small CI machines, and each prints one line, `ok NAME (1.2 s)` or `FAILED NAME: why`
+//! followed by the captured output. The last line is always `N passed, N failed`.
+
+#![forbid(unsafe_code)]
+
+use harness::boot::{BootTest, Expect, check, matrix};
+use harness::cli::{default_elf, default_image, workspace_root};
+use harness::numactl::{describe_mismatch, expected_block};
+use harness::qemu::Boot;
+use harness::runner::{RunResult, Runner};
+use harness::symbolize::Symbolizer;
+use std::path::PathBuf;
+use std::process::{Command, ExitCode};
+use std::sync::atomic::{AtomicUsize, Ordering};
+use std::sync::mpsc;
+use std::time::Duration;
+
+const USAGE: &str = "\
+usage: boot-tests [OPTIONS]
+
+Boots the kernel Image in QEMU over the test matrix and checks each boot's output.
+Prints `ok NAME (T s)` or `FAILED NAME: why` per test, then `N passed, N failed`;
+exits 1 if any test failed.
+
+  --filter TEXT      run only tests whose name contains TEXT (repeatable: any matches)
+  --list             print the test names and their QEMU command lines, run nothing
+  --jobs N           boots at a time (default 2)
+  --timeout SECS     deadline per boot (default 30); a boot that hits it fails
+  --kernel IMAGE     the flat Image (default: target/kernel.img)
+  --elf ELF          the kernel ELF, for symbolizing backtraces
+  --qemu BIN         the QEMU binary (default: qemu-system-aarch64)
+  --verbose          print the output of passing tests too
+  --dtb-only         boot nothing: for each passing-boot test (U-Boot excepted), let QEMU
+                     dump its DTB and check that the kernel's parser (platform) reads the
+                     expected numactl block from it. Needs QEMU, not the kernel.
+  -h, --help         this text
+";
+
+struct Options {
+    filters: Vec<String>,
+    list: bool,
+    jobs: usize,
+    timeout: Duration,
+    kernel: PathBuf,
+    elf: PathBuf,
+    qemu: Option<String>,
+    verbose: bool,
+    dtb_only: bool,
+}
+
+fn parse_args() -> Result<Option<Options>, String> {
+    let mut o = Options {
+        filters: Vec::new(),
+        list: false,
+        jobs: 2,
+        timeout: Duration::from_secs(30),
+        kernel: default_image(),
+        elf: default_elf(),
+        qemu: None,
+        verbose: false,
+        dtb_only: false,
+    };
+    let mut args = std::env::args().skip(1);
+    while let Some(arg) = args.next() {
+        let mut value = || args.next().ok_or(format!("option `{arg}` needs a value"));
+        match arg.as_str() {
+            "--filter" => o.filters.push(value()?),
+            "--list" => o.list = true,
+            "--jobs" => {
+                let v = value()?;
+                o.jobs = v.parse().ok().filter(|&j| j > 0).ok_or(format!("--jobs: bad value `{v}`"))?;
+            }
+            "--timeout" => {
+                let v = value()?;
+                let secs: u64 = v
+                    .parse()
+                    .ok()
+                    .filter(|&s| s > 0)
+                    .ok_or(format!("--timeout: bad value `{v}` (seconds, > 0)"))?;
+                o.timeout = Duration::from_secs(secs);
+            }
+            "--kernel" => o.kernel = value()?.into(),
+            "--elf" => o.elf = value()?.into(),
+            "--qemu" => o.qemu = Some(value()?),
+            "--verbose" => o.verbose = true,
+            "--dtb-only" => o.dtb_only = true,
+            "-h" | "--help" => {
+                print!("{USAGE}");
+                return Ok(None);
+            }
+            _ => return Err(format!("unknown option `{arg}` (see --help)")),
+        }
+    }
+    Ok(Some(o))
+}
+
+/// A test's verdict: `Ok(elapsed)` or the reasons, plus what it printed.
+struct Outcome {
+    name: &'static str,
+    verdict: Result<Duration, Vec<String>>,
+    output: Option<RunResult>,
+    command: String,
+}
+
+fn run_one(test: &BootTest, opts: &Options) -> Outcome {
+    if opts.dtb_only {
+        return run_dtb(test, opts);
+    }
+    let command = test.config.command_line();
+    let fail = |why: String| Outcome {
+        name: test.name,
+        verdict: Err(vec![why]),
+        output: None,
+        command: command.clone(),
+    };
+    if let Boot::Firmware(bios) = &test.config.boot
+        && !bios.is_file()
+    {
+        return fail(format!("no firmware at {} (apt-get install u-boot-qemu)", bios.display()));
+    }
+    let mut cmd = Command::new(&test.config.qemu);
+    cmd.args(test.config.args());
+    let runner = Runner {
+        timeout: Some(opts.timeout),
+        echo: false,
+        symbolizer: Some(Symbolizer::find(&opts.elf, Some(&workspace_root()))),
+    };
+    match runner.run(cmd) {
+        Err(e) => fail(e.to_string()),
+        Ok(result) => {
+            let verdict = check(test, result.ending, &result.stdout).map(|()| result.elapsed);
+            Outcome { name: test.name, verdict, output: Some(result), command }
+        }
+    }
+}
+
+/// `--dtb-only`: QEMU dumps the machine's DTB; the kernel's own parser must read the block
+/// the spec predicts. This separates "QEMU/platform disagree" from "the kernel misbehaves".
+fn run_dtb(test: &BootTest, opts: &Options) -> Outcome {
+    let dtb =
+        std::env::temp_dir().join(format!("numa-l4-boot-tests-{}-{}.dtb", std::process::id(), test.name));
+    let mut config = test.config.clone();
+    config.boot = Boot::DumpDtb(dtb.clone());
+    let command = config.command_line();
+    let mut cmd = Command::new(&config.qemu);
+    cmd.args(config.args());
+    let runner = Runner { timeout: Some(opts.timeout), echo: false, symbolizer: None };
+    let outcome = |verdict, output| Outcome { name: test.name, verdict, output, command: command.clone() };
+    let result = match runner.run(cmd) {
+        Ok(r) => r,
+        Err(e) => return outcome(Err(vec![e.to_string()]), None),
+    };
+    if !result.ending.is_success() {
+        let _ = std::fs::remove_file(&dtb);
+        let why = format!("QEMU could not dump the DTB: {}", result.ending);
+        return outcome(Err(vec![why]), Some(result));
+    }
+    let bytes = std::fs::read(&dtb);
+    let _ = std::fs::remove_file(&dtb);
+    let verdict = match bytes {
+        Err(e) => Err(vec![format!("cannot read the dumped DTB {}: {e}", dtb.display())]),
+        Ok(bytes) => match platform::Board::from_fdt(&bytes) {
+            Err(e) => Err(vec![format!("platform rejects QEMU's DTB: {e}")]),
+            Ok(board) => {
+                let got = board.numactl().to_string();
+                let want = expected_block(&test.config.topology);
+                if got == want {
+                    Ok(result.elapsed)
+                } else {
+                    Err(vec![format!(
+                        "the parsed numactl block differs (- expected, + parsed):\n{}",
+                        describe_mismatch(&want, &got)
+                    )])
+                }
+            }
+        },
+    };
+    outcome(verdict, Some(result))
+}
+
+fn print_output(o: &Outcome) {
+    println!("    command: {}", o.command);
+    if let Some(r) = &o.output {
+        println!("    --- serial output ({}, {:.1} s) ---", r.ending, r.elapsed.as_secs_f64());
+        for line in r.stdout.lines() {
+            println!("    | {line}");
+        }
+        if !r.stderr.trim().is_empty() {
+            println!("    --- QEMU stderr ---");
+            for line in r.stderr.lines() {
+                println!("    | {line}");
+            }
+        }
+        println!("    ---");
+    }
+}
+
+fn main() -> ExitCode {
+    let opts = match parse_args() {
+        Ok(Some(o)) => o,
+        Ok(None) => return ExitCode::SUCCESS,
+        Err(e) => {
+            eprintln!("boot-tests: {e}");
+            return ExitCode::from(2);
+        }
+    };
+    let mut tests = matrix(&opts.kernel);
+    if let Some(q) = &opts.qemu {
+        for t in &mut tests {
+            t.config.qemu = q.clone();
+        }
+    }
+    tests.retain(|t| opts.filters.is_empty() || opts.filters.iter().any(|f| t.name.contains(f)));
+    if opts.dtb_only {
+        // Only clean boots print a block; U-Boot rewrites the DTB, so QEMU's dump is not it.
+        tests.retain(|t| matches!(t.expect, Expect::Pass { .. }) && matches!(t.config.boot, Boot::Direct));
+    }
+    if tests.is_empty() {
+        // A filter that matches nothing is a mistake, not a pass.
+        eprintln!("boot-tests: no test matches the filter {:?}", opts.filters);
+        println!("0 passed, 1 failed");
+        return ExitCode::FAILURE;
+    }
+    if opts.list {
+        for t in &tests {
+            println!("{}: {}", t.name, t.config.command_line());
+        }
+        return ExitCode::SUCCESS;
+    }
+
+    let (passed, failed) = if !opts.dtb_only && !opts.kernel.is_file() {
+        // Every test fails for the same reason; say it once per test, never skip.
+        for t in &tests {
+            println!(
+                "FAILED {}: no kernel Image at {} (build it: source scripts/lib.sh && build_kernel)",
+                t.name,
+                opts.kernel.display()
+            );
+        }
+        (0, tests.len())
+    } else {
+        run_all(&tests, &opts)
+    };
+    println!("{passed} passed, {failed} failed");
+    if failed == 0 { ExitCode::SUCCESS } else { ExitCode::FAILURE }
+}
+
+/// Runs the tests `opts.jobs` at a time; prints each verdict as it arrives.
+fn run_all(tests: &[BootTest], opts: &Options) -> (usize, usize) {
+    let next = &AtomicUsize::new(0);
+    let (tx, rx) = mpsc::channel::<Outcome>();
+    let (mut passed, mut failed) = (0, 0);
+    std::thread::scope(|s| {
+        for _ in 0..opts.jobs.min(tests.len()) {
+            let tx = tx.clone();
+            s.spawn(move || {
+                loop {
+                    let i = next.fetch_add(1, Ordering::SeqCst);
+                    let Some(test) = tests.get(i) else { break };
+                    if tx.send(run_one(test, opts)).is_err() {
+                        break;
+                    }
+                }
+            });
+        }
+        drop(tx);
+        for _ in 0..tests.len() {
+            let Ok(o) = rx.recv() else { break };
+            match &o.verdict {
+                Ok(t) => {
+                    passed += 1;
+                    println!("ok {} ({:.1} s)", o.name, t.as_secs_f64());
+                    if opts.verbose {
+                        print_output(&o);
+                    }
+                }
+                Err(why) => {
+                    failed += 1;
+                    let mut reasons = why.iter();
+                    println!("FAILED {}: {}", o.name, reasons.next().map_or("", |s| s.as_str()));
+                    for r in reasons {
+                        println!("    and: {r}");
+                    }
+                    print_output(&o);
+                }
+            }
+        }
+    });
+    // A worker that died without reporting still counts as a failure.
+    let missing = tests.len() - passed - failed;
+    (passed, failed + missing)
+}

@@ -1,0 +1,137 @@
+// SPDX-License-Identifier: MIT OR Apache-2.0
+//! `qemu-run`: boot the kernel on a QEMU machine of a given NUMA shape (behind `scripts/run`).
+//!
+//! A developer wants one command that builds the right QEMU invocation, shows the kernel's
+//! serial output live with backtraces already resolved to source lines, gives up on a hang,
+//! and exits with the kernel's own status so shell scripts can act on it. This is that command;
+//! the logic lives in the `harness` library, where it is unit-tested.
+
+#![forbid(unsafe_code)]
+
+use harness::cli::{DEFAULT_TIMEOUT_SECS, RunOptions, workspace_root};
+use harness::qemu::{Boot, UBOOT_BIOS};
+use harness::runner::{Ending, Runner};
+use harness::symbolize::Symbolizer;
+use std::process::{Command, ExitCode};
+
+fn usage() -> String {
+    format!(
+        "\
+usage: qemu-run [OPTIONS] [-- QEMU-ARGS...]
+       scripts/run [OPTIONS] [-- QEMU-ARGS...]   (installs what is missing and builds first)
+
+Boots the kernel Image on QEMU `virt` (GICv3, cortex-a72) with the given NUMA topology,
+streams the serial output with backtraces symbolized, and exits with the kernel's status
+(QEMU semihosting exit; 124 on timeout).
+
+Topology (without --node: the demo, 2 nodes x 2 CPUs, 512M each, distance 20):
+  --node cpus=N,mem=SIZE  add a node (repeatable; node ids count from 0 in order).
+                          SIZE is 0 or a number with K/M/G/T, in whole MiB: 512M, 1G, 0.
+                          mem=0 makes a memory-less node, cpus=0 a CPU-less node.
+  --dist A-B=D            distance from node A to node B, 10..=255 (repeatable). B-A
+                          defaults to the same value; unlisted pairs are 20. Without any
+                          --dist, QEMU writes no distance map and the kernel assumes 10/20.
+  --clusters C            group the CPUs into C clusters of one socket (-smp N,clusters=C).
+
+Machine and kernel:
+  --el2                   enter the kernel at EL2 (-M virt,virtualization=on)
+  --uboot                 boot through U-Boot's booti ({UBOOT_BIOS}); single memory node only
+  --append ARGS           extra kernel bootargs (repeatable), after `exit=semihosting`;
+                          test-only: selftest=panic, selftest=fault
+  --kernel IMAGE          the flat Image (default: target/kernel.img)
+  --elf ELF               the kernel ELF for symbols and gdb
+                          (default: target/aarch64-unknown-none-softfloat/release/kernel)
+  --qemu BIN              the QEMU binary (default: qemu-system-aarch64)
+  -- QEMU-ARGS...         passed to QEMU verbatim, last (e.g. -- -d int -D /tmp/q.log)
+
+Running:
+  --timeout SECS          kill QEMU and fail after SECS (default {DEFAULT_TIMEOUT_SECS}; 0 = never)
+  --gdb                   wait for gdb on :1234 (-s -S), no timeout; prints the gdb command
+  --print-cmd             print the QEMU command line and exit without running it
+  --no-symbolize          leave backtrace addresses raw
+  -h, --help              this text
+
+Examples:
+  scripts/run
+  scripts/run --node cpus=1,mem=1G
+  scripts/run --node cpus=2,mem=512M --node cpus=1,mem=0 --node cpus=1,mem=256M --dist 0-1=15 --dist 1-0=25
+  scripts/run --node cpus=4,mem=1G --node cpus=4,mem=1G --clusters 2 --el2
+  scripts/run --node cpus=1,mem=1G --uboot
+  scripts/run --append selftest=panic
+  scripts/run --gdb
+  scripts/run --print-cmd --node cpus=1,mem=512M --node cpus=0,mem=512M
+"
+    )
+}
+
+fn main() -> ExitCode {
+    let opts = match RunOptions::parse(std::env::args().skip(1)) {
+        Ok(o) => o,
+        Err(e) => {
+            eprintln!("qemu-run: {e}");
+            return ExitCode::from(2);
+        }
+    };
+    if opts.help {
+        print!("{}", usage());
+        return ExitCode::SUCCESS;
+    }
+    let config = match opts.config() {
+        Ok(c) => c,
+        Err(e) => {
+            eprintln!("qemu-run: {e}");
+            return ExitCode::from(2);
+        }
+    };
+    if opts.print_cmd {
+        println!("{}", config.command_line());
+        return ExitCode::SUCCESS;
+    }
+    if !config.kernel.is_file() {
+        eprintln!(
+            "qemu-run: no kernel Image at {} (build it: scripts/run does, or `source scripts/lib.sh && build_kernel`)",
+            config.kernel.display()
+        );
+        return ExitCode::from(2);
+    }
+    if let Boot::Firmware(bios) = &config.boot {
+        if !bios.is_file() {
+            eprintln!(
+                "qemu-run: no firmware at {} (install it: apt-get install u-boot-qemu)",
+                bios.display()
+            );
+            return ExitCode::from(2);
+        }
+        if config.topology.nodes().iter().filter(|n| n.mem_mib > 0).count() > 1 {
+            eprintln!(
+                "qemu-run: warning: U-Boot 2023.01 may hang placing the device tree with several memory nodes"
+            );
+        }
+    }
+    if opts.gdb {
+        eprintln!("qemu-run: QEMU waits for gdb on :1234; in another terminal run:");
+        eprintln!("    {}", opts.gdb_command());
+    }
+
+    let mut cmd = Command::new(&config.qemu);
+    cmd.args(config.args());
+    let runner = Runner {
+        timeout: opts.timeout(),
+        echo: true,
+        symbolizer: (!opts.no_symbolize).then(|| Symbolizer::find(opts.elf(), Some(&workspace_root()))),
+    };
+    let result = match runner.run(cmd) {
+        Ok(r) => r,
+        Err(e) => {
+            eprintln!("qemu-run: {e}");
+            return ExitCode::from(127);
+        }
+    };
+    match result.ending {
+        Ending::Exited(0) => {}
+        Ending::TimedOut(_) => eprintln!("qemu-run: {} (QEMU killed)", result.ending),
+        other => eprintln!("qemu-run: QEMU ended with {other}"),
+    }
+    // A process status is 8 bits already; anything else would still be a failure.
+    ExitCode::from(u8::try_from(result.ending.exit_code()).unwrap_or(1))
+}

@@ -1,0 +1,325 @@
+// SPDX-License-Identifier: MIT OR Apache-2.0
+//! The options of `qemu-run` (what `scripts/run` passes through), parsed without a library.
+//!
+//! The option set is small and fixed, and the harness depends on nothing outside `std` and the
+//! project's own `platform` crate, so a fresh machine builds it offline. Parsing is separate
+//! from running so the tests can check every option without starting QEMU.
+
+#![forbid(unsafe_code)]
+
+use crate::qemu::{Boot, QemuConfig, UBOOT_BIOS};
+use crate::topology::{SpecError, Topology};
+use std::fmt;
+use std::path::PathBuf;
+use std::time::Duration;
+
+/// The default timeout of an interactive run, in seconds.
+pub const DEFAULT_TIMEOUT_SECS: u64 = 60;
+
+/// The repository root, where `target/` and the sources are.
+pub fn workspace_root() -> PathBuf {
+    let manifest = PathBuf::from(env!("CARGO_MANIFEST_DIR"));
+    manifest.parent().map(PathBuf::from).unwrap_or(manifest)
+}
+
+/// The cargo target directory: `$CARGO_TARGET_DIR` when set (as cargo does), else `target/`.
+pub fn target_dir() -> PathBuf {
+    match std::env::var_os("CARGO_TARGET_DIR") {
+        Some(dir) if !dir.is_empty() => {
+            let dir = PathBuf::from(dir);
+            if dir.is_absolute() { dir } else { workspace_root().join(dir) }
+        }
+        _ => workspace_root().join("target"),
+    }
+}
+
+/// Where `scripts/lib.sh`'s `build_kernel` puts the flat Image.
+pub fn default_image() -> PathBuf {
+    target_dir().join("kernel.img")
+}
+
+/// The kernel ELF with debug info (for symbols and gdb).
+pub fn default_elf() -> PathBuf {
+    target_dir().join("aarch64-unknown-none-softfloat/release/kernel")
+}
+
+/// Parsed `qemu-run` options.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct RunOptions {
+    /// `--node` values in order.
+    pub nodes: Vec<String>,
+    /// `--dist` values in order.
+    pub dists: Vec<String>,
+    /// `--clusters C`.
+    pub clusters: Option<u32>,
+    /// `--el2`.
+    pub el2: bool,
+    /// `--uboot`.
+    pub uboot: bool,
+    /// `--append` values, joined with blanks.
+    pub append: Vec<String>,
+    /// `--timeout SECS` (0 = none).
+    pub timeout_secs: Option<u64>,
+    /// `--gdb`.
+    pub gdb: bool,
+    /// `--print-cmd`.
+    pub print_cmd: bool,
+    /// `--kernel IMAGE`.
+    pub kernel: Option<PathBuf>,
+    /// `--elf ELF`.
+    pub elf: Option<PathBuf>,
+    /// `--qemu BIN`.
+    pub qemu: Option<String>,
+    /// `--no-symbolize`.
+    pub no_symbolize: bool,
+    /// Everything after `--`, passed to QEMU verbatim.
+    pub extra: Vec<String>,
+    /// `--help`.
+    pub help: bool,
+}
+
+/// A command line `qemu-run` cannot accept.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum CliError {
+    /// An option this program does not know.
+    UnknownOption(String),
+    /// An option that needs a value came last.
+    MissingValue(String),
+    /// An option's value is malformed.
+    BadValue {
+        /// The option.
+        option: String,
+        /// The value.
+        value: String,
+    },
+    /// `--dist` or `--clusters` without `--node`: the demo's topology is fixed.
+    NeedsNodes(&'static str),
+    /// The topology is invalid.
+    Spec(SpecError),
+}
+
+impl fmt::Display for CliError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            CliError::UnknownOption(o) => write!(f, "unknown option `{o}` (see --help)"),
+            CliError::MissingValue(o) => write!(f, "option `{o}` needs a value (see --help)"),
+            CliError::BadValue { option, value } => {
+                write!(f, "option `{option}`: bad value `{value}` (see --help)")
+            }
+            CliError::NeedsNodes(o) => {
+                write!(f, "`{o}` changes the topology, so give the nodes too with --node (see --help)")
+            }
+            CliError::Spec(e) => write!(f, "{e}"),
+        }
+    }
+}
+
+impl std::error::Error for CliError {}
+
+impl From<SpecError> for CliError {
+    fn from(e: SpecError) -> CliError {
+        CliError::Spec(e)
+    }
+}
+
+impl RunOptions {
+    /// Parses the arguments after the program name.
+    pub fn parse(args: impl IntoIterator<Item = String>) -> Result<RunOptions, CliError> {
+        let mut o = RunOptions::default();
+        let mut args = args.into_iter();
+        while let Some(arg) = args.next() {
+            // Accept both `--opt value` and `--opt=value`.
+            let (name, inline) = match arg.split_once('=') {
+                Some((n, v)) if n.starts_with("--") => (n.to_string(), Some(v.to_string())),
+                _ => (arg.clone(), None),
+            };
+            let mut value = |name: &str| -> Result<String, CliError> {
+                match &inline {
+                    Some(v) => Ok(v.clone()),
+                    None => args.next().ok_or_else(|| CliError::MissingValue(name.to_string())),
+                }
+            };
+            let bad = |option: &str, value: &str| CliError::BadValue {
+                option: option.to_string(),
+                value: value.to_string(),
+            };
+            match name.as_str() {
+                "--node" => o.nodes.push(value(&name)?),
+                "--dist" => o.dists.push(value(&name)?),
+                "--clusters" => {
+                    let v = value(&name)?;
+                    o.clusters = Some(v.parse().map_err(|_| bad(&name, &v))?);
+                }
+                "--append" => o.append.push(value(&name)?),
+                "--timeout" => {
+                    let v = value(&name)?;
+                    o.timeout_secs = Some(v.parse().map_err(|_| bad(&name, &v))?);
+                }
+                "--kernel" => o.kernel = Some(value(&name)?.into()),
+                "--elf" => o.elf = Some(value(&name)?.into()),
+                "--qemu" => o.qemu = Some(value(&name)?),
+                "--el2" | "--uboot" | "--gdb" | "--print-cmd" | "--no-symbolize" | "--help" | "-h"
+                    if inline.is_some() =>
+                {
+                    return Err(bad(&name, inline.as_deref().unwrap_or("")));
+                }
+                "--el2" => o.el2 = true,
+                "--uboot" => o.uboot = true,
+                "--gdb" => o.gdb = true,
+                "--print-cmd" => o.print_cmd = true,
+                "--no-symbolize" => o.no_symbolize = true,
+                "--help" | "-h" => o.help = true,
+                "--" => {
+                    o.extra.extend(args.by_ref());
+                }
+                _ => return Err(CliError::UnknownOption(arg)),
+            }
+        }
+        Ok(o)
+    }
+
+    /// The topology: the given nodes, or the demo when none are given.
+    pub fn topology(&self) -> Result<Topology, CliError> {
+        if self.nodes.is_empty() {
+            if !self.dists.is_empty() {
+                return Err(CliError::NeedsNodes("--dist"));
+            }
+            if self.clusters.is_some() {
+                return Err(CliError::NeedsNodes("--clusters"));
+            }
+            return Ok(Topology::demo());
+        }
+        Ok(Topology::parse(&self.nodes, &self.dists, self.clusters)?)
+    }
+
+    /// The timeout: none with `--gdb` or `--timeout 0`, else the given or default seconds.
+    pub fn timeout(&self) -> Option<Duration> {
+        if self.gdb {
+            return None;
+        }
+        match self.timeout_secs.unwrap_or(DEFAULT_TIMEOUT_SECS) {
+            0 => None,
+            s => Some(Duration::from_secs(s)),
+        }
+    }
+
+    /// The kernel ELF path.
+    pub fn elf(&self) -> PathBuf {
+        self.elf.clone().unwrap_or_else(default_elf)
+    }
+
+    /// The QEMU configuration these options describe.
+    pub fn config(&self) -> Result<QemuConfig, CliError> {
+        let mut c = QemuConfig::new(self.topology()?, self.kernel.clone().unwrap_or_else(default_image));
+        if let Some(q) = &self.qemu {
+            c.qemu = q.clone();
+        }
+        c.el2 = self.el2;
+        if self.uboot {
+            c.boot = Boot::Firmware(UBOOT_BIOS.into());
+        }
+        c.append = self.append.clone();
+        c.gdb = self.gdb;
+        c.extra = self.extra.clone();
+        Ok(c)
+    }
+
+    /// The exact gdb command for a `--gdb` run.
+    pub fn gdb_command(&self) -> String {
+        format!("gdb-multiarch -ex 'target remote :1234' -ex 'symbol-file {}'", self.elf().display())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn parse(args: &[&str]) -> Result<RunOptions, CliError> {
+        RunOptions::parse(args.iter().map(|s| s.to_string()))
+    }
+
+    #[test]
+    fn no_options_boot_the_demo_with_the_default_timeout() {
+        let o = parse(&[]).unwrap();
+        assert_eq!(o.topology().unwrap(), Topology::demo());
+        assert_eq!(o.timeout(), Some(Duration::from_secs(DEFAULT_TIMEOUT_SECS)));
+        let c = o.config().unwrap();
+        assert!(c.kernel.ends_with("kernel.img"));
+    }
+
+    #[test]
+    fn every_option_is_understood() {
+        let o = parse(&[
+            "--node",
+            "cpus=2,mem=512M",
+            "--node=cpus=1,mem=0",
+            "--node",
+            "cpus=1,mem=256M",
+            "--dist",
+            "0-1=15",
+            "--dist",
+            "1-0=25",
+            "--el2",
+            "--append",
+            "selftest=panic",
+            "--append=x=1",
+            "--timeout",
+            "5",
+            "--kernel",
+            "/k.img",
+            "--elf",
+            "/k.elf",
+            "--qemu",
+            "/bin/q",
+            "--no-symbolize",
+            "--print-cmd",
+            "--",
+            "-d",
+            "int",
+        ])
+        .unwrap();
+        assert_eq!(o.nodes.len(), 3);
+        assert_eq!(o.nodes[1], "cpus=1,mem=0");
+        assert_eq!(o.dists, ["0-1=15", "1-0=25"]);
+        assert_eq!(o.append, ["selftest=panic", "x=1"]);
+        assert_eq!(o.timeout(), Some(Duration::from_secs(5)));
+        assert_eq!(o.extra, ["-d", "int"]);
+        let c = o.config().unwrap();
+        assert_eq!(c.qemu, "/bin/q");
+        assert!(c.el2);
+        assert_eq!(c.bootargs(), "exit=semihosting selftest=panic x=1");
+        assert!(c.topology.is_asymmetric());
+        assert!(o.print_cmd && o.no_symbolize);
+    }
+
+    #[test]
+    fn gdb_disables_the_timeout_and_names_the_elf() {
+        let o = parse(&["--gdb", "--timeout", "5", "--elf", "/x/kernel"]).unwrap();
+        assert_eq!(o.timeout(), None);
+        assert_eq!(o.gdb_command(), "gdb-multiarch -ex 'target remote :1234' -ex 'symbol-file /x/kernel'");
+        assert!(o.config().unwrap().args().ends_with(&["-s".into(), "-S".into()]));
+        assert_eq!(parse(&["--timeout", "0"]).unwrap().timeout(), None);
+    }
+
+    #[test]
+    fn uboot_and_clusters() {
+        let o = parse(&["--uboot", "--node", "cpus=4,mem=1G", "--clusters", "2"]).unwrap();
+        let line = o.config().unwrap().args().join(" ");
+        assert!(line.contains(&format!("-bios {UBOOT_BIOS}")), "{line}");
+        assert!(line.contains("clusters=2,cores=2"), "{line}");
+    }
+
+    #[test]
+    fn mistakes_are_reported() {
+        assert_eq!(parse(&["--nodes", "x"]), Err(CliError::UnknownOption("--nodes".into())));
+        assert_eq!(parse(&["--node"]), Err(CliError::MissingValue("--node".into())));
+        assert!(matches!(parse(&["--timeout", "soon"]), Err(CliError::BadValue { .. })));
+        assert!(matches!(parse(&["--el2=yes"]), Err(CliError::BadValue { .. })));
+        assert_eq!(parse(&["--dist", "0-1=20"]).unwrap().topology(), Err(CliError::NeedsNodes("--dist")));
+        let e = parse(&["--node", "cpus=1,mem=1G", "--node", "cpus=1,mem=1G", "--dist", "0-3=20"])
+            .unwrap()
+            .topology()
+            .unwrap_err();
+        assert!(e.to_string().contains("unknown node 3"), "{e}");
+    }
+}

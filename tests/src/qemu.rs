@@ -1,0 +1,289 @@
+// SPDX-License-Identifier: MIT OR Apache-2.0
+//! From a topology spec to a QEMU `virt` command line.
+//!
+//! QEMU's NUMA options have rules that are easy to get wrong and that QEMU reports tersely
+//! (see `shared/FACTS.md`): node memory sizes must add up to `-m`; a memory-less node has no
+//! `memdev`; a CPU-less node has no `cpus=`; once any `-numa dist` is given, every pair of nodes
+//! needs a distance, and once any pair is asymmetric, both directions of every pair are needed.
+//! This module encodes those rules once, so `scripts/run`, the boot tests and `topology --qemu`
+//! all ask QEMU for a machine the same way.
+//!
+//! The command line is built as a list of arguments (never a shell string), so nothing is
+//! re-split or re-quoted on the way to QEMU; [`shell_quote`] exists only to *print* it.
+
+#![forbid(unsafe_code)]
+
+use crate::topology::Topology;
+use std::path::PathBuf;
+
+/// U-Boot for QEMU's arm64 `virt`, from Debian's `u-boot-qemu`.
+pub const UBOOT_BIOS: &str = "/usr/lib/u-boot/qemu_arm64/u-boot.bin";
+
+/// The bootarg that makes the kernel exit QEMU through semihosting with its status.
+pub const EXIT_BOOTARG: &str = "exit=semihosting";
+
+/// How the kernel reaches the machine.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Boot {
+    /// QEMU's own loader: `-kernel IMAGE`, entered at 0x4020_0000 with x0 = DTB.
+    Direct,
+    /// Through firmware given with `-bios` (U-Boot runs `booti` on the `-kernel` Image).
+    Firmware(PathBuf),
+    /// Only dump the device tree QEMU would hand the kernel, then exit.
+    DumpDtb(PathBuf),
+}
+
+/// Everything that decides one QEMU invocation.
+#[derive(Debug, Clone)]
+pub struct QemuConfig {
+    /// The QEMU binary.
+    pub qemu: String,
+    /// The machine's NUMA topology.
+    pub topology: Topology,
+    /// Enter the kernel at EL2 (`virtualization=on`), as on a server without a hypervisor.
+    pub el2: bool,
+    /// The loader path.
+    pub boot: Boot,
+    /// The flat arm64 Image.
+    pub kernel: PathBuf,
+    /// Bootargs beyond [`EXIT_BOOTARG`], which is always passed.
+    pub append: Vec<String>,
+    /// Wait for gdb on :1234 before the first instruction (`-s -S`).
+    pub gdb: bool,
+    /// Arguments appended verbatim, after everything else.
+    pub extra: Vec<String>,
+}
+
+impl QemuConfig {
+    /// A configuration with the defaults: direct boot at EL1, no extra bootargs.
+    pub fn new(topology: Topology, kernel: impl Into<PathBuf>) -> QemuConfig {
+        QemuConfig {
+            qemu: "qemu-system-aarch64".to_string(),
+            topology,
+            el2: false,
+            boot: Boot::Direct,
+            kernel: kernel.into(),
+            append: Vec::new(),
+            gdb: false,
+            extra: Vec::new(),
+        }
+    }
+
+    /// The full kernel command line as passed with `-append`.
+    pub fn bootargs(&self) -> String {
+        let mut args = vec![EXIT_BOOTARG.to_string()];
+        args.extend(self.append.iter().filter(|a| !a.is_empty()).cloned());
+        args.join(" ")
+    }
+
+    /// The argument vector, without the QEMU binary itself.
+    pub fn args(&self) -> Vec<String> {
+        let t = &self.topology;
+        let mut a: Vec<String> = Vec::new();
+        let mut push = |items: &[&str]| a.extend(items.iter().map(|s| s.to_string()));
+
+        let mut machine = String::from("virt,gic-version=3");
+        if self.el2 {
+            machine.push_str(",virtualization=on");
+        }
+        if let Boot::DumpDtb(path) = &self.boot {
+            // Reproducible dumps: without this, QEMU puts random seeds into /chosen.
+            machine.push_str(",dtb-randomness=off,dumpdtb=");
+            machine.push_str(&path.display().to_string());
+        }
+        push(&["-M", &machine, "-cpu", "cortex-a72"]);
+
+        let cpus = t.total_cpus();
+        let smp = match t.clusters() {
+            Some(c) => format!("{cpus},sockets=1,clusters={c},cores={},threads=1", cpus / c),
+            None => cpus.to_string(),
+        };
+        push(&["-smp", &smp, "-m", &format!("{}M", t.total_mem_mib())]);
+        push(&["-nographic", "-nic", "none"]);
+
+        if t.is_numa() {
+            a.extend(numa_args(t));
+        }
+
+        let mut push = |items: &[&str]| a.extend(items.iter().map(|s| s.to_string()));
+        if let Boot::Firmware(bios) = &self.boot {
+            push(&["-bios", &bios.display().to_string()]);
+        }
+        if !matches!(self.boot, Boot::DumpDtb(_)) {
+            push(&["-kernel", &self.kernel.display().to_string()]);
+            push(&["-semihosting", "-append", &self.bootargs()]);
+        }
+        if self.gdb {
+            push(&["-s", "-S"]);
+        }
+        a.extend(self.extra.iter().cloned());
+        a
+    }
+
+    /// The command as one line a person can paste into a shell.
+    pub fn command_line(&self) -> String {
+        std::iter::once(self.qemu.clone())
+            .chain(self.args())
+            .map(|s| shell_quote(&s))
+            .collect::<Vec<_>>()
+            .join(" ")
+    }
+}
+
+/// The `-object`/`-numa` arguments for a multi-node topology.
+fn numa_args(t: &Topology) -> Vec<String> {
+    let mut a = Vec::new();
+    for (k, node) in t.nodes().iter().enumerate() {
+        if node.mem_mib > 0 {
+            a.push("-object".to_string());
+            a.push(format!("memory-backend-ram,id=m{k},size={}M", node.mem_mib));
+        }
+    }
+    for (k, node) in t.nodes().iter().enumerate() {
+        let mut opt = format!("node,nodeid={k}");
+        let cpus = t.cpu_range(k);
+        match cpus.len() {
+            0 => {}
+            1 => opt.push_str(&format!(",cpus={}", cpus.start)),
+            _ => opt.push_str(&format!(",cpus={}-{}", cpus.start, cpus.end - 1)),
+        }
+        if node.mem_mib > 0 {
+            opt.push_str(&format!(",memdev=m{k}"));
+        }
+        a.push("-numa".to_string());
+        a.push(opt);
+    }
+    // Without any `-numa dist` QEMU writes no /distance-map and the kernel falls back to
+    // 10/20; that path deserves testing, so an empty list stays empty. Once one distance is
+    // given, QEMU wants every pair; once one pair is asymmetric, every direction.
+    if !t.given_distances().is_empty() {
+        let n = t.nodes().len();
+        let both = t.is_asymmetric();
+        for i in 0..n {
+            for j in 0..n {
+                if i != j && (both || i < j) {
+                    a.push("-numa".to_string());
+                    a.push(format!("dist,src={i},dst={j},val={}", t.distance(i, j)));
+                }
+            }
+        }
+    }
+    a
+}
+
+/// Quotes `s` for a POSIX shell when it needs it (only for printing commands).
+pub fn shell_quote(s: &str) -> String {
+    let plain = !s.is_empty() && s.bytes().all(|b| b.is_ascii_alphanumeric() || b"-_=,./:+@%".contains(&b));
+    if plain { s.to_string() } else { format!("'{}'", s.replace('\'', r"'\''")) }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn topo(nodes: &[&str], dists: &[&str]) -> Topology {
+        Topology::parse(nodes, dists, None).unwrap()
+    }
+
+    fn line(c: &QemuConfig) -> String {
+        c.args().join(" ")
+    }
+
+    #[test]
+    fn a_single_node_has_no_numa_options() {
+        let c = QemuConfig::new(topo(&["cpus=1,mem=1G"], &[]), "k.img");
+        assert_eq!(
+            line(&c),
+            "-M virt,gic-version=3 -cpu cortex-a72 -smp 1 -m 1024M -nographic -nic none \
+             -kernel k.img -semihosting -append exit=semihosting"
+        );
+    }
+
+    #[test]
+    fn two_nodes_get_backends_cpus_and_one_distance_per_pair() {
+        let c = QemuConfig::new(Topology::demo(), "k.img");
+        let l = line(&c);
+        assert!(l.contains("-smp 4 -m 1024M"), "{l}");
+        assert!(
+            l.contains(
+                "-object memory-backend-ram,id=m0,size=512M \
+                 -object memory-backend-ram,id=m1,size=512M \
+                 -numa node,nodeid=0,cpus=0-1,memdev=m0 \
+                 -numa node,nodeid=1,cpus=2-3,memdev=m1 \
+                 -numa dist,src=0,dst=1,val=20 -kernel"
+            ),
+            "{l}"
+        );
+    }
+
+    #[test]
+    fn memoryless_and_cpuless_nodes_omit_memdev_and_cpus() {
+        let c = QemuConfig::new(topo(&["cpus=1,mem=0", "cpus=0,mem=256M", "cpus=2,mem=256M"], &[]), "k.img");
+        let l = line(&c);
+        assert!(!l.contains("id=m0"), "{l}");
+        assert!(l.contains("-numa node,nodeid=0,cpus=0 "), "{l}");
+        assert!(l.contains("-numa node,nodeid=1,memdev=m1 "), "{l}");
+        assert!(l.contains("-numa node,nodeid=2,cpus=1-2,memdev=m2 "), "{l}");
+        assert!(l.contains("-m 512M"), "{l}");
+        assert!(!l.contains("dist"), "no distances given means no -numa dist: {l}");
+    }
+
+    #[test]
+    fn one_distance_given_means_every_pair_is_emitted() {
+        let c = QemuConfig::new(topo(&["cpus=1,mem=256M"; 3], &["0-1=15"]), "k");
+        let dists: Vec<String> = c.args().into_iter().filter(|a| a.starts_with("dist,")).collect();
+        assert_eq!(dists, ["dist,src=0,dst=1,val=15", "dist,src=0,dst=2,val=20", "dist,src=1,dst=2,val=20"]);
+    }
+
+    #[test]
+    fn asymmetry_emits_both_directions_of_every_pair() {
+        let c = QemuConfig::new(topo(&["cpus=1,mem=256M"; 3], &["0-1=15", "1-0=25"]), "k");
+        let dists: Vec<String> = c.args().into_iter().filter(|a| a.starts_with("dist,")).collect();
+        assert_eq!(
+            dists,
+            [
+                "dist,src=0,dst=1,val=15",
+                "dist,src=0,dst=2,val=20",
+                "dist,src=1,dst=0,val=25",
+                "dist,src=1,dst=2,val=20",
+                "dist,src=2,dst=0,val=20",
+                "dist,src=2,dst=1,val=20"
+            ]
+        );
+    }
+
+    #[test]
+    fn el2_uboot_gdb_clusters_and_bootargs() {
+        let t = Topology::parse(&["cpus=4,mem=1G"], &[] as &[&str], Some(2)).unwrap();
+        let mut c = QemuConfig::new(t, "Image");
+        c.el2 = true;
+        c.gdb = true;
+        c.boot = Boot::Firmware(UBOOT_BIOS.into());
+        c.append = vec!["selftest=panic".into()];
+        let l = line(&c);
+        assert!(l.starts_with("-M virt,gic-version=3,virtualization=on "), "{l}");
+        assert!(l.contains("-smp 4,sockets=1,clusters=2,cores=2,threads=1 "), "{l}");
+        assert!(l.contains(&format!("-bios {UBOOT_BIOS} -kernel Image")), "{l}");
+        assert!(l.ends_with("-append exit=semihosting selftest=panic -s -S"), "{l}");
+    }
+
+    #[test]
+    fn dumpdtb_has_no_kernel() {
+        let mut c = QemuConfig::new(Topology::demo(), "k.img");
+        c.boot = Boot::DumpDtb("/tmp/x.dtb".into());
+        let l = line(&c);
+        assert!(l.starts_with("-M virt,gic-version=3,dtb-randomness=off,dumpdtb=/tmp/x.dtb "));
+        assert!(!l.contains("-kernel"), "{l}");
+    }
+
+    #[test]
+    fn printed_commands_are_shell_quoted() {
+        assert_eq!(shell_quote("-m"), "-m");
+        assert_eq!(shell_quote("a b"), "'a b'");
+        assert_eq!(shell_quote("it's"), r"'it'\''s'");
+        assert_eq!(shell_quote(""), "''");
+        let mut c = QemuConfig::new(Topology::demo(), "k.img");
+        c.append = vec!["selftest=panic".into()];
+        assert!(c.command_line().ends_with("-append 'exit=semihosting selftest=panic'"));
+    }
+}
