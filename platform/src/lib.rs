@@ -5,15 +5,21 @@
 //! close to which CPU. On arm64 that knowledge arrives in the flattened device tree
 //! (DTB) the boot loader passes in `x0`. This crate turns the DTB into a [`Board`]:
 //! plain data the rest of the kernel uses, and that host tools print (`numactl`
-//! format) to check a DTB without booting it. The crate is pure logic: no `unsafe`, no
-//! allocator, no hardware access (but for the PL011 console driver, [`pl011`], whose
-//! one `unsafe fn` takes a register address); it builds for the host and for
-//! `aarch64-unknown-none-softfloat`, and its tests run with plain `cargo test`.
+//! format) to check a DTB without booting it. It also holds the drivers for the devices
+//! the kernel itself uses: the PL011 console ([`pl011`]), the GICv3 distributor and
+//! redistributors ([`gicv3`]) and the generic timer's logic ([`timer`]).
+//!
+//! The device-tree modules are pure logic (`#![forbid(unsafe_code)]` each): no
+//! allocator, no hardware access. The MMIO drivers have exactly one kind of `unsafe`:
+//! the `unsafe fn new(base)` that takes a register block's address, with the safe
+//! driver API above it. Everything builds for the host and for
+//! `aarch64-unknown-none-softfloat`, and the tests run with plain `cargo test` (the
+//! drivers against register blocks faked in host memory).
 //!
 //! Reading order: [`board`] (what a board is, and the table of errors and fallbacks),
 //! [`numa`] (node ids and distances), [`cpumap`] (clusters and cores), [`numactl`]
 //! (the printed form), [`dt_check`] (why the parser can trust the blob), `tree` (how it
-//! walks it).
+//! walks it); then the drivers: [`pl011`], [`gicv3`], [`timer`].
 //!
 //! # Design
 //!
@@ -51,9 +57,11 @@ pub mod cpumap;
 pub mod dt_check;
 pub mod error;
 pub mod fixed;
+pub mod gicv3;
 pub mod numa;
 pub mod numactl;
 pub mod pl011;
+pub mod timer;
 mod tree;
 
 #[cfg(test)]
