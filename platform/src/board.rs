@@ -69,6 +69,51 @@
 //! | PSCI `method` not hvc/smc; PSCI 0.1 without `cpu_on` | fallback: `psci = None` | `Warning::DeviceIgnored { device: Psci, .. }` |
 //! | `stdout-path` (or its alias) names no node; UART `reg` unusable | fallback: `stdout = None` | `Warning::DeviceIgnored { device: Stdout, .. }` |
 //! | only one of `linux,initrd-start/-end`, bad length, or end < start | fallback: `initrd = None` | `Warning::DeviceIgnored { device: Initrd, .. }` |
+//! | `numa=clusters`, but the tree has `numa-node-id` | fallback: the tree's nodes kept | `Warning::ClustersIgnoredNumaPresent` |
+//! | `numa=clusters`, but no CPU is in a `cpu-map` cluster (no map) | fallback: one node 0 kept | `Warning::ClustersIgnoredNoCpuMap` |
+//! | `numa=clusters`, but all CPUs in one cluster | fallback: one node 0 kept | `Warning::ClustersIgnoredOneCluster` |
+//! | `numa=clusters`: CPU missing from the `cpu-map` | fallback: CPU on node 0 | `Warning::ClustersCpuOnNodeZero` |
+//! | `numa=clusters`: more than `MAX_NODES` clusters | fatal, board unchanged | `ErrorKind::NodeIdOutOfRange` (`/cpus/cpu-map`) |
+//! | `numa=clusters`: the split needs more than `MAX_MEMORY_RANGES` ranges | fatal, board unchanged | `ErrorKind::TooManyMemoryRanges` |
+//!
+//! The `numa=clusters` rows belong to [`Board::numa_from_clusters`] (next section), which
+//! runs only when the caller asks, after parsing; its errors leave the board as parsing
+//! made it, so a kernel may report them and go on with the tree's own topology.
+//!
+//! # Clusters as NUMA nodes (`numa=clusters`)
+//!
+//! Big.LITTLE and other multi-cluster boards (Juno: Cortex-A57 + A53; RK3399: big +
+//! little; QEMU `-smp 4,sockets=1,clusters=2,cores=2` without `-numa`) carry no NUMA data,
+//! yet each cluster has its own L2: a cluster is the closest thing they have to a NUMA
+//! node. With the word `numa=clusters` in `/chosen/bootargs` (tested by
+//! [`numa_clusters_requested`], which the kernel and the host `topology` tool share), the
+//! kernel calls [`Board::numa_from_clusters`] after parsing and NUMA code can be exercised
+//! on such boards. Like Linux's `numa=fake`, this is a *model*, not the hardware's truth:
+//! memory on these boards is uniformly close to every CPU, and the split below is made up.
+//!
+//! - It applies only when the tree has no `numa-node-id` at all; otherwise the tree's
+//!   nodes stay. Without a `cpu-map`, or with one cluster, the board stays one node.
+//!   (A `/distance-map` without any `numa-node-id` describes nothing and is replaced.)
+//! - Node `k` is the `k`-th cluster in `cpu-map` order, i.e. the `k`-th smallest
+//!   board-unique cluster number ([`Board::cluster_of`]) among the enabled CPUs. That is
+//!   the cluster number itself unless a cluster has no enabled CPU; such a cluster gets no
+//!   node. Every CPU goes to its cluster's node; a CPU the map leaves out goes to node 0.
+//! - Memory is divided evenly: the RAM, in address order and with overlaps counted
+//!   once, is cut into as many chunks as there are nodes. Every chunk but the last is
+//!   `total / nodes` rounded down to 2 MiB (a level-2 block with 4 KiB pages); the last
+//!   node takes the remainder. A range a chunk boundary falls in is split; every piece
+//!   becomes a [`MemoryRange`] of its node. Boundaries are 2 MiB multiples of *RAM
+//!   offset*, so they are 2 MiB-aligned addresses when the ranges themselves are (as on
+//!   every board in the tests). A board with no memory has nodes of 0 MB.
+//! - Distances: 10 local, 20 between clusters of one socket
+//!   ([`crate::numa::CLUSTER_DISTANCE`]), 30 across sockets
+//!   ([`crate::numa::SOCKET_DISTANCE`]).
+//!
+//! ```text
+//!  RAM:    |- range A --|     |------------- range B --------------|
+//!  nodes:  |-- node 0 --|     |-- node 0 --|------- node 1 --------|
+//!                             split here --^
+//! ```
 //!
 //! # Invariants
 //!
@@ -77,6 +122,8 @@
 //! - `memory` is sorted by base, has no zero-size entries, and ranges of different
 //!   nodes do not overlap; every range's node is in `nodes()`;
 //! - `distance(a, a) == 10` and `distance(a, b) > 10` for `a != b`.
+//!
+//! [`Board::numa_from_clusters`] keeps all three.
 //!
 //! A `Board` is about 30 KiB (512 CPUs): the kernel should build it into a static, not
 //! on a small boot stack.
@@ -441,6 +488,17 @@ pub enum Warning {
         /// Why.
         problem: DeviceProblem,
     },
+    /// `numa=clusters` asked for, but the tree has `numa-node-id`: its nodes are kept.
+    ClustersIgnoredNumaPresent,
+    /// `numa=clusters` asked for, but no CPU is in a `cpu-map` cluster: one node kept.
+    ClustersIgnoredNoCpuMap,
+    /// `numa=clusters` asked for, but every CPU is in one cluster: one node kept.
+    ClustersIgnoredOneCluster,
+    /// `numa=clusters`: a CPU missing from the `cpu-map` was put on node 0.
+    ClustersCpuOnNodeZero {
+        /// Logical CPU number.
+        cpu: usize,
+    },
 }
 
 impl fmt::Display for Warning {
@@ -478,14 +536,57 @@ impl fmt::Display for Warning {
                     DeviceProblem::Untranslatable => f.write_str("address not translatable"),
                 }
             }
+            ClustersIgnoredNumaPresent => {
+                f.write_str("numa=clusters ignored: the device tree has numa-node-id; its nodes kept")
+            }
+            ClustersIgnoredNoCpuMap => {
+                f.write_str("numa=clusters ignored: no cpu-map clusters; one node kept")
+            }
+            ClustersIgnoredOneCluster => {
+                f.write_str("numa=clusters ignored: only one cluster; one node kept")
+            }
+            ClustersCpuOnNodeZero { cpu } => {
+                write!(f, "numa=clusters: CPU {cpu} is in no cluster: put on node 0")
+            }
         }
     }
 }
+
+/// The `/chosen/bootargs` word that asks for clusters as NUMA nodes.
+pub const NUMA_CLUSTERS_WORD: &str = "numa=clusters";
+
+/// True when `bootargs` holds the word `numa=clusters`: a whole word, split at ASCII
+/// whitespace as the kernel's command-line parser splits it (`xnuma=clusters` and
+/// `numa=clustersx` do not count). The kernel and the host `topology` tool both decide
+/// with this, so they cannot disagree.
+pub fn numa_clusters_requested(bootargs: &str) -> bool {
+    bootargs.split_ascii_whitespace().any(|w| w == NUMA_CLUSTERS_WORD)
+}
+
+/// What [`Board::numa_from_clusters`] did.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum NumaFromClusters {
+    /// Every cluster is now a node: nodes `0..nodes`.
+    Applied {
+        /// How many nodes (clusters) there are.
+        nodes: usize,
+    },
+    /// The board kept its nodes; `reason` (also in [`Board::warnings`]) says why.
+    Skipped {
+        /// One of the `Warning::ClustersIgnored..` warnings.
+        reason: Warning,
+    },
+}
+
+/// Chunk boundaries of the `numa=clusters` memory split are multiples of this.
+const CLUSTER_SPLIT_ALIGN: u64 = 2 << 20;
 
 #[derive(Clone, Copy)]
 struct Numa {
     nodes: NodeSet,
     distances: DistanceMatrix,
+    /// Some CPU or memory node carried `numa-node-id`: the tree has NUMA data of its own.
+    from_node_ids: bool,
 }
 
 impl fmt::Debug for Numa {
@@ -598,7 +699,7 @@ impl<'a> Board<'a> {
             timer: None,
             psci: None,
             chosen: Chosen::EMPTY,
-            numa: Numa { nodes: NodeSet::EMPTY, distances: DistanceMatrix::EMPTY },
+            numa: Numa { nodes: NodeSet::EMPTY, distances: DistanceMatrix::EMPTY, from_node_ids: false },
             warnings: FixedVec::filled(Warning::NoMemory),
             dropped_warnings: 0,
         }
@@ -615,6 +716,7 @@ impl<'a> Board<'a> {
         (self.gic, self.timer, self.psci, self.chosen) = (None, None, None, Chosen::EMPTY);
         self.numa.nodes = NodeSet::EMPTY;
         self.numa.distances = DistanceMatrix::EMPTY;
+        self.numa.from_node_ids = false;
         let tree = Tree::new(blob)?;
         let root = tree.root().ok_or(DtFault::MissingEnd)?;
         let mut ids = NodeIdUse::default();
@@ -625,6 +727,7 @@ impl<'a> Board<'a> {
         self.read_memory(&tree, &root, &mut ids)?;
         ids.check()?;
         self.read_numa(&tree)?;
+        self.numa.from_node_ids = ids.with;
         self.read_cpu_map(&cpus, &phandles);
         self.read_reserved(&tree)?;
         self.read_gic(&tree);
@@ -806,7 +909,7 @@ impl<'a> Board<'a> {
                 }
             }
         }
-        self.numa = Numa { nodes, distances };
+        self.numa = Numa { nodes, distances, from_node_ids: false };
         Ok(())
     }
 
@@ -948,6 +1051,109 @@ impl<'a> Board<'a> {
             Ok(range) => self.chosen.initrd = range,
             Err(problem) => self.warn(Warning::DeviceIgnored { device: Device::Initrd, problem }),
         }
+    }
+
+    /// Makes every `cpu-map` cluster a NUMA node (`numa=clusters`; the semantics are in
+    /// the module docs, "Clusters as NUMA nodes"). Call it after parsing, when
+    /// [`numa_clusters_requested`] says the command line asks for it.
+    ///
+    /// Decode, then invoke: everything is worked out before the board changes, so on
+    /// an error (more than `MAX_NODES` clusters, or a split needing more than
+    /// `MAX_MEMORY_RANGES` ranges) the board is exactly as it was and still usable.
+    /// Calling it again changes no node, CPU or memory range (it may repeat warnings).
+    pub fn numa_from_clusters(&mut self) -> Result<NumaFromClusters, BoardError> {
+        if self.numa.from_node_ids {
+            return Ok(self.skip_clusters(Warning::ClustersIgnoredNumaPresent));
+        }
+        // The clusters in cpu-map order (ascending board-unique number), with sockets.
+        let mut clusters: FixedVec<Cluster, MAX_NODES> = FixedVec::new();
+        for c in self.cpus.iter().filter_map(|cpu| cpu.topo.cluster()) {
+            if clusters.iter().any(|k| k.id == c.id) {
+                continue;
+            }
+            if clusters.push(c).is_err() {
+                let mut path = NodePath::NONE;
+                path.push("cpus");
+                path.push("cpu-map");
+                let kind = ErrorKind::NodeIdOutOfRange { id: MAX_NODES as u32, limit: MAX_NODES };
+                return Err(BoardError::new(kind, path, None));
+            }
+        }
+        clusters.as_mut_slice().sort_unstable_by_key(|c| c.id);
+        match clusters.len() {
+            0 => return Ok(self.skip_clusters(Warning::ClustersIgnoredNoCpuMap)),
+            1 => return Ok(self.skip_clusters(Warning::ClustersIgnoredOneCluster)),
+            _ => {}
+        }
+        let memory = self.split_memory(clusters.len())?;
+
+        // Invoke: nothing below can fail.
+        let node_of = |cluster: Option<Cluster>| {
+            let k = cluster.and_then(|c| clusters.iter().position(|k| k.id == c.id)).unwrap_or(0);
+            NodeId::new(k as u32).unwrap_or(NodeId::ZERO)
+        };
+        for cpu in 0..self.cpus.len() {
+            let topo = self.cpus[cpu].topo;
+            if topo.cluster().is_none() {
+                self.warn(Warning::ClustersCpuOnNodeZero { cpu });
+            }
+            self.cpus.as_mut_slice()[cpu].node = node_of(topo.cluster());
+        }
+        self.memory = memory;
+        let mut nodes = NodeSet::EMPTY;
+        let mut sockets = [0u16; MAX_NODES];
+        for (k, c) in clusters.iter().enumerate() {
+            nodes.insert(node_of(Some(*c)));
+            sockets[k] = c.socket;
+        }
+        self.numa.nodes = nodes;
+        self.numa.distances = DistanceMatrix::of_clusters(&sockets[..clusters.len()]);
+        Ok(NumaFromClusters::Applied { nodes: clusters.len() })
+    }
+
+    fn skip_clusters(&mut self, reason: Warning) -> NumaFromClusters {
+        self.warn(reason);
+        NumaFromClusters::Skipped { reason }
+    }
+
+    /// The board's memory cut into `count` nodes' shares (see the module docs): the
+    /// union of the ranges in address order, split at multiples of the chunk size.
+    fn split_memory(&self, count: usize) -> Result<FixedVec<MemoryRange, MAX_MEMORY_RANGES>, BoardError> {
+        let last = count.saturating_sub(1) as u64;
+        // `memory` is sorted by base: skipping what an earlier range covered leaves
+        // disjoint pieces in address order.
+        let mut covered_to = 0u64;
+        let union = self.memory.iter().filter_map(move |m| {
+            let base = m.range.base.max(covered_to);
+            let end = m.range.end();
+            covered_to = covered_to.max(end);
+            (end > base).then_some(PhysRange { base, size: end - base })
+        });
+        let total = union.clone().fold(0u64, |sum, r| sum.saturating_add(r.size));
+        let chunk = (total / count.max(1) as u64) & !(CLUSTER_SPLIT_ALIGN - 1);
+        let mut out = FixedVec::new();
+        let mut offset = 0u64; // RAM offset of `base`
+        for r in union {
+            let (mut base, end) = (r.base, r.end());
+            while base < end {
+                // A chunk of 0 (less RAM than 2 MiB per node): all of it goes to the last node.
+                let k = offset.checked_div(chunk).map_or(last, |k| k.min(last));
+                // `k * chunk <= offset`, so the node's end is past `offset`.
+                let node_end = if k == last { u64::MAX } else { (k + 1).saturating_mul(chunk) };
+                let size = (end - base).min(node_end - offset);
+                let node = NodeId::new(k as u32).unwrap_or(NodeId::ZERO);
+                out.push(MemoryRange { range: PhysRange { base, size }, node }).map_err(|_| {
+                    BoardError::new(
+                        ErrorKind::TooManyMemoryRanges { limit: MAX_MEMORY_RANGES },
+                        NodePath::NONE,
+                        None,
+                    )
+                })?;
+                base += size;
+                offset = offset.saturating_add(size);
+            }
+        }
+        Ok(out)
     }
 
     /// The NUMA nodes, ascending: every node a CPU, a memory range or the distance map
@@ -2068,6 +2274,238 @@ mod tests {
             assert_eq!(b.chosen.initrd, None);
             assert_eq!(b.warnings.as_slice(), &[Warning::DeviceIgnored { device: Device::Initrd, problem }]);
         }
+    }
+
+    // ---- numa=clusters -----------------------------------------------------------------
+
+    const MIB: u64 = 1 << 20;
+
+    /// CPUs `0..cpus` (no `numa-node-id`, phandle `0x100 + reg`); a cpu-map whose
+    /// `sockets[s][c]` lists the CPU regs of cluster `c` of socket `s` (no socket level
+    /// when there is one socket); one memory node with `(base, size)` entries.
+    fn clustered(cpus: u32, sockets: &[&[&[u32]]], mem: &[(u64, u64)]) -> Vec<u8> {
+        build(|w| {
+            w.begin("cpus").prop_u32("#address-cells", 1).prop_u32("#size-cells", 0);
+            w.begin("cpu-map");
+            for (s, clusters) in sockets.iter().enumerate() {
+                if sockets.len() > 1 {
+                    w.begin(&std::format!("socket{s}"));
+                }
+                for (c, regs) in clusters.iter().enumerate() {
+                    w.begin(&std::format!("cluster{c}"));
+                    for (k, &reg) in regs.iter().enumerate() {
+                        leaf(w, &std::format!("core{k}"), 0x100 + reg);
+                    }
+                    w.end();
+                }
+                if sockets.len() > 1 {
+                    w.end();
+                }
+            }
+            w.end();
+            for i in 0..cpus {
+                cpu(w, i, None);
+            }
+            w.end();
+            if !mem.is_empty() {
+                w.begin("memory@0").prop_str("device_type", "memory");
+                let cells: Vec<u32> = mem
+                    .iter()
+                    .flat_map(|&(b, s)| [(b >> 32) as u32, b as u32, (s >> 32) as u32, s as u32])
+                    .collect();
+                w.prop_cells("reg", &cells).end();
+            }
+        })
+    }
+
+    fn mem_of(b: &Board<'_>) -> Vec<(u64, u64, u32)> {
+        b.memory.iter().map(|m| (m.range.base, m.range.size, m.node.raw())).collect()
+    }
+
+    #[test]
+    fn the_numa_clusters_word_must_match_as_a_whole_word() {
+        assert!(numa_clusters_requested("numa=clusters"));
+        assert!(numa_clusters_requested("exit=semihosting\tnuma=clusters  quiet"));
+        assert!(!numa_clusters_requested(""));
+        assert!(!numa_clusters_requested("xnuma=clusters"));
+        assert!(!numa_clusters_requested("numa=clustersx"));
+        assert!(!numa_clusters_requested("numa=cluster numa= clusters"));
+        assert!(!numa_clusters_requested("NUMA=clusters"));
+    }
+
+    #[test]
+    fn clusters_become_nodes_and_memory_is_split_evenly_across_ranges() {
+        // 512 MiB + 1536 MiB = 2 GiB: node 0 takes the first range and 512 MiB of the
+        // second, which is split there; node 1 the remaining 1 GiB.
+        let blob = clustered(4, &[&[&[0, 1], &[2, 3]]], &[(GIB, 512 * MIB), (4 * GIB, 1536 * MIB)]);
+        let mut b = Board::from_fdt(&blob).unwrap();
+        assert_eq!(b.numa_from_clusters(), Ok(NumaFromClusters::Applied { nodes: 2 }));
+        assert!(b.warnings.is_empty(), "{:?}", b.warnings);
+        assert_eq!(mem_of(&b), [(GIB, 512 * MIB, 0), (4 * GIB, 512 * MIB, 0), (4 * GIB + 512 * MIB, GIB, 1)]);
+        let expected = "available: 2 nodes (0-1)\n\
+                        node 0 cpus: 0 1\n\
+                        node 0 size: 1024 MB\n\
+                        node 1 cpus: 2 3\n\
+                        node 1 size: 1024 MB\n\
+                        node distances:\n\
+                        node   0   1 \n  \
+                        0:  10  20 \n  \
+                        1:  20  10 \n";
+        assert_eq!(b.numactl().to_string(), expected);
+    }
+
+    #[test]
+    fn an_uneven_total_rounds_chunks_down_to_two_mib_and_the_last_node_takes_the_rest() {
+        // 1001 MiB / 3 = 333.67 MiB -> chunks of 332 MiB; the last node gets 337 MiB.
+        let blob = clustered(3, &[&[&[0], &[1], &[2]]], &[(0, 1001 * MIB)]);
+        let mut b = Board::from_fdt(&blob).unwrap();
+        assert_eq!(b.numa_from_clusters(), Ok(NumaFromClusters::Applied { nodes: 3 }));
+        assert_eq!(mem_of(&b), [(0, 332 * MIB, 0), (332 * MIB, 332 * MIB, 1), (664 * MIB, 337 * MIB, 2)]);
+    }
+
+    #[test]
+    fn cluster_nodes_are_twenty_apart_in_a_socket_and_thirty_across_sockets() {
+        let blob = clustered(4, &[&[&[0], &[1]], &[&[2, 3]]], &[(0, 3 * GIB)]);
+        let mut b = Board::from_fdt(&blob).unwrap();
+        assert_eq!(b.numa_from_clusters(), Ok(NumaFromClusters::Applied { nodes: 3 }));
+        let text = b.numactl().to_string();
+        assert!(
+            text.ends_with("node   0   1   2 \n  0:  10  20  30 \n  1:  20  10  30 \n  2:  30  30  10 \n"),
+            "{text}"
+        );
+        assert!(text.contains("node 2 cpus: 2 3\nnode 2 size: 1024 MB\n"), "{text}");
+    }
+
+    #[test]
+    fn numa_node_ids_keep_the_trees_nodes_with_a_warning() {
+        let blob = build(two_nodes);
+        let mut b = Board::from_fdt(&blob).unwrap();
+        let before = b.numactl().to_string();
+        let reason = Warning::ClustersIgnoredNumaPresent;
+        assert_eq!(b.numa_from_clusters(), Ok(NumaFromClusters::Skipped { reason }));
+        assert_eq!(b.numactl().to_string(), before);
+        assert_eq!(b.warnings.as_slice(), &[Warning::NoDistanceMap, reason]);
+    }
+
+    #[test]
+    fn a_board_without_a_cpu_map_stays_one_node_with_a_warning() {
+        let blob = build(plain);
+        let mut b = Board::from_fdt(&blob).unwrap();
+        let reason = Warning::ClustersIgnoredNoCpuMap;
+        assert_eq!(b.numa_from_clusters(), Ok(NumaFromClusters::Skipped { reason }));
+        assert_eq!(b.node_count(), 1);
+        assert_eq!(b.warnings.as_slice(), &[reason]);
+    }
+
+    #[test]
+    fn a_board_with_one_cluster_stays_one_node_with_a_warning() {
+        let blob = clustered(2, &[&[&[0, 1]]], &[(0, GIB)]);
+        let mut b = Board::from_fdt(&blob).unwrap();
+        let reason = Warning::ClustersIgnoredOneCluster;
+        assert_eq!(b.numa_from_clusters(), Ok(NumaFromClusters::Skipped { reason }));
+        assert_eq!(mem_of(&b), [(0, GIB, 0)]);
+        assert_eq!(b.warnings.as_slice(), &[reason]);
+    }
+
+    #[test]
+    fn a_cpu_missing_from_the_cpu_map_goes_to_node_zero_with_a_warning() {
+        let blob = clustered(3, &[&[&[1], &[2]]], &[(0, GIB)]);
+        let mut b = Board::from_fdt(&blob).unwrap();
+        assert_eq!(b.numa_from_clusters(), Ok(NumaFromClusters::Applied { nodes: 2 }));
+        assert_eq!(
+            b.warnings.as_slice(),
+            &[Warning::CpuMissingFromCpuMap { cpu: 0 }, Warning::ClustersCpuOnNodeZero { cpu: 0 }]
+        );
+        assert!(b.numactl().to_string().contains("node 0 cpus: 0 1\n"));
+    }
+
+    #[test]
+    fn a_cluster_without_an_enabled_cpu_gets_no_node() {
+        // cluster1's only leaf names phandle 0x109, no CPU: clusters 0 and 2 become 0, 1.
+        let blob = clustered(2, &[&[&[0], &[9], &[1]]], &[(0, GIB)]);
+        let mut b = Board::from_fdt(&blob).unwrap();
+        assert_eq!(b.cluster_of(1).map(|c| c.id), Some(2));
+        assert_eq!(b.numa_from_clusters(), Ok(NumaFromClusters::Applied { nodes: 2 }));
+        assert_eq!(b.cpus[1].node, n(1));
+        assert_eq!(b.node_set().to_string(), "0-1");
+    }
+
+    #[test]
+    fn no_memory_gives_every_cluster_node_zero_mb() {
+        let blob = clustered(2, &[&[&[0], &[1]]], &[]);
+        let mut b = Board::from_fdt(&blob).unwrap();
+        assert_eq!(b.numa_from_clusters(), Ok(NumaFromClusters::Applied { nodes: 2 }));
+        assert!(b.memory.is_empty());
+        let text = b.numactl().to_string();
+        assert!(text.contains("node 0 size: 0 MB\nnode 1 cpus: 1\nnode 1 size: 0 MB\n"), "{text}");
+    }
+
+    #[test]
+    fn overlapping_memory_is_counted_once_when_split() {
+        // [0, 2G) and [1G, 3G) overlap: 3 GiB of RAM, 1.5 GiB per node.
+        let blob = clustered(2, &[&[&[0], &[1]]], &[(0, 2 * GIB), (GIB, 2 * GIB)]);
+        let mut b = Board::from_fdt(&blob).unwrap();
+        assert_eq!(b.numa_from_clusters(), Ok(NumaFromClusters::Applied { nodes: 2 }));
+        assert_eq!(mem_of(&b), [(0, 1536 * MIB, 0), (1536 * MIB, 512 * MIB, 1), (2 * GIB, GIB, 1)]);
+        assert_eq!(b.node_memory_bytes(n(1)), 1536 * MIB);
+    }
+
+    #[test]
+    fn applying_clusters_twice_changes_nothing_more() {
+        let blob = clustered(4, &[&[&[0, 1], &[2, 3]]], &[(GIB, 512 * MIB), (4 * GIB, 1536 * MIB)]);
+        let mut b = Board::from_fdt(&blob).unwrap();
+        b.numa_from_clusters().unwrap();
+        let once = (b.numactl().to_string(), mem_of(&b));
+        assert_eq!(b.numa_from_clusters(), Ok(NumaFromClusters::Applied { nodes: 2 }));
+        assert_eq!((b.numactl().to_string(), mem_of(&b)), once);
+    }
+
+    #[test]
+    fn more_clusters_than_nodes_is_an_error_and_leaves_the_board_unchanged() {
+        let cpus = MAX_NODES as u32 + 1;
+        let singles: Vec<[u32; 1]> = (0..cpus).map(|i| [i]).collect();
+        let clusters: Vec<&[u32]> = singles.iter().map(|c| &c[..]).collect();
+        let blob = clustered(cpus, &[&clusters], &[(0, GIB)]);
+        let mut b = Board::from_fdt(&blob).unwrap();
+        let before = b.numactl().to_string();
+        let e = b.numa_from_clusters().unwrap_err();
+        assert_eq!(e.kind(), ErrorKind::NodeIdOutOfRange { id: 64, limit: 64 });
+        assert_eq!(e.node_path(), "/cpus/cpu-map");
+        assert_eq!(b.numactl().to_string(), before);
+        assert!(b.warnings.is_empty());
+    }
+
+    #[test]
+    fn a_split_needing_too_many_ranges_is_an_error_and_leaves_the_board_unchanged() {
+        // 128 ranges of 3 MiB; 3 nodes of 128 MiB cut ranges 42 and 85 in two: 130 pieces.
+        let mem: Vec<(u64, u64)> = (0..MAX_MEMORY_RANGES as u64).map(|i| (i * 4 * MIB, 3 * MIB)).collect();
+        let blob = clustered(3, &[&[&[0], &[1], &[2]]], &mem);
+        let mut b = Board::from_fdt(&blob).unwrap();
+        let e = b.numa_from_clusters().unwrap_err();
+        assert_eq!(e.kind(), ErrorKind::TooManyMemoryRanges { limit: MAX_MEMORY_RANGES });
+        assert_eq!(b.memory.len(), MAX_MEMORY_RANGES);
+        assert!(b.memory.iter().all(|m| m.node == NodeId::ZERO));
+        assert_eq!(b.node_count(), 1);
+    }
+
+    #[test]
+    fn cluster_warnings_say_what_was_kept() {
+        assert_eq!(
+            Warning::ClustersIgnoredNumaPresent.to_string(),
+            "numa=clusters ignored: the device tree has numa-node-id; its nodes kept"
+        );
+        assert_eq!(
+            Warning::ClustersIgnoredNoCpuMap.to_string(),
+            "numa=clusters ignored: no cpu-map clusters; one node kept"
+        );
+        assert_eq!(
+            Warning::ClustersIgnoredOneCluster.to_string(),
+            "numa=clusters ignored: only one cluster; one node kept"
+        );
+        assert_eq!(
+            Warning::ClustersCpuOnNodeZero { cpu: 3 }.to_string(),
+            "numa=clusters: CPU 3 is in no cluster: put on node 0"
+        );
     }
 
     #[test]

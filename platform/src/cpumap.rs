@@ -4,8 +4,9 @@
 //! NUMA nodes group CPUs by memory distance; `cpu-map` groups them by physical packaging,
 //! which matters for caches and for power: CPUs in one *cluster* usually share an L2
 //! cache, *threads* of one core share almost everything. On boards without NUMA data the
-//! kernel may treat clusters as scheduling domains (or even as pseudo-NUMA nodes), so
-//! this module gives every leaf cluster a board-unique number.
+//! kernel may treat clusters as scheduling domains, or even as NUMA nodes (`numa=clusters`,
+//! [`crate::board::Board::numa_from_clusters`]), so this module gives every leaf cluster a
+//! board-unique number, in map order.
 //!
 //! The binding (Linux `Documentation/devicetree/bindings/cpu/cpu-topology.txt`):
 //!
@@ -49,7 +50,7 @@ impl CpuTopology {
 }
 
 /// A leaf cluster: its board-unique number and its socket.
-#[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord)]
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, PartialOrd, Ord)]
 pub struct Cluster {
     /// The socket the cluster is in.
     pub socket: u16,

@@ -24,6 +24,12 @@ pub const LOCAL_DISTANCE: u8 = 10;
 /// Distance assumed between two different nodes when the device tree gives none
 /// (Linux's `REMOTE_DISTANCE`).
 pub const REMOTE_DISTANCE: u8 = 20;
+/// Distance between two cluster nodes of one socket when clusters stand in for NUMA
+/// nodes (`numa=clusters`, see [`crate::board`]): remote, but on the same die.
+pub const CLUSTER_DISTANCE: u8 = 20;
+/// Distance between cluster nodes of different sockets (`numa=clusters`): one more
+/// step, as a two-socket SLIT usually says.
+pub const SOCKET_DISTANCE: u8 = 30;
 
 // A `NodeSet` is a 64-bit mask; widen it before raising MAX_NODES.
 const _: () = assert!(MAX_NODES <= 64);
@@ -207,6 +213,31 @@ impl DistanceMatrix {
         }
     }
 
+    /// The matrix of a board whose nodes are its clusters (`numa=clusters`): node `k`
+    /// is in socket `sockets[k]`; 10 to itself, [`CLUSTER_DISTANCE`] to another node of
+    /// its socket, [`SOCKET_DISTANCE`] to a node of another socket. Every pair is given,
+    /// so no default ever applies. Entries of `sockets` past `MAX_NODES` are ignored
+    /// (the caller refuses more clusters than nodes before it gets here).
+    pub(crate) fn of_clusters(sockets: &[u16]) -> DistanceMatrix {
+        let mut m = DistanceMatrix::default();
+        let count = sockets.len().min(MAX_NODES);
+        for (a, sa) in sockets.iter().enumerate().take(count) {
+            for (b, sb) in sockets.iter().enumerate().take(count) {
+                m.table[a][b] = match (a == b, sa == sb) {
+                    (true, _) => LOCAL_DISTANCE,
+                    (false, true) => CLUSTER_DISTANCE,
+                    (false, false) => SOCKET_DISTANCE,
+                };
+                m.explicit[a] |= 1 << b;
+            }
+            // `a < count <= MAX_NODES`, so the id exists.
+            if let Some(n) = NodeId::new(a as u32) {
+                m.named.insert(n);
+            }
+        }
+        m
+    }
+
     /// Every node the matrix mentions.
     pub fn named_nodes(&self) -> NodeSet {
         self.named
@@ -306,6 +337,17 @@ mod tests {
             err(&[0, 1, 20, 0, 1, 21]),
             ErrorKind::DistanceConflict { from: n(0), to: n(1), first: 20, second: 21 }
         );
+    }
+
+    #[test]
+    fn cluster_nodes_are_twenty_apart_in_a_socket_and_thirty_across() {
+        let m = DistanceMatrix::of_clusters(&[0, 0, 1]);
+        assert_eq!(m.named_nodes().to_string(), "0-2");
+        let row = |a| [0, 1, 2].map(|b| m.given(n(a), n(b)));
+        assert_eq!(row(0), [Some(10), Some(20), Some(30)]);
+        assert_eq!(row(1), [Some(20), Some(10), Some(30)]);
+        assert_eq!(row(2), [Some(30), Some(30), Some(10)]);
+        assert_eq!(m.given(n(0), n(3)), None);
     }
 
     #[test]

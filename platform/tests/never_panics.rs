@@ -7,7 +7,8 @@
 //! flips, random header fields. A deterministic xorshift generator keeps failures
 //! reproducible (the failing iteration is printed). Success here is *not panicking*:
 //! errors are expected and fine, and a blob that still parses is also exercised
-//! through the query and printing paths.
+//! through the query and printing paths, and through `numa=clusters`
+//! (`Board::numa_from_clusters`), which reshapes the board after parsing.
 
 use platform::Board;
 
@@ -54,6 +55,18 @@ fn exercise(blob: &[u8]) {
             let _ = w.to_string();
         }
         let _ = b.cluster_of(0);
+        let mut b = b;
+        match b.numa_from_clusters() {
+            Ok(_) => {
+                let _ = b.numactl().to_string();
+                for w in b.warnings.iter() {
+                    let _ = w.to_string();
+                }
+            }
+            Err(e) => {
+                let _ = e.to_string();
+            }
+        }
     } else if let Err(e) = Board::from_fdt(blob) {
         let _ = e.to_string();
     }

@@ -7,6 +7,11 @@
 //! block the kernel would print, its warnings on stderr, or the error that would stop the
 //! kernel. With `--node`/`--dist` it asks QEMU for the device tree of that topology first
 //! and, with `--check`, compares the result with the block computed from the spec.
+//!
+//! `numa=clusters` (every `cpu-map` cluster a NUMA node, see `platform::board`) is applied
+//! exactly when the kernel would apply it, by the same code: when the blob's
+//! `/chosen/bootargs` holds the word (`platform::board::numa_clusters_requested`), or
+//! when `--clusters` before a file name says "as if it did".
 
 #![forbid(unsafe_code)]
 
@@ -17,12 +22,15 @@ use std::path::PathBuf;
 use std::process::{Command, ExitCode};
 
 const USAGE: &str = "\
-usage: topology FILE.dtb
+usage: topology [--clusters] FILE.dtb
        topology [--check] [--keep FILE.dtb] --node cpus=N,mem=SIZE [--node ...] [--dist A-B=D ...]
                 [--clusters C] [--el2] [--qemu BIN]
 
 Parses a device-tree blob with the kernel's own parser (platform::Board::from_fdt) and prints
 the `numactl --hardware` block; warnings go to stderr; a parse error exits 1.
+  --clusters    (before or after FILE.dtb) make every cpu-map cluster a NUMA node, as the
+                kernel does with `numa=clusters` in /chosen/bootargs (a blob whose bootargs
+                hold that word gets it without the flag); refused transformations exit 1
 
 With --node (same syntax as scripts/run), QEMU dumps the DTB of that topology first
 (-M virt,dumpdtb=...), which is then parsed the same way.
@@ -31,15 +39,48 @@ With --node (same syntax as scripts/run), QEMU dumps the DTB of that topology fi
 
 Examples:
   topology /tmp/virt.dtb
+  topology --clusters ../shared/testdata/dtb/juno.dtb
   topology --check --node cpus=2,mem=512M --node cpus=1,mem=0 --dist 0-1=15 --dist 1-0=25
 ";
 
-fn parse_dtb(bytes: &[u8], what: &str) -> Result<String, String> {
-    let board = platform::Board::from_fdt(bytes).map_err(|e| format!("{what}: {e}"))?;
-    for w in board.warnings.iter() {
+/// What the kernel would make of a blob: the `numactl` block and the warnings, in order.
+struct Reading {
+    block: String,
+    warnings: Vec<String>,
+}
+
+/// Parses `bytes` as the kernel does, then applies `numa=clusters` when `clusters` is set
+/// or the blob's bootargs ask for it.
+fn read_board(bytes: &[u8], what: &str, clusters: bool) -> Result<Reading, String> {
+    let mut board = platform::Board::from_fdt(bytes).map_err(|e| format!("{what}: {e}"))?;
+    if clusters || platform::board::numa_clusters_requested(board.chosen.bootargs) {
+        board.numa_from_clusters().map_err(|e| format!("{what}: numa=clusters: {e}"))?;
+    }
+    let mut warnings: Vec<String> = board.warnings.iter().map(ToString::to_string).collect();
+    if board.dropped_warnings() > 0 {
+        warnings.push(format!("{} more warnings dropped", board.dropped_warnings()));
+    }
+    Ok(Reading { block: board.numactl().to_string(), warnings })
+}
+
+/// [`read_board`], with the warnings printed on stderr.
+fn parse_dtb(bytes: &[u8], what: &str, clusters: bool) -> Result<String, String> {
+    let reading = read_board(bytes, what, clusters)?;
+    for w in &reading.warnings {
         eprintln!("warning: {w}");
     }
-    Ok(board.numactl().to_string())
+    Ok(reading.block)
+}
+
+/// The file form, `[--clusters] FILE.dtb` (the flag on either side): the file and whether
+/// `--clusters` was given. `None` for anything else, which is a QEMU spec (where
+/// `--clusters C` means something else: C clusters in the dumped tree).
+fn file_args(args: &[String]) -> Option<(&str, bool)> {
+    match args {
+        [file] if !file.starts_with("--") => Some((file, false)),
+        [flag, file] | [file, flag] if flag == "--clusters" && !file.starts_with("--") => Some((file, true)),
+        _ => None,
+    }
 }
 
 fn main() -> ExitCode {
@@ -48,8 +89,7 @@ fn main() -> ExitCode {
         print!("{USAGE}");
         return if args.is_empty() { ExitCode::from(2) } else { ExitCode::SUCCESS };
     }
-    if args.len() == 1 && !args[0].starts_with("--") {
-        let path = &args[0];
+    if let Some((path, clusters)) = file_args(&args) {
         let bytes = match std::fs::read(path) {
             Ok(b) => b,
             Err(e) => {
@@ -57,7 +97,7 @@ fn main() -> ExitCode {
                 return ExitCode::FAILURE;
             }
         };
-        return match parse_dtb(&bytes, path) {
+        return match parse_dtb(&bytes, path, clusters) {
             Ok(block) => {
                 print!("{block}");
                 ExitCode::SUCCESS
@@ -117,7 +157,7 @@ fn main() -> ExitCode {
         )),
         Ok(_) => std::fs::read(&dtb)
             .map_err(|e| format!("cannot read the dumped {}: {e}", dtb.display()))
-            .and_then(|bytes| parse_dtb(&bytes, &dtb.display().to_string())),
+            .and_then(|bytes| parse_dtb(&bytes, &dtb.display().to_string(), false)),
     };
     if keep.is_none() {
         let _ = std::fs::remove_file(&dtb);
@@ -142,4 +182,56 @@ fn main() -> ExitCode {
         eprintln!("topology: matches the spec");
     }
     ExitCode::SUCCESS
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn args(v: &[&str]) -> Vec<String> {
+        v.iter().map(|s| s.to_string()).collect()
+    }
+
+    fn shared_dtb(name: &str) -> Vec<u8> {
+        let path = format!("{}/../../shared/testdata/dtb/{name}.dtb", env!("CARGO_MANIFEST_DIR"));
+        std::fs::read(&path).unwrap_or_else(|e| panic!("{path}: {e}"))
+    }
+
+    #[test]
+    fn the_clusters_flag_goes_on_either_side_of_the_file() {
+        assert_eq!(file_args(&args(&["juno.dtb"])), Some(("juno.dtb", false)));
+        assert_eq!(file_args(&args(&["--clusters", "juno.dtb"])), Some(("juno.dtb", true)));
+        assert_eq!(file_args(&args(&["juno.dtb", "--clusters"])), Some(("juno.dtb", true)));
+    }
+
+    #[test]
+    fn anything_else_is_a_qemu_spec() {
+        assert_eq!(file_args(&args(&["--check"])), None);
+        assert_eq!(file_args(&args(&["--node", "cpus=4,mem=1G", "--clusters", "2"])), None);
+        assert_eq!(file_args(&args(&["--clusters", "--check"])), None);
+        assert_eq!(file_args(&args(&["a.dtb", "b.dtb"])), None);
+    }
+
+    #[test]
+    fn clusters_turn_juno_into_two_nodes() {
+        let r = read_board(&shared_dtb("juno"), "juno", true).unwrap();
+        assert!(r.block.starts_with("available: 2 nodes (0-1)\nnode 0 cpus: 0 1\nnode 0 size: 4088 MB\n"));
+        assert!(r.block.contains("node 1 cpus: 2 3 4 5\nnode 1 size: 4088 MB\n"), "{}", r.block);
+        assert!(r.warnings.is_empty(), "{:?}", r.warnings);
+        let plain = read_board(&shared_dtb("juno"), "juno", false).unwrap();
+        assert!(plain.block.starts_with("available: 1 nodes (0)\n"), "{}", plain.block);
+    }
+
+    #[test]
+    fn a_board_with_numa_data_keeps_it_and_the_warning_is_reported() {
+        let r = read_board(&shared_dtb("hip07-d05"), "d05", true).unwrap();
+        assert!(r.block.starts_with("available: 4 nodes (0-3)\n"), "{}", r.block);
+        assert_eq!(r.warnings, ["numa=clusters ignored: the device tree has numa-node-id; its nodes kept"]);
+    }
+
+    #[test]
+    fn a_refused_blob_is_an_error_naming_the_file() {
+        let e = read_board(&[0; 8], "x.dtb", true).err().unwrap();
+        assert!(e.starts_with("x.dtb: device tree"), "{e}");
+    }
 }
