@@ -1,9 +1,17 @@
 // SPDX-License-Identifier: MIT OR Apache-2.0
-//! Memory management: the kernel's address map and its translation tables.
+//! Memory management: the address map, translation tables, and physical memory per node.
 //!
-//! Everything here is logic that the host tests exercise; the few lines that write
-//! system registers or touch table memory by address live in `arch::aarch64`.
+//! `layout` is the kernel's virtual address map; `table` and `early` build translation
+//! tables; `physmem` works out which RAM is free on each NUMA node; `frames` hands that
+//! RAM out, one pool per node with distance-ordered fallback; `placement` states from
+//! the device tree alone which node should serve which, for self-tests. Everything here
+//! is logic the host tests exercise; the few lines that write system registers or
+//! touch memory by address live in `arch::aarch64` (and `frames`' narrow unsafe
+//! boundary, where free lists are written into free memory).
 
 pub mod early;
+pub mod frames;
 pub mod layout;
+pub mod physmem;
+pub mod placement;
 pub mod table;
