@@ -14,12 +14,15 @@ use crate::arch::{boot as arch_boot, cpu, tables};
 use crate::cmdline::{self, ExitMethod, SelfTest};
 use crate::exception::{self, Trap};
 use crate::mm::early::ImageLayout;
+use crate::mm::frames::Frames;
 use crate::mm::layout::{FDT_WINDOW, KERNEL_BASE, NEVER_MAPPED};
+use crate::percpu::PerCpu;
 use crate::{arch::trap::TrapFrame, backtrace, console, kprintln};
+use crate::{irq, memory, smp};
 use core::fmt::Write;
 use core::sync::atomic::{AtomicBool, Ordering};
 use platform::pl011::{self, Pl011};
-use platform::{Board, Conduit};
+use platform::{Board, Conduit, NodeId, PhysRange};
 use spin::{Mutex, MutexGuard, Once};
 
 /// Exit statuses the host sees (QEMU's exit code under `exit=semihosting`).
@@ -32,6 +35,8 @@ pub mod status {
     pub const PANIC: u32 = 3;
     /// An unexpected exception in the kernel.
     pub const EXCEPTION: u32 = 4;
+    /// Not enough memory to boot.
+    pub const NO_MEMORY: u32 = 5;
 }
 
 /// Storage for the board, parsed in place (a `Board` is tens of KiB: too big to move
@@ -41,6 +46,10 @@ static BOARD_STORE: Mutex<Board<'static>> = Mutex::new(Board::empty());
 static BOARD: Once<&'static Board<'static>> = Once::new();
 /// How to end, once the command line is read.
 static EXIT: Once<(ExitMethod, Option<Conduit>)> = Once::new();
+/// The command line, once read.
+static OPTIONS: Once<cmdline::Options<'static>> = Once::new();
+/// The physical memory of every node.
+pub static FRAMES: Frames = Frames::new();
 
 unsafe extern "C" {
     static __image_start: u8;
@@ -64,29 +73,27 @@ extern "C" fn kernel_main(load_pa: u64, dtb_pa: u64, entry_el: u64) -> ! {
     //    where the console is, so a missing blob can only stop the CPU.
     let Some(blob) = fdt_blob() else { cpu::park() };
     let store = MutexGuard::leak(BOARD_STORE.lock());
-    let board: &'static Board = match store.parse(blob) {
-        Ok(()) => BOARD.call_once(|| store),
-        Err(err) => {
-            // Without a board there is no console to be sure of; try the one the
-            // device tree names anyway, so the error is seen.
-            if let Some(uart) = platform::console_of(blob).and_then(|u| u.pl011_base()) {
-                start_console(uart);
-            }
-            kprintln!("error: device tree at {dtb_pa:#x}: {err}");
-            exit(status::BAD_BOARD);
+    if let Err(err) = store.parse(blob) {
+        // Without a board there is no console to be sure of; try the one the device
+        // tree names anyway, so the error is seen.
+        if let Some(uart) = platform::console_of(blob).and_then(|u| u.pl011_base()) {
+            start_console(uart);
         }
-    };
+        kprintln!("error: device tree at {dtb_pa:#x}: {err}");
+        exit(status::BAD_BOARD);
+    }
 
     // 3. The command line and the console.
-    let opts = cmdline::parse(board.chosen.bootargs);
-    EXIT.call_once(|| (opts.exit, board.psci.as_ref().map(|p| p.conduit)));
-    if let Some(uart) = board.chosen.stdout.as_ref().and_then(|u| u.pl011_base()) {
+    let opts = cmdline::parse(store.chosen.bootargs);
+    EXIT.call_once(|| (opts.exit, store.psci.as_ref().map(|p| p.conduit)));
+    OPTIONS.call_once(|| opts);
+    if let Some(uart) = store.chosen.stdout.as_ref().and_then(|u| u.pl011_base()) {
         start_console(uart);
     }
     kprintln!("numa-l4 {}: an L4-family microkernel for NUMA AArch64 machines", env!("CARGO_PKG_VERSION"));
     kprintln!(
         "report: boot cpu={} mpidr={:#x} entry_el={} load_pa={:#x} dtb_pa={:#x} image_kib={}",
-        board.cpu_index_by_mpidr(cpu::mpidr()).map_or(-1, |i| i as i64),
+        store.cpu_index_by_mpidr(cpu::mpidr()).map_or(-1, |i| i as i64),
         cpu::mpidr(),
         entry_el,
         load_pa,
@@ -96,15 +103,80 @@ extern "C" fn kernel_main(load_pa: u64, dtb_pa: u64, entry_el: u64) -> ! {
     if let Some(word) = opts.unknown {
         kprintln!("warning: {} unknown boot argument(s) ignored, the first: {word}", opts.unknown_count);
     }
-
-    // 4. The topology, as `numactl --hardware` would print it.
+    if opts.numa_clusters
+        && let Err(err) = store.numa_from_clusters()
+    {
+        kprintln!("error: numa=clusters: {err}");
+        exit(status::BAD_BOARD);
+    }
+    let board: &'static Board = BOARD.call_once(|| store);
     for warning in board.warnings.iter() {
         kprintln!("warning: {warning}");
     }
-    kprintln!("{}", board.numactl());
     report_board(board);
+    let Some(boot_index) = board.cpu_index_by_mpidr(cpu::mpidr()) else {
+        kprintln!("error: the boot CPU (mpidr {:#x}) is not in the device tree's /cpus", cpu::mpidr());
+        exit(status::BAD_BOARD);
+    };
 
-    // 5. Deliberate failures, for the tests of the failure paths.
+    // 4. Memory: the direct map of RAM, one frame allocator per node.
+    let dtb = arch_boot::early_fdt().map(|(pa, size)| PhysRange { base: pa, size });
+    if let Err(err) = memory::init(board, &image, dtb, board.cpus[boot_index].node) {
+        kprintln!("error: memory: {err:?}");
+        exit(status::NO_MEMORY);
+    }
+
+    // 5. The boot CPU moves to a stack on its own node and continues there.
+    match smp::prepare(board, boot_index) {
+        Ok(block) => {
+            let arg = block as *const PerCpu as u64;
+            // SAFETY: `prepare` just mapped this CPU's stack, unused so far; nothing on
+            // the boot stack is needed after the switch (everything lives in statics).
+            unsafe { cpu::switch_stack(block.stack.1, boot_cpu_main, arg) }
+        }
+        Err(err) => {
+            kprintln!("error: no per-CPU data for the boot CPU: {err:?}");
+            exit(status::NO_MEMORY);
+        }
+    }
+}
+
+/// The boot CPU after the stack switch: interrupts, the other CPUs, the self-test.
+extern "C" fn boot_cpu_main(block_va: u64) -> ! {
+    let board = board();
+    let block = crate::percpu::all().find(|&b| b as *const PerCpu as u64 == block_va);
+    let block = block.expect("invariant: smp::prepare installed the boot CPU's block");
+    cpu::set_percpu(block);
+    let opts = OPTIONS.get().copied().expect("invariant: set before the stack switch");
+
+    // 6. Interrupts and the timer, then every other CPU.
+    match irq::init(board) {
+        Ok(()) => irq::init_this_cpu(block),
+        Err(err) => kprintln!("warning: no interrupts: {err:?}"),
+    }
+    let online = smp::start_secondaries(board);
+    kprintln!("report: smp online={online} expected={}", board.cpus.len());
+
+    // 7. Every CPU checked its own placement; the boot CPU adds its own and the pings.
+    if opts.numa_selftest {
+        smp::selftest(board, block);
+        let (answered, asked) = smp::ping_all(block);
+        let (ticking, cpus) = smp::check_ticks(block);
+        let (checks, failed) = crate::percpu::all().fold((0, 0), |(c, f), b| {
+            (c + b.checks.load(Ordering::Relaxed), f + b.failed.load(Ordering::Relaxed))
+        });
+        kprintln!(
+            "report: numa-selftest checks={checks} failed={failed} pings={answered}/{asked} ticks={ticking}/{cpus}"
+        );
+    }
+
+    // 8. The topology as `numactl --hardware` prints it, free memory included, and
+    //    where each node's memory went.
+    let free = |node: NodeId| FRAMES.free_bytes(node);
+    kprintln!("{}", board.numactl().with_free(&free));
+    memory::report(board);
+
+    // 9. Deliberate failures, for the tests of the failure paths.
     match opts.selftest {
         Some(SelfTest::Panic) => panic!("selftest=panic: a deliberate panic"),
         Some(SelfTest::Fault) => {
@@ -117,6 +189,11 @@ extern "C" fn kernel_main(load_pa: u64, dtb_pa: u64, entry_el: u64) -> ! {
     }
     kprintln!("report: boot result=pass stack_used_kib={}", boot_stack_used() / 1024);
     exit(status::PASS)
+}
+
+/// The board, once `kernel_main` has read it.
+pub fn board() -> &'static Board<'static> {
+    BOARD.get().expect("invariant: the board is read before any other CPU starts")
 }
 
 /// Maps the PL011 at physical `base` and makes it the console.
@@ -224,9 +301,13 @@ fn this_cpu() -> i64 {
 /// Prints the return addresses up the frame-pointer chain from `fp`, numbered from
 /// `first` (the caller may have printed frame #0 itself).
 fn print_backtrace(fp: u64, first: usize) {
-    let stack = (&raw const __boot_stack_bottom as u64)..(&raw const __boot_stack_top as u64);
-    // SAFETY: `walk` only reads addresses inside `stack`, the boot stack, which is
-    // mapped read-write for the kernel's whole life.
+    // The stack this CPU runs on: its own once it has one, else the boot stack.
+    let stack = match cpu::this_percpu() {
+        Some(block) => block.stack.0..block.stack.1,
+        None => (&raw const __boot_stack_bottom as u64)..(&raw const __boot_stack_top as u64),
+    };
+    // SAFETY: `walk` only reads addresses inside `stack`, this CPU's current stack,
+    // which is mapped read-write for the kernel's whole life.
     let read = |addr: u64| unsafe { core::ptr::read_volatile(addr as *const u64) };
     backtrace::walk(
         fp,

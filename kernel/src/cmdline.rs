@@ -11,6 +11,8 @@
 //! | `exit=psci`        | end by PSCI SYSTEM_OFF (the default; status only printed)   |
 //! | `selftest=panic`   | panic on purpose after boot (tests the panic path)          |
 //! | `selftest=fault`   | touch an unmapped address (tests the exception path)        |
+//! | `numa=clusters`    | no NUMA data in the device tree: make each cluster a node   |
+//! | `numa-selftest=off`| skip the boot NUMA self-test (on by default)                |
 #![forbid(unsafe_code)]
 
 /// How the kernel ends when its work is done or it fails.
@@ -38,6 +40,10 @@ pub struct Options<'a> {
     pub exit: ExitMethod,
     /// A deliberate failure to run, if any.
     pub selftest: Option<SelfTest>,
+    /// Treat each `cpu-map` cluster as a NUMA node (`numa=clusters`).
+    pub numa_clusters: bool,
+    /// Run the boot NUMA self-test (default; `numa-selftest=off` skips it).
+    pub numa_selftest: bool,
     /// The first word that was not understood, for a warning.
     pub unknown: Option<&'a str>,
     /// How many words were not understood.
@@ -47,13 +53,24 @@ pub struct Options<'a> {
 /// Parses `bootargs`. Never fails: what it does not understand is reported in
 /// `unknown` and otherwise ignored (a boot loader may add its own words).
 pub fn parse(bootargs: &str) -> Options<'_> {
-    let mut opts = Options { exit: ExitMethod::Psci, selftest: None, unknown: None, unknown_count: 0 };
+    let mut opts = Options {
+        exit: ExitMethod::Psci,
+        selftest: None,
+        numa_clusters: false,
+        numa_selftest: true,
+        unknown: None,
+        unknown_count: 0,
+    };
     for word in bootargs.split_ascii_whitespace() {
         match word {
             "exit=semihosting" => opts.exit = ExitMethod::Semihosting,
             "exit=psci" => opts.exit = ExitMethod::Psci,
             "selftest=panic" => opts.selftest = Some(SelfTest::Panic),
             "selftest=fault" => opts.selftest = Some(SelfTest::Fault),
+            // The same word the host tool (`scripts/topology`) reads from bootargs.
+            platform::board::NUMA_CLUSTERS_WORD => opts.numa_clusters = true,
+            "numa-selftest=off" => opts.numa_selftest = false,
+            "numa-selftest=on" => opts.numa_selftest = true,
             other => {
                 opts.unknown.get_or_insert(other);
                 opts.unknown_count += 1;
@@ -73,6 +90,16 @@ mod tests {
         assert_eq!(o.exit, ExitMethod::Psci);
         assert_eq!(o.selftest, None);
         assert_eq!(o.unknown, None);
+        assert!(o.numa_selftest);
+        assert!(!o.numa_clusters);
+    }
+
+    #[test]
+    fn numa_options_switch_clusters_on_and_the_selftest_off() {
+        let o = parse("numa=clusters numa-selftest=off");
+        assert!(o.numa_clusters);
+        assert!(!o.numa_selftest);
+        assert_eq!(parse("numa=clustersx").unknown, Some("numa=clustersx"));
     }
 
     #[test]

@@ -15,8 +15,15 @@
 //!  3. MMU on, jump to the link address               arch/aarch64/boot.rs  (high_entry)
 //!  4. drop the identity map, read the board          boot.rs (kernel_main) -> platform::Board
 //!  5. console from /chosen/stdout-path               boot.rs -> platform::pl011, console.rs
-//!  6. topology report (`numactl --hardware` block)   platform::numactl
-//!  7. exit with a status the host sees               boot.rs (exit): semihosting or PSCI
+//!  6. direct map of RAM; one frame pool per node     memory.rs -> mm/physmem.rs, mm/frames.rs
+//!  7. boot CPU's block and stack on its node         smp.rs (prepare) -> percpu.rs
+//!  8. GICv3 distributor, this CPU's redistributor,   irq.rs -> platform::gicv3, arch/aarch64/gic.rs
+//!     CPU interface and timer tick                           arch/aarch64/timer.rs
+//!  9. every other CPU: PSCI CPU_ON, each on its node smp.rs (start_secondaries) -> psci.rs,
+//!                                                    arch/aarch64/boot.rs (secondary_entry)
+//! 10. NUMA self-test on every CPU, SGI ping, ticks   smp.rs (selftest, ping_all, check_ticks)
+//! 11. topology report with free memory per node      platform::numactl, memory.rs (report)
+//! 12. exit with a status the host sees               boot.rs (exit): semihosting or PSCI
 //! ```
 //!
 //! Failures on the way: an unexpected exception lands in `arch/aarch64/trap.rs` and
@@ -25,8 +32,8 @@
 //!
 //! # Portable logic and hardware leaves
 //! Every module outside `arch` compiles for the host and is tested there with plain
-//! `cargo test`. `arch` and `boot` exist only on the bare-metal target: one cfg gate,
-//! below, chooses them.
+//! `cargo test`. `arch` and the modules that drive it (`boot`, `irq`, `memory`, `smp`)
+//! exist only on the bare-metal target: one cfg gate, below, chooses them.
 #![cfg_attr(not(test), no_std)]
 
 pub mod backtrace;
@@ -34,10 +41,20 @@ pub mod cmdline;
 pub mod console;
 pub mod exception;
 pub mod mm;
+pub mod percpu;
+pub mod psci;
 
-#[cfg(all(target_arch = "aarch64", target_os = "none"))]
-pub mod arch;
-#[cfg(all(target_arch = "aarch64", target_os = "none"))]
-pub mod boot;
-#[cfg(all(target_arch = "aarch64", target_os = "none"))]
-pub use boot::fatal_exception;
+/// Applies the one target gate to every item given: the modules that exist only on
+/// the bare-metal AArch64 target.
+macro_rules! on_target {
+    ($($item:item)*) => { $( #[cfg(all(target_arch = "aarch64", target_os = "none"))] $item )* };
+}
+
+on_target! {
+    pub mod arch;
+    pub mod boot;
+    pub mod irq;
+    pub mod memory;
+    pub mod smp;
+    pub use boot::fatal_exception;
+}

@@ -49,6 +49,11 @@ impl ImageLayout {
         KERNEL_BASE + (pa - self.start)
     }
 
+    /// The physical address of kernel virtual address `va` inside the image.
+    pub fn pa_of(&self, va: u64) -> u64 {
+        va - KERNEL_BASE + self.start
+    }
+
     /// Whether `pa` lies inside the image.
     pub fn contains(&self, pa: u64) -> bool {
         (self.start..self.end).contains(&pa)

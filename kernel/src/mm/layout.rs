@@ -12,6 +12,8 @@
 //!                        | kernel image (linked here)       |  KERNEL_BASE
 //!  0xFFFF_FFFF_8000_0000 +----------------------------------+
 //!                        | ...                              |
+//!  0xFFFF_E000_0000_0000 | kernel stacks, one slot per CPU  |  STACKS_BASE
+//!                        | ...                              |
 //!  0xFFFF_C000_0000_0000 | MMIO window (devices, 512 GiB)   |  MMIO_BASE
 //!                        | ...                              |
 //!  0xFFFF_8000_0000_0000 +----------------------------------+
@@ -42,6 +44,21 @@ pub const DIRECT_MAP_SIZE: u64 = 1 << 47;
 pub const MMIO_BASE: u64 = 0xFFFF_C000_0000_0000;
 /// Size of the MMIO window.
 pub const MMIO_SIZE: u64 = 1 << 39;
+/// Where the kernel stacks are: CPU `i`'s slot is `STACK_SLOT` bytes at
+/// `STACKS_BASE + i * STACK_SLOT`; its stack fills the top `STACK_SIZE` bytes and the
+/// rest stays unmapped, so an overflow faults instead of running into a neighbour.
+pub const STACKS_BASE: u64 = 0xFFFF_E000_0000_0000;
+/// Virtual space per CPU stack (stack plus unmapped guard).
+pub const STACK_SLOT: u64 = 64 * 1024;
+/// The mapped part of a kernel stack.
+pub const STACK_SIZE: u64 = 16 * 1024;
+
+/// The stack of CPU `cpu`: `(bottom, top)` virtual addresses.
+pub fn stack_of(cpu: usize) -> (u64, u64) {
+    let top = STACKS_BASE + (cpu as u64 + 1) * STACK_SLOT;
+    (top - STACK_SIZE, top)
+}
+
 /// The kernel image's link address (must equal `KERNEL_BASE` in `linker/kernel.ld`).
 pub const KERNEL_BASE: u64 = 0xFFFF_FFFF_8000_0000;
 /// Where the early boot code maps the device tree blob handed over in x0.
@@ -92,9 +109,21 @@ mod tests {
         assert_eq!(index(DIRECT_MAP_BASE, 0), 0);
         assert_eq!(index(DIRECT_MAP_BASE + DIRECT_MAP_SIZE - 1, 0), 255);
         assert_eq!(index(MMIO_BASE, 0), 384);
+        assert_eq!(index(STACKS_BASE, 0), 448);
+        let (_, last_top) = stack_of(platform::MAX_CPUS - 1);
+        assert_eq!(index(last_top - 1, 0), 448, "all stacks fit in one L0 slot");
         assert_eq!(index(KERNEL_BASE, 0), 511);
         assert_eq!(index(KERNEL_BASE, 1), 510);
         assert_eq!(index(FDT_WINDOW, 1), 511);
+    }
+
+    #[test]
+    fn stacks_have_an_unmapped_guard_below_them() {
+        let (bottom0, top0) = stack_of(0);
+        let (bottom1, _) = stack_of(1);
+        assert_eq!(top0 - bottom0, STACK_SIZE);
+        assert_eq!(bottom1 - top0, STACK_SLOT - STACK_SIZE, "CPU 1's guard sits on CPU 0's stack top");
+        assert_eq!(top0 % 16, 0);
     }
 
     #[test]

@@ -37,6 +37,10 @@ pub const EARLY_TABLES: usize = 64;
 /// running kernel by [`super::tables::KernelTables`].
 pub static EARLY_TABLES_USED: AtomicUsize = AtomicUsize::new(0);
 
+/// The root of the identity map of the kernel text (TTBR0 during the MMU switch),
+/// kept for the secondary CPUs, which switch their MMUs on the same way.
+pub static IDENTITY_ROOT: AtomicU64 = AtomicU64::new(0);
+
 /// The device tree blob the early map placed at `FDT_WINDOW`: physical address and
 /// size, or zero size when x0 held no usable blob.
 static EARLY_FDT: [AtomicU64; 2] = [AtomicU64::new(0), AtomicU64::new(0)];
@@ -76,34 +80,7 @@ primary_entry:
     b.eq    in_el1
     cmp     x21, #2
     b.ne    park                    // EL3 or other: not an entry the protocol allows
-
-    // ---- at EL2: make EL1 a plain AArch64 kernel level, then drop to it ----
-    mov     x0, #(1 << 31)          // HCR_EL2.RW = 1: EL1 is AArch64; E2H = 0, no traps
-    msr     hcr_el2, x0
-    mrs     x0, cnthctl_el2
-    orr     x0, x0, #3              // EL1PCTEN | EL1PCEN: EL1 owns the physical timer
-    msr     cnthctl_el2, x0
-    msr     cntvoff_el2, xzr        // virtual count = physical count
-    mov     x0, #0x33ff             // CPTR_EL2: RES1 bits only, so TFP = 0 (no FP trap)
-    msr     cptr_el2, x0
-    msr     vttbr_el2, xzr
-    mrs     x0, id_aa64pfr0_el1
-    ubfx    x0, x0, #24, #4         // GIC field: are there GICv3 system registers?
-    cbz     x0, 1f
-    mrs     x0, S3_4_C12_C9_5       // ICC_SRE_EL2
-    orr     x0, x0, #0x1            // SRE: system register interface at EL2
-    orr     x0, x0, #0x8            // Enable: EL1 may use ICC_SRE_EL1 (and so ICC_*)
-    msr     S3_4_C12_C9_5, x0
-    isb
-1:  movz    x0, #{sctlr_lo}
-    movk    x0, #{sctlr_hi}, lsl #16
-    msr     sctlr_el1, x0
-    mov     x0, #0x3c5              // SPSR: return to EL1h with D, A, I, F masked
-    msr     spsr_el2, x0
-    adr     x0, in_el1
-    msr     elr_el2, x0
-    eret
-
+    bl      el2_to_el1              // returns at EL1
 in_el1:
     msr     daifset, #0xf           // no interrupts until the kernel asks for them
     movz    x0, #{sctlr_lo}
@@ -190,6 +167,85 @@ high_entry:
     bl      kernel_main             // never returns
 park:
     wfe
+    b       park
+
+// el2_to_el1: called with `bl` at EL2; returns to the caller at EL1h with D, A, I, F
+// masked. Makes EL1 a plain AArch64 kernel level: EL2 traps nothing, EL1 owns the
+// physical timer and the GIC system registers. Clobbers x0.
+el2_to_el1:
+    mov     x0, #(1 << 31)          // HCR_EL2.RW = 1: EL1 is AArch64; E2H = 0, no traps
+    msr     hcr_el2, x0
+    mrs     x0, cnthctl_el2
+    orr     x0, x0, #3              // EL1PCTEN | EL1PCEN: EL1 owns the physical timer
+    msr     cnthctl_el2, x0
+    msr     cntvoff_el2, xzr        // virtual count = physical count
+    mov     x0, #0x33ff             // CPTR_EL2: RES1 bits only, so TFP = 0 (no FP trap)
+    msr     cptr_el2, x0
+    msr     vttbr_el2, xzr
+    mrs     x0, id_aa64pfr0_el1
+    ubfx    x0, x0, #24, #4         // GIC field: are there GICv3 system registers?
+    cbz     x0, 1f
+    mrs     x0, S3_4_C12_C9_5       // ICC_SRE_EL2
+    orr     x0, x0, #0x1            // SRE: system register interface at EL2
+    orr     x0, x0, #0x8            // Enable: EL1 may use ICC_SRE_EL1 (and so ICC_*)
+    msr     S3_4_C12_C9_5, x0
+    isb
+1:  movz    x0, #{sctlr_lo}
+    movk    x0, #{sctlr_hi}, lsl #16
+    msr     sctlr_el1, x0
+    mov     x0, #0x3c5              // SPSR: return to EL1h with D, A, I, F masked
+    msr     spsr_el2, x0
+    msr     elr_el2, x30            // "return" to the caller, one level down
+    eret
+
+// ---- secondary CPUs ----
+// PSCI CPU_ON enters here, at the physical address, MMU off, x0 = the physical address
+// of the hand-off block (see `SecondaryBoot`): the boot CPU filled it and cleaned it to
+// the point of coherency, so this CPU reads it correctly with its caches off.
+.global secondary_entry
+secondary_entry:
+    mov     x19, x0
+    mrs     x21, CurrentEL
+    ubfx    x21, x21, #2, #2
+    cmp     x21, #1
+    b.eq    2f
+    cmp     x21, #2
+    b.ne    park
+    bl      el2_to_el1
+2:  msr     daifset, #0xf
+    movz    x0, #{sctlr_lo}
+    movk    x0, #{sctlr_hi}, lsl #16
+    msr     sctlr_el1, x0
+    isb
+    msr     cpacr_el1, xzr
+    ldp     x0, x1, [x19, #0]       // MAIR, TCR
+    msr     mair_el1, x0
+    msr     tcr_el1, x1
+    ldp     x0, x1, [x19, #16]      // TTBR0 (identity of the text), TTBR1 (kernel)
+    msr     ttbr0_el1, x0
+    msr     ttbr1_el1, x1
+    ldp     x22, x23, [x19, #32]    // stack top, argument: kernel virtual addresses
+    isb
+    tlbi    vmalle1                 // nothing cached from before may survive
+    dsb     nsh
+    isb
+    mrs     x0, sctlr_el1
+    orr     x0, x0, #(1 << 0)       // M
+    orr     x0, x0, #(1 << 2)       // C
+    orr     x0, x0, #(1 << 12)      // I
+    msr     sctlr_el1, x0
+    isb
+    ldr     x0, =secondary_high
+    br      x0
+secondary_high:
+    mov     sp, x22
+    ldr     x0, =exception_vectors
+    msr     vbar_el1, x0
+    isb
+    mov     x29, xzr
+    mov     x30, xzr
+    mov     x0, x23
+    bl      secondary_main          // never returns
     b       park
 
 // dcache_invalidate_range(x0 = start, x1 = end): DC IVAC over [start, end) by line.
@@ -290,6 +346,7 @@ extern "C" fn early_map(
     match early::build(&mut mem, &img, fdt) {
         Ok(roots) => {
             EARLY_TABLES_USED.store(mem.used, Ordering::Relaxed);
+            IDENTITY_ROOT.store(roots.ttbr0, Ordering::Relaxed);
             if let Some((pa, size)) = fdt {
                 EARLY_FDT[0].store(pa, Ordering::Relaxed);
                 EARLY_FDT[1].store(size, Ordering::Relaxed);
@@ -298,6 +355,22 @@ extern "C" fn early_map(
         }
         Err(_) => EarlyRoots { ttbr1: 0, ttbr0: 0 },
     }
+}
+
+unsafe extern "C" {
+    fn secondary_entry();
+}
+
+/// The physical address PSCI `CPU_ON` starts secondary CPUs at.
+pub fn secondary_entry_pa() -> u64 {
+    super::tables::image().pa_of(secondary_entry as *const () as u64)
+}
+
+/// TCR_EL1 as the boot code set it (the same for every CPU: they must agree on the
+/// translation regime to share the kernel's tables).
+pub fn tcr() -> u64 {
+    use aarch64_cpu::registers::{ID_AA64MMFR0_EL1, Readable};
+    crate::mm::layout::tcr_el1(ID_AA64MMFR0_EL1.get())
 }
 
 /// TCR_EL1 for this CPU; called from the boot assembly.

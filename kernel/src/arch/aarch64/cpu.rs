@@ -12,6 +12,7 @@
 //! - Arm "Semihosting for AArch32 and AArch64" (version 3): `HLT #0xF000`,
 //!   SYS_EXIT (0x18) with ADP_Stopped_ApplicationExit (0x20026).
 
+use crate::percpu::PerCpu;
 use aarch64_cpu::registers::{MPIDR_EL1, Readable};
 use platform::Conduit;
 
@@ -118,4 +119,99 @@ pub fn frame_pointer() -> u64 {
     // SAFETY: reads a register.
     unsafe { core::arch::asm!("mov {}, x29", out(reg) fp, options(nomem, nostack, preserves_flags)) };
     fp
+}
+
+/// Translates a kernel virtual address the way a kernel read would (`AT S1E1R`);
+/// `None` when the address is not mapped. Used by self-tests to check where memory
+/// really is, independently of the bookkeeping that put it there.
+pub fn translate(va: u64) -> Option<u64> {
+    let par: u64;
+    // SAFETY: AT only performs a translation and writes PAR_EL1; the ISB makes the
+    // result visible to the following MRS.
+    unsafe {
+        core::arch::asm!(
+            "at s1e1r, {va}",
+            "isb",
+            "mrs {par}, par_el1",
+            va = in(reg) va,
+            par = out(reg) par,
+            options(nostack, preserves_flags)
+        );
+    }
+    // PAR_EL1.F (bit 0) set means the translation faulted; else PA is bits [47:12].
+    (par & 1 == 0).then_some((par & 0x0000_FFFF_FFFF_F000) | (va & 0xFFF))
+}
+
+/// Makes `block` this CPU's per-CPU data (TPIDR_EL1 holds its address).
+pub fn set_percpu(block: &'static PerCpu) {
+    let ptr = block as *const PerCpu as u64;
+    // SAFETY: TPIDR_EL1 is a scratch register reserved for the kernel's own use.
+    unsafe { core::arch::asm!("msr tpidr_el1, {}", in(reg) ptr, options(nomem, nostack, preserves_flags)) };
+}
+
+/// This CPU's per-CPU data, once [`set_percpu`] ran on it.
+pub fn this_percpu() -> Option<&'static PerCpu> {
+    let ptr: u64;
+    // SAFETY: reads a register.
+    unsafe { core::arch::asm!("mrs {}, tpidr_el1", out(reg) ptr, options(nomem, nostack, preserves_flags)) };
+    // SAFETY: TPIDR_EL1 is 0 (reset value, never written otherwise) or was set by
+    // `set_percpu` from a `&'static PerCpu`, which stays valid forever.
+    (ptr != 0).then(|| unsafe { &*(ptr as *const PerCpu) })
+}
+
+/// Waits for an interrupt with IRQs unmasked, then masks them again: the one place
+/// where the kernel takes interrupts (it is not preemptible).
+pub fn wait_for_interrupt() {
+    // SAFETY: WFI with IRQs briefly unmasked: a pending IRQ is taken at the DAIFClr,
+    // or wakes the WFI and is taken right after; the handler returns here.
+    unsafe { core::arch::asm!("msr daifclr, #2", "wfi", "msr daifset, #2", options(nomem, nostack)) };
+}
+
+/// Cleans the data cache lines of `[va, va + len)` to the point of coherency, so a
+/// CPU with its caches still off (a starting secondary) reads what this CPU wrote.
+pub fn clean_to_poc(va: u64, len: u64) {
+    let ctr: u64;
+    // SAFETY: reads CTR_EL0 (cache type), which EL1 may always read.
+    unsafe { core::arch::asm!("mrs {}, ctr_el0", out(reg) ctr, options(nomem, nostack, preserves_flags)) };
+    // DminLine, bits [19:16]: log2 of the smallest data cache line in 4-byte words.
+    let line = 4u64 << ((ctr >> 16) & 0xF);
+    let mut addr = va & !(line - 1);
+    while addr < va + len {
+        // SAFETY: DC CVAC writes a dirty line back to memory; it changes no data.
+        unsafe { core::arch::asm!("dc cvac, {}", in(reg) addr, options(nostack, preserves_flags)) };
+        addr += line;
+    }
+    // SAFETY: barrier: the cleans complete before anything after it (the PSCI call).
+    unsafe { core::arch::asm!("dsb sy", options(nostack, preserves_flags)) };
+}
+
+/// Calls `f(arg)` on the stack ending at `stack_top` and never returns: how the boot
+/// CPU leaves the image's boot stack for a stack on its own node.
+///
+/// # Safety
+/// `stack_top` must be the top of a mapped, writable stack that nothing else uses.
+/// Nothing on the current stack may be needed again (it is abandoned).
+pub unsafe fn switch_stack(stack_top: u64, f: extern "C" fn(u64) -> !, arg: u64) -> ! {
+    assert!(stack_top.is_multiple_of(16), "invariant: aligned stack");
+    // SAFETY: the new stack is valid and unused (the caller's contract) and aligned
+    // (checked above); the old stack is abandoned because `f` never returns. x29/x30
+    // are zeroed so backtraces end there.
+    unsafe {
+        core::arch::asm!(
+            "mov sp, {top}",
+            "mov x29, xzr",
+            "mov x30, xzr",
+            "br {f}",
+            top = in(reg) stack_top,
+            f = in(reg) f,
+            in("x0") arg,
+            options(noreturn)
+        )
+    }
+}
+
+/// Wakes CPUs waiting in WFE.
+pub fn send_event() {
+    // SAFETY: SEV only sets the event register of every CPU.
+    unsafe { core::arch::asm!("dsb ish", "sev", options(nostack, preserves_flags)) };
 }

@@ -1,16 +1,22 @@
 // SPDX-License-Identifier: MIT OR Apache-2.0
-//! The kernel's own translation tables once the MMU is on: device mappings.
+//! The kernel's own translation tables once the MMU is on.
 //!
-//! After the jump to the upper half the early table pool (in the kernel's .bss) is
-//! still where new kernel tables come from, until the frame allocators exist. Its
-//! tables are reached through the kernel image's mapping: physical address minus
-//! load address plus `KERNEL_BASE`. [`map_device`] hands out consecutive pieces of
-//! the MMIO window for device registers found in the device tree.
+//! After the jump to the upper half, the kernel keeps adding to the tables the boot
+//! code built: device registers ([`map_device`]), the direct map of RAM and the
+//! per-CPU stacks ([`map_kernel`]). New tables come from the rest of the early pool in
+//! the kernel's .bss and, once the frame allocators exist, from frames of the boot
+//! CPU's node ([`set_table_source`]). A table in the image is reached through the
+//! image's mapping; any other through the direct map.
+//!
+//! The tables are shared by every CPU (TTBR1). Only entries that were invalid are ever
+//! written, which needs no TLB maintenance, only a barrier so other CPUs' table walkers
+//! see the stores ([`super::cpu::tables_changed`]).
 
 use super::boot::{EARLY_TABLES, EARLY_TABLES_USED};
 use crate::mm::early::ImageLayout;
-use crate::mm::layout::{MMIO_BASE, MMIO_SIZE};
+use crate::mm::layout::{MMIO_BASE, MMIO_SIZE, direct_map};
 use crate::mm::table::{self, Attrs, ENTRIES, MapError, PAGE_SIZE, TableMemory};
+use crate::percpu::PerCpu;
 use core::sync::atomic::Ordering;
 use spin::Mutex;
 
@@ -18,34 +24,41 @@ unsafe extern "C" {
     static early_table_pool: u8;
 }
 
+/// Where table frames come from after the pool: a function returning a zeroed frame's
+/// physical address.
+pub type TableSource = fn() -> Option<u64>;
+
 struct KernelTables {
     image: ImageLayout,
     pool_pa: u64,
     mmio_next: u64,
+    source: Option<TableSource>,
+    from_source: usize,
 }
 
 static TABLES: Mutex<Option<KernelTables>> = Mutex::new(None);
 
 impl TableMemory for KernelTables {
     fn entries(&mut self, pa: u64) -> &mut [u64; ENTRIES] {
-        let pool_end = self.pool_pa + EARLY_TABLES as u64 * PAGE_SIZE;
-        assert!(
-            pa >= self.pool_pa && pa < pool_end && pa.is_multiple_of(PAGE_SIZE),
-            "invariant: kernel table in the pool"
-        );
-        // SAFETY: every kernel table so far comes from the early pool (checked above),
-        // which lies in the image's .bss, mapped read-write at `va_of(pa)`. The pool is
-        // only ever reached through `TABLES`' lock, so this is the only reference.
-        unsafe { &mut *(self.image.va_of(pa) as *mut [u64; ENTRIES]) }
+        assert!(pa.is_multiple_of(PAGE_SIZE), "invariant: tables are page aligned");
+        let va = if self.image.contains(pa) { self.image.va_of(pa) } else { direct_map(pa) };
+        // SAFETY: every kernel table is either one of the early pool's (inside the
+        // image, mapped read-write at `va_of`) or a frame from `source`, reached
+        // through the direct map, which covers all RAM outside the image before any
+        // frame is handed out. Tables are only reached through `TABLES`' lock, so this
+        // is the only reference.
+        unsafe { &mut *(va as *mut [u64; ENTRIES]) }
     }
 
     fn alloc_table(&mut self) -> Option<u64> {
         let used = EARLY_TABLES_USED.load(Ordering::Relaxed);
-        if used == EARLY_TABLES {
-            return None;
+        if used < EARLY_TABLES {
+            EARLY_TABLES_USED.store(used + 1, Ordering::Relaxed);
+            return Some(self.pool_pa + used as u64 * PAGE_SIZE);
         }
-        EARLY_TABLES_USED.store(used + 1, Ordering::Relaxed);
-        Some(self.pool_pa + used as u64 * PAGE_SIZE)
+        let pa = (self.source?)()?;
+        self.from_source += 1;
+        Some(pa)
     }
 }
 
@@ -53,25 +66,96 @@ impl TableMemory for KernelTables {
 pub fn init(image: ImageLayout) {
     let pool_va = &raw const early_table_pool as u64;
     let pool_pa = pool_va - crate::mm::layout::KERNEL_BASE + image.start;
-    *TABLES.lock() = Some(KernelTables { image, pool_pa, mmio_next: MMIO_BASE });
+    *TABLES.lock() =
+        Some(KernelTables { image, pool_pa, mmio_next: MMIO_BASE, source: None, from_source: 0 });
+}
+
+/// Lets new kernel tables come from `source` once the early pool is used up.
+pub fn set_table_source(source: TableSource) {
+    with_tables(|t| t.source = Some(source));
+}
+
+/// Tables taken from the early pool and from the frame source, for reports.
+pub fn tables_used() -> (usize, usize) {
+    let from_source = with_tables(|t| t.from_source);
+    (EARLY_TABLES_USED.load(Ordering::Relaxed), from_source)
+}
+
+fn with_tables<R>(f: impl FnOnce(&mut KernelTables) -> R) -> R {
+    let mut guard = TABLES.lock();
+    f(guard.as_mut().expect("invariant: tables::init ran first"))
+}
+
+/// Maps `[va, va + size)` to `[pa, pa + size)` in the kernel half.
+pub fn map_kernel(va: u64, pa: u64, size: u64, attrs: Attrs, blocks: bool) -> Result<(), MapError> {
+    let result = with_tables(|t| table::map(t, ttbr1(), va, pa, size, attrs, blocks));
+    super::cpu::tables_changed();
+    result
 }
 
 /// Maps `size` bytes of device registers at physical `pa` into the MMIO window and
-/// returns the virtual address of `pa` there.
+/// returns the virtual address of `pa` there. Large, aligned register ranges (a GIC's
+/// redistributors) get 2 MiB blocks: the window position keeps `pa`'s alignment.
 pub fn map_device(pa: u64, size: u64) -> Result<u64, MapError> {
-    let mut guard = TABLES.lock();
-    let tables = guard.as_mut().expect("invariant: tables::init ran first");
+    const BLOCK: u64 = 2 << 20;
     let first = pa & !(PAGE_SIZE - 1);
     let last = pa.checked_add(size.max(1)).ok_or(MapError::BadRange)?.div_ceil(PAGE_SIZE) * PAGE_SIZE;
-    let va = tables.mmio_next;
-    if va + (last - first) > MMIO_BASE + MMIO_SIZE {
-        return Err(MapError::OutOfTables);
-    }
-    let root = ttbr1();
-    table::map(tables, root, va, first, last - first, Attrs::KERNEL_DEVICE, false)?;
-    super::cpu::tables_changed();
-    tables.mmio_next = va + (last - first);
-    Ok(va + (pa - first))
+    let len = last - first;
+    with_tables(|t| {
+        let align = if len >= BLOCK && first.is_multiple_of(BLOCK) { BLOCK } else { PAGE_SIZE };
+        let va = t.mmio_next.div_ceil(align) * align;
+        if va + len > MMIO_BASE + MMIO_SIZE {
+            return Err(MapError::OutOfTables);
+        }
+        table::map(t, ttbr1(), va, first, len, Attrs::KERNEL_DEVICE, align == BLOCK)?;
+        super::cpu::tables_changed();
+        t.mmio_next = va + len;
+        Ok(va + (pa - first))
+    })
+}
+
+/// The kernel image's physical layout (as `init` was told).
+pub fn image() -> ImageLayout {
+    with_tables(|t| t.image)
+}
+
+/// The root of the kernel's tables (TTBR1_EL1), for CPUs that are starting.
+pub fn kernel_root() -> u64 {
+    ttbr1()
+}
+
+/// Zeroes the frame at `pa`.
+///
+/// # Safety
+/// `pa` must be a whole RAM frame outside the kernel image that the caller owns (just
+/// allocated, referenced by nothing).
+pub unsafe fn zero_frame(pa: u64) {
+    // SAFETY: the frame is the caller's alone (contract above), and all RAM outside the
+    // image is mapped read-write at `direct_map(pa)`.
+    unsafe { core::ptr::write_bytes(direct_map(pa) as *mut u8, 0, PAGE_SIZE as usize) };
+}
+
+/// Moves `block` into the frame at `pa` (just allocated for it, on the CPU's node) and
+/// returns it as a `'static` reference: per-CPU blocks are never freed.
+///
+/// # Safety
+/// `pa` must be a whole RAM frame outside the kernel image, just allocated for this
+/// block, referenced by nothing, and never freed.
+pub unsafe fn place_percpu(pa: u64, block: PerCpu) -> &'static PerCpu {
+    const _: () = assert!(core::mem::size_of::<PerCpu>() as u64 <= PAGE_SIZE);
+    let ptr = direct_map(pa) as *mut PerCpu;
+    assert!(pa.is_multiple_of(PAGE_SIZE), "invariant: a whole, aligned frame");
+    // SAFETY: the frame at `pa` is this block's alone and never freed (the caller's
+    // contract); it is mapped read-write at `direct_map(pa)`, page aligned (more than
+    // `PerCpu` needs) and large enough (checked above).
+    unsafe { ptr.write(block) };
+    // SAFETY: as above; the block was just written, so the reference sees a valid value.
+    unsafe { &*ptr }
+}
+
+/// The physical address of a per-CPU block (it lives in the direct map).
+pub fn percpu_pa(block: &PerCpu) -> u64 {
+    block as *const PerCpu as u64 - crate::mm::layout::DIRECT_MAP_BASE
 }
 
 fn ttbr1() -> u64 {

@@ -16,7 +16,7 @@
 //! # References
 //! Arm ARM (DDI 0487) D1.10 "Exception entry" (vector offsets), D17.2.40 ESR_EL1.
 
-use crate::exception::{Source, Trap};
+use crate::exception::{Kind, Source, Trap};
 
 /// The registers saved on exception entry, in the order the assembly stores them.
 #[repr(C)]
@@ -139,11 +139,11 @@ trap_common:
 #[unsafe(no_mangle)]
 extern "C" fn trap_entry(slot: u64, frame: &mut TrapFrame) {
     let trap = Trap::from_slot(slot);
-    match trap.source {
-        // Nothing is expected yet: system calls, interrupts and user faults arrive
-        // with the L4 core. Everything else is a kernel bug, reported and fatal.
-        Source::CurrentSp0 | Source::CurrentSpx | Source::Lower64 | Source::Lower32 => {
-            crate::fatal_exception(trap, frame)
-        }
+    match (trap.source, trap.kind) {
+        // Interrupts, taken where the kernel waits (it is not preemptible).
+        (Source::CurrentSpx, Kind::Irq) => crate::irq::handle(),
+        // Nothing else is expected yet: system calls and user faults arrive with the
+        // L4 core. Everything else is a kernel bug, reported and fatal.
+        _ => crate::fatal_exception(trap, frame),
     }
 }

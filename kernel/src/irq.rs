@@ -1,0 +1,155 @@
+// SPDX-License-Identifier: MIT OR Apache-2.0
+//! Interrupts: the GICv3, each CPU's timer tick, and SGIs between CPUs.
+//!
+//! The boot CPU maps the distributor and the redistributor regions the device tree
+//! names and sets the distributor up; every CPU then finds its own redistributor (by
+//! MPIDR, across all regions), wakes it, opens its CPU interface, and starts a
+//! periodic tick on its generic timer. Software-generated interrupts (SGIs) are the
+//! inter-processor interrupts: today the boot self-test's ping, tomorrow cross-CPU
+//! wakeups and the paper's cross-node notification.
+//!
+//! The kernel is not preemptible: interrupts are taken only where a CPU waits
+//! (`arch::cpu::wait_for_interrupt`), so a handler never interrupts kernel work.
+//!
+//! # References
+//! GICv3/v4 architecture specification (IHI 0069H): 2.2 (INTID ranges), 12 (the CPU
+//! interface); Arm ARM D11 (generic timer).
+
+use crate::arch::{cpu, gic, tables, timer};
+use crate::kprintln;
+use crate::percpu::{self, PerCpu};
+use core::sync::atomic::{AtomicU64, Ordering};
+use core::time::Duration;
+use platform::gicv3::{self, Distributor, Redistributor};
+use platform::{Board, FixedVec, Gic};
+use spin::Once;
+
+/// SGI the boot CPU sends to each CPU in the self-test.
+pub const SGI_PING: u32 = 1;
+/// SGI a CPU answers a ping with.
+pub const SGI_PONG: u32 = 2;
+/// Timer ticks per second.
+pub const TICK_HZ: u64 = 100;
+
+/// What every CPU needs to find and drive its part of the GIC and its timer.
+struct Interrupts {
+    /// Mapped redistributor regions: (virtual address, length).
+    redistributors: FixedVec<(usize, usize), { platform::board::MAX_REDIST_REGIONS }>,
+    /// INTID of the EL1 physical timer.
+    timer_intid: u32,
+    /// Counter ticks between timer interrupts.
+    tick_period: u64,
+}
+
+static INTERRUPTS: Once<Interrupts> = Once::new();
+/// MPIDR of the boot CPU, which pongs go to.
+static BOOT_MPIDR: AtomicU64 = AtomicU64::new(0);
+
+/// Why interrupts could not be set up.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum IrqError {
+    /// The board has no GICv3 (a GICv2 board is not supported yet).
+    NoGicV3,
+    /// The board has no usable timer description.
+    NoTimer,
+    /// The counter frequency is unusable.
+    BadFrequency,
+    /// The GIC registers could not be mapped.
+    Map,
+    /// The distributor did not respond.
+    Distributor(gicv3::GicError),
+}
+
+/// Sets up the distributor; called once, on the boot CPU, before any CPU's
+/// [`init_this_cpu`].
+pub fn init(board: &Board) -> Result<(), IrqError> {
+    let Some(Gic::V3 { distributor, redistributors }) = board.gic else {
+        return Err(IrqError::NoGicV3);
+    };
+    let timer_desc = board.timer.ok_or(IrqError::NoTimer)?;
+    let ppi = timer_desc.phys_ppi.ok_or(IrqError::NoTimer)?;
+    let frequency = platform::timer::choose_frequency(timer::cntfrq(), timer_desc.clock_frequency)
+        .map_err(|_| IrqError::BadFrequency)?;
+    let dist_va = tables::map_device(distributor.base, distributor.size).map_err(|_| IrqError::Map)?;
+    let mut regions = FixedVec::new();
+    for region in redistributors.iter() {
+        let va = tables::map_device(region.base, region.size).map_err(|_| IrqError::Map)?;
+        // The capacity matches the board's, so this cannot fail.
+        let _ = regions.push((va as usize, region.size as usize));
+    }
+    BOOT_MPIDR.store(cpu::mpidr(), Ordering::Relaxed);
+    // SAFETY: `dist_va` maps the distributor the device tree names, as device memory,
+    // for good; this is the only `Distributor` ever made for it.
+    let mut dist = unsafe { Distributor::new(dist_va as usize) };
+    dist.init(cpu::mpidr()).map_err(IrqError::Distributor)?;
+    let timer_intid = gicv3::ppi_to_intid(ppi).map_err(|_| IrqError::NoTimer)?;
+    let tick_period = platform::timer::ticks_per_period(frequency, Duration::from_millis(1000 / TICK_HZ))
+        .map_err(|_| IrqError::BadFrequency)?;
+    INTERRUPTS.call_once(|| Interrupts { redistributors: regions, timer_intid, tick_period });
+    Ok(())
+}
+
+/// Sets up this CPU's redistributor, CPU interface and tick. Without [`init`] having
+/// succeeded, the CPU runs without interrupts.
+pub fn init_this_cpu(block: &PerCpu) {
+    let Some(irqs) = INTERRUPTS.get() else { return };
+    // SAFETY: the regions are the device tree's redistributor regions, mapped as device
+    // memory for good by `init`; each CPU uses only the frame whose affinity is its own.
+    let found = unsafe { Redistributor::find(irqs.redistributors.as_slice(), block.mpidr) };
+    let Some(mut redist) = found else {
+        kprintln!("warning: cpu {} (mpidr {:#x}): no GIC redistributor", block.index, block.mpidr);
+        return;
+    };
+    if let Err(err) = redist.init_cpu() {
+        kprintln!("warning: cpu {}: redistributor did not wake: {err:?}", block.index);
+        return;
+    }
+    for intid in [SGI_PING, SGI_PONG, irqs.timer_intid] {
+        if let Err(err) = redist.enable_ppi_or_sgi(intid) {
+            kprintln!("warning: cpu {}: interrupt {intid} not enabled: {err:?}", block.index);
+        }
+    }
+    block.redistributor.store(redist.base(), Ordering::Relaxed);
+    gic::init_cpu_interface();
+    timer::arm(irqs.tick_period);
+}
+
+/// Sends SGI `sgi` to the CPU with affinity `mpidr`.
+pub fn send_sgi(sgi: u32, mpidr: u64) {
+    match gicv3::sgi1r_value(sgi, mpidr) {
+        Ok(value) => gic::send_sgi(value),
+        Err(err) => kprintln!("warning: SGI {sgi} to mpidr {mpidr:#x} not sent: {err:?}"),
+    }
+}
+
+/// Handles every pending interrupt of this CPU; called from the IRQ vector.
+pub fn handle() {
+    let Some(irqs) = INTERRUPTS.get() else { return };
+    let me = cpu::this_percpu();
+    loop {
+        let intid = gic::acknowledge();
+        if gicv3::is_spurious(intid) {
+            return;
+        }
+        match (intid, me) {
+            (t, Some(me)) if t == irqs.timer_intid => {
+                me.ticks.fetch_add(1, Ordering::Relaxed);
+                timer::arm(irqs.tick_period);
+            }
+            (SGI_PING, Some(me)) => {
+                me.pings.fetch_add(1, Ordering::Release);
+                send_sgi(SGI_PONG, BOOT_MPIDR.load(Ordering::Relaxed));
+            }
+            (SGI_PONG, Some(me)) => {
+                me.pongs.fetch_add(1, Ordering::Release);
+            }
+            (other, _) => kprintln!("warning: unexpected interrupt {other} on mpidr {:#x}", cpu::mpidr()),
+        }
+        gic::end_of_interrupt(intid);
+    }
+}
+
+/// Total timer ticks over all CPUs (for reports).
+pub fn total_ticks() -> u64 {
+    percpu::all().map(|b| b.ticks.load(Ordering::Relaxed)).sum()
+}

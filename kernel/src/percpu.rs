@@ -1,0 +1,162 @@
+// SPDX-License-Identifier: MIT OR Apache-2.0
+//! Per-CPU data: one block per CPU, in the memory of that CPU's own node.
+//!
+//! Everything a CPU touches on every interrupt or system call (its identity, its
+//! stack, its interrupt-controller frame, its counters) lives in one `PerCpu` block
+//! that the CPU finds through TPIDR_EL1 in a single instruction. The block is allocated
+//! from the CPU's NUMA node (the nearest node with memory, for a memory-less node), so
+//! the hottest kernel data of a CPU never crosses the interconnect. A registry indexed
+//! by logical CPU number lets one CPU reach another's block (to wake it, to read its
+//! counters for a report).
+//!
+//! The block begins with the [`SecondaryBoot`] hand-off that the starting CPU reads
+//! with its MMU still off: the boot CPU fills it, cleans it to memory, and passes its
+//! physical address to PSCI `CPU_ON`.
+//!
+//! # Invariants
+//! - A registered block is never freed or moved: CPUs are never unplugged.
+//! - `online` is set by the CPU itself once it runs on its own stack with its
+//!   interrupt controller ready; nothing sends it interrupts before that.
+#![forbid(unsafe_code)]
+
+use core::sync::atomic::{AtomicBool, AtomicU32, AtomicU64, AtomicUsize, Ordering};
+use platform::{MAX_CPUS, NodeId};
+
+/// What a secondary CPU needs before its MMU is on: read by `secondary_entry`, in this
+/// order (the assembly loads it with `ldp` at offsets 0, 16, 32).
+#[repr(C)]
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct SecondaryBoot {
+    /// MAIR_EL1.
+    pub mair: u64,
+    /// TCR_EL1.
+    pub tcr: u64,
+    /// TTBR0_EL1: the identity map of the kernel text, for the switch.
+    pub ttbr0: u64,
+    /// TTBR1_EL1: the kernel's tables.
+    pub ttbr1: u64,
+    /// The CPU's stack top (kernel virtual address).
+    pub stack_top: u64,
+    /// The argument for `secondary_main`: the block's own virtual address.
+    pub arg: u64,
+}
+
+/// One CPU's kernel data.
+#[repr(C)]
+#[derive(Debug)]
+pub struct PerCpu {
+    /// The MMU-off hand-off (must stay first: its physical address is the block's).
+    pub handoff: SecondaryBoot,
+    /// Logical CPU number (`/cpus` order).
+    pub index: usize,
+    /// MPIDR affinity.
+    pub mpidr: u64,
+    /// The CPU's NUMA node.
+    pub node: NodeId,
+    /// The node its memory (this block, its stack) came from.
+    pub memory_node: NodeId,
+    /// Kernel stack `[bottom, top)`.
+    pub stack: (u64, u64),
+    /// Virtual address of this CPU's GIC redistributor frame (0 until known).
+    pub redistributor: AtomicUsize,
+    /// Set by the boot CPU once the firmware accepted `CPU_ON` for it.
+    pub launched: AtomicBool,
+    /// Set by the CPU when it is up.
+    pub online: AtomicBool,
+    /// Timer ticks taken.
+    pub ticks: AtomicU64,
+    /// Self-test pings received (SGI from the boot CPU).
+    pub pings: AtomicU32,
+    /// Self-test answers received (on the boot CPU).
+    pub pongs: AtomicU32,
+    /// Self-test checks run and failed on this CPU.
+    pub checks: AtomicU32,
+    /// Self-test checks failed on this CPU.
+    pub failed: AtomicU32,
+}
+
+impl PerCpu {
+    /// A fresh block for CPU `index`.
+    pub fn new(index: usize, mpidr: u64, node: NodeId, memory_node: NodeId, stack: (u64, u64)) -> PerCpu {
+        PerCpu {
+            handoff: SecondaryBoot::default(),
+            index,
+            mpidr,
+            node,
+            memory_node,
+            stack,
+            redistributor: AtomicUsize::new(0),
+            launched: AtomicBool::new(false),
+            online: AtomicBool::new(false),
+            ticks: AtomicU64::new(0),
+            pings: AtomicU32::new(0),
+            pongs: AtomicU32::new(0),
+            checks: AtomicU32::new(0),
+            failed: AtomicU32::new(0),
+        }
+    }
+
+    /// Records one self-test check.
+    pub fn check(&self, ok: bool) -> bool {
+        self.checks.fetch_add(1, Ordering::Relaxed);
+        if !ok {
+            self.failed.fetch_add(1, Ordering::Relaxed);
+        }
+        ok
+    }
+}
+
+/// The registry: CPU `i`'s block, once installed.
+static CPUS: [spin::Once<&'static PerCpu>; MAX_CPUS] = [const { spin::Once::new() }; MAX_CPUS];
+
+/// Makes `block` CPU `block.index`'s data, for good.
+pub fn install(block: &'static PerCpu) {
+    let mut fresh = false;
+    CPUS[block.index].call_once(|| {
+        fresh = true;
+        block
+    });
+    assert!(fresh, "invariant: one per-CPU block per CPU");
+}
+
+/// CPU `index`'s data, once installed.
+pub fn get(index: usize) -> Option<&'static PerCpu> {
+    CPUS.get(index)?.get().copied()
+}
+
+/// Every registered CPU, in index order.
+pub fn all() -> impl Iterator<Item = &'static PerCpu> {
+    (0..MAX_CPUS).filter_map(get)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_handoff_block_has_the_layout_the_assembly_reads() {
+        assert_eq!(core::mem::offset_of!(PerCpu, handoff), 0);
+        assert_eq!(core::mem::offset_of!(SecondaryBoot, mair), 0);
+        assert_eq!(core::mem::offset_of!(SecondaryBoot, tcr), 8);
+        assert_eq!(core::mem::offset_of!(SecondaryBoot, ttbr0), 16);
+        assert_eq!(core::mem::offset_of!(SecondaryBoot, ttbr1), 24);
+        assert_eq!(core::mem::offset_of!(SecondaryBoot, stack_top), 32);
+        assert_eq!(core::mem::offset_of!(SecondaryBoot, arg), 40);
+        assert!(core::mem::size_of::<PerCpu>() <= 4096, "one frame per CPU");
+    }
+
+    #[test]
+    fn registered_blocks_are_found_by_index_and_counted_checks_add_up() {
+        let block: &'static PerCpu =
+            Box::leak(Box::new(PerCpu::new(7, 0x107, NodeId::ZERO, NodeId::ZERO, (0, 0))));
+        install(block);
+        assert!(core::ptr::eq(get(7).unwrap(), block));
+        assert!(get(8).is_none());
+        assert!(get(MAX_CPUS).is_none());
+        block.check(true);
+        block.check(false);
+        assert_eq!(block.checks.load(Ordering::Relaxed), 2);
+        assert_eq!(block.failed.load(Ordering::Relaxed), 1);
+        assert!(all().any(|b| b.index == 7));
+    }
+}

@@ -1,0 +1,225 @@
+// SPDX-License-Identifier: MIT OR Apache-2.0
+//! Every CPU up, each on its own node: per-CPU data, stacks, PSCI `CPU_ON`, self-test.
+//!
+//! The boot CPU prepares each other CPU before starting it: a per-CPU block and a
+//! kernel stack from that CPU's NUMA node (the nearest node with memory when its own
+//! has none), the stack mapped in the CPU's slot of the stack region with an unmapped
+//! guard below it. It then asks the firmware to start the CPU at `secondary_entry`
+//! (`arch::boot`) with the block's physical address, and waits for the CPU to say it
+//! is online. A CPU that the firmware refuses to start, or that never reports, is
+//! named by MPIDR and PSCI error; the others carry on.
+//!
+//! Each CPU then checks its own NUMA placement (see [`selftest`]): frames it allocates
+//! on its node lie in that node's memory, and its stack and per-CPU block really are
+//! there, as the MMU translates them, independently of the allocator's bookkeeping.
+//!
+//! # Invariants
+//! - A CPU receives no interrupt before it sets `online` (its redistributor and CPU
+//!   interface are ready by then).
+//! - The per-CPU block and stack of a CPU are never freed (no CPU hot-unplug).
+
+use crate::arch::{boot as arch_boot, cpu, tables, timer};
+use crate::mm::layout::{self, STACK_SIZE, direct_map, stack_of};
+use crate::mm::table::{Attrs, PAGE_SIZE};
+use crate::percpu::{self, PerCpu, SecondaryBoot};
+use crate::psci::{self, PsciError};
+use crate::{irq, kprintln};
+use core::sync::atomic::{AtomicUsize, Ordering};
+use crate::mm::placement::{memory_node_for, node_of_pa};
+use platform::Board;
+
+/// Why a CPU could not be prepared or started.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum StartError {
+    /// No memory for its block or stack, on any node.
+    NoMemory,
+    /// Its stack could not be mapped.
+    Map,
+    /// The firmware refused `CPU_ON`.
+    Psci(PsciError),
+    /// The board names no PSCI firmware, so secondaries cannot be started.
+    NoPsci,
+    /// It was started but did not report online in time.
+    Timeout,
+}
+
+/// How many secondaries reported online.
+static ONLINE: AtomicUsize = AtomicUsize::new(1);
+
+/// Allocates and maps CPU `index`'s block and stack on its node, and installs them.
+pub fn prepare(board: &Board, index: usize) -> Result<&'static PerCpu, StartError> {
+    let cpu = board.cpus[index];
+    let frames = &crate::boot::FRAMES;
+    let (block_pa, memory_node) = frames.alloc_near(cpu.node, 1).map_err(|_| StartError::NoMemory)?;
+    let stack_frames = (STACK_SIZE / PAGE_SIZE) as usize;
+    let (stack_pa, _) = frames.alloc_near(cpu.node, stack_frames).map_err(|_| StartError::NoMemory)?;
+    let stack = stack_of(index);
+    tables::map_kernel(stack.0, stack_pa, STACK_SIZE, Attrs::KERNEL_RW, false)
+        .map_err(|_| StartError::Map)?;
+    let mut block = PerCpu::new(index, cpu.mpidr, cpu.node, memory_node, stack);
+    block.handoff = SecondaryBoot {
+        mair: layout::MAIR_EL1,
+        tcr: arch_boot::tcr(),
+        ttbr0: arch_boot::IDENTITY_ROOT.load(Ordering::Relaxed),
+        ttbr1: tables::kernel_root(),
+        stack_top: stack.1,
+        arg: direct_map(block_pa),
+    };
+    // SAFETY: `block_pa` was allocated just above for this block alone, and per-CPU
+    // blocks are never freed.
+    let block = unsafe { tables::place_percpu(block_pa, block) };
+    percpu::install(block);
+    Ok(block)
+}
+
+/// Starts every CPU but the boot CPU; returns how many are online in all.
+pub fn start_secondaries(board: &Board) -> usize {
+    let boot_mpidr = cpu::mpidr();
+    let mut started = 0;
+    for index in 0..board.cpus.len() {
+        let mpidr = board.cpus[index].mpidr;
+        if mpidr == boot_mpidr {
+            continue;
+        }
+        match start(board, index) {
+            Ok(()) => started += 1,
+            Err(err) => report_failure(index, mpidr, err),
+        }
+    }
+    // Wait for the started CPUs, with a timeout in counter time (generous: under
+    // emulation on a loaded host a CPU can take long to come up).
+    let deadline = timer::now() + timer::cntfrq().saturating_mul(10);
+    while ONLINE.load(Ordering::Acquire) < started + 1 && timer::now() < deadline {
+        core::hint::spin_loop();
+    }
+    for block in percpu::all() {
+        // Only CPUs the firmware accepted: a refused one was reported already.
+        if block.launched.load(Ordering::Relaxed) && !block.online.load(Ordering::Acquire) {
+            report_failure(block.index, block.mpidr, StartError::Timeout);
+        }
+    }
+    ONLINE.load(Ordering::Acquire)
+}
+
+/// Prepares CPU `index` and asks the firmware to start it.
+fn start(board: &Board, index: usize) -> Result<(), StartError> {
+    let psci = board.psci.as_ref().ok_or(StartError::NoPsci)?;
+    let block = prepare(board, index)?;
+    // The CPU reads its hand-off with the MMU and caches off: push it to memory.
+    cpu::clean_to_poc(block as *const PerCpu as u64, core::mem::size_of::<SecondaryBoot>() as u64);
+    let entry = arch_boot::secondary_entry_pa();
+    let ret = cpu::psci_call(psci.conduit, psci.cpu_on, block.mpidr, entry, tables::percpu_pa(block));
+    psci::result(ret).map_err(StartError::Psci)?;
+    block.launched.store(true, Ordering::Relaxed);
+    Ok(())
+}
+
+fn report_failure(index: usize, mpidr: u64, err: StartError) {
+    match err {
+        StartError::Psci(e) => kprintln!(
+            "warning: cpu {index} (mpidr {mpidr:#x}) did not start: PSCI CPU_ON returned {} ({})",
+            e.code(),
+            e.name()
+        ),
+        other => kprintln!("warning: cpu {index} (mpidr {mpidr:#x}) did not start: {other:?}"),
+    }
+}
+
+/// A secondary CPU's first Rust code, on its own stack, MMU on, at the link address.
+#[unsafe(no_mangle)]
+extern "C" fn secondary_main(block_va: u64) -> ! {
+    cpu::drop_identity_map();
+    let block = percpu::all().find(|&b| b as *const PerCpu as u64 == block_va);
+    let block = block.expect("invariant: the boot CPU installed this block before CPU_ON");
+    cpu::set_percpu(block);
+    irq::init_this_cpu(block);
+    selftest(crate::boot::board(), block);
+    block.online.store(true, Ordering::Release);
+    ONLINE.fetch_add(1, Ordering::AcqRel);
+    loop {
+        cpu::wait_for_interrupt();
+    }
+}
+
+/// The NUMA self-test one CPU runs on itself: where its memory really is.
+///
+/// 1. A frame allocated near the CPU's node comes from the node that should serve it
+///    (the node itself, or the nearest with memory), and lies in that node's memory.
+/// 2. The CPU's stack, as the MMU translates it, lies in that node's memory.
+/// 3. So does its per-CPU block.
+pub fn selftest(board: &Board, block: &PerCpu) {
+    let want = memory_node_for(board, block.node);
+    let frames = &crate::boot::FRAMES;
+    match frames.alloc_near(block.node, 1) {
+        Ok((pa, node)) => {
+            block.check(Some(node) == want && node_of_pa(board, pa) == want);
+            // SAFETY: `pa` is the one frame allocated just above, used for nothing.
+            let freed = unsafe { frames.free(pa, 1) };
+            block.check(freed.is_ok());
+        }
+        Err(_) => {
+            block.check(false);
+        }
+    }
+    let probe = 0u64;
+    let sp = &raw const probe as u64;
+    let on_own_stack = (block.stack.0..block.stack.1).contains(&sp);
+    block.check(on_own_stack && cpu::translate(sp).and_then(|pa| node_of_pa(board, pa)) == want);
+    let block_va = block as *const PerCpu as u64;
+    block.check(cpu::translate(block_va).and_then(|pa| node_of_pa(board, pa)) == want);
+}
+
+/// The boot CPU's side of the ping test: an SGI to every other online CPU in turn,
+/// each answering with an SGI back; returns (answered, asked).
+///
+/// One CPU at a time: with affinity routing a GICv3 does not track SGI pending state
+/// per sender, so answers from several CPUs at once could merge into one interrupt.
+pub fn ping_all(me: &PerCpu) -> (usize, usize) {
+    let (mut answered, mut asked) = (0, 0);
+    for block in percpu::all() {
+        if block.index == me.index || !block.online.load(Ordering::Acquire) {
+            continue;
+        }
+        asked += 1;
+        let pongs = me.pongs.load(Ordering::Acquire);
+        let pings = block.pings.load(Ordering::Acquire);
+        irq::send_sgi(irq::SGI_PING, block.mpidr);
+        let deadline = timer::now() + timer::cntfrq().saturating_mul(2);
+        while me.pongs.load(Ordering::Acquire) == pongs && timer::now() < deadline {
+            cpu::wait_for_interrupt();
+        }
+        let ok = me.pongs.load(Ordering::Acquire) > pongs && block.pings.load(Ordering::Acquire) > pings;
+        if me.check(ok) {
+            answered += 1;
+        } else {
+            kprintln!("warning: cpu {} (mpidr {:#x}) did not answer the ping", block.index, block.mpidr);
+        }
+    }
+    (answered, asked)
+}
+
+/// Checks that every online CPU's periodic tick fires: the boot CPU first waits
+/// through `embedded-hal`'s `DelayNs` on the system counter, then (interrupts open)
+/// until every online CPU has counted a tick; returns how many CPUs tick.
+pub fn check_ticks(me: &PerCpu) -> (usize, usize) {
+    use embedded_hal::delay::DelayNs;
+    let online = || percpu::all().filter(|b| b.online.load(Ordering::Acquire) || b.index == me.index);
+    if let Ok(mut delay) = platform::timer::Delay::new(timer::Counter { frequency: timer::cntfrq() }) {
+        delay.delay_ms(2 * 1000 / irq::TICK_HZ as u32);
+    }
+    let deadline = timer::now() + timer::cntfrq();
+    while online().any(|b| b.ticks.load(Ordering::Relaxed) == 0) && timer::now() < deadline {
+        cpu::wait_for_interrupt();
+    }
+    let (mut ticking, mut total) = (0, 0);
+    for block in online() {
+        total += 1;
+        if me.check(block.ticks.load(Ordering::Relaxed) > 0) {
+            ticking += 1;
+        } else {
+            kprintln!("warning: cpu {} (mpidr {:#x}): no timer tick", block.index, block.mpidr);
+        }
+    }
+    (ticking, total)
+}
+
