@@ -6,9 +6,20 @@
 //! entry exception level, a loader) and then judges the captured serial output:
 //!
 //! * a good boot exits through semihosting with status 0, prints the `report: boot` line with
-//!   the expected entry level, prints exactly the `numactl --hardware` block computed from the
-//!   spec (see `numactl.rs`), prints `report: boot result=pass`, and never `panic:` or
-//!   `exception:`;
+//!   the expected entry level, prints the `numactl --hardware` block computed from the spec
+//!   (see `numactl.rs`; with numactl's `free:` lines, whose numbers are checked against the
+//!   memory reports), prints `report: boot result=pass`, and never `panic:` or `exception:`;
+//! * it also reports what it made of the machine, and each report must agree with the spec:
+//!   - `report: smp online=N expected=M`: N is QEMU's CPU count, M the device tree's (equal
+//!     unless a test added a CPU QEMU cannot start, which must then be named in a
+//!     `warning: cpu K (mpidr 0x..) did not start: PSCI CPU_ON returned -2 ...` line);
+//!   - `report: numa-selftest checks=C failed=0 pings=A/A`: every check passed, every other
+//!     online CPU answered (A = N - 1), and at least four checks ran per CPU. With
+//!     `numa-selftest=off` on the command line there must be no such line at all;
+//!   - `report: memory node=K total_kib= reserved_kib= kernel_kib= free_kib= fallbacks=`:
+//!     one per node; the total is the node's size and is exactly reserved + kernel + free;
+//!     a memory-less node with CPUs must have served them from elsewhere (`fallbacks` > 0);
+//!     and the node's numactl `free:` line says `free_kib / 1024` MB (numactl's bytes >> 20);
 //! * a deliberate failure (`selftest=panic`, `selftest=fault`) exits with a non-zero status and
 //!   prints the diagnostics a developer would need: the source location of the panic and a
 //!   backtrace, or the exception class with FAR, ELR and the CPU.
@@ -18,9 +29,10 @@
 
 #![forbid(unsafe_code)]
 
-use crate::numactl::{describe_mismatch, expected_block, find_block};
+use crate::dtb::ExtraCpu;
+use crate::numactl::{FreeLines, Layout, describe_mismatch, find_block, match_block};
 use crate::qemu::{Boot, QemuConfig, UBOOT_BIOS};
-use crate::report::{self, parse_u64};
+use crate::report::{self, Report, parse_u64};
 use crate::runner::Ending;
 use crate::symbolize::parse_frame;
 use crate::topology::Topology;
@@ -54,82 +66,167 @@ pub struct BootTest {
     pub config: QemuConfig,
     /// What the output must show.
     pub expect: Expect,
+    /// CPUs added to QEMU's device tree before the boot (see `dtb.rs`); the test then boots
+    /// with `-dtb` and the edited tree. Empty for the tests that take QEMU's tree as it is.
+    pub extra_cpus: Vec<ExtraCpu>,
+}
+
+/// The bootarg that makes every `cpu-map` cluster a NUMA node.
+pub const NUMA_CLUSTERS_BOOTARG: &str = "numa=clusters";
+/// The bootarg that skips the kernel's NUMA self-test.
+pub const SELFTEST_OFF_BOOTARG: &str = "numa-selftest=off";
+
+impl BootTest {
+    /// A test of QEMU's machine as the config describes it.
+    pub fn new(name: &'static str, config: QemuConfig, expect: Expect) -> BootTest {
+        BootTest { name, config, expect, extra_cpus: Vec::new() }
+    }
+
+    fn has_bootarg(&self, word: &str) -> bool {
+        self.config.bootargs().split_whitespace().any(|w| w == word)
+    }
+
+    /// The machine the kernel should see: the spec, the cluster rule when the command line
+    /// has `numa=clusters`, plus the CPUs added to the device tree.
+    pub fn layout(&self) -> Layout {
+        let mut layout = if self.has_bootarg(NUMA_CLUSTERS_BOOTARG) {
+            Layout::from_clusters(&self.config.topology)
+        } else {
+            Layout::from_spec(&self.config.topology)
+        };
+        for cpu in &self.extra_cpus {
+            layout.add_cpu(cpu.node);
+        }
+        layout
+    }
+
+    /// True unless the command line turns the NUMA self-test off.
+    pub fn selftest_runs(&self) -> bool {
+        !self.has_bootarg(SELFTEST_OFF_BOOTARG)
+    }
+
+    /// The logical id and MPIDR of each added CPU: they follow QEMU's CPUs in `/cpus`.
+    pub fn extra_cpu_ids(&self) -> impl Iterator<Item = (u32, u64)> + '_ {
+        let first = self.config.topology.total_cpus();
+        self.extra_cpus.iter().enumerate().map(move |(i, c)| (first + i as u32, c.mpidr))
+    }
+}
+
+/// The warning the kernel prints for a CPU that PSCI refuses to start because no such CPU
+/// exists (`INVALID_PARAMETERS`).
+pub fn cpu_not_started_warning(cpu: u32, mpidr: u64) -> String {
+    format!(
+        "warning: cpu {cpu} (mpidr {mpidr:#x}) did not start: PSCI CPU_ON returned -2 (INVALID_PARAMETERS)"
+    )
 }
 
 fn spec(nodes: &[&str], dists: &[&str], clusters: Option<u32>) -> Topology {
     Topology::parse(nodes, dists, clusters).expect("the boot-test topologies are valid")
 }
 
+/// The deliberately large board (two GICv3 redistributor regions).
+pub const LARGE_TEST: &str = "gic-two-redistributor-regions";
+
 /// The matrix, in the order it runs.
 pub fn matrix(image: &Path) -> Vec<BootTest> {
     let config = |topology: Topology| QemuConfig::new(topology, image);
     let pass = Expect::Pass { entry_el: 1, load_pa_not: None };
     let single = || spec(&["cpus=1,mem=512M"], &[], None);
+    let with_append = |topology: Topology, arg: &str| {
+        let mut c = config(topology);
+        c.append.push(arg.to_string());
+        c
+    };
     let mut tests = vec![
-        BootTest { name: "single-node-1cpu", config: config(single()), expect: pass.clone() },
-        BootTest { name: "numa-2x2", config: config(Topology::demo()), expect: pass.clone() },
-        BootTest {
-            name: "numa-2x2-no-distance-map",
-            config: config(spec(&["cpus=2,mem=512M"; 2], &[], None)),
-            expect: pass.clone(),
-        },
-        BootTest {
-            name: "numa-4-asymmetric",
-            config: config(spec(
+        BootTest::new("single-node-1cpu", config(single()), pass.clone()),
+        BootTest::new("numa-2x2", config(Topology::demo()), pass.clone()),
+        BootTest::new(
+            "numa-2x2-no-distance-map",
+            config(spec(&["cpus=2,mem=512M"; 2], &[], None)),
+            pass.clone(),
+        ),
+        BootTest::new(
+            "numa-4-asymmetric",
+            config(spec(
                 &["cpus=1,mem=256M"; 4],
                 &["0-1=15", "1-0=25", "0-2=30", "2-0=40", "0-3=40", "1-2=35", "1-3=30", "2-3=15", "3-2=18"],
                 None,
             )),
-            expect: pass.clone(),
-        },
-        BootTest {
-            name: "numa-memoryless-node",
-            config: config(spec(
+            pass.clone(),
+        ),
+        BootTest::new(
+            "numa-memoryless-node",
+            config(spec(
                 &["cpus=2,mem=512M", "cpus=1,mem=0", "cpus=1,mem=256M"],
                 &["0-1=15", "1-0=25"],
                 None,
             )),
-            expect: pass.clone(),
-        },
-        BootTest {
-            name: "numa-cpuless-node",
-            config: config(spec(
+            pass.clone(),
+        ),
+        BootTest::new(
+            "numa-cpuless-node",
+            config(spec(
                 &["cpus=2,mem=256M", "cpus=0,mem=256M", "cpus=2,mem=256M"],
                 &["0-1=30", "1-2=30", "0-2=20"],
                 None,
             )),
-            expect: pass.clone(),
-        },
+            pass.clone(),
+        ),
+        BootTest::new(
+            "numa-clusters",
+            config(spec(&["cpus=2,mem=256M"; 2], &["0-1=20"], Some(2))),
+            pass.clone(),
+        ),
+        // A board without NUMA data whose clusters the kernel turns into nodes: QEMU gets no
+        // -numa at all, only `-smp 4,sockets=1,clusters=2,cores=2`.
+        BootTest::new(
+            "numa-clusters-mode",
+            with_append(spec(&["cpus=4,mem=512M"], &[], Some(2)), NUMA_CLUSTERS_BOOTARG),
+            pass.clone(),
+        ),
+        // The largest machine of the matrix: 16 CPUs, every pair of nodes asymmetric.
+        BootTest::new(
+            "numa-16cpu-4node",
+            config(spec(
+                &["cpus=4,mem=256M"; 4],
+                &[
+                    "0-1=12", "1-0=14", "0-2=22", "2-0=24", "0-3=32", "3-0=34", "1-2=16", "2-1=18", "1-3=26",
+                    "3-1=28", "2-3=11", "3-2=13",
+                ],
+                None,
+            )),
+            pass.clone(),
+        ),
+        // QEMU's 2x2 tree plus cpu@4 on node 1, an MPIDR QEMU has no vCPU for: PSCI refuses
+        // to start it, and the kernel must warn and go on with four.
         BootTest {
-            name: "numa-clusters",
-            config: config(spec(&["cpus=2,mem=256M"; 2], &["0-1=20"], Some(2))),
-            expect: pass.clone(),
+            extra_cpus: vec![ExtraCpu { mpidr: 4, node: 1 }],
+            ..BootTest::new("cpu-fails-to-start", config(Topology::demo()), pass.clone())
         },
+        BootTest::new("numa-selftest-off", with_append(Topology::demo(), SELFTEST_OFF_BOOTARG), pass.clone()),
+        // The one deliberately large board: above 123 CPUs QEMU puts the GICv3
+        // redistributors in a second region, which every CPU must search to find its
+        // own frame. About a second of boot on 2 host cores.
+        BootTest::new(LARGE_TEST, config(spec(&["cpus=65,mem=256M"; 2], &["0-1=20"], None)), pass.clone()),
     ];
     let mut el2 = config(Topology::demo());
     el2.el2 = true;
-    tests.push(BootTest {
-        name: "el2-entry",
-        config: el2,
-        expect: Expect::Pass { entry_el: 2, load_pa_not: None },
-    });
+    tests.push(BootTest::new("el2-entry", el2, Expect::Pass { entry_el: 2, load_pa_not: None }));
     for (name, arg, expect) in [
         ("selftest-panic", "selftest=panic", Expect::Panic),
         ("selftest-fault", "selftest=fault", Expect::Fault),
     ] {
-        let mut c = config(single());
-        c.append.push(arg.to_string());
-        tests.push(BootTest { name, config: c, expect });
+        tests.push(BootTest::new(name, with_append(single(), arg), expect));
     }
     // U-Boot loads the Image itself (`booti`), at another address than QEMU's loader. With
     // several memory nodes U-Boot 2023.01 hangs placing the DTB (FACTS.md), so one node.
     let mut uboot = config(spec(&["cpus=1,mem=1G"], &[], None));
     uboot.boot = Boot::Firmware(UBOOT_BIOS.into());
-    tests.push(BootTest {
-        name: "uboot-booti",
-        config: uboot,
-        expect: Expect::Pass { entry_el: 1, load_pa_not: Some(QEMU_LOAD_PA) },
-    });
+    tests.push(BootTest::new(
+        "uboot-booti",
+        uboot,
+        Expect::Pass { entry_el: 1, load_pa_not: Some(QEMU_LOAD_PA) },
+    ));
     tests
 }
 
@@ -171,15 +268,7 @@ pub fn check(test: &BootTest, ending: Ending, output: &str) -> Result<(), Vec<St
                     }
                 }
             }
-            let want = expected_block(&test.config.topology);
-            match find_block(output) {
-                None => why.push("no numactl block (`available: ...`) in the output".to_string()),
-                Some(got) if got != want => why.push(format!(
-                    "the numactl block differs (- expected, + printed):\n{}",
-                    describe_mismatch(&want, &got)
-                )),
-                Some(_) => {}
-            }
+            check_reports(test, output, &mut why);
             if !passed_line {
                 why.push("no `report: boot result=pass` line".to_string());
             }
@@ -216,6 +305,178 @@ pub fn check(test: &BootTest, ending: Ending, output: &str) -> Result<(), Vec<St
     if why.is_empty() { Ok(()) } else { Err(why) }
 }
 
+/// One node's `report: memory` line, its numbers read.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+struct MemoryReport {
+    total_kib: u64,
+    reserved_kib: u64,
+    kernel_kib: u64,
+    free_kib: u64,
+    fallbacks: u64,
+}
+
+/// Reads the numbers of a `report: memory` line; `Err` names the missing or bad field.
+fn memory_report(r: &Report) -> Result<MemoryReport, String> {
+    let field = |key: &str| -> Result<u64, String> {
+        match r.get(key) {
+            None => Err(format!("no {key}=")),
+            Some(v) => parse_u64(v).ok_or_else(|| format!("{key}={v} is not a number")),
+        }
+    };
+    Ok(MemoryReport {
+        total_kib: field("total_kib")?,
+        reserved_kib: field("reserved_kib")?,
+        kernel_kib: field("kernel_kib")?,
+        free_kib: field("free_kib")?,
+        fallbacks: field("fallbacks")?,
+    })
+}
+
+/// Shows a report line the way the kernel printed it, for messages.
+fn show(r: &Report) -> String {
+    let mut out = format!("report: {}", r.kind);
+    for (k, v) in &r.fields {
+        out.push(' ');
+        out.push_str(k);
+        if !v.is_empty() {
+            out.push('=');
+            out.push_str(v);
+        }
+    }
+    out
+}
+
+/// The checks of a good boot that read what the kernel reported about the machine: CPUs
+/// started, the self-test, per-node memory and the numactl block. Every failure is pushed.
+fn check_reports(test: &BootTest, output: &str, why: &mut Vec<String>) {
+    let layout = test.layout();
+    let reports = report::reports(output);
+
+    // SMP: QEMU's CPUs are online; the tree's CPUs were expected.
+    let online = test.config.topology.total_cpus();
+    let expected = layout.total_cpus();
+    let want_smp = format!("report: smp online={online} expected={expected}");
+    match reports.iter().find(|r| r.kind == "smp") {
+        None => why.push(format!("no `report: smp` line (expected `{want_smp}`)")),
+        Some(r)
+            if r.get("online") != Some(&online.to_string())
+                || r.get("expected") != Some(&expected.to_string()) =>
+        {
+            why.push(format!("expected `{want_smp}`, got `{}`", show(r)));
+        }
+        Some(_) => {}
+    }
+    for (cpu, mpidr) in test.extra_cpu_ids() {
+        let warning = cpu_not_started_warning(cpu, mpidr);
+        if !has_line(output, |l| l == warning) {
+            why.push(format!("no `{warning}` line"));
+        }
+    }
+
+    // The NUMA self-test: all checks pass, every other online CPU answers.
+    let selftest = reports.iter().find(|r| r.kind == "numa-selftest");
+    match (test.selftest_runs(), selftest) {
+        (true, None) => why.push("no `report: numa-selftest` line".to_string()),
+        (true, Some(r)) => {
+            if r.get("failed") != Some("0") {
+                why.push(format!("the NUMA self-test failed: `{}` (expected failed=0)", show(r)));
+            }
+            let peers = online.saturating_sub(1);
+            if r.get("pings") != Some(&format!("{peers}/{peers}")) {
+                why.push(format!(
+                    "expected pings={peers}/{peers} (every other online CPU), got `{}`",
+                    show(r)
+                ));
+            }
+            let min_checks = 4 * u64::from(online);
+            match r.get("checks").and_then(parse_u64) {
+                Some(c) if c >= min_checks => {}
+                _ => why.push(format!("expected checks >= {min_checks} (4 per CPU), got `{}`", show(r))),
+            }
+        }
+        (false, Some(r)) => {
+            why.push(format!("`{}` printed although the command line has {SELFTEST_OFF_BOOTARG}", show(r)))
+        }
+        (false, None) => {}
+    }
+
+    // Memory: one line per node, adding up, matching the node's size.
+    let mut memory: Vec<Option<MemoryReport>> = vec![None; layout.node_count()];
+    for r in reports.iter().filter(|r| r.kind == "memory") {
+        let node = match r.get("node").and_then(parse_u64) {
+            Some(k) if (k as usize) < memory.len() => k as usize,
+            _ => {
+                why.push(format!("`{}` names no node of the spec (0..{})", show(r), memory.len()));
+                continue;
+            }
+        };
+        if memory[node].is_some() {
+            why.push(format!("a second `report: memory node={node}` line: `{}`", show(r)));
+            continue;
+        }
+        let m = match memory_report(r) {
+            Ok(m) => m,
+            Err(e) => {
+                why.push(format!("`{}`: {e}", show(r)));
+                continue;
+            }
+        };
+        memory[node] = Some(m);
+        let size_kib = layout.size_mib[node] * 1024;
+        if m.total_kib != size_kib {
+            why.push(format!(
+                "node {node} has {size_kib} KiB, but `{}` says total_kib={}",
+                show(r),
+                m.total_kib
+            ));
+        }
+        let parts = m.reserved_kib.checked_add(m.kernel_kib).and_then(|s| s.checked_add(m.free_kib));
+        if parts != Some(m.total_kib) {
+            why.push(format!("`{}`: reserved_kib + kernel_kib + free_kib is not total_kib", show(r)));
+        }
+        if size_kib == 0 && !layout.cpus[node].is_empty() && m.fallbacks == 0 {
+            why.push(format!(
+                "node {node} has CPUs but no memory, so their memory must come from another node, yet `{}` says fallbacks=0",
+                show(r)
+            ));
+        }
+    }
+    for (node, m) in memory.iter().enumerate() {
+        if m.is_none() {
+            why.push(format!("no `report: memory node={node} ...` line"));
+        }
+    }
+
+    // The numactl block, free lines matched as numbers and checked against the memory lines.
+    let want = layout.block(FreeLines::Placeholder);
+    let Some(got) = find_block(output) else {
+        why.push("no numactl block (`available: ...`) in the output".to_string());
+        return;
+    };
+    let found = match_block(&want, &got);
+    if !found.matches(&want) {
+        why.push(format!(
+            "the numactl block differs (- expected, + printed; <N> is any whole number):\n{}",
+            describe_mismatch(&want, &found.normalized)
+        ));
+    }
+    for &(node, free_mib) in &found.free_mib {
+        let Some(&size_mib) = layout.size_mib.get(node) else { continue };
+        if free_mib > size_mib {
+            why.push(format!("node {node} free: {free_mib} MB is more than its size, {size_mib} MB"));
+        }
+        if let Some(Some(m)) = memory.get(node)
+            && free_mib != m.free_kib / 1024
+        {
+            why.push(format!(
+                "node {node} free: {free_mib} MB disagrees with its memory report, free_kib={} (= {} MB)",
+                m.free_kib,
+                m.free_kib / 1024
+            ));
+        }
+    }
+}
+
 /// True when `line` holds `something.rs:DIGITS`.
 fn has_location(line: &str) -> bool {
     line.match_indices(".rs:")
@@ -225,13 +486,55 @@ fn has_location(line: &str) -> bool {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::numactl::FREE_PLACEHOLDER;
 
     fn test_named(name: &str) -> BootTest {
         matrix(Path::new("k.img")).into_iter().find(|t| t.name == name).unwrap()
     }
 
+    /// What a good kernel prints for `t`: the boot line given, then the reports and the
+    /// block as the kernel prints them, with 1 MiB reserved on node 0 and 40 KiB of kernel
+    /// data on every node with memory.
     fn good_output(t: &BootTest, boot_line: &str) -> String {
-        format!("{boot_line}\n{}report: boot result=pass\n", expected_block(&t.config.topology))
+        let layout = t.layout();
+        let online = t.config.topology.total_cpus();
+        let mut out = format!("{boot_line}\n");
+        for (cpu, mpidr) in t.extra_cpu_ids() {
+            out.push_str(&cpu_not_started_warning(cpu, mpidr));
+            out.push('\n');
+        }
+        out.push_str(&format!("report: smp online={online} expected={}\n", layout.total_cpus()));
+        if t.selftest_runs() {
+            out.push_str(&format!(
+                "report: numa-selftest checks={} failed=0 pings={}/{}\n",
+                4 * online + 3,
+                online - 1,
+                online - 1
+            ));
+        }
+        let mut memory = String::new();
+        let mut block = layout.block(FreeLines::Placeholder);
+        for k in 0..layout.node_count() {
+            let total = layout.size_mib[k] * 1024;
+            let reserved = if k == 0 { 1024 } else { 0 };
+            let kernel = if total > 0 { 40 } else { 0 };
+            let free = total - reserved - kernel;
+            let fallbacks = if total == 0 && !layout.cpus[k].is_empty() { 3 } else { 0 };
+            memory.push_str(&format!(
+                "report: memory node={k} total_kib={total} reserved_kib={reserved} kernel_kib={kernel} free_kib={free} fallbacks={fallbacks}\n"
+            ));
+            block = block.replacen(FREE_PLACEHOLDER, &(free / 1024).to_string(), 1);
+        }
+        format!("{out}{block}\n{memory}report: boot result=pass stack_used_kib=35\n")
+    }
+
+    fn good_boot_line() -> &'static str {
+        "report: boot cpu=0 mpidr=0x0 entry_el=1 load_pa=0x40200000"
+    }
+
+    /// The reasons `check` gives for `output` with a clean exit, joined.
+    fn reasons(t: &BootTest, output: &str) -> String {
+        check(t, Ending::Exited(0), output).unwrap_err().join("\n")
     }
 
     #[test]
@@ -243,6 +546,10 @@ mod tests {
             "numa-2x2",
             "numa-4-asymmetric",
             "numa-memoryless-node",
+            "numa-clusters-mode",
+            "numa-16cpu-4node",
+            "cpu-fails-to-start",
+            "numa-selftest-off",
             "el2-entry",
             "selftest-panic",
             "selftest-fault",
@@ -257,10 +564,175 @@ mod tests {
     }
 
     #[test]
+    fn every_test_is_small_but_the_one_large_board() {
+        for t in matrix(Path::new("k.img")) {
+            if t.name == LARGE_TEST {
+                assert!(t.layout().total_cpus() > 123, "the large board must need a second GICR region");
+            } else {
+                assert!(t.layout().total_cpus() <= 16, "{} has more than 16 CPUs", t.name);
+            }
+        }
+    }
+
+    #[test]
+    fn the_clusters_mode_test_asks_qemu_for_clusters_and_no_numa() {
+        let t = test_named("numa-clusters-mode");
+        let line = t.config.args().join(" ");
+        assert!(line.contains("-smp 4,sockets=1,clusters=2,cores=2"), "{line}");
+        assert!(line.contains("-m 512M") && !line.contains("-numa"), "{line}");
+        assert!(line.ends_with("-append exit=semihosting numa=clusters"), "{line}");
+        let block = t.layout().block(FreeLines::Without);
+        assert!(
+            block.starts_with("available: 2 nodes (0-1)\nnode 0 cpus: 0 1\nnode 0 size: 256 MB\n"),
+            "{block}"
+        );
+        assert!(block.contains("node 1 cpus: 2 3\nnode 1 size: 256 MB\n"), "{block}");
+        assert!(block.ends_with("  0:  10  20 \n  1:  20  10 \n"), "{block}");
+    }
+
+    #[test]
+    fn the_16_cpu_test_has_four_asymmetric_nodes_of_four() {
+        let t = test_named("numa-16cpu-4node");
+        let topo = &t.config.topology;
+        assert_eq!(topo.total_cpus(), 16);
+        assert!(topo.nodes().iter().all(|n| n.cpus == 4 && n.mem_mib == 256));
+        assert!((0..4).all(|i| (0..4).all(|j| i == j || topo.distance(i, j) != topo.distance(j, i))));
+    }
+
+    #[test]
+    fn the_failing_cpu_is_a_fifth_on_node_1() {
+        let t = test_named("cpu-fails-to-start");
+        assert_eq!(t.extra_cpus, [ExtraCpu { mpidr: 4, node: 1 }]);
+        assert_eq!(t.extra_cpu_ids().collect::<Vec<_>>(), [(4, 4)]);
+        assert!(t.layout().block(FreeLines::Without).contains("node 1 cpus: 2 3 4\n"));
+        assert_eq!(
+            cpu_not_started_warning(4, 4),
+            "warning: cpu 4 (mpidr 0x4) did not start: PSCI CPU_ON returned -2 (INVALID_PARAMETERS)"
+        );
+    }
+
+    #[test]
     fn a_good_boot_passes() {
         let t = test_named("numa-2x2");
-        let out = good_output(&t, "report: boot cpu=0 entry_el=1 load_pa=0x40200000");
+        let out = good_output(&t, good_boot_line());
+        assert!(out.contains("node 0 free: 510 MB\n"), "{out}");
         assert_eq!(check(&t, Ending::Exited(0), &out), Ok(()));
+    }
+
+    #[test]
+    fn a_good_boot_of_every_passing_shape_passes() {
+        for t in matrix(Path::new("k.img")) {
+            let Expect::Pass { entry_el, .. } = t.expect else { continue };
+            let out = good_output(&t, &format!("report: boot cpu=0 entry_el={entry_el} load_pa=0x40400000"));
+            assert_eq!(check(&t, Ending::Exited(0), &out), Ok(()), "{}:\n{out}", t.name);
+        }
+    }
+
+    #[test]
+    fn the_free_lines_must_agree_with_the_memory_reports() {
+        let t = test_named("numa-2x2");
+        let good = good_output(&t, good_boot_line());
+        let why = reasons(&t, &good.replace("node 1 free: 511 MB", "node 1 free: 500 MB"));
+        assert!(
+            why.contains("node 1 free: 500 MB disagrees with its memory report, free_kib=524248"),
+            "{why}"
+        );
+        let why = reasons(&t, &good.replace("node 1 free: 511 MB", "node 1 free: 513 MB"));
+        assert!(why.contains("node 1 free: 513 MB is more than its size, 512 MB"), "{why}");
+        let why = reasons(&t, &good.replace("node 1 free: 511 MB\n", ""));
+        assert!(why.contains("the numactl block differs"), "{why}");
+        assert!(why.contains("  -node 1 free: <N> MB"), "{why}");
+    }
+
+    #[test]
+    fn memory_reports_must_add_up_to_each_nodes_size() {
+        let t = test_named("numa-2x2");
+        let good = good_output(&t, good_boot_line());
+        let why = reasons(&t, &good.replace("node=1 total_kib=524288", "node=1 total_kib=524287"));
+        assert!(why.contains("node 1 has 524288 KiB, but"), "{why}");
+        assert!(why.contains("reserved_kib + kernel_kib + free_kib is not total_kib"), "{why}");
+        let why = reasons(&t, &good.replace("reserved_kib=1024", "reserved_kib=1000"));
+        assert!(why.contains("reserved_kib + kernel_kib + free_kib is not total_kib"), "{why}");
+        let dropped: String = good
+            .lines()
+            .filter(|l| !l.starts_with("report: memory node=1"))
+            .map(|l| format!("{l}\n"))
+            .collect();
+        assert!(reasons(&t, &dropped).contains("no `report: memory node=1 ...` line"));
+        let doubled = good.replace(
+            "report: boot result=pass",
+            "report: memory node=0 total_kib=1\nreport: boot result=pass",
+        );
+        assert!(reasons(&t, &doubled).contains("a second `report: memory node=0` line"));
+        let stray = good.replace(
+            "report: boot result=pass",
+            "report: memory node=2 total_kib=0\nreport: boot result=pass",
+        );
+        assert!(reasons(&t, &stray).contains("names no node of the spec (0..2)"));
+        let missing = good.replace(" fallbacks=0", "");
+        assert!(reasons(&t, &missing).contains(": no fallbacks="));
+    }
+
+    #[test]
+    fn a_memoryless_node_with_cpus_must_fall_back() {
+        let t = test_named("numa-memoryless-node");
+        let good = good_output(&t, good_boot_line());
+        assert!(good.contains(
+            "report: memory node=1 total_kib=0 reserved_kib=0 kernel_kib=0 free_kib=0 fallbacks=3"
+        ));
+        let why = reasons(&t, &good.replace("fallbacks=3", "fallbacks=0"));
+        assert!(why.contains("node 1 has CPUs but no memory"), "{why}");
+        // A CPU-less node needs no fallback.
+        let t = test_named("numa-cpuless-node");
+        assert_eq!(check(&t, Ending::Exited(0), &good_output(&t, good_boot_line())), Ok(()));
+    }
+
+    #[test]
+    fn every_cpu_must_come_online_and_answer_the_selftest() {
+        let t = test_named("numa-2x2");
+        let good = good_output(&t, good_boot_line());
+        let why = reasons(&t, &good.replace("online=4", "online=3"));
+        assert!(
+            why.contains("expected `report: smp online=4 expected=4`, got `report: smp online=3 expected=4`"),
+            "{why}"
+        );
+        let why = reasons(&t, &good.replace("failed=0 pings=3/3", "failed=2 pings=2/3"));
+        assert!(why.contains("the NUMA self-test failed"), "{why}");
+        assert!(why.contains("expected pings=3/3"), "{why}");
+        let why = reasons(&t, &good.replace("checks=19", "checks=15"));
+        assert!(why.contains("expected checks >= 16 (4 per CPU)"), "{why}");
+        let no_smp: String =
+            good.lines().filter(|l| !l.starts_with("report: smp")).map(|l| format!("{l}\n")).collect();
+        assert!(reasons(&t, &no_smp).contains("no `report: smp` line"));
+        let no_selftest = good.replace("report: numa-selftest", "report: numa-sel");
+        assert!(reasons(&t, &no_selftest).contains("no `report: numa-selftest` line"));
+    }
+
+    #[test]
+    fn selftest_off_means_no_selftest_line() {
+        let t = test_named("numa-selftest-off");
+        assert!(!t.selftest_runs());
+        let good = good_output(&t, good_boot_line());
+        assert!(!good.contains("numa-selftest"), "{good}");
+        assert_eq!(check(&t, Ending::Exited(0), &good), Ok(()));
+        let with = good_output(&test_named("numa-2x2"), good_boot_line());
+        let why = reasons(&t, &with);
+        assert!(why.contains("printed although the command line has numa-selftest=off"), "{why}");
+    }
+
+    #[test]
+    fn a_cpu_that_fails_to_start_must_be_named_and_counted() {
+        let t = test_named("cpu-fails-to-start");
+        let good = good_output(&t, good_boot_line());
+        assert!(good.contains("report: smp online=4 expected=5\n"), "{good}");
+        assert!(good.contains("pings=3/3"), "{good}");
+        assert_eq!(check(&t, Ending::Exited(0), &good), Ok(()));
+        let silent: String =
+            good.lines().filter(|l| !l.starts_with("warning:")).map(|l| format!("{l}\n")).collect();
+        let why = reasons(&t, &silent);
+        assert!(why.contains("no `warning: cpu 4 (mpidr 0x4) did not start"), "{why}");
+        let why = reasons(&t, &good.replace("expected=5", "expected=4"));
+        assert!(why.contains("expected `report: smp online=4 expected=5`"), "{why}");
     }
 
     #[test]
@@ -277,7 +749,7 @@ mod tests {
     #[test]
     fn uboot_must_not_report_qemus_load_address() {
         let t = test_named("uboot-booti");
-        let bad = good_output(&t, "report: boot cpu=0 entry_el=1 load_pa=0x40200000");
+        let bad = good_output(&t, good_boot_line());
         let why = check(&t, Ending::Exited(0), &bad).unwrap_err().join("\n");
         assert!(why.contains("QEMU's own loader"), "{why}");
         let good = good_output(&t, "report: boot cpu=0 entry_el=1 load_pa=0x40400000");

@@ -11,7 +11,8 @@
 //! 4. [`symbolize`]: backtrace addresses resolved against the kernel ELF as they stream by;
 //! 5. [`numactl`] and [`report`]: what the output must contain, computed from the spec alone,
 //!    and the kernel's `report:` lines parsed;
-//! 6. [`boot`]: the boot-test matrix and the judgement of each boot.
+//! 6. [`boot`]: the boot-test matrix and the judgement of each boot; [`dtb`] edits QEMU's
+//!    device tree for the machines QEMU cannot build from options.
 //!
 //! The binaries are thin: `qemu-run` (behind `scripts/run`), `boot-tests` (the last stage of
 //! `scripts/test`) and `topology` (behind `scripts/topology`, the device-tree parser on a
@@ -21,6 +22,7 @@
 
 pub mod boot;
 pub mod cli;
+pub mod dtb;
 pub mod numactl;
 pub mod qemu;
 pub mod report;

@@ -9,13 +9,14 @@
 
 #![forbid(unsafe_code)]
 
-use harness::boot::{BootTest, Expect, check, matrix};
+use harness::boot::{BootTest, Expect, NUMA_CLUSTERS_BOOTARG, check, matrix};
 use harness::cli::{default_elf, default_image, workspace_root};
-use harness::numactl::{describe_mismatch, expected_block};
-use harness::qemu::Boot;
+use harness::dtb;
+use harness::numactl::{FreeLines, describe_mismatch};
+use harness::qemu::{Boot, QemuConfig};
 use harness::runner::{RunResult, Runner};
 use harness::symbolize::Symbolizer;
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 use std::process::{Command, ExitCode};
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::mpsc;
@@ -37,8 +38,10 @@ exits 1 if any test failed.
   --qemu BIN         the QEMU binary (default: qemu-system-aarch64)
   --verbose          print the output of passing tests too
   --dtb-only         boot nothing: for each passing-boot test (U-Boot excepted), let QEMU
-                     dump its DTB and check that the kernel's parser (platform) reads the
-                     expected numactl block from it. Needs QEMU, not the kernel.
+                     dump its DTB (edited as the test edits it) and check that the kernel's
+                     parser (platform) reads the expected numactl block from it, applying
+                     numa=clusters when the test's bootargs hold it. Needs QEMU and dtc,
+                     not the kernel.
   -h, --help         this text
 ";
 
@@ -108,11 +111,51 @@ struct Outcome {
     command: String,
 }
 
-fn run_one(test: &BootTest, opts: &Options) -> Outcome {
-    if opts.dtb_only {
-        return run_dtb(test, opts);
+/// Where a test's edited device tree goes (unique per run and test).
+fn edited_dtb_path(test: &BootTest, what: &str) -> PathBuf {
+    std::env::temp_dir().join(format!("numa-l4-boot-tests-{}-{}-{what}.dtb", std::process::id(), test.name))
+}
+
+/// The test's QEMU configuration, with `-dtb` of its edited device tree when it adds CPUs
+/// (see `harness::dtb`). The caller removes the file when `Some`.
+fn prepare(test: &BootTest, opts: &Options) -> Result<(QemuConfig, Option<PathBuf>), String> {
+    let mut config = test.config.clone();
+    if test.extra_cpus.is_empty() {
+        return Ok((config, None));
     }
-    let command = test.config.command_line();
+    let path = edited_dtb_path(test, "edited");
+    if let Err(e) = dtb::write_with_cpus(&config, &test.extra_cpus, &path, opts.timeout) {
+        let _ = std::fs::remove_file(&path);
+        return Err(format!("cannot build the edited device tree: {e}"));
+    }
+    config.extra.extend(["-dtb".to_string(), path.display().to_string()]);
+    Ok((config, Some(path)))
+}
+
+fn remove(path: Option<&Path>) {
+    if let Some(p) = path {
+        let _ = std::fs::remove_file(p);
+    }
+}
+
+fn run_one(test: &BootTest, opts: &Options) -> Outcome {
+    let fail = |why: String| Outcome {
+        name: test.name,
+        verdict: Err(vec![why]),
+        output: None,
+        command: test.config.command_line(),
+    };
+    let (config, edited) = match prepare(test, opts) {
+        Ok(p) => p,
+        Err(e) => return fail(e),
+    };
+    let outcome = if opts.dtb_only { run_dtb(test, &config, opts) } else { run_boot(test, &config, opts) };
+    remove(edited.as_deref());
+    outcome
+}
+
+fn run_boot(test: &BootTest, config: &QemuConfig, opts: &Options) -> Outcome {
+    let command = config.command_line();
     let fail = |why: String| Outcome {
         name: test.name,
         verdict: Err(vec![why]),
@@ -124,8 +167,8 @@ fn run_one(test: &BootTest, opts: &Options) -> Outcome {
     {
         return fail(format!("no firmware at {} (apt-get install u-boot-qemu)", bios.display()));
     }
-    let mut cmd = Command::new(&test.config.qemu);
-    cmd.args(test.config.args());
+    let mut cmd = Command::new(&config.qemu);
+    cmd.args(config.args());
     let runner = Runner {
         timeout: Some(opts.timeout),
         echo: false,
@@ -141,11 +184,13 @@ fn run_one(test: &BootTest, opts: &Options) -> Outcome {
 }
 
 /// `--dtb-only`: QEMU dumps the machine's DTB; the kernel's own parser must read the block
-/// the spec predicts. This separates "QEMU/platform disagree" from "the kernel misbehaves".
-fn run_dtb(test: &BootTest, opts: &Options) -> Outcome {
-    let dtb =
-        std::env::temp_dir().join(format!("numa-l4-boot-tests-{}-{}.dtb", std::process::id(), test.name));
-    let mut config = test.config.clone();
+/// the test expects (without free lines: only a running kernel knows what is free). A test
+/// that edits the tree boots with `-dtb`, so QEMU dumps the edited tree as the kernel would
+/// get it; a test with `numa=clusters` gets the cluster rule applied, as the kernel does.
+/// This separates "QEMU/platform disagree" from "the kernel misbehaves".
+fn run_dtb(test: &BootTest, config: &QemuConfig, opts: &Options) -> Outcome {
+    let dtb = edited_dtb_path(test, "dump");
+    let mut config = config.clone();
     config.boot = Boot::DumpDtb(dtb.clone());
     let command = config.command_line();
     let mut cmd = Command::new(&config.qemu);
@@ -163,20 +208,26 @@ fn run_dtb(test: &BootTest, opts: &Options) -> Outcome {
     }
     let bytes = std::fs::read(&dtb);
     let _ = std::fs::remove_file(&dtb);
+    let clusters = test.config.bootargs().split_whitespace().any(|w| w == NUMA_CLUSTERS_BOOTARG);
     let verdict = match bytes {
         Err(e) => Err(vec![format!("cannot read the dumped DTB {}: {e}", dtb.display())]),
         Ok(bytes) => match platform::Board::from_fdt(&bytes) {
             Err(e) => Err(vec![format!("platform rejects QEMU's DTB: {e}")]),
-            Ok(board) => {
-                let got = board.numactl().to_string();
-                let want = expected_block(&test.config.topology);
-                if got == want {
-                    Ok(result.elapsed)
+            Ok(mut board) => {
+                let applied = if clusters {
+                    board.numa_from_clusters().map(|_| ()).map_err(|e| format!("numa=clusters: {e}"))
                 } else {
-                    Err(vec![format!(
+                    Ok(())
+                };
+                let got = board.numactl().to_string();
+                let want = test.layout().block(FreeLines::Without);
+                match applied {
+                    Err(e) => Err(vec![e]),
+                    Ok(()) if got == want => Ok(result.elapsed),
+                    Ok(()) => Err(vec![format!(
                         "the parsed numactl block differs (- expected, + parsed):\n{}",
                         describe_mismatch(&want, &got)
-                    )])
+                    )]),
                 }
             }
         },
@@ -229,7 +280,9 @@ fn main() -> ExitCode {
     }
     if opts.list {
         for t in &tests {
-            println!("{}: {}", t.name, t.config.command_line());
+            let edited =
+                if t.extra_cpus.is_empty() { "" } else { " -dtb EDITED.dtb (QEMU's tree plus extra CPUs)" };
+            println!("{}: {}{edited}", t.name, t.config.command_line());
         }
         return ExitCode::SUCCESS;
     }
