@@ -1,0 +1,466 @@
+// SPDX-License-Identifier: MIT OR Apache-2.0
+//! The system calls: their numbers (in `x8`), their registers, their control words.
+//!
+//! A user thread enters the kernel with `svc #0`, the syscall number in `x8` and the
+//! arguments in `x0..x7`; it gets the status back in `x0` and the results in `x1..x7`
+//! (the crate documentation has the whole table and the reasons for it). This module
+//! names the numbers ([`Syscall`]) and encodes and decodes the control words of the
+//! calls that take one, so the kernel's decoder and a user's stub share the bit
+//! positions.
+//!
+//! # Invariants
+//! Numbers are stable: never renumbered, only appended. [`Syscall::COUNT`] is what the
+//! KIP publishes as the syscall count.
+#![forbid(unsafe_code)]
+
+use crate::error::Error;
+
+/// A system call, by its number in `x8`.
+///
+/// Each variant lists its argument registers, its results and the errors it returns
+/// beyond the ones every call may return ([`Error::UnknownSyscall`] for a bad number or
+/// `svc` immediate). Registers other than the results are preserved, except `x0..x8`.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+#[repr(u64)]
+pub enum Syscall {
+    /// Send and/or receive one message (L4's only communication primitive).
+    ///
+    /// | reg | in | out |
+    /// |---|---|---|
+    /// | x0 | `to`: destination [`crate::ThreadId`]; NIL = no send phase | status |
+    /// | x1 | `from_spec`: whom to receive from; ANY = anyone, NIL = no receive phase | sender id |
+    /// | x2 | timeouts, [`crate::Timeouts::pack`] (send << 32 \| receive) | - |
+    /// | x3 | MR0, the message [`crate::Tag`] | MR0 of the received message |
+    /// | x4..x7 | MR1..MR4 | MR1..MR4 of the received message |
+    ///
+    /// MR5..MR63 travel in the UTCB. The receiver's window for map/grant items is BR0
+    /// of its UTCB.
+    ///
+    /// Errors: [`Error::InvalidArgument`] (a tag or typed item that does not decode),
+    /// [`Error::MessageOverflow`] (u + t > 63), [`Error::InvalidThread`],
+    /// [`Error::NonExistingPartner`], [`Error::SendTimeout`], [`Error::ReceiveTimeout`],
+    /// [`Error::Cancelled`], [`Error::MapRejected`]. A send followed by a receive can
+    /// fail in the receive phase after the send completed; the error says which phase.
+    Ipc = 0,
+    /// Create, change or delete a thread (privileged).
+    ///
+    /// | reg | in |
+    /// |---|---|
+    /// | x0 | `dest`: the thread to create or change |
+    /// | x1 | `space`: a thread of the target space; == dest: a new space; NIL: delete dest |
+    /// | x2 | `scheduler` thread |
+    /// | x3 | `pager` thread |
+    /// | x4 | UTCB address: page-aligned user VA; the kernel maps a kernel-owned UTCB page there |
+    /// | x5 | home-CPU hint: a CPU index, or [`CURRENT_CPU`] |
+    ///
+    /// Errors: [`Error::NoPrivilege`], [`Error::InvalidThread`], [`Error::InvalidSpace`],
+    /// [`Error::InvalidScheduler`], [`Error::InvalidUtcb`], [`Error::InvalidCpu`],
+    /// [`Error::OutOfMemory`].
+    ThreadControl = 1,
+    /// Configure an address space (privileged).
+    ///
+    /// | reg | in | out |
+    /// |---|---|---|
+    /// | x0 | `space`: a thread in it | status |
+    /// | x1 | control: [`SpaceControlFlags`] | the space's home node |
+    /// | x2 | reserved, must be 0 | - |
+    ///
+    /// Errors: [`Error::NoPrivilege`], [`Error::InvalidSpace`],
+    /// [`Error::InvalidArgument`] (reserved bits).
+    SpaceControl = 2,
+    /// Set a thread's priority, CPU and timeslice.
+    ///
+    /// | reg | in | out |
+    /// |---|---|---|
+    /// | x0 | `dest` | status |
+    /// | x1 | priority `0..=`[`MAX_PRIORITY`], or [`KEEP`] | old priority |
+    /// | x2 | CPU index, or [`KEEP`] | old CPU |
+    /// | x3 | timeslice in µs, 0 = keep | - |
+    ///
+    /// Errors: [`Error::InvalidThread`], [`Error::NoPrivilege`] (the caller is not the
+    /// thread's scheduler), [`Error::InvalidArgument`] (priority), [`Error::InvalidCpu`].
+    Schedule = 3,
+    /// Read and change a thread's stack pointer, IP, pager, exception handler and
+    /// run state.
+    ///
+    /// | reg | in | out |
+    /// |---|---|---|
+    /// | x0 | `dest` (a thread of the caller's space) | status |
+    /// | x1 | control: [`ExregsControl`] | old SP |
+    /// | x2 | SP | old IP |
+    /// | x3 | IP | old pager |
+    /// | x4 | pager | state flags |
+    /// | x5 | exception handler | - |
+    ///
+    /// Errors: [`Error::InvalidThread`], [`Error::InvalidArgument`] (reserved control
+    /// bits).
+    ExchangeRegisters = 4,
+    /// Revoke mappings, recursively through the mapping database.
+    ///
+    /// | reg | in | out |
+    /// |---|---|---|
+    /// | x0 | control: [`UnmapControl`] | status |
+    ///
+    /// The `n` flexpages are in MR0..MR(n-1) of the caller's UTCB; the kernel writes
+    /// them back with the accessed bits in their rights field (R, W, X: the page was
+    /// read, written, executed since the last `Unmap` that asked).
+    ///
+    /// Errors: [`Error::InvalidArgument`] (a flexpage that does not decode).
+    Unmap = 5,
+    /// Give the rest of the timeslice to `dest`, or yield.
+    ///
+    /// | reg | in |
+    /// |---|---|
+    /// | x0 | `dest`; NIL = yield to anyone |
+    ///
+    /// Errors: [`Error::InvalidThread`].
+    ThreadSwitch = 6,
+    /// Read the system counter.
+    ///
+    /// | reg | out |
+    /// |---|---|
+    /// | x1 | counter ticks (`CNTVCT_EL0`) |
+    /// | x2 | counter frequency in Hz |
+    SystemClock = 7,
+    /// Find the kernel interface page.
+    ///
+    /// | reg | out |
+    /// |---|---|
+    /// | x1 | KIP user address ([`crate::kip::KIP_ADDRESS`]) |
+    /// | x2 | ABI version ([`crate::ABI_VERSION`]) |
+    /// | x3 | KIP size ([`crate::kip::KIP_SIZE`]) |
+    KernelInterface = 8,
+    /// Attach a thread to an interrupt, or detach it (privileged).
+    ///
+    /// | reg | in |
+    /// |---|---|
+    /// | x0 | INTID |
+    /// | x1 | handler thread; NIL = detach |
+    /// | x2 | control: [`INTERRUPT_CONTROL_ACK`] = acknowledge/unmask after handling |
+    ///
+    /// The interrupt arrives as an IPC from its pseudo-thread
+    /// ([`crate::ThreadId::interrupt`]); see [`crate::fault::Interrupt`].
+    ///
+    /// Errors: [`Error::NoPrivilege`], [`Error::InvalidInterrupt`],
+    /// [`Error::InvalidThread`], [`Error::Busy`] (another handler is attached),
+    /// [`Error::InvalidArgument`] (reserved control bits).
+    InterruptControl = 9,
+    /// Write bytes to the kernel console (for bring-up and tests).
+    ///
+    /// | reg | in | out |
+    /// |---|---|---|
+    /// | x0 | user pointer | status |
+    /// | x1 | length, at most [`DEBUG_WRITE_MAX`] | bytes written |
+    ///
+    /// Errors: [`Error::InvalidArgument`] (too long, or not readable memory).
+    DebugWrite = 10,
+    /// Ask the kernel what it knows: memory reports, translations, placement.
+    ///
+    /// | reg | in | out |
+    /// |---|---|---|
+    /// | x0 | query: [`crate::introspect::Query`] | status |
+    /// | x1..x3 | query arguments | x1..x6: answers, per query |
+    ///
+    /// Errors: [`Error::InvalidArgument`] (unknown query), and the query's own.
+    Introspect = 11,
+    /// Take a block of frames from a node's pool into the caller's space
+    /// (privileged). Replaces X.2's sigma0 1:1 window: see the crate documentation.
+    ///
+    /// | reg | in | out |
+    /// |---|---|---|
+    /// | x0 | node | status |
+    /// | x1 | order: 2^order frames, naturally aligned | physical base |
+    /// | x2 | destination VA in the caller's space, aligned to the block | node used |
+    /// | x3 | flags: [`crate::memory_control::MemoryControlFlags`] | - |
+    ///
+    /// The block becomes a mapping-database root owned by the caller's space.
+    ///
+    /// Errors: [`Error::NoPrivilege`], [`Error::InvalidNode`],
+    /// [`Error::InvalidArgument`] (order, alignment, reserved flag bits),
+    /// [`Error::OutOfMemory`] (the node, and with the nearest flag every node, is
+    /// exhausted).
+    MemoryControl = 12,
+}
+
+/// `Schedule`: "leave this setting as it is" for priority (x1) and CPU (x2).
+pub const KEEP: u64 = u64::MAX;
+/// `Schedule`: the highest priority.
+pub const MAX_PRIORITY: u64 = 255;
+/// `ThreadControl` x5: "the CPU the caller runs on".
+pub const CURRENT_CPU: u64 = u64::MAX;
+/// `DebugWrite`: the longest write.
+pub const DEBUG_WRITE_MAX: u64 = 4096;
+/// `InterruptControl` x2 bit 0: acknowledge and unmask the interrupt after handling.
+pub const INTERRUPT_CONTROL_ACK: u64 = 1 << 0;
+
+impl Syscall {
+    /// How many syscalls this ABI version has (numbers `0..COUNT`); the KIP's
+    /// syscall count.
+    pub const COUNT: u64 = 13;
+
+    /// Every syscall, in number order.
+    pub const ALL: [Syscall; Syscall::COUNT as usize] = [
+        Syscall::Ipc,
+        Syscall::ThreadControl,
+        Syscall::SpaceControl,
+        Syscall::Schedule,
+        Syscall::ExchangeRegisters,
+        Syscall::Unmap,
+        Syscall::ThreadSwitch,
+        Syscall::SystemClock,
+        Syscall::KernelInterface,
+        Syscall::InterruptControl,
+        Syscall::DebugWrite,
+        Syscall::Introspect,
+        Syscall::MemoryControl,
+    ];
+
+    /// The syscall with number `x8`, or `None` (the kernel answers
+    /// [`Error::UnknownSyscall`]).
+    pub const fn from_number(number: u64) -> Option<Syscall> {
+        if number >= Syscall::COUNT {
+            return None;
+        }
+        Some(Syscall::ALL[number as usize])
+    }
+
+    /// The number that goes in `x8`.
+    pub const fn number(self) -> u64 {
+        self as u64
+    }
+
+    /// The syscall's name, as spelled in the ABI tables.
+    pub const fn name(self) -> &'static str {
+        match self {
+            Syscall::Ipc => "Ipc",
+            Syscall::ThreadControl => "ThreadControl",
+            Syscall::SpaceControl => "SpaceControl",
+            Syscall::Schedule => "Schedule",
+            Syscall::ExchangeRegisters => "ExchangeRegisters",
+            Syscall::Unmap => "Unmap",
+            Syscall::ThreadSwitch => "ThreadSwitch",
+            Syscall::SystemClock => "SystemClock",
+            Syscall::KernelInterface => "KernelInterface",
+            Syscall::InterruptControl => "InterruptControl",
+            Syscall::DebugWrite => "DebugWrite",
+            Syscall::Introspect => "Introspect",
+            Syscall::MemoryControl => "MemoryControl",
+        }
+    }
+
+    /// Whether only threads of a privileged space may make this call (others get
+    /// [`Error::NoPrivilege`]).
+    pub const fn is_privileged(self) -> bool {
+        matches!(
+            self,
+            Syscall::ThreadControl
+                | Syscall::SpaceControl
+                | Syscall::InterruptControl
+                | Syscall::MemoryControl
+        )
+    }
+}
+
+/// Decodes the syscall of an `svc`: the immediate (from `ESR_EL1.ISS`) must be 0 and
+/// `x8` a known number.
+pub const fn decode(svc_immediate: u16, x8: u64) -> Result<Syscall, Error> {
+    if svc_immediate != 0 {
+        return Err(Error::UnknownSyscall);
+    }
+    match Syscall::from_number(x8) {
+        Some(s) => Ok(s),
+        None => Err(Error::UnknownSyscall),
+    }
+}
+
+/// `SpaceControl` control word (x1).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct SpaceControlFlags {
+    /// Bit 0: threads of the space may make privileged syscalls.
+    pub privileged: bool,
+}
+
+impl SpaceControlFlags {
+    const PRIVILEGED: u64 = 1 << 0;
+
+    /// The control word.
+    pub const fn raw(self) -> u64 {
+        if self.privileged { Self::PRIVILEGED } else { 0 }
+    }
+
+    /// Decodes x1; any bit but bit 0 is [`Error::InvalidArgument`].
+    pub const fn from_raw(raw: u64) -> Result<SpaceControlFlags, Error> {
+        if raw & !Self::PRIVILEGED != 0 {
+            return Err(Error::InvalidArgument);
+        }
+        Ok(SpaceControlFlags { privileged: raw & Self::PRIVILEGED != 0 })
+    }
+}
+
+/// `ExchangeRegisters` control word (x1): which values to set and what to do with the
+/// thread. A bit-set newtype; combine with `|`.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Default)]
+pub struct ExregsControl(u64);
+
+impl ExregsControl {
+    /// Nothing set: read the registers only.
+    pub const NONE: ExregsControl = ExregsControl(0);
+    /// Bit 0: set SP from x2.
+    pub const SET_SP: ExregsControl = ExregsControl(1 << 0);
+    /// Bit 1: set IP from x3.
+    pub const SET_IP: ExregsControl = ExregsControl(1 << 1);
+    /// Bit 2: set the pager from x4.
+    pub const SET_PAGER: ExregsControl = ExregsControl(1 << 2);
+    /// Bit 3: start (resume) the thread.
+    pub const START: ExregsControl = ExregsControl(1 << 3);
+    /// Bit 4: halt the thread (cancels an IPC in progress with [`Error::Cancelled`]).
+    pub const HALT: ExregsControl = ExregsControl(1 << 4);
+    /// Bit 5: set the exception handler from x5.
+    pub const SET_EXCEPTION_HANDLER: ExregsControl = ExregsControl(1 << 5);
+
+    const DEFINED: u64 = 0x3F;
+
+    /// The control word.
+    pub const fn raw(self) -> u64 {
+        self.0
+    }
+
+    /// Decodes x1: bits above 5 are [`Error::InvalidArgument`].
+    pub const fn from_raw(raw: u64) -> Result<ExregsControl, Error> {
+        if raw & !Self::DEFINED != 0 {
+            return Err(Error::InvalidArgument);
+        }
+        Ok(ExregsControl(raw))
+    }
+
+    /// Whether every bit of `other` is set here.
+    pub const fn contains(self, other: ExregsControl) -> bool {
+        self.0 & other.0 == other.0
+    }
+}
+
+impl core::ops::BitOr for ExregsControl {
+    type Output = ExregsControl;
+    fn bitor(self, rhs: ExregsControl) -> ExregsControl {
+        ExregsControl(self.0 | rhs.0)
+    }
+}
+
+/// `Unmap` control word (x0).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct UnmapControl {
+    /// Bits 5..0: how many flexpages, in MR0..MR(count-1).
+    count: u8,
+    /// Bit 6: also remove the pages from the caller's own space (not only from the
+    /// spaces it mapped them to).
+    pub flush_own: bool,
+}
+
+impl UnmapControl {
+    /// Most flexpages one `Unmap` takes (the 6-bit count field).
+    pub const MAX_COUNT: u8 = 63;
+    const FLUSH_OWN: u64 = 1 << 6;
+
+    /// An unmap of `count` flexpages; `None` if `count` exceeds [`Self::MAX_COUNT`].
+    pub const fn new(count: u8, flush_own: bool) -> Option<UnmapControl> {
+        if count > Self::MAX_COUNT {
+            return None;
+        }
+        Some(UnmapControl { count, flush_own })
+    }
+
+    /// How many flexpages (MR0..MR(count-1)).
+    pub const fn count(self) -> u8 {
+        self.count
+    }
+
+    /// The control word.
+    pub const fn raw(self) -> u64 {
+        self.count as u64 | if self.flush_own { Self::FLUSH_OWN } else { 0 }
+    }
+
+    /// Decodes x0: bits above 6 are [`Error::InvalidArgument`].
+    pub const fn from_raw(raw: u64) -> Result<UnmapControl, Error> {
+        if raw & !(Self::FLUSH_OWN | 0x3F) != 0 {
+            return Err(Error::InvalidArgument);
+        }
+        Ok(UnmapControl { count: (raw & 0x3F) as u8, flush_own: raw & Self::FLUSH_OWN != 0 })
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// The brief's table: if a syscall is renumbered, this fails.
+    const BRIEF: [(u64, &str); 13] = [
+        (0, "Ipc"),
+        (1, "ThreadControl"),
+        (2, "SpaceControl"),
+        (3, "Schedule"),
+        (4, "ExchangeRegisters"),
+        (5, "Unmap"),
+        (6, "ThreadSwitch"),
+        (7, "SystemClock"),
+        (8, "KernelInterface"),
+        (9, "InterruptControl"),
+        (10, "DebugWrite"),
+        (11, "Introspect"),
+        (12, "MemoryControl"),
+    ];
+
+    #[test]
+    fn every_syscall_keeps_the_number_and_name_of_the_brief() {
+        assert_eq!(Syscall::COUNT as usize, BRIEF.len());
+        for (s, (number, name)) in Syscall::ALL.iter().zip(BRIEF) {
+            assert_eq!(s.number(), number, "{name}");
+            assert_eq!(*s as u64, number);
+            assert_eq!(s.name(), name);
+        }
+        assert_eq!(Syscall::MemoryControl as u64, 12);
+    }
+
+    #[test]
+    fn numbers_round_trip_and_unknown_numbers_are_refused() {
+        for s in Syscall::ALL {
+            assert_eq!(Syscall::from_number(s.number()), Some(s));
+        }
+        assert_eq!(Syscall::from_number(13), None);
+        assert_eq!(Syscall::from_number(u64::MAX), None);
+    }
+
+    #[test]
+    fn an_svc_with_a_nonzero_immediate_is_an_unknown_syscall() {
+        assert_eq!(decode(0, 0), Ok(Syscall::Ipc));
+        assert_eq!(decode(1, 0), Err(Error::UnknownSyscall));
+        assert_eq!(decode(0, 13), Err(Error::UnknownSyscall));
+    }
+
+    #[test]
+    fn exactly_the_four_control_syscalls_are_privileged() {
+        let privileged: Vec<_> =
+            Syscall::ALL.iter().filter(|s| s.is_privileged()).map(|s| s.number()).collect();
+        assert_eq!(privileged, [1, 2, 9, 12]);
+    }
+
+    #[test]
+    fn control_words_round_trip_and_reserved_bits_are_refused() {
+        for privileged in [false, true] {
+            let f = SpaceControlFlags { privileged };
+            assert_eq!(SpaceControlFlags::from_raw(f.raw()), Ok(f));
+        }
+        assert_eq!(SpaceControlFlags::from_raw(2), Err(Error::InvalidArgument));
+
+        let c = ExregsControl::SET_SP | ExregsControl::SET_IP | ExregsControl::START;
+        assert_eq!(c.raw(), 0b1011);
+        assert_eq!(ExregsControl::from_raw(c.raw()), Ok(c));
+        assert_eq!(ExregsControl::SET_EXCEPTION_HANDLER.raw(), 1 << 5);
+        assert_eq!(ExregsControl::from_raw(1 << 6), Err(Error::InvalidArgument));
+
+        let u = UnmapControl::new(63, true).unwrap();
+        assert_eq!(u.raw(), 63 | 1 << 6);
+        assert_eq!(UnmapControl::from_raw(u.raw()), Ok(u));
+        assert_eq!(UnmapControl::new(64, false), None);
+        assert_eq!(UnmapControl::from_raw(1 << 7), Err(Error::InvalidArgument));
+    }
+}
