@@ -40,9 +40,11 @@ pub mod backtrace;
 pub mod cmdline;
 pub mod console;
 pub mod exception;
+pub mod mdb;
 pub mod mm;
 pub mod percpu;
 pub mod psci;
+pub mod slab;
 
 /// Applies the one target gate to every item given: the modules that exist only on
 /// the bare-metal AArch64 target.

@@ -435,6 +435,12 @@ impl Frames {
         Ok(())
     }
 
+    /// How this allocator reaches the memory it manages (allocators built on it, such
+    /// as [`crate::slab`], reach their frames the same way).
+    pub fn window(&self) -> Window {
+        self.window
+    }
+
     /// The node that owns physical address `pa`, if any.
     pub fn node_of(&self, pa: u64) -> Option<NodeId> {
         let len = self.owned_len.load(Ordering::Acquire);
