@@ -6,7 +6,9 @@
 #     source scripts/lib.sh
 #     ensure_deps      # QEMU, dtc, U-Boot, llvm; installs them as root, else says how
 #     build_kernel     # target/kernel.img (flat arm64 Image) + the ELF beside it
-#     build_harness    # the host tools: $TARGET_DIR/debug/{qemu-run,boot-tests,topology}
+#     build_harness    # the host tools: $TARGET_DIR/debug/{qemu-run,boot-tests,topology,mkinitrd}
+#     build_user       # every user program (pagers/NAME/src/main.rs), aarch64-unknown-none
+#     build_initrd     # build_user, then pack them all into target/initrd.cpio
 #
 # Everything a fresh Debian machine lacks is installed here (CI runs as root with no
 # standard input), so no step of the project depends on what someone installed by hand.
@@ -20,6 +22,11 @@ KERNEL_TARGET=aarch64-unknown-none-softfloat
 KERNEL_ELF="$TARGET_DIR/$KERNEL_TARGET/release/kernel"
 KERNEL_IMG="$TARGET_DIR/kernel.img"
 HARNESS_BIN="$TARGET_DIR/debug"
+# User programs: built for the target with FP/SIMD (the kernel saves it per thread),
+# linked by linker/user.ld, packed into the initrd by mkinitrd.
+USER_TARGET=aarch64-unknown-none
+USER_BIN_DIR="$TARGET_DIR/$USER_TARGET/release"
+INITRD="$TARGET_DIR/initrd.cpio"
 UBOOT_BIN=/usr/lib/u-boot/qemu_arm64/u-boot.bin
 # Debian packages the QEMU side needs: the emulator, dtc (to read DTBs), U-Boot for the
 # booti test, llvm for llvm-symbolizer (backtraces) and llvm-objcopy.
@@ -113,4 +120,48 @@ build_kernel() {
 # build_harness: builds the host tools (qemu-run, boot-tests, topology).
 build_harness() {
     (cd "$ROOT" && cargo build -q -p harness --bins) || die "the host harness does not build"
+}
+
+# user_programs: prints the name of every user program, one a line, sorted. A user
+# program is a crate pagers/NAME/ with a src/main.rs; its package and binary are NAME
+# (libraries such as pagers/rt have no main.rs and are not programs).
+user_programs() {
+    local main
+    for main in "$ROOT"/pagers/*/src/main.rs; do
+        [[ -f "$main" ]] || continue
+        main="${main%/src/main.rs}"
+        echo "${main##*/}"
+    done | LC_ALL=C sort
+}
+
+# build_user: builds every user program for $USER_TARGET in release (static ELFs at
+# $USER_BIN_DIR/NAME).
+build_user() {
+    local programs=() p pkgs=()
+    mapfile -t programs < <(user_programs)
+    ((${#programs[@]} > 0)) || die "no user programs found (pagers/NAME/src/main.rs)"
+    for p in "${programs[@]}"; do pkgs+=(-p "$p"); done
+    say "building the user programs (${programs[*]}; $USER_TARGET, release)"
+    (cd "$ROOT" && cargo build "${pkgs[@]}" --release --target "$USER_TARGET") ||
+        die "the user programs do not build (cargo build ${pkgs[*]} --release --target $USER_TARGET)"
+    for p in "${programs[@]}"; do
+        [[ -f "$USER_BIN_DIR/$p" ]] || die "cargo built no ELF for user program $p at $USER_BIN_DIR/$p"
+    done
+}
+
+# build_initrd: builds the user programs and mkinitrd, then packs every program into
+# $INITRD under its own name, in sorted order (so the archive is reproducible).
+build_initrd() {
+    build_user
+    (cd "$ROOT" && cargo build -q -p harness --bin mkinitrd) || die "mkinitrd does not build"
+    local specs=() p
+    while read -r p; do specs+=("$p=$USER_BIN_DIR/$p"); done < <(user_programs)
+    "$HARNESS_BIN/mkinitrd" "$INITRD" "${specs[@]}" || die "mkinitrd could not pack $INITRD"
+}
+
+# check_initrd: builds the initrd, then reads it back with bootfmt (archive, and every
+# program as an ELF the loader accepts). Ends with `N passed, N failed`.
+check_initrd() {
+    build_initrd
+    "$HARNESS_BIN/mkinitrd" --check "$INITRD"
 }

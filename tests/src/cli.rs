@@ -68,6 +68,8 @@ pub struct RunOptions {
     pub kernel: Option<PathBuf>,
     /// `--elf ELF`.
     pub elf: Option<PathBuf>,
+    /// `--initrd FILE`.
+    pub initrd: Option<PathBuf>,
     /// `--qemu BIN`.
     pub qemu: Option<String>,
     /// `--no-symbolize`.
@@ -157,6 +159,7 @@ impl RunOptions {
                 }
                 "--kernel" => o.kernel = Some(value(&name)?.into()),
                 "--elf" => o.elf = Some(value(&name)?.into()),
+                "--initrd" => o.initrd = Some(value(&name)?.into()),
                 "--qemu" => o.qemu = Some(value(&name)?),
                 "--el2" | "--uboot" | "--gdb" | "--print-cmd" | "--no-symbolize" | "--help" | "-h"
                     if inline.is_some() =>
@@ -218,6 +221,7 @@ impl RunOptions {
         if self.uboot {
             c.boot = Boot::Firmware(UBOOT_BIOS.into());
         }
+        c.initrd = self.initrd.clone();
         c.append = self.append.clone();
         c.gdb = self.gdb;
         c.extra = self.extra.clone();
@@ -245,6 +249,8 @@ mod tests {
         assert_eq!(o.timeout(), Some(Duration::from_secs(DEFAULT_TIMEOUT_SECS)));
         let c = o.config().unwrap();
         assert!(c.kernel.ends_with("kernel.img"));
+        assert_eq!(c.initrd, None);
+        assert!(!c.args().contains(&"-initrd".to_string()));
     }
 
     #[test]
@@ -269,6 +275,8 @@ mod tests {
             "/k.img",
             "--elf",
             "/k.elf",
+            "--initrd",
+            "/i.cpio",
             "--qemu",
             "/bin/q",
             "--no-symbolize",
@@ -286,6 +294,8 @@ mod tests {
         assert_eq!(o.extra, ["-d", "int"]);
         let c = o.config().unwrap();
         assert_eq!(c.qemu, "/bin/q");
+        assert_eq!(c.initrd, Some(PathBuf::from("/i.cpio")));
+        assert!(c.args().join(" ").contains("-kernel /k.img -initrd /i.cpio -semihosting"), "{:?}", c.args());
         assert!(c.el2);
         assert_eq!(c.bootargs(), "exit=semihosting selftest=panic x=1");
         assert!(c.topology.is_asymmetric());
@@ -302,6 +312,17 @@ mod tests {
     }
 
     #[test]
+    fn an_initrd_is_passed_with_either_spelling() {
+        for args in [&["--initrd", "x.cpio"][..], &["--initrd=x.cpio"][..]] {
+            let c = parse(args).unwrap().config().unwrap();
+            let a = c.args();
+            let at = a.iter().position(|s| s == "-initrd").expect("an -initrd argument");
+            assert_eq!(a[at + 1], "x.cpio");
+            assert_eq!(a[at - 2], "-kernel", "right after the kernel: {a:?}");
+        }
+    }
+
+    #[test]
     fn uboot_and_clusters() {
         let o = parse(&["--uboot", "--node", "cpus=4,mem=1G", "--clusters", "2"]).unwrap();
         let line = o.config().unwrap().args().join(" ");
@@ -315,6 +336,7 @@ mod tests {
         assert_eq!(parse(&["--node"]), Err(CliError::MissingValue("--node".into())));
         assert!(matches!(parse(&["--timeout", "soon"]), Err(CliError::BadValue { .. })));
         assert!(matches!(parse(&["--el2=yes"]), Err(CliError::BadValue { .. })));
+        assert_eq!(parse(&["--initrd"]), Err(CliError::MissingValue("--initrd".into())));
         assert_eq!(parse(&["--dist", "0-1=20"]).unwrap().topology(), Err(CliError::NeedsNodes("--dist")));
         let e = parse(&["--node", "cpus=1,mem=1G", "--node", "cpus=1,mem=1G", "--dist", "0-3=20"])
             .unwrap()

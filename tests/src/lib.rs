@@ -15,14 +15,16 @@
 //!    device tree for the machines QEMU cannot build from options.
 //!
 //! The binaries are thin: `qemu-run` (behind `scripts/run`), `boot-tests` (the last stage of
-//! `scripts/test`) and `topology` (behind `scripts/topology`, the device-tree parser on a
-//! `.dtb` file). [`cli`] holds `qemu-run`'s option parsing so that it is tested too.
+//! `scripts/test`), `topology` (behind `scripts/topology`, the device-tree parser on a
+//! `.dtb` file) and `mkinitrd` (packs the user programs into the initrd and checks it, see
+//! [`initrd`]). [`cli`] holds `qemu-run`'s option parsing so that it is tested too.
 
 #![forbid(unsafe_code)]
 
 pub mod boot;
 pub mod cli;
 pub mod dtb;
+pub mod initrd;
 pub mod numactl;
 pub mod qemu;
 pub mod report;

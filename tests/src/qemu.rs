@@ -46,6 +46,9 @@ pub struct QemuConfig {
     pub boot: Boot,
     /// The flat arm64 Image.
     pub kernel: PathBuf,
+    /// The initrd (`-initrd`): QEMU loads it into RAM after the kernel, names its place
+    /// in `/chosen` (`linux,initrd-start`/`-end`) and moves the DTB above it.
+    pub initrd: Option<PathBuf>,
     /// Bootargs beyond [`EXIT_BOOTARG`], which is always passed.
     pub append: Vec<String>,
     /// Wait for gdb on :1234 before the first instruction (`-s -S`).
@@ -63,6 +66,7 @@ impl QemuConfig {
             el2: false,
             boot: Boot::Direct,
             kernel: kernel.into(),
+            initrd: None,
             append: Vec::new(),
             gdb: false,
             extra: Vec::new(),
@@ -111,6 +115,10 @@ impl QemuConfig {
         }
         if !matches!(self.boot, Boot::DumpDtb(_)) {
             push(&["-kernel", &self.kernel.display().to_string()]);
+            // QEMU accepts -initrd only with -kernel, so a DTB dump never gets one.
+            if let Some(initrd) = &self.initrd {
+                push(&["-initrd", &initrd.display().to_string()]);
+            }
             push(&["-semihosting", "-append", &self.bootargs()]);
         }
         if self.gdb {
@@ -274,6 +282,18 @@ mod tests {
         let l = line(&c);
         assert!(l.starts_with("-M virt,gic-version=3,dtb-randomness=off,dumpdtb=/tmp/x.dtb "));
         assert!(!l.contains("-kernel"), "{l}");
+    }
+
+    #[test]
+    fn an_initrd_follows_the_kernel_and_never_goes_with_a_dtb_dump() {
+        let mut c = QemuConfig::new(topo(&["cpus=1,mem=1G"], &[]), "k.img");
+        c.initrd = Some("target/initrd.cpio".into());
+        assert!(line(&c).contains("-kernel k.img -initrd target/initrd.cpio -semihosting "), "{}", line(&c));
+        c.boot = Boot::DumpDtb("/tmp/x.dtb".into());
+        assert!(!line(&c).contains("-initrd"), "{}", line(&c));
+        c.initrd = None;
+        c.boot = Boot::Direct;
+        assert!(!line(&c).contains("-initrd"), "no initrd unless asked: {}", line(&c));
     }
 
     #[test]

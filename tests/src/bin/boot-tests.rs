@@ -35,6 +35,8 @@ exits 1 if any test failed.
   --timeout SECS     deadline per boot (default 30); a boot that hits it fails
   --kernel IMAGE     the flat Image (default: target/kernel.img)
   --elf ELF          the kernel ELF, for symbolizing backtraces
+  --initrd FILE      pass FILE to every boot as the initrd (-initrd); not to --dtb-only
+                     dumps (QEMU takes -initrd only with -kernel)
   --qemu BIN         the QEMU binary (default: qemu-system-aarch64)
   --verbose          print the output of passing tests too
   --dtb-only         boot nothing: for each passing-boot test (U-Boot excepted), let QEMU
@@ -52,6 +54,7 @@ struct Options {
     timeout: Duration,
     kernel: PathBuf,
     elf: PathBuf,
+    initrd: Option<PathBuf>,
     qemu: Option<String>,
     verbose: bool,
     dtb_only: bool,
@@ -65,6 +68,7 @@ fn parse_args() -> Result<Option<Options>, String> {
         timeout: Duration::from_secs(30),
         kernel: default_image(),
         elf: default_elf(),
+        initrd: None,
         qemu: None,
         verbose: false,
         dtb_only: false,
@@ -90,6 +94,7 @@ fn parse_args() -> Result<Option<Options>, String> {
             }
             "--kernel" => o.kernel = value()?.into(),
             "--elf" => o.elf = value()?.into(),
+            "--initrd" => o.initrd = Some(value()?.into()),
             "--qemu" => o.qemu = Some(value()?),
             "--verbose" => o.verbose = true,
             "--dtb-only" => o.dtb_only = true,
@@ -261,11 +266,20 @@ fn main() -> ExitCode {
             return ExitCode::from(2);
         }
     };
+    if let Some(initrd) = opts.initrd.as_ref().filter(|i| !i.is_file()) {
+        eprintln!(
+            "boot-tests: no initrd at {} (build it: source scripts/lib.sh && build_initrd)",
+            initrd.display()
+        );
+        println!("0 passed, 1 failed");
+        return ExitCode::FAILURE;
+    }
     let mut tests = matrix(&opts.kernel);
-    if let Some(q) = &opts.qemu {
-        for t in &mut tests {
+    for t in &mut tests {
+        if let Some(q) = &opts.qemu {
             t.config.qemu = q.clone();
         }
+        t.config.initrd = opts.initrd.clone();
     }
     tests.retain(|t| opts.filters.is_empty() || opts.filters.iter().any(|f| t.name.contains(f)));
     if opts.dtb_only {

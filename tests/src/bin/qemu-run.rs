@@ -39,6 +39,8 @@ Machine and kernel:
   --append ARGS           extra kernel bootargs (repeatable), after `exit=semihosting`;
                           test-only: selftest=panic, selftest=fault
   --kernel IMAGE          the flat Image (default: target/kernel.img)
+  --initrd FILE           load FILE as the initrd (-initrd; e.g. target/initrd.cpio from
+                          scripts/lib.sh build_initrd). The kernel does not read it yet.
   --elf ELF               the kernel ELF for symbols and gdb
                           (default: target/aarch64-unknown-none-softfloat/release/kernel)
   --qemu BIN              the QEMU binary (default: qemu-system-aarch64)
@@ -91,6 +93,13 @@ fn main() -> ExitCode {
         eprintln!(
             "qemu-run: no kernel Image at {} (build it: scripts/run does, or `source scripts/lib.sh && build_kernel`)",
             config.kernel.display()
+        );
+        return ExitCode::from(2);
+    }
+    if let Some(initrd) = config.initrd.as_ref().filter(|i| !i.is_file()) {
+        eprintln!(
+            "qemu-run: no initrd at {} (build it: `source scripts/lib.sh && build_initrd`)",
+            initrd.display()
         );
         return ExitCode::from(2);
     }

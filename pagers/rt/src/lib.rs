@@ -1,0 +1,111 @@
+// SPDX-License-Identifier: MIT OR Apache-2.0
+//! The user-level runtime: how a user program starts, and what happens when it panics.
+//!
+//! A user program is a static AArch64 ELF from the initrd (`linker/user.ld` lays it out,
+//! `bootfmt::elf` checks it). Whoever starts it (the kernel for the root pager, a pager
+//! for everything else) maps its segments, zero-filling each one's memory past its file
+//! bytes (ELF semantics: that is `.bss`), and creates a thread with
+//!
+//! ```text
+//!   pc = e_entry = _start    sp = top of a stack the starter mapped (16-byte aligned)
+//!   x0 = the thread's UTCB address
+//! ```
+//!
+//! So `_start` has nothing to prepare: no stack to find, no `.bss` to clear, no
+//! relocations to apply (the program is linked at a fixed address). It only calls the
+//! program's entry function with the UTCB address. A program names that function with
+//! [`entry!`]:
+//!
+//! ```text
+//! #![cfg_attr(all(target_arch = "aarch64", target_os = "none"), no_std, no_main)]
+//! rt::entry!(start);
+//! fn start(utcb: rt::UtcbAddr) -> ! { loop {} }
+//! ```
+//!
+//! Programs are built for `aarch64-unknown-none`, whose code uses FP/SIMD registers
+//! freely (even `core::fmt` does): the kernel enables FP/SIMD at EL0 and saves and
+//! restores each thread's FP/SIMD state, so the runtime need not avoid it.
+//!
+//! # Host builds
+//!
+//! The runtime and every program also compile for the host, so `cargo test --workspace`
+//! covers the whole workspace. One cfg gate, `all(target_arch = "aarch64", target_os =
+//! "none")`, the kernel's, chooses the target-only code: the `_start` entry and the panic
+//! handler here ([`start`]), and the `__rt_main` symbol that [`entry!`] defines. On the
+//! host, [`entry!`] instead defines a `main` that says where the program really runs.
+//!
+//! # What is missing
+//!
+//! The system-call stubs (IPC, thread and space control, a debug console) come from the
+//! kernel ABI crate, which is being written; until it lands a user program can only
+//! compute and loop, and a panic can only stop the thread (see [`start`]).
+
+#![cfg_attr(not(test), no_std)]
+
+/// Applies the one target gate to every item given.
+macro_rules! on_target {
+    ($($item:item)*) => { $( #[cfg(all(target_arch = "aarch64", target_os = "none"))] $item )* };
+}
+
+on_target! {
+    pub mod start;
+}
+
+/// The address of the calling thread's UTCB (user thread control block), as the kernel
+/// passes it to `_start` in `x0`.
+///
+/// Only the address: the UTCB's layout (message registers, thread words) belongs to the
+/// kernel ABI crate.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct UtcbAddr(usize);
+
+impl UtcbAddr {
+    /// The UTCB at `addr`.
+    pub const fn new(addr: usize) -> UtcbAddr {
+        UtcbAddr(addr)
+    }
+
+    /// The address as a number.
+    pub const fn as_usize(self) -> usize {
+        self.0
+    }
+}
+
+/// Names the program's entry function, `fn(UtcbAddr) -> !`, which `_start` calls.
+///
+/// On the target it defines the symbol `__rt_main` that [`start`] calls; the function is
+/// bound to a typed `fn` pointer first, so a wrong signature is a compile error, not a
+/// crash. On the host it defines `main`, which explains that the program runs on the
+/// kernel and exits with status 2 (so the entry function must not be called `main`).
+#[macro_export]
+macro_rules! entry {
+    ($main:path) => {
+        #[cfg(all(target_arch = "aarch64", target_os = "none"))]
+        #[unsafe(export_name = "__rt_main")]
+        fn __rt_main(utcb: $crate::UtcbAddr) -> ! {
+            let main: fn($crate::UtcbAddr) -> ! = $main;
+            main(utcb)
+        }
+
+        #[cfg(not(all(target_arch = "aarch64", target_os = "none")))]
+        fn main() {
+            let _checked: fn($crate::UtcbAddr) -> ! = $main;
+            ::std::eprintln!(
+                "{} is a numa-l4 user program: build it for aarch64-unknown-none (scripts/lib.sh build_user) \
+                 and start it from the initrd",
+                ::core::env!("CARGO_PKG_NAME")
+            );
+            ::std::process::exit(2);
+        }
+    };
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_utcb_address_round_trips() {
+        assert_eq!(UtcbAddr::new(0x10_2000).as_usize(), 0x10_2000);
+    }
+}
