@@ -180,7 +180,20 @@ pub enum Syscall {
     /// [`Error::OutOfMemory`] (the node, and with the nearest flag every node, is
     /// exhausted).
     MemoryControl = 12,
+    /// Control the whole system (privileged): today, power it off.
+    ///
+    /// | reg | in |
+    /// |---|---|
+    /// | x0 | operation: [`SYSTEM_POWER_OFF`] |
+    /// | x1 | for power-off: the exit status (0 = success) the host sees where it can |
+    ///
+    /// Does not return on success. Errors: [`Error::NoPrivilege`],
+    /// [`Error::InvalidArgument`] (an unknown operation).
+    SystemControl = 13,
 }
+
+/// `SystemControl` x0: power the system off (QEMU: exit with the status in x1).
+pub const SYSTEM_POWER_OFF: u64 = 0;
 
 /// `Schedule`: "leave this setting as it is" for priority (x1) and CPU (x2).
 pub const KEEP: u64 = u64::MAX;
@@ -196,7 +209,7 @@ pub const INTERRUPT_CONTROL_ACK: u64 = 1 << 0;
 impl Syscall {
     /// How many syscalls this ABI version has (numbers `0..COUNT`); the KIP's
     /// syscall count.
-    pub const COUNT: u64 = 13;
+    pub const COUNT: u64 = 14;
 
     /// Every syscall, in number order.
     pub const ALL: [Syscall; Syscall::COUNT as usize] = [
@@ -213,6 +226,7 @@ impl Syscall {
         Syscall::DebugWrite,
         Syscall::Introspect,
         Syscall::MemoryControl,
+        Syscall::SystemControl,
     ];
 
     /// The syscall with number `x8`, or `None` (the kernel answers
@@ -245,6 +259,7 @@ impl Syscall {
             Syscall::DebugWrite => "DebugWrite",
             Syscall::Introspect => "Introspect",
             Syscall::MemoryControl => "MemoryControl",
+            Syscall::SystemControl => "SystemControl",
         }
     }
 
@@ -257,6 +272,7 @@ impl Syscall {
                 | Syscall::SpaceControl
                 | Syscall::InterruptControl
                 | Syscall::MemoryControl
+                | Syscall::SystemControl
         )
     }
 }
@@ -393,7 +409,7 @@ mod tests {
     use super::*;
 
     /// The brief's table: if a syscall is renumbered, this fails.
-    const BRIEF: [(u64, &str); 13] = [
+    const BRIEF: [(u64, &str); 14] = [
         (0, "Ipc"),
         (1, "ThreadControl"),
         (2, "SpaceControl"),
@@ -407,6 +423,7 @@ mod tests {
         (10, "DebugWrite"),
         (11, "Introspect"),
         (12, "MemoryControl"),
+        (13, "SystemControl"),
     ];
 
     #[test]
@@ -425,7 +442,7 @@ mod tests {
         for s in Syscall::ALL {
             assert_eq!(Syscall::from_number(s.number()), Some(s));
         }
-        assert_eq!(Syscall::from_number(13), None);
+        assert_eq!(Syscall::from_number(14), None);
         assert_eq!(Syscall::from_number(u64::MAX), None);
     }
 
@@ -433,14 +450,14 @@ mod tests {
     fn an_svc_with_a_nonzero_immediate_is_an_unknown_syscall() {
         assert_eq!(decode(0, 0), Ok(Syscall::Ipc));
         assert_eq!(decode(1, 0), Err(Error::UnknownSyscall));
-        assert_eq!(decode(0, 13), Err(Error::UnknownSyscall));
+        assert_eq!(decode(0, 14), Err(Error::UnknownSyscall));
     }
 
     #[test]
     fn exactly_the_four_control_syscalls_are_privileged() {
         let privileged: Vec<_> =
             Syscall::ALL.iter().filter(|s| s.is_privileged()).map(|s| s.number()).collect();
-        assert_eq!(privileged, [1, 2, 9, 12]);
+        assert_eq!(privileged, [1, 2, 9, 12, 13]);
     }
 
     #[test]
