@@ -11,6 +11,42 @@
 //! listed in [`class_name`]); D1.10.2 "Exception vectors".
 #![forbid(unsafe_code)]
 
+/// The registers saved on exception entry, in the order the vector assembly
+/// (`arch/aarch64/trap.rs`) stores them. For a user thread this is its whole integer
+/// context: the kernel keeps a copy in the thread's control block while it does not
+/// run, and restores it (possibly for another thread) on the way out.
+#[repr(C)]
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct TrapFrame {
+    /// x0..x30 of the interrupted context.
+    pub x: [u64; 31],
+    /// The interrupted stack pointer (SP_EL0 for a lower-EL exception).
+    pub sp: u64,
+    /// ELR_EL1: where the exception was taken (where to resume).
+    pub elr: u64,
+    /// SPSR_EL1: the interrupted PSTATE.
+    pub spsr: u64,
+    /// ESR_EL1: the syndrome.
+    pub esr: u64,
+    /// FAR_EL1: the faulting address, for aborts.
+    pub far: u64,
+}
+
+impl TrapFrame {
+    /// A fresh user context: EL0 (SPSR.M = 0) with interrupts unmasked, starting at `ip`
+    /// with stack `sp` and `x0 = arg`.
+    pub fn user(ip: u64, sp: u64, arg: u64) -> TrapFrame {
+        let mut frame = TrapFrame { elr: ip, sp, spsr: 0, ..TrapFrame::default() };
+        frame.x[0] = arg;
+        frame
+    }
+
+    /// Whether this context runs at EL0 (SPSR.M[3:0] = 0).
+    pub fn is_user(&self) -> bool {
+        self.spsr & 0xF == 0
+    }
+}
+
 /// Where the exception came from (which quarter of the vector table).
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum Source {
@@ -120,6 +156,15 @@ pub fn is_write(esr: u64) -> bool {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn a_fresh_user_context_runs_at_el0_with_interrupts_open() {
+        let f = TrapFrame::user(0x40_0000, 0x7FFF_F000, 0x1234);
+        assert!(f.is_user());
+        assert_eq!(f.spsr & (0xF << 6), 0, "D, A, I, F unmasked");
+        assert_eq!((f.elr, f.sp, f.x[0]), (0x40_0000, 0x7FFF_F000, 0x1234));
+        assert_eq!(core::mem::size_of::<TrapFrame>(), 36 * 8);
+    }
 
     #[test]
     fn slots_decode_to_source_and_kind() {

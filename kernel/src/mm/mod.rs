@@ -9,6 +9,7 @@
 //! touch memory by address live in `arch::aarch64` (and `frames`' narrow unsafe
 //! boundary, where free lists are written into free memory).
 
+pub mod asid;
 pub mod early;
 pub mod frames;
 pub mod layout;

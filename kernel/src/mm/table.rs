@@ -256,6 +256,46 @@ fn map_one(
     unreachable!("level 3 always maps a page")
 }
 
+/// Removes the 4 KiB page mapping of `va`; returns what it mapped. Blocks are not
+/// split (user mappings are pages), and tables left empty are kept: a space's tables
+/// are freed with the space. The caller invalidates the TLB (`TLBI VAE1IS`) after.
+pub fn unmap_page(mem: &mut impl TableMemory, root: u64, va: u64) -> Option<(u64, Attrs)> {
+    let mut table = root;
+    for level in 0..3 {
+        let entry = mem.entries(table)[index(va, level)];
+        if entry & (VALID | TABLE_OR_PAGE) != (VALID | TABLE_OR_PAGE) {
+            return None;
+        }
+        table = entry & ADDR_MASK;
+    }
+    let slot = index(va, 3);
+    let entry = mem.entries(table)[slot];
+    if entry & VALID == 0 {
+        return None;
+    }
+    mem.entries(table)[slot] = 0;
+    Some((entry & ADDR_MASK, Attrs::from_leaf(entry)?))
+}
+
+/// Calls `f` with the physical address of every translation table below `root`
+/// (not `root` itself), deepest first: how a space's tables are freed.
+pub fn for_each_table(mem: &mut impl TableMemory, root: u64, f: &mut impl FnMut(u64)) {
+    fn walk(mem: &mut impl TableMemory, table: u64, level: usize, f: &mut impl FnMut(u64)) {
+        if level == 3 {
+            return;
+        }
+        for slot in 0..ENTRIES {
+            let entry = mem.entries(table)[slot];
+            if entry & (VALID | TABLE_OR_PAGE) == (VALID | TABLE_OR_PAGE) {
+                let next = entry & ADDR_MASK;
+                walk(mem, next, level + 1, f);
+                f(next);
+            }
+        }
+    }
+    walk(mem, root, 0, f);
+}
+
 /// Walks the tables like the MMU: the physical address and attributes `va` maps to.
 pub fn translate(mem: &mut impl TableMemory, root: u64, va: u64) -> Option<(u64, Attrs)> {
     let mut table = root;
@@ -423,6 +463,35 @@ mod tests {
             map(&mut mem, root, KVA, 0, PAGE_SIZE, Attrs::KERNEL_RW, false),
             Err(MapError::OutOfTables)
         );
+    }
+
+    #[test]
+    fn unmapping_a_page_returns_it_and_leaves_its_neighbours() {
+        let (mut mem, root) = FakeMemory::new(16);
+        let user =
+            Attrs { mem: MemType::Normal, write: true, kernel_exec: false, user: true, user_exec: false };
+        map(&mut mem, root, 0x40_0000, 0x8000_0000, 2 * PAGE_SIZE, user, false).unwrap();
+        assert_eq!(unmap_page(&mut mem, root, 0x40_0000), Some((0x8000_0000, user)));
+        assert_eq!(translate(&mut mem, root, 0x40_0000), None);
+        assert_eq!(translate(&mut mem, root, 0x40_1000).map(|t| t.0), Some(0x8000_1000));
+        assert_eq!(unmap_page(&mut mem, root, 0x40_0000), None, "already gone");
+        assert_eq!(unmap_page(&mut mem, root, 0x7000_0000), None, "never mapped");
+        // The page can be mapped again, even to another frame.
+        map(&mut mem, root, 0x40_0000, 0x9000_0000, PAGE_SIZE, user, false).unwrap();
+    }
+
+    #[test]
+    fn every_table_below_the_root_is_visited_once() {
+        let (mut mem, root) = FakeMemory::new(16);
+        let user =
+            Attrs { mem: MemType::Normal, write: true, kernel_exec: false, user: true, user_exec: false };
+        map(&mut mem, root, 0x40_0000, 0x8000_0000, PAGE_SIZE, user, false).unwrap();
+        map(&mut mem, root, 0x80_0000_0000, 0x8000_1000, PAGE_SIZE, user, false).unwrap();
+        let mut seen = Vec::new();
+        for_each_table(&mut mem, root, &mut |t| seen.push(t));
+        seen.sort();
+        seen.dedup();
+        assert_eq!(seen.len(), mem.tables.len() - 1, "all but the root");
     }
 
     #[test]

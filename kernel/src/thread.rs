@@ -1,0 +1,194 @@
+// SPDX-License-Identifier: MIT OR Apache-2.0
+//! Threads: the thread control block (TCB) and the states a thread moves through.
+//!
+//! An L4 thread is a user context (integer and FP/SIMD registers), a UTCB (its page of
+//! message registers), an address space it runs in, a pager that receives its page
+//! faults, an exception handler, a priority and a CPU. The kernel keeps all of it in
+//! one TCB, allocated from the home node of the thread's space: the TCB is what every
+//! IPC and every fault of the thread touches, so it should be local to where the space
+//! (and, by the NUMA runtime's policy, the thread) lives.
+//!
+//! ```text
+//!          ThreadControl            ExchangeRegisters(start)
+//!  (none) -------------> Inactive ------------------------> Ready <---------+
+//!                                                          |  ^             |
+//!                                             picked by CPU|  |preempted    |
+//!                                                          v  |             |
+//!                       send, partner not waiting       Running ---------+  |
+//!          SendBlocked <---------------------------------/  |  \         |  |
+//!          RecvBlocked <--- receive, nobody sending ----/   |   \ fault  |  |
+//!               |  partner arrives / timeout                |    v       |  |
+//!               +---------------------------------------> Ready   FaultBlocked (waits for pager)
+//!                                                           halt: Halted
+//! ```
+#![forbid(unsafe_code)]
+
+use crate::exception::TrapFrame;
+use platform::NodeId;
+
+/// Most threads the kernel holds at once (thread numbers are `1..MAX_THREADS`).
+pub const MAX_THREADS: usize = 1024;
+
+/// The FP/SIMD registers of a thread: q0..q31, FPCR, FPSR (layout fixed: the arch code
+/// stores them with `stp`/`ldp` at these offsets).
+#[repr(C, align(16))]
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct FpState {
+    /// The 32 128-bit vector registers.
+    pub q: [u128; 32],
+    /// Floating-point control register.
+    pub fpcr: u64,
+    /// Floating-point status register.
+    pub fpsr: u64,
+}
+
+/// Where a thread is in its life.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum ThreadState {
+    /// Created, never started (ExchangeRegisters starts it).
+    Inactive,
+    /// On its CPU's run queue.
+    Ready,
+    /// Running on its CPU.
+    Running,
+    /// Waiting to send to `to` (on `to`'s send queue). `call`: receive from `to` after.
+    SendBlocked {
+        /// The receiver.
+        to: u32,
+        /// A call: the reply is awaited next.
+        call: bool,
+    },
+    /// Waiting to receive; `from` is a thread number, or `None` for any sender.
+    RecvBlocked {
+        /// The accepted sender.
+        from: Option<u32>,
+    },
+    /// Faulted; waiting for its pager's (or exception handler's) reply.
+    FaultBlocked {
+        /// The handler thread asked.
+        handler: u32,
+        /// Whether the request was delivered already (else it waits to be sent).
+        delivered: bool,
+        /// What was reported: page fault or exception.
+        kind: FaultKind,
+    },
+    /// Stopped (by ExchangeRegisters, or an unhandled fault).
+    Halted,
+}
+
+/// What a thread reported to its handler.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum FaultKind {
+    /// A page fault, to the pager.
+    Page,
+    /// Another exception, to the exception handler.
+    Exception,
+}
+
+/// The thread control block.
+#[derive(Debug)]
+pub struct Tcb {
+    /// Thread number (index in the thread table).
+    pub number: u32,
+    /// Version: bumped each time the number is reused, so stale ids are refused.
+    pub version: u16,
+    /// Life state.
+    pub state: ThreadState,
+    /// The integer registers while the thread does not run.
+    pub context: TrapFrame,
+    /// The FP/SIMD registers while the thread does not run.
+    pub fp: FpState,
+    /// Index of its address space.
+    pub space: u16,
+    /// Scheduling priority, 0..=255.
+    pub priority: u8,
+    /// The CPU it runs on (logical index).
+    pub cpu: u32,
+    /// Timeslice in timer ticks, and what is left of it.
+    pub timeslice: u32,
+    /// Ticks left in the current slice.
+    pub remaining: u32,
+    /// Pager (full thread id), 0 = none.
+    pub pager: u64,
+    /// Exception handler (full thread id), 0 = none.
+    pub exception_handler: u64,
+    /// The UTCB: user virtual address and the kernel frame behind it.
+    pub utcb_va: u64,
+    /// Physical address of the UTCB frame.
+    pub utcb_pa: u64,
+    /// The node the TCB and UTCB frames came from.
+    pub memory_node: NodeId,
+    /// First thread waiting to send to this one (thread number), 0 = none.
+    pub send_queue: u32,
+    /// Next thread in the send queue this one waits on.
+    pub send_next: u32,
+    /// Deadline (counter ticks) of a blocking IPC, 0 = none.
+    pub deadline: u64,
+}
+
+impl Tcb {
+    /// A new, inactive thread.
+    pub fn new(number: u32, version: u16, space: u16, cpu: u32, memory_node: NodeId) -> Tcb {
+        Tcb {
+            number,
+            version,
+            state: ThreadState::Inactive,
+            context: TrapFrame::default(),
+            fp: FpState::default(),
+            space,
+            priority: 100,
+            cpu,
+            timeslice: 10,
+            remaining: 10,
+            pager: 0,
+            exception_handler: 0,
+            utcb_va: 0,
+            utcb_pa: 0,
+            memory_node,
+            send_queue: 0,
+            send_next: 0,
+            deadline: 0,
+        }
+    }
+
+    /// The full thread id (number and version), as user level names it.
+    pub fn id(&self) -> u64 {
+        (u64::from(self.number) << 16) | u64::from(self.version)
+    }
+}
+
+/// Splits a full thread id into (number, version); `None` for nil, any or version 0.
+pub fn split_id(id: u64) -> Option<(u32, u16)> {
+    let number = id >> 16;
+    let version = (id & 0xFFFF) as u16;
+    (id != 0 && id != u64::MAX && version != 0 && number < MAX_THREADS as u64)
+        .then_some((number as u32, version))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn thread_ids_carry_number_and_version() {
+        let t = Tcb::new(5, 3, 0, 0, NodeId::ZERO);
+        assert_eq!(t.id(), (5 << 16) | 3);
+        assert_eq!(split_id(t.id()), Some((5, 3)));
+        assert_eq!(split_id(0), None, "nil");
+        assert_eq!(split_id(u64::MAX), None, "any");
+        assert_eq!(split_id(5 << 16), None, "version 0 is never valid");
+        assert_eq!(split_id((MAX_THREADS as u64) << 16 | 1), None, "beyond the table");
+    }
+
+    #[test]
+    fn the_fp_state_has_the_layout_the_assembly_uses() {
+        assert_eq!(core::mem::offset_of!(FpState, fpcr), 512);
+        assert_eq!(core::mem::offset_of!(FpState, fpsr), 520);
+        assert_eq!(core::mem::align_of::<FpState>(), 16);
+    }
+
+    #[test]
+    fn a_tcb_fits_in_one_frame() {
+        assert!(core::mem::size_of::<Tcb>() <= 4096);
+    }
+}
