@@ -37,6 +37,8 @@ pub mod status {
     pub const EXCEPTION: u32 = 4;
     /// Not enough memory to boot.
     pub const NO_MEMORY: u32 = 5;
+    /// The initrd has no usable root task.
+    pub const NO_ROOT_TASK: u32 = 6;
 }
 
 /// Storage for the board, parsed in place (a `Board` is tens of KiB: too big to move
@@ -147,12 +149,20 @@ extern "C" fn boot_cpu_main(block_va: u64) -> ! {
     let block = crate::percpu::all().find(|&b| b as *const PerCpu as u64 == block_va);
     let block = block.expect("invariant: smp::prepare installed the boot CPU's block");
     cpu::set_percpu(block);
+    block.online.store(true, Ordering::Release);
     let opts = OPTIONS.get().copied().expect("invariant: set before the stack switch");
 
     // 6. Interrupts and the timer, then every other CPU.
     match irq::init(board) {
         Ok(()) => irq::init_this_cpu(block),
         Err(err) => kprintln!("warning: no interrupts: {err:?}"),
+    }
+    // The kernel interface page and the empty lower half, before any CPU can run a
+    // user thread.
+    let initrd = board.chosen.initrd;
+    if let Err(err) = crate::l4::init(board, initrd) {
+        kprintln!("error: kernel objects: {err}");
+        exit(status::NO_MEMORY);
     }
     let online = smp::start_secondaries(board);
     kprintln!("report: smp online={online} expected={}", board.cpus.len());
@@ -188,7 +198,15 @@ extern "C" fn boot_cpu_main(block_va: u64) -> ! {
         None => {}
     }
     kprintln!("report: boot result=pass stack_used_kib={}", boot_stack_used() / 1024);
-    exit(status::PASS)
+
+    // 10. User level: the root task from the initrd, if there is one; it ends the run
+    //     (SystemControl). Without an initrd the boot itself was the whole job.
+    let Some(initrd) = initrd else { exit(status::PASS) };
+    if let Err(err) = crate::l4::task::start_root(initrd, block.index as u32, block.node) {
+        kprintln!("error: root task: {err:?}");
+        exit(status::NO_ROOT_TASK);
+    }
+    crate::l4::idle_loop(block)
 }
 
 /// The board, once `kernel_main` has read it.

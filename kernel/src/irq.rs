@@ -28,6 +28,17 @@ use spin::Once;
 pub const SGI_PING: u32 = 1;
 /// SGI a CPU answers a ping with.
 pub const SGI_PONG: u32 = 2;
+/// SGI that tells a CPU a thread became ready on it.
+pub const SGI_RESCHEDULE: u32 = 3;
+
+/// What the interrupts just handled mean for the scheduler.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct Events {
+    /// This CPU's timer ticked.
+    pub ticked: bool,
+    /// Another CPU made a thread ready here.
+    pub reschedule: bool,
+}
 /// Timer ticks per second.
 pub const TICK_HZ: u64 = 100;
 
@@ -104,7 +115,7 @@ pub fn init_this_cpu(block: &PerCpu) {
         kprintln!("warning: cpu {}: redistributor did not wake: {err:?}", block.index);
         return;
     }
-    for intid in [SGI_PING, SGI_PONG, irqs.timer_intid] {
+    for intid in [SGI_PING, SGI_PONG, SGI_RESCHEDULE, irqs.timer_intid] {
         if let Err(err) = redist.enable_ppi_or_sgi(intid) {
             kprintln!("warning: cpu {}: interrupt {intid} not enabled: {err:?}", block.index);
         }
@@ -122,20 +133,24 @@ pub fn send_sgi(sgi: u32, mpidr: u64) {
     }
 }
 
-/// Handles every pending interrupt of this CPU; called from the IRQ vector.
-pub fn handle() {
-    let Some(irqs) = INTERRUPTS.get() else { return };
+/// Handles every pending interrupt of this CPU; called from the IRQ vector. Returns
+/// what the scheduler must know.
+pub fn handle() -> Events {
+    let mut events = Events::default();
+    let Some(irqs) = INTERRUPTS.get() else { return events };
     let me = cpu::this_percpu();
     loop {
         let intid = gic::acknowledge();
         if gicv3::is_spurious(intid) {
-            return;
+            return events;
         }
         match (intid, me) {
             (t, Some(me)) if t == irqs.timer_intid => {
                 me.ticks.fetch_add(1, Ordering::Relaxed);
                 timer::arm(irqs.tick_period);
+                events.ticked = true;
             }
+            (SGI_RESCHEDULE, _) => events.reschedule = true,
             (SGI_PING, Some(me)) => {
                 me.pings.fetch_add(1, Ordering::Release);
                 send_sgi(SGI_PONG, BOOT_MPIDR.load(Ordering::Relaxed));

@@ -44,7 +44,10 @@ pub mod mdb;
 pub mod mm;
 pub mod percpu;
 pub mod psci;
+pub mod sched;
 pub mod slab;
+pub mod space;
+pub mod thread;
 
 /// Applies the one target gate to every item given: the modules that exist only on
 /// the bare-metal AArch64 target.
@@ -56,6 +59,7 @@ on_target! {
     pub mod arch;
     pub mod boot;
     pub mod irq;
+    pub mod l4;
     pub mod memory;
     pub mod smp;
     pub use boot::fatal_exception;

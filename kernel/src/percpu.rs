@@ -19,6 +19,7 @@
 //!   interrupt controller ready; nothing sends it interrupts before that.
 #![forbid(unsafe_code)]
 
+use crate::sched::RunQueues;
 use core::sync::atomic::{AtomicBool, AtomicU32, AtomicU64, AtomicUsize, Ordering};
 use platform::{MAX_CPUS, NodeId};
 
@@ -73,6 +74,26 @@ pub struct PerCpu {
     pub checks: AtomicU32,
     /// Self-test checks failed on this CPU.
     pub failed: AtomicU32,
+    /// This CPU's scheduler: ready threads and who runs (changed only under the
+    /// kernel lock; the mutex makes that visible to the type system, uncontended).
+    pub sched: spin::Mutex<CpuSched>,
+}
+
+/// One CPU's scheduling state.
+#[derive(Default)]
+pub struct CpuSched {
+    /// Ready threads by priority.
+    pub queues: RunQueues,
+    /// The thread running (its number), 0 when the CPU idles.
+    pub current: u32,
+    /// The thread whose FP/SIMD registers the CPU holds, 0 for none.
+    pub fp_owner: u32,
+}
+
+impl core::fmt::Debug for CpuSched {
+    fn fmt(&self, f: &mut core::fmt::Formatter<'_>) -> core::fmt::Result {
+        f.debug_struct("CpuSched").field("ready", &self.queues.len()).field("current", &self.current).finish()
+    }
 }
 
 impl PerCpu {
@@ -93,6 +114,7 @@ impl PerCpu {
             pongs: AtomicU32::new(0),
             checks: AtomicU32::new(0),
             failed: AtomicU32::new(0),
+            sched: spin::Mutex::new(CpuSched { queues: RunQueues::new(), current: 0, fp_owner: 0 }),
         }
     }
 

@@ -134,11 +134,10 @@ extern "C" fn secondary_main(block_va: u64) -> ! {
     cpu::set_percpu(block);
     irq::init_this_cpu(block);
     selftest(crate::boot::board(), block);
+    crate::l4::cpu_init();
     block.online.store(true, Ordering::Release);
     ONLINE.fetch_add(1, Ordering::AcqRel);
-    loop {
-        cpu::wait_for_interrupt();
-    }
+    crate::l4::idle_loop(block)
 }
 
 /// The NUMA self-test one CPU runs on itself: where its memory really is.

@@ -49,6 +49,7 @@ macro_rules! on_target {
 
 on_target! {
     pub mod start;
+    pub mod sys;
 }
 
 /// The address of the calling thread's UTCB (user thread control block), as the kernel

@@ -44,11 +44,13 @@ extern "C" fn rt_entry(utcb: usize) -> ! {
 /// through the kernel (to the console, or as an exception IPC to the thread's pager) and
 /// then stop the thread.
 #[panic_handler]
-fn panic(_info: &core::panic::PanicInfo<'_>) -> ! {
+fn panic(info: &core::panic::PanicInfo<'_>) -> ! {
+    // Say what happened through the kernel console, then stop this thread.
+    let mut line = crate::sys::Line::new();
+    let _ = core::fmt::Write::write_fmt(&mut line, format_args!("user panic: {info}\n"));
+    line.flush();
     loop {
-        // SAFETY: `wfe` waits for an event; it reads and writes no memory, no stack and no
-        // flags. If the kernel traps EL0 `wfe` (SCTLR_EL1.nTWE = 0) it sees a WFx exception
-        // and treats it as a yield: either way this thread makes no further progress.
+        // SAFETY: WFE only waits; it touches no memory.
         unsafe { asm!("wfe", options(nomem, nostack, preserves_flags)) };
     }
 }

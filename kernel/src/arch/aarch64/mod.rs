@@ -12,6 +12,8 @@
 pub mod boot;
 pub mod cpu;
 pub mod gic;
+pub mod phys;
 pub mod tables;
 pub mod timer;
 pub mod trap;
+pub mod user;

@@ -17,6 +17,8 @@ use crate::mm::early::ImageLayout;
 use crate::mm::layout::{MMIO_BASE, MMIO_SIZE, direct_map};
 use crate::mm::table::{self, Attrs, ENTRIES, MapError, PAGE_SIZE, TableMemory};
 use crate::percpu::PerCpu;
+use crate::thread::Tcb;
+use core::ptr::NonNull;
 use core::sync::atomic::Ordering;
 use spin::Mutex;
 
@@ -114,6 +116,29 @@ pub fn map_device(pa: u64, size: u64) -> Result<u64, MapError> {
     })
 }
 
+/// Translation tables outside the image (user spaces' tables), reached through the
+/// direct map; new tables come from `alloc`, which the caller makes charge the right
+/// space and node.
+pub struct DirectTables<F: FnMut() -> Option<u64>> {
+    /// Gives a zeroed frame for a new table.
+    pub alloc: F,
+}
+
+impl<F: FnMut() -> Option<u64>> TableMemory for DirectTables<F> {
+    fn entries(&mut self, pa: u64) -> &mut [u64; ENTRIES] {
+        assert!(pa.is_multiple_of(PAGE_SIZE), "invariant: tables are page aligned");
+        // SAFETY: user-space tables are frames from the node pools (RAM outside the
+        // image, all mapped read-write at `direct_map(pa)`), owned by their space and
+        // only ever reached under the kernel lock, through the one `DirectTables` in use
+        // (the `&mut self` borrow), so no other reference to the table exists.
+        unsafe { &mut *(direct_map(pa) as *mut [u64; ENTRIES]) }
+    }
+
+    fn alloc_table(&mut self) -> Option<u64> {
+        (self.alloc)()
+    }
+}
+
 /// The kernel image's physical layout (as `init` was told).
 pub fn image() -> ImageLayout {
     with_tables(|t| t.image)
@@ -151,6 +176,41 @@ pub unsafe fn place_percpu(pa: u64, block: PerCpu) -> &'static PerCpu {
     unsafe { ptr.write(block) };
     // SAFETY: as above; the block was just written, so the reference sees a valid value.
     unsafe { &*ptr }
+}
+
+/// Moves `tcb` into the frame at `pa` (just allocated for it on its space's home
+/// node) and returns where it now lives.
+///
+/// # Safety
+/// `pa` must be a whole RAM frame outside the kernel image, just allocated for this
+/// TCB and referenced by nothing; it stays the TCB's until the thread table forgets it.
+pub unsafe fn place_tcb(pa: u64, tcb: Tcb) -> NonNull<Tcb> {
+    const _: () = assert!(core::mem::size_of::<Tcb>() as u64 <= PAGE_SIZE);
+    assert!(pa.is_multiple_of(PAGE_SIZE), "invariant: a whole, aligned frame");
+    let ptr = direct_map(pa) as *mut Tcb;
+    // SAFETY: the frame is the TCB's alone (the caller's contract), mapped read-write
+    // at `direct_map(pa)`, page aligned (more than `Tcb` needs) and large enough.
+    unsafe { ptr.write(tcb) };
+    NonNull::new(ptr).expect("invariant: the direct map is never at address 0")
+}
+
+/// Zeroes the frames at `pa` for the kernel interface page and returns it to be filled.
+///
+/// # Safety
+/// `[pa, pa + KIP_SIZE)` must be RAM outside the kernel image, just allocated for the
+/// KIP and referenced by nothing else; the returned reference is the only writer.
+pub unsafe fn place_kip(pa: u64) -> &'static mut abi::kip::Kip {
+    let size = abi::kip::KIP_SIZE as u64;
+    assert!(pa.is_multiple_of(PAGE_SIZE) && size.is_multiple_of(PAGE_SIZE), "invariant: whole frames");
+    let ptr = direct_map(pa) as *mut abi::kip::Kip;
+    // SAFETY: the frames are the KIP's alone (the caller's contract) and mapped at
+    // `direct_map(pa)`; all-zero bytes are a valid `Kip` (integers and arrays of them,
+    // `Kip::zeroed`), page alignment exceeds its alignment, and it fits in KIP_SIZE.
+    unsafe {
+        core::ptr::write_bytes(ptr as *mut u8, 0, size as usize);
+    }
+    // SAFETY: as above: initialised (zero) memory of the right size and alignment.
+    unsafe { &mut *ptr }
 }
 
 /// The physical address of a per-CPU block (it lives in the direct map).

@@ -18,23 +18,7 @@
 
 use crate::exception::{Kind, Source, Trap};
 
-/// The registers saved on exception entry, in the order the assembly stores them.
-#[repr(C)]
-#[derive(Debug)]
-pub struct TrapFrame {
-    /// x0..x30 of the interrupted context.
-    pub x: [u64; 31],
-    /// The interrupted stack pointer (SP_EL0 for a lower-EL exception).
-    pub sp: u64,
-    /// ELR_EL1: where the exception was taken.
-    pub elr: u64,
-    /// SPSR_EL1: the interrupted PSTATE.
-    pub spsr: u64,
-    /// ESR_EL1: the syndrome.
-    pub esr: u64,
-    /// FAR_EL1: the faulting address, for aborts.
-    pub far: u64,
-}
+pub use crate::exception::TrapFrame;
 
 const FRAME_SIZE: usize = core::mem::size_of::<TrapFrame>();
 const _: () = assert!(FRAME_SIZE == 36 * 8 && FRAME_SIZE.is_multiple_of(16), "the assembly stores 36 words");
@@ -105,7 +89,10 @@ trap_common:
     mov     x29, sp
     bl      trap_entry
     add     sp, sp, #16
-    // Return path: restore everything (the handler may have changed the frame).
+// Return path: restore everything from the frame at sp (the handler may have replaced
+// it with another thread's context). `enter_user` jumps here with a frame it built.
+.global trap_restore
+trap_restore:
     ldp     x2, x3, [sp, #256]
     msr     elr_el1, x2
     msr     spsr_el1, x3
@@ -140,8 +127,13 @@ trap_common:
 extern "C" fn trap_entry(slot: u64, frame: &mut TrapFrame) {
     let trap = Trap::from_slot(slot);
     match (trap.source, trap.kind) {
-        // Interrupts, taken where the kernel waits (it is not preemptible).
-        (Source::CurrentSpx, Kind::Irq) => crate::irq::handle(),
+        // Interrupts, taken where the kernel waits (it is not preemptible): the idle
+        // loop looks for ready threads after each one.
+        (Source::CurrentSpx, Kind::Irq) => {
+            let _ = crate::irq::handle();
+        }
+        // Everything from user mode: system calls, faults, interrupts while a thread ran.
+        (Source::Lower64 | Source::Lower32, _) => crate::l4::user_trap(trap, frame),
         // Nothing else is expected yet: system calls and user faults arrive with the
         // L4 core. Everything else is a kernel bug, reported and fatal.
         _ => crate::fatal_exception(trap, frame),

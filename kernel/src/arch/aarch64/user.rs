@@ -1,0 +1,161 @@
+// SPDX-License-Identifier: MIT OR Apache-2.0
+//! User mode: entering EL0, switching address spaces, FP/SIMD state, TLB invalidation.
+//!
+//! A user thread runs at EL0 in its space's lower-half tables (TTBR0_EL1, tagged with
+//! the space's ASID); the kernel half (TTBR1) never changes. Leaving the kernel for a
+//! thread means: load its space into TTBR0 (no TLB flush: the ASID tags its entries),
+//! restore its FP/SIMD registers, and `eret` from a frame holding its registers.
+//!
+//! When no user space is active, TTBR0 points at an empty root table with ASID 0, so a
+//! stray kernel access to a low address faults cleanly instead of walking garbage.
+//!
+//! # References
+//! Arm ARM (DDI 0487): D8.2.5 (TTBR0_EL1 and ASIDs), D8.13 (TLB maintenance: `TLBI
+//! VAE1IS`, `ASIDE1IS`, and the DSB/ISB sequence around them), D19.2.30 (CPACR_EL1).
+
+use crate::exception::TrapFrame;
+use crate::thread::FpState;
+
+/// Opens FP/SIMD to EL0 and EL1 on this CPU (CPACR_EL1.FPEN = 0b11). The kernel itself
+/// is built soft-float; EL1 uses the registers only to save and restore threads'.
+pub fn enable_fp() {
+    // SAFETY: sets this CPU's FP trap control; the ISB makes it take effect before any
+    // later FP instruction.
+    unsafe {
+        core::arch::asm!(
+            "mrs {t}, cpacr_el1",
+            "orr {t}, {t}, #(3 << 20)",
+            "msr cpacr_el1, {t}",
+            "isb",
+            t = out(reg) _,
+            options(nostack)
+        )
+    };
+}
+
+/// Saves this CPU's FP/SIMD registers into `state`.
+pub fn save_fp(state: &mut FpState) {
+    let p = state as *mut FpState;
+    // SAFETY: `p` points at a live, 16-byte aligned FpState of 528 bytes, written
+    // entirely by the stores below (32 x 16 bytes, then FPCR and FPSR). FP is enabled
+    // at EL1 (`enable_fp`) before any thread runs.
+    unsafe {
+        core::arch::asm!(
+            // The kernel target is soft-float: enable the FP/SIMD encodings for this
+            // block only (the compiler still emits no FP code of its own).
+            ".arch_extension fp",
+            ".arch_extension simd",
+            "stp q0, q1, [{p}, #0]", "stp q2, q3, [{p}, #32]", "stp q4, q5, [{p}, #64]",
+            "stp q6, q7, [{p}, #96]", "stp q8, q9, [{p}, #128]", "stp q10, q11, [{p}, #160]",
+            "stp q12, q13, [{p}, #192]", "stp q14, q15, [{p}, #224]", "stp q16, q17, [{p}, #256]",
+            "stp q18, q19, [{p}, #288]", "stp q20, q21, [{p}, #320]", "stp q22, q23, [{p}, #352]",
+            "stp q24, q25, [{p}, #384]", "stp q26, q27, [{p}, #416]", "stp q28, q29, [{p}, #448]",
+            "stp q30, q31, [{p}, #480]",
+            "mrs {t}, fpcr", "str {t}, [{p}, #512]",
+            "mrs {t}, fpsr", "str {t}, [{p}, #520]",
+            p = in(reg) p,
+            t = out(reg) _,
+            options(nostack)
+        )
+    };
+}
+
+/// Loads this CPU's FP/SIMD registers from `state`.
+pub fn restore_fp(state: &FpState) {
+    let p = state as *const FpState;
+    // SAFETY: `p` points at a live, 16-byte aligned FpState; the loads only write FP
+    // registers, which belong to the thread about to run.
+    unsafe {
+        core::arch::asm!(
+            ".arch_extension fp",
+            ".arch_extension simd",
+            "ldp q0, q1, [{p}, #0]", "ldp q2, q3, [{p}, #32]", "ldp q4, q5, [{p}, #64]",
+            "ldp q6, q7, [{p}, #96]", "ldp q8, q9, [{p}, #128]", "ldp q10, q11, [{p}, #160]",
+            "ldp q12, q13, [{p}, #192]", "ldp q14, q15, [{p}, #224]", "ldp q16, q17, [{p}, #256]",
+            "ldp q18, q19, [{p}, #288]", "ldp q20, q21, [{p}, #320]", "ldp q22, q23, [{p}, #352]",
+            "ldp q24, q25, [{p}, #384]", "ldp q26, q27, [{p}, #416]", "ldp q28, q29, [{p}, #448]",
+            "ldp q30, q31, [{p}, #480]",
+            "ldr {t}, [{p}, #512]", "msr fpcr, {t}",
+            "ldr {t}, [{p}, #520]", "msr fpsr, {t}",
+            p = in(reg) p,
+            t = out(reg) _,
+            options(nostack, readonly)
+        )
+    };
+}
+
+/// Makes the space with root table `root` (physical) and `asid` the lower half.
+pub fn switch_space(root: u64, asid: u16) {
+    let ttbr0 = (u64::from(asid) << 48) | (root & 0x0000_FFFF_FFFF_F000);
+    // SAFETY: `root` is a live translation table of a user space (or the empty root),
+    // whose entries map only user memory; the kernel half is unaffected. The ISB makes
+    // the new TTBR0 apply to the instructions after it (the eret to user).
+    unsafe { core::arch::asm!("msr ttbr0_el1, {}", "isb", in(reg) ttbr0, options(nostack, preserves_flags)) };
+}
+
+/// Opens TTBR0 walks (clears TCR_EL1.EPD0), which the boot code closed while the
+/// identity map was dropped; TTBR0 must hold a valid root first ([`switch_space`]).
+pub fn open_lower_half() {
+    // SAFETY: TTBR0 holds the empty root or a user space (the caller's duty, stated
+    // above), so opening walks exposes nothing; the ISB makes it take effect.
+    unsafe {
+        core::arch::asm!(
+            "mrs {t}, tcr_el1",
+            "bic {t}, {t}, #(1 << 7)",
+            "msr tcr_el1, {t}",
+            "isb",
+            t = out(reg) _,
+            options(nostack)
+        )
+    };
+}
+
+/// Invalidates, on every CPU, the TLB entries for user page `va` of space `asid`.
+pub fn invalidate_page(asid: u16, va: u64) {
+    let arg = (u64::from(asid) << 48) | ((va >> 12) & 0x0FFF_FFFF_FFFF);
+    // SAFETY: TLB maintenance only. DSB ISHST: the cleared table entry is visible to
+    // every walker before the invalidation; TLBI VAE1IS: broadcast to the inner-shareable
+    // domain (all CPUs); DSB ISH: wait until every CPU has done it; ISB: later
+    // instructions see the result.
+    unsafe {
+        core::arch::asm!("dsb ishst", "tlbi vae1is, {}", "dsb ish", "isb", in(reg) arg, options(nostack, preserves_flags))
+    };
+}
+
+/// Invalidates, on every CPU, all TLB entries of space `asid` (before the ASID is reused).
+pub fn invalidate_asid(asid: u16) {
+    let arg = u64::from(asid) << 48;
+    // SAFETY: TLB maintenance only; barriers as in `invalidate_page`.
+    unsafe {
+        core::arch::asm!("dsb ishst", "tlbi aside1is, {}", "dsb ish", "isb", in(reg) arg, options(nostack, preserves_flags))
+    };
+}
+
+unsafe extern "C" {
+    fn trap_restore() -> !;
+}
+
+/// Leaves the kernel for good on this path: copies the user context at `frame` to the
+/// top of this CPU's kernel stack and returns to user mode from it.
+///
+/// # Safety
+/// `stack_top` must be the top of this CPU's kernel stack, and nothing on that stack
+/// may be needed again (the frame overwrites its top). `frame` must point at a user
+/// context (`is_user`) that is **not** on this stack (the copy would overlap it: keep
+/// it in the TCB) and that nobody changes meanwhile. TTBR0 and FP state must already
+/// be the thread's.
+pub unsafe fn enter_user(frame: *const TrapFrame, stack_top: u64) -> ! {
+    // SAFETY: the caller guarantees `frame` points at a live, unchanging context.
+    let context = unsafe { &*frame };
+    assert!(context.is_user(), "invariant: only user contexts are entered this way");
+    let at = stack_top - core::mem::size_of::<TrapFrame>() as u64;
+    // SAFETY: `at` lies inside this CPU's kernel stack (the caller's contract), is
+    // 16-byte aligned (the frame is 288 bytes, the top is aligned), nothing else uses
+    // the stack any more, and the source is elsewhere (no overlap).
+    unsafe { core::ptr::copy_nonoverlapping(frame, at as *mut TrapFrame, 1) };
+    // SAFETY: `trap_restore` expects sp = a complete frame, which `at` now is; it
+    // restores every register from it and erets to EL0.
+    unsafe {
+        core::arch::asm!("mov sp, {at}", "b {restore}", at = in(reg) at, restore = sym trap_restore, options(noreturn))
+    }
+}

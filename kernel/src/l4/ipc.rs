@@ -1,0 +1,460 @@
+// SPDX-License-Identifier: MIT OR Apache-2.0
+//! IPC: synchronous message passing, and faults delivered as messages.
+//!
+//! One `Ipc` system call has up to two phases. **Send** (if `to` is not nil): if the
+//! receiver waits for this sender (or any), the message is copied at once and the
+//! receiver becomes ready; else the sender waits on the receiver's send queue (or fails
+//! at once with a zero timeout). **Receive** (if `from` is not nil): a matching sender
+//! already queued is taken at once; else the caller waits. `Call` (to == from) makes the
+//! receive phase wait for that partner only; `ReplyWait` (to = client, from = any) is
+//! the server loop.
+//!
+//! A message is MR0 (the tag) and up to 63 words: MR0..MR4 travel in registers x3..x7,
+//! the rest in the UTCBs. Typed items (map, grant) are processed into the receiver's
+//! space within its receive window (UTCB BR0), all pages or none.
+//!
+//! Faults are IPC too. A page fault makes the faulting thread send a kernel-built
+//! message to its pager and wait for the reply, whose map item resolves the fault; the
+//! thread then retries the access. Other exceptions go to the exception handler, whose
+//! reply can set a new IP and SP. The faulting thread's own registers are untouched.
+
+use super::{Kernel, user_attrs};
+use crate::arch::phys;
+use crate::kprintln;
+use crate::thread::{FaultKind, Tcb, ThreadState};
+use abi::Error;
+use abi::fpage::{Fpage, Rights};
+use abi::message::{MR_COUNT, Tag, TypedItem};
+use abi::timeout::{Timeout, Timeouts};
+
+/// Byte offset of message register `i` in a UTCB.
+fn mr_offset(i: usize) -> u64 {
+    (abi::utcb::MR_OFFSET + 8 * i) as u64
+}
+
+/// Reads a thread's message registers MR0..MR(n-1): registers, then its UTCB.
+fn read_mrs(t: &Tcb, n: usize, out: &mut [u64; MR_COUNT]) {
+    for (i, slot) in out.iter_mut().enumerate().take(n) {
+        *slot = if i < 5 {
+            t.context.x[3 + i]
+        } else {
+            // SAFETY: the UTCB frame is the thread's kernel-allocated UTCB (user
+            // memory), and `mr_offset(i)` stays inside its first 512 bytes.
+            unsafe { phys::read_u64(t.utcb_pa + mr_offset(i)) }
+        };
+    }
+}
+
+/// Writes message registers MR0..MR(n-1) of a thread.
+fn write_mrs(t: &mut Tcb, mrs: &[u64]) {
+    for (i, &word) in mrs.iter().enumerate() {
+        if i < 5 {
+            t.context.x[3 + i] = word;
+        } else {
+            // SAFETY: as in `read_mrs`.
+            unsafe { phys::write_u64(t.utcb_pa + mr_offset(i), word) };
+        }
+    }
+}
+
+/// Sets the IPC results of a thread that waited: status, partner.
+fn complete(t: &mut Tcb, status: Result<(), Error>, partner: u64) {
+    t.context.x[0] = abi::error::status(status);
+    t.context.x[1] = partner;
+    t.deadline = 0;
+}
+
+/// The `Ipc` system call of thread `cur` (arguments in its saved registers).
+pub fn ipc(k: &mut Kernel, cur: u32) {
+    let Some(t) = k.tcb(cur) else { return };
+    let (to, from, timeouts) = (t.context.x[0], t.context.x[1], Timeouts::unpack(t.context.x[2]));
+    let tag = match Tag::from_raw(t.context.x[3]) {
+        Ok(tag) => tag,
+        Err(_) => return fail(k, cur, Error::InvalidArgument),
+    };
+    let call = to != 0 && to == from;
+    if to != 0 {
+        let Some(dest) = k.lookup(to) else { return fail(k, cur, Error::NonExistingPartner) };
+        if dest == cur {
+            return fail(k, cur, Error::NonExistingPartner);
+        }
+        match send(k, cur, dest, tag, timeouts.send, call) {
+            SendOutcome::Delivered => {}
+            SendOutcome::Blocked => return,
+            SendOutcome::Failed(e) => return fail(k, cur, e),
+        }
+        if call {
+            if let Some(t) = k.tcb(cur) {
+                t.state = ThreadState::RecvBlocked { from: Some(dest) };
+            }
+            return;
+        }
+    }
+    if from != 0 {
+        let accept = if from == u64::MAX {
+            None
+        } else {
+            match k.lookup(from) {
+                Some(n) => Some(n),
+                None => return fail(k, cur, Error::NonExistingPartner),
+            }
+        };
+        receive(k, cur, accept, timeouts.receive);
+    } else if let Some(t) = k.tcb(cur) {
+        complete(t, Ok(()), 0);
+    }
+}
+
+fn fail(k: &mut Kernel, cur: u32, e: Error) {
+    if let Some(t) = k.tcb(cur) {
+        complete(t, Err(e), 0);
+    }
+}
+
+enum SendOutcome {
+    Delivered,
+    Blocked,
+    Failed(Error),
+}
+
+/// The send phase from `cur` to `dest`.
+fn send(k: &mut Kernel, cur: u32, dest: u32, tag: Tag, timeout: Timeout, call: bool) -> SendOutcome {
+    let dest_state = k.tcb(dest).map(|t| t.state);
+    match dest_state {
+        Some(ThreadState::RecvBlocked { from }) if from.is_none() || from == Some(cur) => {
+            match transfer(k, cur, dest, tag) {
+                Ok(()) => {
+                    let id = k.tcb(cur).map_or(0, |t| t.id());
+                    if let Some(d) = k.tcb(dest) {
+                        complete(d, Ok(()), id);
+                    }
+                    k.make_ready(dest);
+                    SendOutcome::Delivered
+                }
+                Err(e) => {
+                    if let Some(d) = k.tcb(dest) {
+                        complete(d, Err(e), 0);
+                    }
+                    k.make_ready(dest);
+                    SendOutcome::Failed(e)
+                }
+            }
+        }
+        Some(ThreadState::FaultBlocked { handler, delivered: true, kind }) if handler == cur => {
+            resolve_fault(k, cur, dest, tag, kind);
+            SendOutcome::Delivered
+        }
+        Some(_) => match timeout {
+            Timeout::Zero => SendOutcome::Failed(Error::SendTimeout),
+            t => {
+                block(k, cur, ThreadState::SendBlocked { to: dest, call }, t);
+                enqueue_sender(k, dest, cur);
+                SendOutcome::Blocked
+            }
+        },
+        None => SendOutcome::Failed(Error::NonExistingPartner),
+    }
+}
+
+/// The receive phase of `cur`, accepting `accept` (or anyone).
+fn receive(k: &mut Kernel, cur: u32, accept: Option<u32>, timeout: Timeout) {
+    if let Some(sender) = take_sender(k, cur, accept) {
+        let state = k.tcb(sender).map(|t| t.state);
+        match state {
+            Some(ThreadState::SendBlocked { call, .. }) => {
+                let tag = k.tcb(sender).and_then(|t| Tag::from_raw(t.context.x[3]).ok()).unwrap_or(Tag::EMPTY);
+                let result = transfer(k, sender, cur, tag);
+                let sender_id = k.tcb(sender).map_or(0, |t| t.id());
+                if let Some(t) = k.tcb(cur) {
+                    complete(t, result, if result.is_ok() { sender_id } else { 0 });
+                }
+                if let Some(s) = k.tcb(sender) {
+                    if call && result.is_ok() {
+                        s.state = ThreadState::RecvBlocked { from: Some(cur) };
+                        s.deadline = 0;
+                    } else {
+                        complete(s, result, 0);
+                        k.make_ready(sender);
+                    }
+                }
+            }
+            Some(ThreadState::FaultBlocked { kind, .. }) => deliver_fault(k, sender, cur, kind),
+            _ => {}
+        }
+        return;
+    }
+    match timeout {
+        Timeout::Zero => fail(k, cur, Error::ReceiveTimeout),
+        t => block(k, cur, ThreadState::RecvBlocked { from: accept }, t),
+    }
+}
+
+/// Puts `t` to sleep in `state`, with a deadline for a finite timeout.
+fn block(k: &mut Kernel, t: u32, state: ThreadState, timeout: Timeout) {
+    let deadline = match timeout {
+        Timeout::Micros(us) => {
+            let f = crate::arch::timer::cntfrq();
+            crate::arch::timer::now() + (u64::from(us) * f).div_ceil(1_000_000).max(1)
+        }
+        _ => 0,
+    };
+    if let Some(tcb) = k.tcb(t) {
+        tcb.state = state;
+        tcb.deadline = deadline;
+    }
+}
+
+fn enqueue_sender(k: &mut Kernel, dest: u32, sender: u32) {
+    let Some(head) = k.tcb(dest).map(|t| t.send_queue) else { return };
+    if let Some(s) = k.tcb(sender) {
+        s.send_next = 0;
+    }
+    if head == 0 {
+        if let Some(d) = k.tcb(dest) {
+            d.send_queue = sender;
+        }
+        return;
+    }
+    let mut at = head;
+    loop {
+        let next = k.tcb(at).map_or(0, |t| t.send_next);
+        if next == 0 {
+            break;
+        }
+        at = next;
+    }
+    if let Some(t) = k.tcb(at) {
+        t.send_next = sender;
+    }
+}
+
+/// Removes and returns the first sender queued on `dest` that `accept` admits.
+fn take_sender(k: &mut Kernel, dest: u32, accept: Option<u32>) -> Option<u32> {
+    let mut prev = 0;
+    let mut at = k.tcb(dest)?.send_queue;
+    while at != 0 {
+        let next = k.tcb(at).map_or(0, |t| t.send_next);
+        if accept.is_none_or(|a| a == at) {
+            unlink_sender(k, dest, prev, at, next);
+            return Some(at);
+        }
+        prev = at;
+        at = next;
+    }
+    None
+}
+
+fn unlink_sender(k: &mut Kernel, dest: u32, prev: u32, at: u32, next: u32) {
+    if prev == 0 {
+        if let Some(d) = k.tcb(dest) {
+            d.send_queue = next;
+        }
+    } else if let Some(p) = k.tcb(prev) {
+        p.send_next = next;
+    }
+    if let Some(t) = k.tcb(at) {
+        t.send_next = 0;
+    }
+}
+
+/// Removes `t` from whatever send queue it is on (timeout, deletion).
+pub fn dequeue_anywhere(k: &mut Kernel, t: u32) {
+    let dest = match k.tcb(t).map(|x| x.state) {
+        Some(ThreadState::SendBlocked { to, .. }) => to,
+        Some(ThreadState::FaultBlocked { handler, delivered: false, .. }) => handler,
+        _ => return,
+    };
+    let mut prev = 0;
+    let mut at = k.tcb(dest).map_or(0, |d| d.send_queue);
+    while at != 0 {
+        let next = k.tcb(at).map_or(0, |x| x.send_next);
+        if at == t {
+            unlink_sender(k, dest, prev, at, next);
+            return;
+        }
+        prev = at;
+        at = next;
+    }
+}
+
+/// Copies the message of `src` (tag `tag`) to `dst`, processing typed items into
+/// `dst`'s space. All or nothing: on error nothing is mapped.
+fn transfer(k: &mut Kernel, src: u32, dst: u32, tag: Tag) -> Result<(), Error> {
+    let words = 1 + tag.words() as usize;
+    let mut mrs = [0u64; MR_COUNT];
+    let (src_space, dst_space, window) = {
+        let (s, d) = k.two(src, dst).ok_or(Error::NonExistingPartner)?;
+        read_mrs(s, words, &mut mrs);
+        // SAFETY: BR0 lies in the receiver's UTCB frame (user memory).
+        let br0 = unsafe { phys::read_u64(d.utcb_pa + abi::utcb::BR_OFFSET as u64) };
+        (s.space, d.space, br0)
+    };
+    let untyped = 1 + tag.u() as usize;
+    let typed = &mrs[untyped..words];
+    if typed.len() % 2 != 0 {
+        return Err(Error::MessageOverflow);
+    }
+    let window = Fpage::from_raw(window).unwrap_or(Fpage::nil());
+    let mut items = [None; 32];
+    for (slot, pair) in items.iter_mut().zip(typed.chunks_exact(2)) {
+        let item = TypedItem::decode([pair[0], pair[1]]).map_err(|_| Error::InvalidArgument)?;
+        if !item.fits_window(window) {
+            return Err(Error::MapRejected);
+        }
+        *slot = Some(item);
+    }
+    for item in items.iter().flatten() {
+        map_item(k, src_space, dst_space, *item, window)?;
+    }
+    let d = k.tcb(dst).ok_or(Error::NonExistingPartner)?;
+    write_mrs(d, &mrs[..words]);
+    Ok(())
+}
+
+/// Maps (or grants) the pages of `item` from `src` into `dst` inside `window`.
+fn map_item(k: &mut Kernel, src: u16, dst: u16, item: TypedItem, window: Fpage) -> Result<(), Error> {
+    let fpage = item.fpage();
+    if fpage.is_nil() {
+        return Ok(());
+    }
+    let size = fpage.size();
+    // Where the pages go: the send base's offset within the window, aligned down to
+    // the flexpage's size (the whole window for a fault reply: the faulting address).
+    let offset = (item.send_base().wrapping_sub(window.base())) & (window.size() - 1) & !(size - 1);
+    let target = window.base() + offset;
+    let rights = fpage.rights();
+    let mut off = 0;
+    while off < size {
+        if let Some((pa, attrs)) = k.translate_user(src, fpage.base() + off) {
+            let write = attrs.write && rights.contains(Rights::W);
+            let exec = attrs.user_exec && rights.contains(Rights::X);
+            let va = target + off;
+            // X.2: a new mapping replaces whatever the receiver had there.
+            if k.translate_user(dst, va).is_some() {
+                k.unmap_user(dst, va);
+            }
+            k.map_user(dst, va, pa, user_attrs(write, exec))?;
+            if item.is_grant() {
+                k.unmap_user(src, fpage.base() + off);
+            }
+        }
+        off += abi::PAGE_SIZE;
+    }
+    Ok(())
+}
+
+/// A fault of thread `cur`: report it to its pager or exception handler and wait.
+pub fn fault(k: &mut Kernel, cur: u32, kind: FaultKind) {
+    let Some(t) = k.tcb(cur) else { return };
+    let handler_id = match kind {
+        FaultKind::Page => t.pager,
+        FaultKind::Exception => t.exception_handler,
+    };
+    let (elr, far, esr) = (t.context.elr, t.context.far, t.context.esr);
+    let Some(handler) = k.lookup(handler_id).filter(|&h| h != cur) else {
+        kprintln!(
+            "warning: thread {:#x} halted: {} (esr {esr:#x}) at ip {elr:#x}, address {far:#x}: no {} to tell",
+            k.tcb(cur).map_or(0, |t| t.id()),
+            crate::exception::class_name(crate::exception::class(esr)),
+            if kind == FaultKind::Page { "pager" } else { "exception handler" },
+        );
+        if let Some(t) = k.tcb(cur) {
+            t.state = ThreadState::Halted;
+        }
+        return;
+    };
+    if let Some(t) = k.tcb(cur) {
+        t.state = ThreadState::FaultBlocked { handler, delivered: false, kind };
+    }
+    let waiting = matches!(
+        k.tcb(handler).map(|h| h.state),
+        Some(ThreadState::RecvBlocked { from }) if from.is_none() || from == Some(cur)
+    );
+    if waiting {
+        deliver_fault(k, cur, handler, kind);
+        k.make_ready(handler);
+    } else {
+        enqueue_sender(k, handler, cur);
+    }
+}
+
+/// Writes the fault message of `faulter` into `handler`'s registers.
+fn deliver_fault(k: &mut Kernel, faulter: u32, handler: u32, kind: FaultKind) {
+    let Some((f, h)) = k.two(faulter, handler) else { return };
+    let c = f.context;
+    let (label, words): (u16, &[u64]) = match kind {
+        FaultKind::Page => {
+            let ec = crate::exception::class(c.esr);
+            let access = if ec == 0x20 {
+                1 // instruction fetch: X
+            } else if crate::exception::is_write(c.esr) {
+                2 // W
+            } else {
+                4 // R
+            };
+            (abi::fault::PAGE_FAULT_LABEL | access, &[c.far, c.elr])
+        }
+        FaultKind::Exception => (abi::fault::EXCEPTION_LABEL, &[c.esr, c.far, c.elr, c.sp, c.spsr]),
+    };
+    let tag = Tag::new(label, words.len() as u8, 0).map_or(0, |t| t.raw());
+    let mut mrs = [0u64; 6];
+    mrs[0] = tag;
+    mrs[1..1 + words.len()].copy_from_slice(words);
+    write_mrs(h, &mrs[..1 + words.len()]);
+    complete(h, Ok(()), f.id());
+    f.state = ThreadState::FaultBlocked { handler, delivered: true, kind };
+}
+
+/// `handler` replied to `faulter`: apply the reply and let the faulter run on.
+fn resolve_fault(k: &mut Kernel, handler: u32, faulter: u32, tag: Tag, kind: FaultKind) {
+    let mut mrs = [0u64; MR_COUNT];
+    let (handler_space, faulter_space) = {
+        let Some((h, f)) = k.two(handler, faulter) else { return };
+        read_mrs(h, 1 + tag.words() as usize, &mut mrs);
+        (h.space, f.space)
+    };
+    match kind {
+        FaultKind::Page => {
+            let untyped = 1 + tag.u() as usize;
+            let end = 1 + tag.words() as usize;
+            let whole = Fpage::whole_space(Rights::RWX);
+            for pair in mrs[untyped..end].chunks_exact(2) {
+                if let Ok(item) = TypedItem::decode([pair[0], pair[1]]) {
+                    let _ = map_item(k, handler_space, faulter_space, item, whole);
+                }
+            }
+        }
+        FaultKind::Exception => {
+            if tag.u() >= 2
+                && let Some(f) = k.tcb(faulter)
+            {
+                f.context.elr = mrs[1];
+                f.context.sp = mrs[2];
+            }
+        }
+    }
+    k.make_ready(faulter);
+    if let Some(h) = k.tcb(handler) {
+        complete(h, Ok(()), 0);
+    }
+}
+
+/// Ends every blocking IPC whose deadline has passed (called on timer ticks).
+pub fn expire_timeouts(k: &mut Kernel, now: u64) {
+    for n in 1..crate::thread::MAX_THREADS as u32 {
+        let Some(t) = k.tcb(n) else { continue };
+        if t.deadline == 0 || t.deadline > now {
+            continue;
+        }
+        let error = match t.state {
+            ThreadState::SendBlocked { .. } => Error::SendTimeout,
+            ThreadState::RecvBlocked { .. } => Error::ReceiveTimeout,
+            _ => continue,
+        };
+        dequeue_anywhere(k, n);
+        if let Some(t) = k.tcb(n) {
+            complete(t, Err(error), 0);
+        }
+        k.make_ready(n);
+    }
+}

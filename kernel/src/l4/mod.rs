@@ -1,0 +1,462 @@
+// SPDX-License-Identifier: MIT OR Apache-2.0
+//! The L4 core: threads, address spaces, scheduling, and the way in and out of user mode.
+//!
+//! # Design
+//! The kernel follows the event model: every entry from user mode (system call, fault,
+//! interrupt) saves the thread's registers into its TCB, runs to completion on the
+//! CPU's one kernel stack, picks the thread to run next, and leaves by restoring that
+//! thread's registers. Nothing ever blocks *inside* the kernel: a thread that waits
+//! (for an IPC partner, for its pager) is just a state in its TCB, and its system-call
+//! results are written into its saved registers when the partner arrives. A CPU with
+//! nothing to run waits in [`idle_loop`].
+//!
+//! In this first version one lock, [`KERNEL`], serialises all kernel work on all CPUs.
+//! It keeps the code simple while the semantics are built; the run queues already sit
+//! per CPU in each CPU's node-local block, and splitting the lock (per-CPU scheduling,
+//! per-space locks) is the next step once the IPC paths are measured.
+//!
+//! Every object the kernel makes for a space comes from the space's home node and is
+//! charged to the space ([`Kernel::alloc_for`]); see `space.rs`.
+//!
+//! # Invariants
+//! - A thread number names at most one live TCB; its version changes on each reuse.
+//! - A thread in state `Running` is the `current` of exactly its CPU; `Ready` threads
+//!   are on their CPU's run queue, and nothing else is.
+//! - A thread's saved context is only changed by the kernel while the thread is not
+//!   running (or by the CPU running it, on the way out).
+
+pub mod ipc;
+pub mod kip;
+pub mod syscall;
+pub mod task;
+
+use crate::arch::{cpu, phys, tables, user};
+use crate::boot::FRAMES;
+use crate::exception::{self, Kind, Source, Trap, TrapFrame};
+use crate::mm::asid::Asids;
+use crate::mm::table::{self, Attrs, MemType, PAGE_SIZE};
+use crate::percpu::{self, PerCpu};
+use crate::sched::Links;
+use crate::space::{Kmem, MAX_SPACES, Space};
+use crate::thread::{FaultKind, MAX_THREADS, Tcb, ThreadState, split_id};
+use crate::{irq, kprintln};
+use abi::Error;
+use core::ptr::NonNull;
+use platform::NodeId;
+use spin::Mutex;
+
+/// A TCB living in a frame of its space's home node.
+#[derive(Clone, Copy)]
+struct TcbPtr(NonNull<Tcb>);
+
+// SAFETY: a TCB is only ever reached through the thread table inside `KERNEL`, whose
+// lock serialises every access, from whichever CPU holds it.
+unsafe impl Send for TcbPtr {}
+
+/// All kernel objects, behind the kernel lock.
+pub struct Kernel {
+    threads: [Option<TcbPtr>; MAX_THREADS],
+    versions: [u16; MAX_THREADS],
+    spaces: [Option<Space>; MAX_SPACES],
+    asids: Asids,
+    links: Links<MAX_THREADS>,
+    /// Root table with no mappings: TTBR0 while no user space runs.
+    empty_root: u64,
+    /// Physical address of the kernel interface page (its first frame).
+    kip: u64,
+}
+
+/// The kernel lock and everything it protects.
+pub static KERNEL: Mutex<Kernel> = Mutex::new(Kernel::new());
+
+/// Bytes charged for one frame.
+const FRAME: u64 = PAGE_SIZE;
+
+impl Kernel {
+    const fn new() -> Kernel {
+        Kernel {
+            threads: [None; MAX_THREADS],
+            versions: [0; MAX_THREADS],
+            spaces: [const { None }; MAX_SPACES],
+            asids: Asids::new(1 << 16),
+            links: Links::new(),
+            empty_root: 0,
+            kip: 0,
+        }
+    }
+
+    /// Thread `number`, if it exists.
+    pub fn tcb(&mut self, number: u32) -> Option<&mut Tcb> {
+        let ptr = (*self.threads.get(number as usize)?)?;
+        // SAFETY: the table holds pointers to live TCBs (frames never freed while
+        // listed), and `&mut self` (the kernel lock) makes this the only reference.
+        Some(unsafe { &mut *ptr.0.as_ptr() })
+    }
+
+    /// Two different threads at once (an IPC's sender and receiver).
+    pub fn two(&mut self, a: u32, b: u32) -> Option<(&mut Tcb, &mut Tcb)> {
+        if a == b {
+            return None;
+        }
+        let pa = (*self.threads.get(a as usize)?)?;
+        let pb = (*self.threads.get(b as usize)?)?;
+        // SAFETY: as in `tcb`; `a != b` and the table never lists one TCB twice, so the
+        // two references are to different objects.
+        let first = unsafe { &mut *pa.0.as_ptr() };
+        // SAFETY: as above, for the other, different TCB.
+        let second = unsafe { &mut *pb.0.as_ptr() };
+        Some((first, second))
+    }
+
+    /// The thread a full id names, if it exists with that version.
+    pub fn lookup(&mut self, id: u64) -> Option<u32> {
+        let (number, version) = split_id(id)?;
+        (self.tcb(number)?.version == version).then_some(number)
+    }
+
+    /// Space `index`.
+    pub fn space(&mut self, index: u16) -> Option<&mut Space> {
+        self.spaces.get_mut(index as usize)?.as_mut()
+    }
+
+    /// A zeroed frame for `space`, from its home node (else the nearest), charged to it.
+    pub fn alloc_for(&mut self, space: u16, kind: Kmem) -> Result<(u64, NodeId), Error> {
+        let s = self.space(space).ok_or(Error::InvalidSpace)?;
+        s.can_charge(FRAME).map_err(|_| Error::OutOfMemory)?;
+        let home = s.home;
+        let (pa, node) = FRAMES.alloc_near(home, 1).map_err(|_| Error::OutOfMemory)?;
+        // SAFETY: the frame was just allocated (RAM outside the image) and is unshared.
+        unsafe { tables::zero_frame(pa) };
+        let s = self.space(space).ok_or(Error::InvalidSpace)?;
+        s.record(kind, node, FRAME).map_err(|_| Error::OutOfMemory)?;
+        Ok((pa, node))
+    }
+
+    /// Maps one user page of `space`, allocating tables from its home node.
+    pub fn map_user(&mut self, space: u16, va: u64, pa: u64, attrs: Attrs) -> Result<(), Error> {
+        let root = self.space(space).ok_or(Error::InvalidSpace)?.root;
+        let mut failure = None;
+        let result = {
+            let this = &mut *self;
+            let mut mem = tables::DirectTables {
+                alloc: || match this.alloc_for(space, Kmem::Table) {
+                    Ok((pa, _)) => Some(pa),
+                    Err(e) => {
+                        failure = Some(e);
+                        None
+                    }
+                },
+            };
+            table::map(&mut mem, root, va, pa, PAGE_SIZE, attrs, false)
+        };
+        match result {
+            Ok(()) => Ok(()),
+            Err(table::MapError::OutOfTables) => Err(failure.unwrap_or(Error::OutOfMemory)),
+            Err(table::MapError::AlreadyMapped { .. }) => Err(Error::InvalidArgument),
+            Err(_) => Err(Error::InvalidArgument),
+        }
+    }
+
+    /// Removes a user page of `space` and invalidates it in every CPU's TLB.
+    pub fn unmap_user(&mut self, space: u16, va: u64) -> Option<(u64, Attrs)> {
+        let s = self.space(space)?;
+        let (root, asid) = (s.root, s.asid);
+        let mut mem = tables::DirectTables { alloc: || None };
+        let old = table::unmap_page(&mut mem, root, va)?;
+        user::invalidate_page(asid, va);
+        Some(old)
+    }
+
+    /// Where `va` of `space` maps, with what rights (user mappings only).
+    pub fn translate_user(&mut self, space: u16, va: u64) -> Option<(u64, Attrs)> {
+        let root = self.space(space)?.root;
+        let mut mem = tables::DirectTables { alloc: || None };
+        table::translate(&mut mem, root, va).filter(|(_, a)| a.user)
+    }
+
+    /// Creates an empty space homed on `home`.
+    pub fn create_space(&mut self, home: NodeId, quota: u64) -> Result<u16, Error> {
+        let index = (1..MAX_SPACES).find(|&i| self.spaces[i].is_none()).ok_or(Error::OutOfMemory)? as u16;
+        let asid = self.asids.alloc().ok_or(Error::OutOfMemory)?;
+        let (root, node) = match FRAMES.alloc_near(home, 1) {
+            Ok(frame) => frame,
+            Err(_) => {
+                self.asids.free(asid);
+                return Err(Error::OutOfMemory);
+            }
+        };
+        // SAFETY: just allocated, unshared.
+        unsafe { tables::zero_frame(root) };
+        let mut space = Space::new(index, root, asid, home, quota);
+        // The root table is the space's first table; it cannot exceed a fresh quota.
+        let _ = space.record(Kmem::Table, node, FRAME);
+        self.spaces[index as usize] = Some(space);
+        if self.kip != 0 {
+            let ro = user_attrs(false, false);
+            for page in 0..(abi::kip::KIP_SIZE as u64 / PAGE_SIZE) {
+                let va = abi::kip::KIP_ADDRESS + page * PAGE_SIZE;
+                if let Err(e) = self.map_user(index, va, self.kip + page * PAGE_SIZE, ro) {
+                    self.destroy_space(index);
+                    return Err(e);
+                }
+            }
+        }
+        Ok(index)
+    }
+
+    /// Frees a space with no threads: its tables and ASID (after a TLB flush).
+    pub fn destroy_space(&mut self, index: u16) {
+        let Some(space) = self.spaces[index as usize].take() else { return };
+        let mut mem = tables::DirectTables { alloc: || None };
+        let mut frees = |t: u64| {
+            // SAFETY: `t` is a table of this space, which is gone from the space table;
+            // nothing references it any more.
+            let _ = unsafe { FRAMES.free(t, 1) };
+        };
+        table::for_each_table(&mut mem, space.root, &mut frees);
+        // SAFETY: as above, for the root table.
+        let _ = unsafe { FRAMES.free(space.root, 1) };
+        user::invalidate_asid(space.asid);
+        self.asids.free(space.asid);
+    }
+
+    /// Creates an inactive thread in `space`, its TCB and UTCB from the space's home
+    /// node, the UTCB mapped at `utcb_va`; returns its number.
+    pub fn create_thread(&mut self, space: u16, utcb_va: u64, cpu: u32) -> Result<u32, Error> {
+        if !utcb_va.is_multiple_of(PAGE_SIZE) || utcb_va == 0 || utcb_va >= abi::USER_ADDRESS_LIMIT {
+            return Err(Error::InvalidUtcb);
+        }
+        if self.translate_user(space, utcb_va).is_some() {
+            return Err(Error::InvalidUtcb);
+        }
+        let number = (2..MAX_THREADS).find(|&i| self.threads[i].is_none()).ok_or(Error::OutOfMemory)? as u32;
+        self.create_thread_numbered(number, space, utcb_va, cpu)
+    }
+
+    /// Creates thread `number` (which the caller chose and checked is free), checking
+    /// the UTCB address first.
+    pub fn create_thread_numbered_checked(
+        &mut self,
+        number: u32,
+        space: u16,
+        utcb_va: u64,
+        cpu: u32,
+    ) -> Result<u32, Error> {
+        if !utcb_va.is_multiple_of(PAGE_SIZE) || utcb_va == 0 || utcb_va >= abi::USER_ADDRESS_LIMIT {
+            return Err(Error::InvalidUtcb);
+        }
+        if self.translate_user(space, utcb_va).is_some() {
+            return Err(Error::InvalidUtcb);
+        }
+        self.create_thread_numbered(number, space, utcb_va, cpu)
+    }
+
+    fn create_thread_numbered(&mut self, number: u32, space: u16, utcb_va: u64, cpu: u32) -> Result<u32, Error> {
+        let (tcb_pa, node) = self.alloc_for(space, Kmem::Tcb)?;
+        let (utcb_pa, _) = match self.alloc_for(space, Kmem::Tcb) {
+            Ok(frame) => frame,
+            Err(e) => {
+                self.free_for(space, Kmem::Tcb, tcb_pa);
+                return Err(e);
+            }
+        };
+        if let Err(e) = self.map_user(space, utcb_va, utcb_pa, user_attrs(true, false)) {
+            self.free_for(space, Kmem::Tcb, utcb_pa);
+            self.free_for(space, Kmem::Tcb, tcb_pa);
+            return Err(e);
+        }
+        let version = self.versions[number as usize].wrapping_add(1).max(1);
+        self.versions[number as usize] = version;
+        let mut tcb = Tcb::new(number, version, space, cpu, node);
+        tcb.utcb_va = utcb_va;
+        tcb.utcb_pa = utcb_pa;
+        // SAFETY: `tcb_pa` was allocated just above for this TCB alone; the thread table
+        // owns it from here on.
+        let ptr = unsafe { tables::place_tcb(tcb_pa, tcb) };
+        self.threads[number as usize] = Some(TcbPtr(ptr));
+        if let Some(s) = self.space(space) {
+            s.threads += 1;
+        }
+        let id = self.tcb(number).map_or(0, |t| t.id());
+        // SAFETY: the UTCB frame is this thread's, user memory now mapped in its space.
+        unsafe { phys::write_u64(utcb_pa + abi::utcb::MY_GLOBAL_ID_OFFSET as u64, id) };
+        Ok(number)
+    }
+
+    fn free_for(&mut self, space: u16, kind: Kmem, pa: u64) {
+        let node = FRAMES.node_of(pa);
+        // SAFETY: `pa` is a frame `alloc_for` gave this space, no longer referenced.
+        let _ = unsafe { FRAMES.free(pa, 1) };
+        if let (Some(s), Some(node)) = (self.space(space), node) {
+            s.release(kind, node, FRAME);
+        }
+    }
+
+    /// Makes thread `t` ready on its CPU, waking that CPU if it is another.
+    pub fn make_ready(&mut self, t: u32) {
+        let Some(tcb) = self.tcb(t) else { return };
+        tcb.state = ThreadState::Ready;
+        let (cpu, prio) = (tcb.cpu, tcb.priority);
+        let Some(block) = percpu::get(cpu as usize) else { return };
+        let queued = block.sched.lock().queues.push_back(&mut self.links, t, prio);
+        if queued.is_ok() && block.mpidr != cpu::mpidr() {
+            irq::send_sgi(irq::SGI_RESCHEDULE, block.mpidr);
+        }
+    }
+
+    /// Takes thread `t` off its CPU's run queue if it is there.
+    pub fn unready(&mut self, t: u32) {
+        let Some(tcb) = self.tcb(t) else { return };
+        let (cpu, prio) = (tcb.cpu, tcb.priority);
+        if let Some(block) = percpu::get(cpu as usize) {
+            block.sched.lock().queues.remove(&mut self.links, t, prio);
+        }
+    }
+
+    /// Chooses what `me` runs next, given that `current` was running (0: nothing).
+    fn pick(&mut self, me: &PerCpu, current: u32, expired: bool) -> u32 {
+        let running = current != 0 && self.tcb(current).is_some_and(|t| t.state == ThreadState::Running);
+        let prio = if running { self.tcb(current).map_or(0, |t| t.priority) } else { 0 };
+        let mut sched = me.sched.lock();
+        if running {
+            let preempt = sched.queues.highest().is_some_and(|h| h > prio || (expired && h == prio));
+            if !preempt {
+                return current;
+            }
+            let _ = sched.queues.push_back(&mut self.links, current, prio);
+        }
+        match sched.queues.pop_highest(&mut self.links) {
+            Some((t, _)) => t,
+            None => 0,
+        }
+    }
+
+    /// Makes `next` the running thread of `me`: state, FP/SIMD registers, space.
+    fn dispatch(&mut self, me: &PerCpu, next: u32) -> TrapFrame {
+        let fp_owner = me.sched.lock().fp_owner;
+        if fp_owner != next {
+            if let Some(old) = self.tcb(fp_owner) {
+                user::save_fp(&mut old.fp);
+            }
+            if let Some(new) = self.tcb(next) {
+                user::restore_fp(&new.fp);
+            }
+            me.sched.lock().fp_owner = next;
+        }
+        let tcb = self.tcb(next).expect("invariant: a picked thread exists");
+        tcb.state = ThreadState::Running;
+        if tcb.remaining == 0 {
+            tcb.remaining = tcb.timeslice;
+        }
+        let (space, context) = (tcb.space, tcb.context);
+        if let Some(s) = self.space(space) {
+            user::switch_space(s.root, s.asid);
+        }
+        me.sched.lock().current = next;
+        context
+    }
+}
+
+/// User page attributes for the given rights (user pages are always readable).
+pub fn user_attrs(write: bool, exec: bool) -> Attrs {
+    Attrs { mem: MemType::Normal, write, kernel_exec: false, user: true, user_exec: exec }
+}
+
+/// The way into the kernel from EL0 (and for interrupts taken while a thread ran).
+pub fn user_trap(trap: Trap, frame: &mut TrapFrame) {
+    let me = cpu::this_percpu().expect("invariant: user threads run only on set-up CPUs");
+    let events = if trap.kind == Kind::Irq { irq::handle() } else { irq::Events::default() };
+    let mut k = KERNEL.lock();
+    let current = me.sched.lock().current;
+    if let Some(t) = k.tcb(current) {
+        t.context = *frame;
+    }
+    let mut expired = false;
+    if events.ticked {
+        if let Some(t) = k.tcb(current) {
+            t.remaining = t.remaining.saturating_sub(1);
+            expired = t.remaining == 0;
+        }
+        ipc::expire_timeouts(&mut k, crate::arch::timer::now());
+    }
+    if trap.kind == Kind::Sync && current != 0 {
+        let esr = frame.esr;
+        match exception::class(esr) {
+            0x15 => syscall::dispatch(&mut k, current, (esr & 0xFFFF) as u16),
+            0x20 | 0x24 => ipc::fault(&mut k, current, FaultKind::Page),
+            _ => ipc::fault(&mut k, current, FaultKind::Exception),
+        }
+    } else if trap.kind == Kind::SError || trap.kind == Kind::Fiq || trap.source == Source::Lower32 {
+        ipc::fault(&mut k, current, FaultKind::Exception);
+    }
+    let next = k.pick(me, current, expired);
+    if next == 0 {
+        me.sched.lock().current = 0;
+        let empty = k.empty_root;
+        user::switch_space(empty, 0);
+        drop(k);
+        idle_loop(me);
+    }
+    *frame = k.dispatch(me, next);
+}
+
+/// A CPU with nothing to run: wait for an interrupt, then look for a ready thread.
+pub fn idle_loop(me: &PerCpu) -> ! {
+    loop {
+        {
+            let mut k = KERNEL.lock();
+            let next = k.pick(me, 0, false);
+            if next != 0 {
+                let _ = k.dispatch(me, next);
+                let context = k.threads[next as usize].map(|p| {
+                    // SAFETY: the table's pointer is the live TCB of `next` (kernel lock
+                    // held); only the address of its context is taken.
+                    unsafe { &raw const (*p.0.as_ptr()).context }
+                });
+                drop(k);
+                if let Some(context) = context {
+                    // SAFETY: the stack top is this CPU's own kernel stack, and nothing
+                    // on it is needed: this loop never returns. `context` is the TCB's
+                    // saved registers (not on this stack, so the copy cannot overlap);
+                    // the thread is Running on this CPU, so no other CPU changes them
+                    // now. `dispatch` loaded its space and FP state.
+                    unsafe { user::enter_user(context, me.stack.1) };
+                }
+            }
+        }
+        cpu::wait_for_interrupt();
+    }
+}
+
+/// Prepares the kernel objects: the empty root table and the kernel interface page.
+pub fn init(board: &platform::Board, initrd: Option<platform::PhysRange>) -> Result<(), Error> {
+    let mut k = KERNEL.lock();
+    let boot_node = board.cpus.first().map_or(NodeId::ZERO, |c| c.node);
+    let (empty, _) = FRAMES.alloc_near(boot_node, 1).map_err(|_| Error::OutOfMemory)?;
+    // SAFETY: just allocated, unshared.
+    unsafe { tables::zero_frame(empty) };
+    k.empty_root = empty;
+    k.kip = task::build_kip(board, initrd)?;
+    drop(k);
+    cpu_init();
+    Ok(())
+}
+
+/// Prepares this CPU for user threads: FP/SIMD open, the empty lower half loaded.
+/// Every CPU calls it once, after [`init`].
+pub fn cpu_init() {
+    user::enable_fp();
+    let empty = KERNEL.lock().empty_root;
+    user::switch_space(empty, 0);
+    user::open_lower_half();
+}
+
+/// Prints the `report: kmem` line of every live space.
+pub fn report_kmem() {
+    let mut k = KERNEL.lock();
+    for i in 0..MAX_SPACES as u16 {
+        if let Some(s) = k.space(i) {
+            kprintln!("report: kmem {}", s.kmem_report());
+        }
+    }
+}

@@ -1,0 +1,409 @@
+// SPDX-License-Identifier: MIT OR Apache-2.0
+//! System calls: decode and check the arguments, then act.
+//!
+//! Each call reads its arguments from the caller's saved registers, validates all of
+//! them before changing anything (seL4's decode-then-invoke), and writes its status
+//! to x0 and its results to x1.. of the saved registers. Nothing a user passes can
+//! make the kernel panic: every bad value is an `abi::Error`. The ABI (numbers,
+//! registers, errors) is documented item by item in the `abi` crate.
+//!
+//! Implemented here: `Ipc`, `ThreadControl` (create), `Schedule`, `ExchangeRegisters`,
+//! `ThreadSwitch`, `SystemClock`, `KernelInterface`, `DebugWrite`, `Introspect`,
+//! `MemoryControl`, `SpaceControl`. `Unmap` and `InterruptControl` answer
+//! `UnknownSyscall` until the mapping database and user-level interrupts land (see the
+//! issue tracker); thread deletion answers `InvalidArgument` for the same reason.
+
+use super::{Kernel, ipc, user_attrs};
+use crate::arch::{phys, timer};
+use crate::boot::FRAMES;
+use crate::kprintln;
+use crate::thread::ThreadState;
+use abi::Error;
+use abi::syscall::Syscall;
+use platform::NodeId;
+
+/// Handles the `svc` of thread `cur` (immediate `imm`).
+pub fn dispatch(k: &mut Kernel, cur: u32, imm: u16) {
+    let Some(t) = k.tcb(cur) else { return };
+    let number = t.context.x[8];
+    let args: [u64; 8] = core::array::from_fn(|i| t.context.x[i]);
+    let space = t.space;
+    let call = match abi::syscall::decode(imm, number) {
+        Ok(call) => call,
+        Err(e) => return finish(k, cur, Err(e), &[]),
+    };
+    let privileged = k.space(space).is_some_and(|s| s.privileged);
+    if call.is_privileged() && !privileged {
+        return finish(k, cur, Err(Error::NoPrivilege), &[]);
+    }
+    match call {
+        Syscall::Ipc => ipc::ipc(k, cur),
+        Syscall::ThreadControl => {
+            let r = thread_control(k, cur, &args);
+            finish(k, cur, r.map(|_| ()), &[])
+        }
+        Syscall::Schedule => {
+            let r = schedule(k, &args);
+            match r {
+                Ok((prio, cpu)) => finish(k, cur, Ok(()), &[prio, cpu]),
+                Err(e) => finish(k, cur, Err(e), &[]),
+            }
+        }
+        Syscall::ExchangeRegisters => match exchange_registers(k, cur, &args) {
+            Ok(old) => finish(k, cur, Ok(()), &old),
+            Err(e) => finish(k, cur, Err(e), &[]),
+        },
+        Syscall::ThreadSwitch => {
+            if let Some(t) = k.tcb(cur) {
+                t.remaining = 0;
+            }
+            finish(k, cur, Ok(()), &[]);
+            // Yield: back of the queue at the same priority.
+            if let Some(t) = k.tcb(cur) {
+                t.state = ThreadState::Ready;
+            }
+            k.make_ready(cur);
+        }
+        Syscall::SystemClock => finish(k, cur, Ok(()), &[timer::now(), timer::cntfrq()]),
+        Syscall::KernelInterface => finish(
+            k,
+            cur,
+            Ok(()),
+            &[abi::kip::KIP_ADDRESS, u64::from(abi::ABI_VERSION), abi::kip::KIP_SIZE as u64],
+        ),
+        Syscall::DebugWrite => {
+            let r = debug_write(k, space, args[0], args[1]);
+            match r {
+                Ok(n) => finish(k, cur, Ok(()), &[n]),
+                Err(e) => finish(k, cur, Err(e), &[]),
+            }
+        }
+        Syscall::Introspect => match introspect(k, cur, &args) {
+            Ok(v) => finish(k, cur, Ok(()), &v),
+            Err(e) => finish(k, cur, Err(e), &[]),
+        },
+        Syscall::MemoryControl => match memory_control(k, space, &args) {
+            Ok((pa, node)) => finish(k, cur, Ok(()), &[pa, node]),
+            Err(e) => finish(k, cur, Err(e), &[]),
+        },
+        Syscall::SpaceControl => match space_control(k, &args) {
+            Ok(home) => finish(k, cur, Ok(()), &[home]),
+            Err(e) => finish(k, cur, Err(e), &[]),
+        },
+        Syscall::SystemControl => system_control(k, cur, &args),
+        Syscall::Unmap | Syscall::InterruptControl => finish(k, cur, Err(Error::UnknownSyscall), &[]),
+    }
+}
+
+/// Writes status and results into the caller's saved registers.
+fn finish(k: &mut Kernel, cur: u32, status: Result<(), Error>, results: &[u64]) {
+    if let Some(t) = k.tcb(cur) {
+        t.context.x[0] = abi::error::status(status);
+        for (i, &v) in results.iter().enumerate().take(7) {
+            t.context.x[1 + i] = v;
+        }
+    }
+}
+
+/// ThreadControl: create `dest` in the space of `space_of` (or a new space when
+/// `space_of == dest`), with pager, UTCB address and CPU.
+fn thread_control(k: &mut Kernel, cur: u32, a: &[u64; 8]) -> Result<u32, Error> {
+    let (dest, space_of, _scheduler, pager, utcb, cpu_hint) = (a[0], a[1], a[2], a[3], a[4], a[5]);
+    if space_of == 0 {
+        // Deleting threads needs the MDB to revoke what their space mapped.
+        return Err(Error::InvalidArgument);
+    }
+    let number = abi::thread::ThreadId::from_raw(dest).number();
+    if !abi::thread::ThreadId::from_raw(dest).is_valid() || number == 0 || number >= crate::thread::MAX_THREADS as u64
+    {
+        return Err(Error::InvalidThread);
+    }
+    if k.tcb(number as u32).is_some() {
+        return Err(Error::InvalidThread);
+    }
+    let cpu = match cpu_hint {
+        u64::MAX => k.tcb(cur).map_or(0, |t| t.cpu),
+        c if crate::percpu::get(c as usize).is_some_and(|b| b.online.load(core::sync::atomic::Ordering::Acquire)) => {
+            c as u32
+        }
+        _ => return Err(Error::InvalidCpu),
+    };
+    let pager_ok = pager == 0 || k.lookup(pager).is_some();
+    if !pager_ok {
+        return Err(Error::InvalidThread);
+    }
+    let space = if space_of == dest {
+        let home = crate::percpu::get(cpu as usize).map_or(NodeId::ZERO, |b| b.node);
+        k.create_space(home, QUOTA)?
+    } else {
+        let s = k.lookup(space_of).ok_or(Error::InvalidSpace)?;
+        k.tcb(s).ok_or(Error::InvalidSpace)?.space
+    };
+    let made = k.create_thread_numbered_checked(number as u32, space, utcb, cpu);
+    let t = match made {
+        Ok(t) => t,
+        Err(e) => {
+            if space_of == dest {
+                k.destroy_space(space);
+            }
+            return Err(e);
+        }
+    };
+    if let Some(tcb) = k.tcb(t) {
+        tcb.pager = pager;
+        tcb.version = abi::thread::ThreadId::from_raw(dest).version();
+        let id = tcb.id();
+        // SAFETY: the new thread's UTCB frame, user memory.
+        unsafe { phys::write_u64(tcb.utcb_pa + abi::utcb::MY_GLOBAL_ID_OFFSET as u64, id) };
+    }
+    Ok(t)
+}
+
+/// Kernel memory a new space may use (bytes): tables, TCBs, UTCBs.
+const QUOTA: u64 = 16 << 20;
+
+/// Schedule: set priority and CPU of `dest`.
+fn schedule(k: &mut Kernel, a: &[u64; 8]) -> Result<(u64, u64), Error> {
+    let dest = k.lookup(a[0]).ok_or(Error::InvalidThread)?;
+    let (prio, cpu) = (a[1], a[2]);
+    if prio != u64::MAX && prio > 255 {
+        return Err(Error::InvalidArgument);
+    }
+    if cpu != u64::MAX
+        && !crate::percpu::get(cpu as usize).is_some_and(|b| b.online.load(core::sync::atomic::Ordering::Acquire))
+    {
+        return Err(Error::InvalidCpu);
+    }
+    let t = k.tcb(dest).ok_or(Error::InvalidThread)?;
+    let old = (u64::from(t.priority), u64::from(t.cpu));
+    if t.state == ThreadState::Running && cpu != u64::MAX && cpu != u64::from(t.cpu) {
+        return Err(Error::Busy);
+    }
+    let was_ready = t.state == ThreadState::Ready;
+    if was_ready {
+        k.unready(dest);
+    }
+    let t = k.tcb(dest).ok_or(Error::InvalidThread)?;
+    if prio != u64::MAX {
+        t.priority = prio as u8;
+    }
+    if cpu != u64::MAX {
+        t.cpu = cpu as u32;
+    }
+    if was_ready {
+        k.make_ready(dest);
+    }
+    Ok(old)
+}
+
+/// ExchangeRegisters: read and set SP, IP, pager, exception handler; start or halt.
+fn exchange_registers(k: &mut Kernel, cur: u32, a: &[u64; 8]) -> Result<[u64; 4], Error> {
+    let control = abi::syscall::ExregsControl::from_raw(a[1])?;
+    use abi::syscall::ExregsControl as C;
+    let dest = k.lookup(a[0]).ok_or(Error::InvalidThread)?;
+    let same_space = k.tcb(dest).map(|t| t.space) == k.tcb(cur).map(|t| t.space);
+    let privileged = k.tcb(cur).map(|t| t.space).and_then(|s| k.space(s)).is_some_and(|s| s.privileged);
+    if !same_space && !privileged {
+        return Err(Error::NoPrivilege);
+    }
+    if control.contains(C::SET_PAGER) && a[4] != 0 && k.lookup(a[4]).is_none() {
+        return Err(Error::InvalidThread);
+    }
+    if control.contains(C::SET_EXCEPTION_HANDLER) && a[5] != 0 && k.lookup(a[5]).is_none() {
+        return Err(Error::InvalidThread);
+    }
+    let t = k.tcb(dest).ok_or(Error::InvalidThread)?;
+    if t.state == ThreadState::Running && dest != cur {
+        return Err(Error::Busy);
+    }
+    let state_flags = match t.state {
+        ThreadState::Inactive => 1,
+        ThreadState::Halted => 2,
+        _ => 0,
+    };
+    let old = [t.context.sp, t.context.elr, t.pager, state_flags];
+    if control.contains(C::SET_SP) {
+        t.context.sp = a[2];
+    }
+    if control.contains(C::SET_IP) {
+        t.context.elr = a[3];
+    }
+    if control.contains(C::SET_PAGER) {
+        t.pager = a[4];
+    }
+    if control.contains(C::SET_EXCEPTION_HANDLER) {
+        t.exception_handler = a[5];
+    }
+    let startable = matches!(t.state, ThreadState::Inactive | ThreadState::Halted);
+    if control.contains(C::HALT) && dest != cur {
+        if t.state == ThreadState::Ready {
+            k.unready(dest);
+        }
+        ipc::dequeue_anywhere(k, dest);
+        if let Some(t) = k.tcb(dest) {
+            t.state = ThreadState::Halted;
+        }
+    } else if control.contains(C::START) && startable {
+        if let Some(t) = k.tcb(dest)
+            && t.state == ThreadState::Inactive
+        {
+            let utcb = t.utcb_va;
+            t.context = crate::exception::TrapFrame::user(t.context.elr, t.context.sp, utcb);
+        }
+        k.make_ready(dest);
+    }
+    Ok(old)
+}
+
+/// DebugWrite: copies up to 4096 bytes from the caller's memory to the console.
+fn debug_write(k: &mut Kernel, space: u16, va: u64, len: u64) -> Result<u64, Error> {
+    if len > abi::syscall::DEBUG_WRITE_MAX || va.checked_add(len).is_none_or(|end| end > abi::USER_ADDRESS_LIMIT) {
+        return Err(Error::InvalidArgument);
+    }
+    let mut buf = [0u8; abi::syscall::DEBUG_WRITE_MAX as usize];
+    let mut done = 0u64;
+    while done < len {
+        let at = va + done;
+        let (pa, _) = k.translate_user(space, at).ok_or(Error::InvalidArgument)?;
+        let chunk = (abi::PAGE_SIZE - at % abi::PAGE_SIZE).min(len - done);
+        // SAFETY: `pa..pa + chunk` lies in one user page of the caller's space (just
+        // translated, user-accessible), RAM outside the kernel image.
+        unsafe { phys::read_bytes(pa, &mut buf[done as usize..(done + chunk) as usize]) };
+        done += chunk;
+    }
+    let text = &buf[..len as usize];
+    match core::str::from_utf8(text) {
+        Ok(s) => crate::kprint!("{s}"),
+        Err(_) => {
+            for &b in text {
+                crate::kprint!("{}", if b.is_ascii_graphic() || b == b' ' || b == b'\n' { b as char } else { '?' });
+            }
+        }
+    }
+    Ok(len)
+}
+
+/// Introspect: kmem of a space, translation in a space, node of an address, where am I.
+fn introspect(k: &mut Kernel, cur: u32, a: &[u64; 8]) -> Result<[u64; 6], Error> {
+    use abi::introspect::{CurrentCpu, KmemReport, Request, Translation};
+    let space_of = |k: &mut Kernel, id: abi::thread::ThreadId| -> Result<u16, Error> {
+        let t = if id.is_nil() { cur } else { k.lookup(id.raw()).ok_or(Error::InvalidThread)? };
+        k.tcb(t).map(|t| t.space).ok_or(Error::InvalidThread)
+    };
+    match Request::decode([a[0], a[1], a[2], a[3]])? {
+        Request::KmemReport { space } => {
+            let s = space_of(k, space)?;
+            let sp = k.space(s).ok_or(Error::InvalidSpace)?;
+            kprintln!("report: kmem {}", sp.kmem_report());
+            let home = u64::from(sp.tables.on_home + sp.mdb.on_home + sp.tcbs.on_home);
+            let all = u64::from(sp.tables.total + sp.mdb.total + sp.tcbs.total);
+            Ok(KmemReport {
+                home_node: u64::from(sp.home.raw()),
+                frames_home: home,
+                frames_remote: all - home,
+                table_frames: u64::from(sp.tables.total),
+                utcb_frames: u64::from(sp.tcbs.total / 2),
+                threads: u64::from(sp.threads),
+            }
+            .to_regs())
+        }
+        Request::Translate { space, va } => {
+            let s = space_of(k, space)?;
+            let t = k.translate_user(s, va).map(|(pa, attrs)| {
+                let mut rights = abi::fpage::Rights::R;
+                if attrs.write {
+                    rights = rights | abi::fpage::Rights::W;
+                }
+                if attrs.user_exec {
+                    rights = rights | abi::fpage::Rights::X;
+                }
+                let node = FRAMES.node_of(pa).map_or(u64::MAX, |n| u64::from(n.raw()));
+                Translation { pa, node, rights, size_log2: 12 }
+            });
+            Ok(Translation::to_regs(t))
+        }
+        Request::NodeOfPhysical { pa } => {
+            let node = FRAMES.node_of(pa).ok_or(Error::InvalidArgument)?;
+            Ok([u64::from(node.raw()), 0, 0, 0, 0, 0])
+        }
+        Request::CurrentCpu => {
+            let cpu = k.tcb(cur).map_or(0, |t| t.cpu);
+            let block = crate::percpu::get(cpu as usize);
+            let node = block.map_or(0, |b| u64::from(b.node.raw()));
+            let mpidr = block.map_or(0, |b| b.mpidr);
+            Ok(CurrentCpu { cpu: u64::from(cpu), node, mpidr }.to_regs())
+        }
+    }
+}
+
+/// MemoryControl: a naturally aligned block of frames on a node, mapped into the
+/// caller's space (the root task's way to own memory, node by node).
+fn memory_control(k: &mut Kernel, space: u16, a: &[u64; 8]) -> Result<(u64, u64), Error> {
+    let flags = abi::memory_control::MemoryControlFlags::from_raw(a[3])?;
+    let node = u32::try_from(a[0]).ok().and_then(NodeId::new).ok_or(Error::InvalidNode)?;
+    let order = a[1];
+    if order > 18 {
+        // 1 GiB at most in one call: the frame pools' largest useful block here.
+        return Err(Error::InvalidArgument);
+    }
+    let frames = 1usize << order;
+    let size = (frames as u64) * abi::PAGE_SIZE;
+    let va = a[2];
+    if !va.is_multiple_of(size) || va == 0 || va.checked_add(size).is_none_or(|e| e > abi::USER_ADDRESS_LIMIT) {
+        return Err(Error::InvalidArgument);
+    }
+    for off in (0..size).step_by(abi::PAGE_SIZE as usize) {
+        if k.translate_user(space, va + off).is_some() {
+            return Err(Error::InvalidArgument);
+        }
+    }
+    let (pa, used) = if flags.nearest_if_exhausted {
+        FRAMES.alloc_near(node, frames).map_err(|_| Error::OutOfMemory)?
+    } else {
+        (FRAMES.alloc_on(node, frames).map_err(|_| Error::OutOfMemory)?, node)
+    };
+    let rights = flags.rights;
+    let attrs = user_attrs(rights.contains(abi::fpage::Rights::W), rights.contains(abi::fpage::Rights::X));
+    for i in 0..frames as u64 {
+        let off = i * abi::PAGE_SIZE;
+        // SAFETY: the block was just allocated for this call; zeroing it before the
+        // user sees it (no data leaks between spaces).
+        unsafe { crate::arch::tables::zero_frame(pa + off) };
+        if let Err(e) = k.map_user(space, va + off, pa + off, attrs) {
+            for j in 0..i {
+                k.unmap_user(space, va + j * abi::PAGE_SIZE);
+            }
+            // SAFETY: the block is ours and no longer mapped anywhere.
+            let _ = unsafe { FRAMES.free(pa, frames) };
+            return Err(e);
+        }
+    }
+    Ok((pa, u64::from(used.raw())))
+}
+
+/// SpaceControl: report (and optionally set privileged on) a space.
+fn space_control(k: &mut Kernel, a: &[u64; 8]) -> Result<u64, Error> {
+    let flags = abi::syscall::SpaceControlFlags::from_raw(a[1])?;
+    let t = k.lookup(a[0]).ok_or(Error::InvalidSpace)?;
+    let s = k.tcb(t).map(|t| t.space).ok_or(Error::InvalidSpace)?;
+    let space = k.space(s).ok_or(Error::InvalidSpace)?;
+    if flags.privileged {
+        space.privileged = true;
+    }
+    Ok(u64::from(space.home.raw()))
+}
+
+/// SystemControl: power off with a status (the root task ends the run this way).
+fn system_control(k: &mut Kernel, cur: u32, a: &[u64; 8]) {
+    if a[0] != abi::syscall::SYSTEM_POWER_OFF {
+        return finish(k, cur, Err(Error::InvalidArgument), &[]);
+    }
+    for i in 0..crate::space::MAX_SPACES as u16 {
+        if let Some(s) = k.space(i) {
+            kprintln!("report: kmem {}", s.kmem_report());
+        }
+    }
+    let status = u32::try_from(a[1]).unwrap_or(u32::MAX);
+    kprintln!("report: user-level result={} status={status}", if status == 0 { "pass" } else { "fail" });
+    crate::boot::exit(status)
+}

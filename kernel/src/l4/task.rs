@@ -1,0 +1,140 @@
+// SPDX-License-Identifier: MIT OR Apache-2.0
+//! The first user program: the root task (sigma0 and root pager in one), from the initrd.
+//!
+//! The boot loader hands over an initrd (a `newc` cpio archive, found through
+//! `/chosen/linux,initrd-start/-end`). The kernel starts exactly one program from it,
+//! `root`, in a privileged space homed on the boot CPU's node: it copies the ELF's
+//! loadable segments into frames of that node, gives it a stack and a UTCB, maps the
+//! kernel interface page and the whole initrd (read-only, at [`INITRD_ADDRESS`]), and
+//! makes its thread ready. Everything after that is the root task's business: it gets
+//! memory node by node with `MemoryControl`, starts the other programs of the initrd,
+//! and pages them.
+//!
+//! The layout of the root task's space, below its program (linked at 0x40_0000 by
+//! `linker/user.ld`):
+//!
+//! ```text
+//!  0x0010_0000  KIP (16 KiB, read-only)
+//!  0x0020_0000  the root thread's UTCB
+//!  0x0030_0000 .. 0x0038_0000  its stack (512 KiB), growing down
+//!  0x0040_0000  the program
+//!  0x10_0000_0000  the initrd, read-only
+//! ```
+
+use super::{KERNEL, user_attrs};
+use crate::arch::{phys, tables};
+use crate::boot::FRAMES;
+use crate::exception::TrapFrame;
+use crate::kprintln;
+use abi::Error;
+use bootfmt::cpio::Archive;
+use bootfmt::elf::Elf;
+use platform::{Board, NodeId, PhysRange};
+
+/// The root thread's UTCB.
+pub const ROOT_UTCB: u64 = 0x20_0000;
+/// The top of the root thread's stack.
+pub const ROOT_STACK_TOP: u64 = 0x38_0000;
+/// The root thread's stack size.
+pub const ROOT_STACK_SIZE: u64 = 512 * 1024;
+/// Where the root task finds the initrd.
+pub const INITRD_ADDRESS: u64 = 0x10_0000_0000;
+/// The name of the root task in the initrd.
+pub const ROOT_NAME: &str = "root";
+
+/// Why the root task could not be started.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum RootError {
+    /// The initrd is not a valid archive.
+    Archive(bootfmt::cpio::CpioError),
+    /// The archive has no `root`.
+    NoRoot,
+    /// `root` is not a loadable executable.
+    Elf(bootfmt::elf::ElfError),
+    /// Out of memory or another kernel error.
+    Kernel(Error),
+}
+
+impl From<Error> for RootError {
+    fn from(e: Error) -> Self {
+        RootError::Kernel(e)
+    }
+}
+
+/// Builds the kernel interface page (16 KiB on the boot node); returns its address.
+pub fn build_kip(board: &Board, initrd: Option<PhysRange>) -> Result<u64, Error> {
+    let boot_node = board.cpus.first().map_or(NodeId::ZERO, |c| c.node);
+    let frames = abi::kip::KIP_SIZE / abi::PAGE_SIZE as usize;
+    let (pa, _) = FRAMES.alloc_near(boot_node, frames).map_err(|_| Error::OutOfMemory)?;
+    // SAFETY: the block was just allocated (RAM outside the image) for the KIP alone;
+    // user spaces only ever map it read-only, and the kernel writes it only here.
+    let kip = unsafe { tables::place_kip(pa) };
+    super::kip::fill(kip, board, crate::arch::timer::cntfrq(), initrd.map(|r| (INITRD_ADDRESS, r.size)));
+    Ok(pa)
+}
+
+/// Loads and starts the root task from the initrd at `initrd` (physical).
+pub fn start_root(initrd: PhysRange, cpu: u32, node: NodeId) -> Result<(), RootError> {
+    // SAFETY: the initrd range is RAM the boot loader filled and the kernel reserved
+    // (it is excluded from every frame pool), so nothing writes it while it is read.
+    let blob = unsafe { phys::slice(initrd.base, initrd.size as usize) };
+    let archive = Archive::new(blob);
+    let entry = archive.find(ROOT_NAME).map_err(RootError::Archive)?.ok_or(RootError::NoRoot)?;
+    let elf = Elf::parse(entry.data).map_err(RootError::Elf)?;
+    let mut k = KERNEL.lock();
+    let space = k.create_space(node, u64::MAX)?;
+    if let Some(s) = k.space(space) {
+        s.privileged = true;
+    }
+    for seg in elf.segments() {
+        let (first, last) = seg.pages();
+        let attrs = user_attrs(seg.flags.write, seg.flags.execute);
+        let mut page = first;
+        while page < last {
+            let pa = user_frame(node)?;
+            // Copy the part of the file that lands in this page.
+            let (from, to) = (page.max(seg.vaddr), (page + abi::PAGE_SIZE).min(seg.vaddr + seg.filesz));
+            if from < to {
+                let src = &seg.data[(from - seg.vaddr) as usize..(to - seg.vaddr) as usize];
+                // SAFETY: `pa` is a frame just allocated for this program's page.
+                unsafe { phys::write_bytes(pa + (from - page), src) };
+            }
+            k.map_user(space, page, pa, attrs)?;
+            page += abi::PAGE_SIZE;
+        }
+    }
+    let mut page = ROOT_STACK_TOP - ROOT_STACK_SIZE;
+    while page < ROOT_STACK_TOP {
+        let pa = user_frame(node)?;
+        k.map_user(space, page, pa, user_attrs(true, false))?;
+        page += abi::PAGE_SIZE;
+    }
+    let ro = user_attrs(false, false);
+    let mut off = 0;
+    while off < initrd.size {
+        let pa = (initrd.base & !(abi::PAGE_SIZE - 1)) + off;
+        k.map_user(space, INITRD_ADDRESS + off, pa, ro)?;
+        off += abi::PAGE_SIZE;
+    }
+    let number = abi::thread::ROOT_THREAD_NUMBER as u32;
+    let t = k.create_thread_numbered_checked(number, space, ROOT_UTCB, cpu)?;
+    if let Some(tcb) = k.tcb(t) {
+        tcb.context = TrapFrame::user(elf.entry(), ROOT_STACK_TOP, ROOT_UTCB);
+        tcb.priority = 200;
+    }
+    k.make_ready(t);
+    kprintln!(
+        "report: root-task entry={:#x} segments={} space={space} home={node} cpu={cpu}",
+        elf.entry(),
+        elf.segments().count()
+    );
+    Ok(())
+}
+
+/// A zeroed frame of user memory for the root task, on its node.
+fn user_frame(node: NodeId) -> Result<u64, Error> {
+    let (pa, _) = FRAMES.alloc_near(node, 1).map_err(|_| Error::OutOfMemory)?;
+    // SAFETY: just allocated, unshared.
+    unsafe { tables::zero_frame(pa) };
+    Ok(pa)
+}

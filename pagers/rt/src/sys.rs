@@ -1,0 +1,142 @@
+// SPDX-License-Identifier: MIT OR Apache-2.0
+//! System-call stubs: one `svc #0` each, registers as the `abi` crate documents them.
+//!
+//! These are the only place user code enters the kernel. Each stub puts the syscall
+//! number in x8 and the arguments in x0..x7, and gets the status in x0 and results in
+//! x1..x7. The typed wrappers turn the status into `Result<_, abi::Error>`.
+
+use abi::Error;
+use abi::syscall::Syscall;
+use core::arch::asm;
+
+/// Makes syscall `call` with arguments `a`; returns x0..x7 after it.
+pub fn raw(call: Syscall, a: [u64; 8]) -> [u64; 8] {
+    let mut r = a;
+    // SAFETY: `svc #0` enters the kernel, which reads x0..x8 and writes x0..x7 only
+    // (the ABI preserves every other register); no memory of ours is touched except
+    // what a call's documented pointer arguments name.
+    unsafe {
+        asm!(
+            "svc #0",
+            inout("x0") r[0], inout("x1") r[1], inout("x2") r[2], inout("x3") r[3],
+            inout("x4") r[4], inout("x5") r[5], inout("x6") r[6], inout("x7") r[7],
+            inout("x8") call.number() => _,
+            options(nostack)
+        );
+    }
+    r
+}
+
+fn status(x0: u64) -> Result<(), Error> {
+    match Error::from_code(x0) {
+        None if x0 == 0 => Ok(()),
+        Some(e) => Err(e),
+        None => Err(Error::InvalidArgument),
+    }
+}
+
+/// Writes `bytes` to the kernel console.
+pub fn debug_write(bytes: &[u8]) -> Result<u64, Error> {
+    let r = raw(Syscall::DebugWrite, [bytes.as_ptr() as u64, bytes.len() as u64, 0, 0, 0, 0, 0, 0]);
+    status(r[0]).map(|()| r[1])
+}
+
+/// The result of an IPC: the sender and MR0..MR4.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct Received {
+    /// Who sent (raw thread id).
+    pub from: u64,
+    /// MR0..MR4 (MR0 is the tag).
+    pub mr: [u64; 5],
+}
+
+/// `Ipc`: send `mr` (MR0..MR4; MR0 the tag) to `to`, then receive from `from`.
+pub fn ipc(to: u64, from: u64, timeouts: u64, mr: [u64; 5]) -> Result<Received, Error> {
+    let r = raw(Syscall::Ipc, [to, from, timeouts, mr[0], mr[1], mr[2], mr[3], mr[4]]);
+    status(r[0]).map(|()| Received { from: r[1], mr: [r[3], r[4], r[5], r[6], r[7]] })
+}
+
+/// `ThreadControl`: create `dest` in the space of `space` (== dest: a new space).
+pub fn thread_control(dest: u64, space: u64, scheduler: u64, pager: u64, utcb: u64, cpu: u64) -> Result<(), Error> {
+    status(raw(Syscall::ThreadControl, [dest, space, scheduler, pager, utcb, cpu, 0, 0])[0])
+}
+
+/// `ExchangeRegisters`; returns (old sp, old ip, old pager, state flags).
+pub fn exchange_registers(dest: u64, control: u64, sp: u64, ip: u64, pager: u64) -> Result<[u64; 4], Error> {
+    let r = raw(Syscall::ExchangeRegisters, [dest, control, sp, ip, pager, 0, 0, 0]);
+    status(r[0]).map(|()| [r[1], r[2], r[3], r[4]])
+}
+
+/// `MemoryControl`: 2^order frames on `node` at `va`; returns (physical base, node used).
+pub fn memory_control(node: u64, order: u64, va: u64, flags: u64) -> Result<(u64, u64), Error> {
+    let r = raw(Syscall::MemoryControl, [node, order, va, flags, 0, 0, 0, 0]);
+    status(r[0]).map(|()| (r[1], r[2]))
+}
+
+/// `Introspect` with request words `q`; returns x1..x6.
+pub fn introspect(q: [u64; 4]) -> Result<[u64; 6], Error> {
+    let r = raw(Syscall::Introspect, [q[0], q[1], q[2], q[3], 0, 0, 0, 0]);
+    status(r[0]).map(|()| [r[1], r[2], r[3], r[4], r[5], r[6]])
+}
+
+/// `SystemControl`: power off with `status_code`; returns only if refused.
+pub fn power_off(status_code: u64) -> Error {
+    let r = raw(Syscall::SystemControl, [abi::syscall::SYSTEM_POWER_OFF, status_code, 0, 0, 0, 0, 0, 0]);
+    status(r[0]).err().unwrap_or(Error::InvalidArgument)
+}
+
+/// The kernel interface page.
+pub fn kip() -> &'static abi::kip::Kip {
+    // SAFETY: the kernel maps the KIP read-only at KIP_ADDRESS in every space for the
+    // space's whole life; all its bit patterns are valid (`validate` says if it is sane).
+    unsafe { &*(abi::kip::KIP_ADDRESS as *const abi::kip::Kip) }
+}
+
+/// A line formatter for `debug_write` without a heap.
+pub struct Line {
+    buf: [u8; 256],
+    len: usize,
+}
+
+impl Line {
+    /// An empty line.
+    pub const fn new() -> Line {
+        Line { buf: [0; 256], len: 0 }
+    }
+
+    /// Writes the line to the console.
+    pub fn flush(&mut self) {
+        let _ = debug_write(&self.buf[..self.len]);
+        self.len = 0;
+    }
+}
+
+impl Default for Line {
+    fn default() -> Self {
+        Self::new()
+    }
+}
+
+impl core::fmt::Write for Line {
+    fn write_str(&mut self, s: &str) -> core::fmt::Result {
+        for &b in s.as_bytes() {
+            if self.len == self.buf.len() {
+                self.flush();
+            }
+            self.buf[self.len] = b;
+            self.len += 1;
+        }
+        Ok(())
+    }
+}
+
+/// Prints a line on the kernel console, like `println!`.
+#[macro_export]
+macro_rules! println {
+    ($($arg:tt)*) => {{
+        use core::fmt::Write as _;
+        let mut line = $crate::sys::Line::new();
+        let _ = writeln!(line, $($arg)*);
+        line.flush();
+    }};
+}
