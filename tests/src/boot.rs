@@ -272,6 +272,9 @@ pub fn check(test: &BootTest, ending: Ending, output: &str) -> Result<(), Vec<St
             if !passed_line {
                 why.push("no `report: boot result=pass` line".to_string());
             }
+            if test.config.initrd.is_some() {
+                check_user_level(output, &mut why);
+            }
         }
         Expect::Panic | Expect::Fault => {
             match ending {
@@ -348,6 +351,57 @@ fn show(r: &Report) -> String {
 
 /// The checks of a good boot that read what the kernel reported about the machine: CPUs
 /// started, the self-test, per-node memory and the numactl block. Every failure is pushed.
+/// With an initrd the kernel starts the root task (`pagers/root`), which tests the L4
+/// core at user level and powers off: it must report a clean run, 100 IPC round trips
+/// with its worker, and every space's kernel metadata on the space's home node (or,
+/// for a space homed on a memory-less node, none of it there).
+fn check_user_level(output: &str, why: &mut Vec<String>) {
+    let get =
+        |kind: &str, key: &str| report::find(output, kind, key).and_then(|r| r.get(key).map(str::to_string));
+    if get("root-task", "entry").is_none() {
+        why.push("no `report: root-task entry=` line: the root task did not start".to_string());
+        return;
+    }
+    if get("root-task", "checks-failed").as_deref() != Some("0") {
+        why.push(format!("root task checks failed: {:?}", get("root-task", "checks-failed")));
+    }
+    if get("user-level", "result").as_deref() != Some("pass") {
+        why.push("no `report: user-level result=pass` line".to_string());
+    }
+    if get("ipc-pingpong", "rounds").as_deref() != Some("100")
+        || get("ipc-pingpong", "worker-checks-ok").as_deref() != Some("100")
+    {
+        why.push("the IPC ping-pong did not complete 100 checked rounds".to_string());
+    }
+    let memoryless: Vec<String> = output
+        .lines()
+        .filter_map(report::Report::parse)
+        .filter(|r| r.kind == "memory" && r.get("total_kib") == Some("0"))
+        .filter_map(|r| r.get("node").map(str::to_string))
+        .collect();
+    let mut spaces = 0;
+    for r in output.lines().filter_map(report::Report::parse).filter(|r| r.kind == "kmem") {
+        spaces += 1;
+        let home = r.get("home").unwrap_or("?").to_string();
+        for key in ["tables", "mdb", "tcbs"] {
+            let Some((on, total)) = r.get(key).and_then(|v| v.split_once('/')) else {
+                why.push(format!("kmem line without {key}=ON/TOTAL"));
+                continue;
+            };
+            let ok = if memoryless.contains(&home) { on == "0" } else { on == total };
+            if !ok {
+                why.push(format!(
+                    "space {} (home {home}): {key}={on}/{total} not where it should be",
+                    r.get("space").unwrap_or("?")
+                ));
+            }
+        }
+    }
+    if spaces < 2 {
+        why.push(format!("expected kmem lines for at least 2 spaces, got {spaces}"));
+    }
+}
+
 fn check_reports(test: &BootTest, output: &str, why: &mut Vec<String>) {
     let layout = test.layout();
     let reports = report::reports(output);
