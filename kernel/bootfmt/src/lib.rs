@@ -21,7 +21,7 @@
 //! tests feed every truncation and thousands of mutations of valid files to prove it.
 //! The readers never allocate and never copy; they hand out slices of the input.
 //!
-//! The writer ([`cpio::write`], feature `alloc`) exists for the host tool that builds the
+//! The writer (`cpio::write`, feature `alloc`) exists for the host tool that builds the
 //! initrd (`mkinitrd` in the harness) and for the tests, which build archives by hand.
 //!
 //! # References

@@ -31,14 +31,14 @@
 //! The runtime and every program also compile for the host, so `cargo test --workspace`
 //! covers the whole workspace. One cfg gate, `all(target_arch = "aarch64", target_os =
 //! "none")`, the kernel's, chooses the target-only code: the `_start` entry and the panic
-//! handler here ([`start`]), and the `__rt_main` symbol that [`entry!`] defines. On the
+//! handler here (`start.rs`), and the `__rt_main` symbol that [`entry!`] defines. On the
 //! host, [`entry!`] instead defines a `main` that says where the program really runs.
 //!
 //! # What is missing
 //!
 //! The system-call stubs (IPC, thread and space control, a debug console) come from the
 //! kernel ABI crate, which is being written; until it lands a user program can only
-//! compute and loop, and a panic can only stop the thread (see [`start`]).
+//! compute and loop, and a panic can only stop the thread (see `start.rs`).
 
 #![cfg_attr(not(test), no_std)]
 
@@ -74,7 +74,7 @@ impl UtcbAddr {
 
 /// Names the program's entry function, `fn(UtcbAddr) -> !`, which `_start` calls.
 ///
-/// On the target it defines the symbol `__rt_main` that [`start`] calls; the function is
+/// On the target it defines the symbol `__rt_main` that `start.rs` calls; the function is
 /// bound to a typed `fn` pointer first, so a wrong signature is a compile error, not a
 /// crash. On the host it defines `main`, which explains that the program runs on the
 /// kernel and exits with status 2 (so the entry function must not be called `main`).
