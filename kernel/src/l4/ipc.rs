@@ -18,7 +18,7 @@
 //! thread then retries the access. Other exceptions go to the exception handler, whose
 //! reply can set a new IP and SP. The faulting thread's own registers are untouched.
 
-use super::{Kernel, user_attrs};
+use super::Kernel;
 use crate::arch::phys;
 use crate::kprintln;
 use crate::thread::{FaultKind, Tcb, ThreadState};
@@ -311,7 +311,10 @@ fn transfer(k: &mut Kernel, src: u32, dst: u32, tag: Tag) -> Result<(), Error> {
     Ok(())
 }
 
-/// Maps (or grants) the pages of `item` from `src` into `dst` inside `window`.
+/// Maps (or grants) the pages of `item` from `src` into `dst` inside `window`,
+/// through the mapping database: each page becomes a child of the sender's mapping
+/// (or, for a grant, moves with its subtree). Pages the sender does not hold through
+/// the MDB (its UTCB, the KIP) are not transferred.
 fn map_item(k: &mut Kernel, src: u16, dst: u16, item: TypedItem, window: Fpage) -> Result<(), Error> {
     let fpage = item.fpage();
     if fpage.is_nil() {
@@ -322,20 +325,15 @@ fn map_item(k: &mut Kernel, src: u16, dst: u16, item: TypedItem, window: Fpage) 
     // the flexpage's size (the whole window for a fault reply: the faulting address).
     let offset = (item.send_base().wrapping_sub(window.base())) & (window.size() - 1) & !(size - 1);
     let target = window.base() + offset;
-    let rights = fpage.rights();
+    let asked = super::mapdb::mdb_rights(fpage.rights());
     let mut off = 0;
     while off < size {
-        if let Some((pa, attrs)) = k.translate_user(src, fpage.base() + off) {
-            let write = attrs.write && rights.contains(Rights::W);
-            let exec = attrs.user_exec && rights.contains(Rights::X);
-            let va = target + off;
-            // X.2: a new mapping replaces whatever the receiver had there.
-            if k.translate_user(dst, va).is_some() {
-                k.unmap_user(dst, va);
-            }
-            k.map_user(dst, va, pa, user_attrs(write, exec))?;
-            if item.is_grant() {
-                k.unmap_user(src, fpage.base() + off);
+        let from = crate::mdb::SpaceId::new(u32::from(src));
+        if let Some(entry) = k.mdb.lookup(from, fpage.base() + off) {
+            let rights = k.mdb.entry(entry).rights();
+            let give = crate::mdb::Rights::from_bits(rights.bits() & asked.bits()).unwrap_or_default();
+            if !give.is_empty() {
+                k.map_entry(entry, dst, target + off, give, item.is_grant())?;
             }
         }
         off += abi::PAGE_SIZE;

@@ -27,12 +27,14 @@
 
 pub mod ipc;
 pub mod kip;
+pub mod mapdb;
 pub mod syscall;
 pub mod task;
 
 use crate::arch::{cpu, phys, tables, user};
 use crate::boot::FRAMES;
 use crate::exception::{self, Kind, Source, Trap, TrapFrame};
+use crate::mdb::{EntryId, Mdb, MdbError, Revoked, SpaceId};
 use crate::mm::asid::Asids;
 use crate::mm::table::{self, Attrs, MemType, PAGE_SIZE};
 use crate::percpu::{self, PerCpu};
@@ -64,6 +66,9 @@ pub struct Kernel {
     empty_root: u64,
     /// Physical address of the kernel interface page (its first frame).
     kip: u64,
+    /// The mapping database: every user mapping of a frame, rooted where the kernel
+    /// handed the frame out.
+    pub mdb: Mdb<mapdb::KernelStore>,
 }
 
 /// The kernel lock and everything it protects.
@@ -82,6 +87,7 @@ impl Kernel {
             links: Links::new(),
             empty_root: 0,
             kip: 0,
+            mdb: Mdb::new(mapdb::KernelStore::new()),
         }
     }
 
@@ -120,16 +126,105 @@ impl Kernel {
     }
 
     /// A zeroed frame for `space`, from its home node (else the nearest), charged to it.
+    /// A translation table takes two frames: the table and its MDB shadow page
+    /// (`mapdb`); the address returned is the table's.
     pub fn alloc_for(&mut self, space: u16, kind: Kmem) -> Result<(u64, NodeId), Error> {
+        let frames = if kind == Kmem::Table { 2 } else { 1 };
+        let bytes = FRAME * frames as u64;
         let s = self.space(space).ok_or(Error::InvalidSpace)?;
-        s.can_charge(FRAME).map_err(|_| Error::OutOfMemory)?;
+        s.can_charge(bytes).map_err(|_| Error::OutOfMemory)?;
         let home = s.home;
-        let (pa, node) = FRAMES.alloc_near(home, 1).map_err(|_| Error::OutOfMemory)?;
-        // SAFETY: the frame was just allocated (RAM outside the image) and is unshared.
-        unsafe { tables::zero_frame(pa) };
+        let (pa, node) = FRAMES.alloc_near(home, frames).map_err(|_| Error::OutOfMemory)?;
+        for f in 0..frames as u64 {
+            // SAFETY: the block was just allocated (RAM outside the image), unshared.
+            unsafe { tables::zero_frame(pa + f * FRAME) };
+        }
         let s = self.space(space).ok_or(Error::InvalidSpace)?;
-        s.record(kind, node, FRAME).map_err(|_| Error::OutOfMemory)?;
+        s.record(kind, node, bytes).map_err(|_| Error::OutOfMemory)?;
         Ok((pa, node))
+    }
+
+    /// Creates the translation tables down to `va`'s page entry in `space` (so a
+    /// mapping there, and its MDB slot, need no further allocation).
+    pub fn prepare_user(&mut self, space: u16, va: u64) -> Result<(), Error> {
+        let root = self.space(space).ok_or(Error::InvalidSpace)?.root;
+        let mut failure = None;
+        let result = {
+            let this = &mut *self;
+            let mut mem = tables::DirectTables {
+                alloc: || match this.alloc_for(space, Kmem::Table) {
+                    Ok((pa, _)) => Some(pa),
+                    Err(e) => {
+                        failure = Some(e);
+                        None
+                    }
+                },
+            };
+            table::prepare(&mut mem, root, va)
+        };
+        match result {
+            Ok(_) => Ok(()),
+            Err(table::MapError::OutOfTables) => Err(failure.unwrap_or(Error::OutOfMemory)),
+            Err(_) => Err(Error::InvalidArgument),
+        }
+    }
+
+    /// Gives `space` the frame at `pa` as a new MDB root mapped at `va` (memory the
+    /// kernel hands to user level: MemoryControl, the root task's image).
+    pub fn map_root(&mut self, space: u16, va: u64, pa: u64, rights: crate::mdb::Rights) -> Result<(), Error> {
+        self.prepare_user(space, va)?;
+        self.mdb
+            .insert_root(SpaceId::new(u32::from(space)), va, pa, crate::mdb::PAGE_SHIFT, rights)
+            .map_err(mdb_error)?;
+        self.map_user(space, va, pa, mapdb::attrs_of(rights))
+    }
+
+    /// Maps (or grants) the page of `space`'s mapping `entry` to `to` at `to_va` with
+    /// `rights`, through the MDB; revoked mappings leave the page tables and TLBs.
+    pub fn map_entry(
+        &mut self,
+        entry: EntryId,
+        to: u16,
+        to_va: u64,
+        rights: crate::mdb::Rights,
+        grant: bool,
+    ) -> Result<(), Error> {
+        self.prepare_user(to, to_va)?;
+        let Kernel { mdb, spaces, .. } = self;
+        let target = SpaceId::new(u32::from(to));
+        let result = if grant {
+            mdb.grant(entry, target, to_va, rights, |r| revoke(spaces, r))
+        } else {
+            mdb.map(entry, target, to_va, rights, |r| revoke(spaces, r))
+        };
+        let new = result.map_err(mdb_error)?;
+        let (pa, rights) = {
+            let e = self.mdb.entry(new);
+            (e.pa(), e.rights())
+        };
+        // A mapping extended in place (X.2) is re-entered with its new rights.
+        if self.translate_user(to, to_va).is_some() {
+            self.unmap_user(to, to_va);
+        }
+        self.map_user(to, to_va, pa, mapdb::attrs_of(rights))
+    }
+
+    /// Removes `mask` rights from everything derived from `space`'s mapping at `va`
+    /// (and from it too when `flush`): L4's recursive unmap.
+    pub fn unmap_recursive(&mut self, space: u16, va: u64, mask: crate::mdb::Rights, flush: bool) {
+        let Some(entry) = self.mdb.lookup(SpaceId::new(u32::from(space)), va) else { return };
+        let Kernel { mdb, spaces, .. } = self;
+        mdb.unmap(entry, mask, flush, |r| revoke(spaces, r));
+    }
+
+    /// Copies the MDB's placement counters into the space (for `report: kmem`).
+    pub fn sync_mdb_counts(&mut self, space: u16) {
+        let slot = self.mdb.store().spaces[space as usize];
+        if let Some(s) = self.space(space) {
+            s.mdb.on_home = slot.on_home;
+            s.mdb.total = slot.total;
+            s.fallbacks = s.fallbacks.max(slot.fallbacks);
+        }
     }
 
     /// Maps one user page of `space`, allocating tables from its home node.
@@ -178,19 +273,24 @@ impl Kernel {
     pub fn create_space(&mut self, home: NodeId, quota: u64) -> Result<u16, Error> {
         let index = (1..MAX_SPACES).find(|&i| self.spaces[i].is_none()).ok_or(Error::OutOfMemory)? as u16;
         let asid = self.asids.alloc().ok_or(Error::OutOfMemory)?;
-        let (root, node) = match FRAMES.alloc_near(home, 1) {
+        // Two frames: the root table and its MDB shadow page (unused at the root level,
+        // but every user table has one, so any table can be a last-level table).
+        let (root, node) = match FRAMES.alloc_near(home, 2) {
             Ok(frame) => frame,
             Err(_) => {
                 self.asids.free(asid);
                 return Err(Error::OutOfMemory);
             }
         };
-        // SAFETY: just allocated, unshared.
-        unsafe { tables::zero_frame(root) };
+        for f in 0..2 {
+            // SAFETY: just allocated, unshared.
+            unsafe { tables::zero_frame(root + f * FRAME) };
+        }
         let mut space = Space::new(index, root, asid, home, quota);
         // The root table is the space's first table; it cannot exceed a fresh quota.
-        let _ = space.record(Kmem::Table, node, FRAME);
+        let _ = space.record(Kmem::Table, node, 2 * FRAME);
         self.spaces[index as usize] = Some(space);
+        self.mdb.store_mut().add_space(index, root, home);
         if self.kip != 0 {
             let ro = user_attrs(false, false);
             for page in 0..(abi::kip::KIP_SIZE as u64 / PAGE_SIZE) {
@@ -209,13 +309,14 @@ impl Kernel {
         let Some(space) = self.spaces[index as usize].take() else { return };
         let mut mem = tables::DirectTables { alloc: || None };
         let mut frees = |t: u64| {
-            // SAFETY: `t` is a table of this space, which is gone from the space table;
-            // nothing references it any more.
-            let _ = unsafe { FRAMES.free(t, 1) };
+            // SAFETY: `t` is a table (with its shadow) of this space, which is gone from
+            // the space table; nothing references it any more.
+            let _ = unsafe { FRAMES.free(t, 2) };
         };
         table::for_each_table(&mut mem, space.root, &mut frees);
         // SAFETY: as above, for the root table.
-        let _ = unsafe { FRAMES.free(space.root, 1) };
+        let _ = unsafe { FRAMES.free(space.root, 2) };
+        self.mdb.store_mut().remove_space(index);
         user::invalidate_asid(space.asid);
         self.asids.free(space.asid);
     }
@@ -357,6 +458,27 @@ impl Kernel {
     }
 }
 
+/// Applies one MDB revocation to the page tables: clears the page (or lowers its
+/// rights) and invalidates it in every CPU's TLB.
+fn revoke(spaces: &mut [Option<Space>; MAX_SPACES], r: Revoked) {
+    let Some(s) = spaces.get(r.space.raw() as usize).and_then(Option::as_ref) else { return };
+    let (root, asid) = (s.root, s.asid);
+    let mut mem = tables::DirectTables { alloc: || None };
+    if table::unmap_page(&mut mem, root, r.va).is_some() && !r.rights.is_empty() {
+        // Downgrade: the tables exist (the page was mapped), so this allocates nothing.
+        let _ = table::map(&mut mem, root, r.va, r.pa, PAGE_SIZE, mapdb::attrs_of(r.rights), false);
+    }
+    user::invalidate_page(asid, r.va);
+}
+
+/// The ABI error for an MDB refusal.
+fn mdb_error(e: MdbError) -> Error {
+    match e {
+        MdbError::NoMemory | MdbError::QuotaExceeded => Error::OutOfMemory,
+        _ => Error::MapRejected,
+    }
+}
+
 /// User page attributes for the given rights (user pages are always readable).
 pub fn user_attrs(write: bool, exec: bool) -> Attrs {
     Attrs { mem: MemType::Normal, write, kernel_exec: false, user: true, user_exec: exec }
@@ -437,6 +559,7 @@ pub fn init(board: &platform::Board, initrd: Option<platform::PhysRange>) -> Res
     unsafe { tables::zero_frame(empty) };
     k.empty_root = empty;
     k.kip = task::build_kip(board, initrd)?;
+    k.mdb.store_mut().init(board)?;
     drop(k);
     cpu_init();
     Ok(())

@@ -13,7 +13,7 @@
 //! `UnknownSyscall` until the mapping database and user-level interrupts land (see the
 //! issue tracker); thread deletion answers `InvalidArgument` for the same reason.
 
-use super::{Kernel, ipc, user_attrs};
+use super::{Kernel, ipc};
 use crate::arch::{phys, timer};
 use crate::boot::FRAMES;
 use crate::kprintln;
@@ -91,7 +91,11 @@ pub fn dispatch(k: &mut Kernel, cur: u32, imm: u16) {
             Err(e) => finish(k, cur, Err(e), &[]),
         },
         Syscall::SystemControl => system_control(k, cur, &args),
-        Syscall::Unmap | Syscall::InterruptControl => finish(k, cur, Err(Error::UnknownSyscall), &[]),
+        Syscall::Unmap => {
+            let r = unmap(k, cur, args[0]);
+            finish(k, cur, r, &[])
+        }
+        Syscall::InterruptControl => finish(k, cur, Err(Error::UnknownSyscall), &[]),
     }
 }
 
@@ -293,6 +297,7 @@ fn introspect(k: &mut Kernel, cur: u32, a: &[u64; 8]) -> Result<[u64; 6], Error>
     match Request::decode([a[0], a[1], a[2], a[3]])? {
         Request::KmemReport { space } => {
             let s = space_of(k, space)?;
+            k.sync_mdb_counts(s);
             let sp = k.space(s).ok_or(Error::InvalidSpace)?;
             kprintln!("report: kmem {}", sp.kmem_report());
             let home = u64::from(sp.tables.on_home + sp.mdb.on_home + sp.tcbs.on_home);
@@ -362,16 +367,15 @@ fn memory_control(k: &mut Kernel, space: u16, a: &[u64; 8]) -> Result<(u64, u64)
     } else {
         (FRAMES.alloc_on(node, frames).map_err(|_| Error::OutOfMemory)?, node)
     };
-    let rights = flags.rights;
-    let attrs = user_attrs(rights.contains(abi::fpage::Rights::W), rights.contains(abi::fpage::Rights::X));
+    let rights = super::mapdb::mdb_rights(flags.rights.union(abi::fpage::Rights::R));
     for i in 0..frames as u64 {
         let off = i * abi::PAGE_SIZE;
         // SAFETY: the block was just allocated for this call; zeroing it before the
         // user sees it (no data leaks between spaces).
         unsafe { crate::arch::tables::zero_frame(pa + off) };
-        if let Err(e) = k.map_user(space, va + off, pa + off, attrs) {
+        if let Err(e) = k.map_root(space, va + off, pa + off, rights) {
             for j in 0..i {
-                k.unmap_user(space, va + j * abi::PAGE_SIZE);
+                k.unmap_recursive(space, va + j * abi::PAGE_SIZE, crate::mdb::Rights::ALL, true);
             }
             // SAFETY: the block is ours and no longer mapped anywhere.
             let _ = unsafe { FRAMES.free(pa, frames) };
@@ -399,6 +403,7 @@ fn system_control(k: &mut Kernel, cur: u32, a: &[u64; 8]) {
         return finish(k, cur, Err(Error::InvalidArgument), &[]);
     }
     for i in 0..crate::space::MAX_SPACES as u16 {
+        k.sync_mdb_counts(i);
         if let Some(s) = k.space(i) {
             kprintln!("report: kmem {}", s.kmem_report());
         }
@@ -406,4 +411,35 @@ fn system_control(k: &mut Kernel, cur: u32, a: &[u64; 8]) {
     let status = u32::try_from(a[1]).unwrap_or(u32::MAX);
     kprintln!("report: user-level result={} status={status}", if status == 0 { "pass" } else { "fail" });
     crate::boot::exit(status)
+}
+
+/// Unmap: for each flexpage in the caller's UTCB MR0..MR(n-1), remove its rights from
+/// every mapping derived from the caller's pages (and from the caller's own, with
+/// flush-own), recursively through the MDB. Accessed bits are not tracked yet: the
+/// flexpages are written back with an empty rights field.
+fn unmap(k: &mut Kernel, cur: u32, control: u64) -> Result<(), Error> {
+    let control = abi::syscall::UnmapControl::from_raw(control)?;
+    let (space, utcb) = k.tcb(cur).map(|t| (t.space, t.utcb_pa)).ok_or(Error::InvalidThread)?;
+    let n = usize::from(control.count());
+    let mut fpages = [abi::fpage::Fpage::nil(); 64];
+    for (i, slot) in fpages.iter_mut().enumerate().take(n) {
+        // SAFETY: MR i of the caller's UTCB frame (user memory, i < 64).
+        let raw = unsafe { phys::read_u64(utcb + (abi::utcb::MR_OFFSET + 8 * i) as u64) };
+        *slot = abi::fpage::Fpage::from_raw(raw).map_err(|_| Error::InvalidArgument)?;
+    }
+    for (i, fpage) in fpages.iter().enumerate().take(n) {
+        if fpage.is_nil() {
+            continue;
+        }
+        let mask = super::mapdb::mdb_rights(fpage.rights());
+        let mut off = 0;
+        while off < fpage.size() {
+            k.unmap_recursive(space, fpage.base() + off, mask, control.flush_own);
+            off += abi::PAGE_SIZE;
+        }
+        let cleared = fpage.with_rights(abi::fpage::Rights::NONE);
+        // SAFETY: as above.
+        unsafe { phys::write_u64(utcb + (abi::utcb::MR_OFFSET + 8 * i) as u64, cleared.raw()) };
+    }
+    Ok(())
 }

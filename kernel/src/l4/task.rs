@@ -21,7 +21,7 @@
 //!  0x10_0000_0000  the initrd, read-only
 //! ```
 
-use super::{KERNEL, user_attrs};
+use super::KERNEL;
 use crate::arch::{phys, tables};
 use crate::boot::FRAMES;
 use crate::exception::TrapFrame;
@@ -88,10 +88,12 @@ pub fn start_root(initrd: PhysRange, cpu: u32, node: NodeId) -> Result<(), RootE
     }
     for seg in elf.segments() {
         let (first, last) = seg.pages();
-        let attrs = user_attrs(seg.flags.write, seg.flags.execute);
         let mut page = first;
         while page < last {
             let pa = user_frame(node)?;
+            let rights = crate::mdb::Rights::READ
+                .union(if seg.flags.write { crate::mdb::Rights::WRITE } else { crate::mdb::Rights::NONE })
+                .union(if seg.flags.execute { crate::mdb::Rights::EXEC } else { crate::mdb::Rights::NONE });
             // Copy the part of the file that lands in this page.
             let (from, to) = (page.max(seg.vaddr), (page + abi::PAGE_SIZE).min(seg.vaddr + seg.filesz));
             if from < to {
@@ -99,21 +101,20 @@ pub fn start_root(initrd: PhysRange, cpu: u32, node: NodeId) -> Result<(), RootE
                 // SAFETY: `pa` is a frame just allocated for this program's page.
                 unsafe { phys::write_bytes(pa + (from - page), src) };
             }
-            k.map_user(space, page, pa, attrs)?;
+            k.map_root(space, page, pa, rights)?;
             page += abi::PAGE_SIZE;
         }
     }
     let mut page = ROOT_STACK_TOP - ROOT_STACK_SIZE;
     while page < ROOT_STACK_TOP {
         let pa = user_frame(node)?;
-        k.map_user(space, page, pa, user_attrs(true, false))?;
+        k.map_root(space, page, pa, crate::mdb::Rights::READ.union(crate::mdb::Rights::WRITE))?;
         page += abi::PAGE_SIZE;
     }
-    let ro = user_attrs(false, false);
     let mut off = 0;
     while off < initrd.size {
         let pa = (initrd.base & !(abi::PAGE_SIZE - 1)) + off;
-        k.map_user(space, INITRD_ADDRESS + off, pa, ro)?;
+        k.map_root(space, INITRD_ADDRESS + off, pa, crate::mdb::Rights::READ)?;
         off += abi::PAGE_SIZE;
     }
     let number = abi::thread::ROOT_THREAD_NUMBER as u32;

@@ -256,6 +256,40 @@ fn map_one(
     unreachable!("level 3 always maps a page")
 }
 
+/// The last-level table that holds (or would hold) `va`'s page entry, creating the
+/// tables on the way: a page can then be mapped at `va` without allocating. Fails on a
+/// block mapping in the way, or when no table can be had.
+pub fn prepare(mem: &mut impl TableMemory, root: u64, va: u64) -> Result<u64, MapError> {
+    let mut table = root;
+    for level in 0..3 {
+        let slot = index(va, level);
+        let entry = mem.entries(table)[slot];
+        if entry & VALID == 0 {
+            let next = mem.alloc_table().ok_or(MapError::OutOfTables)?;
+            mem.entries(table)[slot] = table_desc(next);
+            table = next;
+        } else if entry & TABLE_OR_PAGE != 0 {
+            table = entry & ADDR_MASK;
+        } else {
+            return Err(MapError::AlreadyMapped { va });
+        }
+    }
+    Ok(table)
+}
+
+/// The last-level table holding `va`'s page entry, if the tables exist (no allocation).
+pub fn leaf_table(mem: &mut impl TableMemory, root: u64, va: u64) -> Option<u64> {
+    let mut table = root;
+    for level in 0..3 {
+        let entry = mem.entries(table)[index(va, level)];
+        if entry & (VALID | TABLE_OR_PAGE) != (VALID | TABLE_OR_PAGE) {
+            return None;
+        }
+        table = entry & ADDR_MASK;
+    }
+    Some(table)
+}
+
 /// Removes the 4 KiB page mapping of `va`; returns what it mapped. Blocks are not
 /// split (user mappings are pages), and tables left empty are kept: a space's tables
 /// are freed with the space. The caller invalidates the TLB (`TLBI VAE1IS`) after.
@@ -478,6 +512,21 @@ mod tests {
         assert_eq!(unmap_page(&mut mem, root, 0x7000_0000), None, "never mapped");
         // The page can be mapped again, even to another frame.
         map(&mut mem, root, 0x40_0000, 0x9000_0000, PAGE_SIZE, user, false).unwrap();
+    }
+
+    #[test]
+    fn preparing_creates_the_path_once_and_finds_it_again() {
+        let (mut mem, root) = FakeMemory::new(16);
+        let l3 = prepare(&mut mem, root, 0x40_0000).unwrap();
+        assert_eq!(mem.tables.len(), 4);
+        assert_eq!(prepare(&mut mem, root, 0x40_1000).unwrap(), l3, "same last-level table");
+        assert_eq!(leaf_table(&mut mem, root, 0x40_0000), Some(l3));
+        assert_eq!(leaf_table(&mut mem, root, 0x80_0000_0000), None, "never prepared");
+        assert_eq!(translate(&mut mem, root, 0x40_0000), None, "prepared is not mapped");
+        let user =
+            Attrs { mem: MemType::Normal, write: true, kernel_exec: false, user: true, user_exec: false };
+        map(&mut mem, root, 0x40_0000, 0x8000_0000, PAGE_SIZE, user, false).unwrap();
+        assert_eq!(mem.tables.len(), 4, "mapping a prepared page allocates nothing");
     }
 
     #[test]
