@@ -124,6 +124,9 @@ pub struct Tcb {
     pub send_next: u32,
     /// Deadline (counter ticks) of a blocking IPC, 0 = none.
     pub deadline: u64,
+    /// Deleted while it ran on another CPU: that CPU finishes the deletion at its next
+    /// kernel entry (an SGI makes that immediate).
+    pub doomed: bool,
 }
 
 impl Tcb {
@@ -148,6 +151,7 @@ impl Tcb {
             send_queue: 0,
             send_next: 0,
             deadline: 0,
+            doomed: false,
         }
     }
 

@@ -105,6 +105,14 @@ pub fn ipc(k: &mut Kernel, cur: u32) {
     }
 }
 
+/// Ends `t`'s IPC with `Cancelled` (its partner was deleted) and lets it run.
+pub fn cancel(k: &mut Kernel, t: u32) {
+    if let Some(tcb) = k.tcb(t) {
+        complete(tcb, Err(Error::Cancelled), 0);
+    }
+    k.make_ready(t);
+}
+
 fn fail(k: &mut Kernel, cur: u32, e: Error) {
     if let Some(t) = k.tcb(cur) {
         complete(t, Err(e), 0);

@@ -393,6 +393,89 @@ impl Kernel {
         }
     }
 
+    /// Deletes thread `t`, or, when it runs on another CPU, dooms it and makes that CPU
+    /// enter the kernel to finish (the caller sees the thread gone at once: it can no
+    /// longer be named, and its partners have their results).
+    pub fn delete_thread(&mut self, t: u32) {
+        let Some(tcb) = self.tcb(t) else { return };
+        let (state, cpu) = (tcb.state, tcb.cpu);
+        let here = percpu::get(cpu as usize).is_some_and(|b| b.mpidr == cpu::mpidr());
+        if state == ThreadState::Running && !here {
+            tcb.doomed = true;
+            if let Some(block) = percpu::get(cpu as usize) {
+                irq::send_sgi(irq::SGI_RESCHEDULE, block.mpidr);
+            }
+            return;
+        }
+        self.destroy_thread(t);
+    }
+
+    /// Frees thread `t` now: partners get defined results, its memory goes back.
+    fn destroy_thread(&mut self, t: u32) {
+        let Some(tcb) = self.tcb(t) else { return };
+        let (space, utcb_va, utcb_pa, id) = (tcb.space, tcb.utcb_va, tcb.utcb_pa, tcb.id());
+        if tcb.state == ThreadState::Ready {
+            self.unready(t);
+        }
+        ipc::dequeue_anywhere(self, t);
+        // Everyone waiting for this thread: senders queued on it, callers awaiting its
+        // reply, threads whose fault it was to handle.
+        for n in 1..MAX_THREADS as u32 {
+            if n == t {
+                continue;
+            }
+            let Some(other) = self.tcb(n) else { continue };
+            match other.state {
+                ThreadState::SendBlocked { to, .. } if to == t => {
+                    ipc::dequeue_anywhere(self, n);
+                    ipc::cancel(self, n);
+                }
+                ThreadState::RecvBlocked { from: Some(from) } if from == t => ipc::cancel(self, n),
+                ThreadState::FaultBlocked { handler, .. } if handler == t => {
+                    kprintln!("warning: thread {:#x} halted: its fault handler {id:#x} was deleted", other.id());
+                    ipc::dequeue_anywhere(self, n);
+                    if let Some(o) = self.tcb(n) {
+                        o.state = ThreadState::Halted;
+                    }
+                }
+                _ => {}
+            }
+        }
+        for block in percpu::all() {
+            let mut sched = block.sched.lock();
+            if sched.fp_owner == t {
+                sched.fp_owner = 0;
+            }
+            if sched.current == t {
+                sched.current = 0;
+            }
+        }
+        self.unmap_user(space, utcb_va);
+        // Forget the TCB first, then give its frame back: no reference to it remains.
+        if let Some(ptr) = self.threads[t as usize].take() {
+            let tcb_pa = ptr.0.as_ptr() as u64 - crate::mm::layout::DIRECT_MAP_BASE;
+            self.free_for(space, Kmem::Tcb, tcb_pa);
+        }
+        self.free_for(space, Kmem::Tcb, utcb_pa);
+        let threads = self.space(space).map_or(0, |s| {
+            s.threads = s.threads.saturating_sub(1);
+            s.threads
+        });
+        if threads == 0 {
+            self.delete_space(space);
+        }
+    }
+
+    /// Deletes a space without threads: every mapping it holds is revoked (with all
+    /// derived from it, in every space), then its tables and ASID go.
+    fn delete_space(&mut self, space: u16) {
+        {
+            let Kernel { mdb, spaces, .. } = self;
+            mdb.delete_space(SpaceId::new(u32::from(space)), |r| revoke(spaces, r));
+        }
+        self.destroy_space(space);
+    }
+
     /// Makes thread `t` ready on its CPU, waking that CPU if it is another.
     pub fn make_ready(&mut self, t: u32) {
         let Some(tcb) = self.tcb(t) else { return };
@@ -489,9 +572,14 @@ pub fn user_trap(trap: Trap, frame: &mut TrapFrame) {
     let me = cpu::this_percpu().expect("invariant: user threads run only on set-up CPUs");
     let events = if trap.kind == Kind::Irq { irq::handle() } else { irq::Events::default() };
     let mut k = KERNEL.lock();
-    let current = me.sched.lock().current;
+    let mut current = me.sched.lock().current;
     if let Some(t) = k.tcb(current) {
         t.context = *frame;
+    }
+    // Deleted by another CPU while it ran here: finish the deletion now.
+    if k.tcb(current).is_some_and(|t| t.doomed) {
+        k.destroy_thread(current);
+        current = 0;
     }
     let mut expired = false;
     if events.ticked {

@@ -114,8 +114,14 @@ fn finish(k: &mut Kernel, cur: u32, status: Result<(), Error>, results: &[u64]) 
 fn thread_control(k: &mut Kernel, cur: u32, a: &[u64; 8]) -> Result<u32, Error> {
     let (dest, space_of, _scheduler, pager, utcb, cpu_hint) = (a[0], a[1], a[2], a[3], a[4], a[5]);
     if space_of == 0 {
-        // Deleting threads needs the MDB to revoke what their space mapped.
-        return Err(Error::InvalidArgument);
+        // Delete `dest` (and its space with its last thread). Not the caller itself:
+        // a thread that deletes itself has nobody to report the result to.
+        let t = k.lookup(dest).ok_or(Error::InvalidThread)?;
+        if t == cur {
+            return Err(Error::InvalidThread);
+        }
+        k.delete_thread(t);
+        return Ok(t);
     }
     let number = abi::thread::ThreadId::from_raw(dest).number();
     if !abi::thread::ThreadId::from_raw(dest).is_valid() || number == 0 || number >= crate::thread::MAX_THREADS as u64
