@@ -587,7 +587,11 @@ pub fn user_trap(trap: Trap, frame: &mut TrapFrame) {
             t.remaining = t.remaining.saturating_sub(1);
             expired = t.remaining == 0;
         }
-        ipc::expire_timeouts(&mut k, crate::arch::timer::now());
+        // One CPU is enough to notice expired IPC timeouts (tick resolution either
+        // way); the others need not scan the thread table under the lock.
+        if me.index == 0 {
+            ipc::expire_timeouts(&mut k, crate::arch::timer::now());
+        }
     }
     if trap.kind == Kind::Sync && current != 0 {
         let esr = frame.esr;
@@ -615,6 +619,11 @@ pub fn idle_loop(me: &PerCpu) -> ! {
     loop {
         {
             let mut k = KERNEL.lock();
+            // The CPU that watches IPC timeouts does so when idle too (this loop runs
+            // after every interrupt, so at least once per tick).
+            if me.index == 0 {
+                ipc::expire_timeouts(&mut k, crate::arch::timer::now());
+            }
             let next = k.pick(me, 0, false);
             if next != 0 {
                 let _ = k.dispatch(me, next);
