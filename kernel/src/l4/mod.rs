@@ -44,6 +44,7 @@ use crate::thread::{FaultKind, MAX_THREADS, Tcb, ThreadState, split_id};
 use crate::{irq, kprintln};
 use abi::Error;
 use core::ptr::NonNull;
+use core::sync::atomic::{AtomicUsize, Ordering};
 use platform::NodeId;
 use spin::Mutex;
 
@@ -70,6 +71,9 @@ pub struct Kernel {
     /// handed the frame out.
     pub mdb: Mdb<mapdb::KernelStore>,
 }
+
+/// The CPU that watches IPC timeouts: the boot CPU, which is surely online.
+static TIMEKEEPER: AtomicUsize = AtomicUsize::new(0);
 
 /// The kernel lock and everything it protects.
 pub static KERNEL: Mutex<Kernel> = Mutex::new(Kernel::new());
@@ -589,7 +593,7 @@ pub fn user_trap(trap: Trap, frame: &mut TrapFrame) {
         }
         // One CPU is enough to notice expired IPC timeouts (tick resolution either
         // way); the others need not scan the thread table under the lock.
-        if me.index == 0 {
+        if me.index == TIMEKEEPER.load(Ordering::Relaxed) {
             ipc::expire_timeouts(&mut k, crate::arch::timer::now());
         }
     }
@@ -621,7 +625,7 @@ pub fn idle_loop(me: &PerCpu) -> ! {
             let mut k = KERNEL.lock();
             // The CPU that watches IPC timeouts does so when idle too (this loop runs
             // after every interrupt, so at least once per tick).
-            if me.index == 0 {
+            if me.index == TIMEKEEPER.load(Ordering::Relaxed) {
                 ipc::expire_timeouts(&mut k, crate::arch::timer::now());
             }
             let next = k.pick(me, 0, false);
@@ -655,6 +659,9 @@ pub fn init(board: &platform::Board, initrd: Option<platform::PhysRange>) -> Res
     // SAFETY: just allocated, unshared.
     unsafe { tables::zero_frame(empty) };
     k.empty_root = empty;
+    if let Some(me) = cpu::this_percpu() {
+        TIMEKEEPER.store(me.index, Ordering::Relaxed);
+    }
     k.kip = task::build_kip(board, initrd)?;
     k.mdb.store_mut().init(board)?;
     drop(k);
