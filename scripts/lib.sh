@@ -9,6 +9,7 @@
 #     build_harness    # the host tools: $TARGET_DIR/debug/{qemu-run,boot-tests,topology,mkinitrd}
 #     build_user       # every user program (pagers/NAME/src/main.rs), aarch64-unknown-none
 #     build_initrd     # build_user, then pack them all into target/initrd.cpio
+#     build_bench_initrd  # pagers/bench as the root task: target/bench/initrd.cpio
 #
 # Everything a fresh Debian machine lacks is installed here (CI runs as root with no
 # standard input), so no step of the project depends on what someone installed by hand.
@@ -27,6 +28,8 @@ HARNESS_BIN="$TARGET_DIR/debug"
 USER_TARGET=aarch64-unknown-none
 USER_BIN_DIR="$TARGET_DIR/$USER_TARGET/release"
 INITRD="$TARGET_DIR/initrd.cpio"
+# The benchmark's initrd: pagers/bench packed as `root` (scripts/bench boots it).
+BENCH_INITRD="$TARGET_DIR/bench/initrd.cpio"
 UBOOT_BIN=/usr/lib/u-boot/qemu_arm64/u-boot.bin
 # Debian packages the QEMU side needs: the emulator, dtc (to read DTBs), U-Boot for the
 # booti test, llvm for llvm-symbolizer (backtraces) and llvm-objcopy.
@@ -164,4 +167,24 @@ build_initrd() {
 check_initrd() {
     build_initrd
     "$HARNESS_BIN/mkinitrd" --check "$INITRD"
+}
+
+# build_bench_initrd: packs pagers/bench (already built for $USER_TARGET, e.g. by build_user)
+# and mkinitrd into $BENCH_INITRD as the root task: the kernel starts the entry named
+# `root`, so the benchmark replaces the usual root task.
+build_bench_initrd() {
+    (cd "$ROOT" && cargo build -q -p harness --bin mkinitrd) || die "mkinitrd does not build"
+    [[ -f "$USER_BIN_DIR/bench" ]] || die "no pagers/bench ELF at $USER_BIN_DIR/bench (build_user builds it)"
+    mkdir -p "${BENCH_INITRD%/*}"
+    "$HARNESS_BIN/mkinitrd" "$BENCH_INITRD" "root=$USER_BIN_DIR/bench" ||
+        die "mkinitrd could not pack $BENCH_INITRD"
+}
+
+# check_bench_initrd: build_initrd (which builds every program, pagers/bench too), then
+# packs the benchmark as the root task and reads that archive back like check_initrd.
+# Only that it builds and would load: timings are never asserted in tests (scripts/bench).
+check_bench_initrd() {
+    build_initrd >/dev/null
+    build_bench_initrd >/dev/null
+    "$HARNESS_BIN/mkinitrd" --check "$BENCH_INITRD"
 }

@@ -669,10 +669,12 @@ pub fn init(board: &platform::Board, initrd: Option<platform::PhysRange>) -> Res
     Ok(())
 }
 
-/// Prepares this CPU for user threads: FP/SIMD open, the empty lower half loaded.
-/// Every CPU calls it once, after [`init`].
+/// Prepares this CPU for user threads: FP/SIMD open, the cycle counter readable at EL0
+/// (for `scripts/bench`; see [`user::enable_user_cycle_counter`]), the empty lower half
+/// loaded. Every CPU calls it once, after [`init`].
 pub fn cpu_init() {
     user::enable_fp();
+    user::enable_user_cycle_counter();
     let empty = KERNEL.lock().empty_root;
     user::switch_space(empty, 0);
     user::open_lower_half();

@@ -33,6 +33,64 @@ pub fn enable_fp() {
     };
 }
 
+/// Lets EL0 read this CPU's cycle counter (PMCCNTR_EL0), counting at EL0 and EL1.
+///
+/// A deliberate measurement choice: `scripts/bench` times IPC and faults from user
+/// level with `mrs PMCCNTR_EL0` (under QEMU `-icount shift=0` the counter equals the
+/// guest instruction count), the way sel4bench does on seL4. It exposes a fine-grained
+/// clock to every user thread, which sharpens timing side channels (cache attacks
+/// against other spaces); `CNTVCT_EL0` is readable at EL0 anyway, but coarser. A boot
+/// argument could turn this off later.
+///
+/// Only *reads* of the cycle counter are opened (PMUSERENR_EL0.CR, not .EN): EL0 cannot
+/// reset, stop or reprogram the PMU. The kernel does not use the PMU itself.
+///
+/// Harmless on a CPU without an Arm PMU: ID_AA64DFR0_EL1.PMUVer (bits 11:8) 0 means no
+/// PMU and 0xF an IMPLEMENTATION DEFINED one; then no PMU register is touched (they
+/// would be UNDEFINED) and EL0 reads keep trapping. Entered at EL2, the boot code leaves
+/// MDCR_EL2 as it found it; its TPM/TPMCR bits must be clear or these EL1 accesses trap
+/// to EL2 (QEMU resets them to 0; on hardware the EL2 setup should clear them).
+///
+/// # References
+/// Arm ARM (DDI 0487): D13 (the Performance Monitors Extension); D13.2 registers:
+/// PMCR_EL0 (E bit 0, C bit 2, LC bit 6), PMCNTENSET_EL0 (C bit 31), PMCCFILTR_EL0
+/// (P bit 31, U bit 30, NSK bit 29, NSU bit 28, NSH bit 27: 0 = count; all 0 counts at
+/// EL0 and EL1 in both security states, not at EL2), PMUSERENR_EL0 (CR bit 2).
+pub fn enable_user_cycle_counter() {
+    let dfr0: u64;
+    // SAFETY: reads an ID register; no side effects.
+    unsafe { core::arch::asm!("mrs {}, id_aa64dfr0_el1", out(reg) dfr0, options(nomem, nostack, preserves_flags)) };
+    let pmu_version = (dfr0 >> 8) & 0xF;
+    if pmu_version == 0 || pmu_version == 0xF {
+        return;
+    }
+    // SAFETY: the CPU has an architected PMU (checked above), so these registers exist
+    // at EL1. They configure only this CPU's cycle counter, which nothing in the kernel
+    // depends on: count at EL0 and EL1 (filter 0), enable it, reset it to 0 and make it
+    // 64-bit (PMCR_EL0.E | C | LC), and let EL0 read it (PMUSERENR_EL0.CR). Writes to the
+    // other PMCR fields keep their reset values except D (0: count every cycle). The ISB
+    // (context synchronization, D13.1) makes the settings apply before the first eret
+    // to EL0.
+    unsafe {
+        core::arch::asm!(
+            "msr pmccfiltr_el0, xzr",
+            "mov {t}, #(1 << 31)",
+            "msr pmcntenset_el0, {t}",
+            "mrs {t}, pmcr_el0",
+            "bic {t}, {t}, #(1 << 3)",
+            "mov {u}, #((1 << 0) | (1 << 2) | (1 << 6))",
+            "orr {t}, {t}, {u}",
+            "msr pmcr_el0, {t}",
+            "mov {t}, #(1 << 2)",
+            "msr pmuserenr_el0, {t}",
+            "isb",
+            t = out(reg) _,
+            u = out(reg) _,
+            options(nomem, nostack, preserves_flags)
+        )
+    };
+}
+
 /// Saves this CPU's FP/SIMD registers into `state`.
 pub fn save_fp(state: &mut FpState) {
     let p = state as *mut FpState;

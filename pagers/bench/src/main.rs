@@ -1,0 +1,492 @@
+// SPDX-License-Identifier: MIT OR Apache-2.0
+//! `bench`: the kernel's micro-benchmarks (IPC, page faults, mapping), run as the root
+//! task by `scripts/bench`.
+//!
+//! Timings are never asserted in tests; they live here and in `scripts/bench`, measured
+//! in guest instructions: under QEMU `-icount shift=0` the cycle counter PMCCNTR_EL0
+//! counts exactly one per instruction, identically on every run. The kernel lets EL0
+//! read it (`enable_user_cycle_counter` in `kernel/src/arch/aarch64/user.rs`), so each
+//! number is the difference of two `mrs PMCCNTR_EL0` at user level, as sel4bench does on
+//! seL4, whose numbers on the same QEMU `scripts/bench` prints beside ours.
+//!
+//! # Setup
+//! The kernel starts this program as `root` (`mkinitrd OUT root=.../bench`). It creates
+//! two threads, a **client** and a **server**, each in its **own new address space**
+//! (as in real L4 use: every IPC below switches address spaces), both on the root's
+//! CPU (home-CPU hint `CURRENT_CPU`), at the default priority 100 (the root runs at 200
+//! but is blocked in a receive whenever they run). The root is their pager: their code
+//! is its own pages mapped read-execute, their stack pages fresh frames, as
+//! `pagers/root` does. The client runs every benchmark and sends the results to the
+//! root, which prints them and powers off. Client and server run this program's code in
+//! their own spaces, so they must not touch `static`s (their stacks only).
+//!
+//! # What is measured
+//! Every IPC of the benchmarks goes through [`ipc_timed`]: `mrs` of the counter into a
+//! register that is also sent as MR1, `svc`, `mrs` again. A counter value read in one
+//! thread is compared with one read in another (same CPU, same counter).
+//!
+//! - `ipc_call_insns`: from the client's counter read right before the `svc` of a Call
+//!   (to = from = server, one untyped word) to the server's read right after its
+//!   receive returned with that message (the server was blocked in a ReplyWait).
+//! - `ipc_reply_insns`: from the server's read right before the `svc` of its ReplyWait
+//!   (reply of two untyped words to the client, then an open receive that blocks) to
+//!   the client's read right after its Call returned. Together the two are one
+//!   round trip, like seL4's Call and ReplyRecv.
+//! - `fault_roundtrip_insns`: the client reads the counter, loads from an unmapped page,
+//!   reads the counter: the fault, its IPC to the root (pager), the root's user-level
+//!   handling (decode, build the map item of one 4 KiB page), its reply (ReplyWait),
+//!   the mapping and the retried load. A fresh page each time.
+//! - `map_page_insns`: the kernel's cost of one map item of one 4 KiB page in an IPC:
+//!   the reply phase of a Call to the root (from the root's read before its ReplyWait
+//!   `svc` to the client's read after its Call returned) when the reply carries one
+//!   map item into the client's receive window (a fresh page each time), **minus** the
+//!   same reply phase carrying two untyped words instead (same message length, no
+//!   item). The root builds either message before its first counter read, so only
+//!   kernel work differs.
+//!
+//! Each metric subtracts the measuring overhead: the same instruction sequence without
+//! the `svc` (or the load), timed back to back (minimum of 100). So a number counts the
+//! `svc` (or the faulting load, both times) and everything it causes.
+//!
+//! Each benchmark runs [`WARMUP`] times unrecorded, then [`ITERATIONS`] times; the
+//! report gives the **median** (the upper median, sample `n / 2` of the sorted `n`),
+//! and a detail line per metric gives minimum and maximum too. Under icount every
+//! iteration takes the same path except the few that also take a timer tick or
+//! allocate a page table (a new 2 MiB region every 512 pages): the median ignores them.
+#![cfg_attr(all(target_arch = "aarch64", target_os = "none"), no_std, no_main)]
+
+rt::entry!(bench);
+
+#[cfg(all(target_arch = "aarch64", target_os = "none"))]
+mod user {
+    use abi::fpage::{Fpage, Rights};
+    use abi::message::{Tag, TypedItem};
+    use abi::syscall::{CURRENT_CPU, ExregsControl, Syscall};
+    use abi::timeout::Timeouts;
+    use core::arch::asm;
+    use rt::println;
+    use rt::sys;
+
+    /// Unrecorded rounds before each benchmark.
+    pub const WARMUP: usize = 100;
+    /// Recorded rounds of each benchmark.
+    pub const ITERATIONS: usize = 1000;
+    /// Rounds of the overhead measurement (the minimum is taken).
+    const OVERHEAD_ROUNDS: usize = 100;
+
+    /// Thread numbers of the client and the server (each in its own space).
+    const CLIENT: u64 = 0x40;
+    const SERVER: u64 = 0x41;
+    /// UTCB and stack of both, each in its own space.
+    const UTCB: u64 = 0x20_0000;
+    const STACK_TOP: u64 = 0x38_0000;
+    const STACK_SIZE: u64 = 0x8_0000;
+    /// The client's pages for the fault benchmark: one fresh page per round.
+    const FAULT_REGION: u64 = 0x1000_0000;
+    /// The client's receive window for the map benchmark (1 GiB; one fresh page per round).
+    const MAP_WINDOW: u64 = 0x4000_0000;
+    const MAP_WINDOW_LOG2: u8 = 30;
+    /// The root's page that every benchmark mapping maps (read-write).
+    const SOURCE_PAGE: u64 = 0x20_0000_0000;
+    /// What the source page holds, so the client can check a mapping.
+    const SOURCE_MARK: u64 = 0xbe4c_0000_5eed;
+    /// Where the root maps fresh frames before handing them on as stack pages.
+    const SCRATCH: u64 = 0x20_1000_0000;
+    /// `MemoryControl` flags: read-write, nearest node if the asked one is exhausted.
+    const RW_NEAREST: u64 = (0b110 << 4) | 1;
+
+    /// Message labels.
+    const CALL: u16 = 0x200;
+    const REPLY: u16 = 0x201;
+    const MAP_ITEM: u16 = 0x202;
+    const MAP_NONE: u16 = 0x203;
+    const RESULT: u16 = 0x204;
+    const DONE: u16 = 0x205;
+    const FAILED: u16 = 0x206;
+
+    /// The metrics the client reports, by index (MR1 of a RESULT message).
+    const METRICS: [&str; 7] = [
+        "ipc_call_insns",
+        "ipc_reply_insns",
+        "fault_roundtrip_insns",
+        "map_item_reply_insns",
+        "map_none_reply_insns",
+        "overhead_ipc_insns",
+        "overhead_load_insns",
+    ];
+
+    unsafe extern "C" {
+        static __program_start: u8;
+        static __program_end: u8;
+    }
+
+    fn id(number: u64) -> u64 {
+        (number << 16) | 1
+    }
+
+    fn tag(label: u16, u: u8, t: u8) -> u64 {
+        Tag::new(label, u, t).map_or(0, |t| t.raw())
+    }
+
+    fn label_of(mr0: u64) -> u16 {
+        Tag::from_raw(mr0).map(|t| t.label()).unwrap_or(0)
+    }
+
+    /// What a timed IPC returned.
+    #[derive(Clone, Copy)]
+    struct Timed {
+        /// x0: 0 = success, else an `abi::Error` number.
+        status: u64,
+        /// The sender of the received message.
+        from: u64,
+        /// MR0..MR4 received.
+        mr: [u64; 5],
+        /// The counter right before the `svc` (also sent as MR1).
+        before: u64,
+        /// The counter right after the `svc` returned.
+        after: u64,
+    }
+
+    /// `Ipc` (send to `to`, then receive from `from`, never timing out) with `mr`, whose
+    /// MR1 is replaced by the counter read right before the `svc`.
+    #[inline(always)]
+    fn ipc_timed(to: u64, from: u64, mr: [u64; 5]) -> Timed {
+        let (mut x0, mut x1, mut x3, mut x5, mut x6, mut x7) = (to, from, mr[0], mr[2], mr[3], mr[4]);
+        let x4: u64;
+        let (before, after): (u64, u64);
+        // SAFETY: reads the cycle counter (EL0 may: the kernel set PMUSERENR_EL0.CR) and
+        // makes an `Ipc` system call, which reads x0..x8 and writes x0..x7 only (the
+        // ABI preserves every other register, so `before`, allocated outside x0..x8,
+        // survives the `svc`). No memory of ours is touched: the message travels in
+        // registers and the receive window only admits pages at addresses nothing here
+        // uses.
+        unsafe {
+            asm!(
+                "mrs {before}, pmccntr_el0",
+                "mov x4, {before}",
+                "svc #0",
+                "mrs {after}, pmccntr_el0",
+                before = out(reg) before,
+                after = out(reg) after,
+                inout("x0") x0, inout("x1") x1, inout("x2") Timeouts::NEVER.pack() => _,
+                inout("x3") x3, out("x4") x4, inout("x5") x5, inout("x6") x6, inout("x7") x7,
+                inout("x8") Syscall::Ipc.number() => _,
+                options(nostack)
+            );
+        }
+        Timed { status: x0, from: x1, mr: [x3, x4, x5, x6, x7], before, after }
+    }
+
+    /// The measuring overhead of [`ipc_timed`]: its sequence without the `svc`.
+    fn overhead_ipc() -> u64 {
+        let (before, after): (u64, u64);
+        // SAFETY: reads the cycle counter twice (EL0 may) and moves a register.
+        unsafe {
+            asm!(
+                "mrs {before}, pmccntr_el0",
+                "mov {t}, {before}",
+                "mrs {after}, pmccntr_el0",
+                before = out(reg) before,
+                t = out(reg) _,
+                after = out(reg) after,
+                options(nomem, nostack, preserves_flags)
+            );
+        }
+        after.wrapping_sub(before)
+    }
+
+    /// Loads from `addr` between two counter reads; returns the difference.
+    #[inline(always)]
+    fn load_timed(addr: u64) -> u64 {
+        let (before, after): (u64, u64);
+        // SAFETY: reads the cycle counter twice and loads one word from `addr`, a page
+        // of the fault region that this thread's pager maps on the fault; the value is
+        // discarded.
+        unsafe {
+            asm!(
+                "mrs {before}, pmccntr_el0",
+                "ldr {v}, [{p}]",
+                "mrs {after}, pmccntr_el0",
+                before = out(reg) before,
+                v = out(reg) _,
+                after = out(reg) after,
+                p = in(reg) addr,
+                options(nostack, readonly, preserves_flags)
+            );
+        }
+        after.wrapping_sub(before)
+    }
+
+    /// The measuring overhead of [`load_timed`]: two counter reads back to back.
+    fn overhead_load() -> u64 {
+        let (before, after): (u64, u64);
+        // SAFETY: reads the cycle counter twice (EL0 may).
+        unsafe {
+            asm!(
+                "mrs {before}, pmccntr_el0",
+                "mrs {after}, pmccntr_el0",
+                before = out(reg) before,
+                after = out(reg) after,
+                options(nomem, nostack, preserves_flags)
+            );
+        }
+        after.wrapping_sub(before)
+    }
+
+    /// Sorts `samples`; returns (upper median, minimum, maximum).
+    fn stats(samples: &mut [u64]) -> (u64, u64, u64) {
+        samples.sort_unstable();
+        match (samples.first(), samples.get(samples.len() / 2), samples.last()) {
+            (Some(&min), Some(&median), Some(&max)) => (median, min, max),
+            _ => (0, 0, 0),
+        }
+    }
+
+    /// The root task: sets the benchmark up, pages the client and server, collects the
+    /// results, prints the report and powers off.
+    pub fn bench(_utcb: rt::UtcbAddr) -> ! {
+        println!(
+            "bench: client and server in separate spaces on the root's CPU; {WARMUP} warm-up and {ITERATIONS} timed rounds each"
+        );
+        let me = id(abi::thread::ROOT_THREAD_NUMBER);
+        if let Err(e) = sys::memory_control(0, 0, SOURCE_PAGE, RW_NEAREST) {
+            println!("bench: MemoryControl for the source page: {e}");
+            finish(1);
+        }
+        // SAFETY: just mapped read-write for us by MemoryControl.
+        unsafe { core::ptr::write_volatile(SOURCE_PAGE as *mut u64, SOURCE_MARK) };
+        let start = ExregsControl::START | ExregsControl::SET_SP | ExregsControl::SET_IP;
+        let threads: [(u64, extern "C" fn(u64) -> !); 2] = [(SERVER, server_main), (CLIENT, client_main)];
+        for (number, entry) in threads {
+            let t = id(number);
+            if let Err(e) = sys::thread_control(t, t, me, me, UTCB, CURRENT_CPU) {
+                println!("bench: ThreadControl of thread {number:#x}: {e}");
+                finish(1);
+            }
+            if let Err(e) = sys::exchange_registers(t, start.raw(), STACK_TOP, entry as usize as u64, 0) {
+                println!("bench: ExchangeRegisters of thread {number:#x}: {e}");
+                finish(1);
+            }
+        }
+        let image = (&raw const __program_start as u64)..(&raw const __program_end as u64);
+        let fault_region = FAULT_REGION..FAULT_REGION + ((WARMUP + ITERATIONS) as u64) * abi::PAGE_SIZE;
+        let mut results = [[0u64; 3]; METRICS.len()];
+        let mut have = [false; METRICS.len()];
+        let mut stack_pages = 0u64;
+        let mut reply_to = 0u64;
+        let mut reply = [0u64; 5];
+        loop {
+            let got = ipc_timed(reply_to, u64::MAX, reply);
+            if got.status != 0 {
+                println!("bench: root ipc failed with status {}", got.status);
+                finish(1);
+            }
+            reply_to = got.from;
+            let label = label_of(got.mr[0]);
+            // The hot paths first: they are timed (including this code, for faults).
+            let map = if label & !abi::fault::PAGE_FAULT_ACCESS_MASK == abi::fault::PAGE_FAULT_LABEL {
+                let (addr, ip) = (got.mr[1], got.mr[2]);
+                let page = addr & !(abi::PAGE_SIZE - 1);
+                if fault_region.contains(&page) {
+                    Some((page, Fpage::new(SOURCE_PAGE, 12, Rights::RW)))
+                } else if image.contains(&page) {
+                    Some((page, Fpage::new(page, 12, Rights::RX)))
+                } else if (STACK_TOP - STACK_SIZE..STACK_TOP).contains(&page) {
+                    let scratch = SCRATCH + stack_pages * abi::PAGE_SIZE;
+                    stack_pages += 1;
+                    if let Err(e) = sys::memory_control(0, 0, scratch, RW_NEAREST) {
+                        println!("bench: no stack page: {e}");
+                        finish(1);
+                    }
+                    Some((page, Fpage::new(scratch, 12, Rights::RW)))
+                } else {
+                    println!(
+                        "bench: thread {:#x} faulted at {addr:#x} (ip {ip:#x}, access {label:#x}): not served",
+                        got.from
+                    );
+                    finish(1)
+                }
+            } else if label == MAP_ITEM {
+                Some((MAP_WINDOW + got.mr[2] * abi::PAGE_SIZE, Fpage::new(SOURCE_PAGE, 12, Rights::RW)))
+            } else {
+                None
+            };
+            if let Some((send_base, fpage)) = map {
+                match fpage.ok().map(|f| TypedItem::Map { send_base, fpage: f }.encode()) {
+                    // MR1 carries the counter (ipc_timed), then the item.
+                    Some(Ok([w0, w1])) => reply = [tag(0, 1, 2), 0, w0, w1, 0],
+                    _ => {
+                        println!("bench: cannot build the map item for {send_base:#x}");
+                        finish(1)
+                    }
+                }
+                continue;
+            }
+            match label {
+                // Same length as the MAP_ITEM reply, no item.
+                MAP_NONE => reply = [tag(0, 3, 0), 0, 0, 0, 0],
+                RESULT => {
+                    let metric = got.mr[1] as usize;
+                    if metric < METRICS.len() {
+                        results[metric] = [got.mr[2], got.mr[3], got.mr[4]];
+                        have[metric] = true;
+                    }
+                    reply = [tag(0, 1, 0), 0, 0, 0, 0];
+                }
+                DONE => break,
+                FAILED => {
+                    println!("bench: the client failed in stage {} (status {})", got.mr[1], got.mr[2]);
+                    finish(1)
+                }
+                _ => {
+                    println!("bench: unexpected message, label {label:#x} from {:#x}", got.from);
+                    finish(1)
+                }
+            }
+        }
+        if have.iter().any(|h| !h) {
+            println!("bench: the client did not report every metric");
+            finish(1);
+        }
+        for (name, [median, min, max]) in METRICS.iter().zip(results) {
+            println!("report: bench-metric name={name} median={median} min={min} max={max}");
+        }
+        let median = |i: usize| results[i][0];
+        let map_page = median(3) as i64 - median(4) as i64;
+        println!(
+            "report: bench-setup statistic=median iterations={ITERATIONS} warmup={WARMUP} spaces=separate cpu=root"
+        );
+        println!(
+            "report: bench ipc_call_insns={} ipc_reply_insns={} fault_roundtrip_insns={} map_page_insns={map_page}",
+            median(0),
+            median(1),
+            median(2)
+        );
+        finish(0)
+    }
+
+    fn finish(failed: u64) -> ! {
+        let e = sys::power_off(failed);
+        println!("bench: SystemControl refused: {e}");
+        loop {
+            core::hint::spin_loop();
+        }
+    }
+
+    /// The server: answers every Call with the counter read when the call arrived (MR2)
+    /// and the one read right before its reply (MR1, from `ipc_timed`). Stack only.
+    extern "C" fn server_main(_utcb: u64) -> ! {
+        // Receive only (to = NIL) for the first call.
+        let mut got = ipc_timed(0, u64::MAX, [tag(0, 1, 0), 0, 0, 0, 0]);
+        loop {
+            let client = if got.status == 0 { got.from } else { 0 };
+            got = ipc_timed(client, u64::MAX, [tag(REPLY, 2, 0), 0, got.after, 0, 0]);
+        }
+    }
+
+    /// Tells the root that stage `stage` failed with `status`, and stops.
+    fn client_failed(stage: u64, status: u64) -> ! {
+        let root = id(abi::thread::ROOT_THREAD_NUMBER);
+        let _ = sys::ipc(root, root, Timeouts::NEVER.pack(), [tag(FAILED, 2, 0), stage, status, 0, 0]);
+        loop {
+            core::hint::spin_loop();
+        }
+    }
+
+    /// The client: runs every benchmark, sends the statistics to the root. Stack only.
+    extern "C" fn client_main(utcb: u64) -> ! {
+        let root = id(abi::thread::ROOT_THREAD_NUMBER);
+        let server = id(SERVER);
+        // Touch every sample page now, so no stack fault lands inside a timed window.
+        let mut call = [0u64; ITERATIONS];
+        let mut reply = [0u64; ITERATIONS];
+        let mut fault = [0u64; ITERATIONS];
+        let mut map_item = [0u64; ITERATIONS];
+        let mut map_none = [0u64; ITERATIONS];
+        for a in [&mut call, &mut reply, &mut fault, &mut map_item, &mut map_none] {
+            for s in a.iter_mut() {
+                // SAFETY: a valid, aligned element of a local array; volatile so the
+                // page is really written now.
+                unsafe { core::ptr::write_volatile(s, 0) };
+            }
+        }
+        let mut ov_ipc = u64::MAX;
+        let mut ov_load = u64::MAX;
+        for _ in 0..OVERHEAD_ROUNDS {
+            ov_ipc = ov_ipc.min(overhead_ipc());
+            ov_load = ov_load.min(overhead_load());
+        }
+
+        // 1. Call and ReplyWait between two spaces.
+        for i in 0..WARMUP + ITERATIONS {
+            let r = ipc_timed(server, server, [tag(CALL, 1, 0), 0, 0, 0, 0]);
+            if r.status != 0 || label_of(r.mr[0]) != REPLY {
+                client_failed(1, r.status);
+            }
+            if let Some(k) = i.checked_sub(WARMUP) {
+                call[k] = r.mr[2].wrapping_sub(r.before).wrapping_sub(ov_ipc);
+                reply[k] = r.after.wrapping_sub(r.mr[1]).wrapping_sub(ov_ipc);
+            }
+        }
+
+        // 2. Page faults, each on a fresh page, each served by the root with a map item.
+        for i in 0..WARMUP + ITERATIONS {
+            let t = load_timed(FAULT_REGION + i as u64 * abi::PAGE_SIZE).wrapping_sub(ov_load);
+            if let Some(k) = i.checked_sub(WARMUP) {
+                fault[k] = t;
+            }
+        }
+        // SAFETY: the page was mapped by the fault benchmark (the root's source page).
+        if unsafe { core::ptr::read_volatile(FAULT_REGION as *const u64) } != SOURCE_MARK {
+            client_failed(2, 0);
+        }
+
+        // 3. Replies with and without one map item, into a fresh page of the window.
+        let window = Fpage::new(MAP_WINDOW, MAP_WINDOW_LOG2, Rights::RWX).map_or(0, |f| f.raw());
+        // SAFETY: BR0 lies in this thread's UTCB, mapped read-write for it by the kernel.
+        unsafe { core::ptr::write_volatile((utcb + abi::utcb::BR_OFFSET as u64) as *mut u64, window) };
+        for i in 0..WARMUP + ITERATIONS {
+            let with = ipc_timed(root, root, [tag(MAP_ITEM, 2, 0), 0, i as u64, 0, 0]);
+            let without = ipc_timed(root, root, [tag(MAP_NONE, 2, 0), 0, i as u64, 0, 0]);
+            if with.status != 0 || without.status != 0 {
+                client_failed(3, with.status | without.status);
+            }
+            if let Some(k) = i.checked_sub(WARMUP) {
+                map_item[k] = with.after.wrapping_sub(with.mr[1]).wrapping_sub(ov_ipc);
+                map_none[k] = without.after.wrapping_sub(without.mr[1]).wrapping_sub(ov_ipc);
+            }
+        }
+        let last = MAP_WINDOW + (WARMUP + ITERATIONS - 1) as u64 * abi::PAGE_SIZE;
+        // SAFETY: the last map reply mapped the root's source page there.
+        if unsafe { core::ptr::read_volatile(last as *const u64) } != SOURCE_MARK {
+            client_failed(3, 0);
+        }
+
+        // 4. The statistics, one metric per message (see METRICS).
+        let send = |metric: u64, s: (u64, u64, u64)| {
+            let r = sys::ipc(root, root, Timeouts::NEVER.pack(), [tag(RESULT, 4, 0), metric, s.0, s.1, s.2]);
+            if r.is_err() {
+                client_failed(4, metric);
+            }
+        };
+        send(0, stats(&mut call));
+        send(1, stats(&mut reply));
+        send(2, stats(&mut fault));
+        send(3, stats(&mut map_item));
+        send(4, stats(&mut map_none));
+        send(5, (ov_ipc, ov_ipc, ov_ipc));
+        send(6, (ov_load, ov_load, ov_load));
+        let _ = sys::ipc(root, root, Timeouts::NEVER.pack(), [tag(DONE, 0, 0), 0, 0, 0, 0]);
+        loop {
+            core::hint::spin_loop();
+        }
+    }
+}
+
+#[cfg(all(target_arch = "aarch64", target_os = "none"))]
+use user::bench;
+
+#[cfg(not(all(target_arch = "aarch64", target_os = "none")))]
+fn bench(_utcb: rt::UtcbAddr) -> ! {
+    unreachable!("the host build only type-checks the entry")
+}
