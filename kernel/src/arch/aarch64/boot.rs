@@ -181,6 +181,10 @@ el2_to_el1:
     msr     cntvoff_el2, xzr        // virtual count = physical count
     mov     x0, #0x33ff             // CPTR_EL2: RES1 bits only, so TFP = 0 (no FP trap)
     msr     cptr_el2, x0
+    mrs     x0, mdcr_el2            // MDCR_EL2: keep HPMN, but trap nothing to EL2:
+    bic     x0, x0, #(0x3f << 5)    //   TPMCR, TPM, TDE, TDA, TDOSA, TDRA (bits 5..11,
+    bic     x0, x0, #(1 << 11)      //   firmware may leave them set): PMU and debug
+    msr     mdcr_el2, x0            //   accesses at EL1 must not trap to an EL2 with no handler
     msr     vttbr_el2, xzr
     mrs     x0, id_aa64pfr0_el1
     ubfx    x0, x0, #24, #4         // GIC field: are there GICv3 system registers?
