@@ -18,7 +18,7 @@
 use crate::arch::{cpu, gic, tables, timer};
 use crate::kprintln;
 use crate::percpu::{self, PerCpu};
-use core::sync::atomic::{AtomicU64, Ordering};
+use core::sync::atomic::{AtomicU32, AtomicU64, Ordering};
 use core::time::Duration;
 use platform::gicv3::{self, Distributor, Redistributor};
 use platform::{Board, FixedVec, Gic};
@@ -38,6 +38,106 @@ pub struct Events {
     pub ticked: bool,
     /// Another CPU made a thread ready here.
     pub reschedule: bool,
+    /// A device interrupt for a user-level handler is pending.
+    pub interrupts: bool,
+}
+
+/// The largest INTID the GIC can route as an SPI (exclusive).
+const SPI_LIMIT: usize = 1020;
+/// Per SPI: the thread number of its user-level handler (0: none).
+static HANDLERS: [AtomicU32; SPI_LIMIT] = [const { AtomicU32::new(0) }; SPI_LIMIT];
+/// SPIs raised (and masked) but not yet delivered to their handler.
+static PENDING: [AtomicU64; SPI_LIMIT.div_ceil(64)] = [const { AtomicU64::new(0) }; SPI_LIMIT.div_ceil(64)];
+/// The distributor, for routing and masking SPIs.
+static DIST: Once<Distributor> = Once::new();
+
+/// Why an interrupt could not be attached.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum AttachError {
+    /// Not an SPI the distributor implements (or no GICv3).
+    NotAnSpi,
+    /// Another thread handles it.
+    Busy,
+}
+
+/// Makes thread `thread` (on the CPU with affinity `mpidr`) the handler of SPI
+/// `intid`: routes it there, unmasks it.
+pub fn attach(intid: u32, thread: u32, mpidr: u64) -> Result<(), AttachError> {
+    let dist = DIST.get().ok_or(AttachError::NotAnSpi)?;
+    let i = intid as usize;
+    if !(32..SPI_LIMIT).contains(&i) || intid >= dist.interrupt_lines() {
+        return Err(AttachError::NotAnSpi);
+    }
+    match HANDLERS[i].compare_exchange(0, thread, Ordering::AcqRel, Ordering::Acquire) {
+        Ok(_) => {}
+        Err(t) if t == thread => {}
+        Err(_) => return Err(AttachError::Busy),
+    }
+    let routed = dist.route_spi(intid, mpidr).and_then(|()| dist.enable_spi(intid));
+    routed.map_err(|_| AttachError::NotAnSpi)
+}
+
+/// Detaches SPI `intid` from `thread`: masked, forgotten. `false` if `thread` did not
+/// handle it.
+pub fn detach(intid: u32, thread: u32) -> bool {
+    let i = intid as usize;
+    if i >= SPI_LIMIT || HANDLERS[i].compare_exchange(thread, 0, Ordering::AcqRel, Ordering::Acquire).is_err() {
+        return false;
+    }
+    if let Some(dist) = DIST.get() {
+        let _ = dist.disable_spi(intid);
+    }
+    PENDING[i / 64].fetch_and(!(1 << (i % 64)), Ordering::AcqRel);
+    true
+}
+
+/// Forgets every interrupt `thread` handles (it is being deleted).
+pub fn detach_all(thread: u32) {
+    for intid in 32..SPI_LIMIT as u32 {
+        if HANDLERS[intid as usize].load(Ordering::Acquire) == thread {
+            detach(intid, thread);
+        }
+    }
+}
+
+/// The handler thread of SPI `intid`, if any.
+pub fn handler_of(intid: u32) -> Option<u32> {
+    let t = HANDLERS.get(intid as usize)?.load(Ordering::Acquire);
+    (t != 0).then_some(t)
+}
+
+/// Unmasks SPI `intid` again: its handler acknowledged it.
+pub fn unmask(intid: u32) {
+    if let Some(dist) = DIST.get() {
+        let _ = dist.enable_spi(intid);
+    }
+}
+
+/// Takes one pending SPI whose handler is `thread`, if there is one.
+pub fn take_pending(thread: u32) -> Option<u32> {
+    for (w, word) in PENDING.iter().enumerate() {
+        let mut bits = word.load(Ordering::Acquire);
+        while bits != 0 {
+            let bit = bits.trailing_zeros() as usize;
+            let intid = w * 64 + bit;
+            if HANDLERS[intid].load(Ordering::Acquire) == thread
+                && word.fetch_and(!(1 << bit), Ordering::AcqRel) & (1 << bit) != 0
+            {
+                return Some(intid as u32);
+            }
+            bits &= !(1 << bit);
+        }
+    }
+    None
+}
+
+/// Every SPI pending now, with its handler: `(intid, thread)`.
+pub fn pending() -> impl Iterator<Item = (u32, u32)> {
+    (32..SPI_LIMIT as u32).filter_map(|intid| {
+        let i = intid as usize;
+        let set = PENDING[i / 64].load(Ordering::Acquire) & (1 << (i % 64)) != 0;
+        set.then(|| handler_of(intid).map(|t| (intid, t))).flatten()
+    })
 }
 /// Timer ticks per second.
 pub const TICK_HZ: u64 = 100;
@@ -93,6 +193,7 @@ pub fn init(board: &Board) -> Result<(), IrqError> {
     // for good; this is the only `Distributor` ever made for it.
     let mut dist = unsafe { Distributor::new(dist_va as usize) };
     dist.init(cpu::mpidr()).map_err(IrqError::Distributor)?;
+    DIST.call_once(|| dist);
     let timer_intid = gicv3::ppi_to_intid(ppi).map_err(|_| IrqError::NoTimer)?;
     let tick_period = platform::timer::ticks_per_period(frequency, Duration::from_millis(1000 / TICK_HZ))
         .map_err(|_| IrqError::BadFrequency)?;
@@ -151,6 +252,16 @@ pub fn handle() -> Events {
                 events.ticked = true;
             }
             (SGI_RESCHEDULE, _) => events.reschedule = true,
+            (spi, _) if handler_of(spi).is_some() => {
+                // A user-level driver's interrupt: mask it until the handler has seen
+                // it and acknowledged, then tell the kernel to deliver it.
+                if let Some(dist) = DIST.get() {
+                    let _ = dist.disable_spi(spi);
+                }
+                let i = spi as usize;
+                PENDING[i / 64].fetch_or(1 << (i % 64), Ordering::AcqRel);
+                events.interrupts = true;
+            }
             (SGI_PING, Some(me)) => {
                 me.pings.fetch_add(1, Ordering::Release);
                 send_sgi(SGI_PONG, BOOT_MPIDR.load(Ordering::Relaxed));

@@ -35,16 +35,25 @@ pub struct MemoryControlFlags {
     pub nearest_if_exhausted: bool,
     /// Bits 6..4: the rights of the new mapping (6 R, 5 W, 4 X).
     pub rights: Rights,
+    /// Bit 1: device registers, not RAM. `x0` is then the physical address of the
+    /// registers (page aligned) instead of a node, and the block is mapped as Device
+    /// memory (uncached, never executable) for a user-level driver. Not a mapping-
+    /// database root: it cannot be passed on. The kernel refuses RAM, reserved memory
+    /// and its own devices (interrupt controller, console) with `InvalidArgument`.
+    pub device: bool,
 }
 
 const NEAREST: u64 = 1 << 0;
+const DEVICE: u64 = 1 << 1;
 const RIGHTS_SHIFT: u32 = 4;
-const DEFINED: u64 = NEAREST | 0b111 << RIGHTS_SHIFT;
+const DEFINED: u64 = NEAREST | DEVICE | 0b111 << RIGHTS_SHIFT;
 
 impl MemoryControlFlags {
     /// The flags word.
     pub const fn raw(self) -> u64 {
-        (self.rights.bits() as u64) << RIGHTS_SHIFT | if self.nearest_if_exhausted { NEAREST } else { 0 }
+        (self.rights.bits() as u64) << RIGHTS_SHIFT
+            | if self.nearest_if_exhausted { NEAREST } else { 0 }
+            | if self.device { DEVICE } else { 0 }
     }
 
     /// Decodes `x3`; a reserved bit set is [`Error::InvalidArgument`].
@@ -56,7 +65,7 @@ impl MemoryControlFlags {
             Some(r) => r,
             None => return Err(Error::InvalidArgument),
         };
-        Ok(MemoryControlFlags { nearest_if_exhausted: raw & NEAREST != 0, rights })
+        Ok(MemoryControlFlags { nearest_if_exhausted: raw & NEAREST != 0, rights, device: raw & DEVICE != 0 })
     }
 }
 
@@ -91,9 +100,19 @@ impl MemoryControlRequest {
     /// [`MAX_NODES`]); [`Error::InvalidArgument`] for an order above [`MAX_ORDER`], a
     /// destination not aligned to the block or not inside the user address space, or
     /// reserved flag bits.
+    /// With the device flag, `node` is instead the registers' physical address, which
+    /// must be page aligned ([`Error::InvalidArgument`]).
     pub const fn decode(x: [u64; 4]) -> Result<MemoryControlRequest, Error> {
         let [node, order, dest, flags] = x;
-        if node >= MAX_NODES as u64 {
+        let flags = match MemoryControlFlags::from_raw(flags) {
+            Ok(f) => f,
+            Err(e) => return Err(e),
+        };
+        if flags.device {
+            if node % PAGE_SIZE != 0 {
+                return Err(Error::InvalidArgument);
+            }
+        } else if node >= MAX_NODES as u64 {
             return Err(Error::InvalidNode);
         }
         if order > MAX_ORDER {
@@ -103,10 +122,6 @@ impl MemoryControlRequest {
         if dest & (size - 1) != 0 || dest >= USER_ADDRESS_LIMIT || USER_ADDRESS_LIMIT - dest < size {
             return Err(Error::InvalidArgument);
         }
-        let flags = match MemoryControlFlags::from_raw(flags) {
-            Ok(f) => f,
-            Err(e) => return Err(e),
-        };
         Ok(MemoryControlRequest { node, order, dest, flags })
     }
 }
@@ -117,12 +132,22 @@ mod tests {
 
     #[test]
     fn flags_use_the_briefs_bits_and_round_trip() {
-        let f = MemoryControlFlags { nearest_if_exhausted: true, rights: Rights::RW };
+        let f = MemoryControlFlags { nearest_if_exhausted: true, rights: Rights::RW, device: false };
         assert_eq!(f.raw(), 1 | 0b110 << 4);
-        assert_eq!(MemoryControlFlags { nearest_if_exhausted: false, rights: Rights::X }.raw(), 1 << 4);
+        assert_eq!(
+            MemoryControlFlags { nearest_if_exhausted: false, rights: Rights::X, device: false }.raw(),
+            1 << 4
+        );
+        let dev = MemoryControlFlags { nearest_if_exhausted: false, rights: Rights::RW, device: true };
+        assert_eq!(dev.raw(), (1 << 1) | (0b110 << 4));
+        assert_eq!(MemoryControlFlags::from_raw(dev.raw()), Ok(dev));
         for bits in 0..8 {
             for nearest_if_exhausted in [false, true] {
-                let f = MemoryControlFlags { nearest_if_exhausted, rights: Rights::from_bits(bits).unwrap() };
+                let f = MemoryControlFlags {
+                    nearest_if_exhausted,
+                    rights: Rights::from_bits(bits).unwrap(),
+                    device: false,
+                };
                 assert_eq!(MemoryControlFlags::from_raw(f.raw()), Ok(f));
             }
         }
@@ -130,14 +155,14 @@ mod tests {
 
     #[test]
     fn reserved_flag_bits_are_refused() {
-        for bit in [1, 2, 3, 7, 63] {
+        for bit in [2, 3, 7, 63] {
             assert_eq!(MemoryControlFlags::from_raw(1 << bit), Err(Error::InvalidArgument), "bit {bit}");
         }
     }
 
     #[test]
     fn requests_round_trip_and_bad_ones_are_named() {
-        let flags = MemoryControlFlags { nearest_if_exhausted: false, rights: Rights::RWX };
+        let flags = MemoryControlFlags { nearest_if_exhausted: false, rights: Rights::RWX, device: false };
         let r = MemoryControlRequest { node: 1, order: 9, dest: 0x4000_0000, flags };
         assert_eq!(r.block_size(), 2 << 20);
         assert_eq!(MemoryControlRequest::decode(r.encode()), Ok(r));

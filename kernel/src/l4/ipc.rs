@@ -73,6 +73,25 @@ pub fn ipc(k: &mut Kernel, cur: u32) {
         Err(_) => return fail(k, cur, Error::InvalidArgument),
     };
     let call = to != 0 && to == from;
+    // Sending to an interrupt's pseudo-thread acknowledges it: its handler has dealt
+    // with the device, so the line is unmasked again.
+    if let Some(intid) = abi::thread::ThreadId::from_raw(to).interrupt_id() {
+        if crate::irq::handler_of(intid) != Some(cur) {
+            return fail(k, cur, Error::NonExistingPartner);
+        }
+        crate::irq::unmask(intid);
+        if from == 0 {
+            if let Some(t) = k.tcb(cur) {
+                complete(t, Ok(()), 0);
+            }
+            return;
+        }
+        let accept = if from == u64::MAX { None } else { k.lookup(from) };
+        if from != u64::MAX && accept.is_none() {
+            return fail(k, cur, Error::NonExistingPartner);
+        }
+        return receive(k, cur, accept, timeouts.receive);
+    }
     if to != 0 {
         let Some(dest) = k.lookup(to) else { return fail(k, cur, Error::NonExistingPartner) };
         if dest == cur {
@@ -166,6 +185,15 @@ fn send(k: &mut Kernel, cur: u32, dest: u32, tag: Tag, timeout: Timeout, call: b
 
 /// The receive phase of `cur`, accepting `accept` (or anyone).
 fn receive(k: &mut Kernel, cur: u32, accept: Option<u32>, timeout: Timeout) {
+    // A pending interrupt of this handler comes first (open receives only).
+    if accept.is_none()
+        && let Some(intid) = crate::irq::take_pending(cur)
+    {
+        if let Some(t) = k.tcb(cur) {
+            deliver_interrupt(t, intid);
+        }
+        return;
+    }
     if let Some(sender) = take_sender(k, cur, accept) {
         let state = k.tcb(sender).map(|t| t.state);
         match state {
@@ -442,6 +470,28 @@ fn resolve_fault(k: &mut Kernel, handler: u32, faulter: u32, tag: Tag, kind: Fau
     k.make_ready(faulter);
     if let Some(h) = k.tcb(handler) {
         complete(h, Ok(()), 0);
+    }
+}
+
+/// Writes the interrupt message of SPI `intid` into its handler's registers.
+fn deliver_interrupt(t: &mut Tcb, intid: u32) {
+    let tag = Tag::new(abi::fault::INTERRUPT_LABEL, 1, 0).map_or(0, |t| t.raw());
+    write_mrs(t, &[tag, u64::from(intid)]);
+    let from = abi::thread::ThreadId::interrupt(intid).map_or(0, |id| id.raw());
+    complete(t, Ok(()), from);
+}
+
+/// Delivers pending device interrupts to handlers that wait in an open receive; the
+/// others get theirs when they next receive.
+pub fn deliver_interrupts(k: &mut Kernel) {
+    for (intid, handler) in crate::irq::pending() {
+        let waiting = matches!(k.tcb(handler).map(|t| t.state), Some(ThreadState::RecvBlocked { from: None }));
+        if waiting && crate::irq::take_pending(handler) == Some(intid) {
+            if let Some(t) = k.tcb(handler) {
+                deliver_interrupt(t, intid);
+            }
+            k.make_ready(handler);
+        }
     }
 }
 

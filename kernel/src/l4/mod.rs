@@ -454,6 +454,7 @@ impl Kernel {
                 sched.current = 0;
             }
         }
+        irq::detach_all(t);
         self.unmap_user(space, utcb_va);
         // Forget the TCB first, then give its frame back: no reference to it remains.
         if let Some(ptr) = self.threads[t as usize].take() {
@@ -585,6 +586,9 @@ pub fn user_trap(trap: Trap, frame: &mut TrapFrame) {
         k.destroy_thread(current);
         current = 0;
     }
+    if events.interrupts {
+        ipc::deliver_interrupts(&mut k);
+    }
     let mut expired = false;
     if events.ticked {
         if let Some(t) = k.tcb(current) {
@@ -628,6 +632,7 @@ pub fn idle_loop(me: &PerCpu) -> ! {
             if me.index == TIMEKEEPER.load(Ordering::Relaxed) {
                 ipc::expire_timeouts(&mut k, crate::arch::timer::now());
             }
+            ipc::deliver_interrupts(&mut k);
             let next = k.pick(me, 0, false);
             if next != 0 {
                 let _ = k.dispatch(me, next);

@@ -95,7 +95,10 @@ pub fn dispatch(k: &mut Kernel, cur: u32, imm: u16) {
             let r = unmap(k, cur, args[0]);
             finish(k, cur, r, &[])
         }
-        Syscall::InterruptControl => finish(k, cur, Err(Error::UnknownSyscall), &[]),
+        Syscall::InterruptControl => {
+            let r = interrupt_control(k, &args);
+            finish(k, cur, r, &[])
+        }
     }
 }
 
@@ -351,6 +354,9 @@ fn introspect(k: &mut Kernel, cur: u32, a: &[u64; 8]) -> Result<[u64; 6], Error>
 /// caller's space (the root task's way to own memory, node by node).
 fn memory_control(k: &mut Kernel, space: u16, a: &[u64; 8]) -> Result<(u64, u64), Error> {
     let flags = abi::memory_control::MemoryControlFlags::from_raw(a[3])?;
+    if flags.device {
+        return device_map(k, space, a[0], a[1], a[2], flags.rights);
+    }
     let node = u32::try_from(a[0]).ok().and_then(NodeId::new).ok_or(Error::InvalidNode)?;
     let order = a[1];
     if order > 18 {
@@ -448,4 +454,73 @@ fn unmap(k: &mut Kernel, cur: u32, control: u64) -> Result<(), Error> {
         unsafe { phys::write_u64(utcb + (abi::utcb::MR_OFFSET + 8 * i) as u64, cleared.raw()) };
     }
     Ok(())
+}
+
+/// MemoryControl with the device flag: maps device registers at `pa` into the
+/// caller's space for a user-level driver. Refuses RAM, reserved memory and the
+/// kernel's own devices (GIC, console): those are not the caller's to drive.
+fn device_map(k: &mut Kernel, space: u16, pa: u64, order: u64, va: u64, rights: abi::fpage::Rights) -> Result<(u64, u64), Error> {
+    if order > 18 || !pa.is_multiple_of(abi::PAGE_SIZE) {
+        return Err(Error::InvalidArgument);
+    }
+    let size = abi::PAGE_SIZE << order;
+    let end = pa.checked_add(size).ok_or(Error::InvalidArgument)?;
+    if !va.is_multiple_of(size) || va == 0 || va.checked_add(size).is_none_or(|e| e > abi::USER_ADDRESS_LIMIT) {
+        return Err(Error::InvalidArgument);
+    }
+    let board = crate::boot::board();
+    let overlaps = |base: u64, len: u64| base < end && pa < base.saturating_add(len);
+    let mut kernel_owned = board.memory.iter().any(|m| overlaps(m.range.base, m.range.size))
+        || board.reserved.iter().any(|r| overlaps(r.base, r.size))
+        || board.chosen.stdout.as_ref().is_some_and(|u| overlaps(u.base, abi::PAGE_SIZE));
+    if let Some(platform::Gic::V3 { distributor, redistributors }) = board.gic {
+        kernel_owned |= overlaps(distributor.base, distributor.size)
+            || redistributors.iter().any(|r| overlaps(r.base, r.size));
+    }
+    if kernel_owned {
+        return Err(Error::InvalidArgument);
+    }
+    for off in (0..size).step_by(abi::PAGE_SIZE as usize) {
+        if k.translate_user(space, va + off).is_some() {
+            return Err(Error::InvalidArgument);
+        }
+    }
+    let attrs = crate::mm::table::Attrs {
+        mem: crate::mm::table::MemType::Device,
+        write: rights.contains(abi::fpage::Rights::W),
+        kernel_exec: false,
+        user: true,
+        user_exec: false,
+    };
+    for off in (0..size).step_by(abi::PAGE_SIZE as usize) {
+        if let Err(e) = k.map_user(space, va + off, pa + off, attrs) {
+            for done in (0..off).step_by(abi::PAGE_SIZE as usize) {
+                k.unmap_user(space, va + done);
+            }
+            return Err(e);
+        }
+    }
+    Ok((pa, u64::MAX))
+}
+
+/// InterruptControl: attach SPI `intid` to a handler thread (it then receives the
+/// interrupt as IPC from the interrupt's pseudo-thread, and acknowledges by sending
+/// to it), or detach it (handler NIL).
+fn interrupt_control(k: &mut Kernel, a: &[u64; 8]) -> Result<(), Error> {
+    let intid = u32::try_from(a[0]).map_err(|_| Error::InvalidInterrupt)?;
+    if a[2] & !abi::syscall::INTERRUPT_CONTROL_ACK != 0 {
+        return Err(Error::InvalidArgument);
+    }
+    if a[1] == 0 {
+        let handler = crate::irq::handler_of(intid).ok_or(Error::InvalidInterrupt)?;
+        crate::irq::detach(intid, handler);
+        return Ok(());
+    }
+    let t = k.lookup(a[1]).ok_or(Error::InvalidThread)?;
+    let cpu = k.tcb(t).map(|t| t.cpu).ok_or(Error::InvalidThread)?;
+    let mpidr = crate::percpu::get(cpu as usize).map(|b| b.mpidr).ok_or(Error::InvalidCpu)?;
+    crate::irq::attach(intid, t, mpidr).map_err(|e| match e {
+        crate::irq::AttachError::NotAnSpi => Error::InvalidInterrupt,
+        crate::irq::AttachError::Busy => Error::Busy,
+    })
 }

@@ -79,6 +79,17 @@ pub fn introspect(q: [u64; 4]) -> Result<[u64; 6], Error> {
     status(r[0]).map(|()| [r[1], r[2], r[3], r[4], r[5], r[6]])
 }
 
+/// `InterruptControl`: make `handler` (raw id; 0 = detach) the handler of `intid`.
+pub fn interrupt_control(intid: u64, handler: u64, control: u64) -> Result<(), Error> {
+    status(raw(Syscall::InterruptControl, [intid, handler, control, 0, 0, 0, 0, 0])[0])
+}
+
+/// `SystemClock`: (counter ticks, counter frequency).
+pub fn system_clock() -> (u64, u64) {
+    let r = raw(Syscall::SystemClock, [0; 8]);
+    (r[1], r[2])
+}
+
 /// `SystemControl`: power off with `status_code`; returns only if refused.
 pub fn power_off(status_code: u64) -> Error {
     let r = raw(Syscall::SystemControl, [abi::syscall::SYSTEM_POWER_OFF, status_code, 0, 0, 0, 0, 0, 0]);

@@ -1,0 +1,135 @@
+// SPDX-License-Identifier: MIT OR Apache-2.0
+//! `irqtest`: a user-level device driver, end to end: registers, interrupt, acknowledge.
+//!
+//! In an L4 system drivers live at user level. This program is the smallest real one:
+//! it drives the PL031 real-time clock of QEMU `virt`, run as the root task (the calls
+//! it needs, device mapping and `InterruptControl`, are privileged):
+//!
+//! 1. it maps the RTC's registers into its space (`MemoryControl` with the device
+//!    flag: Device memory, never cached, never executable);
+//! 2. it sets the RTC's match register one second ahead, unmasks the RTC's interrupt
+//!    and attaches SPI 34 (the RTC's line) to itself;
+//! 3. it waits in an open receive; the kernel masks the line when it fires and sends
+//!    it the interrupt as IPC (label 0xFFF0, MR1 = INTID) from the interrupt's
+//!    pseudo-thread;
+//! 4. it clears the device's interrupt and acknowledges by sending to that
+//!    pseudo-thread (the kernel unmasks the line), then detaches;
+//! 5. it checks the refusals: an SGI cannot be attached, RAM and the kernel's own
+//!    interrupt controller cannot be mapped as a device.
+//!
+//! The RTC's address and line are QEMU `virt`'s (its device tree: `pl031@9010000`,
+//! `interrupts = <0 2 4>`); this test program runs on that board only. The kernel
+//! knows nothing of the RTC.
+#![cfg_attr(all(target_arch = "aarch64", target_os = "none"), no_std, no_main)]
+
+rt::entry!(irqtest);
+
+#[cfg(all(target_arch = "aarch64", target_os = "none"))]
+mod driver {
+    use abi::message::Tag;
+    use abi::thread::ThreadId;
+    use abi::timeout::{Timeout, Timeouts};
+    use rt::{println, sys};
+
+    /// The PL031's registers on QEMU `virt`, and its interrupt (SPI 2).
+    const PL031: u64 = 0x0901_0000;
+    const INTID: u32 = 32 + 2;
+    /// Where the registers go in this space.
+    const REGS: u64 = 0x30_0000_0000;
+    /// PL031 register offsets (PrimeCell RTC TRM, DDI 0224): data, match, interrupt
+    /// mask set/clear, interrupt clear.
+    const RTCDR: u64 = 0x000;
+    const RTCMR: u64 = 0x004;
+    const RTCIMSC: u64 = 0x010;
+    const RTCICR: u64 = 0x01C;
+    /// MemoryControl flags: device, read-write.
+    const DEVICE_RW: u64 = (1 << 1) | (0b110 << 4);
+
+    fn read(offset: u64) -> u32 {
+        // SAFETY: REGS maps the PL031's register page (MemoryControl, device memory);
+        // `offset` is one of its 32-bit registers.
+        unsafe { core::ptr::read_volatile((REGS + offset) as *const u32) }
+    }
+
+    fn write(offset: u64, value: u32) {
+        // SAFETY: as in `read`.
+        unsafe { core::ptr::write_volatile((REGS + offset) as *mut u32, value) };
+    }
+
+    fn check(failed: &mut u64, ok: bool, what: &str) {
+        if !ok {
+            println!("irqtest: FAIL {what}");
+            *failed += 1;
+        }
+    }
+
+    /// The driver: see the crate docs.
+    pub fn irqtest(_utcb: rt::UtcbAddr) -> ! {
+        let mut failed = 0;
+        let me = ThreadId::ROOT.raw();
+        check(&mut failed, sys::memory_control(PL031, 0, REGS, DEVICE_RW).is_ok(), "map the RTC registers");
+        let now = read(RTCDR);
+        write(RTCMR, now.wrapping_add(1));
+        write(RTCICR, 1);
+        write(RTCIMSC, 1);
+        check(&mut failed, sys::interrupt_control(u64::from(INTID), me, 0).is_ok(), "attach SPI 34");
+        let (t0, hz) = sys::system_clock();
+        // Wait at most 5 s for the RTC's next second.
+        let timeouts = Timeouts { send: Timeout::Never, receive: Timeout::Micros(5_000_000) };
+        let got = sys::ipc(0, u64::MAX, timeouts.pack(), [0; 5]);
+        let (t1, _) = sys::system_clock();
+        let irq = ThreadId::interrupt(INTID).map_or(0, |t| t.raw());
+        let delivered = match got {
+            Ok(m) => {
+                let label = Tag::from_raw(m.mr[0]).map(|t| t.label()).unwrap_or(0);
+                label == abi::fault::INTERRUPT_LABEL && m.mr[1] == u64::from(INTID) && m.from == irq
+            }
+            Err(e) => {
+                println!("irqtest: no interrupt: {e}");
+                false
+            }
+        };
+        check(&mut failed, delivered, "the RTC interrupt arrives as IPC from its pseudo-thread");
+        write(RTCICR, 1);
+        write(RTCIMSC, 0);
+        check(&mut failed, sys::ipc(irq, 0, Timeouts::ZERO.pack(), [0; 5]).is_ok(), "acknowledge");
+        check(&mut failed, sys::interrupt_control(u64::from(INTID), 0, 0).is_ok(), "detach");
+        // Refusals.
+        check(
+            &mut failed,
+            sys::interrupt_control(1, me, 0) == Err(abi::Error::InvalidInterrupt),
+            "an SGI cannot be attached",
+        );
+        let kip = sys::kip();
+        let ram = kip.memory().next().map_or(0x4000_0000, |m| m.base);
+        check(
+            &mut failed,
+            sys::memory_control(ram, 0, REGS + 0x10_0000, DEVICE_RW) == Err(abi::Error::InvalidArgument),
+            "RAM is not a device",
+        );
+        check(
+            &mut failed,
+            sys::memory_control(0x0800_0000, 0, REGS + 0x20_0000, DEVICE_RW)
+                == Err(abi::Error::InvalidArgument),
+            "the kernel's GIC is not the user's to drive",
+        );
+        let waited_us = (t1.saturating_sub(t0)).saturating_mul(1_000_000) / hz.max(1);
+        println!(
+            "report: irq intid={INTID} delivered={} waited_us={waited_us} checks-failed={failed}",
+            if delivered { "yes" } else { "no" }
+        );
+        let e = sys::power_off(failed);
+        println!("irqtest: SystemControl refused: {e}");
+        loop {
+            core::hint::spin_loop();
+        }
+    }
+}
+
+#[cfg(all(target_arch = "aarch64", target_os = "none"))]
+use driver::irqtest;
+
+#[cfg(not(all(target_arch = "aarch64", target_os = "none")))]
+fn irqtest(_utcb: rt::UtcbAddr) -> ! {
+    unreachable!("the host build only type-checks the entry")
+}
