@@ -69,7 +69,22 @@ pub struct BootTest {
     /// CPUs added to QEMU's device tree before the boot (see `dtb.rs`); the test then boots
     /// with `-dtb` and the edited tree. Empty for the tests that take QEMU's tree as it is.
     pub extra_cpus: Vec<ExtraCpu>,
+    /// The user program to boot as the root task instead of `pagers/root`: boot-tests
+    /// packs an initrd whose `root` entry is that program's ELF (from the user-program
+    /// directory) and judges the program's `report:` lines ([`ROOT_PROGRAMS`]) instead
+    /// of the root task's. `None`: the shared initrd (`--initrd`), if any.
+    pub root_program: Option<&'static str>,
 }
+
+/// The programs a boot test may run as the root task, each judged by its reports:
+/// - `badargs` (`pagers/badargs`): every documented error of every syscall; must
+///   report `failed=0` over at least 100 cases (known kernel bugs are listed apart,
+///   `known-failures=`, and do not fail it);
+/// - `fuzz` (`pagers/fuzz`): at least 100,000 random syscalls, no status outside the
+///   ABI's errors, and the kernel still answering afterwards (`kernel-responsive=yes`).
+///
+/// Both must end with status 0 (`report: user-level result=pass`).
+pub const ROOT_PROGRAMS: [&str; 2] = ["badargs", "fuzz"];
 
 /// The bootarg that makes every `cpu-map` cluster a NUMA node.
 pub const NUMA_CLUSTERS_BOOTARG: &str = "numa=clusters";
@@ -79,7 +94,7 @@ pub const SELFTEST_OFF_BOOTARG: &str = "numa-selftest=off";
 impl BootTest {
     /// A test of QEMU's machine as the config describes it.
     pub fn new(name: &'static str, config: QemuConfig, expect: Expect) -> BootTest {
-        BootTest { name, config, expect, extra_cpus: Vec::new() }
+        BootTest { name, config, expect, extra_cpus: Vec::new(), root_program: None }
     }
 
     fn has_bootarg(&self, word: &str) -> bool {
@@ -212,6 +227,14 @@ pub fn matrix(image: &Path) -> Vec<BootTest> {
     let mut el2 = config(Topology::demo());
     el2.el2 = true;
     tests.push(BootTest::new("el2-entry", el2, Expect::Pass { entry_el: 2, load_pa_not: None }));
+    // The robustness tests run as the root task on a small two-node machine (2 CPUs
+    // each: helper threads run on other CPUs). About 1 s and 2 s of boot.
+    for program in ROOT_PROGRAMS {
+        tests.push(BootTest {
+            root_program: Some(program),
+            ..BootTest::new(program, config(spec(&["cpus=2,mem=256M"; 2], &[], None)), pass.clone())
+        });
+    }
     for (name, arg, expect) in [
         ("selftest-panic", "selftest=panic", Expect::Panic),
         ("selftest-fault", "selftest=fault", Expect::Fault),
@@ -272,8 +295,10 @@ pub fn check(test: &BootTest, ending: Ending, output: &str) -> Result<(), Vec<St
             if !passed_line {
                 why.push("no `report: boot result=pass` line".to_string());
             }
-            if test.config.initrd.is_some() {
-                check_user_level(output, &mut why);
+            match test.root_program {
+                Some(program) => check_root_program(program, output, &mut why),
+                None if test.config.initrd.is_some() => check_user_level(output, &mut why),
+                None => {}
             }
         }
         Expect::Panic | Expect::Fault => {
@@ -399,6 +424,50 @@ fn check_user_level(output: &str, why: &mut Vec<String>) {
     }
     if spaces < 2 {
         why.push(format!("expected kmem lines for at least 2 spaces, got {spaces}"));
+    }
+}
+
+/// The checks of a boot whose root task is one of the [`ROOT_PROGRAMS`].
+fn check_root_program(program: &str, output: &str, why: &mut Vec<String>) {
+    let get =
+        |kind: &str, key: &str| report::find(output, kind, key).and_then(|r| r.get(key).map(str::to_string));
+    let number = |kind: &str, key: &str| get(kind, key).as_deref().and_then(parse_u64);
+    if get("root-task", "entry").is_none() {
+        why.push(format!("no `report: root-task entry=` line: {program} did not start"));
+        return;
+    }
+    if get("user-level", "result").as_deref() != Some("pass") {
+        why.push(format!("no `report: user-level result=pass` line: {program} did not end with status 0"));
+    }
+    match program {
+        "badargs" => {
+            match number("badargs", "failed") {
+                Some(0) => {}
+                Some(n) => why.push(format!("badargs: {n} cases failed (see the `badargs: FAIL` lines)")),
+                None => why.push("no `report: badargs cases= failed=` line".to_string()),
+            }
+            if number("badargs", "cases").is_none_or(|n| n < 100) {
+                why.push(format!("badargs ran {:?} cases, expected at least 100", get("badargs", "cases")));
+            }
+        }
+        "fuzz" => {
+            // The last line counts the calls made (the first, with the seed, those planned).
+            let last = report::find(output, "fuzz", "kernel-responsive");
+            let calls = last.as_ref().and_then(|r| r.get("calls")).and_then(parse_u64);
+            if calls.is_none_or(|n| n < 100_000) {
+                why.push(format!("fuzz made {calls:?} calls, expected at least 100000"));
+            }
+            if last.as_ref().and_then(|r| r.get("kernel-responsive")) != Some("yes") {
+                why.push("no `report: fuzz ... kernel-responsive=yes` line".to_string());
+            }
+            if number("fuzz-statuses", "bad-status") != Some(0) {
+                why.push(format!(
+                    "fuzz: statuses outside the ABI's errors: {:?}",
+                    get("fuzz-statuses", "bad-status")
+                ));
+            }
+        }
+        other => why.push(format!("no checks for root program `{other}`")),
     }
 }
 
@@ -579,7 +648,16 @@ mod tests {
             ));
             block = block.replacen(FREE_PLACEHOLDER, &(free / 1024).to_string(), 1);
         }
-        format!("{out}{block}\n{memory}report: boot result=pass stack_used_kib=35\n")
+        let program = match t.root_program {
+            Some("badargs") => {
+                "report: root-task entry=0x400000\nreport: badargs cases=148 failed=0 known-failures=14\nreport: user-level result=pass status=0\n"
+            }
+            Some("fuzz") => {
+                "report: root-task entry=0x400000\nreport: fuzz seed=0x5eed calls=100000\nreport: fuzz-statuses ok=1 errors=2 bad-status=0\nreport: fuzz calls=100000 kernel-responsive=yes\nreport: user-level result=pass status=0\n"
+            }
+            _ => "",
+        };
+        format!("{out}{block}\n{memory}report: boot result=pass stack_used_kib=35\n{program}")
     }
 
     fn good_boot_line() -> &'static str {
@@ -829,6 +907,33 @@ mod tests {
         assert_eq!(check(&t, Ending::Exited(3), good), Ok(()));
         let why = check(&t, Ending::Exited(3), "exception: data abort FAR=0x0\n").unwrap_err().join("\n");
         assert!(why.contains("FAR, ELR and CPU"), "{why}");
+    }
+
+    #[test]
+    fn the_robustness_programs_boot_as_root_and_are_judged_by_their_reports() {
+        for program in ROOT_PROGRAMS {
+            let t = test_named(program);
+            assert_eq!(t.root_program, Some(program));
+            assert_eq!(check(&t, Ending::Exited(0), &good_output(&t, good_boot_line())), Ok(()), "{program}");
+        }
+        let t = test_named("badargs");
+        let good = good_output(&t, good_boot_line());
+        let why = reasons(&t, &good.replace("failed=0 known", "failed=2 known"));
+        assert!(why.contains("badargs: 2 cases failed"), "{why}");
+        let why = reasons(&t, &good.replace("cases=148", "cases=12"));
+        assert!(why.contains("expected at least 100"), "{why}");
+        let why = reasons(&t, &good.replace("result=pass status=0", "result=fail status=2"));
+        assert!(why.contains("did not end with status 0"), "{why}");
+        let t = test_named("fuzz");
+        let good = good_output(&t, good_boot_line());
+        let why = reasons(&t, &good.replace("kernel-responsive=yes", "kernel-responsive=no"));
+        assert!(why.contains("kernel-responsive=yes"), "{why}");
+        let why = reasons(&t, &good.replace("bad-status=0", "bad-status=3"));
+        assert!(why.contains("statuses outside the ABI's errors"), "{why}");
+        let why = reasons(&t, &good.replace("calls=100000 kernel", "calls=99999 kernel"));
+        assert!(why.contains("expected at least 100000"), "{why}");
+        let why = reasons(&t, &good.replace("report: root-task entry=0x400000\n", ""));
+        assert!(why.contains("fuzz did not start"), "{why}");
     }
 
     #[test]

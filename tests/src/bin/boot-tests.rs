@@ -12,6 +12,7 @@
 use harness::boot::{BootTest, Expect, NUMA_CLUSTERS_BOOTARG, check, matrix};
 use harness::cli::{default_elf, default_image, workspace_root};
 use harness::dtb;
+use harness::initrd::{pack, parse_inputs, write};
 use harness::numactl::{FreeLines, describe_mismatch};
 use harness::qemu::{Boot, QemuConfig};
 use harness::runner::{RunResult, Runner};
@@ -37,6 +38,9 @@ exits 1 if any test failed.
   --elf ELF          the kernel ELF, for symbolizing backtraces
   --initrd FILE      pass FILE to every boot as the initrd (-initrd); not to --dtb-only
                      dumps (QEMU takes -initrd only with -kernel)
+  --user-bin DIR     where the user programs' ELFs are (default: aarch64-unknown-none/release
+                     beside the kernel Image's directory). The tests `badargs` and `fuzz`
+                     boot an initrd packed for them whose `root` is DIR/badargs, DIR/fuzz
   --qemu BIN         the QEMU binary (default: qemu-system-aarch64)
   --verbose          print the output of passing tests too
   --dtb-only         boot nothing: for each passing-boot test (U-Boot excepted), let QEMU
@@ -55,6 +59,7 @@ struct Options {
     kernel: PathBuf,
     elf: PathBuf,
     initrd: Option<PathBuf>,
+    user_bin: Option<PathBuf>,
     qemu: Option<String>,
     verbose: bool,
     dtb_only: bool,
@@ -69,6 +74,7 @@ fn parse_args() -> Result<Option<Options>, String> {
         kernel: default_image(),
         elf: default_elf(),
         initrd: None,
+        user_bin: None,
         qemu: None,
         verbose: false,
         dtb_only: false,
@@ -95,6 +101,7 @@ fn parse_args() -> Result<Option<Options>, String> {
             "--kernel" => o.kernel = value()?.into(),
             "--elf" => o.elf = value()?.into(),
             "--initrd" => o.initrd = Some(value()?.into()),
+            "--user-bin" => o.user_bin = Some(value()?.into()),
             "--qemu" => o.qemu = Some(value()?),
             "--verbose" => o.verbose = true,
             "--dtb-only" => o.dtb_only = true,
@@ -143,6 +150,43 @@ fn remove(path: Option<&Path>) {
     }
 }
 
+/// The directory of the user programs' ELFs: `--user-bin`, else the target directory
+/// the kernel Image is in (`target/kernel.img` -> `target/aarch64-unknown-none/release`).
+fn user_bin(opts: &Options) -> PathBuf {
+    opts.user_bin.clone().unwrap_or_else(|| {
+        let target = opts.kernel.parent().unwrap_or(Path::new("."));
+        target.join("aarch64-unknown-none/release")
+    })
+}
+
+/// For a test with a root program: packs an initrd whose `root` is that program (in a
+/// temporary file the caller removes) and points the config at it.
+fn pack_root_program(
+    test: &BootTest,
+    config: &mut QemuConfig,
+    opts: &Options,
+) -> Result<Option<PathBuf>, String> {
+    let Some(program) = test.root_program else { return Ok(None) };
+    let elf = user_bin(opts).join(program);
+    if !elf.is_file() {
+        return Err(format!(
+            "no user program at {} (build it: source scripts/lib.sh && build_user)",
+            elf.display()
+        ));
+    }
+    let path =
+        std::env::temp_dir().join(format!("numa-l4-boot-tests-{}-{}.cpio", std::process::id(), test.name));
+    let packed = parse_inputs(&[format!("root={}", elf.display())])
+        .and_then(|inputs| pack(&inputs))
+        .and_then(|(archive, _)| write(&path, &archive));
+    if let Err(e) = packed {
+        let _ = std::fs::remove_file(&path);
+        return Err(format!("cannot pack the initrd for {program}: {e}"));
+    }
+    config.initrd = Some(path.clone());
+    Ok(Some(path))
+}
+
 fn run_one(test: &BootTest, opts: &Options) -> Outcome {
     let fail = |why: String| Outcome {
         name: test.name,
@@ -150,12 +194,21 @@ fn run_one(test: &BootTest, opts: &Options) -> Outcome {
         output: None,
         command: test.config.command_line(),
     };
-    let (config, edited) = match prepare(test, opts) {
+    let (mut config, edited) = match prepare(test, opts) {
         Ok(p) => p,
         Err(e) => return fail(e),
     };
+    let initrd = if opts.dtb_only { Ok(None) } else { pack_root_program(test, &mut config, opts) };
+    let initrd = match initrd {
+        Ok(i) => i,
+        Err(e) => {
+            remove(edited.as_deref());
+            return fail(e);
+        }
+    };
     let outcome = if opts.dtb_only { run_dtb(test, &config, opts) } else { run_boot(test, &config, opts) };
     remove(edited.as_deref());
+    remove(initrd.as_deref());
     outcome
 }
 
@@ -284,7 +337,12 @@ fn main() -> ExitCode {
     tests.retain(|t| opts.filters.is_empty() || opts.filters.iter().any(|f| t.name.contains(f)));
     if opts.dtb_only {
         // Only clean boots print a block; U-Boot rewrites the DTB, so QEMU's dump is not it.
-        tests.retain(|t| matches!(t.expect, Expect::Pass { .. }) && matches!(t.config.boot, Boot::Direct));
+        // The root-program tests' machines are checked by the others already.
+        tests.retain(|t| {
+            matches!(t.expect, Expect::Pass { .. })
+                && matches!(t.config.boot, Boot::Direct)
+                && t.root_program.is_none()
+        });
     }
     if tests.is_empty() {
         // A filter that matches nothing is a mistake, not a pass.
