@@ -377,9 +377,10 @@ fn show(r: &Report) -> String {
 /// The checks of a good boot that read what the kernel reported about the machine: CPUs
 /// started, the self-test, per-node memory and the numactl block. Every failure is pushed.
 /// With an initrd the kernel starts the root task (`pagers/root`), which tests the L4
-/// core at user level and powers off: it must report a clean run, 100 IPC round trips
-/// with its worker, and every space's kernel metadata on the space's home node (or,
-/// for a space homed on a memory-less node, none of it there).
+/// core at user level, then starts every other program of the initrd and powers off: it
+/// must report a clean run, 100 IPC round trips with its worker, every space's kernel
+/// metadata on the space's home node (or, for a space homed on a memory-less node, none
+/// of it there), and its programs: at least one ran (`hello` with status 0), none failed.
 fn check_user_level(output: &str, why: &mut Vec<String>) {
     let get =
         |kind: &str, key: &str| report::find(output, kind, key).and_then(|r| r.get(key).map(str::to_string));
@@ -424,6 +425,34 @@ fn check_user_level(output: &str, why: &mut Vec<String>) {
     }
     if spaces < 2 {
         why.push(format!("expected kmem lines for at least 2 spaces, got {spaces}"));
+    }
+    check_programs(output, why);
+}
+
+/// The root task's supervisor: `report: programs ran=N failed=0` with N >= 1, a
+/// `report: program name=hello status=0` line, and every program that did not exit with
+/// status 0 named.
+fn check_programs(output: &str, why: &mut Vec<String>) {
+    let programs: Vec<Report> = report::reports(output).into_iter().filter(|r| r.kind == "program").collect();
+    for r in programs.iter().filter(|r| r.get("status") != Some("0")) {
+        why.push(format!("program failed: `{}`", show(r)));
+    }
+    if !programs.iter().any(|r| r.get("name") == Some("hello") && r.get("status") == Some("0")) {
+        why.push("no `report: program name=hello status=0` line".to_string());
+    }
+    match report::find(output, "programs", "ran") {
+        None => {
+            why.push("no `report: programs ran= failed=` line: the supervisor did not finish".to_string())
+        }
+        Some(r) => {
+            let ran = r.get("ran").and_then(parse_u64);
+            if ran.is_none_or(|n| n < 1) || r.get("failed") != Some("0") {
+                why.push(format!(
+                    "expected `report: programs ran=N failed=0` with N >= 1, got `{}`",
+                    show(&r)
+                ));
+            }
+        }
     }
 }
 
@@ -907,6 +936,70 @@ mod tests {
         assert_eq!(check(&t, Ending::Exited(3), good), Ok(()));
         let why = check(&t, Ending::Exited(3), "exception: data abort FAR=0x0\n").unwrap_err().join("\n");
         assert!(why.contains("FAR, ELR and CPU"), "{why}");
+    }
+
+    /// What the root task prints on a good run with programs `(name, status)`.
+    fn user_level_output(programs: &[(&str, &str)]) -> String {
+        let mut out = String::from(
+            "report: root-task entry=0x400000 segments=3 space=1 home=0 cpu=0\n\
+             report: ipc-pingpong rounds=100 worker-checks-ok=100 faults=3\n\
+             report: root-task checks-failed=0\n",
+        );
+        for (i, (name, status)) in programs.iter().enumerate() {
+            out.push_str(&format!(
+                "report: program name={name} status={status} node={} cpu={i} faults=6\n",
+                i % 2
+            ));
+        }
+        let failed = programs.iter().filter(|(_, s)| *s != "0").count();
+        out.push_str(&format!("report: programs ran={} failed={failed}\n", programs.len()));
+        out.push_str(
+            "report: kmem space=1 home=0 tables=15/15 mdb=0/0 tcbs=2/2 fallbacks=0\n\
+             report: kmem space=2 home=1 tables=6/6 mdb=0/0 tcbs=2/2 fallbacks=0\n\
+             report: user-level result=pass status=0\n",
+        );
+        out
+    }
+
+    fn user_level_reasons(output: &str) -> String {
+        let mut why = Vec::new();
+        check_user_level(output, &mut why);
+        why.join("\n")
+    }
+
+    #[test]
+    fn a_root_task_that_ran_hello_and_more_passes() {
+        assert_eq!(user_level_reasons(&user_level_output(&[("bench", "0"), ("hello", "0")])), "");
+    }
+
+    #[test]
+    fn a_failed_or_crashed_program_is_named() {
+        let out = user_level_output(&[("fuzz", "crash"), ("hello", "0"), ("zeta", "3")]);
+        let why = user_level_reasons(&out);
+        assert!(
+            why.contains("program failed: `report: program name=fuzz status=crash node=0 cpu=0 faults=6`"),
+            "{why}"
+        );
+        assert!(why.contains("program failed: `report: program name=zeta status=3"), "{why}");
+        assert!(why.contains("expected `report: programs ran=N failed=0` with N >= 1, got `report: programs ran=3 failed=2`"), "{why}");
+    }
+
+    #[test]
+    fn hello_must_have_run_and_exited_0() {
+        let why = user_level_reasons(&user_level_output(&[("other", "0")]));
+        assert!(why.contains("no `report: program name=hello status=0` line"), "{why}");
+        let why = user_level_reasons(&user_level_output(&[("hello", "timeout")]));
+        assert!(why.contains("no `report: program name=hello status=0` line"), "{why}");
+        let why = user_level_reasons(&user_level_output(&[]));
+        assert!(why.contains("got `report: programs ran=0 failed=0`"), "{why}");
+    }
+
+    #[test]
+    fn a_supervisor_that_never_finished_fails() {
+        let out = user_level_output(&[("hello", "0")]).replace("report: programs ran=1 failed=0\n", "");
+        let why = user_level_reasons(&out);
+        assert!(why.contains("no `report: programs ran= failed=` line"), "{why}");
+        assert!(!why.contains("hello status=0` line"), "{why}");
     }
 
     #[test]

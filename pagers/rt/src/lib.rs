@@ -34,11 +34,15 @@
 //! handler here (`start.rs`), and the `__rt_main` symbol that [`entry!`] defines. On the
 //! host, [`entry!`] instead defines a `main` that says where the program really runs.
 //!
-//! # What is missing
+//! # Ending a program
 //!
-//! The system-call stubs (IPC, thread and space control, a debug console) come from the
-//! kernel ABI crate, which is being written; until it lands a user program can only
-//! compute and loop, and a panic can only stop the thread (see `start.rs`).
+//! A program started by the root task ends with [`exit`] (on the target): it tells its
+//! pager it is done, with a status, and never runs again. The message is an ordinary
+//! IPC, labelled [`EXIT_LABEL`] with the status in MR1; the pager (the root task's
+//! supervisor) reports it and starts the next program. There is no thread deletion in
+//! the kernel yet, so the thread does not disappear: it blocks waiting for an answer
+//! that never comes, and the root task halts it. A panic ends the program the same way,
+//! with [`PANIC_STATUS`], after printing the message.
 
 #![cfg_attr(not(test), no_std)]
 
@@ -50,7 +54,16 @@ macro_rules! on_target {
 on_target! {
     pub mod start;
     pub mod sys;
+    pub use start::exit;
 }
+
+/// The label of the message with which a program tells its pager that it is done; MR1
+/// holds the exit status (0 = success). Sent by [`exit`], read by the root task's
+/// supervisor (`pagers/root/src/supervisor.rs`).
+pub const EXIT_LABEL: u16 = 0x1EE7;
+
+/// The exit status of a program that panicked (Rust's own test harness uses 101 too).
+pub const PANIC_STATUS: u64 = 101;
 
 /// The address of the calling thread's UTCB (user thread control block), as the kernel
 /// passes it to `_start` in `x0`.
