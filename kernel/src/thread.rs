@@ -110,6 +110,9 @@ pub struct Tcb {
     pub remaining: u32,
     /// Pager (full thread id), 0 = none.
     pub pager: u64,
+    /// The thread allowed to change this one's priority and CPU (`Schedule`), 0 = only
+    /// privileged threads.
+    pub scheduler: u64,
     /// Exception handler (full thread id), 0 = none.
     pub exception_handler: u64,
     /// The UTCB: user virtual address and the kernel frame behind it.
@@ -124,6 +127,10 @@ pub struct Tcb {
     pub send_next: u32,
     /// Deadline (counter ticks) of a blocking IPC, 0 = none.
     pub deadline: u64,
+    /// The receive phase waiting behind a blocked send (`Ipc` with both phases): whom
+    /// to accept (a thread number, `None` for anyone) and the receive timeout. It runs
+    /// when the send completes; a call's reply wait is this with `accept = to`.
+    pub after_send: Option<(Option<u32>, abi::timeout::Timeout)>,
     /// Deleted while it ran on another CPU: that CPU finishes the deletion at its next
     /// kernel entry (an SGI makes that immediate).
     pub doomed: bool,
@@ -144,6 +151,7 @@ impl Tcb {
             timeslice: 10,
             remaining: 10,
             pager: 0,
+            scheduler: 0,
             exception_handler: 0,
             utcb_va: 0,
             utcb_pa: 0,
@@ -151,6 +159,7 @@ impl Tcb {
             send_queue: 0,
             send_next: 0,
             deadline: 0,
+            after_send: None,
             doomed: false,
         }
     }

@@ -70,9 +70,18 @@ pub fn ipc(k: &mut Kernel, cur: u32) {
     let (to, from, timeouts) = (t.context.x[0], t.context.x[1], Timeouts::unpack(t.context.x[2]));
     let tag = match Tag::from_raw(t.context.x[3]) {
         Ok(tag) => tag,
-        Err(_) => return fail(k, cur, Error::InvalidArgument),
+        // u + t > 63 is MessageOverflow, every other malformed tag InvalidArgument.
+        Err(e) => return fail(k, cur, e.into()),
     };
     let call = to != 0 && to == from;
+    // Whom the receive phase (if any) accepts: checked before anything is sent.
+    let accept = match from {
+        0 | u64::MAX => None,
+        id => match k.lookup(id) {
+            Some(n) => Some(n),
+            None => return fail(k, cur, Error::NonExistingPartner),
+        },
+    };
     // Sending to an interrupt's pseudo-thread acknowledges it: its handler has dealt
     // with the device, so the line is unmasked again.
     if let Some(intid) = abi::thread::ThreadId::from_raw(to).interrupt_id() {
@@ -86,38 +95,29 @@ pub fn ipc(k: &mut Kernel, cur: u32) {
             }
             return;
         }
-        let accept = if from == u64::MAX { None } else { k.lookup(from) };
-        if from != u64::MAX && accept.is_none() {
-            return fail(k, cur, Error::NonExistingPartner);
-        }
-        return receive(k, cur, accept, timeouts.receive);
+        receive(k, cur, accept, timeouts.receive);
+        return;
     }
     if to != 0 {
         let Some(dest) = k.lookup(to) else { return fail(k, cur, Error::NonExistingPartner) };
         if dest == cur {
             return fail(k, cur, Error::NonExistingPartner);
         }
+        let after = (from != 0).then_some((accept, timeouts.receive));
         match send(k, cur, dest, tag, timeouts.send, call) {
             SendOutcome::Delivered => {}
-            SendOutcome::Blocked => return,
-            SendOutcome::Failed(e) => return fail(k, cur, e),
-        }
-        if call {
-            if let Some(t) = k.tcb(cur) {
-                t.state = ThreadState::RecvBlocked { from: Some(dest) };
+            SendOutcome::Blocked => {
+                // The receive phase (a call's reply wait included) runs when the send
+                // completes.
+                if let Some(t) = k.tcb(cur) {
+                    t.after_send = after;
+                }
+                return;
             }
-            return;
+            SendOutcome::Failed(e) => return fail(k, cur, e),
         }
     }
     if from != 0 {
-        let accept = if from == u64::MAX {
-            None
-        } else {
-            match k.lookup(from) {
-                Some(n) => Some(n),
-                None => return fail(k, cur, Error::NonExistingPartner),
-            }
-        };
         receive(k, cur, accept, timeouts.receive);
     } else if let Some(t) = k.tcb(cur) {
         complete(t, Ok(()), 0);
@@ -127,9 +127,22 @@ pub fn ipc(k: &mut Kernel, cur: u32) {
 /// Ends `t`'s IPC with `Cancelled` (its partner was deleted) and lets it run.
 pub fn cancel(k: &mut Kernel, t: u32) {
     if let Some(tcb) = k.tcb(t) {
+        tcb.after_send = None;
         complete(tcb, Err(Error::Cancelled), 0);
     }
     k.make_ready(t);
+}
+
+/// Ends `t`'s IPC with `Cancelled` without waking it (it is being halted: the result
+/// is there when it is started again).
+pub fn cancel_halted(k: &mut Kernel, t: u32) {
+    dequeue_anywhere(k, t);
+    if let Some(tcb) = k.tcb(t)
+        && matches!(tcb.state, ThreadState::SendBlocked { .. } | ThreadState::RecvBlocked { .. })
+    {
+        tcb.after_send = None;
+        complete(tcb, Err(Error::Cancelled), 0);
+    }
 }
 
 fn fail(k: &mut Kernel, cur: u32, e: Error) {
@@ -183,8 +196,10 @@ fn send(k: &mut Kernel, cur: u32, dest: u32, tag: Tag, timeout: Timeout, call: b
     }
 }
 
-/// The receive phase of `cur`, accepting `accept` (or anyone).
-fn receive(k: &mut Kernel, cur: u32, accept: Option<u32>, timeout: Timeout) {
+/// The receive phase of `cur`, accepting `accept` (or anyone). Returns whether it
+/// completed at once (a message was there, or the zero timeout failed it) rather than
+/// blocking.
+fn receive(k: &mut Kernel, cur: u32, accept: Option<u32>, timeout: Timeout) -> bool {
     // A pending interrupt of this handler comes first (open receives only).
     if accept.is_none()
         && let Some(intid) = crate::irq::take_pending(cur)
@@ -192,24 +207,30 @@ fn receive(k: &mut Kernel, cur: u32, accept: Option<u32>, timeout: Timeout) {
         if let Some(t) = k.tcb(cur) {
             deliver_interrupt(t, intid);
         }
-        return;
+        return true;
     }
     if let Some(sender) = take_sender(k, cur, accept) {
         let state = k.tcb(sender).map(|t| t.state);
         match state {
-            Some(ThreadState::SendBlocked { call, .. }) => {
+            Some(ThreadState::SendBlocked { .. }) => {
                 let tag = k.tcb(sender).and_then(|t| Tag::from_raw(t.context.x[3]).ok()).unwrap_or(Tag::EMPTY);
                 let result = transfer(k, sender, cur, tag);
                 let sender_id = k.tcb(sender).map_or(0, |t| t.id());
                 if let Some(t) = k.tcb(cur) {
                     complete(t, result, if result.is_ok() { sender_id } else { 0 });
                 }
-                if let Some(s) = k.tcb(sender) {
-                    if call && result.is_ok() {
-                        s.state = ThreadState::RecvBlocked { from: Some(cur) };
-                        s.deadline = 0;
-                    } else {
-                        complete(s, result, 0);
+                let after = k.tcb(sender).and_then(|s| s.after_send.take());
+                match (result, after) {
+                    // The sender's own receive phase (its reply wait, for a call).
+                    (Ok(()), Some((accept, timeout))) => {
+                        if receive(k, sender, accept, timeout) {
+                            k.make_ready(sender);
+                        }
+                    }
+                    _ => {
+                        if let Some(s) = k.tcb(sender) {
+                            complete(s, result, 0);
+                        }
                         k.make_ready(sender);
                     }
                 }
@@ -217,11 +238,17 @@ fn receive(k: &mut Kernel, cur: u32, accept: Option<u32>, timeout: Timeout) {
             Some(ThreadState::FaultBlocked { kind, .. }) => deliver_fault(k, sender, cur, kind),
             _ => {}
         }
-        return;
+        return true;
     }
     match timeout {
-        Timeout::Zero => fail(k, cur, Error::ReceiveTimeout),
-        t => block(k, cur, ThreadState::RecvBlocked { from: accept }, t),
+        Timeout::Zero => {
+            fail(k, cur, Error::ReceiveTimeout);
+            true
+        }
+        t => {
+            block(k, cur, ThreadState::RecvBlocked { from: accept }, t);
+            false
+        }
     }
 }
 
@@ -509,6 +536,7 @@ pub fn expire_timeouts(k: &mut Kernel, now: u64) {
         };
         dequeue_anywhere(k, n);
         if let Some(t) = k.tcb(n) {
+            t.after_send = None;
             complete(t, Err(error), 0);
         }
         k.make_ready(n);

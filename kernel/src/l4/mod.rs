@@ -234,6 +234,9 @@ impl Kernel {
     /// Maps one user page of `space`, allocating tables from its home node.
     pub fn map_user(&mut self, space: u16, va: u64, pa: u64, attrs: Attrs) -> Result<(), Error> {
         let root = self.space(space).ok_or(Error::InvalidSpace)?.root;
+        if attrs.user_exec && attrs.mem == MemType::Normal {
+            user::sync_icache(pa);
+        }
         let mut failure = None;
         let result = {
             let this = &mut *self;
@@ -268,6 +271,11 @@ impl Kernel {
 
     /// Where `va` of `space` maps, with what rights (user mappings only).
     pub fn translate_user(&mut self, space: u16, va: u64) -> Option<(u64, Attrs)> {
+        // The table walk indexes with VA bits 47..12 only: an address outside the user
+        // half would alias a user page.
+        if va >= abi::USER_ADDRESS_LIMIT {
+            return None;
+        }
         let root = self.space(space)?.root;
         let mut mem = tables::DirectTables { alloc: || None };
         table::translate(&mut mem, root, va).filter(|(_, a)| a.user)
@@ -513,6 +521,11 @@ impl Kernel {
                 return current;
             }
             let _ = sched.queues.push_back(&mut self.links, current, prio);
+            drop(sched);
+            if let Some(t) = self.tcb(current) {
+                t.state = ThreadState::Ready;
+            }
+            sched = me.sched.lock();
         }
         match sched.queues.pop_highest(&mut self.links) {
             Some((t, _)) => t,

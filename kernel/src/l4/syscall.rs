@@ -43,7 +43,7 @@ pub fn dispatch(k: &mut Kernel, cur: u32, imm: u16) {
             finish(k, cur, r.map(|_| ()), &[])
         }
         Syscall::Schedule => {
-            let r = schedule(k, &args);
+            let r = schedule(k, cur, privileged, &args);
             match r {
                 Ok((prio, cpu)) => finish(k, cur, Ok(()), &[prio, cpu]),
                 Err(e) => finish(k, cur, Err(e), &[]),
@@ -54,6 +54,11 @@ pub fn dispatch(k: &mut Kernel, cur: u32, imm: u16) {
             Err(e) => finish(k, cur, Err(e), &[]),
         },
         Syscall::ThreadSwitch => {
+            // NIL yields; another thread is checked (donating the rest of the slice to
+            // it is not implemented: it yields as well).
+            if args[0] != 0 && k.lookup(args[0]).is_none() {
+                return finish(k, cur, Err(Error::InvalidThread), &[]);
+            }
             if let Some(t) = k.tcb(cur) {
                 t.remaining = 0;
             }
@@ -115,7 +120,7 @@ fn finish(k: &mut Kernel, cur: u32, status: Result<(), Error>, results: &[u64]) 
 /// ThreadControl: create `dest` in the space of `space_of` (or a new space when
 /// `space_of == dest`), with pager, UTCB address and CPU.
 fn thread_control(k: &mut Kernel, cur: u32, a: &[u64; 8]) -> Result<u32, Error> {
-    let (dest, space_of, _scheduler, pager, utcb, cpu_hint) = (a[0], a[1], a[2], a[3], a[4], a[5]);
+    let (dest, space_of, scheduler, pager, utcb, cpu_hint) = (a[0], a[1], a[2], a[3], a[4], a[5]);
     if space_of == 0 {
         // Delete `dest` (and its space with its last thread). Not the caller itself:
         // a thread that deletes itself has nobody to report the result to.
@@ -145,6 +150,9 @@ fn thread_control(k: &mut Kernel, cur: u32, a: &[u64; 8]) -> Result<u32, Error> 
     if !pager_ok {
         return Err(Error::InvalidThread);
     }
+    if scheduler != 0 && k.lookup(scheduler).is_none() {
+        return Err(Error::InvalidScheduler);
+    }
     let space = if space_of == dest {
         let home = crate::percpu::get(cpu as usize).map_or(NodeId::ZERO, |b| b.node);
         k.create_space(home, QUOTA)?
@@ -164,10 +172,12 @@ fn thread_control(k: &mut Kernel, cur: u32, a: &[u64; 8]) -> Result<u32, Error> 
     };
     if let Some(tcb) = k.tcb(t) {
         tcb.pager = pager;
+        tcb.scheduler = scheduler;
         tcb.version = abi::thread::ThreadId::from_raw(dest).version();
         let id = tcb.id();
         // SAFETY: the new thread's UTCB frame, user memory.
         unsafe { phys::write_u64(tcb.utcb_pa + abi::utcb::MY_GLOBAL_ID_OFFSET as u64, id) };
+        write_utcb_words(tcb);
     }
     Ok(t)
 }
@@ -175,9 +185,14 @@ fn thread_control(k: &mut Kernel, cur: u32, a: &[u64; 8]) -> Result<u32, Error> 
 /// Kernel memory a new space may use (bytes): tables, TCBs, UTCBs.
 const QUOTA: u64 = 16 << 20;
 
-/// Schedule: set priority and CPU of `dest`.
-fn schedule(k: &mut Kernel, a: &[u64; 8]) -> Result<(u64, u64), Error> {
+/// Schedule: set priority and CPU of `dest` (its scheduler, or a privileged thread).
+fn schedule(k: &mut Kernel, cur: u32, privileged: bool, a: &[u64; 8]) -> Result<(u64, u64), Error> {
     let dest = k.lookup(a[0]).ok_or(Error::InvalidThread)?;
+    let caller = k.tcb(cur).map_or(0, |t| t.id());
+    let scheduler = k.tcb(dest).map_or(0, |t| t.scheduler);
+    if !privileged && (scheduler == 0 || scheduler != caller) {
+        return Err(Error::NoPrivilege);
+    }
     let (prio, cpu) = (a[1], a[2]);
     if prio != u64::MAX && prio > 255 {
         return Err(Error::InvalidArgument);
@@ -217,7 +232,8 @@ fn exchange_registers(k: &mut Kernel, cur: u32, a: &[u64; 8]) -> Result<[u64; 4]
     let same_space = k.tcb(dest).map(|t| t.space) == k.tcb(cur).map(|t| t.space);
     let privileged = k.tcb(cur).map(|t| t.space).and_then(|s| k.space(s)).is_some_and(|s| s.privileged);
     if !same_space && !privileged {
-        return Err(Error::NoPrivilege);
+        // Another space's threads are not the caller's to name (the ABI's error).
+        return Err(Error::InvalidThread);
     }
     if control.contains(C::SET_PAGER) && a[4] != 0 && k.lookup(a[4]).is_none() {
         return Err(Error::InvalidThread);
@@ -247,12 +263,14 @@ fn exchange_registers(k: &mut Kernel, cur: u32, a: &[u64; 8]) -> Result<[u64; 4]
     if control.contains(C::SET_EXCEPTION_HANDLER) {
         t.exception_handler = a[5];
     }
+    write_utcb_words(t);
     let startable = matches!(t.state, ThreadState::Inactive | ThreadState::Halted);
     if control.contains(C::HALT) && dest != cur {
         if t.state == ThreadState::Ready {
             k.unready(dest);
         }
-        ipc::dequeue_anywhere(k, dest);
+        // An IPC it waited in ends with Cancelled (its x0 when it is started again).
+        ipc::cancel_halted(k, dest);
         if let Some(t) = k.tcb(dest) {
             t.state = ThreadState::Halted;
         }
@@ -277,7 +295,12 @@ fn debug_write(k: &mut Kernel, space: u16, va: u64, len: u64) -> Result<u64, Err
     let mut done = 0u64;
     while done < len {
         let at = va + done;
-        let (pa, _) = k.translate_user(space, at).ok_or(Error::InvalidArgument)?;
+        let (pa, attrs) = k.translate_user(space, at).ok_or(Error::InvalidArgument)?;
+        // Only RAM is read through the direct map: device registers mapped for a driver
+        // are not memory the kernel may touch on a user's say-so.
+        if attrs.mem != crate::mm::table::MemType::Normal || FRAMES.node_of(pa).is_none() && !in_initrd(pa) {
+            return Err(Error::InvalidArgument);
+        }
         let chunk = (abi::PAGE_SIZE - at % abi::PAGE_SIZE).min(len - done);
         // SAFETY: `pa..pa + chunk` lies in one user page of the caller's space (just
         // translated, user-accessible), RAM outside the kernel image.
@@ -358,9 +381,11 @@ fn memory_control(k: &mut Kernel, space: u16, a: &[u64; 8]) -> Result<(u64, u64)
         return device_map(k, space, a[0], a[1], a[2], flags.rights);
     }
     let node = u32::try_from(a[0]).ok().and_then(NodeId::new).ok_or(Error::InvalidNode)?;
+    if !crate::boot::board().nodes().any(|n| n == node) {
+        return Err(Error::InvalidNode);
+    }
     let order = a[1];
-    if order > 18 {
-        // 1 GiB at most in one call: the frame pools' largest useful block here.
+    if order > abi::memory_control::MAX_ORDER {
         return Err(Error::InvalidArgument);
     }
     let frames = 1usize << order;
@@ -369,16 +394,20 @@ fn memory_control(k: &mut Kernel, space: u16, a: &[u64; 8]) -> Result<(u64, u64)
     if !va.is_multiple_of(size) || va == 0 || va.checked_add(size).is_none_or(|e| e > abi::USER_ADDRESS_LIMIT) {
         return Err(Error::InvalidArgument);
     }
-    for off in (0..size).step_by(abi::PAGE_SIZE as usize) {
-        if k.translate_user(space, va + off).is_some() {
-            return Err(Error::InvalidArgument);
-        }
-    }
+    // Allocate first: a block larger than the node fails here at once, so the loops
+    // below only ever walk memory that exists.
     let (pa, used) = if flags.nearest_if_exhausted {
         FRAMES.alloc_near(node, frames).map_err(|_| Error::OutOfMemory)?
     } else {
         (FRAMES.alloc_on(node, frames).map_err(|_| Error::OutOfMemory)?, node)
     };
+    for off in (0..size).step_by(abi::PAGE_SIZE as usize) {
+        if k.translate_user(space, va + off).is_some() {
+            // SAFETY: the block was just allocated by this call and is mapped nowhere.
+            let _ = unsafe { FRAMES.free(pa, frames) };
+            return Err(Error::InvalidArgument);
+        }
+    }
     let rights = super::mapdb::mdb_rights(flags.rights.union(abi::fpage::Rights::R));
     for i in 0..frames as u64 {
         let off = i * abi::PAGE_SIZE;
@@ -400,6 +429,9 @@ fn memory_control(k: &mut Kernel, space: u16, a: &[u64; 8]) -> Result<(u64, u64)
 /// SpaceControl: report (and optionally set privileged on) a space.
 fn space_control(k: &mut Kernel, a: &[u64; 8]) -> Result<u64, Error> {
     let flags = abi::syscall::SpaceControlFlags::from_raw(a[1])?;
+    if a[2] != 0 {
+        return Err(Error::InvalidArgument);
+    }
     let t = k.lookup(a[0]).ok_or(Error::InvalidSpace)?;
     let s = k.tcb(t).map(|t| t.space).ok_or(Error::InvalidSpace)?;
     let space = k.space(s).ok_or(Error::InvalidSpace)?;
@@ -523,4 +555,20 @@ fn interrupt_control(k: &mut Kernel, a: &[u64; 8]) -> Result<(), Error> {
         crate::irq::AttachError::NotAnSpi => Error::InvalidInterrupt,
         crate::irq::AttachError::Busy => Error::Busy,
     })
+}
+
+/// Copies a thread's pager and exception handler into its UTCB (for the thread's
+/// convenience: the kernel's own record stays the TCB's).
+fn write_utcb_words(t: &crate::thread::Tcb) {
+    // SAFETY: the thread's UTCB frame (user memory); the offsets are inside it.
+    unsafe {
+        phys::write_u64(t.utcb_pa + abi::utcb::PAGER_OFFSET as u64, t.pager);
+    }
+    // SAFETY: as above.
+    unsafe { phys::write_u64(t.utcb_pa + abi::utcb::EXCEPTION_HANDLER_OFFSET as u64, t.exception_handler) };
+}
+
+/// Whether `pa` is in the initrd (RAM the kernel reserved, mapped into the root task).
+fn in_initrd(pa: u64) -> bool {
+    crate::boot::board().chosen.initrd.is_some_and(|r| r.contains(pa))
 }

@@ -168,6 +168,29 @@ pub fn open_lower_half() {
     };
 }
 
+/// Makes the instructions in the frame at physical `pa` visible to instruction fetch
+/// on every CPU: cleans its data-cache lines to the point of unification and
+/// invalidates the instruction caches. Needed before a page written through the data
+/// side (a loaded program) is first mapped executable; QEMU does not model caches, real
+/// CPUs do.
+pub fn sync_icache(pa: u64) {
+    let va = crate::mm::layout::direct_map(pa);
+    let ctr: u64;
+    // SAFETY: reads CTR_EL0, always readable at EL1.
+    unsafe { core::arch::asm!("mrs {}, ctr_el0", out(reg) ctr, options(nomem, nostack, preserves_flags)) };
+    let line = 4u64 << ((ctr >> 16) & 0xF);
+    let mut at = va;
+    while at < va + crate::mm::table::PAGE_SIZE {
+        // SAFETY: DC CVAU writes a line back to the point of unification; it changes no
+        // data, and `at` lies in the direct map (RAM, mapped).
+        unsafe { core::arch::asm!("dc cvau, {}", in(reg) at, options(nostack, preserves_flags)) };
+        at += line;
+    }
+    // SAFETY: barriers and a whole-I-cache invalidation (inner shareable): the cleans
+    // complete before the invalidation, which completes before any later fetch.
+    unsafe { core::arch::asm!("dsb ish", "ic ialluis", "dsb ish", "isb", options(nostack, preserves_flags)) };
+}
+
 /// Invalidates, on every CPU, the TLB entries for user page `va` of space `asid`.
 pub fn invalidate_page(asid: u16, va: u64) {
     let arg = (u64::from(asid) << 48) | ((va >> 12) & 0x0FFF_FFFF_FFFF);
