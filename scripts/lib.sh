@@ -152,13 +152,25 @@ build_user() {
     done
 }
 
+# initrd_programs: the programs of the default initrd: every user program but those whose
+# Cargo.toml says `[package.metadata.initrd] default = false` (programs that run as the
+# root task in a boot of their own: bench, irqtest, badargs, fuzz). The root task starts
+# every other program of the initrd as an unprivileged child.
+initrd_programs() {
+    local p
+    while read -r p; do
+        grep -qs '^default = false' "$ROOT/pagers/$p/Cargo.toml" && continue
+        echo "$p"
+    done < <(user_programs)
+}
+
 # build_initrd: builds the user programs and mkinitrd, then packs every program into
 # $INITRD under its own name, in sorted order (so the archive is reproducible).
 build_initrd() {
     build_user
     (cd "$ROOT" && cargo build -q -p harness --bin mkinitrd) || die "mkinitrd does not build"
     local specs=() p
-    while read -r p; do specs+=("$p=$USER_BIN_DIR/$p"); done < <(user_programs)
+    while read -r p; do specs+=("$p=$USER_BIN_DIR/$p"); done < <(initrd_programs)
     "$HARNESS_BIN/mkinitrd" "$INITRD" "${specs[@]}" || die "mkinitrd could not pack $INITRD"
 }
 

@@ -81,10 +81,12 @@ pub struct BootTest {
 ///   report `failed=0` over at least 100 cases (known kernel bugs are listed apart,
 ///   `known-failures=`, and do not fail it);
 /// - `fuzz` (`pagers/fuzz`): at least 100,000 random syscalls, no status outside the
-///   ABI's errors, and the kernel still answering afterwards (`kernel-responsive=yes`).
+///   ABI's errors, and the kernel still answering afterwards (`kernel-responsive=yes`);
+/// - `irqtest` (`pagers/irqtest`): a user-level driver of QEMU virt's PL031 RTC; its
+///   interrupt must arrive as IPC (`report: irq ... delivered=yes checks-failed=0`).
 ///
-/// Both must end with status 0 (`report: user-level result=pass`).
-pub const ROOT_PROGRAMS: [&str; 2] = ["badargs", "fuzz"];
+/// All must end with status 0 (`report: user-level result=pass`).
+pub const ROOT_PROGRAMS: [&str; 3] = ["badargs", "fuzz", "irqtest"];
 
 /// The bootarg that makes every `cpu-map` cluster a NUMA node.
 pub const NUMA_CLUSTERS_BOOTARG: &str = "numa=clusters";
@@ -496,6 +498,14 @@ fn check_root_program(program: &str, output: &str, why: &mut Vec<String>) {
                 ));
             }
         }
+        "irqtest" => {
+            if get("irq", "delivered").as_deref() != Some("yes") {
+                why.push("the RTC interrupt was not delivered to the user-level driver".to_string());
+            }
+            if number("irq", "checks-failed") != Some(0) {
+                why.push(format!("irqtest checks failed: {:?}", get("irq", "checks-failed")));
+            }
+        }
         other => why.push(format!("no checks for root program `{other}`")),
     }
 }
@@ -680,6 +690,9 @@ mod tests {
         let program = match t.root_program {
             Some("badargs") => {
                 "report: root-task entry=0x400000\nreport: badargs cases=148 failed=0 known-failures=14\nreport: user-level result=pass status=0\n"
+            }
+            Some("irqtest") => {
+                "report: root-task entry=0x400000\nreport: irq intid=34 delivered=yes waited_us=1000000 checks-failed=0\nreport: user-level result=pass status=0\n"
             }
             Some("fuzz") => {
                 "report: root-task entry=0x400000\nreport: fuzz seed=0x5eed calls=100000\nreport: fuzz-statuses ok=1 errors=2 bad-status=0\nreport: fuzz calls=100000 kernel-responsive=yes\nreport: user-level result=pass status=0\n"
