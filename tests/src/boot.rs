@@ -85,8 +85,13 @@ pub struct BootTest {
 /// - `irqtest` (`pagers/irqtest`): a user-level driver of QEMU virt's PL031 RTC; its
 ///   interrupt must arrive as IPC (`report: irq ... delivered=yes checks-failed=0`).
 ///
+/// - `l4test` (`pagers/l4test`): map, remap and recursive unmap across three spaces
+///   checked by faults, unmap of a page in use on another node, preemption by priority,
+///   round robin, a dead pager, a dead partner, IPC across CPUs (`report: l4test
+///   checks= failed=0`, every scenario `=pass`).
+///
 /// All must end with status 0 (`report: user-level result=pass`).
-pub const ROOT_PROGRAMS: [&str; 3] = ["badargs", "fuzz", "irqtest"];
+pub const ROOT_PROGRAMS: [&str; 4] = ["badargs", "fuzz", "irqtest", "l4test"];
 
 /// The bootarg that makes every `cpu-map` cluster a NUMA node.
 pub const NUMA_CLUSTERS_BOOTARG: &str = "numa=clusters";
@@ -506,6 +511,20 @@ fn check_root_program(program: &str, output: &str, why: &mut Vec<String>) {
                 why.push(format!("irqtest checks failed: {:?}", get("irq", "checks-failed")));
             }
         }
+        "l4test" => {
+            match number("l4test", "failed") {
+                Some(0) => {}
+                Some(n) => why.push(format!("l4test: {n} checks failed (see the `l4test: FAIL` lines)")),
+                None => why.push("no `report: l4test checks= failed=` line".to_string()),
+            }
+            for scenario in
+                ["map-unmap", "unmap-in-use", "preemption", "dead-pager", "dead-partner", "cross-cpu"]
+            {
+                if get("l4test", scenario).as_deref() != Some("pass") {
+                    why.push(format!("l4test scenario {scenario} did not pass"));
+                }
+            }
+        }
         other => why.push(format!("no checks for root program `{other}`")),
     }
 }
@@ -690,6 +709,9 @@ mod tests {
         let program = match t.root_program {
             Some("badargs") => {
                 "report: root-task entry=0x400000\nreport: badargs cases=148 failed=0 known-failures=14\nreport: user-level result=pass status=0\n"
+            }
+            Some("l4test") => {
+                "report: root-task entry=0x400000\nreport: l4test map-unmap=pass\nreport: l4test unmap-in-use=pass\nreport: l4test preemption=pass\nreport: l4test dead-pager=pass\nreport: l4test dead-partner=pass\nreport: l4test cross-cpu=pass\nreport: l4test checks=69 failed=0\nreport: user-level result=pass status=0\n"
             }
             Some("irqtest") => {
                 "report: root-task entry=0x400000\nreport: irq intid=34 delivered=yes waited_us=1000000 checks-failed=0\nreport: user-level result=pass status=0\n"

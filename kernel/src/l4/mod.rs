@@ -76,6 +76,13 @@ pub struct Kernel {
 static TIMEKEEPER: AtomicUsize = AtomicUsize::new(0);
 
 /// The kernel lock and everything it protects.
+///
+/// A plain spin lock, knowingly unfair: a CPU making system calls in a tight loop can
+/// win it again and again (user code busy-waits on the counter it reads directly, not
+/// through system calls, to avoid that). A ticket lock was tried and measured worse
+/// here: with more vCPUs than host cores, a waiter the host has descheduled holds up
+/// every CPU behind it (stalls of 100 ms and more in `pagers/l4test`). The cure for
+/// both is the per-CPU locking this single lock is a placeholder for.
 pub static KERNEL: Mutex<Kernel> = Mutex::new(Kernel::new());
 
 /// Bytes charged for one frame.
@@ -692,6 +699,7 @@ pub fn init(board: &platform::Board, initrd: Option<platform::PhysRange>) -> Res
 /// loaded. Every CPU calls it once, after [`init`].
 pub fn cpu_init() {
     user::enable_fp();
+    user::enable_user_counter();
     user::enable_user_cycle_counter();
     let empty = KERNEL.lock().empty_root;
     user::switch_space(empty, 0);

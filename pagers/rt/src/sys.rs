@@ -84,6 +84,16 @@ pub fn interrupt_control(intid: u64, handler: u64, control: u64) -> Result<(), E
     status(raw(Syscall::InterruptControl, [intid, handler, control, 0, 0, 0, 0, 0])[0])
 }
 
+/// The system counter, read directly (the kernel lets EL0 read CNTVCT_EL0): no
+/// system call, so busy-waiting does not load the kernel. Its frequency is the KIP's
+/// `counter_frequency`.
+pub fn counter() -> u64 {
+    let ticks: u64;
+    // SAFETY: reads CNTVCT_EL0, which the kernel enabled for EL0; ISB: not read early.
+    unsafe { asm!("isb", "mrs {}, cntvct_el0", out(reg) ticks, options(nomem, nostack, preserves_flags)) };
+    ticks
+}
+
 /// `SystemClock`: (counter ticks, counter frequency).
 pub fn system_clock() -> (u64, u64) {
     let r = raw(Syscall::SystemClock, [0; 8]);

@@ -159,12 +159,18 @@ pub fn this_percpu() -> Option<&'static PerCpu> {
     (ptr != 0).then(|| unsafe { &*(ptr as *const PerCpu) })
 }
 
-/// Waits for an interrupt with IRQs unmasked, then masks them again: the one place
-/// where the kernel takes interrupts (it is not preemptible).
+/// Waits for an interrupt, takes it, and returns with IRQs masked again: the one
+/// place where the kernel takes interrupts (it is not preemptible).
+///
+/// The WFI runs with IRQs still *masked*: a pending interrupt wakes WFI whether or not
+/// it is masked, so one that arrived just before cannot be lost. (Unmasking first
+/// would take such an interrupt before the WFI, which would then sleep until the
+/// next one: a wakeup SGI lost for a whole tick.) The short unmasked window after it
+/// takes whatever woke us.
 pub fn wait_for_interrupt() {
-    // SAFETY: WFI with IRQs briefly unmasked: a pending IRQ is taken at the DAIFClr,
-    // or wakes the WFI and is taken right after; the handler returns here.
-    unsafe { core::arch::asm!("msr daifclr, #2", "wfi", "msr daifset, #2", options(nomem, nostack)) };
+    // SAFETY: WFI only waits. The unmask/ISB/mask sequence lets a pending IRQ be taken
+    // (the ISB makes the unmask take effect before the mask); the handler returns here.
+    unsafe { core::arch::asm!("wfi", "msr daifclr, #2", "isb", "msr daifset, #2", options(nomem, nostack)) };
 }
 
 /// Cleans the data cache lines of `[va, va + len)` to the point of coherency, so a

@@ -91,6 +91,24 @@ pub fn enable_user_cycle_counter() {
     };
 }
 
+/// Lets EL0 read the virtual counter (CNTKCTL_EL1.EL0VCTEN), so programs read the time
+/// without a system call (CNTVOFF is 0: it equals the physical count the kernel uses;
+/// the frequency is in the KIP). Timers stay the kernel's.
+pub fn enable_user_counter() {
+    // SAFETY: sets one access bit of this CPU's timer control for EL0; the ISB makes it
+    // take effect.
+    unsafe {
+        core::arch::asm!(
+            "mrs {t}, cntkctl_el1",
+            "orr {t}, {t}, #(1 << 1)",
+            "msr cntkctl_el1, {t}",
+            "isb",
+            t = out(reg) _,
+            options(nostack)
+        )
+    };
+}
+
 /// Saves this CPU's FP/SIMD registers into `state`.
 pub fn save_fp(state: &mut FpState) {
     let p = state as *mut FpState;

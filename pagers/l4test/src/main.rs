@@ -1,0 +1,606 @@
+// SPDX-License-Identifier: MIT OR Apache-2.0
+//! `l4test`: the L4 core's semantics, checked from user level where they matter.
+//!
+//! Run as the root task (it needs `ThreadControl`, `MemoryControl`) on a board with two
+//! nodes of two CPUs. Each scenario prints `report: l4test <name>=pass|fail ...`; the
+//! program powers off with the number of failed checks.
+//!
+//! - **map-unmap**: the root maps a page to A (space SA), A maps it on to B (space SB):
+//!   both read the root's data. The root then unmaps its page *recursively* (not its
+//!   own mapping): A and B fault on their next access (the pager sees both faults) and
+//!   get fresh pages, while the root still reads its data. Map, remap, recursive unmap
+//!   across three spaces, checked by faults.
+//! - **unmap-in-use**: C, in its own space on a CPU of the other node, reads a mapped
+//!   page in a tight loop while the root unmaps it: C's next read must fault (no stale
+//!   translation survives in any TLB: the kernel broadcasts `TLBI VAE1IS`).
+//! - **preemption**: a low-priority thread spins on CPU 1; a high-priority thread there
+//!   waits for the root. Each ping must be answered long before the spinner's timeslice
+//!   would end (the wakeup preempts the spinner; how fast is reported, not asserted);
+//!   two equal-priority spinners both progress (round robin).
+//! - **dead-pager**: T's pager receives T's page fault and never answers; deleting the
+//!   pager halts T (a defined result, not a hang), and IPC to the dead pager answers
+//!   `NonExistingPartner`.
+//! - **dead-partner**: S calls X, which never receives from S; deleting X ends S's call
+//!   with `Cancelled`.
+//! - **cross-cpu**: 100 IPC round trips with a thread on another CPU of the same node.
+//!
+//! Threads in spaces of their own (A, B, C, T) run this very program's code: the root
+//! is their pager and maps its own code pages to them on fault, and fresh stack pages.
+//! They touch no `static`s (their data pages are not the root's).
+#![cfg_attr(all(target_arch = "aarch64", target_os = "none"), no_std, no_main)]
+
+rt::entry!(l4test);
+
+#[cfg(all(target_arch = "aarch64", target_os = "none"))]
+mod test {
+    use abi::Error;
+    use abi::fpage::{Fpage, Rights};
+    use abi::message::{Tag, TypedItem};
+    use abi::syscall::{ExregsControl, Syscall};
+    use abi::thread::ThreadId;
+    use abi::timeout::{Timeout, Timeouts};
+    use core::sync::atomic::{AtomicU64, Ordering};
+    use rt::{println, sys};
+
+    /// Message labels of the protocol between the root and its test threads.
+    const GIVE: u16 = 0x200;
+    const READ: u16 = 0x201;
+    const WAIT: u16 = 0x202;
+    const AFTER: u16 = 0x203;
+    const PONG: u16 = 0x204;
+    const RESULT: u16 = 0x205;
+
+    /// The root's data page for map-unmap, and where A and B see it.
+    const VA_P: u64 = 0x20_0000_0000;
+    const VA_A: u64 = 0x50_0000_0000;
+    const VA_B: u64 = 0x51_0000_0000;
+    /// unmap-in-use: the root's page and where C sees it.
+    const VA_Q: u64 = 0x20_0001_0000;
+    const VA_C: u64 = 0x52_0000_0000;
+    /// Fresh frames the root hands out (stack pages, replacement pages).
+    const FRESH: u64 = 0x30_0000_0000;
+    /// Stacks of the threads in the root's own space (16 KiB each).
+    const STACKS: u64 = 0x40_0000_0000;
+    /// In a thread's own space: its UTCB and stack top.
+    const OWN_UTCB: u64 = 0x20_0000;
+    const OWN_STACK_TOP: u64 = 0x38_0000;
+    const MAGIC: u64 = 0x5eed_cafe_f00d_0001;
+    const MAGIC_Q: u64 = 0x5eed_cafe_f00d_0002;
+    /// MemoryControl flags: read-write, any node if the one asked is exhausted.
+    const RW_NEAREST: u64 = (0b110 << 4) | 1;
+
+    static SPIN: AtomicU64 = AtomicU64::new(0);
+    static SPIN2: AtomicU64 = AtomicU64::new(0);
+
+    fn id(number: u64) -> u64 {
+        (number << 16) | 1
+    }
+
+    fn tag(label: u16, u: u8, t: u8) -> u64 {
+        Tag::new(label, u, t).map_or(0, |t| t.raw())
+    }
+
+    fn label(mr0: u64) -> u16 {
+        Tag::from_raw(mr0).map_or(0, |t| t.label())
+    }
+
+    fn now_us() -> u64 {
+        let hz = sys::kip().counter_frequency.max(1);
+        sys::counter().saturating_mul(1_000_000) / hz
+    }
+
+    fn sleep_us(us: u64) {
+        let end = now_us() + us;
+        while now_us() < end {
+            core::hint::spin_loop();
+        }
+    }
+
+    /// Sends `mr` to `to` without waiting (it waits for us: a reply).
+    fn reply(to: u64, mr: [u64; 5]) -> Result<(), Error> {
+        sys::ipc(to, 0, Timeouts { send: Timeout::Zero, receive: Timeout::Never }.pack(), mr).map(|_| ())
+    }
+
+    /// A message or a fault the pager did not serve by itself.
+    enum Got {
+        Msg(sys::Received),
+        Fault { from: u64, addr: u64 },
+        Nothing(Error),
+    }
+
+    /// The root: pager of the threads in their own spaces, and the test driver.
+    struct Root {
+        me: u64,
+        failed: u64,
+        checks: u64,
+        fresh: u64,
+    }
+
+    impl Root {
+        fn check(&mut self, ok: bool, what: &str) -> bool {
+            self.checks += 1;
+            if !ok {
+                self.failed += 1;
+                println!("l4test: FAIL {what}");
+            }
+            ok
+        }
+
+        /// A fresh zeroed frame in the root's space (for a thread's stack or a
+        /// replacement page); its address here.
+        fn fresh_page(&mut self) -> Option<u64> {
+            let va = FRESH + self.fresh * 0x1000;
+            self.fresh += 1;
+            sys::memory_control(0, 0, va, RW_NEAREST).ok().map(|_| va)
+        }
+
+        /// The next message, serving code and stack faults of the test threads itself.
+        fn next(&mut self, timeout_us: u32) -> Got {
+            loop {
+                let timeouts = Timeouts { send: Timeout::Never, receive: Timeout::Micros(timeout_us) };
+                let m = match sys::ipc(0, u64::MAX, timeouts.pack(), [0; 5]) {
+                    Ok(m) => m,
+                    Err(e) => return Got::Nothing(e),
+                };
+                let l = label(m.mr[0]);
+                if l & !abi::fault::PAGE_FAULT_ACCESS_MASK != abi::fault::PAGE_FAULT_LABEL {
+                    return Got::Msg(m);
+                }
+                let addr = m.mr[1];
+                let page = addr & !0xFFF;
+                let image = (&raw const __program_start as u64)..(&raw const __program_end as u64);
+                let source = if image.contains(&page) {
+                    Some(Fpage::new(page, 12, Rights::RX))
+                } else if (OWN_STACK_TOP - 0x4_0000..OWN_STACK_TOP).contains(&page) {
+                    self.fresh_page().map(|va| Fpage::new(va, 12, Rights::RW))
+                } else {
+                    return Got::Fault { from: m.from, addr };
+                };
+                match source.map(|f| f.map(|fpage| TypedItem::Map { send_base: page, fpage }.encode())) {
+                    Some(Ok(Ok([w0, w1]))) => {
+                        let _ = reply(m.from, [tag(0, 0, 2), w0, w1, 0, 0]);
+                    }
+                    _ => return Got::Fault { from: m.from, addr },
+                }
+            }
+        }
+
+        /// Waits for a message with `want` from `from`; anything else fails the check.
+        fn expect(&mut self, from: u64, want: u16, what: &str) -> Option<sys::Received> {
+            match self.next(2_000_000) {
+                Got::Msg(m) if m.from == from && label(m.mr[0]) == want => Some(m),
+                Got::Msg(m) => {
+                    self.check(false, what);
+                    println!("l4test:   got label {:#x} from {:#x}", label(m.mr[0]), m.from);
+                    None
+                }
+                Got::Fault { from, addr } => {
+                    self.check(false, what);
+                    println!("l4test:   got a fault of {from:#x} at {addr:#x}");
+                    None
+                }
+                Got::Nothing(e) => {
+                    self.check(false, what);
+                    println!("l4test:   nothing came: {e}");
+                    None
+                }
+            }
+        }
+
+        /// Starts thread `number` on `cpu` at `entry`: in a new space of its own
+        /// (`own_space`, paged by the root) or in the root's space with a stack of its own.
+        fn spawn(
+            &mut self,
+            number: u64,
+            own_space: bool,
+            cpu: u64,
+            entry: extern "C" fn(u64) -> !,
+            prio: u64,
+            pager: u64,
+        ) -> u64 {
+            let t = id(number);
+            let (space, utcb, sp) = if own_space {
+                (t, OWN_UTCB, OWN_STACK_TOP)
+            } else {
+                let stack = STACKS + number * 0x1_0000;
+                let ok = sys::memory_control(0, 2, stack, RW_NEAREST).is_ok();
+                self.check(ok, "a stack for a thread in the root's space");
+                (self.me, 0x21_0000 + number * 0x1000, stack + 0x4000)
+            };
+            let made = sys::thread_control(t, space, self.me, pager, utcb, cpu);
+            self.check(made.is_ok(), "ThreadControl creates a test thread");
+            let _ = sys::raw(Syscall::Schedule, [t, prio, u64::MAX, 0, 0, 0, 0, 0]);
+            let start = (ExregsControl::START | ExregsControl::SET_SP | ExregsControl::SET_IP).raw();
+            let started = sys::exchange_registers(t, start, sp, entry as *const () as u64, 0);
+            self.check(started.is_ok(), "ExchangeRegisters starts a test thread");
+            t
+        }
+
+        fn delete(&mut self, t: u64) {
+            let r = sys::raw(Syscall::ThreadControl, [t, 0, 0, 0, 0, 0, 0, 0]);
+            self.check(r[0] == 0, "ThreadControl deletes a test thread");
+        }
+
+        fn report(&mut self, name: &str, before: u64) {
+            let ok = self.failed == before;
+            println!("report: l4test {name}={}", if ok { "pass" } else { "fail" });
+        }
+    }
+
+    unsafe extern "C" {
+        static __program_start: u8;
+        static __program_end: u8;
+    }
+
+    fn read(va: u64) -> u64 {
+        // SAFETY: the callers read pages they were given (or that fault to the pager,
+        // which is the point of the test); volatile: the mapping changes under us.
+        unsafe { core::ptr::read_volatile(va as *const u64) }
+    }
+
+    /// Opens this thread's receive window to its whole space (BR0 of its UTCB).
+    fn open_window(utcb: u64) {
+        let window = Fpage::whole_space(Rights::RWX).raw();
+        // SAFETY: `utcb` is this thread's UTCB (the kernel passed it in x0), mapped
+        // read-write; BR0 is at its documented offset.
+        unsafe { core::ptr::write_volatile((utcb + abi::utcb::BR_OFFSET as u64) as *mut u64, window) };
+    }
+
+    fn call(to: u64, mr: [u64; 5]) -> Result<sys::Received, Error> {
+        sys::ipc(to, to, Timeouts::NEVER.pack(), mr)
+    }
+
+    fn park() -> ! {
+        loop {
+            let _ = sys::ipc(0, u64::MAX, Timeouts::NEVER.pack(), [0; 5]);
+        }
+    }
+
+    // ---- the test threads ----------------------------------------------------------
+
+    extern "C" fn thread_a(utcb: u64) -> ! {
+        let root = ThreadId::ROOT.raw();
+        open_window(utcb);
+        let _ = call(root, [tag(GIVE, 0, 0), 0, 0, 0, 0]);
+        let _ = call(root, [tag(READ, 1, 0), read(VA_A), 0, 0, 0]);
+        // Map it on to B, which waits for it.
+        if let Ok(f) = Fpage::new(VA_A, 12, Rights::RW)
+            && let Ok([w0, w1]) = (TypedItem::Map { send_base: VA_B, fpage: f }).encode()
+        {
+            let _ = sys::ipc(id(0x62), 0, Timeouts::NEVER.pack(), [tag(0, 0, 2), w0, w1, 0, 0]);
+        }
+        let _ = call(root, [tag(WAIT, 0, 0), 0, 0, 0, 0]);
+        let _ = call(root, [tag(AFTER, 1, 0), read(VA_A), 0, 0, 0]);
+        park()
+    }
+
+    extern "C" fn thread_b(utcb: u64) -> ! {
+        let root = ThreadId::ROOT.raw();
+        open_window(utcb);
+        let _ = sys::ipc(0, id(0x61), Timeouts::NEVER.pack(), [0; 5]);
+        let _ = call(root, [tag(READ, 1, 0), read(VA_B), 0, 0, 0]);
+        let _ = call(root, [tag(WAIT, 0, 0), 0, 0, 0, 0]);
+        let _ = call(root, [tag(AFTER, 1, 0), read(VA_B), 0, 0, 0]);
+        park()
+    }
+
+    extern "C" fn thread_c(utcb: u64) -> ! {
+        open_window(utcb);
+        let _ = call(ThreadId::ROOT.raw(), [tag(GIVE, 0, 0), 0, 0, 0, 0]);
+        loop {
+            let _ = read(VA_C);
+        }
+    }
+
+    extern "C" fn spinner(_utcb: u64) -> ! {
+        loop {
+            SPIN.fetch_add(1, Ordering::Relaxed);
+        }
+    }
+
+    extern "C" fn spinner2(_utcb: u64) -> ! {
+        loop {
+            SPIN2.fetch_add(1, Ordering::Relaxed);
+        }
+    }
+
+    extern "C" fn echo(_utcb: u64) -> ! {
+        let root = ThreadId::ROOT.raw();
+        loop {
+            if let Ok(m) = sys::ipc(0, root, Timeouts::NEVER.pack(), [0; 5]) {
+                let _ = sys::ipc(root, 0, Timeouts::NEVER.pack(), [tag(PONG, 1, 0), m.mr[1] + 1, 0, 0, 0]);
+            }
+        }
+    }
+
+    extern "C" fn silent(_utcb: u64) -> ! {
+        // Receives (a pager's fault messages, say) and never answers.
+        park()
+    }
+
+    extern "C" fn faulter(_utcb: u64) -> ! {
+        // Never runs: its first instruction fetch faults to a pager that does not answer.
+        park()
+    }
+
+    extern "C" fn only_root(_utcb: u64) -> ! {
+        // Receives from the root only: a call from anyone else waits.
+        loop {
+            let _ = sys::ipc(0, ThreadId::ROOT.raw(), Timeouts::NEVER.pack(), [0; 5]);
+        }
+    }
+
+    extern "C" fn caller_s(_utcb: u64) -> ! {
+        // Tell the root it is about to call, so X is deleted only after the call began
+        // (its CPU runs nothing else: the call follows within microseconds).
+        let root = ThreadId::ROOT.raw();
+        let _ = sys::ipc(root, 0, Timeouts::NEVER.pack(), [tag(READ, 0, 0), 0, 0, 0, 0]);
+        let r = call(id(0x71), [tag(0x300, 0, 0), 0, 0, 0, 0]);
+        let status = match r {
+            Ok(_) => 0,
+            Err(e) => e.code(),
+        };
+        let _ =
+            sys::ipc(ThreadId::ROOT.raw(), 0, Timeouts::NEVER.pack(), [tag(RESULT, 1, 0), status, 0, 0, 0]);
+        park()
+    }
+
+    // ---- the scenarios -------------------------------------------------------------
+
+    fn map_unmap(r: &mut Root) {
+        let before = r.failed;
+        let ok = sys::memory_control(0, 0, VA_P, RW_NEAREST).is_ok();
+        r.check(ok, "MemoryControl gives the root its data page");
+        // SAFETY: VA_P was just mapped read-write for us.
+        unsafe { core::ptr::write_volatile(VA_P as *mut u64, MAGIC) };
+        let a = r.spawn(0x61, true, 1, thread_a, 100, r.me);
+        let b = r.spawn(0x62, true, 2, thread_b, 100, r.me);
+        if r.expect(a, GIVE, "A asks for the page").is_some() {
+            let item = Fpage::new(VA_P, 12, Rights::RW)
+                .map(|f| TypedItem::Map { send_base: VA_A, fpage: f }.encode());
+            if let Ok(Ok([w0, w1])) = item {
+                let _ = reply(a, [tag(0, 0, 2), w0, w1, 0, 0]);
+            }
+        }
+        // A reads and reports, maps the page on to B, which reads and reports; each then
+        // waits. A's wait and B's report race: take the four messages in any order.
+        let (mut read_a, mut read_b, mut wait_a, mut wait_b) = (None, None, false, false);
+        while read_a.is_none() || read_b.is_none() || !wait_a || !wait_b {
+            match r.next(2_000_000) {
+                Got::Msg(m) if label(m.mr[0]) == READ && (m.from == a || m.from == b) => {
+                    *(if m.from == a { &mut read_a } else { &mut read_b }) = Some(m.mr[1]);
+                    let _ = reply(m.from, [0; 5]);
+                }
+                Got::Msg(m) if label(m.mr[0]) == WAIT && (m.from == a || m.from == b) => {
+                    *(if m.from == a { &mut wait_a } else { &mut wait_b }) = true;
+                }
+                _ => {
+                    r.check(false, "A and B read the page and wait");
+                    break;
+                }
+            }
+        }
+        r.check(read_a == Some(MAGIC), "A sees the root's data");
+        r.check(read_b == Some(MAGIC), "B sees the root's data through A");
+        let (wa, wb) = (wait_a.then_some(()), wait_b.then_some(()));
+        // Recursive unmap of everything derived from the root's page, not the page
+        // itself (no flush-own).
+        // SAFETY: MR0 of the root's UTCB (0x20_0000, documented by the kernel's task
+        // layout) holds the flexpage Unmap reads.
+        unsafe {
+            core::ptr::write_volatile(
+                0x20_0000 as *mut u64,
+                Fpage::new(VA_P, 12, Rights::RWX).map_or(0, |f| f.raw()),
+            )
+        };
+        let u = sys::raw(Syscall::Unmap, [1, 0, 0, 0, 0, 0, 0, 0]);
+        r.check(u[0] == 0, "Unmap succeeds");
+        r.check(read(VA_P) == MAGIC, "the root keeps its own mapping (no flush)");
+        if wa.is_some() {
+            let _ = reply(a, [0; 5]);
+        }
+        if wb.is_some() {
+            let _ = reply(b, [0; 5]);
+        }
+        // Both must fault now (in any order, interleaved with the other's report); the
+        // root gives each a fresh page, and each then reads it: zero, not the old data.
+        let (mut faulted, mut fresh) = ([false; 2], [None; 2]);
+        while fresh.iter().any(Option::is_none) {
+            match r.next(2_000_000) {
+                Got::Fault { from, addr } => {
+                    let i = match (from, addr & !0xFFF) {
+                        (f, VA_A) if f == a => 0,
+                        (f, VA_B) if f == b => 1,
+                        _ => {
+                            r.check(false, "only A and B fault, where their page was");
+                            println!("l4test:   fault of {from:#x} at {addr:#x}");
+                            break;
+                        }
+                    };
+                    faulted[i] = true;
+                    let base = [VA_A, VA_B][i];
+                    let item = r.fresh_page().map(|va| {
+                        Fpage::new(va, 12, Rights::RW)
+                            .map(|f| TypedItem::Map { send_base: base, fpage: f }.encode())
+                    });
+                    if let Some(Ok(Ok([w0, w1]))) = item {
+                        let _ = reply(from, [tag(0, 0, 2), w0, w1, 0, 0]);
+                    }
+                }
+                Got::Msg(m) if label(m.mr[0]) == AFTER && (m.from == a || m.from == b) => {
+                    fresh[usize::from(m.from == b)] = Some(m.mr[1]);
+                }
+                _ => {
+                    r.check(false, "the faults and reports after the unmap arrive");
+                    break;
+                }
+            }
+        }
+        r.check(faulted[0], "A faults after the recursive unmap");
+        r.check(faulted[1], "B (mapped from A) faults after the recursive unmap");
+        r.check(fresh[0] == Some(0), "A's new page is fresh");
+        r.check(fresh[1] == Some(0), "B's new page is fresh");
+        r.delete(a);
+        r.delete(b);
+        r.report("map-unmap", before);
+    }
+
+    fn unmap_in_use(r: &mut Root) {
+        let before = r.failed;
+        let ok = sys::memory_control(0, 0, VA_Q, RW_NEAREST).is_ok();
+        r.check(ok, "MemoryControl gives the root a second page");
+        // SAFETY: VA_Q was just mapped read-write for us.
+        unsafe { core::ptr::write_volatile(VA_Q as *mut u64, MAGIC_Q) };
+        let c = r.spawn(0x63, true, 3, thread_c, 100, r.me);
+        if r.expect(c, GIVE, "C asks for the page").is_some()
+            && let Ok(Ok([w0, w1])) =
+                Fpage::new(VA_Q, 12, Rights::R).map(|f| TypedItem::Map { send_base: VA_C, fpage: f }.encode())
+        {
+            let _ = reply(c, [tag(0, 0, 2), w0, w1, 0, 0]);
+        }
+        // Let C read for a while on its CPU (another node), then take the page away.
+        sleep_us(20_000);
+        // SAFETY: as in map_unmap.
+        unsafe {
+            core::ptr::write_volatile(
+                0x20_0000 as *mut u64,
+                Fpage::new(VA_Q, 12, Rights::RWX).map_or(0, |f| f.raw()),
+            )
+        };
+        let t0 = now_us();
+        let u = sys::raw(Syscall::Unmap, [1, 0, 0, 0, 0, 0, 0, 0]);
+        r.check(u[0] == 0, "Unmap succeeds");
+        let seen = match r.next(1_000_000) {
+            Got::Fault { from, addr } => from == c && addr & !0xFFF == VA_C,
+            _ => false,
+        };
+        let us = now_us() - t0;
+        r.check(seen, "C, reading the page on another node's CPU, faults right after the unmap");
+        println!("report: l4test-unmap-in-use fault_after_us={us}");
+        r.delete(c);
+        r.report("unmap-in-use", before);
+    }
+
+    fn preemption(r: &mut Root) {
+        let before = r.failed;
+        let low = r.spawn(0x64, false, 1, spinner, 10, r.me);
+        let high = r.spawn(0x65, false, 1, echo, 250, r.me);
+        sleep_us(20_000);
+        r.check(SPIN.load(Ordering::Relaxed) > 0, "the low-priority spinner runs");
+        // 20 pings. The property checked: the woken high-priority thread runs long before
+        // the spinner's timeslice (10 ticks, 100 ms) would end; a kernel without priority
+        // preemption fails this by far. The median is judged (one round delayed by the
+        // host must not decide), against 50 ms. How fast the wakeup SGI makes it is a
+        // measurement, reported (`median_answer_us`), not asserted: under QEMU on a loaded
+        // host it varies from tens of microseconds to milliseconds.
+        let mut times = [0u64; 20];
+        for (i, slot) in times.iter_mut().enumerate() {
+            let i = i as u64;
+            let t0 = now_us();
+            let _ = sys::ipc(high, 0, Timeouts::NEVER.pack(), [tag(0x301, 1, 0), i, 0, 0, 0]);
+            let got = sys::ipc(
+                0,
+                high,
+                Timeouts { send: Timeout::Never, receive: Timeout::Micros(1_000_000) }.pack(),
+                [0; 5],
+            );
+            *slot = now_us() - t0;
+            r.check(matches!(got, Ok(m) if m.mr[1] == i + 1), "the high-priority thread answers");
+        }
+        times.sort_unstable();
+        let (median, worst) = (times[times.len() / 2], times[times.len() - 1]);
+        r.check(median < 50_000, "the high-priority thread preempts the spinner before its slice ends");
+        println!("report: l4test-preemption median_answer_us={median} worst_answer_us={worst}");
+        let low2 = r.spawn(0x66, false, 1, spinner2, 10, r.me);
+        let (a0, b0) = (SPIN.load(Ordering::Relaxed), SPIN2.load(Ordering::Relaxed));
+        sleep_us(300_000);
+        let (a1, b1) = (SPIN.load(Ordering::Relaxed), SPIN2.load(Ordering::Relaxed));
+        r.check(a1 > a0 && b1 > b0, "two equal-priority spinners both run (round robin)");
+        for t in [low, high, low2] {
+            r.delete(t);
+        }
+        r.report("preemption", before);
+    }
+
+    fn dead_pager(r: &mut Root) {
+        let before = r.failed;
+        let pager = r.spawn(0x67, false, 1, silent, 100, r.me);
+        let t = r.spawn(0x68, true, 1, faulter, 100, pager);
+        sleep_us(20_000);
+        r.delete(pager);
+        sleep_us(10_000);
+        let state = sys::exchange_registers(t, 0, 0, 0, 0).map_or(0, |old| old[3]);
+        r.check(state == 2, "a thread whose pager died is halted");
+        let sent = sys::ipc(pager, 0, Timeouts::ZERO.pack(), [tag(0x302, 0, 0), 0, 0, 0, 0]);
+        r.check(sent.err() == Some(Error::NonExistingPartner), "IPC to a deleted thread: NonExistingPartner");
+        r.delete(t);
+        r.report("dead-pager", before);
+    }
+
+    fn dead_partner(r: &mut Root) {
+        let before = r.failed;
+        let x = r.spawn(0x71, false, 2, only_root, 100, r.me);
+        let s = r.spawn(0x72, false, 1, caller_s, 100, r.me);
+        r.expect(s, READ, "the caller says it is about to call");
+        sleep_us(20_000);
+        r.delete(x);
+        if let Some(m) = r.expect(s, RESULT, "the caller reports its result") {
+            r.check(
+                m.mr[1] == Error::Cancelled.code(),
+                "a call whose partner is deleted ends with Cancelled",
+            );
+        }
+        r.delete(s);
+        r.report("dead-partner", before);
+    }
+
+    fn cross_cpu(r: &mut Root) {
+        let before = r.failed;
+        let e = r.spawn(0x73, false, 1, echo, 100, r.me);
+        let mut ok = 0;
+        for i in 0..100 {
+            let _ = sys::ipc(e, 0, Timeouts::NEVER.pack(), [tag(0x303, 1, 0), i, 0, 0, 0]);
+            if matches!(sys::ipc(0, e, Timeouts::NEVER.pack(), [0; 5]), Ok(m) if m.mr[1] == i + 1) {
+                ok += 1;
+            }
+        }
+        r.check(ok == 100, "100 round trips with a thread on another CPU of the node");
+        r.delete(e);
+        r.report("cross-cpu", before);
+    }
+
+    /// The test driver: see the crate docs.
+    pub fn l4test(_utcb: rt::UtcbAddr) -> ! {
+        let mut r = Root { me: ThreadId::ROOT.raw(), failed: 0, checks: 0, fresh: 0 };
+        let kip = sys::kip();
+        if kip.cpu_count() < 4 || kip.node_count() < 2 {
+            println!(
+                "l4test: needs 2 nodes of 2 CPUs (has {} CPUs, {} nodes)",
+                kip.cpu_count(),
+                kip.node_count()
+            );
+            r.failed += 1;
+        } else {
+            map_unmap(&mut r);
+            unmap_in_use(&mut r);
+            preemption(&mut r);
+            dead_pager(&mut r);
+            dead_partner(&mut r);
+            cross_cpu(&mut r);
+        }
+        println!("report: l4test checks={} failed={}", r.checks, r.failed);
+        let e = sys::power_off(r.failed);
+        println!("l4test: SystemControl refused: {e}");
+        loop {
+            core::hint::spin_loop();
+        }
+    }
+}
+
+#[cfg(all(target_arch = "aarch64", target_os = "none"))]
+use test::l4test;
+
+#[cfg(not(all(target_arch = "aarch64", target_os = "none")))]
+fn l4test(_utcb: rt::UtcbAddr) -> ! {
+    unreachable!("the host build only type-checks the entry")
+}
