@@ -77,6 +77,11 @@ pub struct PerCpu {
     /// This CPU's scheduler: ready threads and who runs (changed only under the
     /// kernel lock; the mutex makes that visible to the type system, uncontended).
     pub sched: spin::Mutex<CpuSched>,
+    /// Address of the saved registers (`Tcb::context`) of the thread this CPU runs or
+    /// last ran at EL0: the user-entry vectors save a thread's registers straight into
+    /// it and the way back to EL0 loads them from it (`arch::aarch64::trap`). Written
+    /// by this CPU only (`dispatch`, kernel lock held); 0 before any thread ran.
+    pub user_context: AtomicU64,
 }
 
 /// One CPU's scheduling state.
@@ -115,6 +120,7 @@ impl PerCpu {
             checks: AtomicU32::new(0),
             failed: AtomicU32::new(0),
             sched: spin::Mutex::new(CpuSched { queues: RunQueues::new(), current: 0, fp_owner: 0 }),
+            user_context: AtomicU64::new(0),
         }
     }
 

@@ -533,8 +533,9 @@ impl Kernel {
         }
     }
 
-    /// Makes `next` the running thread of `me`: state, FP/SIMD registers, space.
-    fn dispatch(&mut self, me: &PerCpu, next: u32) -> TrapFrame {
+    /// Makes `next` the running thread of `me`: state, FP/SIMD registers, space, and
+    /// `me.user_context` (the frame the way back to EL0 loads).
+    fn dispatch(&mut self, me: &PerCpu, next: u32) {
         let fp_owner = me.sched.lock().fp_owner;
         if fp_owner != next {
             if let Some(old) = self.tcb(fp_owner) {
@@ -550,12 +551,12 @@ impl Kernel {
         if tcb.remaining == 0 {
             tcb.remaining = tcb.timeslice;
         }
-        let (space, context) = (tcb.space, tcb.context);
+        let space = tcb.space;
+        me.user_context.store(&raw mut tcb.context as u64, Ordering::Relaxed);
         if let Some(s) = self.space(space) {
             user::switch_space(s.root, s.asid);
         }
         me.sched.lock().current = next;
-        context
     }
 }
 
@@ -586,14 +587,15 @@ pub fn user_attrs(write: bool, exec: bool) -> Attrs {
 }
 
 /// The way into the kernel from EL0 (and for interrupts taken while a thread ran).
-pub fn user_trap(trap: Trap, frame: &mut TrapFrame) {
+///
+/// The thread's registers are already in its TCB (`trap_user` saved them there), and
+/// whatever thread this leaves for is loaded from its TCB by `user_restore`, through
+/// `me.user_context`, which [`Kernel::dispatch`] sets.
+pub fn user_trap(trap: Trap) {
     let me = cpu::this_percpu().expect("invariant: user threads run only on set-up CPUs");
     let events = if trap.kind == Kind::Irq { irq::handle() } else { irq::Events::default() };
     let mut k = KERNEL.lock();
     let mut current = me.sched.lock().current;
-    if let Some(t) = k.tcb(current) {
-        t.context = *frame;
-    }
     // Deleted by another CPU while it ran here: finish the deletion now.
     if k.tcb(current).is_some_and(|t| t.doomed) {
         k.destroy_thread(current);
@@ -615,7 +617,7 @@ pub fn user_trap(trap: Trap, frame: &mut TrapFrame) {
         }
     }
     if trap.kind == Kind::Sync && current != 0 {
-        let esr = frame.esr;
+        let esr = k.tcb(current).map_or(0, |t| t.context.esr);
         match exception::class(esr) {
             0x15 => syscall::dispatch(&mut k, current, (esr & 0xFFFF) as u16),
             0x20 | 0x24 => ipc::fault(&mut k, current, FaultKind::Page),
@@ -632,7 +634,7 @@ pub fn user_trap(trap: Trap, frame: &mut TrapFrame) {
         drop(k);
         idle_loop(me);
     }
-    *frame = k.dispatch(me, next);
+    k.dispatch(me, next);
 }
 
 /// A CPU with nothing to run: wait for an interrupt, then look for a ready thread.
@@ -648,21 +650,16 @@ pub fn idle_loop(me: &PerCpu) -> ! {
             ipc::deliver_interrupts(&mut k);
             let next = k.pick(me, 0, false);
             if next != 0 {
-                let _ = k.dispatch(me, next);
-                let context = k.threads[next as usize].map(|p| {
-                    // SAFETY: the table's pointer is the live TCB of `next` (kernel lock
-                    // held); only the address of its context is taken.
-                    unsafe { &raw const (*p.0.as_ptr()).context }
-                });
+                k.dispatch(me, next);
+                let context = me.user_context.load(Ordering::Relaxed) as *const TrapFrame;
                 drop(k);
-                if let Some(context) = context {
-                    // SAFETY: the stack top is this CPU's own kernel stack, and nothing
-                    // on it is needed: this loop never returns. `context` is the TCB's
-                    // saved registers (not on this stack, so the copy cannot overlap);
-                    // the thread is Running on this CPU, so no other CPU changes them
-                    // now. `dispatch` loaded its space and FP state.
-                    unsafe { user::enter_user(context, me.stack.1) };
-                }
+                // SAFETY: the stack top is this CPU's own kernel stack, and nothing on
+                // it is needed: this loop never returns. `context` is `user_context`,
+                // which `dispatch` just pointed at the saved registers in `next`'s TCB;
+                // the thread is Running on this CPU, so no other CPU changes them (nor
+                // frees the TCB: deletion of a running thread is finished by its own
+                // CPU) now. `dispatch` loaded its space and FP state.
+                unsafe { user::enter_user(context, me.stack.1) };
             }
         }
         cpu::wait_for_interrupt();
