@@ -455,6 +455,8 @@ impl Kernel {
         }
         for block in percpu::all() {
             let mut sched = block.sched.lock();
+            // Its registers die with it (the CPU's `fp_open`, if set, is closed at that
+            // CPU's next dispatch: only the running owner has FP open).
             if sched.fp_owner == t {
                 sched.fp_owner = 0;
             }
@@ -533,19 +535,47 @@ impl Kernel {
         }
     }
 
+    /// Lazy FP/SIMD switching, on the way out of the kernel on `me` to `next` (0: the
+    /// CPU idles).
+    ///
+    /// **Invariant**: a thread's FP/SIMD state is in its TCB (`Tcb::fp`) whenever it
+    /// is not running with EL0 FP open (`fp_open`) on a CPU. The registers of a CPU hold
+    /// `fp_owner`'s state (equal to its TCB copy while FP is closed); no two CPUs name
+    /// the same owner ([`fp_trap`] clears it elsewhere when it loads a thread).
+    ///
+    /// So leaving an owner that had FP open saves its registers (they may be newer),
+    /// closes EL0 FP, and keeps it as the owner: if it is the next thread to run here,
+    /// FP opens again without a load. Any other thread runs with FP closed until it
+    /// uses FP, which traps ([`fp_trap`]) and loads its state. Threads that never touch
+    /// FP (most IPC round trips) cost no FP work at all. Because the TCB copy is
+    /// current whenever a thread is off a CPU, moving a thread to another CPU
+    /// (`Schedule`), `ExchangeRegisters` and deletion need no FP care beyond
+    /// [`Kernel::destroy_thread`] forgetting a deleted owner.
+    fn fp_switch(&mut self, me: &PerCpu, next: u32) {
+        let (owner, open) = {
+            let sched = me.sched.lock();
+            (sched.fp_owner, sched.fp_open)
+        };
+        if owner == next {
+            if !open && next != 0 {
+                user::set_user_fp(true);
+                me.sched.lock().fp_open = true;
+            }
+            return;
+        }
+        if open {
+            if let Some(old) = self.tcb(owner) {
+                user::save_fp(&mut old.fp);
+            }
+            user::set_user_fp(false);
+            me.sched.lock().fp_open = false;
+        }
+    }
+
     /// Makes `next` the running thread of `me`: state, FP/SIMD registers, space, and
     /// `me.user_context` (the frame the way back to EL0 loads).
     fn dispatch(&mut self, me: &PerCpu, next: u32) {
-        let fp_owner = me.sched.lock().fp_owner;
-        if fp_owner != next {
-            if let Some(old) = self.tcb(fp_owner) {
-                user::save_fp(&mut old.fp);
-            }
-            if let Some(new) = self.tcb(next) {
-                user::restore_fp(&new.fp);
-            }
-            me.sched.lock().fp_owner = next;
-        }
+        self.fp_switch(me, next);
         let tcb = self.tcb(next).expect("invariant: a picked thread exists");
         tcb.state = ThreadState::Running;
         if tcb.remaining == 0 {
@@ -621,6 +651,7 @@ pub fn user_trap(trap: Trap) {
         match exception::class(esr) {
             0x15 => syscall::dispatch(&mut k, current, (esr & 0xFFFF) as u16),
             0x20 | 0x24 => ipc::fault(&mut k, current, FaultKind::Page),
+            0x07 => fp_trap(&mut k, me, current),
             _ => ipc::fault(&mut k, current, FaultKind::Exception),
         }
     } else if trap.kind == Kind::SError || trap.kind == Kind::Fiq || trap.source == Source::Lower32 {
@@ -628,6 +659,7 @@ pub fn user_trap(trap: Trap) {
     }
     let next = k.pick(me, current, expired);
     if next == 0 {
+        k.fp_switch(me, 0);
         me.sched.lock().current = 0;
         let empty = k.empty_root;
         user::switch_space(empty, 0);
@@ -635,6 +667,32 @@ pub fn user_trap(trap: Trap) {
         idle_loop(me);
     }
     k.dispatch(me, next);
+}
+
+/// EL0 used FP/SIMD while it was closed (EC 0x07): `current` gets its FP state loaded
+/// and FP opened, then retries the instruction (ELR points at it). The registers hold
+/// nothing newer than the TCB copy of their owner (FP was closed: see
+/// [`Kernel::fp_switch`]), so they are overwritten without a save.
+fn fp_trap(k: &mut Kernel, me: &PerCpu, current: u32) {
+    {
+        let sched = me.sched.lock();
+        if sched.fp_open && sched.fp_owner == current {
+            return; // not a trap of ours (FP is open): the registers are current's
+        }
+    }
+    let Some(t) = k.tcb(current) else { return };
+    user::restore_fp(&t.fp);
+    user::set_user_fp(true);
+    for block in percpu::all() {
+        let mut sched = block.sched.lock();
+        if core::ptr::eq(block, me) {
+            sched.fp_owner = current;
+            sched.fp_open = true;
+        } else if sched.fp_owner == current {
+            // Its state there is stale from now on: never reuse it.
+            sched.fp_owner = 0;
+        }
+    }
 }
 
 /// A CPU with nothing to run: wait for an interrupt, then look for a ready thread.
@@ -684,11 +742,12 @@ pub fn init(board: &platform::Board, initrd: Option<platform::PhysRange>) -> Res
     Ok(())
 }
 
-/// Prepares this CPU for user threads: FP/SIMD open, the cycle counter readable at EL0
+/// Prepares this CPU for user threads: FP/SIMD open to EL1 only (EL0 use traps: lazy
+/// switching, [`fp_trap`]), the cycle counter readable at EL0
 /// (for `scripts/bench`; see [`user::enable_user_cycle_counter`]), the empty lower half
 /// loaded. Every CPU calls it once, after [`init`].
 pub fn cpu_init() {
-    user::enable_fp();
+    user::set_user_fp(false);
     user::enable_user_cycle_counter();
     let empty = KERNEL.lock().empty_root;
     user::switch_space(empty, 0);

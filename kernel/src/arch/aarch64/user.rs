@@ -16,19 +16,26 @@
 use crate::exception::TrapFrame;
 use crate::thread::FpState;
 
-/// Opens FP/SIMD to EL0 and EL1 on this CPU (CPACR_EL1.FPEN = 0b11). The kernel itself
-/// is built soft-float; EL1 uses the registers only to save and restore threads'.
-pub fn enable_fp() {
-    // SAFETY: sets this CPU's FP trap control; the ISB makes it take effect before any
-    // later FP instruction.
+/// Sets this CPU's FP/SIMD trap control (CPACR_EL1.FPEN): `true` opens FP/SIMD to EL0
+/// and EL1 (0b11), `false` to EL1 only (0b01: EL0 use traps with EC 0x07). The kernel
+/// itself is built soft-float; EL1 uses the registers only to save and restore
+/// threads'.
+pub fn set_user_fp(open: bool) {
+    let fpen: u64 = if open { 0b11 << 20 } else { 0b01 << 20 };
+    // SAFETY: changes only this CPU's FP trap control. Kernel code (EL1) is never
+    // trapped either way. The ISB makes the change apply to the instructions after it:
+    // the FP save/restore below a close, and the return to EL0 (whose `eret` also
+    // synchronises the context).
     unsafe {
         core::arch::asm!(
             "mrs {t}, cpacr_el1",
-            "orr {t}, {t}, #(3 << 20)",
+            "bic {t}, {t}, #(3 << 20)",
+            "orr {t}, {t}, {f}",
             "msr cpacr_el1, {t}",
             "isb",
             t = out(reg) _,
-            options(nostack)
+            f = in(reg) fpen,
+            options(nostack, preserves_flags)
         )
     };
 }
@@ -96,7 +103,7 @@ pub fn save_fp(state: &mut FpState) {
     let p = state as *mut FpState;
     // SAFETY: `p` points at a live, 16-byte aligned FpState of 528 bytes, written
     // entirely by the stores below (32 x 16 bytes, then FPCR and FPSR). FP is enabled
-    // at EL1 (`enable_fp`) before any thread runs.
+    // at EL1 (`set_user_fp`, either setting) before any thread runs.
     unsafe {
         core::arch::asm!(
             // The kernel target is soft-float: enable the FP/SIMD encodings for this
