@@ -25,6 +25,7 @@
 //! - A thread's saved context is only changed by the kernel while the thread is not
 //!   running (or by the CPU running it, on the way out).
 
+pub mod fastpath;
 pub mod ipc;
 pub mod kip;
 pub mod mapdb;
@@ -630,6 +631,11 @@ pub fn user_trap(trap: Trap) {
     if k.tcb(current).is_some_and(|t| t.doomed) {
         k.destroy_thread(current);
         current = 0;
+    }
+    // The common register-only Call / ReplyWait (see `fastpath`): done here, or not at
+    // all (then the general path below runs as if it had not been tried).
+    if trap.kind == Kind::Sync && current != 0 && fastpath::try_ipc(&mut k, me, current) {
+        return;
     }
     if events.interrupts {
         ipc::deliver_interrupts(&mut k);
