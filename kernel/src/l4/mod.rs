@@ -10,6 +10,16 @@
 //! results are written into its saved registers when the partner arrives. A CPU with
 //! nothing to run waits in [`idle_loop`].
 //!
+//! Three things keep the common IPC cheap without changing that model:
+//! - the entry vectors save a thread's registers **straight into its TCB** (through
+//!   `PerCpu::user_context`) and the exit loads the next thread's from its TCB: no
+//!   frame is copied (`arch::aarch64::trap`);
+//! - FP/SIMD registers are switched **lazily** ([`Kernel::fp_switch`], [`fp_trap`]):
+//!   a thread's TCB copy is current whenever it is not running with FP open, and a
+//!   thread that does not touch FP costs no FP work;
+//! - a register-only `Call`/`ReplyWait` to a partner already waiting on this CPU takes
+//!   the **fast path** ([`fastpath`]) before the general code, with the same result.
+//!
 //! In this first version one lock, [`KERNEL`], serialises all kernel work on all CPUs.
 //! It keeps the code simple while the semantics are built; the run queues already sit
 //! per CPU in each CPU's node-local block, and splitting the lock (per-CPU scheduling,
