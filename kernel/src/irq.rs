@@ -113,6 +113,12 @@ pub fn unmask(intid: u32) {
     }
 }
 
+/// Whether any SPI waits to be delivered (to any handler). The IPC fast path leaves
+/// open receives to the general path while one does.
+pub fn any_pending() -> bool {
+    PENDING.iter().any(|w| w.load(Ordering::Acquire) != 0)
+}
+
 /// Takes one pending SPI whose handler is `thread`, if there is one.
 pub fn take_pending(thread: u32) -> Option<u32> {
     for (w, word) in PENDING.iter().enumerate() {

@@ -77,6 +77,11 @@ pub struct PerCpu {
     /// This CPU's scheduler: ready threads and who runs (changed only under the
     /// kernel lock; the mutex makes that visible to the type system, uncontended).
     pub sched: spin::Mutex<CpuSched>,
+    /// Address of the saved registers (`Tcb::context`) of the thread this CPU runs or
+    /// last ran at EL0: the user-entry vectors save a thread's registers straight into
+    /// it and the way back to EL0 loads them from it (`arch::aarch64::trap`). Written
+    /// by this CPU only (`dispatch`, kernel lock held); 0 before any thread ran.
+    pub user_context: AtomicU64,
 }
 
 /// One CPU's scheduling state.
@@ -86,8 +91,12 @@ pub struct CpuSched {
     pub queues: RunQueues,
     /// The thread running (its number), 0 when the CPU idles.
     pub current: u32,
-    /// The thread whose FP/SIMD registers the CPU holds, 0 for none.
+    /// The thread whose FP/SIMD state the CPU's registers hold, 0 for none (lazy FP
+    /// switching: see `l4::fp_trap`).
     pub fp_owner: u32,
+    /// EL0 may use FP/SIMD now (CPACR_EL1.FPEN = 0b11): `fp_owner` runs and may change
+    /// the registers, so they are newer than its TCB copy. Else EL0 FP use traps.
+    pub fp_open: bool,
 }
 
 impl core::fmt::Debug for CpuSched {
@@ -114,7 +123,13 @@ impl PerCpu {
             pongs: AtomicU32::new(0),
             checks: AtomicU32::new(0),
             failed: AtomicU32::new(0),
-            sched: spin::Mutex::new(CpuSched { queues: RunQueues::new(), current: 0, fp_owner: 0 }),
+            sched: spin::Mutex::new(CpuSched {
+                queues: RunQueues::new(),
+                current: 0,
+                fp_owner: 0,
+                fp_open: false,
+            }),
+            user_context: AtomicU64::new(0),
         }
     }
 

@@ -24,7 +24,7 @@ use crate::kprintln;
 use crate::thread::{FaultKind, Tcb, ThreadState};
 use abi::Error;
 use abi::fpage::{Fpage, Rights};
-use abi::message::{MR_COUNT, Tag, TypedItem};
+use abi::message::{Tag, TypedItem};
 use abi::timeout::{Timeout, Timeouts};
 
 /// Byte offset of message register `i` in a UTCB.
@@ -32,16 +32,26 @@ fn mr_offset(i: usize) -> u64 {
     (abi::utcb::MR_OFFSET + 8 * i) as u64
 }
 
-/// Reads a thread's message registers MR0..MR(n-1): registers, then its UTCB.
-fn read_mrs(t: &Tcb, n: usize, out: &mut [u64; MR_COUNT]) {
-    for (i, slot) in out.iter_mut().enumerate().take(n) {
-        *slot = if i < 5 {
-            t.context.x[3 + i]
-        } else {
-            // SAFETY: the UTCB frame is the thread's kernel-allocated UTCB (user
-            // memory), and `mr_offset(i)` stays inside its first 512 bytes.
-            unsafe { phys::read_u64(t.utcb_pa + mr_offset(i)) }
-        };
+/// Reads message register `i` of a thread: x3..x7 for MR0..MR4, else its UTCB.
+fn read_mr(t: &Tcb, i: usize) -> u64 {
+    if i < abi::message::REGISTER_MRS {
+        t.context.x[3 + i]
+    } else {
+        // SAFETY: the UTCB frame is the thread's kernel-allocated UTCB (user memory),
+        // and `mr_offset(i)` for i < 64 stays inside its first 512 bytes.
+        unsafe { phys::read_u64(t.utcb_pa + mr_offset(i)) }
+    }
+}
+
+/// Copies message registers MR0..MR(n-1) from `s` to `d` (two different threads).
+fn copy_mrs(s: &Tcb, d: &mut Tcb, n: usize) {
+    let regs = n.min(abi::message::REGISTER_MRS);
+    d.context.x[3..3 + regs].copy_from_slice(&s.context.x[3..3 + regs]);
+    for i in regs..n {
+        // SAFETY: as in `read_mr`, in the sender's UTCB frame.
+        let word = unsafe { phys::read_u64(s.utcb_pa + mr_offset(i)) };
+        // SAFETY: as in `read_mr`, in the receiver's UTCB frame.
+        unsafe { phys::write_u64(d.utcb_pa + mr_offset(i), word) };
     }
 }
 
@@ -51,7 +61,7 @@ fn write_mrs(t: &mut Tcb, mrs: &[u64]) {
         if i < 5 {
             t.context.x[3 + i] = word;
         } else {
-            // SAFETY: as in `read_mrs`.
+            // SAFETY: as in `read_mr`.
             unsafe { phys::write_u64(t.utcb_pa + mr_offset(i), word) };
         }
     }
@@ -342,35 +352,41 @@ pub fn dequeue_anywhere(k: &mut Kernel, t: u32) {
 
 /// Copies the message of `src` (tag `tag`) to `dst`, processing typed items into
 /// `dst`'s space. All or nothing: on error nothing is mapped.
+///
+/// Only the words the tag names are read; the receive window (BR0) only when there are
+/// typed items. Items are validated in a first pass (decode, fits the window) and
+/// mapped in a second, so a bad item maps nothing.
 fn transfer(k: &mut Kernel, src: u32, dst: u32, tag: Tag) -> Result<(), Error> {
     let words = 1 + tag.words() as usize;
-    let mut mrs = [0u64; MR_COUNT];
-    let (src_space, dst_space, window) = {
-        let (s, d) = k.two(src, dst).ok_or(Error::NonExistingPartner)?;
-        read_mrs(s, words, &mut mrs);
-        // SAFETY: BR0 lies in the receiver's UTCB frame (user memory).
-        let br0 = unsafe { phys::read_u64(d.utcb_pa + abi::utcb::BR_OFFSET as u64) };
-        (s.space, d.space, br0)
-    };
     let untyped = 1 + tag.u() as usize;
-    let typed = &mrs[untyped..words];
-    if typed.len() % 2 != 0 {
+    if !(words - untyped).is_multiple_of(2) {
         return Err(Error::MessageOverflow);
     }
-    let window = Fpage::from_raw(window).unwrap_or(Fpage::nil());
-    let mut items = [None; 32];
-    for (slot, pair) in items.iter_mut().zip(typed.chunks_exact(2)) {
-        let item = TypedItem::decode([pair[0], pair[1]]).map_err(|_| Error::InvalidArgument)?;
-        if !item.fits_window(window) {
-            return Err(Error::MapRejected);
+    let (s, d) = k.two(src, dst).ok_or(Error::NonExistingPartner)?;
+    if words > untyped {
+        let (src_space, dst_space) = (s.space, d.space);
+        // SAFETY: BR0 lies in the receiver's UTCB frame (user memory).
+        let br0 = unsafe { phys::read_u64(d.utcb_pa + abi::utcb::BR_OFFSET as u64) };
+        let window = Fpage::from_raw(br0).unwrap_or(Fpage::nil());
+        for i in (untyped..words).step_by(2) {
+            let item = TypedItem::decode([read_mr(s, i), read_mr(s, i + 1)]).map_err(|_| Error::InvalidArgument)?;
+            if !item.fits_window(window) {
+                return Err(Error::MapRejected);
+            }
         }
-        *slot = Some(item);
+        for i in (untyped..words).step_by(2) {
+            let s = k.tcb(src).ok_or(Error::NonExistingPartner)?;
+            let pair = [read_mr(s, i), read_mr(s, i + 1)];
+            // Decoded fine in the first pass; the sender cannot change it meanwhile.
+            if let Ok(item) = TypedItem::decode(pair) {
+                map_item(k, src_space, dst_space, item, window)?;
+            }
+        }
+        let (s, d) = k.two(src, dst).ok_or(Error::NonExistingPartner)?;
+        copy_mrs(s, d, words);
+        return Ok(());
     }
-    for item in items.iter().flatten() {
-        map_item(k, src_space, dst_space, *item, window)?;
-    }
-    let d = k.tcb(dst).ok_or(Error::NonExistingPartner)?;
-    write_mrs(d, &mrs[..words]);
+    copy_mrs(s, d, words);
     Ok(())
 }
 
@@ -442,20 +458,22 @@ pub fn fault(k: &mut Kernel, cur: u32, kind: FaultKind) {
 /// Writes the fault message of `faulter` into `handler`'s registers.
 fn deliver_fault(k: &mut Kernel, faulter: u32, handler: u32, kind: FaultKind) {
     let Some((f, h)) = k.two(faulter, handler) else { return };
-    let c = f.context;
+    // The five words, not the whole frame: copying 288 bytes shows in the fault path.
+    let c = &f.context;
+    let (esr, far, elr, sp, spsr) = (c.esr, c.far, c.elr, c.sp, c.spsr);
     let (label, words): (u16, &[u64]) = match kind {
         FaultKind::Page => {
-            let ec = crate::exception::class(c.esr);
+            let ec = crate::exception::class(esr);
             let access = if ec == 0x20 {
                 1 // instruction fetch: X
-            } else if crate::exception::is_write(c.esr) {
+            } else if crate::exception::is_write(esr) {
                 2 // W
             } else {
                 4 // R
             };
-            (abi::fault::PAGE_FAULT_LABEL | access, &[c.far, c.elr])
+            (abi::fault::PAGE_FAULT_LABEL | access, &[far, elr])
         }
-        FaultKind::Exception => (abi::fault::EXCEPTION_LABEL, &[c.esr, c.far, c.elr, c.sp, c.spsr]),
+        FaultKind::Exception => (abi::fault::EXCEPTION_LABEL, &[esr, far, elr, sp, spsr]),
     };
     let tag = Tag::new(label, words.len() as u8, 0).map_or(0, |t| t.raw());
     let mut mrs = [0u64; 6];
@@ -468,10 +486,8 @@ fn deliver_fault(k: &mut Kernel, faulter: u32, handler: u32, kind: FaultKind) {
 
 /// `handler` replied to `faulter`: apply the reply and let the faulter run on.
 fn resolve_fault(k: &mut Kernel, handler: u32, faulter: u32, tag: Tag, kind: FaultKind) {
-    let mut mrs = [0u64; MR_COUNT];
     let (handler_space, faulter_space) = {
         let Some((h, f)) = k.two(handler, faulter) else { return };
-        read_mrs(h, 1 + tag.words() as usize, &mut mrs);
         (h.space, f.space)
     };
     match kind {
@@ -479,18 +495,19 @@ fn resolve_fault(k: &mut Kernel, handler: u32, faulter: u32, tag: Tag, kind: Fau
             let untyped = 1 + tag.u() as usize;
             let end = 1 + tag.words() as usize;
             let whole = Fpage::whole_space(Rights::RWX);
-            for pair in mrs[untyped..end].chunks_exact(2) {
-                if let Ok(item) = TypedItem::decode([pair[0], pair[1]]) {
+            for i in (untyped..end).step_by(2) {
+                let Some(h) = k.tcb(handler) else { return };
+                if let Ok(item) = TypedItem::decode([read_mr(h, i), read_mr(h, i + 1)]) {
                     let _ = map_item(k, handler_space, faulter_space, item, whole);
                 }
             }
         }
         FaultKind::Exception => {
             if tag.u() >= 2
-                && let Some(f) = k.tcb(faulter)
+                && let Some((h, f)) = k.two(handler, faulter)
             {
-                f.context.elr = mrs[1];
-                f.context.sp = mrs[2];
+                f.context.elr = read_mr(h, 1);
+                f.context.sp = read_mr(h, 2);
             }
         }
     }

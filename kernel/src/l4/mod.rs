@@ -10,6 +10,16 @@
 //! results are written into its saved registers when the partner arrives. A CPU with
 //! nothing to run waits in [`idle_loop`].
 //!
+//! Three things keep the common IPC cheap without changing that model:
+//! - the entry vectors save a thread's registers **straight into its TCB** (through
+//!   `PerCpu::user_context`) and the exit loads the next thread's from its TCB: no
+//!   frame is copied (`arch::aarch64::trap`);
+//! - FP/SIMD registers are switched **lazily** ([`Kernel::fp_switch`], [`fp_trap`]):
+//!   a thread's TCB copy is current whenever it is not running with FP open, and a
+//!   thread that does not touch FP costs no FP work;
+//! - a register-only `Call`/`ReplyWait` to a partner already waiting on this CPU takes
+//!   the **fast path** ([`fastpath`]) before the general code, with the same result.
+//!
 //! In this first version one lock, [`KERNEL`], serialises all kernel work on all CPUs.
 //! It keeps the code simple while the semantics are built; the run queues already sit
 //! per CPU in each CPU's node-local block, and splitting the lock (per-CPU scheduling,
@@ -25,6 +35,7 @@
 //! - A thread's saved context is only changed by the kernel while the thread is not
 //!   running (or by the CPU running it, on the way out).
 
+pub mod fastpath;
 pub mod ipc;
 pub mod kip;
 pub mod mapdb;
@@ -462,6 +473,8 @@ impl Kernel {
         }
         for block in percpu::all() {
             let mut sched = block.sched.lock();
+            // Its registers die with it (the CPU's `fp_open`, if set, is closed at that
+            // CPU's next dispatch: only the running owner has FP open).
             if sched.fp_owner == t {
                 sched.fp_owner = 0;
             }
@@ -540,29 +553,58 @@ impl Kernel {
         }
     }
 
-    /// Makes `next` the running thread of `me`: state, FP/SIMD registers, space.
-    fn dispatch(&mut self, me: &PerCpu, next: u32) -> TrapFrame {
-        let fp_owner = me.sched.lock().fp_owner;
-        if fp_owner != next {
-            if let Some(old) = self.tcb(fp_owner) {
+    /// Lazy FP/SIMD switching, on the way out of the kernel on `me` to `next` (0: the
+    /// CPU idles).
+    ///
+    /// **Invariant**: a thread's FP/SIMD state is in its TCB (`Tcb::fp`) whenever it
+    /// is not running with EL0 FP open (`fp_open`) on a CPU. The registers of a CPU hold
+    /// `fp_owner`'s state (equal to its TCB copy while FP is closed); no two CPUs name
+    /// the same owner ([`fp_trap`] clears it elsewhere when it loads a thread).
+    ///
+    /// So leaving an owner that had FP open saves its registers (they may be newer),
+    /// closes EL0 FP, and keeps it as the owner: if it is the next thread to run here,
+    /// FP opens again without a load. Any other thread runs with FP closed until it
+    /// uses FP, which traps ([`fp_trap`]) and loads its state. Threads that never touch
+    /// FP (most IPC round trips) cost no FP work at all. Because the TCB copy is
+    /// current whenever a thread is off a CPU, moving a thread to another CPU
+    /// (`Schedule`), `ExchangeRegisters` and deletion need no FP care beyond
+    /// [`Kernel::destroy_thread`] forgetting a deleted owner.
+    fn fp_switch(&mut self, me: &PerCpu, next: u32) {
+        let (owner, open) = {
+            let sched = me.sched.lock();
+            (sched.fp_owner, sched.fp_open)
+        };
+        if owner == next {
+            if !open && next != 0 {
+                user::set_user_fp(true);
+                me.sched.lock().fp_open = true;
+            }
+            return;
+        }
+        if open {
+            if let Some(old) = self.tcb(owner) {
                 user::save_fp(&mut old.fp);
             }
-            if let Some(new) = self.tcb(next) {
-                user::restore_fp(&new.fp);
-            }
-            me.sched.lock().fp_owner = next;
+            user::set_user_fp(false);
+            me.sched.lock().fp_open = false;
         }
+    }
+
+    /// Makes `next` the running thread of `me`: state, FP/SIMD registers, space, and
+    /// `me.user_context` (the frame the way back to EL0 loads).
+    fn dispatch(&mut self, me: &PerCpu, next: u32) {
+        self.fp_switch(me, next);
         let tcb = self.tcb(next).expect("invariant: a picked thread exists");
         tcb.state = ThreadState::Running;
         if tcb.remaining == 0 {
             tcb.remaining = tcb.timeslice;
         }
-        let (space, context) = (tcb.space, tcb.context);
+        let space = tcb.space;
+        me.user_context.store(&raw mut tcb.context as u64, Ordering::Relaxed);
         if let Some(s) = self.space(space) {
             user::switch_space(s.root, s.asid);
         }
         me.sched.lock().current = next;
-        context
     }
 }
 
@@ -593,18 +635,24 @@ pub fn user_attrs(write: bool, exec: bool) -> Attrs {
 }
 
 /// The way into the kernel from EL0 (and for interrupts taken while a thread ran).
-pub fn user_trap(trap: Trap, frame: &mut TrapFrame) {
+///
+/// The thread's registers are already in its TCB (`trap_user` saved them there), and
+/// whatever thread this leaves for is loaded from its TCB by `user_restore`, through
+/// `me.user_context`, which [`Kernel::dispatch`] sets.
+pub fn user_trap(trap: Trap) {
     let me = cpu::this_percpu().expect("invariant: user threads run only on set-up CPUs");
     let events = if trap.kind == Kind::Irq { irq::handle() } else { irq::Events::default() };
     let mut k = KERNEL.lock();
     let mut current = me.sched.lock().current;
-    if let Some(t) = k.tcb(current) {
-        t.context = *frame;
-    }
     // Deleted by another CPU while it ran here: finish the deletion now.
     if k.tcb(current).is_some_and(|t| t.doomed) {
         k.destroy_thread(current);
         current = 0;
+    }
+    // The common register-only Call / ReplyWait (see `fastpath`): done here, or not at
+    // all (then the general path below runs as if it had not been tried).
+    if trap.kind == Kind::Sync && current != 0 && fastpath::try_ipc(&mut k, me, current) {
+        return;
     }
     if events.interrupts {
         ipc::deliver_interrupts(&mut k);
@@ -622,10 +670,11 @@ pub fn user_trap(trap: Trap, frame: &mut TrapFrame) {
         }
     }
     if trap.kind == Kind::Sync && current != 0 {
-        let esr = frame.esr;
+        let esr = k.tcb(current).map_or(0, |t| t.context.esr);
         match exception::class(esr) {
             0x15 => syscall::dispatch(&mut k, current, (esr & 0xFFFF) as u16),
             0x20 | 0x24 => ipc::fault(&mut k, current, FaultKind::Page),
+            0x07 => fp_trap(&mut k, me, current),
             _ => ipc::fault(&mut k, current, FaultKind::Exception),
         }
     } else if trap.kind == Kind::SError || trap.kind == Kind::Fiq || trap.source == Source::Lower32 {
@@ -633,13 +682,40 @@ pub fn user_trap(trap: Trap, frame: &mut TrapFrame) {
     }
     let next = k.pick(me, current, expired);
     if next == 0 {
+        k.fp_switch(me, 0);
         me.sched.lock().current = 0;
         let empty = k.empty_root;
         user::switch_space(empty, 0);
         drop(k);
         idle_loop(me);
     }
-    *frame = k.dispatch(me, next);
+    k.dispatch(me, next);
+}
+
+/// EL0 used FP/SIMD while it was closed (EC 0x07): `current` gets its FP state loaded
+/// and FP opened, then retries the instruction (ELR points at it). The registers hold
+/// nothing newer than the TCB copy of their owner (FP was closed: see
+/// [`Kernel::fp_switch`]), so they are overwritten without a save.
+fn fp_trap(k: &mut Kernel, me: &PerCpu, current: u32) {
+    {
+        let sched = me.sched.lock();
+        if sched.fp_open && sched.fp_owner == current {
+            return; // not a trap of ours (FP is open): the registers are current's
+        }
+    }
+    let Some(t) = k.tcb(current) else { return };
+    user::restore_fp(&t.fp);
+    user::set_user_fp(true);
+    for block in percpu::all() {
+        let mut sched = block.sched.lock();
+        if core::ptr::eq(block, me) {
+            sched.fp_owner = current;
+            sched.fp_open = true;
+        } else if sched.fp_owner == current {
+            // Its state there is stale from now on: never reuse it.
+            sched.fp_owner = 0;
+        }
+    }
 }
 
 /// A CPU with nothing to run: wait for an interrupt, then look for a ready thread.
@@ -655,21 +731,16 @@ pub fn idle_loop(me: &PerCpu) -> ! {
             ipc::deliver_interrupts(&mut k);
             let next = k.pick(me, 0, false);
             if next != 0 {
-                let _ = k.dispatch(me, next);
-                let context = k.threads[next as usize].map(|p| {
-                    // SAFETY: the table's pointer is the live TCB of `next` (kernel lock
-                    // held); only the address of its context is taken.
-                    unsafe { &raw const (*p.0.as_ptr()).context }
-                });
+                k.dispatch(me, next);
+                let context = me.user_context.load(Ordering::Relaxed) as *const TrapFrame;
                 drop(k);
-                if let Some(context) = context {
-                    // SAFETY: the stack top is this CPU's own kernel stack, and nothing
-                    // on it is needed: this loop never returns. `context` is the TCB's
-                    // saved registers (not on this stack, so the copy cannot overlap);
-                    // the thread is Running on this CPU, so no other CPU changes them
-                    // now. `dispatch` loaded its space and FP state.
-                    unsafe { user::enter_user(context, me.stack.1) };
-                }
+                // SAFETY: the stack top is this CPU's own kernel stack, and nothing on
+                // it is needed: this loop never returns. `context` is `user_context`,
+                // which `dispatch` just pointed at the saved registers in `next`'s TCB;
+                // the thread is Running on this CPU, so no other CPU changes them (nor
+                // frees the TCB: deletion of a running thread is finished by its own
+                // CPU) now. `dispatch` loaded its space and FP state.
+                unsafe { user::enter_user(context, me.stack.1) };
             }
         }
         cpu::wait_for_interrupt();
@@ -694,11 +765,12 @@ pub fn init(board: &platform::Board, initrd: Option<platform::PhysRange>) -> Res
     Ok(())
 }
 
-/// Prepares this CPU for user threads: FP/SIMD open, the cycle counter readable at EL0
+/// Prepares this CPU for user threads: FP/SIMD open to EL1 only (EL0 use traps: lazy
+/// switching, [`fp_trap`]), the cycle counter readable at EL0
 /// (for `scripts/bench`; see [`user::enable_user_cycle_counter`]), the empty lower half
 /// loaded. Every CPU calls it once, after [`init`].
 pub fn cpu_init() {
-    user::enable_fp();
+    user::set_user_fp(false);
     user::enable_user_counter();
     user::enable_user_cycle_counter();
     let empty = KERNEL.lock().empty_root;

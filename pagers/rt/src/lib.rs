@@ -23,8 +23,9 @@
 //! ```
 //!
 //! Programs are built for `aarch64-unknown-none`, whose code uses FP/SIMD registers
-//! freely (even `core::fmt` does): the kernel enables FP/SIMD at EL0 and saves and
-//! restores each thread's FP/SIMD state, so the runtime need not avoid it.
+//! freely (even `core::fmt` does): the kernel keeps each thread's FP/SIMD state
+//! (switched lazily: a thread's first FP instruction after another thread used FP on
+//! its CPU traps once and loads its state), so the runtime need not avoid it.
 //!
 //! # Host builds
 //!

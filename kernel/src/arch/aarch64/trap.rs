@@ -2,21 +2,29 @@
 //! The exception vector table and the register frame every exception saves.
 //!
 //! Every exception the CPU takes at EL1 lands in one of the sixteen 128-byte slots
-//! of `exception_vectors` (four sources x four kinds). Each slot saves x0/x1, puts its
-//! slot number in x0 and branches to one common path that saves the rest of the
-//! general registers and the exception syndrome into a [`TrapFrame`] on the stack and
-//! calls [`trap_entry`]. The frame's layout is shared by the assembly and the Rust
-//! struct; a test-free check (`const` assertion below) keeps the two in step.
+//! of `exception_vectors` (four sources x four kinds). There are two ways in:
 //!
-//! Today every exception is unexpected and fatal: the kernel prints what happened
-//! and stops. The return path (restore and `eret`) is already here, so system calls,
-//! interrupts and user faults can be added as cases of [`trap_entry`] without
-//! touching the assembly.
+//! - **From EL1** (slots 0..7: interrupts while the kernel idles, kernel bugs): the slot
+//!   saves x0/x1, puts its slot number in x0 and branches to `trap_common`, which saves
+//!   the rest of the registers and the syndrome into a [`TrapFrame`] on the kernel
+//!   stack, calls [`trap_entry`] and restores from that frame (`trap_restore`).
+//! - **From EL0** (slots 8..15: system calls, faults, interrupts while a thread ran):
+//!   `trap_user` saves the thread's registers **straight into its TCB** (the frame the
+//!   CPU's `PerCpu::user_context` points at), calls [`trap_user_entry`], and
+//!   `user_restore` loads the registers of whichever thread the kernel picked from
+//!   `user_context` again (the kernel repointed it in `dispatch`) and erets to EL0.
+//!   No copy of the frame is made on the way in or out: a system call that switches
+//!   threads touches each thread's registers once.
+//!
+//! The frame's layout is shared by the assembly and the Rust struct; a `const`
+//! assertion below keeps the two in step, and `PerCpu::user_context`'s offset is
+//! passed to the assembly by `offset_of!`.
 //!
 //! # References
 //! Arm ARM (DDI 0487) D1.10 "Exception entry" (vector offsets), D17.2.40 ESR_EL1.
 
 use crate::exception::{Kind, Source, Trap};
+use crate::percpu::PerCpu;
 
 pub use crate::exception::TrapFrame;
 
@@ -33,6 +41,18 @@ core::arch::global_asm!(
     b       trap_common
 .endm
 
+// A slot for exceptions from EL0: x0 = this thread's saved-register frame in its TCB
+// (PerCpu::user_context, TPIDR_EL1 = this CPU's block), x1 = the slot; x0/x1 wait on
+// the (otherwise empty) kernel stack.
+.macro VECTOR_USER slot
+    .balign 128
+    stp     x0, x1, [sp, #-16]!
+    mrs     x0, tpidr_el1
+    ldr     x0, [x0, #{user_context}]
+    mov     x1, #\slot
+    b       trap_user
+.endm
+
 .section .text
 .balign 2048
 .global exception_vectors
@@ -45,14 +65,74 @@ exception_vectors:
     VECTOR 5     //                     IRQ
     VECTOR 6     //                     FIQ
     VECTOR 7     //                     SError
-    VECTOR 8     // lower EL, AArch64:  sync
-    VECTOR 9     //                     IRQ
-    VECTOR 10    //                     FIQ
-    VECTOR 11    //                     SError
-    VECTOR 12    // lower EL, AArch32:  sync
-    VECTOR 13    //                     IRQ
-    VECTOR 14    //                     FIQ
-    VECTOR 15    //                     SError
+    VECTOR_USER 8     // lower EL, AArch64:  sync
+    VECTOR_USER 9     //                     IRQ
+    VECTOR_USER 10    //                     FIQ
+    VECTOR_USER 11    //                     SError
+    VECTOR_USER 12    // lower EL, AArch32:  sync
+    VECTOR_USER 13    //                     IRQ
+    VECTOR_USER 14    //                     FIQ
+    VECTOR_USER 15    //                     SError
+
+// From EL0: save every register into the TCB frame at x0 (slot in x1).
+trap_user:
+    stp     x2, x3, [x0, #16]
+    stp     x4, x5, [x0, #32]
+    stp     x6, x7, [x0, #48]
+    stp     x8, x9, [x0, #64]
+    stp     x10, x11, [x0, #80]
+    stp     x12, x13, [x0, #96]
+    stp     x14, x15, [x0, #112]
+    stp     x16, x17, [x0, #128]
+    stp     x18, x19, [x0, #144]
+    stp     x20, x21, [x0, #160]
+    stp     x22, x23, [x0, #176]
+    stp     x24, x25, [x0, #192]
+    stp     x26, x27, [x0, #208]
+    stp     x28, x29, [x0, #224]
+    mrs     x2, sp_el0
+    stp     x30, x2, [x0, #240]
+    mrs     x4, elr_el1
+    mrs     x3, spsr_el1
+    stp     x4, x3, [x0, #256]
+    mrs     x2, esr_el1
+    mrs     x3, far_el1
+    stp     x2, x3, [x0, #272]
+    ldp     x2, x3, [sp], #16       // the thread's x0/x1
+    stp     x2, x3, [x0, #0]
+    // The interrupted code as the caller in the frame-pointer chain (for backtraces).
+    stp     x29, x4, [sp, #-16]!
+    mov     x29, sp
+    mov     x0, x1
+    bl      trap_user_entry
+    add     sp, sp, #16
+// Back to EL0 in the thread whose frame user_context names (the kernel stack is empty
+// again). `enter_user` jumps here too.
+.global user_restore
+user_restore:
+    mrs     x0, tpidr_el1
+    ldr     x0, [x0, #{user_context}]
+    ldp     x2, x3, [x0, #256]
+    msr     elr_el1, x2
+    msr     spsr_el1, x3
+    ldp     x30, x2, [x0, #240]
+    msr     sp_el0, x2
+    ldp     x2, x3, [x0, #16]
+    ldp     x4, x5, [x0, #32]
+    ldp     x6, x7, [x0, #48]
+    ldp     x8, x9, [x0, #64]
+    ldp     x10, x11, [x0, #80]
+    ldp     x12, x13, [x0, #96]
+    ldp     x14, x15, [x0, #112]
+    ldp     x16, x17, [x0, #128]
+    ldp     x18, x19, [x0, #144]
+    ldp     x20, x21, [x0, #160]
+    ldp     x22, x23, [x0, #176]
+    ldp     x24, x25, [x0, #192]
+    ldp     x26, x27, [x0, #208]
+    ldp     x28, x29, [x0, #224]
+    ldp     x0, x1, [x0, #0]
+    eret
 
 trap_common:
     stp     x2, x3, [sp, #16]
@@ -69,12 +149,9 @@ trap_common:
     stp     x24, x25, [sp, #192]
     stp     x26, x27, [sp, #208]
     stp     x28, x29, [sp, #224]
-    // sp slot: SP_EL0 for lower-EL entries (slots 8..15), else the pre-exception SP.
+    // sp slot: the pre-exception SP (only EL1 entries come here).
     add     x2, sp, #{frame}
-    cmp     x0, #8
-    b.lo    1f
-    mrs     x2, sp_el0
-1:  stp     x30, x2, [sp, #240]
+    stp     x30, x2, [sp, #240]
     mrs     x2, elr_el1
     mrs     x3, spsr_el1
     stp     x2, x3, [sp, #256]
@@ -89,19 +166,13 @@ trap_common:
     mov     x29, sp
     bl      trap_entry
     add     sp, sp, #16
-// Return path: restore everything from the frame at sp (the handler may have replaced
-// it with another thread's context). `enter_user` jumps here with a frame it built.
-.global trap_restore
+// Return path to EL1: restore everything from the frame at sp.
 trap_restore:
     ldp     x2, x3, [sp, #256]
     msr     elr_el1, x2
     msr     spsr_el1, x3
-    ldp     x30, x2, [sp, #240]
-    mrs     x3, spsr_el1            // back to EL0 (SPSR.M[3:0] = 0)? Then restore SP_EL0.
-    tst     x3, #0xf
-    b.ne    2f
-    msr     sp_el0, x2              // returning to EL0: its stack pointer
-2:  ldp     x0, x1, [sp, #0]
+    ldr     x30, [sp, #240]
+    ldp     x0, x1, [sp, #0]
     ldp     x2, x3, [sp, #16]
     ldp     x4, x5, [sp, #32]
     ldp     x6, x7, [sp, #48]
@@ -120,9 +191,10 @@ trap_restore:
     eret
 "#,
     frame = const FRAME_SIZE,
+    user_context = const core::mem::offset_of!(PerCpu, user_context),
 );
 
-/// Called by the common vector path with the slot number and the saved frame.
+/// Called by `trap_common` (exceptions from EL1) with the slot number and the frame.
 #[unsafe(no_mangle)]
 extern "C" fn trap_entry(slot: u64, frame: &mut TrapFrame) {
     let trap = Trap::from_slot(slot);
@@ -132,10 +204,15 @@ extern "C" fn trap_entry(slot: u64, frame: &mut TrapFrame) {
         (Source::CurrentSpx, Kind::Irq) => {
             let _ = crate::irq::handle();
         }
-        // Everything from user mode: system calls, faults, interrupts while a thread ran.
-        (Source::Lower64 | Source::Lower32, _) => crate::l4::user_trap(trap, frame),
-        // Nothing else is expected yet: system calls and user faults arrive with the
-        // L4 core. Everything else is a kernel bug, reported and fatal.
+        // Everything else from EL1 is a kernel bug, reported and fatal. (Exceptions
+        // from EL0 take `trap_user`, never this path.)
         _ => crate::fatal_exception(trap, frame),
     }
+}
+
+/// Called by `trap_user` (exceptions from EL0: system calls, faults, interrupts while
+/// a thread ran) with the slot number; the thread's registers are in its TCB already.
+#[unsafe(no_mangle)]
+extern "C" fn trap_user_entry(slot: u64) {
+    crate::l4::user_trap(Trap::from_slot(slot));
 }

@@ -16,19 +16,26 @@
 use crate::exception::TrapFrame;
 use crate::thread::FpState;
 
-/// Opens FP/SIMD to EL0 and EL1 on this CPU (CPACR_EL1.FPEN = 0b11). The kernel itself
-/// is built soft-float; EL1 uses the registers only to save and restore threads'.
-pub fn enable_fp() {
-    // SAFETY: sets this CPU's FP trap control; the ISB makes it take effect before any
-    // later FP instruction.
+/// Sets this CPU's FP/SIMD trap control (CPACR_EL1.FPEN): `true` opens FP/SIMD to EL0
+/// and EL1 (0b11), `false` to EL1 only (0b01: EL0 use traps with EC 0x07). The kernel
+/// itself is built soft-float; EL1 uses the registers only to save and restore
+/// threads'.
+pub fn set_user_fp(open: bool) {
+    let fpen: u64 = if open { 0b11 << 20 } else { 0b01 << 20 };
+    // SAFETY: changes only this CPU's FP trap control. Kernel code (EL1) is never
+    // trapped either way. The ISB makes the change apply to the instructions after it:
+    // the FP save/restore below a close, and the return to EL0 (whose `eret` also
+    // synchronises the context).
     unsafe {
         core::arch::asm!(
             "mrs {t}, cpacr_el1",
-            "orr {t}, {t}, #(3 << 20)",
+            "bic {t}, {t}, #(3 << 20)",
+            "orr {t}, {t}, {f}",
             "msr cpacr_el1, {t}",
             "isb",
             t = out(reg) _,
-            options(nostack)
+            f = in(reg) fpen,
+            options(nostack, preserves_flags)
         )
     };
 }
@@ -114,7 +121,7 @@ pub fn save_fp(state: &mut FpState) {
     let p = state as *mut FpState;
     // SAFETY: `p` points at a live, 16-byte aligned FpState of 528 bytes, written
     // entirely by the stores below (32 x 16 bytes, then FPCR and FPSR). FP is enabled
-    // at EL1 (`enable_fp`) before any thread runs.
+    // at EL1 (`set_user_fp`, either setting) before any thread runs.
     unsafe {
         core::arch::asm!(
             // The kernel target is soft-float: enable the FP/SIMD encodings for this
@@ -231,30 +238,28 @@ pub fn invalidate_asid(asid: u16) {
 }
 
 unsafe extern "C" {
-    fn trap_restore() -> !;
+    fn user_restore() -> !;
 }
 
-/// Leaves the kernel for good on this path: copies the user context at `frame` to the
-/// top of this CPU's kernel stack and returns to user mode from it.
+/// Leaves the kernel for good on this path: resets the stack to `stack_top` and returns
+/// to user mode in the thread whose saved registers are at `frame`.
 ///
 /// # Safety
 /// `stack_top` must be the top of this CPU's kernel stack, and nothing on that stack
-/// may be needed again (the frame overwrites its top). `frame` must point at a user
-/// context (`is_user`) that is **not** on this stack (the copy would overlap it: keep
-/// it in the TCB) and that nobody changes meanwhile. TTBR0 and FP state must already
-/// be the thread's.
+/// may be needed again. `frame` must be this CPU's `PerCpu::user_context` (set by
+/// `dispatch`): a user context (`is_user`) in the TCB of a thread Running on this CPU,
+/// which nobody else changes meanwhile. TTBR0 and FP state must already be the
+/// thread's.
 pub unsafe fn enter_user(frame: *const TrapFrame, stack_top: u64) -> ! {
     // SAFETY: the caller guarantees `frame` points at a live, unchanging context.
     let context = unsafe { &*frame };
     assert!(context.is_user(), "invariant: only user contexts are entered this way");
-    let at = stack_top - core::mem::size_of::<TrapFrame>() as u64;
-    // SAFETY: `at` lies inside this CPU's kernel stack (the caller's contract), is
-    // 16-byte aligned (the frame is 288 bytes, the top is aligned), nothing else uses
-    // the stack any more, and the source is elsewhere (no overlap).
-    unsafe { core::ptr::copy_nonoverlapping(frame, at as *mut TrapFrame, 1) };
-    // SAFETY: `trap_restore` expects sp = a complete frame, which `at` now is; it
-    // restores every register from it and erets to EL0.
+    // SAFETY: `user_restore` loads every register from the frame `user_context` names
+    // (the caller's contract: `frame`) and erets to EL0; the stack is empty from here.
     unsafe {
-        core::arch::asm!("mov sp, {at}", "b {restore}", at = in(reg) at, restore = sym trap_restore, options(noreturn))
+        core::arch::asm!(
+            "mov sp, {top}", "b {restore}",
+            top = in(reg) stack_top, restore = sym user_restore, options(noreturn)
+        )
     }
 }
