@@ -22,6 +22,10 @@
 //!   `NonExistingPartner`.
 //! - **dead-partner**: S calls X, which never receives from S; deleting X ends S's call
 //!   with `Cancelled`.
+//! - **fp-state**: two threads on one CPU fill all 32 vector registers with their own
+//!   values and switch back and forth 50 times through IPC; all 32 must survive every
+//!   switch (the kernel switches FP state lazily), and for one of them a move to a CPU
+//!   of the other node too.
 //! - **cross-cpu**: 100 IPC round trips with a thread on another CPU of the same node.
 //!
 //! Threads in spaces of their own (A, B, C, T) run this very program's code: the root
@@ -292,6 +296,85 @@ mod test {
         }
     }
 
+    /// Fills all 32 vector registers from `seed` (register i, both halves: seed + i).
+    fn fill_fp(seed: u64) {
+        let mut v = [0u128; 32];
+        for (i, q) in v.iter_mut().enumerate() {
+            let word = u128::from(seed + i as u64);
+            *q = (word << 64) | word;
+        }
+        let p = v.as_ptr();
+        // SAFETY: loads q0..q31 from a live 512-byte array; only FP registers change.
+        unsafe {
+            core::arch::asm!(
+                "ldp q0, q1, [{p}, #0]", "ldp q2, q3, [{p}, #32]", "ldp q4, q5, [{p}, #64]",
+                "ldp q6, q7, [{p}, #96]", "ldp q8, q9, [{p}, #128]", "ldp q10, q11, [{p}, #160]",
+                "ldp q12, q13, [{p}, #192]", "ldp q14, q15, [{p}, #224]", "ldp q16, q17, [{p}, #256]",
+                "ldp q18, q19, [{p}, #288]", "ldp q20, q21, [{p}, #320]", "ldp q22, q23, [{p}, #352]",
+                "ldp q24, q25, [{p}, #384]", "ldp q26, q27, [{p}, #416]", "ldp q28, q29, [{p}, #448]",
+                "ldp q30, q31, [{p}, #480]",
+                p = in(reg) p,
+                out("v0") _, out("v1") _, out("v2") _, out("v3") _, out("v4") _, out("v5") _,
+                out("v6") _, out("v7") _, out("v8") _, out("v9") _, out("v10") _, out("v11") _,
+                out("v12") _, out("v13") _, out("v14") _, out("v15") _, out("v16") _, out("v17") _,
+                out("v18") _, out("v19") _, out("v20") _, out("v21") _, out("v22") _, out("v23") _,
+                out("v24") _, out("v25") _, out("v26") _, out("v27") _, out("v28") _, out("v29") _,
+                out("v30") _, out("v31") _,
+                options(nostack, readonly)
+            )
+        };
+    }
+
+    /// How many of the 32 vector registers still hold what `fill_fp(seed)` put there.
+    /// Must run right after an IPC, before any code that could use FP registers.
+    fn fp_intact(seed: u64) -> u64 {
+        let mut v = [0u128; 32];
+        let p = v.as_mut_ptr();
+        // SAFETY: stores q0..q31 into a live 512-byte array.
+        unsafe {
+            core::arch::asm!(
+                "stp q0, q1, [{p}, #0]", "stp q2, q3, [{p}, #32]", "stp q4, q5, [{p}, #64]",
+                "stp q6, q7, [{p}, #96]", "stp q8, q9, [{p}, #128]", "stp q10, q11, [{p}, #160]",
+                "stp q12, q13, [{p}, #192]", "stp q14, q15, [{p}, #224]", "stp q16, q17, [{p}, #256]",
+                "stp q18, q19, [{p}, #288]", "stp q20, q21, [{p}, #320]", "stp q22, q23, [{p}, #352]",
+                "stp q24, q25, [{p}, #384]", "stp q26, q27, [{p}, #416]", "stp q28, q29, [{p}, #448]",
+                "stp q30, q31, [{p}, #480]",
+                p = in(reg) p,
+                options(nostack)
+            )
+        };
+        v.iter()
+            .enumerate()
+            .filter(|&(i, &q)| {
+                let word = u128::from(seed + i as u64);
+                q == (word << 64) | word
+            })
+            .count() as u64
+    }
+
+    /// fp-state: fills its vector registers, then 50 times calls the root (which runs
+    /// the other FP thread in between on the same CPU) and checks all 32 survived;
+    /// reports how many rounds kept them all. The root moves it to another CPU midway.
+    extern "C" fn fp_thread(utcb: u64) -> ! {
+        let root = ThreadId::ROOT.raw();
+        // The seed comes from the root in the first message (its thread number).
+        let seed = match sys::ipc(0, root, Timeouts::NEVER.pack(), [0; 5]) {
+            Ok(m) => m.mr[1],
+            Err(_) => 0,
+        };
+        let _ = utcb;
+        fill_fp(seed);
+        let mut good = 0;
+        for _ in 0..50 {
+            let r = sys::ipc(root, root, Timeouts::NEVER.pack(), [tag(0x304, 0, 0), 0, 0, 0, 0]);
+            if r.is_ok() && fp_intact(seed) == 32 {
+                good += 1;
+            }
+        }
+        let _ = sys::ipc(root, 0, Timeouts::NEVER.pack(), [tag(RESULT, 1, 0), good, 0, 0, 0]);
+        park()
+    }
+
     extern "C" fn spinner(_utcb: u64) -> ! {
         loop {
             SPIN.fetch_add(1, Ordering::Relaxed);
@@ -554,6 +637,43 @@ mod test {
         r.report("dead-partner", before);
     }
 
+    fn fp_state(r: &mut Root) {
+        let before = r.failed;
+        let f1 = r.spawn(0x74, false, 1, fp_thread, 100, r.me);
+        let f2 = r.spawn(0x75, false, 1, fp_thread, 100, r.me);
+        // Seeds far apart, so the two threads' registers never look alike.
+        let _ = sys::ipc(f1, 0, Timeouts::NEVER.pack(), [tag(0x305, 1, 0), 0x1000, 0, 0, 0]);
+        let _ = sys::ipc(f2, 0, Timeouts::NEVER.pack(), [tag(0x305, 1, 0), 0x9000_0000, 0, 0, 0]);
+        let (mut rounds, mut results) = (0, [None, None]);
+        while results.iter().any(Option::is_none) {
+            match r.next(2_000_000) {
+                Got::Msg(m) if label(m.mr[0]) == 0x304 && (m.from == f1 || m.from == f2) => {
+                    rounds += 1;
+                    // Midway, move f1 to a CPU of the other node (it waits for this
+                    // reply, so it is not running): its registers must follow it.
+                    if rounds == 40 && m.from == f1 {
+                        let moved = sys::raw(Syscall::Schedule, [f1, u64::MAX, 2, 0, 0, 0, 0, 0]);
+                        r.check(moved[0] == 0, "Schedule moves an FP thread to another CPU");
+                    }
+                    let _ = reply(m.from, [0; 5]);
+                }
+                Got::Msg(m) if label(m.mr[0]) == RESULT && (m.from == f1 || m.from == f2) => {
+                    results[usize::from(m.from == f2)] = Some(m.mr[1]);
+                }
+                _ => {
+                    r.check(false, "the FP threads' calls arrive");
+                    break;
+                }
+            }
+        }
+        r.check(results[0] == Some(50), "thread 1 kept all 32 vector registers over 50 switches and a move");
+        r.check(results[1] == Some(50), "thread 2 kept all 32 vector registers over 50 switches");
+        for t in [f1, f2] {
+            r.delete(t);
+        }
+        r.report("fp-state", before);
+    }
+
     fn cross_cpu(r: &mut Root) {
         let before = r.failed;
         let e = r.spawn(0x73, false, 1, echo, 100, r.me);
@@ -586,6 +706,7 @@ mod test {
             preemption(&mut r);
             dead_pager(&mut r);
             dead_partner(&mut r);
+            fp_state(&mut r);
             cross_cpu(&mut r);
         }
         println!("report: l4test checks={} failed={}", r.checks, r.failed);
