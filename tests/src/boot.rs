@@ -711,7 +711,7 @@ mod tests {
                 "report: root-task entry=0x400000\nreport: badargs cases=148 failed=0 known-failures=14\nreport: user-level result=pass status=0\n"
             }
             Some("l4test") => {
-                "report: root-task entry=0x400000\nreport: l4test map-unmap=pass\nreport: l4test unmap-in-use=pass\nreport: l4test preemption=pass\nreport: l4test dead-pager=pass\nreport: l4test dead-partner=pass\nreport: l4test fp-state=pass\nreport: l4test cross-cpu=pass\nreport: l4test checks=69 failed=0\nreport: user-level result=pass status=0\n"
+                "report: root-task entry=0x400000\nreport: l4test map-unmap=pass\nreport: l4test unmap-in-use=pass\nreport: l4test preemption=pass\nreport: l4test dead-pager=pass\nreport: l4test dead-partner=pass\nreport: l4test fp-state=pass\nreport: l4test exception=pass\nreport: l4test grant=pass\nreport: l4test same-cpu=pass\nreport: l4test cross-cpu=pass\nreport: l4test checks=69 failed=0\nreport: user-level result=pass status=0\n"
             }
             Some("irqtest") => {
                 "report: root-task entry=0x400000\nreport: irq intid=34 delivered=yes waited_us=1000000 checks-failed=0\nreport: user-level result=pass status=0\n"

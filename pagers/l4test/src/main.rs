@@ -26,7 +26,12 @@
 //!   values and switch back and forth 50 times through IPC; all 32 must survive every
 //!   switch (the kernel switches FP state lazily), and for one of them a move to a CPU
 //!   of the other node too.
-//! - **cross-cpu**: 100 IPC round trips with a thread on another CPU of the same node.
+//! - **exception**: an undefined instruction reaches the thread's exception handler as
+//!   IPC (label 0xFFB0, the ESR), whose reply sets a new IP: the thread goes on.
+//! - **grant**: a page granted (not mapped) to a thread of another space carries the
+//!   data there and is gone from the granter's space.
+//! - **same-cpu** / **cross-cpu**: 100 IPC round trips with a thread on the root's own
+//!   CPU, and with one on another CPU of the same node (other nodes: the root task).
 //!
 //! Threads in spaces of their own (A, B, C, T) run this very program's code: the root
 //! is their pager and maps its own code pages to them on fault, and fresh stack pages.
@@ -214,9 +219,18 @@ mod test {
             let made = sys::thread_control(t, space, self.me, pager, utcb, cpu);
             self.check(made.is_ok(), "ThreadControl creates a test thread");
             let _ = sys::raw(Syscall::Schedule, [t, prio, u64::MAX, 0, 0, 0, 0, 0]);
-            let start = (ExregsControl::START | ExregsControl::SET_SP | ExregsControl::SET_IP).raw();
-            let started = sys::exchange_registers(t, start, sp, entry as *const () as u64, 0);
-            self.check(started.is_ok(), "ExchangeRegisters starts a test thread");
+            // The root is every test thread's exception handler, set in the same call that
+            // starts it (set later, a thread could raise its exception first).
+            let start = (ExregsControl::START
+                | ExregsControl::SET_SP
+                | ExregsControl::SET_IP
+                | ExregsControl::SET_EXCEPTION_HANDLER)
+                .raw();
+            let started = sys::raw(
+                Syscall::ExchangeRegisters,
+                [t, start, sp, entry as *const () as u64, 0, self.me, 0, 0],
+            );
+            self.check(started[0] == 0, "ExchangeRegisters starts a test thread");
             t
         }
 
@@ -372,6 +386,26 @@ mod test {
             }
         }
         let _ = sys::ipc(root, 0, Timeouts::NEVER.pack(), [tag(RESULT, 1, 0), good, 0, 0, 0]);
+        park()
+    }
+
+    /// exception: executes an undefined instruction; its exception handler (the root)
+    /// answers with a new IP past it, and the thread reports that it went on.
+    extern "C" fn undefined(_utcb: u64) -> ! {
+        // SAFETY: `udf` raises an undefined-instruction exception, which the kernel sends
+        // to this thread's exception handler; its reply resumes us after it.
+        unsafe { core::arch::asm!("udf #0x4c", options(nomem, nostack)) };
+        let _ =
+            sys::ipc(ThreadId::ROOT.raw(), 0, Timeouts::NEVER.pack(), [tag(RESULT, 1, 0), 0x600d, 0, 0, 0]);
+        park()
+    }
+
+    /// grant: receives a page by grant from the root and reports what it reads there.
+    extern "C" fn grantee(utcb: u64) -> ! {
+        open_window(utcb);
+        let root = ThreadId::ROOT.raw();
+        let _ = call(root, [tag(GIVE, 0, 0), 0, 0, 0, 0]);
+        let _ = sys::ipc(root, 0, Timeouts::NEVER.pack(), [tag(READ, 1, 0), read(VA_A), 0, 0, 0]);
         park()
     }
 
@@ -674,6 +708,66 @@ mod test {
         r.report("fp-state", before);
     }
 
+    fn exception(r: &mut Root) {
+        let before = r.failed;
+        let t = r.spawn(0x76, false, 1, undefined, 100, r.me);
+        match r.next(2_000_000) {
+            Got::Msg(m) if m.from == t && label(m.mr[0]) == abi::fault::EXCEPTION_LABEL => {
+                let (esr, ip, sp) = (m.mr[1], m.mr[3], m.mr[4]);
+                r.check(esr >> 26 == 0, "an undefined instruction arrives as an exception message (EC 0)");
+                // Resume past the 4-byte `udf`, on the same stack.
+                let _ = reply(t, [tag(0, 2, 0), ip + 4, sp, 0, 0]);
+            }
+            _ => {
+                r.check(false, "the exception message arrives");
+            }
+        }
+        if let Some(m) = r.expect(t, RESULT, "the thread goes on after its handler's reply") {
+            r.check(m.mr[1] == 0x600d, "the handler's new IP took effect");
+        }
+        r.delete(t);
+        r.report("exception", before);
+    }
+
+    fn grant(r: &mut Root) {
+        let before = r.failed;
+        let va = VA_P + 0x2_0000;
+        let ok = sys::memory_control(0, 0, va, RW_NEAREST).is_ok();
+        r.check(ok, "MemoryControl gives the root a page to grant");
+        // SAFETY: `va` was just mapped read-write for us.
+        unsafe { core::ptr::write_volatile(va as *mut u64, MAGIC ^ 0xff) };
+        let g = r.spawn(0x77, true, 2, grantee, 100, r.me);
+        if r.expect(g, GIVE, "the grantee asks").is_some()
+            && let Ok(Ok([w0, w1])) = Fpage::new(va, 12, Rights::RW)
+                .map(|f| TypedItem::Grant { send_base: VA_A, fpage: f }.encode())
+        {
+            let _ = reply(g, [tag(0, 0, 2), w0, w1, 0, 0]);
+        }
+        if let Some(m) = r.expect(g, READ, "the grantee reads the granted page") {
+            r.check(m.mr[1] == MAGIC ^ 0xff, "the granted page carries the root's data");
+        }
+        // A grant moves the mapping: the root no longer has it.
+        let here = sys::introspect([1, 0, va, 0]).map(|x| x[3] != 0).unwrap_or(true);
+        r.check(!here, "after a grant the page is gone from the granter's space");
+        r.delete(g);
+        r.report("grant", before);
+    }
+
+    fn same_cpu(r: &mut Root) {
+        let before = r.failed;
+        let e = r.spawn(0x78, false, 0, echo, 100, r.me);
+        let mut ok = 0;
+        for i in 0..100 {
+            let _ = sys::ipc(e, 0, Timeouts::NEVER.pack(), [tag(0x306, 1, 0), i, 0, 0, 0]);
+            if matches!(sys::ipc(0, e, Timeouts::NEVER.pack(), [0; 5]), Ok(m) if m.mr[1] == i + 1) {
+                ok += 1;
+            }
+        }
+        r.check(ok == 100, "100 round trips with a thread on the root's own CPU");
+        r.delete(e);
+        r.report("same-cpu", before);
+    }
+
     fn cross_cpu(r: &mut Root) {
         let before = r.failed;
         let e = r.spawn(0x73, false, 1, echo, 100, r.me);
@@ -707,6 +801,9 @@ mod test {
             dead_pager(&mut r);
             dead_partner(&mut r);
             fp_state(&mut r);
+            exception(&mut r);
+            grant(&mut r);
+            same_cpu(&mut r);
             cross_cpu(&mut r);
         }
         println!("report: l4test checks={} failed={}", r.checks, r.failed);
