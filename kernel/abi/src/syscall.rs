@@ -102,8 +102,10 @@ pub enum Syscall {
     /// | x0 | control: [`UnmapControl`] | status |
     ///
     /// The `n` flexpages are in MR0..MR(n-1) of the caller's UTCB; the kernel writes
-    /// them back with the accessed bits in their rights field (R, W, X: the page was
-    /// read, written, executed since the last `Unmap` that asked).
+    /// them back with their rights field cleared. That field is reserved for accessed
+    /// bits (R, W, X: the page was read, written, executed since the last `Unmap` that
+    /// asked), which this kernel does not track yet: a cleared field means "not
+    /// reported", not "not accessed".
     ///
     /// Errors: [`Error::InvalidArgument`] (a flexpage that does not decode).
     Unmap = 5,
