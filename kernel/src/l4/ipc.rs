@@ -20,6 +20,8 @@
 
 use super::Kernel;
 use crate::arch::phys;
+use crate::boot::FRAMES;
+use crate::mm::table;
 use crate::kprintln;
 use crate::thread::{FaultKind, Tcb, ThreadState};
 use abi::Error;
@@ -351,11 +353,14 @@ pub fn dequeue_anywhere(k: &mut Kernel, t: u32) {
 }
 
 /// Copies the message of `src` (tag `tag`) to `dst`, processing typed items into
-/// `dst`'s space. All or nothing: on error nothing is mapped.
+/// `dst`'s space.
 ///
 /// Only the words the tag names are read; the receive window (BR0) only when there are
-/// typed items. Items are validated in a first pass (decode, fits the window) and
-/// mapped in a second, so a bad item maps nothing.
+/// typed items. Items are validated in a first pass (decode, fits the window, the
+/// receiver's quota and free memory cover the worst case: [`afford`]) and mapped in a
+/// second, so a bad item or a lack of memory maps nothing. One error can still stop
+/// the second pass part way: a target page holding the source itself (or a mapping it
+/// derives from), which the MDB refuses; the pages before it stay mapped.
 fn transfer(k: &mut Kernel, src: u32, dst: u32, tag: Tag) -> Result<(), Error> {
     let words = 1 + tag.words() as usize;
     let untyped = 1 + tag.u() as usize;
@@ -368,12 +373,15 @@ fn transfer(k: &mut Kernel, src: u32, dst: u32, tag: Tag) -> Result<(), Error> {
         // SAFETY: BR0 lies in the receiver's UTCB frame (user memory).
         let br0 = unsafe { phys::read_u64(d.utcb_pa + abi::utcb::BR_OFFSET as u64) };
         let window = Fpage::from_raw(br0).unwrap_or(Fpage::nil());
-        for i in (untyped..words).step_by(2) {
+        let mut items = [None; abi::message::MR_COUNT / 2];
+        for (n, i) in (untyped..words).step_by(2).enumerate() {
             let item = TypedItem::decode([read_mr(s, i), read_mr(s, i + 1)]).map_err(|_| Error::InvalidArgument)?;
             if !item.fits_window(window) {
                 return Err(Error::MapRejected);
             }
+            items[n] = Some(item);
         }
+        afford(k, src_space, dst_space, &items, window)?;
         for i in (untyped..words).step_by(2) {
             let s = k.tcb(src).ok_or(Error::NonExistingPartner)?;
             let pair = [read_mr(s, i), read_mr(s, i + 1)];
@@ -400,22 +408,63 @@ fn map_item(k: &mut Kernel, src: u16, dst: u16, item: TypedItem, window: Fpage) 
         return Ok(());
     }
     let size = fpage.size();
-    // Where the pages go: the send base's offset within the window, aligned down to
-    // the flexpage's size (the whole window for a fault reply: the faulting address).
-    let offset = (item.send_base().wrapping_sub(window.base())) & (window.size() - 1) & !(size - 1);
-    let target = window.base() + offset;
+    let target = target_of(item, window);
     let asked = super::mapdb::mdb_rights(fpage.rights());
-    let mut off = 0;
-    while off < size {
-        let from = crate::mdb::SpaceId::new(u32::from(src));
-        if let Some(entry) = k.mdb.lookup(from, fpage.base() + off) {
-            let rights = k.mdb.entry(entry).rights();
-            let give = crate::mdb::Rights::from_bits(rights.bits() & asked.bits()).unwrap_or_default();
-            if !give.is_empty() {
-                k.map_entry(entry, dst, target + off, give, item.is_grant())?;
+    let end = fpage.base() + size;
+    // Only where the sender has tables: a 2^47-byte flexpage over a sparse space must
+    // not cost 2^35 steps with the kernel lock held.
+    let mut at = fpage.base();
+    while let Some(found) = k.next_populated(src, at, end) {
+        let span_end = (found | (table::entry_span(2) - 1)).saturating_add(1).min(end);
+        for va in (found..span_end).step_by(abi::PAGE_SIZE as usize) {
+            let from = crate::mdb::SpaceId::new(u32::from(src));
+            if let Some(entry) = k.mdb.lookup(from, va) {
+                let rights = k.mdb.entry(entry).rights();
+                let give = crate::mdb::Rights::from_bits(rights.bits() & asked.bits()).unwrap_or_default();
+                if !give.is_empty() {
+                    k.map_entry(entry, dst, target + (va - fpage.base()), give, item.is_grant())?;
+                }
             }
         }
-        off += abi::PAGE_SIZE;
+        at = span_end;
+    }
+    Ok(())
+}
+
+/// Where `item`'s pages go: the send base's offset within the window, aligned down to
+/// the flexpage's size (the whole window for a fault reply: the faulting address).
+fn target_of(item: TypedItem, window: Fpage) -> u64 {
+    let size = item.fpage().size();
+    let offset = (item.send_base().wrapping_sub(window.base())) & (window.size() - 1) & !(size - 1);
+    window.base() + offset
+}
+
+/// Checks, before anything is mapped, that the receiver's quota and the free memory
+/// cover the worst case of mapping every item: so running out is an error with
+/// nothing changed, not a message half delivered. Conservative: tables the items
+/// share are counted once per item, and every page the sender has tables for counts.
+fn afford(k: &mut Kernel, src: u16, dst: u16, items: &[Option<TypedItem>], window: Fpage) -> Result<(), Error> {
+    let mut cost = super::MapCost::default();
+    for item in items.iter().flatten() {
+        let fpage = item.fpage();
+        if fpage.is_nil() {
+            continue;
+        }
+        let pages = k.populated_pages(src, fpage.base(), fpage.size());
+        if pages == 0 {
+            continue;
+        }
+        let c = k.map_cost(dst, target_of(*item, window), fpage.size(), pages).ok_or(Error::InvalidSpace)?;
+        cost.tables = cost.tables.saturating_add(c.tables);
+        cost.entries = cost.entries.saturating_add(c.entries);
+    }
+    if cost.tables == 0 && cost.entries == 0 {
+        return Ok(());
+    }
+    k.space(dst).ok_or(Error::InvalidSpace)?.can_charge(cost.tables).map_err(|_| Error::OutOfMemory)?;
+    let free: u64 = FRAMES.nodes_with_memory().iter().map(|n| FRAMES.free_bytes(n)).sum();
+    if free < cost.tables.saturating_add(cost.entries) {
+        return Err(Error::OutOfMemory);
     }
     Ok(())
 }

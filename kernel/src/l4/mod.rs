@@ -67,6 +67,16 @@ struct TcbPtr(NonNull<Tcb>);
 // lock serialises every access, from whichever CPU holds it.
 unsafe impl Send for TcbPtr {}
 
+/// What a map could cost, in bytes, checked before anything is mapped
+/// ([`Kernel::map_cost`]).
+#[derive(Clone, Copy, Default)]
+pub struct MapCost {
+    /// Translation tables and their MDB shadow pages (charged to the quota).
+    pub tables: u64,
+    /// MDB entries (slab memory, bounded by the tables they sit in).
+    pub entries: u64,
+}
+
 /// All kernel objects, behind the kernel lock.
 pub struct Kernel {
     threads: [Option<TcbPtr>; MAX_THREADS],
@@ -285,6 +295,40 @@ impl Kernel {
         let old = table::unmap_page(&mut mem, root, va)?;
         user::invalidate_page(asid, va);
         Some(old)
+    }
+
+    /// The first address in `[va, end)` of `space` whose last-level table exists
+    /// ([`table::next_populated`]): how loops over user-given ranges skip empty space.
+    pub fn next_populated(&mut self, space: u16, va: u64, end: u64) -> Option<u64> {
+        let root = self.space(space)?.root;
+        let mut mem = tables::DirectTables { alloc: || None };
+        table::next_populated(&mut mem, root, va, end.min(abi::USER_ADDRESS_LIMIT))
+    }
+
+    /// An upper bound on the pages `space` has mapped in `[va, va + size)`: 512 for
+    /// each last-level table there (found without walking empty space).
+    pub fn populated_pages(&mut self, space: u16, va: u64, size: u64) -> u64 {
+        const SPAN: u64 = 512 * PAGE_SIZE;
+        let end = va.saturating_add(size);
+        let mut pages = 0;
+        let mut at = va;
+        while let Some(found) = self.next_populated(space, at, end) {
+            let next = (found & !(SPAN - 1)).saturating_add(SPAN).min(end);
+            pages += (next - found) / PAGE_SIZE;
+            at = next;
+        }
+        pages
+    }
+
+    /// What mapping `pages` pages into `[va, va + size)` of `space` could take, in
+    /// bytes: the missing tables (two frames each, table and MDB shadow; charged to
+    /// the space's quota) and the MDB entries (a slab frame to spare).
+    pub fn map_cost(&mut self, space: u16, va: u64, size: u64, pages: u64) -> Option<MapCost> {
+        let root = self.space(space)?.root;
+        let mut mem = tables::DirectTables { alloc: || None };
+        let tables = table::missing_tables(&mut mem, root, va, size);
+        let entries = pages * core::mem::size_of::<crate::mdb::Entry>() as u64 + FRAME;
+        Some(MapCost { tables: 2 * FRAME * tables, entries })
     }
 
     /// Where `va` of `space` maps, with what rights (user mappings only).

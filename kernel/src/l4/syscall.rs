@@ -476,10 +476,16 @@ fn unmap(k: &mut Kernel, cur: u32, control: u64) -> Result<(), Error> {
             continue;
         }
         let mask = super::mapdb::mdb_rights(fpage.rights());
-        let mut off = 0;
-        while off < fpage.size() {
-            k.unmap_recursive(space, fpage.base() + off, mask, control.flush_own);
-            off += abi::PAGE_SIZE;
+        let end = fpage.base() + fpage.size();
+        // Only where the caller has tables: unmapping a 2^47-byte flexpage of a sparse
+        // space must not take 2^35 steps with the kernel lock held.
+        let mut at = fpage.base();
+        while let Some(found) = k.next_populated(space, at, end) {
+            let span_end = (found | (crate::mm::table::entry_span(2) - 1)).saturating_add(1).min(end);
+            for va in (found..span_end).step_by(abi::PAGE_SIZE as usize) {
+                k.unmap_recursive(space, va, mask, control.flush_own);
+            }
+            at = span_end;
         }
         let cleared = fpage.with_rights(abi::fpage::Rights::NONE);
         // SAFETY: as above.

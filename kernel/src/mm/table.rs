@@ -330,6 +330,62 @@ pub fn for_each_table(mem: &mut impl TableMemory, root: u64, f: &mut impl FnMut(
     walk(mem, root, 0, f);
 }
 
+/// The first address in `[va, end)` whose last-level table exists (`va` itself or the
+/// start of a later table's 2 MiB span); `None` when there is none.
+///
+/// Loops over a user-given range step with this instead of page by page: missing
+/// subtrees are skipped whole, so a flexpage of 2^47 bytes costs what the space's
+/// tables cost, not 2^35 steps with the kernel lock held.
+pub fn next_populated(mem: &mut impl TableMemory, root: u64, va: u64, end: u64) -> Option<u64> {
+    let mut at = va;
+    'outer: while at < end {
+        let mut table = root;
+        for level in 0..3 {
+            let entry = mem.entries(table)[index(at, level)];
+            if entry & (VALID | TABLE_OR_PAGE) != (VALID | TABLE_OR_PAGE) {
+                let span = entry_span(level);
+                at = (at & !(span - 1)).checked_add(span)?;
+                continue 'outer;
+            }
+            table = entry & ADDR_MASK;
+        }
+        return Some(at);
+    }
+    None
+}
+
+/// How many tables [`prepare`] would allocate to reach every page of
+/// `[va, va + size)`: what a map must be able to pay for before it changes anything.
+pub fn missing_tables(mem: &mut impl TableMemory, root: u64, va: u64, size: u64) -> u64 {
+    /// Tables below a missing entry at `level` covering `[lo, hi]`: one per chunk at
+    /// each deeper level.
+    fn below_missing(level: usize, lo: u64, hi: u64) -> u64 {
+        (level + 1..=3).map(|k| (hi >> (48 - 9 * k)) - (lo >> (48 - 9 * k)) + 1).sum()
+    }
+    fn walk(mem: &mut impl TableMemory, table: u64, level: usize, lo: u64, hi: u64) -> u64 {
+        let span = entry_span(level);
+        let mut need = 0;
+        let mut at = lo;
+        loop {
+            let end = ((at & !(span - 1)) + (span - 1)).min(hi);
+            let entry = mem.entries(table)[index(at, level)];
+            if entry & VALID == 0 {
+                need += below_missing(level, at, end);
+            } else if entry & TABLE_OR_PAGE != 0 && level < 2 {
+                need += walk(mem, entry & ADDR_MASK, level + 1, at, end);
+            }
+            if end == hi {
+                return need;
+            }
+            at = end + 1;
+        }
+    }
+    if size == 0 {
+        return 0;
+    }
+    walk(mem, root, 0, va, va + (size - 1))
+}
+
 /// Walks the tables like the MMU: the physical address and attributes `va` maps to.
 pub fn translate(mem: &mut impl TableMemory, root: u64, va: u64) -> Option<(u64, Attrs)> {
     let mut table = root;
@@ -551,5 +607,44 @@ mod tests {
         assert_eq!(d & UXN, 0);
         assert_ne!(d & PXN, 0);
         assert_eq!(Attrs::from_leaf(d), Some(a));
+    }
+
+    #[test]
+    fn next_populated_skips_missing_subtrees_whole() {
+        let (mut mem, root) = FakeMemory::new(16);
+        let user =
+            Attrs { mem: MemType::Normal, write: true, kernel_exec: false, user: true, user_exec: false };
+        assert_eq!(next_populated(&mut mem, root, 0, 1 << 47), None, "empty space");
+        map(&mut mem, root, 0x40_3000, 0x8000_0000, PAGE_SIZE, user, false).unwrap();
+        map(&mut mem, root, 0x80_0000_0000, 0x8000_1000, PAGE_SIZE, user, false).unwrap();
+        assert_eq!(next_populated(&mut mem, root, 0, 1 << 47), Some(0x40_0000), "the 2 MiB span's start");
+        assert_eq!(next_populated(&mut mem, root, 0x40_5000, 1 << 47), Some(0x40_5000), "inside a span");
+        assert_eq!(next_populated(&mut mem, root, 0x60_0000, 1 << 47), Some(0x80_0000_0000));
+        assert_eq!(next_populated(&mut mem, root, 0x60_0000, 0x80_0000_0000), None, "end is exclusive");
+        assert_eq!(next_populated(&mut mem, root, 0x80_0020_0000, 1 << 47), None);
+    }
+
+    #[test]
+    fn missing_tables_counts_what_prepare_allocates() {
+        let (mut mem, root) = FakeMemory::new(64);
+        assert_eq!(missing_tables(&mut mem, root, 0x40_0000, PAGE_SIZE), 3, "L1, L2, L3");
+        assert_eq!(missing_tables(&mut mem, root, 0x40_0000, 0), 0);
+        assert_eq!(missing_tables(&mut mem, root, 0x3F_F000, 2 * PAGE_SIZE), 4, "two L3 tables");
+        assert_eq!(missing_tables(&mut mem, root, 0, 1 << 30), 1 + 1 + 512);
+        assert_eq!(missing_tables(&mut mem, root, 0, 1 << 47), 256 + 256 * 512 + 256 * 512 * 512);
+        // Against `prepare` itself, over ranges that cross every kind of boundary.
+        let ranges =
+            [(0x40_0000, PAGE_SIZE), (0x3F_F000, 0x2000), (0x3FFF_F000, 0x4000), (0x7F_FFE0_0000, 0x40_0000)];
+        for (va, size) in ranges {
+            let predicted = missing_tables(&mut mem, root, va, size);
+            let before = mem.tables.len();
+            let mut at = va;
+            while at < va + size {
+                prepare(&mut mem, root, at).unwrap();
+                at += PAGE_SIZE;
+            }
+            assert_eq!((mem.tables.len() - before) as u64, predicted, "{va:#x}+{size:#x}");
+            assert_eq!(missing_tables(&mut mem, root, va, size), 0, "all there now");
+        }
     }
 }

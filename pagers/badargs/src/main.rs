@@ -359,6 +359,16 @@ mod user {
         for row in table {
             t.row(Syscall::Unmap, row);
         }
+        // A flexpage of the whole user half (no flush-own, and nothing derived from this
+        // program's pages yet): the kernel must skip the empty space, not take 2^35
+        // steps with its lock held (the boot test's timeout catches a hang).
+        let everything = Fpage::new(0, abi::fpage::MAX_SIZE_LOG2, Rights::RWX).map_or(0, |f| f.raw());
+        // SAFETY: MR0 of this thread's UTCB, which the kernel mapped at `utcb`.
+        unsafe { core::ptr::write_volatile(utcb.as_usize() as *mut u64, everything) };
+        t.row(
+            Syscall::Unmap,
+            ("Unmap: a 2^47-byte flexpage of a sparse space", [1, 0, 0, 0, 0, 0, 0, 0], Want::Ok),
+        );
 
         // --- ThreadSwitch. --------------------------------------------------------------
         let table = [
