@@ -87,11 +87,27 @@ pub struct BootTest {
 ///
 /// - `l4test` (`pagers/l4test`): map, remap and recursive unmap across three spaces
 ///   checked by faults, unmap of a page in use on another node, preemption by priority,
-///   round robin, a dead pager, a dead partner, IPC across CPUs (`report: l4test
-///   checks= failed=0`, every scenario `=pass`).
+///   round robin, a dead pager, a dead partner, FP/SIMD state, exceptions, grant, a
+///   map over the receiver's quota, IPC on one CPU and across CPUs (`report: l4test
+///   checks= failed=0`, every one of [`L4TEST_SCENARIOS`] `=pass`).
 ///
 /// All must end with status 0 (`report: user-level result=pass`).
 pub const ROOT_PROGRAMS: [&str; 4] = ["badargs", "fuzz", "irqtest", "l4test"];
+
+/// The scenarios `l4test` reports (`report: l4test NAME=pass`); each must pass.
+pub const L4TEST_SCENARIOS: [&str; 11] = [
+    "map-unmap",
+    "unmap-in-use",
+    "preemption",
+    "dead-pager",
+    "dead-partner",
+    "fp-state",
+    "exception",
+    "grant",
+    "quota",
+    "same-cpu",
+    "cross-cpu",
+];
 
 /// The bootarg that makes every `cpu-map` cluster a NUMA node.
 pub const NUMA_CLUSTERS_BOOTARG: &str = "numa=clusters";
@@ -517,9 +533,7 @@ fn check_root_program(program: &str, output: &str, why: &mut Vec<String>) {
                 Some(n) => why.push(format!("l4test: {n} checks failed (see the `l4test: FAIL` lines)")),
                 None => why.push("no `report: l4test checks= failed=` line".to_string()),
             }
-            for scenario in
-                ["map-unmap", "unmap-in-use", "preemption", "dead-pager", "dead-partner", "cross-cpu"]
-            {
+            for scenario in L4TEST_SCENARIOS {
                 if get("l4test", scenario).as_deref() != Some("pass") {
                     why.push(format!("l4test scenario {scenario} did not pass"));
                 }
@@ -706,13 +720,16 @@ mod tests {
             ));
             block = block.replacen(FREE_PLACEHOLDER, &(free / 1024).to_string(), 1);
         }
+        let scenarios: String =
+            L4TEST_SCENARIOS.iter().map(|s| format!("report: l4test {s}=pass\n")).collect();
+        let l4test = format!(
+            "report: root-task entry=0x400000\n{scenarios}report: l4test checks=69 failed=0\nreport: user-level result=pass status=0\n"
+        );
         let program = match t.root_program {
             Some("badargs") => {
                 "report: root-task entry=0x400000\nreport: badargs cases=148 failed=0 known-failures=14\nreport: user-level result=pass status=0\n"
             }
-            Some("l4test") => {
-                "report: root-task entry=0x400000\nreport: l4test map-unmap=pass\nreport: l4test unmap-in-use=pass\nreport: l4test preemption=pass\nreport: l4test dead-pager=pass\nreport: l4test dead-partner=pass\nreport: l4test fp-state=pass\nreport: l4test exception=pass\nreport: l4test grant=pass\nreport: l4test same-cpu=pass\nreport: l4test cross-cpu=pass\nreport: l4test checks=69 failed=0\nreport: user-level result=pass status=0\n"
-            }
+            Some("l4test") => l4test.as_str(),
             Some("irqtest") => {
                 "report: root-task entry=0x400000\nreport: irq intid=34 delivered=yes waited_us=1000000 checks-failed=0\nreport: user-level result=pass status=0\n"
             }

@@ -373,15 +373,13 @@ fn transfer(k: &mut Kernel, src: u32, dst: u32, tag: Tag) -> Result<(), Error> {
         // SAFETY: BR0 lies in the receiver's UTCB frame (user memory).
         let br0 = unsafe { phys::read_u64(d.utcb_pa + abi::utcb::BR_OFFSET as u64) };
         let window = Fpage::from_raw(br0).unwrap_or(Fpage::nil());
-        let mut items = [None; abi::message::MR_COUNT / 2];
-        for (n, i) in (untyped..words).step_by(2).enumerate() {
+        for i in (untyped..words).step_by(2) {
             let item = TypedItem::decode([read_mr(s, i), read_mr(s, i + 1)]).map_err(|_| Error::InvalidArgument)?;
             if !item.fits_window(window) {
                 return Err(Error::MapRejected);
             }
-            items[n] = Some(item);
         }
-        afford(k, src_space, dst_space, &items, window)?;
+        afford(k, src, untyped..words, dst_space, window)?;
         for i in (untyped..words).step_by(2) {
             let s = k.tcb(src).ok_or(Error::NonExistingPartner)?;
             let pair = [read_mr(s, i), read_mr(s, i + 1)];
@@ -441,32 +439,72 @@ fn target_of(item: TypedItem, window: Fpage) -> u64 {
 
 /// Checks, before anything is mapped, that the receiver's quota and the free memory
 /// cover the worst case of mapping every item: so running out is an error with
-/// nothing changed, not a message half delivered. Conservative: tables the items
-/// share are counted once per item, and every page the sender has tables for counts.
-fn afford(k: &mut Kernel, src: u16, dst: u16, items: &[Option<TypedItem>], window: Fpage) -> Result<(), Error> {
+/// nothing changed, not a message half delivered. The worst case counts every page
+/// of a 2 MiB span where the sender has a table, and a slab frame to spare.
+///
+/// The items are the message words `words` (pairs) of thread `sender`; words that do
+/// not decode are skipped (the callers refuse or ignore them).
+fn afford(k: &mut Kernel, sender: u32, words: core::ops::Range<usize>, dst: u16, window: Fpage) -> Result<(), Error> {
+    // One page, the usual case (fault replies): a path of three tables and one entry
+    // at the most, checked without a walk.
+    if words.len() == 2 {
+        const WORST: u64 = 3 * 2 * abi::PAGE_SIZE + 2 * abi::PAGE_SIZE;
+        let s = k.tcb(sender).ok_or(Error::NonExistingPartner)?;
+        let one_page = TypedItem::decode([read_mr(s, words.start), read_mr(s, words.start + 1)])
+            .is_ok_and(|item| item.fpage().size() == abi::PAGE_SIZE);
+        if one_page
+            && let Some(space) = k.space(dst)
+            && space.can_charge(WORST).is_ok()
+            && FRAMES.free_bytes(space.home) >= WORST
+        {
+            return Ok(());
+        }
+    }
+    // Else the quick worst case; only if that does not fit, the exact count.
+    match fits(k, sender, words.clone(), dst, window, false)? {
+        (Ok(()), _) => Ok(()),
+        (Err(_), true) => fits(k, sender, words, dst, window, true)?.0,
+        (Err(e), false) => Err(e),
+    }
+}
+
+/// Whether the items' cost fits the receiver's quota and the free memory; and whether
+/// the cost was an estimate ([`Kernel::map_cost`]).
+fn fits(
+    k: &mut Kernel,
+    sender: u32,
+    words: core::ops::Range<usize>,
+    dst: u16,
+    window: Fpage,
+    exact: bool,
+) -> Result<(Result<(), Error>, bool), Error> {
     let mut cost = super::MapCost::default();
-    for item in items.iter().flatten() {
+    for i in words.step_by(2) {
+        let s = k.tcb(sender).ok_or(Error::NonExistingPartner)?;
+        let src = s.space;
+        let Ok(item) = TypedItem::decode([read_mr(s, i), read_mr(s, i + 1)]) else { continue };
         let fpage = item.fpage();
-        if fpage.is_nil() {
-            continue;
+        if !fpage.is_nil() {
+            k.map_cost(src, (fpage.base(), fpage.size()), dst, target_of(item, window), exact, &mut cost)
+                .ok_or(Error::InvalidSpace)?;
         }
-        let pages = k.populated_pages(src, fpage.base(), fpage.size());
-        if pages == 0 {
-            continue;
-        }
-        let c = k.map_cost(dst, target_of(*item, window), fpage.size(), pages).ok_or(Error::InvalidSpace)?;
-        cost.tables = cost.tables.saturating_add(c.tables);
-        cost.entries = cost.entries.saturating_add(c.entries);
     }
-    if cost.tables == 0 && cost.entries == 0 {
-        return Ok(());
+    if cost.entries == 0 {
+        return Ok((Ok(()), cost.estimated)); // the sender holds nothing there: nothing will be mapped
     }
-    k.space(dst).ok_or(Error::InvalidSpace)?.can_charge(cost.tables).map_err(|_| Error::OutOfMemory)?;
+    let tables = cost.table_bytes();
+    let space = k.space(dst).ok_or(Error::InvalidSpace)?;
+    if space.can_charge(tables).is_err() {
+        return Ok((Err(Error::OutOfMemory), cost.estimated));
+    }
+    let need = tables.saturating_add(cost.entries).saturating_add(table::PAGE_SIZE);
+    // The home node usually has it; only otherwise add up the others (where
+    // allocations fall back to).
+    if FRAMES.free_bytes(space.home) >= need {
+        return Ok((Ok(()), cost.estimated));
+    }
     let free: u64 = FRAMES.nodes_with_memory().iter().map(|n| FRAMES.free_bytes(n)).sum();
-    if free < cost.tables.saturating_add(cost.entries) {
-        return Err(Error::OutOfMemory);
-    }
-    Ok(())
+    Ok((if free < need { Err(Error::OutOfMemory) } else { Ok(()) }, cost.estimated))
 }
 
 /// A fault of thread `cur`: report it to its pager or exception handler and wait.
@@ -544,10 +582,14 @@ fn resolve_fault(k: &mut Kernel, handler: u32, faulter: u32, tag: Tag, kind: Fau
             let untyped = 1 + tag.u() as usize;
             let end = 1 + tag.words() as usize;
             let whole = Fpage::whole_space(Rights::RWX);
-            for i in (untyped..end).step_by(2) {
-                let Some(h) = k.tcb(handler) else { return };
-                if let Ok(item) = TypedItem::decode([read_mr(h, i), read_mr(h, i + 1)]) {
-                    let _ = map_item(k, handler_space, faulter_space, item, whole);
+            // All or nothing here too: a reply the faulter's quota or the free memory
+            // cannot cover maps nothing, and the thread faults again.
+            if afford(k, handler, untyped..end, faulter_space, whole).is_ok() {
+                for i in (untyped..end).step_by(2) {
+                    let Some(h) = k.tcb(handler) else { return };
+                    if let Ok(item) = TypedItem::decode([read_mr(h, i), read_mr(h, i + 1)]) {
+                        let _ = map_item(k, handler_space, faulter_space, item, whole);
+                    }
                 }
             }
         }

@@ -26,8 +26,11 @@ use platform::{Board, FixedVec, MAX_MEMORY_RANGES, NodeId};
 
 /// The slab cache of MDB entries (one set of slabs per node).
 pub static ENTRIES: SlabCache = SlabCache::for_type::<Entry>(&FRAMES);
-/// Entries are charged to spaces by [`KernelStore`] itself (the space's quota), so
-/// the slab's own quota is unlimited.
+/// Entries are not charged to a quota: each sits in a slot of a last-level table its
+/// space paid for (the table and its shadow page are charged), so a space holds at
+/// most 512 entries per such table, about 3.5 times the tables' own memory. The
+/// slab's quota is therefore unlimited; [`KernelStore`] counts entries per space for
+/// `report: kmem`.
 static NO_QUOTA: Quota = Quota::unlimited();
 
 /// What the store knows of a space.

@@ -67,14 +67,23 @@ struct TcbPtr(NonNull<Tcb>);
 // lock serialises every access, from whichever CPU holds it.
 unsafe impl Send for TcbPtr {}
 
-/// What a map could cost, in bytes, checked before anything is mapped
-/// ([`Kernel::map_cost`]).
+/// What a map could cost, checked before anything is mapped ([`Kernel::map_cost`]).
 #[derive(Clone, Copy, Default)]
 pub struct MapCost {
-    /// Translation tables and their MDB shadow pages (charged to the quota).
-    pub tables: u64,
-    /// MDB entries (slab memory, bounded by the tables they sit in).
+    /// Translation tables to create (each two frames, table and MDB shadow page,
+    /// charged to the receiving space's quota).
+    pub tables: table::TableCount,
+    /// Bytes of MDB entries (slab memory; not charged: see `mapdb::ENTRIES`).
     pub entries: u64,
+    /// Some item was counted at its worst case, not walked.
+    pub estimated: bool,
+}
+
+impl MapCost {
+    /// Bytes of tables, for the quota.
+    pub fn table_bytes(&self) -> u64 {
+        self.tables.tables.saturating_mul(2 * FRAME)
+    }
 }
 
 /// All kernel objects, behind the kernel lock.
@@ -305,30 +314,53 @@ impl Kernel {
         table::next_populated(&mut mem, root, va, end.min(abi::USER_ADDRESS_LIMIT))
     }
 
-    /// An upper bound on the pages `space` has mapped in `[va, va + size)`: 512 for
-    /// each last-level table there (found without walking empty space).
-    pub fn populated_pages(&mut self, space: u16, va: u64, size: u64) -> u64 {
+    /// What mapping `src`'s pages in `[va, va + size)` to `to` in `dst` could cost:
+    /// for each 2 MiB span where `src` has pages, the tables `dst` lacks for it and an
+    /// MDB entry per page. Added to `cost` (several items add up).
+    /// Without `exact`, a one-page item is counted at its worst (three tables) without
+    /// a walk, and `cost.estimated` says so.
+    pub fn map_cost(
+        &mut self,
+        src: u16,
+        (va, size): (u64, u64),
+        dst: u16,
+        to: u64,
+        exact: bool,
+        cost: &mut MapCost,
+    ) -> Option<()> {
         const SPAN: u64 = 512 * PAGE_SIZE;
+        let dst_root = self.space(dst)?.root;
+        let src_root = self.space(src)?.root;
+        let entry_bytes = core::mem::size_of::<crate::mdb::Entry>() as u64;
+        let mut mem = tables::DirectTables { alloc: || None };
+        if size == PAGE_SIZE && !exact {
+            // One page (a fault reply, most maps): at most a path of three tables and
+            // one entry, without walking anything. Sure enough when it fits.
+            cost.tables.tables += 3;
+            cost.entries += entry_bytes;
+            cost.estimated = true;
+            return Some(());
+        }
+        if size == PAGE_SIZE {
+            if table::mapped_in_span(&mut mem, src_root, va, va + PAGE_SIZE) > 0 {
+                cost.tables.add(&mut mem, dst_root, to, PAGE_SIZE);
+                cost.entries += entry_bytes;
+            }
+            return Some(());
+        }
         let end = va.saturating_add(size);
-        let mut pages = 0;
         let mut at = va;
-        while let Some(found) = self.next_populated(space, at, end) {
+        while let Some(found) = self.next_populated(src, at, end) {
             let next = (found & !(SPAN - 1)).saturating_add(SPAN).min(end);
-            pages += (next - found) / PAGE_SIZE;
+            let mut mem = tables::DirectTables { alloc: || None };
+            let pages = table::mapped_in_span(&mut mem, src_root, found, next);
+            if pages > 0 {
+                cost.tables.add(&mut mem, dst_root, to + (found - va), next - found);
+                cost.entries += pages * entry_bytes;
+            }
             at = next;
         }
-        pages
-    }
-
-    /// What mapping `pages` pages into `[va, va + size)` of `space` could take, in
-    /// bytes: the missing tables (two frames each, table and MDB shadow; charged to
-    /// the space's quota) and the MDB entries (a slab frame to spare).
-    pub fn map_cost(&mut self, space: u16, va: u64, size: u64, pages: u64) -> Option<MapCost> {
-        let root = self.space(space)?.root;
-        let mut mem = tables::DirectTables { alloc: || None };
-        let tables = table::missing_tables(&mut mem, root, va, size);
-        let entries = pages * core::mem::size_of::<crate::mdb::Entry>() as u64 + FRAME;
-        Some(MapCost { tables: 2 * FRAME * tables, entries })
+        Some(())
     }
 
     /// Where `va` of `space` maps, with what rights (user mappings only).

@@ -354,36 +354,65 @@ pub fn next_populated(mem: &mut impl TableMemory, root: u64, va: u64, end: u64) 
     None
 }
 
-/// How many tables [`prepare`] would allocate to reach every page of
-/// `[va, va + size)`: what a map must be able to pay for before it changes anything.
-pub fn missing_tables(mem: &mut impl TableMemory, root: u64, va: u64, size: u64) -> u64 {
-    /// Tables below a missing entry at `level` covering `[lo, hi]`: one per chunk at
-    /// each deeper level.
-    fn below_missing(level: usize, lo: u64, hi: u64) -> u64 {
-        (level + 1..=3).map(|k| (hi >> (48 - 9 * k)) - (lo >> (48 - 9 * k)) + 1).sum()
+/// How many pages are mapped in `[va, end)` (valid last-level entries), when that
+/// range lies inside one last-level table's 2 MiB span.
+pub fn mapped_in_span(mem: &mut impl TableMemory, root: u64, va: u64, end: u64) -> u64 {
+    let Some(leaf) = leaf_table(mem, root, va) else { return 0 };
+    let last = index(end - 1, 3).max(index(va, 3));
+    mem.entries(leaf)[index(va, 3)..=last].iter().filter(|&&e| e & VALID != 0).count() as u64
+}
+
+/// Counts the tables [`prepare`] would allocate to reach every page of several
+/// ranges: what a map must be able to pay for before it changes anything.
+///
+/// Ranges added in increasing address order share the tables they have in common (a
+/// missing table is counted once, not once per range); in any other order a shared
+/// table may be counted twice, which errs on the safe side.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct TableCount {
+    /// Tables counted so far.
+    pub tables: u64,
+    /// Per level: the chunk index (`va >> span`) of the last missing table counted.
+    last: [Option<u64>; 4],
+}
+
+impl TableCount {
+    /// Adds the tables missing for `[va, va + size)` in the tables rooted at `root`.
+    pub fn add(&mut self, mem: &mut impl TableMemory, root: u64, va: u64, size: u64) {
+        if size > 0 {
+            self.walk(mem, root, 0, va, va + (size - 1));
+        }
     }
-    fn walk(mem: &mut impl TableMemory, table: u64, level: usize, lo: u64, hi: u64) -> u64 {
+
+    /// Tables below a missing entry at `level` covering `[lo, hi]`: one per chunk at
+    /// each deeper level, less the one counted last at that level.
+    fn below_missing(&mut self, level: usize, lo: u64, hi: u64) {
+        for k in level + 1..=3 {
+            let shift = 48 - 9 * k;
+            let (first, last) = (lo >> shift, hi >> shift);
+            let seen = u64::from(self.last[k] == Some(first));
+            self.tables += last - first + 1 - seen;
+            self.last[k] = Some(last);
+        }
+    }
+
+    fn walk(&mut self, mem: &mut impl TableMemory, table: u64, level: usize, lo: u64, hi: u64) {
         let span = entry_span(level);
-        let mut need = 0;
         let mut at = lo;
         loop {
             let end = ((at & !(span - 1)) + (span - 1)).min(hi);
             let entry = mem.entries(table)[index(at, level)];
             if entry & VALID == 0 {
-                need += below_missing(level, at, end);
+                self.below_missing(level, at, end);
             } else if entry & TABLE_OR_PAGE != 0 && level < 2 {
-                need += walk(mem, entry & ADDR_MASK, level + 1, at, end);
+                self.walk(mem, entry & ADDR_MASK, level + 1, at, end);
             }
             if end == hi {
-                return need;
+                return;
             }
             at = end + 1;
         }
     }
-    if size == 0 {
-        return 0;
-    }
-    walk(mem, root, 0, va, va + (size - 1))
 }
 
 /// Walks the tables like the MMU: the physical address and attributes `va` maps to.
@@ -625,18 +654,40 @@ mod tests {
     }
 
     #[test]
+    fn mapped_pages_are_counted_inside_a_span() {
+        let (mut mem, root) = FakeMemory::new(16);
+        let user =
+            Attrs { mem: MemType::Normal, write: true, kernel_exec: false, user: true, user_exec: false };
+        assert_eq!(mapped_in_span(&mut mem, root, 0x40_0000, 0x60_0000), 0, "no table");
+        map(&mut mem, root, 0x40_3000, 0x8000_0000, 3 * PAGE_SIZE, user, false).unwrap();
+        assert_eq!(mapped_in_span(&mut mem, root, 0x40_0000, 0x60_0000), 3);
+        assert_eq!(mapped_in_span(&mut mem, root, 0x40_4000, 0x40_5000), 1);
+        assert_eq!(mapped_in_span(&mut mem, root, 0x40_6000, 0x60_0000), 0);
+    }
+
+    #[test]
     fn missing_tables_counts_what_prepare_allocates() {
         let (mut mem, root) = FakeMemory::new(64);
-        assert_eq!(missing_tables(&mut mem, root, 0x40_0000, PAGE_SIZE), 3, "L1, L2, L3");
-        assert_eq!(missing_tables(&mut mem, root, 0x40_0000, 0), 0);
-        assert_eq!(missing_tables(&mut mem, root, 0x3F_F000, 2 * PAGE_SIZE), 4, "two L3 tables");
-        assert_eq!(missing_tables(&mut mem, root, 0, 1 << 30), 1 + 1 + 512);
-        assert_eq!(missing_tables(&mut mem, root, 0, 1 << 47), 256 + 256 * 512 + 256 * 512 * 512);
+        let count = |mem: &mut FakeMemory, ranges: &[(u64, u64)]| {
+            let mut c = TableCount::default();
+            for &(va, size) in ranges {
+                c.add(mem, root, va, size);
+            }
+            c.tables
+        };
+        assert_eq!(count(&mut mem, &[(0x40_0000, PAGE_SIZE)]), 3, "L1, L2, L3");
+        assert_eq!(count(&mut mem, &[(0x40_0000, 0)]), 0);
+        assert_eq!(count(&mut mem, &[(0x3F_F000, 2 * PAGE_SIZE)]), 4, "two L3 tables");
+        assert_eq!(count(&mut mem, &[(0, 1 << 30)]), 1 + 1 + 512);
+        assert_eq!(count(&mut mem, &[(0, 1 << 47)]), 256 + 256 * 512 + 256 * 512 * 512);
+        // Ranges in order share their L1 and L2 tables.
+        assert_eq!(count(&mut mem, &[(0x40_0000, PAGE_SIZE), (0x60_0000, PAGE_SIZE)]), 4);
+        assert_eq!(count(&mut mem, &[(0x40_0000, PAGE_SIZE), (0x40_1000, PAGE_SIZE)]), 3);
         // Against `prepare` itself, over ranges that cross every kind of boundary.
         let ranges =
             [(0x40_0000, PAGE_SIZE), (0x3F_F000, 0x2000), (0x3FFF_F000, 0x4000), (0x7F_FFE0_0000, 0x40_0000)];
         for (va, size) in ranges {
-            let predicted = missing_tables(&mut mem, root, va, size);
+            let predicted = count(&mut mem, &[(va, size)]);
             let before = mem.tables.len();
             let mut at = va;
             while at < va + size {
@@ -644,7 +695,16 @@ mod tests {
                 at += PAGE_SIZE;
             }
             assert_eq!((mem.tables.len() - before) as u64, predicted, "{va:#x}+{size:#x}");
-            assert_eq!(missing_tables(&mut mem, root, va, size), 0, "all there now");
+            assert_eq!(count(&mut mem, &[(va, size)]), 0, "all there now");
         }
+        // Scattered pages, added in order, count exactly what preparing them takes.
+        let pages: Vec<u64> = (0..40u64).map(|i| 0x100_0000_0000 + i * i * 0x1F_3000).collect();
+        let ranges: Vec<(u64, u64)> = pages.iter().map(|&p| (p, PAGE_SIZE)).collect();
+        let predicted = count(&mut mem, &ranges);
+        let before = mem.tables.len();
+        for &p in &pages {
+            prepare(&mut mem, root, p).unwrap();
+        }
+        assert_eq!((mem.tables.len() - before) as u64, predicted);
     }
 }

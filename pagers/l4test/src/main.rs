@@ -66,6 +66,8 @@ mod test {
     /// unmap-in-use: the root's page and where C sees it.
     const VA_Q: u64 = 0x20_0001_0000;
     const VA_C: u64 = 0x52_0000_0000;
+    /// The quota scenario's pages, one per 2 MiB span (8 GiB aligned: one flexpage).
+    const VA_QUOTA: u64 = 0x60_0000_0000;
     /// Fresh frames the root hands out (stack pages, replacement pages).
     const FRESH: u64 = 0x30_0000_0000;
     /// Stacks of the threads in the root's own space (16 KiB each).
@@ -406,6 +408,20 @@ mod test {
         let root = ThreadId::ROOT.raw();
         let _ = call(root, [tag(GIVE, 0, 0), 0, 0, 0, 0]);
         let _ = sys::ipc(root, 0, Timeouts::NEVER.pack(), [tag(READ, 1, 0), read(VA_A), 0, 0, 0]);
+        park()
+    }
+
+    /// quota: asks for the root's pages, reports the error, then reads the first one.
+    extern "C" fn quota_taker(utcb: u64) -> ! {
+        open_window(utcb);
+        let root = ThreadId::ROOT.raw();
+        let status = match call(root, [tag(GIVE, 0, 0), 0, 0, 0, 0]) {
+            Ok(_) => 0,
+            Err(e) => e as u64,
+        };
+        let never = Timeouts::NEVER.pack();
+        let _ = sys::ipc(root, 0, never, [tag(RESULT, 1, 0), status, 0, 0, 0]);
+        let _ = sys::ipc(root, 0, never, [tag(READ, 1, 0), read(VA_QUOTA), 0, 0, 0]);
         park()
     }
 
@@ -753,6 +769,53 @@ mod test {
         r.report("grant", before);
     }
 
+    /// quota: a map the receiver's kernel-memory quota cannot pay for fails with
+    /// OutOfMemory on both sides and maps nothing; a small map afterwards works.
+    fn quota(r: &mut Root) {
+        let before = r.failed;
+        // One page in each of 2100 spans of 2 MiB: mapping them all needs 2100
+        // last-level tables in the receiver (two frames each, 16.4 MiB), over the 16 MiB
+        // quota of a space ThreadControl makes. (The root's own quota is unlimited.)
+        const SPANS: u64 = 2100;
+        let mut got = 0;
+        while got < SPANS && sys::memory_control(0, 0, VA_QUOTA + got * 0x20_0000, RW_NEAREST).is_ok() {
+            got += 1;
+        }
+        r.check(got == SPANS, "MemoryControl gives the root a page in each span");
+        // SAFETY: mapped read-write for us just now.
+        unsafe { core::ptr::write_volatile(VA_QUOTA as *mut u64, MAGIC ^ 0x51) };
+        let q = r.spawn(0x79, true, 2, quota_taker, 100, r.me);
+        if r.expect(q, GIVE, "the receiver asks").is_some()
+            && let Ok(Ok([w0, w1])) = Fpage::new(VA_QUOTA, 33, Rights::RW)
+                .map(|f| TypedItem::Map { send_base: VA_QUOTA, fpage: f }.encode())
+        {
+            let sent = reply(q, [tag(0, 0, 2), w0, w1, 0, 0]);
+            r.check(sent == Err(Error::OutOfMemory), "the sender learns the map is over the quota");
+        }
+        if let Some(m) = r.expect(q, RESULT, "the receiver reports its side") {
+            r.check(m.mr[1] == Error::OutOfMemory as u64, "the receiver learns it too");
+        }
+        // Nothing was mapped: the receiver's read of the first page faults to us.
+        match r.next(2_000_000) {
+            Got::Fault { from, addr } if from == q && addr == VA_QUOTA => {
+                if let Ok(Ok([w0, w1])) = Fpage::new(VA_QUOTA, 12, Rights::RW)
+                    .map(|f| TypedItem::Map { send_base: VA_QUOTA, fpage: f }.encode())
+                {
+                    let sent = reply(q, [tag(0, 0, 2), w0, w1, 0, 0]);
+                    r.check(sent.is_ok(), "a map within the quota still works");
+                }
+            }
+            _ => {
+                r.check(false, "the receiver's read faults: nothing was mapped");
+            }
+        }
+        if let Some(m) = r.expect(q, READ, "the receiver reads the page") {
+            r.check(m.mr[1] == MAGIC ^ 0x51, "the page carries the root's data");
+        }
+        r.delete(q);
+        r.report("quota", before);
+    }
+
     fn same_cpu(r: &mut Root) {
         let before = r.failed;
         let e = r.spawn(0x78, false, 0, echo, 100, r.me);
@@ -803,6 +866,7 @@ mod test {
             fp_state(&mut r);
             exception(&mut r);
             grant(&mut r);
+            quota(&mut r);
             same_cpu(&mut r);
             cross_cpu(&mut r);
         }
