@@ -225,7 +225,12 @@ const SEND_BASE_MASK: u64 = !0xFFF;
 ///
 /// The receiver must have opened a window (BR0 of its UTCB) that the flexpage fits
 /// in; otherwise the whole IPC fails with [`Error::MapRejected`] for both sides and
-/// nothing is mapped.
+/// nothing is mapped. Likewise, if the receiver's kernel-memory quota or the free
+/// memory cannot cover the worst case of every item, the IPC fails with
+/// [`Error::OutOfMemory`] for both sides before anything is mapped. Only the pages
+/// the sender has mapped are passed on; a target page that already holds its source
+/// (or a mapping the source derives from) is left as it is. In a page-fault reply
+/// nothing reports a failure: the thread resumes and faults again.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum TypedItem {
     /// Share the pages: the sender keeps them, the receiver gets a mapping derived

@@ -358,9 +358,9 @@ pub fn dequeue_anywhere(k: &mut Kernel, t: u32) {
 /// Only the words the tag names are read; the receive window (BR0) only when there are
 /// typed items. Items are validated in a first pass (decode, fits the window, the
 /// receiver's quota and free memory cover the worst case: [`afford`]) and mapped in a
-/// second, so a bad item or a lack of memory maps nothing. One error can still stop
-/// the second pass part way: a target page holding the source itself (or a mapping it
-/// derives from), which the MDB refuses; the pages before it stay mapped.
+/// second, so a bad item or a lack of memory maps nothing, and the second pass cannot
+/// fail part way (a target page that holds its source, or a mapping the source
+/// derives from, is left as it is: `Kernel::map_entry`).
 fn transfer(k: &mut Kernel, src: u32, dst: u32, tag: Tag) -> Result<(), Error> {
     let words = 1 + tag.words() as usize;
     let untyped = 1 + tag.u() as usize;

@@ -221,7 +221,9 @@ impl Kernel {
     }
 
     /// Maps (or grants) the page of `space`'s mapping `entry` to `to` at `to_va` with
-    /// `rights`, through the MDB; revoked mappings leave the page tables and TLBs.
+    /// `rights`, through the MDB; revoked mappings leave the page tables and TLBs. A
+    /// target that holds the source (or a mapping the source derives from) is left
+    /// as it is.
     pub fn map_entry(
         &mut self,
         entry: EntryId,
@@ -238,7 +240,13 @@ impl Kernel {
         } else {
             mdb.map(entry, target, to_va, rights, |r| revoke(spaces, r))
         };
-        let new = result.map_err(mdb_error)?;
+        let new = match result {
+            // The target already holds the source, or a mapping it derives from:
+            // replacing it would revoke the source. The page stays as it is (a
+            // no-op, so a message never fails part way over it).
+            Err(MdbError::TargetHoldsSource { .. }) => return Ok(()),
+            other => other.map_err(mdb_error)?,
+        };
         let (pa, rights) = {
             let e = self.mdb.entry(new);
             (e.pa(), e.rights())

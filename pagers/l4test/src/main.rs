@@ -58,6 +58,7 @@ mod test {
     const AFTER: u16 = 0x203;
     const PONG: u16 = 0x204;
     const RESULT: u16 = 0x205;
+    const BACK: u16 = 0x206;
 
     /// The root's data page for map-unmap, and where A and B see it.
     const VA_P: u64 = 0x20_0000_0000;
@@ -422,6 +423,26 @@ mod test {
         let never = Timeouts::NEVER.pack();
         let _ = sys::ipc(root, 0, never, [tag(RESULT, 1, 0), status, 0, 0, 0]);
         let _ = sys::ipc(root, 0, never, [tag(READ, 1, 0), read(VA_QUOTA), 0, 0, 0]);
+        park()
+    }
+
+    /// map-back: takes a page from the root, maps it back to where the root holds it.
+    extern "C" fn mapper_back(utcb: u64) -> ! {
+        open_window(utcb);
+        let root = ThreadId::ROOT.raw();
+        let _ = call(root, [tag(GIVE, 0, 0), 0, 0, 0, 0]);
+        let never = Timeouts::NEVER.pack();
+        let va = VA_P + 0x3_0000;
+        let status = match Fpage::new(VA_A, 12, Rights::RW)
+            .map(|f| TypedItem::Map { send_base: va, fpage: f }.encode())
+        {
+            Ok(Ok([w0, w1])) => match sys::ipc(root, 0, never, [tag(BACK, 0, 2), w0, w1, 0, 0]) {
+                Ok(_) => 0,
+                Err(e) => e as u64,
+            },
+            _ => u64::MAX,
+        };
+        let _ = sys::ipc(root, 0, never, [tag(RESULT, 2, 0), status, read(VA_A), 0, 0]);
         park()
     }
 
@@ -816,6 +837,41 @@ mod test {
         r.report("quota", before);
     }
 
+    /// map-back: a page mapped back onto the mapping it derives from is left as it is,
+    /// and the message still arrives (replacing it would revoke the source).
+    fn map_back(r: &mut Root) {
+        let before = r.failed;
+        let va = VA_P + 0x3_0000;
+        let ok = sys::memory_control(0, 0, va, RW_NEAREST).is_ok();
+        r.check(ok, "MemoryControl gives the root a page");
+        // SAFETY: `va` was just mapped read-write for us.
+        unsafe { core::ptr::write_volatile(va as *mut u64, MAGIC ^ 0xb0) };
+        set_root_window(Fpage::whole_space(Rights::RWX).raw());
+        let m = r.spawn(0x7a, true, 2, mapper_back, 100, r.me);
+        if r.expect(m, GIVE, "the thread asks").is_some()
+            && let Ok(Ok([w0, w1])) =
+                Fpage::new(va, 12, Rights::RW).map(|f| TypedItem::Map { send_base: VA_A, fpage: f }.encode())
+        {
+            let _ = reply(m, [tag(0, 0, 2), w0, w1, 0, 0]);
+        }
+        r.expect(m, BACK, "the map back arrives, not refused");
+        if let Some(m) = r.expect(m, RESULT, "the thread reports") {
+            r.check(m.mr[1] == 0, "its send succeeded");
+            r.check(m.mr[2] == MAGIC ^ 0xb0, "it still sees the page");
+        }
+        r.check(read(va) == MAGIC ^ 0xb0, "the root keeps its page");
+        set_root_window(0);
+        r.delete(m);
+        r.report("map-back", before);
+    }
+
+    /// Sets BR0, the receive window, of the root's UTCB.
+    fn set_root_window(raw: u64) {
+        // SAFETY: the root's UTCB is at 0x20_0000 (the kernel's task layout), mapped
+        // read-write; BR0 is at its documented offset.
+        unsafe { core::ptr::write_volatile((0x20_0000 + abi::utcb::BR_OFFSET) as *mut u64, raw) };
+    }
+
     fn same_cpu(r: &mut Root) {
         let before = r.failed;
         let e = r.spawn(0x78, false, 0, echo, 100, r.me);
@@ -867,6 +923,7 @@ mod test {
             exception(&mut r);
             grant(&mut r);
             quota(&mut r);
+            map_back(&mut r);
             same_cpu(&mut r);
             cross_cpu(&mut r);
         }
