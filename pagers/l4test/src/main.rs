@@ -30,6 +30,14 @@
 //!   IPC (label 0xFFB0, the ESR), whose reply sets a new IP: the thread goes on.
 //! - **grant**: a page granted (not mapped) to a thread of another space carries the
 //!   data there and is gone from the granter's space.
+//! - **quota**: the root holds one page in each of 2100 spans of 2 MiB and maps them all
+//!   (one 8 GiB flexpage) to a thread whose space has the standard 16 MiB quota: the
+//!   tables would take 16.4 MiB, so the IPC fails with `OutOfMemory` on both sides and
+//!   nothing is mapped (the thread's read of the first page faults); a one-page map
+//!   afterwards works.
+//! - **map-back**: a thread maps the page it got from the root back to the root's
+//!   address of that page (where the root holds its source): the message arrives, the
+//!   page is left as it is, and both still read it.
 //! - **same-cpu** / **cross-cpu**: 100 IPC round trips with a thread on the root's own
 //!   CPU, and with one on another CPU of the same node (other nodes: the root task).
 //!
