@@ -134,6 +134,10 @@ pub struct Tcb {
     /// Deleted while it ran on another CPU: that CPU finishes the deletion at its next
     /// kernel entry (an SGI makes that immediate).
     pub doomed: bool,
+    /// `Schedule` moved it to this CPU while it ran on its old one: the old CPU moves
+    /// it at its next kernel entry (an SGI makes that immediate), or `make_ready`
+    /// does if it blocks first.
+    pub move_to: Option<u32>,
 }
 
 impl Tcb {
@@ -161,6 +165,7 @@ impl Tcb {
             deadline: 0,
             after_send: None,
             doomed: false,
+            move_to: None,
         }
     }
 

@@ -88,14 +88,14 @@ pub struct BootTest {
 /// - `l4test` (`pagers/l4test`): map, remap and recursive unmap across three spaces
 ///   checked by faults, unmap of a page in use on another node, preemption by priority,
 ///   round robin, a dead pager, a dead partner, FP/SIMD state, exceptions, grant, a
-///   map over the receiver's quota, a map back onto its source, IPC on one CPU and across CPUs (`report: l4test
+///   map over the receiver's quota, a map back onto its source, moving a running thread, IPC on one CPU and across CPUs (`report: l4test
 ///   checks= failed=0`, every one of [`L4TEST_SCENARIOS`] `=pass`).
 ///
 /// All must end with status 0 (`report: user-level result=pass`).
 pub const ROOT_PROGRAMS: [&str; 4] = ["badargs", "fuzz", "irqtest", "l4test"];
 
 /// The scenarios `l4test` reports (`report: l4test NAME=pass`); each must pass.
-pub const L4TEST_SCENARIOS: [&str; 12] = [
+pub const L4TEST_SCENARIOS: [&str; 13] = [
     "map-unmap",
     "unmap-in-use",
     "preemption",
@@ -106,6 +106,7 @@ pub const L4TEST_SCENARIOS: [&str; 12] = [
     "grant",
     "quota",
     "map-back",
+    "move-running",
     "same-cpu",
     "cross-cpu",
 ];

@@ -75,7 +75,12 @@ pub enum Syscall {
     /// | x0 | `dest` | status |
     /// | x1 | priority `0..=`[`MAX_PRIORITY`], or [`KEEP`] | old priority |
     /// | x2 | CPU index, or [`KEEP`] | old CPU |
-    /// | x3 | timeslice in µs, 0 = keep | - |
+    /// | x3 | timeslice in µs (rounded up to whole timer ticks of 10 ms), 0 = keep | - |
+    ///
+    /// A thread that is running moves too: on another CPU, that CPU is interrupted
+    /// (SGI) and moves it at once; the caller itself moves on its way out of this call.
+    /// The call does not wait for the move; the old CPU it returns is the one asked
+    /// for by the previous `Schedule`. The UTCB's `cpu` word follows the move.
     ///
     /// Errors: [`Error::InvalidThread`], [`Error::NoPrivilege`] (the caller is not the
     /// thread's scheduler), [`Error::InvalidArgument`] (priority), [`Error::InvalidCpu`].
@@ -93,7 +98,9 @@ pub enum Syscall {
     /// | x5 | exception handler | - |
     ///
     /// Errors: [`Error::InvalidThread`], [`Error::InvalidArgument`] (reserved control
-    /// bits).
+    /// bits), [`Error::Busy`] (the thread is running on another CPU at this moment:
+    /// its registers are not in memory; retry, or stop it first, e.g. by `Schedule`
+    /// to the caller's CPU at a lower priority).
     ExchangeRegisters = 4,
     /// Revoke mappings, recursively through the mapping database.
     ///

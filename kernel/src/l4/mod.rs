@@ -495,6 +495,7 @@ impl Kernel {
         let id = self.tcb(number).map_or(0, |t| t.id());
         // SAFETY: the UTCB frame is this thread's, user memory now mapped in its space.
         unsafe { phys::write_u64(utcb_pa + abi::utcb::MY_GLOBAL_ID_OFFSET as u64, id) };
+        self.set_cpu(number, cpu);
         Ok(number)
     }
 
@@ -593,8 +594,21 @@ impl Kernel {
         self.destroy_space(space);
     }
 
+    /// Places thread `t` on `cpu` (not running, not queued): the TCB and the
+    /// UTCB's `cpu` word, which the thread may read.
+    pub fn set_cpu(&mut self, t: u32, cpu: u32) {
+        let Some(tcb) = self.tcb(t) else { return };
+        tcb.cpu = cpu;
+        tcb.move_to = None;
+        // SAFETY: the UTCB frame is this thread's (user memory, kernel-allocated).
+        unsafe { phys::write_u64(tcb.utcb_pa + abi::utcb::CPU_OFFSET as u64, u64::from(cpu)) };
+    }
+
     /// Makes thread `t` ready on its CPU, waking that CPU if it is another.
     pub fn make_ready(&mut self, t: u32) {
+        if let Some(to) = self.tcb(t).and_then(|tcb| tcb.move_to) {
+            self.set_cpu(t, to);
+        }
         let Some(tcb) = self.tcb(t) else { return };
         tcb.state = ThreadState::Ready;
         let (cpu, prio) = (tcb.cpu, tcb.priority);
@@ -763,6 +777,11 @@ pub fn user_trap(trap: Trap) {
         }
     } else if trap.kind == Kind::SError || trap.kind == Kind::Fiq || trap.source == Source::Lower32 {
         ipc::fault(&mut k, current, FaultKind::Exception);
+    }
+    // Moved to another CPU by `Schedule` while it ran here: it goes there now.
+    if k.tcb(current).is_some_and(|t| t.state == ThreadState::Running && t.move_to.is_some()) {
+        k.make_ready(current);
+        current = 0;
     }
     let next = k.pick(me, current, expired);
     if next == 0 {

@@ -203,9 +203,29 @@ fn schedule(k: &mut Kernel, cur: u32, privileged: bool, a: &[u64; 8]) -> Result<
         return Err(Error::InvalidCpu);
     }
     let t = k.tcb(dest).ok_or(Error::InvalidThread)?;
-    let old = (u64::from(t.priority), u64::from(t.cpu));
-    if t.state == ThreadState::Running && cpu != u64::MAX && cpu != u64::from(t.cpu) {
-        return Err(Error::Busy);
+    let old = (u64::from(t.priority), u64::from(t.move_to.unwrap_or(t.cpu)));
+    if a[3] != 0 {
+        // Microseconds to ticks, rounded up: at least one tick, at most what fits.
+        let ticks = a[3].div_ceil(1_000_000 / crate::irq::TICK_HZ);
+        t.timeslice = u32::try_from(ticks).unwrap_or(u32::MAX);
+    }
+    if t.state == ThreadState::Running {
+        // Running (here: the caller itself; or on another CPU): its CPU moves it at
+        // its next kernel entry (`user_trap`), at the end of this call here, or after
+        // the SGI there. Its priority counts from its next scheduling decision.
+        if prio != u64::MAX {
+            t.priority = prio as u8;
+        }
+        if cpu != u64::MAX && cpu != u64::from(t.cpu) {
+            t.move_to = Some(cpu as u32);
+            let here = crate::percpu::get(t.cpu as usize);
+            if let Some(block) = here.filter(|b| b.mpidr != crate::arch::cpu::mpidr()) {
+                crate::irq::send_sgi(crate::irq::SGI_RESCHEDULE, block.mpidr);
+            }
+        } else if cpu != u64::MAX {
+            t.move_to = None;
+        }
+        return Ok(old);
     }
     let was_ready = t.state == ThreadState::Ready;
     if was_ready {
@@ -216,7 +236,7 @@ fn schedule(k: &mut Kernel, cur: u32, privileged: bool, a: &[u64; 8]) -> Result<
         t.priority = prio as u8;
     }
     if cpu != u64::MAX {
-        t.cpu = cpu as u32;
+        k.set_cpu(dest, cpu as u32);
     }
     if was_ready {
         k.make_ready(dest);

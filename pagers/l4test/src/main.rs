@@ -35,6 +35,9 @@
 //!   tables would take 16.4 MiB, so the IPC fails with `OutOfMemory` on both sides and
 //!   nothing is mapped (the thread's read of the first page faults); a one-page map
 //!   afterwards works.
+//! - **move-running**: a thread spinning on CPU 1 is moved by `Schedule` to CPU 3 (the
+//!   other node) while it runs: it goes on running, `Introspect CurrentCpu` and its
+//!   UTCB's `cpu` word say 3, and a lower-priority thread then runs on CPU 1.
 //! - **map-back**: a thread maps the page it got from the root back to the root's
 //!   address of that page (where the root holds its source): the message arrives, the
 //!   page is left as it is, and both still read it.
@@ -91,6 +94,10 @@ mod test {
 
     static SPIN: AtomicU64 = AtomicU64::new(0);
     static SPIN2: AtomicU64 = AtomicU64::new(0);
+    /// move-running: the mover's rounds, and the CPU it last saw itself on
+    /// (`Introspect CurrentCpu`) and in its UTCB's `cpu` word (`u64::MAX`: they differ).
+    static MOVER_ROUNDS: AtomicU64 = AtomicU64::new(0);
+    static MOVER_CPU: AtomicU64 = AtomicU64::new(u64::MAX);
 
     fn id(number: u64) -> u64 {
         (number << 16) | 1
@@ -452,6 +459,20 @@ mod test {
         };
         let _ = sys::ipc(root, 0, never, [tag(RESULT, 2, 0), status, read(VA_A), 0, 0]);
         park()
+    }
+
+    /// move-running: spins, recording where the kernel says it runs.
+    extern "C" fn mover(utcb: u64) -> ! {
+        loop {
+            let query = sys::introspect([abi::introspect::Query::CurrentCpu.number(), 0, 0, 0]);
+            let here = query.map_or(u64::MAX - 1, |x| x[0]);
+            // SAFETY: this thread's UTCB (the kernel passed it in x0); `cpu` is a
+            // kernel-written word at its documented offset.
+            let word =
+                unsafe { core::ptr::read_volatile((utcb + abi::utcb::CPU_OFFSET as u64) as *const u64) };
+            MOVER_CPU.store(if here == word { here } else { u64::MAX }, Ordering::Relaxed);
+            MOVER_ROUNDS.fetch_add(1, Ordering::Relaxed);
+        }
     }
 
     extern "C" fn spinner(_utcb: u64) -> ! {
@@ -880,6 +901,40 @@ mod test {
         unsafe { core::ptr::write_volatile((0x20_0000 + abi::utcb::BR_OFFSET) as *mut u64, raw) };
     }
 
+    /// move-running: `Schedule` moves a thread while it runs on another CPU (of the
+    /// other node): it goes on running there, and its old CPU is free.
+    fn move_running(r: &mut Root) {
+        let before = r.failed;
+        let m = r.spawn(0x7c, false, 1, mover, 10, r.me);
+        sleep_us(20_000);
+        let (rounds, cpu) = (MOVER_ROUNDS.load(Ordering::Relaxed), MOVER_CPU.load(Ordering::Relaxed));
+        r.check(rounds > 0 && cpu == 1, "the mover runs on CPU 1");
+        let moved = sys::raw(Syscall::Schedule, [m, u64::MAX, 3, 0, 0, 0, 0, 0]);
+        r.check(moved[0] == 0 && moved[2] == 1, "Schedule moves a running thread (old CPU 1)");
+        sleep_us(50_000);
+        r.check(
+            MOVER_CPU.load(Ordering::Relaxed) == 3,
+            "the mover finds itself on CPU 3 (query and UTCB agree)",
+        );
+        let asked = sys::raw(Syscall::Schedule, [m, u64::MAX, u64::MAX, 0, 0, 0, 0, 0]);
+        r.check(asked[0] == 0 && asked[2] == 3, "Schedule reports CPU 3");
+        let r0 = MOVER_ROUNDS.load(Ordering::Relaxed);
+        sleep_us(20_000);
+        r.check(MOVER_ROUNDS.load(Ordering::Relaxed) > r0, "the mover goes on running there");
+        // CPU 1 is free: a thread of lower priority than the mover runs there at once.
+        let e = r.spawn(0x7d, false, 1, echo, 5, r.me);
+        let answered = sys::ipc(
+            e,
+            e,
+            Timeouts { send: Timeout::Never, receive: Timeout::Micros(500_000) }.pack(),
+            [tag(0x303, 1, 0), 41, 0, 0, 0],
+        );
+        r.check(matches!(answered, Ok(a) if a.mr[1] == 42), "a low-priority thread runs on the old CPU");
+        r.delete(e);
+        r.delete(m);
+        r.report("move-running", before);
+    }
+
     fn same_cpu(r: &mut Root) {
         let before = r.failed;
         let e = r.spawn(0x78, false, 0, echo, 100, r.me);
@@ -932,6 +987,7 @@ mod test {
             grant(&mut r);
             quota(&mut r);
             map_back(&mut r);
+            move_running(&mut r);
             same_cpu(&mut r);
             cross_cpu(&mut r);
         }
