@@ -37,7 +37,7 @@
 //!   4  ExchangeRegisters    x0 dest, x1 control, x2 sp, x3 ip, x4 pager,   x1 sp, x2 ip, x3 pager,
 //!                           x5 exception handler                           x4 state flags
 //!   5  Unmap                x0 control (n fpages in MR0.., flush-own)      fpages updated in the UTCB
-//!   6  ThreadSwitch         x0 dest (NIL = yield)                          -
+//!   6  ThreadSwitch         x0 dest (NIL; a thread: no donation yet)       -
 //!   7  SystemClock          -                                              x1 ticks, x2 frequency (Hz)
 //!   8  KernelInterface      -                                              x1 KIP address, x2 ABI
 //!                                                                          version, x3 KIP size
@@ -45,6 +45,7 @@
 //!  10  DebugWrite           x0 pointer, x1 length (<= 4096)                x1 bytes written
 //!  11  Introspect           x0 query, x1..x3 query arguments               x1..x6 answers
 //!  12  MemoryControl   (P)  x0 node, x1 order, x2 dest VA, x3 flags        x1 physical base, x2 node
+//!  13  SystemControl   (P)  x0 operation (power off), x1 exit status      - (does not return)
 //!
 //!  (P) = privileged: only threads of a privileged space (SpaceControl bit 0)
 //! ```

@@ -116,7 +116,10 @@ pub enum Syscall {
     ///
     /// Errors: [`Error::InvalidArgument`] (a flexpage that does not decode).
     Unmap = 5,
-    /// Give the rest of the timeslice to `dest`, or yield.
+    /// Yield the rest of the timeslice: the caller goes to the back of its priority's
+    /// run queue. `dest` is reserved for donating the slice to that thread (L4 X.2);
+    /// this kernel checks that it names a thread but does not donate yet: it yields
+    /// as for NIL.
     ///
     /// | reg | in |
     /// |---|---|

@@ -7,11 +7,11 @@
 //! make the kernel panic: every bad value is an `abi::Error`. The ABI (numbers,
 //! registers, errors) is documented item by item in the `abi` crate.
 //!
-//! Implemented here: `Ipc`, `ThreadControl` (create), `Schedule`, `ExchangeRegisters`,
-//! `ThreadSwitch`, `SystemClock`, `KernelInterface`, `DebugWrite`, `Introspect`,
-//! `MemoryControl`, `SpaceControl`. `Unmap` and `InterruptControl` answer
-//! `UnknownSyscall` until the mapping database and user-level interrupts land (see the
-//! issue tracker); thread deletion answers `InvalidArgument` for the same reason.
+//! Every syscall of the ABI is handled here: `Ipc` (in `ipc`), `ThreadControl` (create
+//! and delete), `SpaceControl`, `Schedule`, `ExchangeRegisters`, `Unmap`,
+//! `ThreadSwitch` (a yield: donation to `dest` is not implemented, as the ABI says),
+//! `SystemClock`, `KernelInterface`, `DebugWrite`, `Introspect`, `MemoryControl`,
+//! `InterruptControl`, `SystemControl`.
 
 use super::{Kernel, ipc};
 use crate::arch::{phys, timer};
