@@ -183,9 +183,27 @@ pub fn split_id(id: u64) -> Option<(u32, u16)> {
         .then_some((number as u32, version))
 }
 
+/// A timeslice of `us` microseconds in ticks of a `hz` timer: rounded up, at least
+/// one tick, at most `u32::MAX` (`Schedule`'s x3; 0 there means "keep" and never
+/// reaches this).
+pub fn timeslice_ticks(us: u64, hz: u64) -> u32 {
+    let tick_us = (1_000_000 / hz.max(1)).max(1);
+    u32::try_from(us.div_ceil(tick_us).max(1)).unwrap_or(u32::MAX)
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn timeslices_round_up_to_whole_ticks() {
+        assert_eq!(timeslice_ticks(1, 100), 1, "at least one tick");
+        assert_eq!(timeslice_ticks(10_000, 100), 1);
+        assert_eq!(timeslice_ticks(10_001, 100), 2, "rounded up");
+        assert_eq!(timeslice_ticks(100_000, 100), 10, "the default slice");
+        assert_eq!(timeslice_ticks(u64::MAX, 100), u32::MAX, "clamped, no overflow");
+        assert_eq!(timeslice_ticks(5, 0), 1, "a zero rate counts as 1 Hz: no division by zero");
+    }
 
     #[test]
     fn thread_ids_carry_number_and_version() {

@@ -205,9 +205,7 @@ fn schedule(k: &mut Kernel, cur: u32, privileged: bool, a: &[u64; 8]) -> Result<
     let t = k.tcb(dest).ok_or(Error::InvalidThread)?;
     let old = (u64::from(t.priority), u64::from(t.move_to.unwrap_or(t.cpu)));
     if a[3] != 0 {
-        // Microseconds to ticks, rounded up: at least one tick, at most what fits.
-        let ticks = a[3].div_ceil(1_000_000 / crate::irq::TICK_HZ);
-        t.timeslice = u32::try_from(ticks).unwrap_or(u32::MAX);
+        t.timeslice = crate::thread::timeslice_ticks(a[3], crate::irq::TICK_HZ);
     }
     if t.state == ThreadState::Running {
         // Running (here: the caller itself; or on another CPU): its CPU moves it at
