@@ -412,8 +412,7 @@ fn map_item(k: &mut Kernel, src: u16, dst: u16, item: TypedItem, window: Fpage) 
     // Only where the sender has tables: a 2^47-byte flexpage over a sparse space must
     // not cost 2^35 steps with the kernel lock held.
     let mut at = fpage.base();
-    while let Some(found) = k.next_populated(src, at, end) {
-        let span_end = (found | (table::entry_span(2) - 1)).saturating_add(1).min(end);
+    while let Some((found, span_end)) = k.next_span(src, at, end) {
         for va in (found..span_end).step_by(abi::PAGE_SIZE as usize) {
             let from = crate::mdb::SpaceId::new(u32::from(src));
             if let Some(entry) = k.mdb.lookup(from, va) {
@@ -439,8 +438,9 @@ fn target_of(item: TypedItem, window: Fpage) -> u64 {
 
 /// Checks, before anything is mapped, that the receiver's quota and the free memory
 /// cover the worst case of mapping every item: so running out is an error with
-/// nothing changed, not a message half delivered. The worst case counts every page
-/// of a 2 MiB span where the sender has a table, and a slab frame to spare.
+/// nothing changed, not a message half delivered. The cost counts the pages the
+/// sender has mapped, the tables the receiver lacks for them ([`Kernel::map_cost`]),
+/// and a slab frame to spare.
 ///
 /// The items are the message words `words` (pairs) of thread `sender`; words that do
 /// not decode are skipped (the callers refuse or ignore them).
@@ -460,24 +460,6 @@ fn afford(k: &mut Kernel, sender: u32, words: core::ops::Range<usize>, dst: u16,
             return Ok(());
         }
     }
-    // Else the quick worst case; only if that does not fit, the exact count.
-    match fits(k, sender, words.clone(), dst, window, false)? {
-        (Ok(()), _) => Ok(()),
-        (Err(_), true) => fits(k, sender, words, dst, window, true)?.0,
-        (Err(e), false) => Err(e),
-    }
-}
-
-/// Whether the items' cost fits the receiver's quota and the free memory; and whether
-/// the cost was an estimate ([`Kernel::map_cost`]).
-fn fits(
-    k: &mut Kernel,
-    sender: u32,
-    words: core::ops::Range<usize>,
-    dst: u16,
-    window: Fpage,
-    exact: bool,
-) -> Result<(Result<(), Error>, bool), Error> {
     let mut cost = super::MapCost::default();
     for i in words.step_by(2) {
         let s = k.tcb(sender).ok_or(Error::NonExistingPartner)?;
@@ -485,26 +467,27 @@ fn fits(
         let Ok(item) = TypedItem::decode([read_mr(s, i), read_mr(s, i + 1)]) else { continue };
         let fpage = item.fpage();
         if !fpage.is_nil() {
-            k.map_cost(src, (fpage.base(), fpage.size()), dst, target_of(item, window), exact, &mut cost)
+            k.map_cost(src, (fpage.base(), fpage.size()), dst, target_of(item, window), &mut cost)
                 .ok_or(Error::InvalidSpace)?;
         }
     }
     if cost.entries == 0 {
-        return Ok((Ok(()), cost.estimated)); // the sender holds nothing there: nothing will be mapped
+        return Ok(()); // the sender holds nothing there: nothing will be mapped
     }
     let tables = cost.table_bytes();
     let space = k.space(dst).ok_or(Error::InvalidSpace)?;
-    if space.can_charge(tables).is_err() {
-        return Ok((Err(Error::OutOfMemory), cost.estimated));
-    }
+    space.can_charge(tables).map_err(|_| Error::OutOfMemory)?;
     let need = tables.saturating_add(cost.entries).saturating_add(table::PAGE_SIZE);
     // The home node usually has it; only otherwise add up the others (where
     // allocations fall back to).
     if FRAMES.free_bytes(space.home) >= need {
-        return Ok((Ok(()), cost.estimated));
+        return Ok(());
     }
     let free: u64 = FRAMES.nodes_with_memory().iter().map(|n| FRAMES.free_bytes(n)).sum();
-    Ok((if free < need { Err(Error::OutOfMemory) } else { Ok(()) }, cost.estimated))
+    if free < need {
+        return Err(Error::OutOfMemory);
+    }
+    Ok(())
 }
 
 /// A fault of thread `cur`: report it to its pager or exception handler and wait.

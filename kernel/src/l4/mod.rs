@@ -75,8 +75,6 @@ pub struct MapCost {
     pub tables: table::TableCount,
     /// Bytes of MDB entries (slab memory; not charged: see `mapdb::ENTRIES`).
     pub entries: u64,
-    /// Some item was counted at its worst case, not walked.
-    pub estimated: bool,
 }
 
 impl MapCost {
@@ -314,59 +312,35 @@ impl Kernel {
         Some(old)
     }
 
-    /// The first address in `[va, end)` of `space` whose last-level table exists
-    /// ([`table::next_populated`]): how loops over user-given ranges skip empty space.
-    pub fn next_populated(&mut self, space: u16, va: u64, end: u64) -> Option<u64> {
+    /// The next part of `[at, end)` that `space` has a last-level table for: from the
+    /// first such address to the end of that table's 2 MiB span (or `end`). Loops over
+    /// user-given ranges step with this, so empty space costs nothing
+    /// ([`table::next_populated`]).
+    pub fn next_span(&mut self, space: u16, at: u64, end: u64) -> Option<(u64, u64)> {
         let root = self.space(space)?.root;
         let mut mem = tables::DirectTables { alloc: || None };
-        table::next_populated(&mut mem, root, va, end.min(abi::USER_ADDRESS_LIMIT))
+        let found = table::next_populated(&mut mem, root, at, end.min(abi::USER_ADDRESS_LIMIT))?;
+        let span_end = (found | (table::entry_span(2) - 1)).saturating_add(1).min(end);
+        Some((found, span_end))
     }
 
     /// What mapping `src`'s pages in `[va, va + size)` to `to` in `dst` could cost:
     /// for each 2 MiB span where `src` has pages, the tables `dst` lacks for it and an
     /// MDB entry per page. Added to `cost` (several items add up).
-    /// Without `exact`, a one-page item is counted at its worst (three tables) without
-    /// a walk, and `cost.estimated` says so.
-    pub fn map_cost(
-        &mut self,
-        src: u16,
-        (va, size): (u64, u64),
-        dst: u16,
-        to: u64,
-        exact: bool,
-        cost: &mut MapCost,
-    ) -> Option<()> {
-        const SPAN: u64 = 512 * PAGE_SIZE;
+    pub fn map_cost(&mut self, src: u16, (va, size): (u64, u64), dst: u16, to: u64, cost: &mut MapCost) -> Option<()> {
         let dst_root = self.space(dst)?.root;
         let src_root = self.space(src)?.root;
         let entry_bytes = core::mem::size_of::<crate::mdb::Entry>() as u64;
-        let mut mem = tables::DirectTables { alloc: || None };
-        if size == PAGE_SIZE && !exact {
-            // One page (a fault reply, most maps): at most a path of three tables and
-            // one entry, without walking anything. Sure enough when it fits.
-            cost.tables.tables += 3;
-            cost.entries += entry_bytes;
-            cost.estimated = true;
-            return Some(());
-        }
-        if size == PAGE_SIZE {
-            if table::mapped_in_span(&mut mem, src_root, va, va + PAGE_SIZE) > 0 {
-                cost.tables.add(&mut mem, dst_root, to, PAGE_SIZE);
-                cost.entries += entry_bytes;
-            }
-            return Some(());
-        }
         let end = va.saturating_add(size);
         let mut at = va;
-        while let Some(found) = self.next_populated(src, at, end) {
-            let next = (found & !(SPAN - 1)).saturating_add(SPAN).min(end);
+        while let Some((found, span_end)) = self.next_span(src, at, end) {
             let mut mem = tables::DirectTables { alloc: || None };
-            let pages = table::mapped_in_span(&mut mem, src_root, found, next);
+            let pages = table::mapped_in_span(&mut mem, src_root, found, span_end);
             if pages > 0 {
-                cost.tables.add(&mut mem, dst_root, to + (found - va), next - found);
+                cost.tables.add(&mut mem, dst_root, to + (found - va), span_end - found);
                 cost.entries += pages * entry_bytes;
             }
-            at = next;
+            at = span_end;
         }
         Some(())
     }

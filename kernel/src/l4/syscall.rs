@@ -498,8 +498,7 @@ fn unmap(k: &mut Kernel, cur: u32, control: u64) -> Result<(), Error> {
         // Only where the caller has tables: unmapping a 2^47-byte flexpage of a sparse
         // space must not take 2^35 steps with the kernel lock held.
         let mut at = fpage.base();
-        while let Some(found) = k.next_populated(space, at, end) {
-            let span_end = (found | (crate::mm::table::entry_span(2) - 1)).saturating_add(1).min(end);
+        while let Some((found, span_end)) = k.next_span(space, at, end) {
             for va in (found..span_end).step_by(abi::PAGE_SIZE as usize) {
                 k.unmap_recursive(space, va, mask, control.flush_own);
             }
