@@ -104,12 +104,28 @@ impl RunQueues {
         Ok(())
     }
 
+    /// Whether a thread at priority `prio` or above is ready (the IPC fast path's
+    /// question: then the partner would not run at once). One load when nothing is
+    /// ready, the common case there.
+    #[inline(always)]
+    pub fn any_at_or_above(&self, prio: u8) -> bool {
+        self.len != 0 && self.highest().is_some_and(|h| h >= prio)
+    }
+
     /// The highest priority with a ready thread.
+    /// (A plain loop, inlined: the IPC fast path asks this with values in registers
+    /// that a call would make the compiler spill.)
+    #[inline(always)]
     pub fn highest(&self) -> Option<u8> {
-        (0..self.map.len()).rev().find_map(|w| {
+        let mut w = self.map.len();
+        while w > 0 {
+            w -= 1;
             let word = self.map[w];
-            (word != 0).then(|| (w * 64 + 63 - word.leading_zeros() as usize) as u8)
-        })
+            if word != 0 {
+                return Some((w * 64 + 63 - word.leading_zeros() as usize) as u8);
+            }
+        }
+        None
     }
 
     /// Takes the first thread of the highest non-empty level.
@@ -246,6 +262,11 @@ mod tests {
                         model.remove(at)
                     });
                     assert_eq!(q.pop_highest(&mut links), want);
+                }
+                _ if rand() % 2 == 0 => {
+                    let prio = (rand() % 256) as u8;
+                    let want = model.iter().any(|&(_, p)| p >= prio);
+                    assert_eq!(q.any_at_or_above(prio), want, "any at or above {prio}");
                 }
                 _ => {
                     let found = model.iter().position(|&(m, _)| m == t);

@@ -100,6 +100,10 @@ pub struct Tcb {
     pub fp: FpState,
     /// Index of its address space.
     pub space: u16,
+    /// TTBR0_EL1 while it runs: its space's root table and ASID, cached here at
+    /// creation (a space keeps both for life and outlives its threads), so a switch
+    /// to this thread needs no space lookup.
+    pub ttbr0: u64,
     /// Scheduling priority, 0..=255.
     pub priority: u8,
     /// The CPU it runs on (logical index).
@@ -150,6 +154,7 @@ impl Tcb {
             context: TrapFrame::default(),
             fp: FpState::default(),
             space,
+            ttbr0: 0,
             priority: 100,
             cpu,
             timeslice: 10,

@@ -457,6 +457,7 @@ impl Kernel {
         let version = self.versions[number as usize].wrapping_add(1).max(1);
         self.versions[number as usize] = version;
         let mut tcb = Tcb::new(number, version, space, cpu, node);
+        tcb.ttbr0 = self.space(space).map_or(0, |s| user::ttbr0(s.root, s.asid));
         tcb.utcb_va = utcb_va;
         tcb.utcb_pa = utcb_pa;
         // SAFETY: `tcb_pa` was allocated just above for this TCB alone; the thread table
@@ -641,15 +642,14 @@ impl Kernel {
     /// current whenever a thread is off a CPU, moving a thread to another CPU
     /// (`Schedule`), `ExchangeRegisters` and deletion need no FP care beyond
     /// [`Kernel::destroy_thread`] forgetting a deleted owner.
+    #[inline(never)]
     fn fp_switch(&mut self, me: &PerCpu, next: u32) {
-        let (owner, open) = {
-            let sched = me.sched.lock();
-            (sched.fp_owner, sched.fp_open)
-        };
+        let mut sched = me.sched.lock();
+        let (owner, open) = (sched.fp_owner, sched.fp_open);
         if owner == next {
             if !open && next != 0 {
                 user::set_user_fp(true);
-                me.sched.lock().fp_open = true;
+                sched.fp_open = true;
             }
             return;
         }
@@ -658,7 +658,7 @@ impl Kernel {
                 user::save_fp(&mut old.fp);
             }
             user::set_user_fp(false);
-            me.sched.lock().fp_open = false;
+            sched.fp_open = false;
         }
     }
 
@@ -671,11 +671,8 @@ impl Kernel {
         if tcb.remaining == 0 {
             tcb.remaining = tcb.timeslice;
         }
-        let space = tcb.space;
         me.user_context.store(&raw mut tcb.context as u64, Ordering::Relaxed);
-        if let Some(s) = self.space(space) {
-            user::switch_space(s.root, s.asid);
-        }
+        user::set_ttbr0(tcb.ttbr0);
         me.sched.lock().current = next;
     }
 }
@@ -720,11 +717,6 @@ pub fn user_trap(trap: Trap) {
     if k.tcb(current).is_some_and(|t| t.doomed) {
         k.destroy_thread(current);
         current = 0;
-    }
-    // The common register-only Call / ReplyWait (see `fastpath`): done here, or not at
-    // all (then the general path below runs as if it had not been tried).
-    if trap.kind == Kind::Sync && current != 0 && fastpath::try_ipc(&mut k, me, current) {
-        return;
     }
     if events.interrupts {
         ipc::deliver_interrupts(&mut k);

@@ -14,7 +14,9 @@
 //!   `user_restore` loads the registers of whichever thread the kernel picked from
 //!   `user_context` again (the kernel repointed it in `dispatch`) and erets to EL0.
 //!   No copy of the frame is made on the way in or out: a system call that switches
-//!   threads touches each thread's registers once.
+//!   threads touches each thread's registers once. An `svc #0` from AArch64 (the
+//!   ESR compared as one value) first tries the IPC fast path (`trap_user_svc`,
+//!   `l4::fastpath`), which returns straight to `user_restore` when it did the call.
 //!
 //! The frame's layout is shared by the assembly and the Rust struct; a `const`
 //! assertion below keeps the two in step, and `PerCpu::user_context`'s offset is
@@ -95,11 +97,26 @@ trap_user:
     mrs     x4, elr_el1
     mrs     x3, spsr_el1
     stp     x4, x3, [x0, #256]
-    mrs     x2, esr_el1
+    mrs     x5, esr_el1
     mrs     x3, far_el1
-    stp     x2, x3, [x0, #272]
+    stp     x5, x3, [x0, #272]
     ldp     x2, x3, [sp], #16       // the thread's x0/x1
     stp     x2, x3, [x0, #0]
+    // An `svc #0` from AArch64 EL0 (this slot, this ESR) tries the IPC fast path
+    // first: done, or nothing changed and the general path runs with x0, x1 and x4
+    // as they were (reloaded: the call clobbered them).
+    cmp     x1, #8
+    b.ne    1f
+    mov     x2, #{svc0_esr}
+    cmp     x5, x2
+    b.ne    1f
+    bl      trap_user_svc
+    cbnz    w0, user_restore
+    mrs     x0, tpidr_el1
+    ldr     x0, [x0, #{user_context}]
+    ldr     x4, [x0, #256]
+    mov     x1, #8
+1:
     // The interrupted code as the caller in the frame-pointer chain (for backtraces).
     stp     x29, x4, [sp, #-16]!
     mov     x29, sp
@@ -192,6 +209,7 @@ trap_restore:
 "#,
     frame = const FRAME_SIZE,
     user_context = const core::mem::offset_of!(PerCpu, user_context),
+    svc0_esr = const crate::ipc_fast::SVC0_ESR,
 );
 
 /// Called by `trap_common` (exceptions from EL1) with the slot number and the frame.
@@ -208,6 +226,13 @@ extern "C" fn trap_entry(slot: u64, frame: &mut TrapFrame) {
         // from EL0 take `trap_user`, never this path.)
         _ => crate::fatal_exception(trap, frame),
     }
+}
+
+/// Called by `trap_user` for an `svc #0` from AArch64 EL0 (registers in the TCB):
+/// whether the IPC fast path did it (see `l4::fastpath`).
+#[unsafe(no_mangle)]
+extern "C" fn trap_user_svc() -> bool {
+    crate::l4::fastpath::svc()
 }
 
 /// Called by `trap_user` (exceptions from EL0: system calls, faults, interrupts while

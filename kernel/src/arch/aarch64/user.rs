@@ -20,6 +20,7 @@ use crate::thread::FpState;
 /// and EL1 (0b11), `false` to EL1 only (0b01: EL0 use traps with EC 0x07). The kernel
 /// itself is built soft-float; EL1 uses the registers only to save and restore
 /// threads'.
+#[inline(always)]
 pub fn set_user_fp(open: bool) {
     let fpen: u64 = if open { 0b11 << 20 } else { 0b01 << 20 };
     // SAFETY: changes only this CPU's FP trap control. Kernel code (EL1) is never
@@ -117,6 +118,7 @@ pub fn enable_user_counter() {
 }
 
 /// Saves this CPU's FP/SIMD registers into `state`.
+#[inline(always)]
 pub fn save_fp(state: &mut FpState) {
     let p = state as *mut FpState;
     // SAFETY: `p` points at a live, 16-byte aligned FpState of 528 bytes, written
@@ -167,13 +169,24 @@ pub fn restore_fp(state: &FpState) {
     };
 }
 
+/// TTBR0_EL1 for the space with root table `root` (physical) and `asid`.
+pub const fn ttbr0(root: u64, asid: u16) -> u64 {
+    ((asid as u64) << 48) | (root & 0x0000_FFFF_FFFF_F000)
+}
+
 /// Makes the space with root table `root` (physical) and `asid` the lower half.
 pub fn switch_space(root: u64, asid: u16) {
-    let ttbr0 = (u64::from(asid) << 48) | (root & 0x0000_FFFF_FFFF_F000);
-    // SAFETY: `root` is a live translation table of a user space (or the empty root),
-    // whose entries map only user memory; the kernel half is unaffected. The ISB makes
-    // the new TTBR0 apply to the instructions after it (the eret to user).
-    unsafe { core::arch::asm!("msr ttbr0_el1, {}", "isb", in(reg) ttbr0, options(nostack, preserves_flags)) };
+    set_ttbr0(ttbr0(root, asid));
+}
+
+/// Makes `value` ([`ttbr0`] of a live space) the lower half.
+#[inline(always)]
+pub fn set_ttbr0(value: u64) {
+    // SAFETY: `value` names a live translation table of a user space (or the empty
+    // root), whose entries map only user memory (the callers' duty: values come from
+    // [`ttbr0`] of a space that outlives its use); the kernel half is unaffected. The
+    // ISB makes the new TTBR0 apply to the instructions after it (the eret to user).
+    unsafe { core::arch::asm!("msr ttbr0_el1, {}", "isb", in(reg) value, options(nostack, preserves_flags)) };
 }
 
 /// Opens TTBR0 walks (clears TCR_EL1.EPD0), which the boot code closed while the
