@@ -19,6 +19,10 @@ pub enum Shape {
     Call,
     /// `from` = any: send (the reply), then wait for anyone.
     ReplyWait,
+    /// A `ReplyWait` whose reply carries one typed item (`t = 2`) after its untyped
+    /// words, all in registers: a pager's answer to a page fault (or to a `Call`)
+    /// with a map item.
+    ReplyMap,
 }
 
 /// ESR_EL1 of an `svc #0` from AArch64 EL0: EC 0x15, IL set (a 32-bit instruction),
@@ -27,9 +31,9 @@ pub enum Shape {
 /// below never sees another exception, another immediate or AArch32.
 pub const SVC0_ESR: u64 = 0x15 << 26 | 1 << 25;
 
-/// The tag bits a fast message may use: the label (31..16) and `u` (5..0). Everything
-/// else (bits above 31, the flags 15..12, `t` 11..6) must be zero.
-const FAST_TAG_BITS: u64 = 0xFFFF_0000 | 0x3F;
+/// The tag bits a fast message may use: the label (31..16), `t` (11..6) and `u`
+/// (5..0). Everything else (bits above 31, the flags 15..12) must be zero.
+const FAST_TAG_BITS: u64 = 0xFFFF_0000 | 0xFFF;
 
 /// The register-only half of the decision: given x0, x1, x2, x3 and x8 of an
 /// `svc #0`, the shape and the number of message words (MR0..MR(n-1), n <= 5), or
@@ -37,8 +41,10 @@ const FAST_TAG_BITS: u64 = 0xFFFF_0000 | 0x3F;
 ///
 /// Written as a few mask tests (it runs on every system call), equivalent to:
 /// the call is `Ipc`; `to` is a thread (not nil, not an interrupt); `from` is `to` or
-/// any; the receive timeout is never; the tag decodes ([`Tag::from_raw`]) with `t = 0`
-/// and `u + 1 <= REGISTER_MRS`. The tests check the equivalence on random tags.
+/// any; the receive timeout is never; the tag decodes ([`Tag::from_raw`]) and its
+/// words fit the registers, with `t = 0` (a `Call` or `ReplyWait`) or, for a
+/// `ReplyWait` only, `t = 2` (a [`Shape::ReplyMap`], its item in the last two
+/// words). The tests check the equivalence on random tags.
 pub fn classify(x: &[u64; 9]) -> Option<(Shape, usize)> {
     let (to, from, timeouts, tag, number) = (x[0], x[1], x[2], x[3], x[8]);
     if number != Syscall::Ipc.number() || timeouts as u32 != NEVER {
@@ -56,11 +62,16 @@ pub fn classify(x: &[u64; 9]) -> Option<(Shape, usize)> {
     } else {
         return None;
     };
-    let u = (tag & 0x3F) as usize;
-    if tag & !FAST_TAG_BITS != 0 || u + 1 > REGISTER_MRS {
+    if tag & !FAST_TAG_BITS != 0 {
         return None;
     }
-    Some((shape, u + 1))
+    let (u, t) = ((tag & 0x3F) as usize, (tag >> 6 & 0x3F) as usize);
+    let words = 1 + u + t;
+    match (shape, t) {
+        (_, 0) if words <= REGISTER_MRS => Some((shape, words)),
+        (Shape::ReplyWait, 2) if words <= REGISTER_MRS => Some((Shape::ReplyMap, words)),
+        _ => None,
+    }
 }
 
 #[cfg(test)]
@@ -86,6 +97,9 @@ mod tests {
         assert_eq!(classify(&regs(PEER, PEER, NEVER_BOTH, tag(1, 0))), Some((Shape::Call, 2)));
         assert_eq!(classify(&regs(PEER, u64::MAX, NEVER_BOTH, tag(4, 0))), Some((Shape::ReplyWait, 5)));
         assert_eq!(classify(&regs(PEER, PEER, Timeouts::NEVER.pack(), tag(0, 0))), Some((Shape::Call, 1)));
+        // A reply with one map item (a pager's), its words in registers.
+        assert_eq!(classify(&regs(PEER, u64::MAX, NEVER_BOTH, tag(0, 2))), Some((Shape::ReplyMap, 3)));
+        assert_eq!(classify(&regs(PEER, u64::MAX, NEVER_BOTH, tag(2, 2))), Some((Shape::ReplyMap, 5)));
         // The send timeout does not matter: the partner waits already.
         assert_eq!(classify(&regs(PEER, PEER, NEVER as u64, tag(0, 0))), Some((Shape::Call, 1)));
     }
@@ -102,7 +116,9 @@ mod tests {
         assert_eq!(classify(&regs(PEER, PEER, NEVER_BOTH & !0xFFFF_FFFF, tag(1, 0))), None, "zero receive");
         assert_eq!(classify(&regs(PEER, PEER, (NEVER_BOTH & !0xFFFF_FFFF) | 10, tag(1, 0))), None, "finite");
         assert_eq!(classify(&regs(PEER, PEER, NEVER_BOTH, tag(5, 0))), None, "UTCB words");
-        assert_eq!(classify(&regs(PEER, PEER, NEVER_BOTH, tag(1, 2))), None, "typed items");
+        assert_eq!(classify(&regs(PEER, PEER, NEVER_BOTH, tag(1, 2))), None, "a Call with an item");
+        assert_eq!(classify(&regs(PEER, u64::MAX, NEVER_BOTH, tag(3, 2))), None, "item in the UTCB");
+        assert_eq!(classify(&regs(PEER, u64::MAX, NEVER_BOTH, tag(0, 4))), None, "two items");
         assert_eq!(classify(&regs(PEER, PEER, NEVER_BOTH, 1 << 40)), None, "bad tag");
         assert_eq!(classify(&regs(PEER, PEER, NEVER_BOTH, 1 << 12)), None, "flags");
         let irq = ThreadId::interrupt(40).unwrap().raw();
@@ -129,7 +145,12 @@ mod tests {
             return None;
         }
         let tag = Tag::from_raw(tag).ok()?;
-        (tag.t() == 0 && (tag.u() as usize) < REGISTER_MRS).then_some((shape, 1 + tag.u() as usize))
+        let words = 1 + tag.words() as usize;
+        match (shape, tag.t()) {
+            (_, 0) if words <= REGISTER_MRS => Some((shape, words)),
+            (Shape::ReplyWait, 2) if words <= REGISTER_MRS => Some((Shape::ReplyMap, words)),
+            _ => None,
+        }
     }
 
     #[test]
@@ -143,12 +164,13 @@ mod tests {
             seed ^= seed << 17;
             seed
         };
-        for i in 0..200_000 {
+        for i in 0..300_000 {
             let r = next();
-            let tag = match i % 3 {
+            let tag = match i % 4 {
                 0 => r,
                 1 => r & 0xFFFF_FFFF,
-                _ => r & 0xFFFF_0FFF & !(0x3F << 6) | (r >> 40 & 0x3),
+                2 => r & 0xFFFF_0FFF & !(0x3F << 6) | (r >> 40 & 0x3),
+                _ => r & 0xFFFF_0FFF & !(0x3F << 6) | (r >> 40 & 0x3) | ((r >> 50) & 0x3) << 7,
             };
             let to = [PEER, 0, u64::MAX, ThreadId::interrupt(40).unwrap().raw(), r >> 20][i % 5];
             let from = [to, u64::MAX, PEER + (1 << 16)][(r >> 60) as usize % 3];

@@ -194,6 +194,7 @@ impl Fpage {
     }
 
     /// Decodes a word, checking every rule of the layout.
+    #[inline(always)]
     pub const fn from_raw(raw: u64) -> Result<Fpage, FpageError> {
         if raw & RESERVED_MASK != 0 {
             return Err(FpageError::ReservedBits);

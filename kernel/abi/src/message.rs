@@ -285,6 +285,7 @@ impl TypedItem {
 
     /// Decodes two message words, checking the kind, the reserved bits and the
     /// flexpage.
+    #[inline(always)]
     pub const fn decode(words: [u64; 2]) -> Result<TypedItem, ItemError> {
         if words[0] & ITEM_RESERVED_MASK != 0 {
             return Err(ItemError::ReservedBits);
@@ -304,6 +305,7 @@ impl TypedItem {
     /// Whether a receive window admits this item by size: the window is not nil and
     /// the flexpage is no larger than it. (A larger item, or any item against a nil
     /// window, makes the IPC fail with [`Error::MapRejected`].)
+    #[inline(always)]
     pub const fn fits_window(self, window: Fpage) -> bool {
         !window.is_nil() && self.fpage().size() <= window.size()
     }

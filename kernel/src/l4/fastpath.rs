@@ -1,65 +1,93 @@
 // SPDX-License-Identifier: MIT OR Apache-2.0
-//! The IPC fast path: the common L4 round trip in a few dozen lines, before the general
-//! code.
+//! The fast paths: the common L4 round trips (IPC, and a page fault resolved by a
+//! pager) in a few dozen lines each, before the general code.
 //!
 //! # Why
 //! Nearly every IPC in an L4 system is a client's `Call` to a server waiting in its
 //! `ReplyWait` loop, or the server's `ReplyWait` answering a client waiting for the
 //! reply: a few untyped words in registers, the partner already waiting, nothing to
-//! time out. The general path ([`super::ipc::ipc`]) handles every case (typed items,
-//! UTCB words, queues, timeouts, interrupts, faults) and pays for that generality on
-//! each call: system-call decoding, lookups, the run queue, `pick`. This path does
-//! only what that common case needs: copy MR0..MR4 (x3..x7), write the partner's status
-//! and sender id, block the caller, and switch straight to the partner.
+//! time out. Nearly every page fault goes to a pager waiting in its `ReplyWait` loop,
+//! whose reply maps one page. The general path ([`super::ipc::ipc`],
+//! [`super::ipc::fault`]) handles every case (typed items, UTCB words, queues,
+//! timeouts, interrupts, allocation of tables) and pays for that generality on each
+//! call: system-call decoding, lookups, the run queue, `pick`, the MDB's general
+//! map. These paths do only what the common cases need:
+//! - [`svc`] / `try_ipc`: copy MR0..MR4 (x3..x7), write the partner's status and
+//!   sender id, block the caller, switch straight to the partner;
+//! - [`svc`] / `try_map_reply`: the same for a pager's reply carrying one map item of
+//!   one page, after entering the page (MDB child, page-table entry) at the target;
+//! - [`abort`] / `try_fault`: write the fault message into the waiting pager's
+//!   registers, block the faulting thread, switch to the pager.
 //!
-//! # Where it runs
+//! # Where they run
 //! Straight from the entry assembly: `trap_user` (in `arch::aarch64::trap`) has saved
 //! the caller's registers into its TCB; if the exception came through the AArch64-EL0
 //! synchronous slot with ESR = [`SVC0_ESR`] (an `svc #0`, one compare) it calls
-//! [`svc`] before anything else; true sends it straight to `user_restore`, which loads
-//! the partner's registers. No `Trap` is decoded, no interrupt state is looked at, and
-//! the general path (`super::user_trap`) never runs.
+//! [`svc`], with EC 0x24 / 0x20 (a data or instruction abort) [`abort`], before
+//! anything else; true sends it straight to `user_restore`, which loads the partner's
+//! registers. No `Trap` is decoded, no interrupt state is looked at, and the general
+//! path (`super::user_trap`) never runs. False means nothing was changed: the general
+//! path runs as if the fast path had not been tried.
 //!
 //! # Conditions (all must hold; else the general path runs, unchanged)
-//! - an `svc #0` from AArch64 EL0 with x8 = `Ipc`;
-//! - the caller is not being deleted or moved to another CPU;
-//! - `to` names a live thread (not an interrupt, not the caller), `from` is `to` (a
-//!   Call) or any (`ReplyWait`), the receive timeout is never (x2: no deadline to arm);
-//! - the tag (x3) is valid with `t = 0` and `u <= 4` (the message is in x3..x7);
+//! - IPC: an `svc #0` from AArch64 EL0 with x8 = `Ipc`; the caller is not being
+//!   deleted or moved to another CPU; `to` names a live thread (not an interrupt, not
+//!   the caller), `from` is `to` (a Call) or any (`ReplyWait`), the receive timeout is
+//!   never (x2: no deadline to arm); the tag (x3) is valid and all its words are in
+//!   registers (`1 + u + t <= 5`), with `t = 0`, or `t = 2` for a `ReplyWait`;
 //! - the partner waits in a receive that accepts the caller (`RecvBlocked` with
-//!   `from` any or the caller), on this CPU;
+//!   `from` any or the caller), or, for a reply with an item, in the page fault the
+//!   caller (its pager) was told of; it is on this CPU;
 //! - the partner is what the scheduler would pick next: no ready thread here has its
 //!   priority or a higher one (the general path queues it at the back of its level);
 //! - for an open receive (`ReplyWait`): no sender is queued on the caller and no
-//!   interrupt is pending anywhere (the general path would deliver those first).
+//!   interrupt is pending anywhere (the general path would deliver those first);
+//! - a reply's item: a map (not grant) of one 4 KiB page that fits the receiver's
+//!   window (the whole space for a fault), held by the pager through the MDB with some
+//!   of the rights asked; the receiver's quota and node cover the worst case (as the
+//!   general path's one-page check); its last-level table exists and nothing is mapped
+//!   at the target (so no allocation but the MDB entry, and nothing to revoke);
+//! - a fault: a page fault (EC 0x24 / 0x20) of a thread not being deleted or moved,
+//!   whose pager waits for it (open, or from this thread) on this CPU and would run
+//!   next.
 //!
-//! Under these conditions the general path would do exactly this: transfer the words,
-//! complete the partner with status 0 and the caller's id, block the caller in its
-//! receive with no deadline, queue the partner and pick it at once. [`classify`] (in
-//! `crate::ipc_fast`, built and tested on the host) holds the register-only half of the
-//! decision; the kernel-state half is in [`try_ipc`]. The boot tests, `pagers/badargs`
-//! and `pagers/fuzz` drive every corner through both paths.
+//! Under these conditions the general path would do exactly this: transfer the words
+//! (and map the page as a child of the pager's mapping), complete the partner with
+//! status 0 and the caller's id (a faulting thread: just let it retry its access),
+//! block the caller in its receive with no deadline, queue the partner and pick it at
+//! once. [`classify`] (in `crate::ipc_fast`, built and tested on the host) holds the
+//! register-only half of the decision; the kernel-state half is here. The boot tests,
+//! `pagers/badargs` and `pagers/fuzz` drive every corner through both paths.
 //!
-//! # What it costs, and why it is written this way
-//! `scripts/bench` (guest instructions under `-icount shift=0`): a Call 182, a
-//! ReplyWait 197, counted from the caller's last user instruction to the partner's
-//! first, entry and exit included (seL4 on the same QEMU: 191 and 215). About 60 of
-//! them are the entry and exit (every register saved to and loaded from the TCBs), 14
-//! the two locks. The rest is kept small by keeping the compiler's hands free: one
-//! function with everything inlined and **no call on the path** (a call, even on a
-//! branch not taken, makes the compiler keep the values live across it in
-//! callee-saved registers, saved and restored every time; this alone was 20
-//! instructions), the scheduler lock taken once, the ready-queue test one load when
-//! nothing else is ready, the message copied without `memcpy`, the partner's TTBR0
-//! cached in its TCB, and the tag and timeout checks as mask tests.
+//! # What they cost, and why they are written this way
+//! `scripts/bench` (guest instructions under `-icount shift=0`, seL4 on the same QEMU
+//! in brackets): a Call 185 (191), a ReplyWait 203 (215), counted from the caller's
+//! last user instruction to the partner's first, entry and exit included; a fault
+//! round trip through the pager, mapping included, 889 (1129); one page mapped by a
+//! reply, over the same reply without it, 526 (561). About 60 of each path are the
+//! entry and exit (every register saved to and loaded from the TCBs), 14 the two
+//! locks. The rest is kept small by keeping the compiler's hands free: one function
+//! with everything inlined and **no call on the IPC path** (a call, even on a branch
+//! not taken, makes the compiler keep the values live across it in callee-saved
+//! registers, saved and restored every time; this alone was 20 instructions: so the
+//! map reply, which must call the MDB and the slab allocator, is a function of its
+//! own), the scheduler lock taken once, the ready-queue test one load when nothing
+//! else is ready, the message copied without `memcpy`, the partner's TTBR0 cached in
+//! its TCB, the tag and timeout checks as mask tests, and the receiver's tables walked
+//! once for the map (the MDB's target found in the shadow beside the leaf table,
+//! [`crate::mdb::Mdb::map_vacant`]).
 //!
 //! [`SVC0_ESR`]: crate::ipc_fast::SVC0_ESR
 
-use super::{KERNEL, Kernel};
-use crate::arch::user;
+use super::{KERNEL, Kernel, ipc, mapdb};
+use crate::arch::{tables, user};
 use crate::ipc_fast::{Shape, classify};
-use crate::percpu::PerCpu;
-use crate::thread::{MAX_THREADS, ThreadState};
+use crate::mdb::SpaceId;
+use crate::mm::table::{self, TableMemory};
+use crate::percpu::{CpuSched, PerCpu};
+use crate::thread::{FaultKind, MAX_THREADS, Tcb, ThreadState, split_id};
+use abi::fpage::{Fpage, Rights};
+use abi::message::TypedItem;
 use core::sync::atomic::Ordering;
 
 // Thread numbers at or above the interrupt base never name threads (so `classify`
@@ -74,42 +102,215 @@ const _: () = assert!(MAX_THREADS as u64 <= abi::thread::INTERRUPT_NUMBER_BASE);
 pub fn svc() -> bool {
     let Some(me) = crate::arch::cpu::this_percpu() else { return false };
     let mut k = KERNEL.lock();
-    try_ipc(&mut k, me)
+    match try_ipc(&mut k, me) {
+        Taken::Done => true,
+        Taken::No => false,
+        // Out of line: nothing is live across the call (the lock is a static).
+        Taken::MapReply { cur, words } => try_map_reply(&mut k, me, cur, words),
+    }
 }
 
-/// Runs the `Ipc` of the thread running on `me` on the fast path if it qualifies;
-/// returns false (having changed nothing) otherwise.
+/// The fault fast path's entry: called by `trap_user` for a data or instruction
+/// abort from AArch64 EL0 (EC 0x24 / 0x20), registers saved. As [`svc`]: true when
+/// done, false (nothing changed) for the general path.
+#[inline(always)]
+pub fn abort() -> bool {
+    let Some(me) = crate::arch::cpu::this_percpu() else { return false };
+    let mut k = KERNEL.lock();
+    try_fault(&mut k, me)
+}
+
+/// What [`try_ipc`] did.
+enum Taken {
+    /// Nothing: the general path runs.
+    No,
+    /// The IPC, completely.
+    Done,
+    /// Nothing yet: a reply with a map item (`words` long) by thread `cur`, for
+    /// [`try_map_reply`].
+    MapReply { cur: u32, words: usize },
+}
+
+/// Runs the `Ipc` of the thread running on `me` on the fast path if it qualifies
+/// (changing nothing otherwise).
 ///
 /// One function, on purpose (and inlined into [`svc`]): the CPU's scheduler lock is
 /// taken once and held to the end, every lookup happens once, and nothing is called
 /// that would need the caller's registers spilled. (The general path's `dispatch` and
 /// `fp_switch` do the same steps as the tail below, spread over calls.)
 #[inline(always)]
-fn try_ipc(k: &mut Kernel, me: &PerCpu) -> bool {
+fn try_ipc(k: &mut Kernel, me: &PerCpu) -> Taken {
     let mut sched = me.sched.lock();
     let cur = sched.current;
-    let Some(c) = k.tcb(cur) else { return false };
+    let Some(c) = k.tcb(cur) else { return Taken::No };
     // Being deleted or moved to another CPU: the general path finishes that first.
     if c.doomed || c.move_to.is_some() {
-        return false;
+        return Taken::No;
     }
     let regs: &[u64; 9] = c.context.x.first_chunk().expect("31 registers");
-    let Some((shape, words)) = classify(regs) else { return false };
+    let Some((shape, words)) = classify(regs) else { return Taken::No };
+    if shape == Shape::ReplyMap {
+        return Taken::MapReply { cur, words };
+    }
     if shape == Shape::ReplyWait && (c.send_queue != 0 || crate::irq::any_pending()) {
-        return false;
+        return Taken::No;
     }
     let to = regs[0];
     // The partner: `to`'s number and version (`classify` excluded nil, any and
     // interrupts), waiting in a receive that accepts the caller, on this CPU, and
     // above every ready thread here.
     let (dest, version) = ((to >> 16) as u32, to as u16);
-    let Some((c, d)) = k.two(cur, dest) else { return false };
+    let Some((c, d)) = k.two(cur, dest) else { return Taken::No };
     let waits = matches!(d.state, ThreadState::RecvBlocked { from } if from.is_none_or(|f| f == cur));
     if d.version != version || !waits || d.cpu as usize != me.index || sched.queues.any_at_or_above(d.priority) {
+        return Taken::No;
+    }
+    copy_message(c, d, words);
+    // The caller's receive phase: it waits, with no deadline.
+    c.state = ThreadState::RecvBlocked { from: (shape == Shape::Call).then_some(dest) };
+    c.deadline = 0;
+    switch_to(k, me, &mut sched, dest);
+    Taken::Done
+}
+
+/// A pager's `ReplyWait` whose reply maps one 4 KiB page ([`Shape::ReplyMap`]), to a
+/// thread waiting for it on this CPU: either blocked in the page fault the pager was
+/// told of, or waiting for the reply to its `Call`. The general path would check the
+/// item against the receiver's window and the receiver's quota, make the page a child
+/// of the pager's mapping in the MDB, enter it in the receiver's tables (fault: the
+/// faulting thread retries its access; call: it receives the message), block the
+/// pager in its open receive and run the receiver: this does the same when the case
+/// is the plain one — a map (not grant) item of one page the pager holds through the
+/// MDB, the receiver's last-level table already there and nothing mapped at the
+/// target — and leaves everything else, unchanged, to the general path.
+///
+/// `cur` is the thread running on `me` (the kernel lock, held since [`try_ipc`] found
+/// it, keeps it so), its registers classified as a [`Shape::ReplyMap`] of `words`.
+#[inline(never)]
+fn try_map_reply(k: &mut Kernel, me: &PerCpu, cur: u32, words: usize) -> bool {
+    let mut sched = me.sched.lock();
+    let Some(c) = k.tcb(cur) else { return false };
+    let regs: &[u64; 9] = c.context.x.first_chunk().expect("31 registers");
+    if c.send_queue != 0 || crate::irq::any_pending() {
         return false;
     }
-    let cur_id = c.id();
-    // The message (MR0..MR(words-1) in x3..x7): unrolled, no call to memcpy.
+    let (to, item, src) = (regs[0], [regs[3 + words - 2], regs[3 + words - 1]], c.space);
+    let (dest, version) = ((to >> 16) as u32, to as u16);
+    let Some((_, d)) = k.two(cur, dest) else { return false };
+    if d.version != version || d.cpu as usize != me.index || sched.queues.any_at_or_above(d.priority) {
+        return false;
+    }
+    let receives = matches!(d.state, ThreadState::RecvBlocked { from } if from.is_none_or(|f| f == cur));
+    let faulted = matches!(
+        d.state,
+        ThreadState::FaultBlocked { handler, delivered: true, kind: FaultKind::Page } if handler == cur
+    );
+    let window = match (receives, faulted) {
+        (true, _) => ipc::receive_window(d),
+        (_, true) => Fpage::whole_space(Rights::RWX),
+        _ => return false,
+    };
+    let Ok(item) = TypedItem::decode(item) else { return false };
+    if item.is_grant() || item.fpage().size() != abi::PAGE_SIZE || !item.fits_window(window) {
+        return false;
+    }
+    let dst = d.space;
+    if !map_page(k, src, dst, item, window) {
+        return false;
+    }
+    // Mapped: from here on the IPC completes as the general path would complete it.
+    let (c, d) = k.two(cur, dest).expect("invariant: both looked up above");
+    if receives {
+        copy_message(c, d, words);
+    }
+    c.state = ThreadState::RecvBlocked { from: None };
+    c.deadline = 0;
+    switch_to(k, me, &mut sched, dest);
+    true
+}
+
+/// Maps the one page of `item` (a map item of 4 KiB that fits `window`) from space
+/// `src` into `dst`, if that is the plain case: the pager holds the page through the
+/// MDB with some of the rights asked, `dst`'s quota and node cover the worst case (as
+/// `ipc::afford`'s one-page check), `dst` has the last-level table, and nothing is
+/// mapped at the target. False, having changed nothing, otherwise.
+fn map_page(k: &mut Kernel, src: u16, dst: u16, item: TypedItem, window: Fpage) -> bool {
+    let fpage = item.fpage();
+    let to_va = ipc::target_of(item, window);
+    let Some(space) = k.space(dst) else { return false };
+    if !ipc::one_page_affordable(space) {
+        return false;
+    }
+    let root = space.root;
+    let Some(entry) = k.mdb.lookup(SpaceId::new(u32::from(src)), fpage.base()) else { return false };
+    let (rights, pa) = {
+        let e = k.mdb.entry(entry);
+        (e.rights(), e.pa())
+    };
+    let give = crate::mdb::Rights::from_bits(rights.bits() & mapdb::mdb_rights(fpage.rights()).bits()).unwrap_or_default();
+    if give.is_empty() {
+        return false;
+    }
+    let mut mem = tables::DirectTables { alloc: || None };
+    let Some(leaf) = table::leaf_table(&mut mem, root, to_va) else { return false };
+    let slot = table::index(to_va, 3);
+    let target = SpaceId::new(u32::from(dst));
+    if mem.entries(leaf)[slot] != 0 || mapdb::entry_in(leaf, to_va).is_some() {
+        return false;
+    }
+    if k.mdb.map_vacant(entry, target, to_va, give).is_err() {
+        return false; // (no entry could be had: nothing was changed)
+    }
+    let attrs = mapdb::attrs_of(give);
+    if attrs.user_exec {
+        user::sync_icache(pa);
+    }
+    mem.entries(leaf)[slot] = table::leaf_desc(pa, attrs, 3);
+    crate::arch::cpu::tables_changed();
+    true
+}
+
+/// A page fault of the thread running on `me`, delivered straight to its pager when
+/// the pager waits for it on this CPU and would run next (as [`try_ipc`]'s partner):
+/// the fault message (label with the access kind, address, IP) in the pager's
+/// registers, the faulting thread blocked until the reply.
+#[inline(always)]
+fn try_fault(k: &mut Kernel, me: &PerCpu) -> bool {
+    let mut sched = me.sched.lock();
+    let cur = sched.current;
+    let Some(c) = k.tcb(cur) else { return false };
+    if c.doomed || c.move_to.is_some() {
+        return false;
+    }
+    let Some((pager, version)) = split_id(c.pager) else { return false };
+    let Some((c, p)) = k.two(cur, pager) else { return false };
+    let waits = matches!(p.state, ThreadState::RecvBlocked { from } if from.is_none_or(|f| f == cur));
+    if p.version != version || !waits || p.cpu as usize != me.index || sched.queues.any_at_or_above(p.priority) {
+        return false;
+    }
+    let esr = c.context.esr;
+    let access: u16 = if crate::exception::class(esr) == 0x20 {
+        1 // instruction fetch: X
+    } else if crate::exception::is_write(esr) {
+        2 // W
+    } else {
+        4 // R
+    };
+    let into = &mut p.context.x;
+    into[3] = u64::from(abi::fault::PAGE_FAULT_LABEL | access) << 16 | 2; // u = 2
+    into[4] = c.context.far;
+    into[5] = c.context.elr;
+    into[0] = abi::error::status(Ok(()));
+    into[1] = c.id();
+    c.state = ThreadState::FaultBlocked { handler: pager, delivered: true, kind: FaultKind::Page };
+    switch_to(k, me, &mut sched, pager);
+    true
+}
+
+/// The message of `c` (MR0..MR(words-1) in x3..x7, `words <= 5`) into `d`, with
+/// status 0 and the sender's id: unrolled, no call to `memcpy`.
+#[inline(always)]
+fn copy_message(c: &Tcb, d: &mut Tcb, words: usize) {
     let (from, into) = (&c.context.x, &mut d.context.x);
     into[3] = from[3];
     if words > 1 {
@@ -124,33 +325,35 @@ fn try_ipc(k: &mut Kernel, me: &PerCpu) -> bool {
             }
         }
     }
-    // The partner's results; it runs now, with a fresh slice if it used its last.
     into[0] = abi::error::status(Ok(()));
-    into[1] = cur_id;
+    into[1] = c.id();
+}
+
+/// Makes `next` (blocked until now, its results written) the running thread of `me`:
+/// as `Kernel::dispatch`, inline, with the scheduler lock the caller holds.
+#[inline(always)]
+fn switch_to(k: &mut Kernel, me: &PerCpu, sched: &mut CpuSched, next: u32) {
+    let Some(d) = k.tcb(next) else { return };
     d.deadline = 0;
     d.state = ThreadState::Running;
     if d.remaining == 0 {
-        d.remaining = d.timeslice;
+        d.remaining = d.timeslice; // a fresh slice if it used its last
     }
-    // The caller's receive phase: it waits, with no deadline.
-    c.state = ThreadState::RecvBlocked { from: (shape == Shape::Call).then_some(dest) };
-    c.deadline = 0;
     me.user_context.store(&raw mut d.context as u64, Ordering::Relaxed);
     user::set_ttbr0(d.ttbr0);
-    sched.current = dest;
+    sched.current = next;
     // FP/SIMD, lazy as in `Kernel::fp_switch` (written out here: a call would make
     // the compiler keep everything above in callee-saved registers): work only when
     // the partner's ownership of the registers and their open state disagree.
     let (owner, open) = (sched.fp_owner, sched.fp_open);
-    if owner == dest && !open {
+    if owner == next && !open {
         user::set_user_fp(true);
         sched.fp_open = true;
-    } else if owner != dest && open {
+    } else if owner != next && open {
         if let Some(o) = k.tcb(owner) {
             user::save_fp(&mut o.fp);
         }
         user::set_user_fp(false);
         sched.fp_open = false;
     }
-    true
 }

@@ -370,9 +370,7 @@ fn transfer(k: &mut Kernel, src: u32, dst: u32, tag: Tag) -> Result<(), Error> {
     let (s, d) = k.two(src, dst).ok_or(Error::NonExistingPartner)?;
     if words > untyped {
         let (src_space, dst_space) = (s.space, d.space);
-        // SAFETY: BR0 lies in the receiver's UTCB frame (user memory).
-        let br0 = unsafe { phys::read_u64(d.utcb_pa + abi::utcb::BR_OFFSET as u64) };
-        let window = Fpage::from_raw(br0).unwrap_or(Fpage::nil());
+        let window = receive_window(d);
         for i in (untyped..words).step_by(2) {
             let item = TypedItem::decode([read_mr(s, i), read_mr(s, i + 1)]).map_err(|_| Error::InvalidArgument)?;
             if !item.fits_window(window) {
@@ -428,12 +426,28 @@ fn map_item(k: &mut Kernel, src: u16, dst: u16, item: TypedItem, window: Fpage) 
     Ok(())
 }
 
+/// The receive window of `d` (BR0 in its UTCB; nil when that does not decode).
+#[inline]
+pub(super) fn receive_window(d: &Tcb) -> Fpage {
+    // SAFETY: BR0 lies in the receiver's UTCB frame (user memory).
+    let br0 = unsafe { phys::read_u64(d.utcb_pa + abi::utcb::BR_OFFSET as u64) };
+    Fpage::from_raw(br0).unwrap_or(Fpage::nil())
+}
+
 /// Where `item`'s pages go: the send base's offset within the window, aligned down to
 /// the flexpage's size (the whole window for a fault reply: the faulting address).
-fn target_of(item: TypedItem, window: Fpage) -> u64 {
+pub(super) fn target_of(item: TypedItem, window: Fpage) -> u64 {
     let size = item.fpage().size();
     let offset = (item.send_base().wrapping_sub(window.base())) & (window.size() - 1) & !(size - 1);
     window.base() + offset
+}
+
+/// Whether `space`'s quota and its home node's free memory cover the worst case of
+/// mapping one page into it: a path of three tables (each with its MDB shadow) and a
+/// slab frame for the MDB entry.
+pub(super) fn one_page_affordable(space: &crate::space::Space) -> bool {
+    const WORST: u64 = 3 * 2 * abi::PAGE_SIZE + 2 * abi::PAGE_SIZE;
+    space.can_charge(WORST).is_ok() && FRAMES.free_bytes(space.home) >= WORST
 }
 
 /// Checks, before anything is mapped, that the receiver's quota and the free memory
@@ -448,15 +462,10 @@ fn afford(k: &mut Kernel, sender: u32, words: core::ops::Range<usize>, dst: u16,
     // One page, the usual case (fault replies): a path of three tables and one entry
     // at the most, checked without a walk.
     if words.len() == 2 {
-        const WORST: u64 = 3 * 2 * abi::PAGE_SIZE + 2 * abi::PAGE_SIZE;
         let s = k.tcb(sender).ok_or(Error::NonExistingPartner)?;
         let one_page = TypedItem::decode([read_mr(s, words.start), read_mr(s, words.start + 1)])
             .is_ok_and(|item| item.fpage().size() == abi::PAGE_SIZE);
-        if one_page
-            && let Some(space) = k.space(dst)
-            && space.can_charge(WORST).is_ok()
-            && FRAMES.free_bytes(space.home) >= WORST
-        {
+        if one_page && k.space(dst).is_some_and(|space| one_page_affordable(space)) {
             return Ok(());
         }
     }

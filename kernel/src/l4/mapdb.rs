@@ -112,8 +112,22 @@ impl KernelStore {
         }
         let mut mem = tables::DirectTables { alloc: || None };
         let leaf = table::leaf_table(&mut mem, root, va)?;
-        Some(leaf + PAGE_SIZE + index(va, 3) as u64 * 8)
+        Some(shadow_slot_in(leaf, va))
     }
+}
+
+/// Where the MDB entry of `va`'s page is recorded, given its last-level table `leaf`:
+/// the same index in the shadow page beside it.
+fn shadow_slot_in(leaf: u64, va: u64) -> u64 {
+    leaf + PAGE_SIZE + index(va, 3) as u64 * 8
+}
+
+/// The MDB entry of the page at `va`, given the last-level table `leaf` that holds
+/// its entry (a caller that has walked the tables already: the IPC fast path).
+pub fn entry_in(leaf: u64, va: u64) -> Option<EntryId> {
+    // SAFETY: as in `KernelStore::lookup`: `leaf` is a space's last-level table, so
+    // its shadow page follows it.
+    EntryId::new(unsafe { phys::read_u64(shadow_slot_in(leaf, va)) })
 }
 
 impl Default for KernelStore {

@@ -294,6 +294,9 @@ impl Kernel {
             };
             table::map(&mut mem, root, va, pa, PAGE_SIZE, attrs, false)
         };
+        // The new entry visible to table walks before the thread runs again (an eret
+        // orders instructions, not the table stores).
+        crate::arch::cpu::tables_changed();
         match result {
             Ok(()) => Ok(()),
             Err(table::MapError::OutOfTables) => Err(failure.unwrap_or(Error::OutOfMemory)),

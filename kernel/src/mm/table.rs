@@ -99,6 +99,7 @@ impl Attrs {
         Attrs { mem: MemType::Device, write: true, kernel_exec: false, user: false, user_exec: false };
 
     /// The attribute and permission bits of a leaf (block or page) descriptor.
+    #[inline]
     pub fn leaf_bits(self) -> u64 {
         let mut bits = AF | ((self.mem as u64) << ATTR_INDX_SHIFT);
         if self.mem != MemType::Device {
@@ -181,6 +182,7 @@ pub fn table_desc(pa: u64) -> u64 {
 }
 
 /// A leaf descriptor: a page at L3, a block at L1/L2.
+#[inline]
 pub fn leaf_desc(pa: u64, attrs: Attrs, level: usize) -> u64 {
     let kind = if level == 3 { TABLE_OR_PAGE } else { 0 };
     (pa & ADDR_MASK) | attrs.leaf_bits() | kind | VALID

@@ -105,13 +105,20 @@ trap_user:
     // An `svc #0` from AArch64 EL0 (this slot, this ESR) tries the IPC fast path
     // first: done, or nothing changed and the general path runs with x0, x1 and x4
     // as they were (reloaded: the call clobbered them).
+    // Likewise a data or instruction abort (EC 0x24 / 0x20): the page-fault path.
     cmp     x1, #8
     b.ne    1f
     mov     x2, #{svc0_esr}
     cmp     x5, x2
-    b.ne    1f
+    b.ne    2f
     bl      trap_user_svc
-    cbnz    w0, user_restore
+    b       3f
+2:  lsr     x2, x5, #26
+    bic     x2, x2, #4              // EC 0x24 and 0x20 (only they) become 0x20
+    cmp     x2, #0x20
+    b.ne    1f
+    bl      trap_user_abort
+3:  cbnz    w0, user_restore
     mrs     x0, tpidr_el1
     ldr     x0, [x0, #{user_context}]
     ldr     x4, [x0, #256]
@@ -233,6 +240,13 @@ extern "C" fn trap_entry(slot: u64, frame: &mut TrapFrame) {
 #[unsafe(no_mangle)]
 extern "C" fn trap_user_svc() -> bool {
     crate::l4::fastpath::svc()
+}
+
+/// Called by `trap_user` for a data or instruction abort from AArch64 EL0 (registers
+/// in the TCB): whether the page-fault fast path delivered it (see `l4::fastpath`).
+#[unsafe(no_mangle)]
+extern "C" fn trap_user_abort() -> bool {
+    crate::l4::fastpath::abort()
 }
 
 /// Called by `trap_user` (exceptions from EL0: system calls, faults, interrupts while
