@@ -10,7 +10,7 @@ use abi::message::REGISTER_MRS;
 use abi::message::Tag;
 use abi::syscall::Syscall;
 use abi::thread::INTERRUPT_NUMBER_BASE;
-use abi::timeout::NEVER;
+use abi::timeout::ZERO;
 
 /// The two shapes of IPC the fast path takes.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -41,13 +41,14 @@ const FAST_TAG_BITS: u64 = 0xFFFF_0000 | 0xFFF;
 ///
 /// Written as a few mask tests (it runs on every system call), equivalent to:
 /// the call is `Ipc`; `to` is a thread (not nil, not an interrupt); `from` is `to` or
-/// any; the receive timeout is never; the tag decodes ([`Tag::from_raw`]) and its
+/// any; the receive timeout is not zero (never, or a deadline to arm); the tag decodes ([`Tag::from_raw`]) and its
 /// words fit the registers, with `t = 0` (a `Call` or `ReplyWait`) or, for a
 /// `ReplyWait` only, `t = 2` (a [`Shape::ReplyMap`], its item in the last two
 /// words). The tests check the equivalence on random tags.
 pub fn classify(x: &[u64; 9]) -> Option<(Shape, usize)> {
     let (to, from, timeouts, tag, number) = (x[0], x[1], x[2], x[3], x[8]);
-    if number != Syscall::Ipc.number() || timeouts as u32 != NEVER {
+    // A zero receive timeout fails at once instead of waiting: the general path's.
+    if number != Syscall::Ipc.number() || timeouts as u32 == ZERO {
         return None;
     }
     // Interrupt pseudo-threads (and nil, any) are for the general path; numbers at or
@@ -79,7 +80,7 @@ mod tests {
     use super::*;
     use abi::message::Tag;
     use abi::thread::ThreadId;
-    use abi::timeout::{Timeout, Timeouts};
+    use abi::timeout::{NEVER, Timeout, Timeouts};
 
     fn regs(to: u64, from: u64, x2: u64, tag: u64) -> [u64; 9] {
         [to, from, x2, tag, 0, 0, 0, 0, Syscall::Ipc.number()]
@@ -114,7 +115,11 @@ mod tests {
         assert_eq!(classify(&regs(PEER, 0, NEVER_BOTH, tag(1, 0))), None, "send only");
         assert_eq!(classify(&regs(PEER, PEER + (1 << 16), NEVER_BOTH, tag(1, 0))), None, "other partner");
         assert_eq!(classify(&regs(PEER, PEER, NEVER_BOTH & !0xFFFF_FFFF, tag(1, 0))), None, "zero receive");
-        assert_eq!(classify(&regs(PEER, PEER, (NEVER_BOTH & !0xFFFF_FFFF) | 10, tag(1, 0))), None, "finite");
+        // A finite receive timeout is fine (the caller blocks with a deadline).
+        assert_eq!(
+            classify(&regs(PEER, PEER, (NEVER_BOTH & !0xFFFF_FFFF) | 10, tag(1, 0))),
+            Some((Shape::Call, 2))
+        );
         assert_eq!(classify(&regs(PEER, PEER, NEVER_BOTH, tag(5, 0))), None, "UTCB words");
         assert_eq!(classify(&regs(PEER, PEER, NEVER_BOTH, tag(1, 2))), None, "a Call with an item");
         assert_eq!(classify(&regs(PEER, u64::MAX, NEVER_BOTH, tag(3, 2))), None, "item in the UTCB");
@@ -141,7 +146,7 @@ mod tests {
             u64::MAX => Shape::ReplyWait,
             _ => return None,
         };
-        if Timeout::from_raw(timeouts as u32) != Timeout::Never {
+        if Timeout::from_raw(timeouts as u32) == Timeout::Zero {
             return None;
         }
         let tag = Tag::from_raw(tag).ok()?;
@@ -174,7 +179,11 @@ mod tests {
             };
             let to = [PEER, 0, u64::MAX, ThreadId::interrupt(40).unwrap().raw(), r >> 20][i % 5];
             let from = [to, u64::MAX, PEER + (1 << 16)][(r >> 60) as usize % 3];
-            let x2 = if r >> 63 == 0 { NEVER_BOTH } else { r >> 8 };
+            let x2 = match r >> 62 {
+                0 => NEVER_BOTH,
+                1 => NEVER_BOTH & !0xFFFF_FFFF, // zero receive
+                _ => r >> 8,
+            };
             let x = [to, from, x2, tag, 0, 0, 0, 0, Syscall::Ipc.number()];
             assert_eq!(classify(&x), reference(&x), "registers {x:x?}");
         }

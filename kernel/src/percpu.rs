@@ -97,6 +97,9 @@ pub struct CpuSched {
     /// EL0 may use FP/SIMD now (CPACR_EL1.FPEN = 0b11): `fp_owner` runs and may change
     /// the registers, so they are newer than its TCB copy. Else EL0 FP use traps.
     pub fp_open: bool,
+    /// How often this CPU's fast paths ran (under this lock, which they hold: plain
+    /// counters), for `Introspect`'s `FastPaths`.
+    pub fast: abi::introspect::FastPaths,
 }
 
 impl core::fmt::Debug for CpuSched {
@@ -128,6 +131,7 @@ impl PerCpu {
                 current: 0,
                 fp_owner: 0,
                 fp_open: false,
+                fast: abi::introspect::FastPaths { ipc: 0, map_replies: 0, faults: 0 },
             }),
             user_context: AtomicU64::new(0),
         }

@@ -88,14 +88,15 @@ pub struct BootTest {
 /// - `l4test` (`pagers/l4test`): map, remap and recursive unmap across three spaces
 ///   checked by faults, unmap of a page in use on another node, preemption by priority,
 ///   round robin, a dead pager, a dead partner, FP/SIMD state, exceptions, grant, a
-///   map over the receiver's quota, a map back onto its source, moving a running thread, IPC on one CPU and across CPUs (`report: l4test
-///   checks= failed=0`, every one of [`L4TEST_SCENARIOS`] `=pass`).
+///   map over the receiver's quota, a map back onto its source, moving a running thread, IPC on one CPU and across CPUs, faults served on the
+///   root's CPU (`report: l4test checks= failed=0`, every one of [`L4TEST_SCENARIOS`]
+///   `=pass`, and `report: fastpath` with each of the kernel's fast paths run).
 ///
 /// All must end with status 0 (`report: user-level result=pass`).
 pub const ROOT_PROGRAMS: [&str; 4] = ["badargs", "fuzz", "irqtest", "l4test"];
 
 /// The scenarios `l4test` reports (`report: l4test NAME=pass`); each must pass.
-pub const L4TEST_SCENARIOS: [&str; 13] = [
+pub const L4TEST_SCENARIOS: [&str; 14] = [
     "map-unmap",
     "unmap-in-use",
     "preemption",
@@ -108,6 +109,7 @@ pub const L4TEST_SCENARIOS: [&str; 13] = [
     "map-back",
     "move-running",
     "same-cpu",
+    "same-cpu-pager",
     "cross-cpu",
 ];
 
@@ -540,6 +542,12 @@ fn check_root_program(program: &str, output: &str, why: &mut Vec<String>) {
                     why.push(format!("l4test scenario {scenario} did not pass"));
                 }
             }
+            // The common cases took the kernel's fast paths (`Introspect` FastPaths).
+            for path in ["ipc", "map", "fault"] {
+                if number("fastpath", path).is_none_or(|n| n == 0) {
+                    why.push(format!("the {path} fast path never ran: {:?}", get("fastpath", path)));
+                }
+            }
         }
         other => why.push(format!("no checks for root program `{other}`")),
     }
@@ -725,7 +733,7 @@ mod tests {
         let scenarios: String =
             L4TEST_SCENARIOS.iter().map(|s| format!("report: l4test {s}=pass\n")).collect();
         let l4test = format!(
-            "report: root-task entry=0x400000\n{scenarios}report: l4test checks=69 failed=0\nreport: user-level result=pass status=0\n"
+            "report: root-task entry=0x400000\n{scenarios}report: fastpath ipc=900 map=80 fault=80\nreport: l4test checks=69 failed=0\nreport: user-level result=pass status=0\n"
         );
         let program = match t.root_program {
             Some("badargs") => {
@@ -1081,6 +1089,12 @@ mod tests {
         assert!(why.contains("expected at least 100000"), "{why}");
         let why = reasons(&t, &good.replace("report: root-task entry=0x400000\n", ""));
         assert!(why.contains("fuzz did not start"), "{why}");
+        let t = test_named("l4test");
+        let good = good_output(&t, good_boot_line());
+        let why = reasons(&t, &good.replace("fault=80", "fault=0"));
+        assert!(why.contains("the fault fast path never ran"), "{why}");
+        let why = reasons(&t, &good.replace("report: fastpath ipc=900 map=80 fault=80\n", ""));
+        assert!(why.contains("the ipc fast path never ran"), "{why}");
     }
 
     #[test]

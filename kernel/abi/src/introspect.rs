@@ -23,6 +23,9 @@
 //!                                         (12, 21, 30; 0 = not mapped, all answers 0)
 //!   2 NodeOfPhysical   x1 physical addr   x1 node
 //!   3 CurrentCpu       -                  x1 CPU index, x2 node, x3 MPIDR
+//!   4 FastPaths        -                  x1 IPCs, x2 map replies, x3 page faults
+//!                                         done by the kernel's fast paths since boot
+//!                                         (all CPUs; see kernel/src/l4/fastpath.rs)
 //! ```
 //! Errors: [`Error::InvalidArgument`] (unknown query, nonzero unused argument, a
 //! physical address that is not RAM), [`Error::InvalidSpace`] / [`Error::InvalidThread`]
@@ -45,12 +48,15 @@ pub enum Query {
     NodeOfPhysical = 2,
     /// The CPU the caller runs on, and its node ([`CurrentCpu`]).
     CurrentCpu = 3,
+    /// How often the kernel's fast paths ran ([`FastPaths`]): tests check that the
+    /// common cases really take them, benchmarks report how often.
+    FastPaths = 4,
 }
 
 impl Query {
     /// Every query, in number order.
-    pub const ALL: [Query; 4] =
-        [Query::KmemReport, Query::Translate, Query::NodeOfPhysical, Query::CurrentCpu];
+    pub const ALL: [Query; 5] =
+        [Query::KmemReport, Query::Translate, Query::NodeOfPhysical, Query::CurrentCpu, Query::FastPaths];
 
     /// The query with number `x0`, if it is one.
     pub const fn from_number(number: u64) -> Option<Query> {
@@ -88,6 +94,8 @@ pub enum Request {
     },
     /// Query 3.
     CurrentCpu,
+    /// Query 4.
+    FastPaths,
 }
 
 impl Request {
@@ -98,6 +106,7 @@ impl Request {
             Request::Translate { space, va } => [Query::Translate as u64, space.raw(), va, 0],
             Request::NodeOfPhysical { pa } => [Query::NodeOfPhysical as u64, pa, 0, 0],
             Request::CurrentCpu => [Query::CurrentCpu as u64, 0, 0, 0],
+            Request::FastPaths => [Query::FastPaths as u64, 0, 0, 0],
         }
     }
 
@@ -109,6 +118,7 @@ impl Request {
             Some(Query::Translate) => (Request::Translate { space: ThreadId::from_raw(x[1]), va: x[2] }, 2),
             Some(Query::NodeOfPhysical) => (Request::NodeOfPhysical { pa: x[1] }, 1),
             Some(Query::CurrentCpu) => (Request::CurrentCpu, 0),
+            Some(Query::FastPaths) => (Request::FastPaths, 0),
             None => return Err(Error::InvalidArgument),
         };
         let mut i = used + 1;
@@ -201,6 +211,29 @@ impl Translation {
     }
 }
 
+/// The answer to [`Query::FastPaths`]: counts since boot, summed over the CPUs.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Default)]
+pub struct FastPaths {
+    /// x1: register-only `Call`s and `ReplyWait`s done by the IPC fast path.
+    pub ipc: u64,
+    /// x2: replies that mapped one page on the fast path.
+    pub map_replies: u64,
+    /// x3: page faults delivered to a waiting pager on the fast path.
+    pub faults: u64,
+}
+
+impl FastPaths {
+    /// `x1..x6`.
+    pub const fn to_regs(self) -> [u64; 6] {
+        [self.ipc, self.map_replies, self.faults, 0, 0, 0]
+    }
+
+    /// From `x1..x6`.
+    pub const fn from_regs(x: [u64; 6]) -> FastPaths {
+        FastPaths { ipc: x[0], map_replies: x[1], faults: x[2] }
+    }
+}
+
 /// The answer to [`Query::CurrentCpu`].
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub struct CurrentCpu {
@@ -235,12 +268,13 @@ mod tests {
             (1, Query::Translate),
             (2, Query::NodeOfPhysical),
             (3, Query::CurrentCpu),
+            (4, Query::FastPaths),
         ];
         for (n, q) in brief {
             assert_eq!(q.number(), n);
             assert_eq!(Query::from_number(n), Some(q));
         }
-        assert_eq!(Query::from_number(4), None);
+        assert_eq!(Query::from_number(5), None);
     }
 
     #[test]
@@ -251,10 +285,12 @@ mod tests {
             Request::Translate { space, va: 0x40_0000 },
             Request::NodeOfPhysical { pa: 0x8000_0000 },
             Request::CurrentCpu,
+            Request::FastPaths,
         ] {
             assert_eq!(Request::decode(r.encode()), Ok(r));
         }
-        assert_eq!(Request::decode([4, 0, 0, 0]), Err(Error::InvalidArgument));
+        assert_eq!(Request::decode([5, 0, 0, 0]), Err(Error::InvalidArgument));
+        assert_eq!(Request::decode([4, 0, 0, 1]), Err(Error::InvalidArgument));
         assert_eq!(Request::decode([0, space.raw(), 1, 0]), Err(Error::InvalidArgument));
         assert_eq!(Request::decode([1, space.raw(), 0x1000, 1]), Err(Error::InvalidArgument));
         assert_eq!(Request::decode([3, 1, 0, 0]), Err(Error::InvalidArgument));
@@ -278,5 +314,7 @@ mod tests {
         assert_eq!(Translation::from_regs([0, 0, 8, 12, 0, 0]), None, "reserved rights bit");
         let c = CurrentCpu { cpu: 3, node: 1, mpidr: 0x101 };
         assert_eq!(CurrentCpu::from_regs(c.to_regs()), c);
+        let f = FastPaths { ipc: 7, map_replies: 2, faults: 1 };
+        assert_eq!(FastPaths::from_regs(f.to_regs()), f);
     }
 }

@@ -33,7 +33,8 @@
 //! - IPC: an `svc #0` from AArch64 EL0 with x8 = `Ipc`; the caller is not being
 //!   deleted or moved to another CPU; `to` names a live thread (not an interrupt, not
 //!   the caller), `from` is `to` (a Call) or any (`ReplyWait`), the receive timeout is
-//!   never (x2: no deadline to arm); the tag (x3) is valid and all its words are in
+//!   not zero (x2: a zero receive fails instead of waiting; a finite one arms the
+//!   caller's deadline as the general path's `block` does); the tag (x3) is valid and all its words are in
 //!   registers (`1 + u + t <= 5`), with `t = 0`, or `t = 2` for a `ReplyWait`;
 //! - the partner waits in a receive that accepts the caller (`RecvBlocked` with
 //!   `from` any or the caller), or, for a reply with an item, in the page fault the
@@ -54,7 +55,7 @@
 //! Under these conditions the general path would do exactly this: transfer the words
 //! (and map the page as a child of the pager's mapping), complete the partner with
 //! status 0 and the caller's id (a faulting thread: just let it retry its access),
-//! block the caller in its receive with no deadline, queue the partner and pick it at
+//! block the caller in its receive (deadline from its timeout), queue the partner and pick it at
 //! once. [`classify`] (in `crate::ipc_fast`, built and tested on the host) holds the
 //! register-only half of the decision; the kernel-state half is here. The boot tests,
 //! `pagers/badargs` and `pagers/fuzz` drive every corner through both paths.
@@ -166,10 +167,11 @@ fn try_ipc(k: &mut Kernel, me: &PerCpu) -> Taken {
         return Taken::No;
     }
     copy_message(c, d, words);
-    // The caller's receive phase: it waits, with no deadline.
+    // The caller's receive phase: it waits (with a deadline if its timeout is finite).
     c.state = ThreadState::RecvBlocked { from: (shape == Shape::Call).then_some(dest) };
-    c.deadline = 0;
+    c.deadline = receive_deadline(c.context.x[2]);
     switch_to(k, me, &mut sched, dest);
+    sched.fast.ipc += 1;
     Taken::Done
 }
 
@@ -224,8 +226,9 @@ fn try_map_reply(k: &mut Kernel, me: &PerCpu, cur: u32, words: usize) -> bool {
         copy_message(c, d, words);
     }
     c.state = ThreadState::RecvBlocked { from: None };
-    c.deadline = 0;
+    c.deadline = receive_deadline(c.context.x[2]);
     switch_to(k, me, &mut sched, dest);
+    sched.fast.map_replies += 1;
     true
 }
 
@@ -304,7 +307,18 @@ fn try_fault(k: &mut Kernel, me: &PerCpu) -> bool {
     into[1] = c.id();
     c.state = ThreadState::FaultBlocked { handler: pager, delivered: true, kind: FaultKind::Page };
     switch_to(k, me, &mut sched, pager);
+    sched.fast.faults += 1;
     true
+}
+
+/// The deadline of the receive phase whose timeouts are `x2` (0: never; `classify`
+/// let no zero timeout through).
+#[inline(always)]
+fn receive_deadline(x2: u64) -> u64 {
+    match x2 as u32 {
+        abi::timeout::NEVER => 0,
+        _ => ipc::deadline_of(abi::timeout::Timeouts::unpack(x2).receive),
+    }
 }
 
 /// The message of `c` (MR0..MR(words-1) in x3..x7, `words <= 5`) into `d`, with

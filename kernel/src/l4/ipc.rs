@@ -266,13 +266,7 @@ fn receive(k: &mut Kernel, cur: u32, accept: Option<u32>, timeout: Timeout) -> b
 
 /// Puts `t` to sleep in `state`, with a deadline for a finite timeout.
 fn block(k: &mut Kernel, t: u32, state: ThreadState, timeout: Timeout) {
-    let deadline = match timeout {
-        Timeout::Micros(us) => {
-            let f = crate::arch::timer::cntfrq();
-            crate::arch::timer::now() + (u64::from(us) * f).div_ceil(1_000_000).max(1)
-        }
-        _ => 0,
-    };
+    let deadline = deadline_of(timeout);
     if let Some(tcb) = k.tcb(t) {
         tcb.state = state;
         tcb.deadline = deadline;
@@ -424,6 +418,19 @@ fn map_item(k: &mut Kernel, src: u16, dst: u16, item: TypedItem, window: Fpage) 
         at = span_end;
     }
     Ok(())
+}
+
+/// The deadline (counter ticks) of a block with `timeout` from now; 0 for none
+/// (never, or zero, which does not block).
+#[inline(always)]
+pub(super) fn deadline_of(timeout: Timeout) -> u64 {
+    match timeout {
+        Timeout::Micros(us) => {
+            let f = crate::arch::timer::cntfrq();
+            crate::arch::timer::now() + (u64::from(us) * f).div_ceil(1_000_000).max(1)
+        }
+        _ => 0,
+    }
 }
 
 /// The receive window of `d` (BR0 in its UTCB; nil when that does not decode).

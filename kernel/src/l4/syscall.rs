@@ -337,9 +337,10 @@ fn debug_write(k: &mut Kernel, space: u16, va: u64, len: u64) -> Result<u64, Err
     Ok(len)
 }
 
-/// Introspect: kmem of a space, translation in a space, node of an address, where am I.
+/// Introspect: kmem of a space, translation in a space, node of an address, where am I,
+/// how often the fast paths ran.
 fn introspect(k: &mut Kernel, cur: u32, a: &[u64; 8]) -> Result<[u64; 6], Error> {
-    use abi::introspect::{CurrentCpu, KmemReport, Request, Translation};
+    use abi::introspect::{CurrentCpu, FastPaths, KmemReport, Request, Translation};
     let space_of = |k: &mut Kernel, id: abi::thread::ThreadId| -> Result<u16, Error> {
         let t = if id.is_nil() { cur } else { k.lookup(id.raw()).ok_or(Error::InvalidThread)? };
         k.tcb(t).map(|t| t.space).ok_or(Error::InvalidThread)
@@ -387,6 +388,16 @@ fn introspect(k: &mut Kernel, cur: u32, a: &[u64; 8]) -> Result<[u64; 6], Error>
             let node = block.map_or(0, |b| u64::from(b.node.raw()));
             let mpidr = block.map_or(0, |b| b.mpidr);
             Ok(CurrentCpu { cpu: u64::from(cpu), node, mpidr }.to_regs())
+        }
+        Request::FastPaths => {
+            let mut sum = FastPaths::default();
+            for block in crate::percpu::all() {
+                let f = block.sched.lock().fast;
+                sum.ipc += f.ipc;
+                sum.map_replies += f.map_replies;
+                sum.faults += f.faults;
+            }
+            Ok(sum.to_regs())
         }
     }
 }

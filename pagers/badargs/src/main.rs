@@ -424,7 +424,9 @@ mod user {
         let q = |a: u64, b: u64, c: u64, d: u64| [a, b, c, d, 0, 0, 0, 0];
         let table = [
             ("Introspect: CurrentCpu", q(3, 0, 0, 0), Want::Ok),
-            ("Introspect: unknown query 4", q(4, 0, 0, 0), err(InvalidArgument)),
+            ("Introspect: FastPaths", q(4, 0, 0, 0), Want::Ok),
+            ("Introspect: FastPaths with x3 != 0", q(4, 0, 0, 1), err(InvalidArgument)),
+            ("Introspect: unknown query 5", q(5, 0, 0, 0), err(InvalidArgument)),
             ("Introspect: query u64::MAX", q(u64::MAX, 0, 0, 0), err(InvalidArgument)),
             ("Introspect: CurrentCpu with x1 != 0", q(3, 1, 0, 0), err(InvalidArgument)),
             ("Introspect: KmemReport with x2 != 0", q(0, me, 1, 0), err(InvalidArgument)),

@@ -42,7 +42,15 @@
 //!   address of that page (where the root holds its source): the message arrives, the
 //!   page is left as it is, and both still read it.
 //! - **same-cpu** / **cross-cpu**: 100 IPC round trips with a thread on the root's own
-//!   CPU, and with one on another CPU of the same node (other nodes: the root task).
+//!   CPU (as `Call` and `ReplyWait`: the kernel's IPC fast path), and with one on
+//!   another CPU of the same node (send and receive apart; other nodes: the root task).
+//! - **same-cpu-pager**: a thread in a space of its own on the root's CPU writes and
+//!   reads back 16 fresh stack pages, each a fault the root answers with a one-page map
+//!   in its `ReplyWait` (the kernel's fault and map-reply fast paths), and reports the
+//!   sum of what it read.
+//!
+//! At the end, `report: fastpath ipc= map= fault=` gives how often the kernel's fast
+//! paths ran (`Introspect` FastPaths); the boot test wants each above zero.
 //!
 //! Threads in spaces of their own (A, B, C, T) run this very program's code: the root
 //! is their pager and maps its own code pages to them on fault, and fresh stack pages.
@@ -70,6 +78,7 @@ mod test {
     const PONG: u16 = 0x204;
     const RESULT: u16 = 0x205;
     const BACK: u16 = 0x206;
+    const TOUCHED: u16 = 0x207;
 
     /// The root's data page for map-unmap, and where A and B see it.
     const VA_P: u64 = 0x20_0000_0000;
@@ -162,11 +171,22 @@ mod test {
         }
 
         /// The next message, serving code and stack faults of the test threads itself.
+        ///
+        /// A pager's loop as L4 writes it: each answer to a fault goes out in the same
+        /// `ReplyWait` that waits for the next message (the kernel's fast path for a
+        /// one-page map reply takes it when the faulting thread is on this CPU).
         fn next(&mut self, timeout_us: u32) -> Got {
+            let (mut reply_to, mut reply) = (0u64, [0u64; 5]);
             loop {
-                let timeouts = Timeouts { send: Timeout::Never, receive: Timeout::Micros(timeout_us) };
-                let m = match sys::ipc(0, u64::MAX, timeouts.pack(), [0; 5]) {
+                let timeouts = Timeouts { send: Timeout::Zero, receive: Timeout::Micros(timeout_us) };
+                let m = match sys::ipc(reply_to, u64::MAX, timeouts.pack(), reply) {
                     Ok(m) => m,
+                    // The reply could not go (its thread is gone, or not waiting): the
+                    // receive did not run either; wait without replying.
+                    Err(Error::SendTimeout | Error::NonExistingPartner) if reply_to != 0 => {
+                        reply_to = 0;
+                        continue;
+                    }
                     Err(e) => return Got::Nothing(e),
                 };
                 let l = label(m.mr[0]);
@@ -184,9 +204,7 @@ mod test {
                     return Got::Fault { from: m.from, addr };
                 };
                 match source.map(|f| f.map(|fpage| TypedItem::Map { send_base: page, fpage }.encode())) {
-                    Some(Ok(Ok([w0, w1]))) => {
-                        let _ = reply(m.from, [tag(0, 0, 2), w0, w1, 0, 0]);
-                    }
+                    Some(Ok(Ok([w0, w1]))) => (reply_to, reply) = (m.from, [tag(0, 0, 2), w0, w1, 0, 0]),
                     _ => return Got::Fault { from: m.from, addr },
                 }
             }
@@ -317,6 +335,24 @@ mod test {
         let _ = call(root, [tag(READ, 1, 0), read(VA_B), 0, 0, 0]);
         let _ = call(root, [tag(WAIT, 0, 0), 0, 0, 0, 0]);
         let _ = call(root, [tag(AFTER, 1, 0), read(VA_B), 0, 0, 0]);
+        park()
+    }
+
+    /// Pages the same-cpu-pager thread touches, from the bottom of its stack region
+    /// (far below the stack it uses).
+    const TOUCH_PAGES: u64 = 16;
+
+    extern "C" fn toucher(_utcb: u64) -> ! {
+        let base = OWN_STACK_TOP - 0x4_0000;
+        let mut sum = 0;
+        for i in 0..TOUCH_PAGES {
+            let p = (base + i * 0x1000) as *mut u64;
+            // SAFETY: the bottom of this thread's own stack region, which its pager
+            // maps (fresh frames) on the first touch; nothing else uses these pages.
+            unsafe { core::ptr::write_volatile(p, i + 1) };
+            sum += read(base + i * 0x1000);
+        }
+        let _ = call(ThreadId::ROOT.raw(), [tag(TOUCHED, 1, 0), sum, 0, 0, 0]);
         park()
     }
 
@@ -493,6 +529,20 @@ mod test {
             if let Ok(m) = sys::ipc(0, root, Timeouts::NEVER.pack(), [0; 5]) {
                 let _ = sys::ipc(root, 0, Timeouts::NEVER.pack(), [tag(PONG, 1, 0), m.mr[1] + 1, 0, 0, 0]);
             }
+        }
+    }
+
+    /// `echo` as an L4 server: one `ReplyWait` answers the last caller and waits for
+    /// the next.
+    extern "C" fn echo_server(_utcb: u64) -> ! {
+        let root = ThreadId::ROOT.raw();
+        let mut got = sys::ipc(0, root, Timeouts::NEVER.pack(), [0; 5]);
+        loop {
+            let (to, answer) = match got {
+                Ok(m) => (m.from, [tag(PONG, 1, 0), m.mr[1] + 1, 0, 0, 0]),
+                Err(_) => (0, [0; 5]),
+            };
+            got = sys::ipc(to, u64::MAX, Timeouts::NEVER.pack(), answer);
         }
     }
 
@@ -937,17 +987,30 @@ mod test {
 
     fn same_cpu(r: &mut Root) {
         let before = r.failed;
-        let e = r.spawn(0x78, false, 0, echo, 100, r.me);
+        // The L4 client/server pair: `Call` here, `ReplyWait` there (the shapes the
+        // kernel's IPC fast path takes).
+        let e = r.spawn(0x78, false, 0, echo_server, 100, r.me);
         let mut ok = 0;
         for i in 0..100 {
-            let _ = sys::ipc(e, 0, Timeouts::NEVER.pack(), [tag(0x306, 1, 0), i, 0, 0, 0]);
-            if matches!(sys::ipc(0, e, Timeouts::NEVER.pack(), [0; 5]), Ok(m) if m.mr[1] == i + 1) {
+            if matches!(sys::ipc(e, e, Timeouts::NEVER.pack(), [tag(0x306, 1, 0), i, 0, 0, 0]), Ok(m) if m.mr[1] == i + 1)
+            {
                 ok += 1;
             }
         }
         r.check(ok == 100, "100 round trips with a thread on the root's own CPU");
         r.delete(e);
         r.report("same-cpu", before);
+    }
+
+    fn same_cpu_pager(r: &mut Root) {
+        let before = r.failed;
+        let t = r.spawn(0x7e, true, 0, toucher, 100, r.me);
+        if let Some(m) = r.expect(t, TOUCHED, "the toucher reports") {
+            r.check(m.mr[1] == (1..=TOUCH_PAGES).sum::<u64>(), "each fresh page holds what was written");
+            let _ = reply(t, [0; 5]);
+        }
+        r.delete(t);
+        r.report("same-cpu-pager", before);
     }
 
     fn cross_cpu(r: &mut Root) {
@@ -989,7 +1052,20 @@ mod test {
             map_back(&mut r);
             move_running(&mut r);
             same_cpu(&mut r);
+            same_cpu_pager(&mut r);
             cross_cpu(&mut r);
+        }
+        // The scenarios' IPCs, page faults and map replies were the common cases the
+        // kernel's fast paths take: the boot test checks that each one ran.
+        match sys::introspect(abi::introspect::Request::FastPaths.encode()) {
+            Ok(x) => {
+                let f = abi::introspect::FastPaths::from_regs(x);
+                println!("report: fastpath ipc={} map={} fault={}", f.ipc, f.map_replies, f.faults);
+            }
+            Err(e) => {
+                println!("l4test: Introspect FastPaths refused: {e}");
+                r.check(false, "Introspect FastPaths answers");
+            }
         }
         println!("report: l4test checks={} failed={}", r.checks, r.failed);
         let e = sys::power_off(r.failed);

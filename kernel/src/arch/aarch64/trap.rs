@@ -112,17 +112,18 @@ trap_user:
     cmp     x5, x2
     b.ne    2f
     bl      trap_user_svc
-    b       3f
-2:  lsr     x2, x5, #26
-    bic     x2, x2, #4              // EC 0x24 and 0x20 (only they) become 0x20
-    cmp     x2, #0x20
-    b.ne    1f
-    bl      trap_user_abort
 3:  cbnz    w0, user_restore
     mrs     x0, tpidr_el1
     ldr     x0, [x0, #{user_context}]
     ldr     x4, [x0, #256]
     mov     x1, #8
+    b       1f
+2:  lsr     x2, x5, #26
+    bic     x2, x2, #4              // EC 0x24 and 0x20 (only they) become 0x20
+    cmp     x2, #0x20
+    b.ne    1f
+    bl      trap_user_abort
+    b       3b
 1:
     // The interrupted code as the caller in the frame-pointer chain (for backtraces).
     stp     x29, x4, [sp, #-16]!
