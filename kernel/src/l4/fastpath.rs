@@ -170,7 +170,8 @@ fn try_ipc(k: &mut Kernel, me: &PerCpu) -> Taken {
     // The caller's receive phase: it waits (with a deadline if its timeout is finite).
     c.state = ThreadState::RecvBlocked { from: (shape == Shape::Call).then_some(dest) };
     c.deadline = receive_deadline(c.context.x[2]);
-    switch_to(k, me, &mut sched, dest);
+    run_next(d, me, &mut sched, dest);
+    fp_handover(k, &mut sched, dest);
     sched.fast.ipc += 1;
     Taken::Done
 }
@@ -227,7 +228,8 @@ fn try_map_reply(k: &mut Kernel, me: &PerCpu, cur: u32, words: usize) -> bool {
     }
     c.state = ThreadState::RecvBlocked { from: None };
     c.deadline = receive_deadline(c.context.x[2]);
-    switch_to(k, me, &mut sched, dest);
+    run_next(d, me, &mut sched, dest);
+    fp_handover(k, &mut sched, dest);
     sched.fast.map_replies += 1;
     true
 }
@@ -306,7 +308,8 @@ fn try_fault(k: &mut Kernel, me: &PerCpu) -> bool {
     into[0] = abi::error::status(Ok(()));
     into[1] = c.id();
     c.state = ThreadState::FaultBlocked { handler: pager, delivered: true, kind: FaultKind::Page };
-    switch_to(k, me, &mut sched, pager);
+    run_next(p, me, &mut sched, pager);
+    fp_handover(k, &mut sched, pager);
     sched.fast.faults += 1;
     true
 }
@@ -343,11 +346,11 @@ fn copy_message(c: &Tcb, d: &mut Tcb, words: usize) {
     into[1] = c.id();
 }
 
-/// Makes `next` (blocked until now, its results written) the running thread of `me`:
-/// as `Kernel::dispatch`, inline, with the scheduler lock the caller holds.
+/// Makes `next` (blocked until now, its results written; `d` is its TCB) the running
+/// thread of `me`, as `Kernel::dispatch` does, with the scheduler lock the caller
+/// holds. The FP/SIMD registers follow in [`fp_handover`].
 #[inline(always)]
-fn switch_to(k: &mut Kernel, me: &PerCpu, sched: &mut CpuSched, next: u32) {
-    let Some(d) = k.tcb(next) else { return };
+fn run_next(d: &mut Tcb, me: &PerCpu, sched: &mut CpuSched, next: u32) {
     d.deadline = 0;
     d.state = ThreadState::Running;
     if d.remaining == 0 {
@@ -356,9 +359,14 @@ fn switch_to(k: &mut Kernel, me: &PerCpu, sched: &mut CpuSched, next: u32) {
     me.user_context.store(&raw mut d.context as u64, Ordering::Relaxed);
     user::set_ttbr0(d.ttbr0);
     sched.current = next;
-    // FP/SIMD, lazy as in `Kernel::fp_switch` (written out here: a call would make
-    // the compiler keep everything above in callee-saved registers): work only when
-    // the partner's ownership of the registers and their open state disagree.
+}
+
+/// FP/SIMD for `next`, now running: lazy as in `Kernel::fp_switch` (written out here:
+/// a call would make the compiler keep everything the fast path holds in
+/// callee-saved registers). Work only when `next`'s ownership of the registers and
+/// their open state disagree.
+#[inline(always)]
+fn fp_handover(k: &mut Kernel, sched: &mut CpuSched, next: u32) {
     let (owner, open) = (sched.fp_owner, sched.fp_open);
     if owner == next && !open {
         user::set_user_fp(true);

@@ -14,9 +14,11 @@
 //!   `user_restore` loads the registers of whichever thread the kernel picked from
 //!   `user_context` again (the kernel repointed it in `dispatch`) and erets to EL0.
 //!   No copy of the frame is made on the way in or out: a system call that switches
-//!   threads touches each thread's registers once. An `svc #0` from AArch64 (the
-//!   ESR compared as one value) first tries the IPC fast path (`trap_user_svc`,
-//!   `l4::fastpath`), which returns straight to `user_restore` when it did the call.
+//!   threads touches each thread's registers once. The synchronous slot from AArch64
+//!   has a path of its own (`trap_user_sync`): an `svc #0` (the ESR compared as one
+//!   value) first tries the IPC fast path (`trap_user_svc`), a data or instruction
+//!   abort the page-fault fast path (`trap_user_abort`, both in `l4::fastpath`); each
+//!   returns straight to `user_restore` when it did the work.
 //!
 //! The frame's layout is shared by the assembly and the Rust struct; a `const`
 //! assertion below keeps the two in step, and `PerCpu::user_context`'s offset is
@@ -55,29 +57,9 @@ core::arch::global_asm!(
     b       trap_user
 .endm
 
-.section .text
-.balign 2048
-.global exception_vectors
-exception_vectors:
-    VECTOR 0     // current EL, SP_EL0: sync
-    VECTOR 1     //                     IRQ
-    VECTOR 2     //                     FIQ
-    VECTOR 3     //                     SError
-    VECTOR 4     // current EL, SP_ELx: sync
-    VECTOR 5     //                     IRQ
-    VECTOR 6     //                     FIQ
-    VECTOR 7     //                     SError
-    VECTOR_USER 8     // lower EL, AArch64:  sync
-    VECTOR_USER 9     //                     IRQ
-    VECTOR_USER 10    //                     FIQ
-    VECTOR_USER 11    //                     SError
-    VECTOR_USER 12    // lower EL, AArch32:  sync
-    VECTOR_USER 13    //                     IRQ
-    VECTOR_USER 14    //                     FIQ
-    VECTOR_USER 15    //                     SError
-
-// From EL0: save every register into the TCB frame at x0 (slot in x1).
-trap_user:
+// Saves every register of the thread into the TCB frame at x0 (its x0/x1 waiting on
+// the stack); leaves ELR in x4 and ESR in x5.
+.macro SAVE_USER
     stp     x2, x3, [x0, #16]
     stp     x4, x5, [x0, #32]
     stp     x6, x7, [x0, #48]
@@ -102,12 +84,40 @@ trap_user:
     stp     x5, x3, [x0, #272]
     ldp     x2, x3, [sp], #16       // the thread's x0/x1
     stp     x2, x3, [x0, #0]
-    // An `svc #0` from AArch64 EL0 (this slot, this ESR) tries the IPC fast path
-    // first: done, or nothing changed and the general path runs with x0, x1 and x4
-    // as they were (reloaded: the call clobbered them).
-    // Likewise a data or instruction abort (EC 0x24 / 0x20): the page-fault path.
-    cmp     x1, #8
-    b.ne    1f
+.endm
+
+.section .text
+.balign 2048
+.global exception_vectors
+exception_vectors:
+    VECTOR 0     // current EL, SP_EL0: sync
+    VECTOR 1     //                     IRQ
+    VECTOR 2     //                     FIQ
+    VECTOR 3     //                     SError
+    VECTOR 4     // current EL, SP_ELx: sync
+    VECTOR 5     //                     IRQ
+    VECTOR 6     //                     FIQ
+    VECTOR 7     //                     SError
+    // lower EL, AArch64: sync (its own path: the fast paths come first)
+    .balign 128
+    stp     x0, x1, [sp, #-16]!
+    mrs     x0, tpidr_el1
+    ldr     x0, [x0, #{user_context}]
+    b       trap_user_sync
+    VECTOR_USER 9     //                     IRQ
+    VECTOR_USER 10    //                     FIQ
+    VECTOR_USER 11    //                     SError
+    VECTOR_USER 12    // lower EL, AArch32:  sync
+    VECTOR_USER 13    //                     IRQ
+    VECTOR_USER 14    //                     FIQ
+    VECTOR_USER 15    //                     SError
+
+// A synchronous exception from AArch64 EL0 (slot 8). An `svc #0` (this ESR) tries the
+// IPC fast path first, a data or instruction abort (EC 0x24 / 0x20) the page-fault
+// fast path: done, or nothing changed and the general path runs, with x0 and x4
+// reloaded (the call clobbered them) and the slot in x1.
+trap_user_sync:
+    SAVE_USER
     mov     x2, #{svc0_esr}
     cmp     x5, x2
     b.ne    2f
@@ -116,7 +126,6 @@ trap_user:
     mrs     x0, tpidr_el1
     ldr     x0, [x0, #{user_context}]
     ldr     x4, [x0, #256]
-    mov     x1, #8
     b       1f
 2:  lsr     x2, x5, #26
     bic     x2, x2, #4              // EC 0x24 and 0x20 (only they) become 0x20
@@ -124,7 +133,13 @@ trap_user:
     b.ne    1f
     bl      trap_user_abort
     b       3b
-1:
+1:  mov     x1, #8
+    b       trap_user_general
+
+// From EL0: save every register into the TCB frame at x0 (slot in x1).
+trap_user:
+    SAVE_USER
+trap_user_general:
     // The interrupted code as the caller in the frame-pointer chain (for backtraces).
     stp     x29, x4, [sp, #-16]!
     mov     x29, sp
