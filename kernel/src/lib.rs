@@ -43,6 +43,7 @@ pub mod exception;
 pub mod ipc_fast;
 pub mod mdb;
 pub mod mm;
+pub mod notify;
 pub mod percpu;
 pub mod psci;
 pub mod sched;

@@ -86,7 +86,7 @@ pub enum FaultKind {
 }
 
 /// The thread control block.
-#[derive(Debug)]
+#[derive(Clone, Debug)]
 pub struct Tcb {
     /// Thread number (index in the thread table).
     pub number: u32,
@@ -129,6 +129,8 @@ pub struct Tcb {
     pub send_queue: u32,
     /// Next thread in the send queue this one waits on.
     pub send_next: u32,
+    /// Words `Notify` posted to it, for its next open receives.
+    pub notes: crate::notify::NoteQueue,
     /// Deadline (counter ticks) of a blocking IPC, 0 = none.
     pub deadline: u64,
     /// The receive phase waiting behind a blocked send (`Ipc` with both phases): whom
@@ -167,6 +169,7 @@ impl Tcb {
             memory_node,
             send_queue: 0,
             send_next: 0,
+            notes: crate::notify::NoteQueue::new(),
             deadline: 0,
             after_send: None,
             doomed: false,

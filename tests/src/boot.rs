@@ -96,7 +96,7 @@ pub struct BootTest {
 pub const ROOT_PROGRAMS: [&str; 4] = ["badargs", "fuzz", "irqtest", "l4test"];
 
 /// The scenarios `l4test` reports (`report: l4test NAME=pass`); each must pass.
-pub const L4TEST_SCENARIOS: [&str; 14] = [
+pub const L4TEST_SCENARIOS: [&str; 16] = [
     "map-unmap",
     "unmap-in-use",
     "preemption",
@@ -110,6 +110,8 @@ pub const L4TEST_SCENARIOS: [&str; 14] = [
     "move-running",
     "same-cpu",
     "same-cpu-pager",
+    "notify",
+    "move-space",
     "cross-cpu",
 ];
 

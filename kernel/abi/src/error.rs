@@ -66,11 +66,14 @@ pub enum Error {
     /// The object is in use (an interrupt already has a handler, a thread is in a
     /// state that forbids the operation); try again or detach first.
     Busy = 18,
+    /// `Notify`: the target's notification queue is full (it has not received the
+    /// ones before); nothing was queued.
+    QueueFull = 19,
 }
 
 impl Error {
     /// Every error, in number order.
-    pub const ALL: [Error; 18] = [
+    pub const ALL: [Error; 19] = [
         Error::NoPrivilege,
         Error::InvalidThread,
         Error::InvalidSpace,
@@ -89,6 +92,7 @@ impl Error {
         Error::InvalidNode,
         Error::InvalidInterrupt,
         Error::Busy,
+        Error::QueueFull,
     ];
 
     /// The error with status number `code`, or `None` for 0 (success) and for numbers
@@ -126,6 +130,7 @@ impl Error {
             Error::InvalidNode => "InvalidNode",
             Error::InvalidInterrupt => "InvalidInterrupt",
             Error::Busy => "Busy",
+            Error::QueueFull => "QueueFull",
         }
     }
 }
@@ -172,7 +177,7 @@ mod tests {
     use super::*;
 
     /// The brief's table, copied by hand: if an error is renumbered, this fails.
-    const BRIEF: [(u64, &str); 18] = [
+    const BRIEF: [(u64, &str); 19] = [
         (1, "NoPrivilege"),
         (2, "InvalidThread"),
         (3, "InvalidSpace"),
@@ -191,6 +196,7 @@ mod tests {
         (16, "InvalidNode"),
         (17, "InvalidInterrupt"),
         (18, "Busy"),
+        (19, "QueueFull"),
     ];
 
     #[test]
@@ -212,7 +218,7 @@ mod tests {
             assert_eq!(Error::from_code(e.code()), Some(e));
         }
         assert_eq!(Error::from_code(0), None);
-        assert_eq!(Error::from_code(19), None);
+        assert_eq!(Error::from_code(20), None);
         assert_eq!(Error::from_code(u64::MAX), None);
     }
 

@@ -15,6 +15,7 @@
 //!  page fault   0xFFE0 | rwx     2   fault addr   IP
 //!  exception    0xFFB0           5   ESR_EL1      FAR_EL1  ELR   SP   SPSR
 //!  interrupt    0xFFF0           1   INTID
+//!  notification 0xFFD0           1   the word     (from: the notifier; `Notify`)
 //! ```
 //! `rwx` is the attempted access (bit 2 read, bit 1 write, bit 0 execute: the same bits
 //! as flexpage [`Rights`]). The replies:
@@ -48,6 +49,8 @@ pub const PAGE_FAULT_ACCESS_MASK: u16 = 0x7;
 pub const EXCEPTION_LABEL: u16 = 0xFFB0;
 /// The label of an interrupt message.
 pub const INTERRUPT_LABEL: u16 = 0xFFF0;
+/// The label of a notification (`Notify`) delivered to an open receive.
+pub const NOTIFY_LABEL: u16 = 0xFFD0;
 
 /// Why a message is not the kernel message it was decoded as.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]

@@ -538,7 +538,7 @@ mod tests {
         assert_eq!(kip.validate(), Ok(()));
         assert_eq!(&kip.magic, b"NL4K");
         assert_eq!((kip.abi_version, kip.kip_size, kip.page_size), (1, 16384, 4096));
-        assert_eq!(kip.syscall_count, 14);
+        assert_eq!(kip.syscall_count, 15);
         assert_eq!(kip.cpus().len(), 4);
         assert_eq!(kip.node_of_cpu(2), Some(1));
         assert_eq!(kip.mpidr_of_cpu(3), Some(0x101));

@@ -46,9 +46,18 @@
 //!  11  Introspect           x0 query, x1..x3 query arguments               x1..x6 answers
 //!  12  MemoryControl   (P)  x0 node, x1 order, x2 dest VA, x3 flags        x1 physical base, x2 node
 //!  13  SystemControl   (P)  x0 operation (power off), x1 exit status      - (does not return)
+//!  14  Notify          (P)  x0 dest, x1 word (queued, never blocks)        -
 //!
 //!  (P) = privileged: only threads of a privileged space (SpaceControl bit 0)
 //! ```
+//!
+//! **Privilege** is the kernel's one notion of authority: a privileged space (the root
+//! task's, and those it marks with `SpaceControl`) may create, move and delete threads
+//! in any space, hand out memory, attach interrupts and signal with `Notify`. X.2
+//! restricts the same calls to privileged threads. The paper's pagers, which move
+//! threads between the per-node spaces of a task, are trusted system components and
+//! run privileged; a finer authority (a space owning the spaces it made) would be a
+//! refinement this kernel does not need yet.
 //!
 //! The per-syscall details (every bit of every control word, every error) are on the
 //! variants of [`Syscall`].

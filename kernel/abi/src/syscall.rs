@@ -42,20 +42,32 @@ pub enum Syscall {
     /// [`Error::Cancelled`], [`Error::MapRejected`]. A send followed by a receive can
     /// fail in the receive phase after the send completed; the error says which phase.
     Ipc = 0,
-    /// Create, change or delete a thread (privileged).
+    /// Create, move or delete a thread (privileged).
     ///
     /// | reg | in |
     /// |---|---|
     /// | x0 | `dest`: the thread to create or change |
     /// | x1 | `space`: a thread of the target space; == dest: a new space; NIL: delete dest |
-    /// | x2 | `scheduler` thread |
-    /// | x3 | `pager` thread |
-    /// | x4 | UTCB address: page-aligned user VA; the kernel maps a kernel-owned UTCB page there |
-    /// | x5 | home-CPU hint: a CPU index, or [`CURRENT_CPU`] |
+    /// | x2 | `scheduler` thread (changing an existing thread: 0 keeps it) |
+    /// | x3 | `pager` thread (changing an existing thread: 0 keeps it) |
+    /// | x4 | UTCB address: page-aligned user VA; the kernel maps a kernel-owned UTCB page there (changing: 0 keeps the address) |
+    /// | x5 | CPU: a CPU index, or [`CURRENT_CPU`] |
+    ///
+    /// A `dest` that does not exist is created in `space`, on that CPU. A `dest` that
+    /// exists (its exact id; not the caller) is **moved** into `space` and placed on
+    /// that CPU: the paper's thread migration, where a thread that moves to another
+    /// node also moves into that node's address space. Its registers, FP state and IPC
+    /// state go with it (a thread blocked in an IPC stays blocked in it); its control
+    /// block and UTCB are re-made in the target space's home-node memory (the UTCB's
+    /// contents copied, mapped at the UTCB address there); a space left without threads
+    /// is deleted. The caller's space must be privileged, which is authority over both
+    /// spaces (see the crate documentation on privilege). `space` = the space it is in
+    /// already changes only the CPU, pager and scheduler.
     ///
     /// Errors: [`Error::NoPrivilege`], [`Error::InvalidThread`], [`Error::InvalidSpace`],
     /// [`Error::InvalidScheduler`], [`Error::InvalidUtcb`], [`Error::InvalidCpu`],
-    /// [`Error::OutOfMemory`].
+    /// [`Error::OutOfMemory`], [`Error::Busy`] (moving a thread that is running on
+    /// another CPU at this moment: retry, or stop it first).
     ThreadControl = 1,
     /// Configure an address space (privileged).
     ///
@@ -202,8 +214,29 @@ pub enum Syscall {
     /// Does not return on success. Errors: [`Error::NoPrivilege`],
     /// [`Error::InvalidArgument`] (an unknown operation).
     SystemControl = 13,
+    /// Post a one-word notification to a thread, without waiting (privileged): the
+    /// pagers' signal to each other across nodes.
+    ///
+    /// | reg | in |
+    /// |---|---|
+    /// | x0 | `dest` |
+    /// | x1 | the word |
+    ///
+    /// The word joins `dest`'s notification queue ([`NOTIFY_QUEUE`] entries, first in
+    /// first out) and is delivered at `dest`'s next open receive (`Ipc` with `from` =
+    /// ANY), before any sender, as a message from the caller: label
+    /// [`crate::fault::NOTIFY_LABEL`], u = 1, MR1 = the word. If `dest` waits in an
+    /// open receive now, it gets it at once and runs on its CPU (another CPU, on this
+    /// node or another, is interrupted by an SGI to run it). The caller never blocks.
+    ///
+    /// Errors: [`Error::NoPrivilege`], [`Error::InvalidThread`] (NIL, ANY, an
+    /// interrupt, a stale id, no such thread), [`Error::QueueFull`] (`dest` has
+    /// [`NOTIFY_QUEUE`] words it has not received).
+    Notify = 14,
 }
 
+/// `Notify`: how many words a thread's notification queue holds.
+pub const NOTIFY_QUEUE: usize = 16;
 /// `SystemControl` x0: power the system off (QEMU: exit with the status in x1).
 pub const SYSTEM_POWER_OFF: u64 = 0;
 
@@ -221,7 +254,7 @@ pub const INTERRUPT_CONTROL_ACK: u64 = 1 << 0;
 impl Syscall {
     /// How many syscalls this ABI version has (numbers `0..COUNT`); the KIP's
     /// syscall count.
-    pub const COUNT: u64 = 14;
+    pub const COUNT: u64 = 15;
 
     /// Every syscall, in number order.
     pub const ALL: [Syscall; Syscall::COUNT as usize] = [
@@ -239,6 +272,7 @@ impl Syscall {
         Syscall::Introspect,
         Syscall::MemoryControl,
         Syscall::SystemControl,
+        Syscall::Notify,
     ];
 
     /// The syscall with number `x8`, or `None` (the kernel answers
@@ -272,6 +306,7 @@ impl Syscall {
             Syscall::Introspect => "Introspect",
             Syscall::MemoryControl => "MemoryControl",
             Syscall::SystemControl => "SystemControl",
+            Syscall::Notify => "Notify",
         }
     }
 
@@ -285,6 +320,7 @@ impl Syscall {
                 | Syscall::InterruptControl
                 | Syscall::MemoryControl
                 | Syscall::SystemControl
+                | Syscall::Notify
         )
     }
 }
@@ -421,7 +457,7 @@ mod tests {
     use super::*;
 
     /// The brief's table: if a syscall is renumbered, this fails.
-    const BRIEF: [(u64, &str); 14] = [
+    const BRIEF: [(u64, &str); 15] = [
         (0, "Ipc"),
         (1, "ThreadControl"),
         (2, "SpaceControl"),
@@ -436,6 +472,7 @@ mod tests {
         (11, "Introspect"),
         (12, "MemoryControl"),
         (13, "SystemControl"),
+        (14, "Notify"),
     ];
 
     #[test]
@@ -454,7 +491,7 @@ mod tests {
         for s in Syscall::ALL {
             assert_eq!(Syscall::from_number(s.number()), Some(s));
         }
-        assert_eq!(Syscall::from_number(14), None);
+        assert_eq!(Syscall::from_number(15), None);
         assert_eq!(Syscall::from_number(u64::MAX), None);
     }
 
@@ -462,14 +499,14 @@ mod tests {
     fn an_svc_with_a_nonzero_immediate_is_an_unknown_syscall() {
         assert_eq!(decode(0, 0), Ok(Syscall::Ipc));
         assert_eq!(decode(1, 0), Err(Error::UnknownSyscall));
-        assert_eq!(decode(0, 14), Err(Error::UnknownSyscall));
+        assert_eq!(decode(0, 15), Err(Error::UnknownSyscall));
     }
 
     #[test]
-    fn exactly_the_four_control_syscalls_are_privileged() {
+    fn exactly_the_control_syscalls_are_privileged() {
         let privileged: Vec<_> =
             Syscall::ALL.iter().filter(|s| s.is_privileged()).map(|s| s.number()).collect();
-        assert_eq!(privileged, [1, 2, 9, 12, 13]);
+        assert_eq!(privileged, [1, 2, 9, 12, 13, 14]);
     }
 
     #[test]

@@ -41,8 +41,9 @@
 //!   caller (its pager) was told of; it is on this CPU;
 //! - the partner is what the scheduler would pick next: no ready thread here has its
 //!   priority or a higher one (the general path queues it at the back of its level);
-//! - for an open receive (`ReplyWait`): no sender is queued on the caller and no
-//!   interrupt is pending anywhere (the general path would deliver those first);
+//! - for an open receive (`ReplyWait`): no sender is queued on the caller, no
+//!   notification waits for it and no interrupt is pending anywhere (the general path
+//!   would deliver those first);
 //! - a reply's item: a map (not grant) of one 4 KiB page that fits the receiver's
 //!   window (the whole space for a fault), held by the pager through the MDB with some
 //!   of the rights asked; the receiver's quota and node cover the worst case (as the
@@ -153,7 +154,7 @@ fn try_ipc(k: &mut Kernel, me: &PerCpu) -> Taken {
     if shape == Shape::ReplyMap {
         return Taken::MapReply { cur, words };
     }
-    if shape == Shape::ReplyWait && (c.send_queue != 0 || crate::irq::any_pending()) {
+    if shape == Shape::ReplyWait && (c.send_queue != 0 || !c.notes.is_empty() || crate::irq::any_pending()) {
         return Taken::No;
     }
     let to = regs[0];
@@ -194,7 +195,7 @@ fn try_map_reply(k: &mut Kernel, me: &PerCpu, cur: u32, words: usize) -> bool {
     let mut sched = me.sched.lock();
     let Some(c) = k.tcb(cur) else { return false };
     let regs: &[u64; 9] = c.context.x.first_chunk().expect("31 registers");
-    if c.send_queue != 0 || crate::irq::any_pending() {
+    if c.send_queue != 0 || !c.notes.is_empty() || crate::irq::any_pending() {
         return false;
     }
     let (to, item, src) = (regs[0], [regs[3 + words - 2], regs[3 + words - 1]], c.space);

@@ -221,6 +221,14 @@ fn receive(k: &mut Kernel, cur: u32, accept: Option<u32>, timeout: Timeout) -> b
         }
         return true;
     }
+    // Then a notification (open receives only), oldest first.
+    if accept.is_none()
+        && let Some(t) = k.tcb(cur)
+        && let Some((from, word)) = t.notes.pop()
+    {
+        deliver_note(t, from, word);
+        return true;
+    }
     if let Some(sender) = take_sender(k, cur, accept) {
         let state = k.tcb(sender).map(|t| t.state);
         match state {
@@ -605,6 +613,30 @@ fn resolve_fault(k: &mut Kernel, handler: u32, faulter: u32, tag: Tag, kind: Fau
     if let Some(h) = k.tcb(handler) {
         complete(h, Ok(()), 0);
     }
+}
+
+/// `Notify`: queues `word` for thread `dest` (a full id) from `cur`; delivers it at
+/// once if `dest` waits in an open receive (making it ready on its CPU: another CPU
+/// is woken by an SGI). Never blocks.
+pub fn notify(k: &mut Kernel, cur: u32, dest: u64, word: u64) -> Result<(), Error> {
+    let from = k.tcb(cur).map_or(0, |t| t.id());
+    let d = k.lookup(dest).ok_or(Error::InvalidThread)?;
+    let t = k.tcb(d).ok_or(Error::InvalidThread)?;
+    t.notes.push(from, word).map_err(|_| Error::QueueFull)?;
+    if t.state == (ThreadState::RecvBlocked { from: None })
+        && let Some((from, word)) = t.notes.pop()
+    {
+        deliver_note(t, from, word);
+        k.make_ready(d);
+    }
+    Ok(())
+}
+
+/// Writes the notification message (`word` from thread `from`) into `t`'s registers.
+fn deliver_note(t: &mut Tcb, from: u64, word: u64) {
+    let tag = Tag::new(abi::fault::NOTIFY_LABEL, 1, 0).map_or(0, |t| t.raw());
+    write_mrs(t, &[tag, word]);
+    complete(t, Ok(()), from);
 }
 
 /// Writes the interrupt message of SPI `intid` into its handler's registers.

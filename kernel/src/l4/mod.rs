@@ -443,7 +443,10 @@ impl Kernel {
         self.create_thread_numbered(number, space, utcb_va, cpu)
     }
 
-    fn create_thread_numbered(&mut self, number: u32, space: u16, utcb_va: u64, cpu: u32) -> Result<u32, Error> {
+    /// A TCB frame and a UTCB frame for a thread of `space` (from its home node,
+    /// charged to it), the UTCB mapped at `utcb_va`: `(tcb_pa, node, utcb_pa)`. All or
+    /// nothing.
+    fn thread_frames(&mut self, space: u16, utcb_va: u64) -> Result<(u64, NodeId, u64), Error> {
         let (tcb_pa, node) = self.alloc_for(space, Kmem::Tcb)?;
         let (utcb_pa, _) = match self.alloc_for(space, Kmem::Tcb) {
             Ok(frame) => frame,
@@ -457,6 +460,11 @@ impl Kernel {
             self.free_for(space, Kmem::Tcb, tcb_pa);
             return Err(e);
         }
+        Ok((tcb_pa, node, utcb_pa))
+    }
+
+    fn create_thread_numbered(&mut self, number: u32, space: u16, utcb_va: u64, cpu: u32) -> Result<u32, Error> {
+        let (tcb_pa, node, utcb_pa) = self.thread_frames(space, utcb_va)?;
         let version = self.versions[number as usize].wrapping_add(1).max(1);
         self.versions[number as usize] = version;
         let mut tcb = Tcb::new(number, version, space, cpu, node);
@@ -483,6 +491,98 @@ impl Kernel {
         let _ = unsafe { FRAMES.free(pa, 1) };
         if let (Some(s), Some(node)) = (self.space(space), node) {
             s.release(kind, node, FRAME);
+        }
+    }
+
+    /// Moves thread `t` (not running) into space `to` and places it on `cpu`: the
+    /// paper's migration of a thread into the space of the node it moves to.
+    ///
+    /// Its control block and UTCB move with it into `to`'s home-node memory (charged
+    /// to `to`, so the kmem report stays true): new frames there, the TCB and the
+    /// UTCB's contents copied, the UTCB mapped at `utcb_va` in `to` and unmapped from
+    /// the old space, the old frames freed. Registers, FP state, IPC state (a thread
+    /// blocked in an IPC stays blocked in it), priority and queue place go with it.
+    /// The old space is deleted if this was its last thread (spaces live as long as
+    /// their threads). All or nothing: an error changes nothing.
+    ///
+    /// Errors: `InvalidThread` (no such thread, or being deleted), `Busy` (it runs
+    /// now, on some CPU: its registers are not in its TCB), `InvalidSpace`,
+    /// `InvalidUtcb` (`utcb_va` unusable in `to`, or a different address in the same
+    /// space), `OutOfMemory` (`to`'s quota or every node).
+    pub fn move_thread(&mut self, t: u32, to: u16, utcb_va: u64, cpu: u32) -> Result<(), Error> {
+        let tcb = self.tcb(t).ok_or(Error::InvalidThread)?;
+        if tcb.doomed {
+            return Err(Error::InvalidThread);
+        }
+        if tcb.state == ThreadState::Running {
+            return Err(Error::Busy);
+        }
+        let (from, old_utcb_va, old_utcb_pa, was_ready) =
+            (tcb.space, tcb.utcb_va, tcb.utcb_pa, tcb.state == ThreadState::Ready);
+        let ttbr0 = self.space(to).map(|s| user::ttbr0(s.root, s.asid)).ok_or(Error::InvalidSpace)?;
+        if from == to {
+            // Nothing to move but the CPU.
+            if utcb_va != old_utcb_va {
+                return Err(Error::InvalidUtcb);
+            }
+            self.place(t, cpu);
+            return Ok(());
+        }
+        if !utcb_va.is_multiple_of(PAGE_SIZE) || utcb_va == 0 || utcb_va >= abi::USER_ADDRESS_LIMIT {
+            return Err(Error::InvalidUtcb);
+        }
+        if self.translate_user(to, utcb_va).is_some() {
+            return Err(Error::InvalidUtcb);
+        }
+        let (tcb_pa, node, utcb_pa) = self.thread_frames(to, utcb_va)?;
+        // From here nothing fails. The UTCB's words (its id, CPU word, message and
+        // buffer registers) first.
+        // SAFETY: the old UTCB frame, still this thread's (kernel-allocated user
+        // memory, a whole page), read while nothing writes it (kernel lock held).
+        let old_words = unsafe { phys::slice(old_utcb_pa, PAGE_SIZE as usize) };
+        // SAFETY: the new UTCB frame, just allocated for this thread, a whole page,
+        // distinct from the old one.
+        unsafe { phys::write_bytes(utcb_pa, old_words) };
+        if was_ready {
+            self.unready(t);
+        }
+        let mut copy = self.tcb(t).expect("invariant: looked up above").clone();
+        (copy.space, copy.ttbr0, copy.utcb_va, copy.utcb_pa, copy.memory_node) = (to, ttbr0, utcb_va, utcb_pa, node);
+        // SAFETY: `tcb_pa` was allocated just above for this TCB alone; the thread table
+        // owns it from here on (the old frame is forgotten in the same step).
+        let ptr = unsafe { tables::place_tcb(tcb_pa, copy) };
+        let old = self.threads[t as usize].replace(TcbPtr(ptr));
+        self.unmap_user(from, old_utcb_va);
+        if let Some(old) = old {
+            self.free_for(from, Kmem::Tcb, old.0.as_ptr() as u64 - crate::mm::layout::DIRECT_MAP_BASE);
+        }
+        self.free_for(from, Kmem::Tcb, old_utcb_pa);
+        if let Some(s) = self.space(to) {
+            s.threads += 1;
+        }
+        let left = self.space(from).map_or(0, |s| {
+            s.threads = s.threads.saturating_sub(1);
+            s.threads
+        });
+        if left == 0 {
+            self.delete_space(from);
+        }
+        self.set_cpu(t, cpu);
+        if was_ready {
+            self.make_ready(t);
+        }
+        Ok(())
+    }
+
+    /// Places thread `t` (not running) on `cpu`, requeueing it there if it is ready.
+    pub fn place(&mut self, t: u32, cpu: u32) {
+        let ready = self.tcb(t).is_some_and(|tcb| tcb.state == ThreadState::Ready);
+        if ready {
+            self.unready(t);
+        }
+        self.set_cpu(t, cpu);
+        if ready {
+            self.make_ready(t);
         }
     }
 

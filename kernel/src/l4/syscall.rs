@@ -104,6 +104,10 @@ pub fn dispatch(k: &mut Kernel, cur: u32, imm: u16) {
             let r = interrupt_control(k, &args);
             finish(k, cur, r, &[])
         }
+        Syscall::Notify => {
+            let r = ipc::notify(k, cur, args[0], args[1]);
+            finish(k, cur, r, &[])
+        }
     }
 }
 
@@ -136,8 +140,9 @@ fn thread_control(k: &mut Kernel, cur: u32, a: &[u64; 8]) -> Result<u32, Error> 
     {
         return Err(Error::InvalidThread);
     }
-    if k.tcb(number as u32).is_some() {
-        return Err(Error::InvalidThread);
+    let existing = k.tcb(number as u32).is_some();
+    if existing && (k.lookup(dest) != Some(number as u32) || number as u32 == cur) {
+        return Err(Error::InvalidThread); // a stale id of a live thread, or the caller
     }
     let cpu = match cpu_hint {
         u64::MAX => k.tcb(cur).map_or(0, |t| t.cpu),
@@ -146,6 +151,9 @@ fn thread_control(k: &mut Kernel, cur: u32, a: &[u64; 8]) -> Result<u32, Error> 
         }
         _ => return Err(Error::InvalidCpu),
     };
+    if existing {
+        return move_thread(k, number as u32, dest, space_of, scheduler, pager, utcb, cpu);
+    }
     let pager_ok = pager == 0 || k.lookup(pager).is_some();
     if !pager_ok {
         return Err(Error::InvalidThread);
@@ -178,6 +186,56 @@ fn thread_control(k: &mut Kernel, cur: u32, a: &[u64; 8]) -> Result<u32, Error> 
         // SAFETY: the new thread's UTCB frame, user memory.
         unsafe { phys::write_u64(tcb.utcb_pa + abi::utcb::MY_GLOBAL_ID_OFFSET as u64, id) };
         write_utcb_words(tcb);
+    }
+    Ok(t)
+}
+
+/// ThreadControl on an existing thread `t` (`dest`, not the caller): moves it into
+/// the space of `space_of` (== `dest`: a new space homed on `cpu`'s node) at UTCB
+/// address `utcb` (0: the one it has), places it on `cpu`, and sets its pager and
+/// scheduler where those are not 0. Checks everything before changing anything.
+#[allow(clippy::too_many_arguments)]
+fn move_thread(
+    k: &mut Kernel,
+    t: u32,
+    dest: u64,
+    space_of: u64,
+    scheduler: u64,
+    pager: u64,
+    utcb: u64,
+    cpu: u32,
+) -> Result<u32, Error> {
+    if pager != 0 && k.lookup(pager).is_none() {
+        return Err(Error::InvalidThread);
+    }
+    if scheduler != 0 && k.lookup(scheduler).is_none() {
+        return Err(Error::InvalidScheduler);
+    }
+    let (state, old_utcb) = k.tcb(t).map(|c| (c.state, c.utcb_va)).ok_or(Error::InvalidThread)?;
+    if state == ThreadState::Running {
+        return Err(Error::Busy);
+    }
+    let utcb = if utcb == 0 { old_utcb } else { utcb };
+    let (space, fresh) = if space_of == dest {
+        let home = crate::percpu::get(cpu as usize).map_or(NodeId::ZERO, |b| b.node);
+        (k.create_space(home, QUOTA)?, true)
+    } else {
+        let s = k.lookup(space_of).ok_or(Error::InvalidSpace)?;
+        (k.tcb(s).ok_or(Error::InvalidSpace)?.space, false)
+    };
+    if let Err(e) = k.move_thread(t, space, utcb, cpu) {
+        if fresh {
+            k.destroy_space(space);
+        }
+        return Err(e);
+    }
+    if let Some(c) = k.tcb(t) {
+        if pager != 0 {
+            c.pager = pager;
+        }
+        if scheduler != 0 {
+            c.scheduler = scheduler;
+        }
     }
     Ok(t)
 }

@@ -259,7 +259,7 @@ mod user {
         // --- Every call: the syscall number and the svc immediate. -------------------
         use Error::*;
         let unknown = [
-            ("x8 = 14, the first unknown number", 14),
+            ("x8 = 15, the first unknown number", 15),
             ("x8 = 0x1_0000_0000", 1 << 32),
             ("x8 = u64::MAX", u64::MAX),
         ];
@@ -464,6 +464,24 @@ mod user {
             t.verdict(name, pass, &got, &"not mapped");
         }
 
+        // --- Notify (privileged): every id that names no thread. -------------------------
+        if role.privileged {
+            let n = |dest: u64| [dest, 7, 0, 0, 0, 0, 0, 0];
+            let irq = abi::thread::ThreadId::interrupt(40).map_or(0, |i| i.raw());
+            let table = [
+                ("Notify: dest NIL", n(0), err(InvalidThread)),
+                ("Notify: dest ANY", n(u64::MAX), err(InvalidThread)),
+                ("Notify: dest unused", n(bad.unused), err(InvalidThread)),
+                ("Notify: dest past the table", n(bad.beyond), err(InvalidThread)),
+                ("Notify: dest version 0", n(bad.version0), err(InvalidThread)),
+                ("Notify: dest stale", n(bad.stale), err(InvalidThread)),
+                ("Notify: dest an interrupt", n(irq), err(InvalidThread)),
+            ];
+            for row in table {
+                t.row(Syscall::Notify, row);
+            }
+        }
+
         // --- The calls that need privilege, or a partner thread. -------------------------
         if role.privileged {
             privileged_cases(&mut t, me, &bad, cpus, nodes);
@@ -501,38 +519,40 @@ mod user {
     /// The privileged calls an unprivileged thread makes, in this order (the escalation
     /// attempt last, so that a kernel that wrongly grants it does not turn the other
     /// refusals into successes). `me`: the caller; `other`: a thread of another space.
-    const UNPRIVILEGED: [(&str, Error); 7] = [
+    const UNPRIVILEGED: [(&str, Error); 8] = [
         ("unprivileged: ThreadControl", Error::NoPrivilege),
         ("unprivileged: MemoryControl", Error::NoPrivilege),
         ("unprivileged: InterruptControl", Error::NoPrivilege),
         ("unprivileged: SystemControl power-off", Error::NoPrivilege),
         ("unprivileged: Schedule of another space's thread", Error::NoPrivilege),
         ("unprivileged: ExchangeRegisters on another space's thread", Error::InvalidThread),
+        ("unprivileged: Notify", Error::NoPrivilege),
         ("unprivileged: SpaceControl making my space privileged", Error::NoPrivilege),
     ];
 
     /// Makes the [`UNPRIVILEGED`] calls; returns their statuses. Uses no statics: it
     /// also runs in a child space that shares only this program's code pages.
     #[inline(never)]
-    fn unprivileged_calls(me: u64, other: u64) -> [u64; 7] {
+    fn unprivileged_calls(me: u64, other: u64) -> [u64; 8] {
         let power_off_status = 99; // if the kernel obeyed, the run would end with it
-        let calls: [(Syscall, [u64; 8]); 7] = [
+        let calls: [(Syscall, [u64; 8]); 8] = [
             (Syscall::ThreadControl, [id(0x60, 1), id(0x60, 1), me, me, 0x30_0000, u64::MAX, 0, 0]),
             (Syscall::MemoryControl, [0, 0, SCRATCH, RW, 0, 0, 0, 0]),
             (Syscall::InterruptControl, [27, me, 0, 0, 0, 0, 0, 0]),
             (Syscall::SystemControl, [abi::syscall::SYSTEM_POWER_OFF, power_off_status, 0, 0, 0, 0, 0, 0]),
             (Syscall::Schedule, [other, KEEP, KEEP, 0, 0, 0, 0, 0]),
             (Syscall::ExchangeRegisters, [other, 0, 0, 0, 0, 0, 0, 0]),
+            (Syscall::Notify, [other, 1, 0, 0, 0, 0, 0, 0]),
             (Syscall::SpaceControl, [me, 1, 0, 0, 0, 0, 0, 0]),
         ];
-        let mut out = [0; 7];
+        let mut out = [0; 8];
         for (slot, (call, args)) in out.iter_mut().zip(calls) {
             *slot = svc(call.number(), args)[0];
         }
         out
     }
 
-    fn judge_unprivileged(t: &mut Tally, statuses: [u64; 7]) {
+    fn judge_unprivileged(t: &mut Tally, statuses: [u64; 8]) {
         for ((name, want), got) in UNPRIVILEGED.iter().zip(statuses) {
             t.status(name, got, Want::Err(*want));
         }
@@ -845,6 +865,57 @@ mod user {
             t.row(Syscall::InterruptControl, row);
         }
 
+        // Notify: IDLE never receives, so its queue fills and then refuses.
+        for i in 0..abi::syscall::NOTIFY_QUEUE as u64 {
+            let r = svc(Syscall::Notify.number(), [idle, i, 0, 0, 0, 0, 0, 0]);
+            t.status("Notify: a word for a thread that does not receive", r[0], Want::Ok);
+        }
+        let r = svc(Syscall::Notify.number(), [idle, 99, 0, 0, 0, 0, 0, 0]);
+        t.status("Notify: one word more than the queue holds", r[0], err(QueueFull));
+
+        // ThreadControl on an existing thread (IDLE: never started, so not running):
+        // a move; each bad argument refused, changing nothing.
+        let tc = |dest: u64, space: u64, scheduler: u64, pager: u64, utcb: u64, cpu: u64| {
+            [dest, space, scheduler, pager, utcb, cpu, 0, 0]
+        };
+        let unused = id(0x3FF, 1);
+        let table = [
+            (
+                "ThreadControl: move into a space that names no thread",
+                tc(idle, unused, 0, 0, 0, u64::MAX),
+                err(InvalidSpace),
+            ),
+            ("ThreadControl: move a stale id", tc(id(IDLE, 2), me, 0, 0, 0, u64::MAX), err(InvalidThread)),
+            (
+                "ThreadControl: move with a pager that names no thread",
+                tc(idle, me, 0, unused, 0, u64::MAX),
+                err(InvalidThread),
+            ),
+            (
+                "ThreadControl: move with a scheduler that names no thread",
+                tc(idle, me, unused, 0, 0, u64::MAX),
+                err(InvalidScheduler),
+            ),
+            (
+                "ThreadControl: move to another UTCB in the same space",
+                tc(idle, me, 0, 0, IDLE_UTCB + 0x1000, u64::MAX),
+                err(InvalidUtcb),
+            ),
+            (
+                "ThreadControl: move to a CPU that does not exist",
+                tc(idle, me, 0, 0, 0, 1 << 40),
+                err(InvalidCpu),
+            ),
+            (
+                "ThreadControl: move within its own space (CPU only)",
+                tc(idle, me, 0, 0, 0, u64::MAX),
+                Want::Ok,
+            ),
+        ];
+        for row in table {
+            t.row(Syscall::ThreadControl, row);
+        }
+
         // A finite receive timeout must expire. The kernel expires timeouts only on
         // timer ticks taken while a CPU runs user code, so a spinner keeps this CPU
         // busy while the receive waits; without it the receive would never return
@@ -1016,7 +1087,7 @@ mod user {
                 };
                 reply = [tag(0, 0, 2), w0, w1];
             } else if label == RESULTS {
-                let mut statuses = [0u64; 7];
+                let mut statuses = [0u64; 8];
                 for (i, s) in statuses.iter_mut().enumerate() {
                     *s = (r[4] >> (8 * i)) & 0xFF;
                 }

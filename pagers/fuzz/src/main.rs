@@ -34,6 +34,8 @@
 //!   starve me); `ExchangeRegisters` of myself or my helper never sets SP, IP or pager
 //!   and never halts; `ThreadControl` never adds threads to my own space (they would
 //!   run at random IPs in my memory): such a space argument becomes a new space;
+//! - `ThreadControl` never deletes or moves me or my helper; `Notify` goes only to me
+//!   or threads I made;
 //! - `SystemControl` never powers off; `SpaceControl` never sets the privileged bit;
 //! - `MemoryControl` orders up to 18 are cut to 0..=3 (16 frames at most: the kernel
 //!   zeroes each block, and a few 1 GiB blocks would take the whole boot budget);
@@ -254,10 +256,16 @@ mod user {
                     if own(self, a[1]) {
                         a[1] = a[0];
                     }
-                    // Deletion (space NIL) of myself or my helper would end the test.
-                    if a[1] == 0 && own(self, a[0]) {
+                    // Deleting or moving (to another space) myself or my helper would
+                    // end the test: those names become no thread.
+                    if own(self, a[0]) {
                         a[0] &= !0xFFFF;
                     }
+                }
+                // A notification could wake another program's (or my helper's) receive
+                // with a message it does not expect.
+                Some(Syscall::Notify) if self.foreign(a[0]) || own(self, a[0]) && a[0] != self.me => {
+                    a[0] &= !0xFFFF;
                 }
                 Some(Syscall::SystemControl) if a[0] == abi::syscall::SYSTEM_POWER_OFF => a[0] = 1,
                 Some(Syscall::SpaceControl) => a[1] &= !1,

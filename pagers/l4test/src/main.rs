@@ -49,6 +49,16 @@
 //!   in its `ReplyWait` (the kernel's fault and map-reply fast paths), and reports the
 //!   sum of what it read.
 //!
+//! - **notify**: the root (node 0) posts 16 words to a thread on node 1 that waits for
+//!   something else: all queued, the 17th refused (QueueFull); told to go, the thread
+//!   receives the 16 in order, each from the root; a word posted while it waits openly
+//!   reaches it at once.
+//! - **move-space**: a thread in a space on node 0 asks to be moved; while it waits for
+//!   the answer, the root moves it (ThreadControl) into a new space homed on node 1
+//!   and onto CPU 2 (the old space goes with its last thread); its UTCB is then on node 1 in the new space, whose kmem report counts
+//!   it; answered (its stack page mapped into the new space), it reports running on
+//!   CPU 2 of node 1 with its UTCB intact.
+//!
 //! At the end, `report: fastpath ipc= map= fault=` gives how often the kernel's fast
 //! paths ran (`Introspect` FastPaths); the boot test wants each above zero.
 //!
@@ -79,6 +89,8 @@ mod test {
     const RESULT: u16 = 0x205;
     const BACK: u16 = 0x206;
     const TOUCHED: u16 = 0x207;
+    const MOVE_ME: u16 = 0x208;
+    const GO: u16 = 0x209;
 
     /// The root's data page for map-unmap, and where A and B see it.
     const VA_P: u64 = 0x20_0000_0000;
@@ -150,6 +162,9 @@ mod test {
         failed: u64,
         checks: u64,
         fresh: u64,
+        /// The stack pages the pager gave out lately: (thread, page, root's VA of the
+        /// frame), newest last (the move-space scenario maps them again).
+        stacks: [(u64, u64, u64); 8],
     }
 
     impl Root {
@@ -199,7 +214,12 @@ mod test {
                 let source = if image.contains(&page) {
                     Some(Fpage::new(page, 12, Rights::RX))
                 } else if (OWN_STACK_TOP - 0x4_0000..OWN_STACK_TOP).contains(&page) {
-                    self.fresh_page().map(|va| Fpage::new(va, 12, Rights::RW))
+                    let va = self.fresh_page();
+                    if let Some(va) = va {
+                        self.stacks.rotate_left(1);
+                        self.stacks[7] = (m.from, page, va);
+                    }
+                    va.map(|va| Fpage::new(va, 12, Rights::RW))
                 } else {
                     return Got::Fault { from: m.from, addr };
                 };
@@ -353,6 +373,44 @@ mod test {
             sum += read(base + i * 0x1000);
         }
         let _ = call(ThreadId::ROOT.raw(), [tag(TOUCHED, 1, 0), sum, 0, 0, 0]);
+        park()
+    }
+
+    /// Waits (for the root only) until told to go, meanwhile the root fills its
+    /// notification queue; then takes the 16 words and reports their sum, order and
+    /// sender; then waits once more, openly, for one the root posts meanwhile.
+    extern "C" fn deaf(_utcb: u64) -> ! {
+        let root = ThreadId::ROOT.raw();
+        let never = Timeouts::NEVER.pack();
+        let _ = sys::ipc(0, root, never, [0; 5]);
+        let (mut sum, mut ordered, mut from_root) = (0, 1, 1);
+        for i in 0..abi::syscall::NOTIFY_QUEUE as u64 {
+            match sys::ipc(0, u64::MAX, never, [0; 5]) {
+                Ok(m) if label(m.mr[0]) == abi::fault::NOTIFY_LABEL => {
+                    sum += m.mr[1];
+                    ordered &= u64::from(m.mr[1] == i);
+                    from_root &= u64::from(m.from == root);
+                }
+                _ => ordered = 0,
+            }
+        }
+        let _ = call(root, [tag(RESULT, 3, 0), sum, ordered, from_root, 0]);
+        let late = sys::ipc(0, u64::MAX, never, [0; 5]);
+        let got = matches!(late, Ok(m) if label(m.mr[0]) == abi::fault::NOTIFY_LABEL && m.mr[1] == 1000);
+        let _ = call(root, [tag(RESULT, 1, 0), u64::from(got), 0, 0, 0]);
+        park()
+    }
+
+    /// Asks the root to move it (and is moved, while it waits for the answer, into a
+    /// space of another node); then reports where it runs now.
+    extern "C" fn migrant(utcb: u64) -> ! {
+        open_window(utcb);
+        let root = ThreadId::ROOT.raw();
+        let _ = call(root, [tag(MOVE_ME, 0, 0), 0, 0, 0, 0]);
+        let here = sys::introspect(abi::introspect::Request::CurrentCpu.encode()).unwrap_or([u64::MAX; 6]);
+        let cpu_word = read(utcb + abi::utcb::CPU_OFFSET as u64);
+        let my_id = read(utcb + abi::utcb::MY_GLOBAL_ID_OFFSET as u64);
+        let _ = call(root, [tag(RESULT, 4, 0), here[0], here[1], cpu_word, my_id]);
         park()
     }
 
@@ -1013,6 +1071,86 @@ mod test {
         r.report("same-cpu-pager", before);
     }
 
+    fn notify(r: &mut Root) {
+        let before = r.failed;
+        // A thread on node 1 (CPU 2); the root posts from node 0.
+        let d = r.spawn(0x6a, false, 2, deaf, 100, r.me);
+        let post = |word: u64| sys::raw(Syscall::Notify, [d, word, 0, 0, 0, 0, 0, 0])[0];
+        let queued = (0..abi::syscall::NOTIFY_QUEUE as u64).all(|i| post(i) == 0);
+        r.check(queued, "Notify queues 16 words for a thread that does not receive");
+        r.check(post(99) == Error::QueueFull.code(), "the 17th is refused: QueueFull");
+        let go = sys::ipc(d, 0, Timeouts::NEVER.pack(), [tag(GO, 0, 0), 0, 0, 0, 0]);
+        r.check(go.is_ok(), "the go message reaches the notified thread");
+        if let Some(m) = r.expect(d, RESULT, "the notified thread reports") {
+            r.check(m.mr[1] == (0..16).sum::<u64>(), "it received the 16 words");
+            r.check(m.mr[2] == 1, "in the order they were posted");
+            r.check(m.mr[3] == 1, "each from the root");
+            let _ = reply(d, [0; 5]);
+        }
+        // Now it waits openly (or soon will): this word is delivered at once, on
+        // node 1, by an SGI (or at its receive, if it is not there yet).
+        r.check(post(1000) == 0, "Notify of a thread waiting for it");
+        if let Some(m) = r.expect(d, RESULT, "the notified thread reports again") {
+            r.check(m.mr[1] == 1, "it received the word posted while it waited");
+            let _ = reply(d, [0; 5]);
+        }
+        r.delete(d);
+        r.report("notify", before);
+    }
+
+    fn move_space(r: &mut Root) {
+        let before = r.failed;
+        // The migrant starts in a space of its own on node 0 (CPU 1).
+        let m = r.spawn(0x6c, true, 1, migrant, 100, r.me);
+        if r.expect(m, MOVE_ME, "the migrant asks to be moved").is_none() {
+            r.delete(m);
+            r.report("move-space", before);
+            return;
+        }
+        // It waits for the answer to its call: move it into a new space (space = the
+        // thread itself) homed on the node of CPU 2 (node 1), onto that CPU. Its old
+        // space, left without threads, is deleted.
+        let moved = sys::thread_control(m, m, 0, 0, 0, 2);
+        r.check(moved.is_ok(), "ThreadControl moves a blocked thread into a new space on another node");
+        let utcb = sys::introspect(
+            abi::introspect::Request::Translate { space: ThreadId::from_raw(m), va: OWN_UTCB }.encode(),
+        );
+        let node = utcb.ok().and_then(abi::introspect::Translation::from_regs).map(|t| t.node);
+        r.check(node == Some(1), "its UTCB is now on node 1, mapped in the new space");
+        let kmem =
+            sys::introspect(abi::introspect::Request::KmemReport { space: ThreadId::from_raw(m) }.encode());
+        let kmem = kmem.map(abi::introspect::KmemReport::from_regs);
+        r.check(
+            kmem.is_ok_and(|k| k.home_node == 1 && k.threads == 1 && k.frames_remote == 0),
+            "the new space: home node 1, its one thread, all kernel memory on its node",
+        );
+        // Its stack pages (one or two so far) follow it: the same frames, mapped in the
+        // answer (the NUMA runtime's job in a real task: copy or share them).
+        let mut items = [0u64; 4];
+        let mut n = 0;
+        for &(from, page, va) in r.stacks.iter().rev() {
+            if from == m
+                && n < 2
+                && let Ok(Ok([w0, w1])) = Fpage::new(va, 12, Rights::RW)
+                    .map(|f| TypedItem::Map { send_base: page, fpage: f }.encode())
+            {
+                items[2 * n] = w0;
+                items[2 * n + 1] = w1;
+                n += 1;
+            }
+        }
+        r.check(n >= 1, "the migrant's stack page is known");
+        let _ = reply(m, [tag(0, 0, 2 * n as u8), items[0], items[1], items[2], items[3]]);
+        if let Some(msg) = r.expect(m, RESULT, "the migrant reports from its new space") {
+            r.check(msg.mr[1] == 2 && msg.mr[2] == 1, "it runs on CPU 2, node 1");
+            r.check(msg.mr[3] == 2, "its UTCB's CPU word says 2");
+            r.check(msg.mr[4] == m, "its UTCB still holds its id");
+            let _ = reply(m, [0; 5]);
+        }
+        r.delete(m);
+        r.report("move-space", before);
+    }
+
     fn cross_cpu(r: &mut Root) {
         let before = r.failed;
         let e = r.spawn(0x73, false, 1, echo, 100, r.me);
@@ -1030,7 +1168,7 @@ mod test {
 
     /// The test driver: see the crate docs.
     pub fn l4test(_utcb: rt::UtcbAddr) -> ! {
-        let mut r = Root { me: ThreadId::ROOT.raw(), failed: 0, checks: 0, fresh: 0 };
+        let mut r = Root { me: ThreadId::ROOT.raw(), failed: 0, checks: 0, fresh: 0, stacks: [(0, 0, 0); 8] };
         let kip = sys::kip();
         if kip.cpu_count() < 4 || kip.node_count() < 2 {
             println!(
@@ -1054,6 +1192,8 @@ mod test {
             same_cpu(&mut r);
             same_cpu_pager(&mut r);
             cross_cpu(&mut r);
+            notify(&mut r);
+            move_space(&mut r);
         }
         // The scenarios' IPCs, page faults and map replies were the common cases the
         // kernel's fast paths take: the boot test checks that each one ran.
