@@ -1,0 +1,21 @@
+// SPDX-License-Identifier: MIT OR Apache-2.0
+//! `numa`: the user-level half of the paper, as a library the per-node pagers share.
+//!
+//! The kernel offers only local primitives (a space per node, `Notify` between nodes,
+//! moving a thread into another space). Everything that makes one application out of
+//! several per-node spaces lives here, at user level, as the paper prescribes: the
+//! global mapping table that keeps the spaces coherent lazily through page faults, and
+//! the protocol that takes a global page away from every node before its frame is
+//! reused. Pure logic, `no_std`, so the same code runs in the pagers and in host tests.
+//!
+//! - [`global`]: one global page's entry and its protocol (fault, global unmap,
+//!   acknowledgement), with the invariants it keeps;
+//! - `model` (tests only): an exhaustive check of that protocol, composed with CPUs
+//!   that cache translations, pagers that interleave, and the kernel's unmap, and of
+//!   the broken variants the check must catch.
+#![cfg_attr(not(test), no_std)]
+
+pub mod global;
+
+#[cfg(test)]
+mod model;
