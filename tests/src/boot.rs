@@ -92,8 +92,14 @@ pub struct BootTest {
 ///   root's CPU (`report: l4test checks= failed=0`, every one of [`L4TEST_SCENARIOS`]
 ///   `=pass`, and `report: fastpath` with each of the kernel's fast paths run).
 ///
+/// - `numademo` (`pagers/numademo`): the paper at user level, per-node spaces and pagers,
+///   replicated code, a lazy global region, a migration, a global unmap (`report:
+///   numa-demo ... result=pass` with every code page local, global faults within their
+///   bound, stale=0, one unmap, one migration when there are two nodes). Also on four
+///   nodes of one CPU (`numademo-4-nodes`).
+///
 /// All must end with status 0 (`report: user-level result=pass`).
-pub const ROOT_PROGRAMS: [&str; 4] = ["badargs", "fuzz", "irqtest", "l4test"];
+pub const ROOT_PROGRAMS: [&str; 5] = ["badargs", "fuzz", "irqtest", "l4test", "numademo"];
 
 /// The scenarios `l4test` reports (`report: l4test NAME=pass`); each must pass.
 pub const L4TEST_SCENARIOS: [&str; 16] = [
@@ -264,6 +270,10 @@ pub fn matrix(image: &Path) -> Vec<BootTest> {
             ..BootTest::new(program, config(spec(&["cpus=2,mem=256M"; 2], &[], None)), pass.clone())
         });
     }
+    tests.push(BootTest {
+        root_program: Some("numademo"),
+        ..BootTest::new("numademo-4-nodes", config(spec(&["cpus=1,mem=128M"; 4], &[], None)), pass.clone())
+    });
     for (name, arg, expect) in [
         ("selftest-panic", "selftest=panic", Expect::Panic),
         ("selftest-fault", "selftest=fault", Expect::Fault),
@@ -551,6 +561,33 @@ fn check_root_program(program: &str, output: &str, why: &mut Vec<String>) {
                 }
             }
         }
+        "numademo" => {
+            if get("numa-demo", "result").as_deref() != Some("pass") {
+                why.push(format!("numa-demo result is {:?}, not pass", get("numa-demo", "result")));
+            }
+            let code = get("numa-demo", "code-local").unwrap_or_default();
+            let local_of_total = code.split_once('/').and_then(|(l, t)| Some((parse_u64(l)?, parse_u64(t)?)));
+            if !local_of_total.is_some_and(|(l, t)| l == t && t > 0) {
+                why.push(format!("numa-demo code-local={code}: every code page must be on its space's node"));
+            }
+            let (faults, max) = (number("numa-demo", "global-faults"), number("numa-demo", "max-faults"));
+            if !faults.zip(max).is_some_and(|(f, m)| f <= m && f > 0) {
+                why.push(format!("numa-demo global-faults={faults:?} max-faults={max:?}: more than one fault per node per page"));
+            }
+            if number("numa-demo", "stale") != Some(0) {
+                why.push(format!(
+                    "numa-demo stale={:?}: a freed frame was reached",
+                    get("numa-demo", "stale")
+                ));
+            }
+            if number("numa-demo", "unmaps") != Some(1) {
+                why.push("numa-demo: the global unmap did not run".to_string());
+            }
+            let nodes = number("numa-demo", "nodes").unwrap_or(0);
+            if nodes >= 2 && number("numa-demo", "migrations") != Some(1) {
+                why.push("numa-demo: the migration did not run".to_string());
+            }
+        }
         other => why.push(format!("no checks for root program `{other}`")),
     }
 }
@@ -742,6 +779,9 @@ mod tests {
                 "report: root-task entry=0x400000\nreport: badargs cases=148 failed=0 known-failures=14\nreport: user-level result=pass status=0\n"
             }
             Some("l4test") => l4test.as_str(),
+            Some("numademo") => {
+                "report: root-task entry=0x400000\nreport: numa-demo nodes=2 spaces=2 pagers=2 code-local=1/1 global-faults=17 max-faults=18 migrations=1 unmaps=1 stale=0 result=pass\nreport: user-level result=pass status=0\n"
+            }
             Some("irqtest") => {
                 "report: root-task entry=0x400000\nreport: irq intid=34 delivered=yes waited_us=1000000 checks-failed=0\nreport: user-level result=pass status=0\n"
             }
@@ -1097,6 +1137,16 @@ mod tests {
         assert!(why.contains("the fault fast path never ran"), "{why}");
         let why = reasons(&t, &good.replace("report: fastpath ipc=900 map=80 fault=80\n", ""));
         assert!(why.contains("the ipc fast path never ran"), "{why}");
+        let t = test_named("numademo");
+        let good = good_output(&t, good_boot_line());
+        let why = reasons(&t, &good.replace("code-local=1/1", "code-local=1/2"));
+        assert!(why.contains("every code page must be on its space's node"), "{why}");
+        let why = reasons(&t, &good.replace("global-faults=17", "global-faults=19"));
+        assert!(why.contains("more than one fault per node per page"), "{why}");
+        let why = reasons(&t, &good.replace("stale=0", "stale=1"));
+        assert!(why.contains("a freed frame was reached"), "{why}");
+        let why = reasons(&t, &good.replace("migrations=1", "migrations=0"));
+        assert!(why.contains("the migration did not run"), "{why}");
     }
 
     #[test]
