@@ -5,12 +5,14 @@
 //! is the NUMA runtime that builds one application out of them, as "NUMA-Aware
 //! User-Level Memory Management for Microkernel-Based Operating Systems" describes:
 //!
-//! - **one address space and one pager per node**: for every node with CPUs, a
-//!   *worker* thread in a new space created on a CPU of that node (so the space's home
-//!   node is that node: its tables, MDB entries and TCBs come from there), and a
-//!   *pager* thread on the same CPU. The pagers are threads of this (root) space: they
-//!   share this program's statics, which hold the runtime's tables. The kernel sees
-//!   unrelated spaces; the grouping exists only here.
+//! - **one address space and one pager per node**: for every node with CPUs and memory
+//!   (a node without memory can keep nothing local: it is left out), a space created
+//!   by a *worker* thread made on that node's first CPU (so the space's home node is
+//!   that node: its tables, MDB entries and TCBs come from there), a worker on every
+//!   other CPU of the node in the same space, and a *pager* thread on the node's first
+//!   CPU. The pagers are threads of this (root) space: they share this program's
+//!   statics, which hold the runtime's tables. The kernel sees unrelated spaces; the
+//!   grouping exists only here.
 //! - **node-local code**: the workers run this program's code. At the first fault on a
 //!   code page in node k's space, pager k copies the page into a frame on node k and
 //!   maps that copy: every node executes its own replica.
@@ -19,28 +21,33 @@
 //! - **a global region**: [`GLOBAL_PAGES`] pages with one frame each, mapped lazily:
 //!   a fault on node k asks pager k, which looks the page up in the global table
 //!   ([`numa::global::Entry`], under a lock the pagers share) and maps the existing
-//!   frame, or allocates it on node k (first touch) and records it. At most one fault
-//!   per node per page (the report counts them).
-//! - **migration**: worker 0, blocked in its call to the root, is moved into node 1's
-//!   space and onto node 1's CPU (`ThreadControl`); node 1's pager becomes its pager.
-//!   Its stack follows it: at its first fault there, pager 1 copies each stack page
-//!   into a node-1 frame (the runtime knows every worker's stack frames).
-//! - **global unmap**: pager 0 takes global page 0 away from every node with the
-//!   protocol of [`numa::global`] (the one `crate::model` checks there): mark the entry,
-//!   revoke the mappings (one `Unmap` of the root's frame revokes every node's mapping,
-//!   with the TLBs of every CPU), ask every other node that mapped it (`Notify`), which
-//!   revokes again (a fault it was answering may have mapped it since) and
-//!   acknowledges; after the last acknowledgement the frame is free. The demo then
-//!   fills the freed frame with a poison value: a thread that could still reach it
-//!   would read the poison (`stale=`). Afterwards every node's access faults and the
-//!   page is made again.
+//!   frame, or allocates it on node k (first touch) and records it. A node's first
+//!   fault on a page is a table miss; two CPUs of one node faulting on the same page
+//!   at the same moment make a second fault the node answers from what it has
+//!   (`concurrent-faults=` in the detail line).
+//! - **migration**: worker 0, blocked in a call to the root, is moved into node 1's
+//!   space and onto node 1's first CPU (`ThreadControl`); node 1's pager becomes its
+//!   pager. Its stack follows it: at its first faults there, pager 1 copies each stack
+//!   page into a node-1 frame (the runtime knows every worker's stack frames).
+//! - **global unmap, under load**: while every worker reads global page 0 in a loop,
+//!   pager 0 takes it away from every node with the protocol of [`numa::global`] (the
+//!   one its model check covers): mark the entry, revoke the mappings (one `Unmap` of
+//!   the root's frame revokes every node's mapping, with the TLBs of every CPU), ask
+//!   every other node that mapped it (`Notify`), which revokes again (a fault it
+//!   answered since may have mapped it) and acknowledges; after the last
+//!   acknowledgement the frame is free and the demo fills it with a poison value. A
+//!   worker that could still reach the old frame would read the poison (`stale=`).
+//!   Faults meanwhile are answered "retry"; afterwards every node with workers faults
+//!   the page in again (a new frame), and the workers stop.
 //!
 //! It ends with
-//! `report: numa-demo nodes=N spaces=N pagers=N code-local=L/T global-faults=F max-faults=M migrations=K unmaps=U stale=S result=pass|fail`
-//! where `code-local` counts code pages of the workers' spaces whose frame is on the
-//! space's node (checked through the kernel's translation query), `max-faults` is the
-//! number of (page, node) pairs that may fault (every global page on every node, and
-//! the unmapped page once more on every node), and `stale` the poison reads.
+//! `report: numa-demo nodes=N spaces=S pagers=N code-local=L/T global-faults=F max-faults=M migrations=K unmaps=U stale=X result=pass|fail`
+//! where `code-local` counts code pages of the node spaces whose frame is on the
+//! space's node (checked through the kernel's translation query), `global-faults` the
+//! table misses, `max-faults` the (page, node) pairs that may miss (every global page
+//! on every node, and the unmapped page once more on every node), and `stale` the
+//! poison reads. (`spaces` is one less than `nodes` on a board of one CPU per node:
+//! the migrant's first space goes with its only thread.)
 #![cfg_attr(all(target_arch = "aarch64", target_os = "none"), no_std, no_main)]
 
 rt::entry!(numademo);
@@ -76,6 +83,11 @@ mod demo {
     const STACKS: u64 = 0x1000_0000;
     const STACK_SPAN: u64 = 0x10_0000;
     const STACK_PAGES: usize = 16;
+    /// Workers at most (one per CPU: worker number = CPU index).
+    const MAX_WORKERS: usize = 16;
+    /// The stop flag: the last word of global page 1 (the root sets it through the
+    /// page's frame).
+    const STOP: u64 = GLOBAL + 0x1000 + 0xFF8;
     /// Image pages the code table covers.
     const IMAGE_PAGES: usize = 256;
     /// MemoryControl flags: rights (bits 6..4) and "nearest node if exhausted".
@@ -83,6 +95,7 @@ mod demo {
     const RW_NEAREST: u64 = (0b110 << 4) | 1;
     /// Message labels between the workers, the pagers and the root.
     const DONE: u16 = 0x300;
+    const MIGRATE: u16 = 0x301;
     const UNMAP: u16 = 0x302;
     const UNMAPPED: u16 = 0x303;
     /// Notification words between pagers: kind in bits 63..32, node in 31..16, page.
@@ -95,8 +108,8 @@ mod demo {
     static CODE: [[AtomicU64; IMAGE_PAGES]; MAX_NODES] =
         [const { [const { AtomicU64::new(0) }; IMAGE_PAGES] }; MAX_NODES];
     /// Worker w's stack page i (from the top): its frame's root VA | its node.
-    static STACK: [[AtomicU64; STACK_PAGES]; MAX_NODES] =
-        [const { [const { AtomicU64::new(0) }; STACK_PAGES] }; MAX_NODES];
+    static STACK: [[AtomicU64; STACK_PAGES]; MAX_WORKERS] =
+        [const { [const { AtomicU64::new(0) }; STACK_PAGES] }; MAX_WORKERS];
     /// The global table: one entry per global page, encoded in three words (kind,
     /// frame, node set), under one lock.
     static TABLE_LOCK: AtomicBool = AtomicBool::new(false);
@@ -104,6 +117,12 @@ mod demo {
     /// Faults on global page i served on node k.
     static GLOBAL_FAULTS: [[AtomicU64; GLOBAL_PAGES]; MAX_NODES] =
         [const { [const { AtomicU64::new(0) }; GLOBAL_PAGES] }; MAX_NODES];
+    /// Faults on a global page by a node that already had it (concurrent faults of two
+    /// CPUs of one space on one page): not table misses.
+    static DUP_FAULTS: AtomicU64 = AtomicU64::new(0);
+    /// The node number of each node slot (slots: the nodes with CPUs and memory, in
+    /// order; pagers, tables and node sets are indexed by slot).
+    static NODE_OF_SLOT: [AtomicU64; MAX_NODES] = [const { AtomicU64::new(0) }; MAX_NODES];
     /// Next free scratch page of the root space.
     static NEXT_SCRATCH: AtomicU64 = AtomicU64::new(0);
     /// Faults the pagers could not serve.
@@ -155,11 +174,12 @@ mod demo {
         r
     }
 
-    /// A fresh frame on `node` (or the nearest node with memory), mapped at a new
-    /// scratch address of the root space with `flags`; that address.
-    fn alloc_frame(node: usize, flags: u64) -> Option<u64> {
+    /// A fresh frame on the node of slot `slot` (or the nearest node with memory),
+    /// mapped at a new scratch address of the root space with `flags`; that address.
+    fn alloc_frame(slot: usize, flags: u64) -> Option<u64> {
         let va = SCRATCH + NEXT_SCRATCH.fetch_add(1, Ordering::Relaxed) * 0x1000;
-        sys::memory_control(node as u64, 0, va, flags).ok().map(|_| va)
+        let node = NODE_OF_SLOT[slot].load(Ordering::Relaxed);
+        sys::memory_control(node, 0, va, flags).ok().map(|_| va)
     }
 
     fn copy_page(from: u64, to: u64) {
@@ -181,52 +201,60 @@ mod demo {
         (&raw const __program_start as u64, &raw const __program_end as u64)
     }
 
-    /// Pager `node`'s answer to a fault at `addr`: the map item, or `None` (the
-    /// thread retries).
-    fn serve_fault(node: usize, addr: u64) -> Option<[u64; 2]> {
+    /// The answer of the pager of node slot `slot` to a fault at `addr`: the map item,
+    /// or `None` (the thread retries).
+    fn serve_fault(slot: usize, addr: u64) -> Option<[u64; 2]> {
         let page = addr & !0xFFF;
         let (start, end) = image();
         if (start..end).contains(&page) {
             // Node-local code: this node's copy of the page, made at the first fault.
-            let slot = CODE[node].get(((page - start) / 0x1000) as usize)?;
-            let mut va = slot.load(Ordering::Acquire);
+            let cell = CODE[slot].get(((page - start) / 0x1000) as usize)?;
+            let mut va = cell.load(Ordering::Acquire);
             if va == 0 {
-                va = alloc_frame(node, RWX_NEAREST)?;
+                va = alloc_frame(slot, RWX_NEAREST)?;
                 copy_page(page, va);
-                slot.store(va, Ordering::Release);
+                cell.store(va, Ordering::Release);
             }
             return item(page, va, Rights::RX);
         }
-        if (STACKS..STACKS + MAX_NODES as u64 * STACK_SPAN).contains(&page) {
+        if (STACKS..STACKS + MAX_WORKERS as u64 * STACK_SPAN).contains(&page) {
             // A worker's stack page: a frame on this node; a migrant's page made on
             // another node is copied here (its stack follows it).
             let (w, top) =
                 ((page - STACKS) / STACK_SPAN, STACKS + ((page - STACKS) / STACK_SPAN + 1) * STACK_SPAN);
-            let slot = STACK[w as usize].get(((top - page) / 0x1000 - 1) as usize)?;
-            let old = slot.load(Ordering::Acquire);
+            let cell = STACK[w as usize].get(((top - page) / 0x1000 - 1) as usize)?;
+            let old = cell.load(Ordering::Acquire);
             let (old_va, old_node) = (old & !0xFFF, old & 0xFFF);
-            if old != 0 && old_node == node as u64 {
+            if old != 0 && old_node == slot as u64 {
                 return item(page, old_va, Rights::RW);
             }
-            let va = alloc_frame(node, RW_NEAREST)?;
+            let va = alloc_frame(slot, RW_NEAREST)?;
             if old != 0 {
                 copy_page(old_va, va);
             }
-            slot.store(va | node as u64, Ordering::Release);
+            cell.store(va | slot as u64, Ordering::Release);
             return item(page, va, Rights::RW);
         }
         if (GLOBAL..GLOBAL + GLOBAL_PAGES as u64 * 0x1000).contains(&page) {
             let i = ((page - GLOBAL) / 0x1000) as usize;
-            return match with_entry(i, |e| e.fault(node, || alloc_frame(node, RW_NEAREST))) {
+            let (answer, first) = with_entry(i, |e| {
+                let known = matches!(*e, Entry::Present { mapped, .. } if mapped.contains(slot));
+                (e.fault(slot, || alloc_frame(slot, RW_NEAREST)), !known)
+            });
+            return match answer {
                 Fault::Map(va) => {
-                    GLOBAL_FAULTS[node][i].fetch_add(1, Ordering::Relaxed);
+                    // A node's first fault on the page needs the global table; another
+                    // CPU of the same node faulting at the same moment is answered from
+                    // what the node has (counted apart).
+                    let counter = if first { &GLOBAL_FAULTS[slot][i] } else { &DUP_FAULTS };
+                    counter.fetch_add(1, Ordering::Relaxed);
                     item(page, va, Rights::RW)
                 }
                 Fault::Retry => None,
             };
         }
         ERRORS.fetch_add(1, Ordering::Relaxed);
-        println!("numademo: pager {node}: a fault at {addr:#x} outside every region");
+        println!("numademo: pager {slot}: a fault at {addr:#x} outside every region");
         None
     }
 
@@ -267,7 +295,7 @@ mod demo {
     /// the next message); pager 0 also runs global unmaps.
     extern "C" fn pager_main(utcb: u64) -> ! {
         let me = read(utcb + abi::utcb::MY_GLOBAL_ID_OFFSET as u64);
-        let node = ((me >> 16) - PAGER_BASE) as usize;
+        let slot = ((me >> 16) - PAGER_BASE) as usize;
         let (mut reply_to, mut reply) = (0u64, [0u64; 5]);
         let mut waiter = 0u64; // (pager 0) who waits for the unmap to finish
         loop {
@@ -278,7 +306,7 @@ mod demo {
             let l = label(m.mr[0]);
             if l & !abi::fault::PAGE_FAULT_ACCESS_MASK == abi::fault::PAGE_FAULT_LABEL {
                 // Answer with the map item, or with nothing (the thread faults again).
-                reply = match serve_fault(node, m.mr[1]) {
+                reply = match serve_fault(slot, m.mr[1]) {
                     Some([w0, w1]) => [tag(0, 0, 2), w0, w1, 0, 0],
                     None => [0; 5],
                 };
@@ -287,7 +315,7 @@ mod demo {
                 let (kind, from, page) =
                     (m.mr[1] & !0xFFFF_FFFF, (m.mr[1] >> 16) & 0xFFFF, (m.mr[1] & 0xFFFF) as usize);
                 if kind == ASK && page < GLOBAL_PAGES {
-                    // Take our node's mapping away (a fault we answered since the
+                    // Take our slot's mapping away (a fault we answered since the
                     // initiator's revoke may have mapped it again), then say so.
                     let frame = with_entry(page, |e| match *e {
                         Entry::Unmapping { frame, .. } => Some(frame),
@@ -296,7 +324,7 @@ mod demo {
                     if let Some(frame) = frame {
                         revoke(utcb, frame);
                     }
-                    notify(pager_id(0), ACK | (node as u64) << 16 | page as u64);
+                    notify(pager_id(0), ACK | (slot as u64) << 16 | page as u64);
                 } else if kind == ACK
                     && page < GLOBAL_PAGES
                     && let Some(frame) = with_entry(page, |e| e.acknowledge(from as usize))
@@ -305,9 +333,9 @@ mod demo {
                     poison(frame);
                     (reply_to, reply) = (waiter, [tag(UNMAPPED, 0, 0), 0, 0, 0, 0]);
                 }
-            } else if l == UNMAP && node == 0 {
+            } else if l == UNMAP && slot == 0 {
                 let page = (m.mr[1] as usize).min(GLOBAL_PAGES - 1);
-                match with_entry(page, |e| e.begin_unmap(node)) {
+                match with_entry(page, |e| e.begin_unmap(slot)) {
                     Some(u) => {
                         revoke(utcb, u.frame);
                         if u.free_now {
@@ -326,10 +354,12 @@ mod demo {
         }
     }
 
-    /// A worker: marks every global page with its number, reads them back, reports;
-    /// after the root's answer (the unmap is done by then, and worker 0 has moved to
-    /// node 1) it reads global page 0 again and reports where it runs and whether it
-    /// ever saw a freed frame's poison. Uses no statics (its space has none of ours).
+    /// A worker (one per CPU; the first of each node made its node's space): marks
+    /// every global page with its number and reads the marks back; the migrant then
+    /// asks to be moved; all wait at the root's barrier; then each reads global page 0
+    /// over and over — while pager 0 unmaps it — until the root raises the stop flag,
+    /// counting reads of a freed frame's poison. Uses no statics (its space has none of
+    /// ours).
     extern "C" fn worker_main(utcb: u64) -> ! {
         let me = read(utcb + abi::utcb::MY_GLOBAL_ID_OFFSET as u64);
         let w = (me >> 16) - WORKER_BASE;
@@ -342,11 +372,18 @@ mod demo {
         let mine = (0..GLOBAL_PAGES as u64).all(|i| read(GLOBAL + i * 0x1000 + 8 * w) == mark);
         let root = ThreadId::ROOT.raw();
         let never = Timeouts::NEVER.pack();
+        if w == 0 {
+            // The migrant: moved (while it waits for this answer) into node 1's space,
+            // if there is a second node.
+            let _ = sys::ipc(root, root, never, [tag(MIGRATE, 0, 0), 0, 0, 0, 0]);
+        }
         let _ = sys::ipc(root, root, never, [tag(DONE, 3, 0), w, here(), u64::from(mine), 0]);
-        // Page 0 was unmapped and made again: our mark is gone, and poison never seen.
-        let again = read(GLOBAL + 8 * w);
-        let stale = u64::from(again == POISON);
-        let _ = sys::ipc(root, root, never, [tag(DONE, 3, 0), w, here(), stale, again]);
+        let (mut reads, mut stale) = (0u64, 0u64);
+        while read(STOP) == 0 {
+            stale += u64::from(read(GLOBAL + 8 * w) == POISON);
+            reads += 1;
+        }
+        let _ = sys::ipc(root, root, never, [tag(DONE, 4, 0), w, here(), stale, reads]);
         loop {
             let _ = sys::ipc(0, u64::MAX, never, [0; 5]);
         }
@@ -375,79 +412,111 @@ mod demo {
         sys::exchange_registers(t, control, sp, entry as *const () as u64, 0).is_ok()
     }
 
-    /// The runtime's main thread: see the crate docs.
-    pub fn numademo(_utcb: rt::UtcbAddr) -> ! {
-        let kip = sys::kip();
-        // The nodes with CPUs, each with its first CPU.
-        let mut cpu_of = [usize::MAX; MAX_NODES];
-        let mut nodes = 0;
-        for n in 0..kip.node_count().min(MAX_NODES) {
-            if let Some(c) = kip.cpus_of_node(n as u16).next() {
-                cpu_of[nodes] = c;
-                nodes += 1;
-            }
-        }
-        let node_of_slot = |k: usize| kip.node_of_cpu(cpu_of[k]).unwrap_or(0) as usize;
-        let root = ThreadId::ROOT.raw();
-        let mut ok = true;
-        for (k, &cpu) in cpu_of.iter().enumerate().take(nodes) {
-            let node = node_of_slot(k);
-            let stack = PAGER_STACKS + k as u64 * 0x10_0000;
-            ok &= sys::memory_control(node as u64, 2, stack, RW_NEAREST).is_ok();
-            ok &= start(
-                pager_id(k as u64),
-                root,
-                cpu,
-                pager_main,
-                stack + 0x4000,
-                PAGER_UTCBS + k as u64 * 0x1000,
-                root,
-                200,
-            );
-        }
-        for (k, &cpu) in cpu_of.iter().enumerate().take(nodes) {
-            let w = worker_id(k as u64);
-            let top = STACKS + (k as u64 + 1) * STACK_SPAN;
-            ok &=
-                start(w, w, cpu, worker_main, top, WORKER_UTCBS + k as u64 * 0x1000, pager_id(k as u64), 100);
-        }
-        // Phase 1: every worker marks the global pages and waits for our answer.
-        let mut seen = 0u64;
-        let mut marks_ok = true;
-        while seen.count_ones() < nodes as u32 {
-            match sys::ipc(
-                0,
-                u64::MAX,
-                Timeouts { send: Timeout::Never, receive: Timeout::Micros(10_000_000) }.pack(),
-                [0; 5],
-            ) {
-                Ok(m) if label(m.mr[0]) == DONE && (m.mr[1] as usize) < nodes => {
-                    seen |= 1 << m.mr[1];
-                    marks_ok &= m.mr[3] == 1 && m.mr[2] == node_of_slot(m.mr[1] as usize) as u64;
+    /// Receives `count` calls labelled `want` (10 s at most for each); their senders'
+    /// MR1..MR4, indexed by MR1 (the worker number). False if one did not come.
+    fn gather(count: usize, want: u16, out: &mut [[u64; 4]; MAX_WORKERS]) -> bool {
+        let timeouts = Timeouts { send: Timeout::Never, receive: Timeout::Micros(10_000_000) }.pack();
+        let mut got = 0;
+        while got < count {
+            match sys::ipc(0, u64::MAX, timeouts, [0; 5]) {
+                Ok(m) if label(m.mr[0]) == want && (m.mr[1] as usize) < MAX_WORKERS => {
+                    out[m.mr[1] as usize] = [m.mr[1], m.mr[2], m.mr[3], m.mr[4]];
+                    got += 1;
                 }
                 Ok(m) => println!("numademo: unexpected message {:#x} from {:#x}", m.mr[0], m.from),
                 Err(e) => {
-                    println!("numademo: the workers did not all report: {e}");
-                    ok = false;
-                    break;
+                    println!("numademo: {got} of {count} workers reported ({want:#x}): {e}");
+                    return false;
                 }
             }
         }
-        // Migration: worker 0 (blocked in its call to us) into node 1's space and CPU.
-        let mut migrations = 0;
-        if nodes >= 2 && ok {
-            match sys::thread_control(worker_id(0), worker_id(1), 0, pager_id(1), 0, cpu_of[1] as u64) {
-                Ok(()) => migrations += 1,
-                Err(e) => {
-                    println!("numademo: moving worker 0 to node 1 failed: {e}");
-                    ok = false;
-                }
-            }
-        }
-        // Global unmap of page 0, run by pager 0.
-        let before: u64 = (0..nodes).map(|k| GLOBAL_FAULTS[k][0].load(Ordering::Relaxed)).sum();
-        let mut unmaps = 0;
+        true
+    }
+
+    /// The runtime's main thread: see the crate docs.
+    pub fn numademo(_utcb: rt::UtcbAddr) -> ! {
+        let kip = sys::kip();
+        let root = ThreadId::ROOT.raw();
         let never = Timeouts::NEVER.pack();
+        // Nodes with CPUs (slots 0..nodes), their node numbers and first CPUs; a
+        // worker on every CPU of them.
+        let (mut node_no, mut first_cpu, mut nodes) = ([0usize; MAX_NODES], [0usize; MAX_NODES], 0);
+        let mut worker_slot = [usize::MAX; MAX_WORKERS]; // worker (= CPU index) -> slot
+        for n in 0..kip.node_count().min(MAX_NODES) {
+            // (A node without memory of its own cannot keep anything local: left out.)
+            let has_ram = kip
+                .memory()
+                .any(|m| m.node == n as u16 && m.kind == abi::kip::MemoryKind::Conventional as u16);
+            let mut cpus = kip.cpus_of_node(n as u16).filter(|&c| c < MAX_WORKERS && has_ram).peekable();
+            let Some(&first) = cpus.peek() else { continue };
+            (node_no[nodes], first_cpu[nodes]) = (n, first);
+            NODE_OF_SLOT[nodes].store(n as u64, Ordering::Relaxed);
+            for c in cpus {
+                worker_slot[c] = nodes;
+            }
+            nodes += 1;
+        }
+        let workers: usize = worker_slot.iter().filter(|&&s| s != usize::MAX).count();
+        let mut ok = true;
+        for k in 0..nodes {
+            let stack = PAGER_STACKS + k as u64 * 0x10_0000;
+            ok &= sys::memory_control(node_no[k] as u64, 2, stack, RW_NEAREST).is_ok();
+            let utcb = PAGER_UTCBS + k as u64 * 0x1000;
+            ok &= start(pager_id(k as u64), root, first_cpu[k], pager_main, stack + 0x4000, utcb, root, 200);
+        }
+        // Each node's first CPU's worker makes the space; the others join it.
+        for (c, &k) in worker_slot.iter().enumerate() {
+            if k == usize::MAX {
+                continue;
+            }
+            let (w, space) = (worker_id(c as u64), worker_id(first_cpu[k] as u64));
+            let top = STACKS + (c as u64 + 1) * STACK_SPAN;
+            let utcb = WORKER_UTCBS + c as u64 * 0x1000;
+            ok &= start(w, space, c, worker_main, top, utcb, pager_id(k as u64), 100);
+        }
+        // The migrant (worker 0) asks to move: into node slot 1's space, onto its first
+        // CPU, paged by its pager. It waits for our answer meanwhile.
+        let mut migrations = 0;
+        let mut moved_to = worker_slot[0];
+        if worker_slot[0] != usize::MAX {
+            let m = sys::ipc(
+                0,
+                worker_id(0),
+                Timeouts { send: Timeout::Never, receive: Timeout::Micros(10_000_000) }.pack(),
+                [0; 5],
+            );
+            ok &= m.is_ok_and(|m| label(m.mr[0]) == MIGRATE);
+            if nodes >= 2 && ok {
+                match sys::thread_control(
+                    worker_id(0),
+                    worker_id(first_cpu[1] as u64),
+                    0,
+                    pager_id(1),
+                    0,
+                    first_cpu[1] as u64,
+                ) {
+                    Ok(()) => (migrations, moved_to) = (1, 1),
+                    Err(e) => println!("numademo: moving worker 0 to node slot 1 failed: {e}"),
+                }
+                ok &= migrations == 1;
+            }
+            let _ = sys::ipc(worker_id(0), 0, never, [0; 5]);
+        }
+        // Barrier: every worker has marked the global pages.
+        let mut first = [[0u64; 4]; MAX_WORKERS];
+        ok &= gather(workers, DONE, &mut first);
+        let slot_of = |w: usize| if w == 0 { moved_to } else { worker_slot[w] };
+        let marks_ok = (0..MAX_WORKERS)
+            .filter(|&w| worker_slot[w] != usize::MAX)
+            .all(|w| first[w][2] == 1 && first[w][1] == node_no[slot_of(w)] as u64);
+        // Let them all read page 0 in a loop, and take it away under them.
+        for (c, &k) in worker_slot.iter().enumerate() {
+            if k != usize::MAX {
+                let _ = sys::ipc(worker_id(c as u64), 0, never, [0; 5]);
+            }
+        }
+        let before: [u64; MAX_NODES] = core::array::from_fn(|k| GLOBAL_FAULTS[k][0].load(Ordering::Relaxed));
+        let mut unmaps = 0;
         match sys::ipc(pager_id(0), pager_id(0), never, [tag(UNMAP, 1, 0), 0, 0, 0, 0]) {
             Ok(m) if label(m.mr[0]) == UNMAPPED => unmaps += 1,
             other => {
@@ -455,77 +524,78 @@ mod demo {
                 ok = false;
             }
         }
-        // Phase 2: answer the workers; each reads page 0 again.
-        for k in 0..nodes {
-            let _ = sys::ipc(worker_id(k as u64), 0, never, [0; 5]);
-        }
-        let (mut stale, mut where_ok, mut done) = (0u64, true, 0u64);
-        while done.count_ones() < nodes as u32 {
-            match sys::ipc(
-                0,
-                u64::MAX,
-                Timeouts { send: Timeout::Never, receive: Timeout::Micros(10_000_000) }.pack(),
-                [0; 5],
-            ) {
-                Ok(m) if label(m.mr[0]) == DONE && (m.mr[1] as usize) < nodes => {
-                    let w = m.mr[1] as usize;
-                    done |= 1 << w;
-                    stale += m.mr[3];
-                    let expect = if w == 0 && migrations == 1 { node_of_slot(1) } else { node_of_slot(w) };
-                    where_ok &= m.mr[2] == expect as u64;
-                }
-                Ok(m) => println!("numademo: unexpected message {:#x} from {:#x}", m.mr[0], m.from),
-                Err(e) => {
-                    println!("numademo: the workers did not all report again: {e}");
-                    ok = false;
-                    break;
-                }
+        // Until every node with workers has faulted page 0 back in (or 2 s), then stop.
+        let with_workers: [bool; MAX_NODES] = core::array::from_fn(|k| {
+            (0..MAX_WORKERS).any(|w| worker_slot[w] != usize::MAX && slot_of(w) == k)
+        });
+        let refaulted = |k: usize| GLOBAL_FAULTS[k][0].load(Ordering::Relaxed) > before[k];
+        // (Waiting blocked, 1 ms at a time: the workers may share our CPU.)
+        let nap = Timeouts { send: Timeout::Never, receive: Timeout::Micros(1000) }.pack();
+        for _ in 0..2000 {
+            if (0..nodes).all(|k| !with_workers[k] || refaulted(k)) {
+                break;
             }
+            let _ = sys::ipc(0, root, nap, [0; 5]);
         }
-        let after: u64 = (0..nodes).map(|k| GLOBAL_FAULTS[k][0].load(Ordering::Relaxed)).sum();
-        // Code pages of each worker space: how many are mapped, and on the space's node.
+        let refaulted_everywhere = (0..nodes).all(|k| !with_workers[k] || refaulted(k));
+        match with_entry(1, |e| *e) {
+            Entry::Present { frame, .. } => write(frame + (STOP - GLOBAL - 0x1000), 1),
+            _ => ok = false,
+        }
+        let mut last = [[0u64; 4]; MAX_WORKERS];
+        ok &= gather(workers, DONE, &mut last);
+        let stale: u64 = last.iter().map(|r| r[2]).sum();
+        let reads: u64 = last.iter().map(|r| r[3]).sum();
+        let where_ok = (0..MAX_WORKERS)
+            .filter(|&w| worker_slot[w] != usize::MAX)
+            .all(|w| last[w][1] == node_no[slot_of(w)] as u64);
+        // Code pages of each node's space: how many are mapped, and on the space's node.
+        // (Worker 0's first space went with it when it moved, if it was its only thread.)
         let (start_va, end_va) = image();
-        let (mut code_total, mut code_local) = (0u64, 0u64);
-        // (Worker 0's first space went with it: a space lives as long as its threads.)
-        let spaces = (0..nodes).filter(|&k| !(k == 0 && migrations == 1));
-        for k in spaces.clone() {
-            let space = ThreadId::from_raw(worker_id(k as u64));
+        let (mut code_total, mut code_local, mut spaces) = (0u64, 0u64, 0);
+        for k in 0..nodes {
+            let space = ThreadId::from_raw(worker_id(first_cpu[k] as u64));
+            let space = if first_cpu[k] == 0 && migrations == 1 {
+                match (1..MAX_WORKERS).find(|&w| worker_slot[w] == k) {
+                    Some(w) => ThreadId::from_raw(worker_id(w as u64)),
+                    None => continue,
+                }
+            } else {
+                space
+            };
+            spaces += 1;
             for va in (start_va..end_va).step_by(0x1000) {
                 let q = abi::introspect::Request::Translate { space, va }.encode();
                 if let Some(t) = sys::introspect(q).ok().and_then(abi::introspect::Translation::from_regs) {
                     code_total += 1;
-                    code_local += u64::from(t.node == node_of_slot(k) as u64);
+                    code_local += u64::from(t.node == node_no[k] as u64);
                 }
             }
+            let _ = sys::introspect(abi::introspect::Request::KmemReport { space }.encode());
         }
-        // The migrant's stack is on node 1 now.
+        let _ = sys::introspect(abi::introspect::Request::KmemReport { space: ThreadId::NIL }.encode());
+        // The migrant's stack is on its new node now.
         let migrant_stack_local = migrations == 0 || {
             let space = ThreadId::from_raw(worker_id(0));
             let q = abi::introspect::Request::Translate { space, va: STACKS + STACK_SPAN - 0x1000 }.encode();
             sys::introspect(q)
                 .ok()
                 .and_then(abi::introspect::Translation::from_regs)
-                .is_some_and(|t| t.node == node_of_slot(1) as u64)
+                .is_some_and(|t| t.node == node_no[moved_to] as u64)
         };
         let faults: u64 = (0..nodes)
             .flat_map(|k| (0..GLOBAL_PAGES).map(move |i| (k, i)))
             .map(|(k, i)| GLOBAL_FAULTS[k][i].load(Ordering::Relaxed))
             .sum();
         let max_faults = (GLOBAL_PAGES as u64 + unmaps) * nodes as u64;
-        let refaulted_everywhere = unmaps == 0 || after - before == nodes as u64 - migrations;
-        for k in spaces {
-            let q = abi::introspect::Request::KmemReport { space: ThreadId::from_raw(worker_id(k as u64)) }
-                .encode();
-            let _ = sys::introspect(q);
-        }
         let errors = ERRORS.load(Ordering::Relaxed);
-        let spaces_made = nodes; // one per node (worker 0's left with it when it moved)
         let pass = ok
             && marks_ok
             && where_ok
             && migrant_stack_local
             && refaulted_everywhere
             && stale == 0
+            && reads > 0
             && errors == 0
             && code_total > 0
             && code_local == code_total
@@ -533,13 +603,15 @@ mod demo {
             && (nodes < 2 || migrations == 1)
             && unmaps == 1;
         println!(
-            "report: numa-demo nodes={nodes} spaces={spaces_made} pagers={nodes} code-local={code_local}/{code_total} global-faults={faults} max-faults={max_faults} migrations={migrations} unmaps={unmaps} stale={stale} result={}",
+            "report: numa-demo-detail workers={workers} reads={reads} concurrent-faults={} refaulted-everywhere={refaulted_everywhere} migrant-stack-local={migrant_stack_local}",
+            DUP_FAULTS.load(Ordering::Relaxed)
+        );
+        println!(
+            "report: numa-demo nodes={nodes} spaces={spaces} pagers={nodes} code-local={code_local}/{code_total} global-faults={faults} max-faults={max_faults} migrations={migrations} unmaps={unmaps} stale={stale} result={}",
             if pass { "pass" } else { "fail" }
         );
         if !pass {
-            println!(
-                "numademo: ok={ok} marks={marks_ok} where={where_ok} migrant-stack-local={migrant_stack_local} refaulted={refaulted_everywhere} ({before} -> {after}) errors={errors}"
-            );
+            println!("numademo: ok={ok} marks={marks_ok} where={where_ok} errors={errors}");
         }
         let e = sys::power_off(u64::from(!pass));
         println!("numademo: SystemControl refused: {e}");
