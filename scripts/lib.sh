@@ -30,6 +30,8 @@ USER_BIN_DIR="$TARGET_DIR/$USER_TARGET/release"
 INITRD="$TARGET_DIR/initrd.cpio"
 # The benchmark's initrd: pagers/bench packed as `root` (scripts/bench boots it).
 BENCH_INITRD="$TARGET_DIR/bench/initrd.cpio"
+# The default demo's initrd: pagers/numademo packed as `root` (scripts/run boots it).
+DEMO_INITRD="$TARGET_DIR/demo/initrd.cpio"
 UBOOT_BIN=/usr/lib/u-boot/qemu_arm64/u-boot.bin
 # Debian packages the QEMU side needs: the emulator, dtc (to read DTBs), U-Boot for the
 # booti test, llvm for llvm-symbolizer (backtraces) and llvm-objcopy.
@@ -179,6 +181,16 @@ build_initrd() {
 check_initrd() {
     build_initrd
     "$HARNESS_BIN/mkinitrd" --check "$INITRD"
+}
+
+# build_demo_initrd: builds the user programs and packs pagers/numademo as the root task
+# into $DEMO_INITRD (the default of scripts/run: the paper's runtime on every node).
+build_demo_initrd() {
+    build_user
+    (cd "$ROOT" && cargo build -q -p harness --bin mkinitrd) || die "mkinitrd does not build"
+    mkdir -p "${DEMO_INITRD%/*}"
+    "$HARNESS_BIN/mkinitrd" "$DEMO_INITRD" "root=$USER_BIN_DIR/numademo" >/dev/null ||
+        die "mkinitrd could not pack $DEMO_INITRD"
 }
 
 # build_bench_initrd: packs pagers/bench (already built for $USER_TARGET, e.g. by build_user)

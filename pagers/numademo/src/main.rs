@@ -571,9 +571,8 @@ mod demo {
                     code_local += u64::from(t.node == node_no[k] as u64);
                 }
             }
-            let _ = sys::introspect(abi::introspect::Request::KmemReport { space }.encode());
         }
-        let _ = sys::introspect(abi::introspect::Request::KmemReport { space: ThreadId::NIL }.encode());
+        // (The kernel prints `report: kmem` for every space alive when we power off.)
         // The migrant's stack is on its new node now.
         let migrant_stack_local = migrations == 0 || {
             let space = ThreadId::from_raw(worker_id(0));

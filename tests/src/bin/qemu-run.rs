@@ -39,8 +39,9 @@ Machine and kernel:
   --append ARGS           extra kernel bootargs (repeatable), after `exit=semihosting`;
                           test-only: selftest=panic, selftest=fault
   --kernel IMAGE          the flat Image (default: target/kernel.img)
-  --initrd FILE           load FILE as the initrd (-initrd; e.g. target/initrd.cpio from
-                          scripts/lib.sh build_initrd). The kernel does not read it yet.
+  --initrd FILE           load FILE as the initrd (-initrd): the kernel starts its `root`
+                          entry as the root task (scripts/run passes the default demo's,
+                          target/demo/initrd.cpio, unless given one or --bare)
   --elf ELF               the kernel ELF for symbols and gdb
                           (default: target/aarch64-unknown-none-softfloat/release/kernel)
   --qemu BIN              the QEMU binary (default: qemu-system-aarch64)
