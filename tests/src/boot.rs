@@ -587,6 +587,15 @@ fn check_root_program(program: &str, output: &str, why: &mut Vec<String>) {
             if nodes >= 2 && number("numa-demo", "migrations") != Some(1) {
                 why.push("numa-demo: the migration did not run".to_string());
             }
+            if get("numa-policy", "spread-interleaved").as_deref() != Some("true") {
+                why.push(
+                    "numa-policy: the interleaved region's frames are not spread over the nodes".to_string(),
+                );
+            }
+            let (moved, frame) = (get("numa-policy", "moved-to"), get("numa-policy", "frame-node"));
+            if nodes >= 2 && (moved.is_none() || moved.as_deref() == Some("-1") || moved != frame) {
+                why.push(format!("numa-policy: the hot page was not moved to its users' node (moved-to={moved:?} frame-node={frame:?})"));
+            }
         }
         other => why.push(format!("no checks for root program `{other}`")),
     }
@@ -780,7 +789,7 @@ mod tests {
             }
             Some("l4test") => l4test.as_str(),
             Some("numademo") => {
-                "report: root-task entry=0x400000\nreport: numa-demo nodes=2 spaces=2 pagers=2 code-local=1/1 global-faults=17 max-faults=18 migrations=1 unmaps=1 stale=0 result=pass\nreport: user-level result=pass status=0\n"
+                "report: root-task entry=0x400000\nreport: numa-policy page=hot home=0 periods=6 refaults=[0, 6] moved-to=1 frame-node=1 spread-interleaved=true\nreport: numa-demo nodes=2 spaces=2 pagers=2 code-local=1/1 global-faults=17 max-faults=18 migrations=1 unmaps=1 stale=0 result=pass\nreport: user-level result=pass status=0\n"
             }
             Some("irqtest") => {
                 "report: root-task entry=0x400000\nreport: irq intid=34 delivered=yes waited_us=1000000 checks-failed=0\nreport: user-level result=pass status=0\n"
@@ -1147,6 +1156,10 @@ mod tests {
         assert!(why.contains("a freed frame was reached"), "{why}");
         let why = reasons(&t, &good.replace("migrations=1", "migrations=0"));
         assert!(why.contains("the migration did not run"), "{why}");
+        let why = reasons(&t, &good.replace("frame-node=1", "frame-node=0"));
+        assert!(why.contains("the hot page was not moved"), "{why}");
+        let why = reasons(&t, &good.replace("spread-interleaved=true", "spread-interleaved=false"));
+        assert!(why.contains("not spread over the nodes"), "{why}");
     }
 
     #[test]

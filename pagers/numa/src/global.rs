@@ -90,12 +90,14 @@ pub enum Entry<F> {
         /// Nodes that map it, or found it and are about to map it.
         mapped: NodeSet,
     },
-    /// A global unmap is in progress: the nodes still to acknowledge.
+    /// A global unmap (or revoke) is in progress: the nodes still to acknowledge.
     Unmapping {
         /// The frame being taken away.
         frame: F,
         /// Nodes asked to unmap that have not acknowledged yet.
         pending: NodeSet,
+        /// A revoke: the page keeps its frame afterwards (unmapped everywhere).
+        keep: bool,
     },
 }
 
@@ -107,6 +109,16 @@ pub enum Fault<F> {
     /// Map nothing; the thread will fault again (an unmap is in progress, or no frame
     /// could be had).
     Retry,
+}
+
+/// How a global unmap or revoke ended ([`Entry::acknowledge`]).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Done<F> {
+    /// An unmap: the frame is free now (no node maps it, no TLB holds it).
+    Free(F),
+    /// A revoke: the page keeps the frame, mapped nowhere (free it only after
+    /// [`Entry::relocate`] gave it back).
+    Kept(F),
 }
 
 /// What starting a global unmap asks of the initiator ([`Entry::begin_unmap`]).
@@ -150,28 +162,59 @@ impl<F: Copy + PartialEq> Entry<F> {
     /// own mapping (if `own`), then notifies every node in `ask`; if `free_now`, it
     /// frees the frame after its own `Unmap`.
     pub fn begin_unmap(&mut self, initiator: usize) -> Option<Unmap<F>> {
+        self.begin(initiator, false)
+    }
+
+    /// Pager `initiator` starts a global **revoke** (one locked step): the same
+    /// protocol as [`Entry::begin_unmap`], but the page keeps its frame: when every
+    /// node has acknowledged, the entry is present again with no node mapping it (the
+    /// runtime's sampling of who uses the page, and the first half of moving it:
+    /// [`Entry::relocate`]). `free_now` is never set.
+    pub fn begin_revoke(&mut self, initiator: usize) -> Option<Unmap<F>> {
+        self.begin(initiator, true)
+    }
+
+    fn begin(&mut self, initiator: usize, keep: bool) -> Option<Unmap<F>> {
         let Entry::Present { frame, mapped } = *self else { return None };
         let ask = mapped.without(initiator);
-        *self = if ask.is_empty() { Entry::Absent } else { Entry::Unmapping { frame, pending: ask } };
-        Some(Unmap { frame, ask, own: mapped.contains(initiator), free_now: ask.is_empty() })
+        *self = match (ask.is_empty(), keep) {
+            (true, false) => Entry::Absent,
+            (true, true) => Entry::Present { frame, mapped: NodeSet::EMPTY },
+            (false, _) => Entry::Unmapping { frame, pending: ask, keep },
+        };
+        Some(Unmap { frame, ask, own: mapped.contains(initiator), free_now: ask.is_empty() && !keep })
+    }
+
+    /// Moves the page to frame `new` (one locked step), if no node maps it (after a
+    /// revoke, before any fault maps it again): `copy(old, new)` copies the contents,
+    /// and the old frame, returned, may be freed. `None` (and nothing copied) if a
+    /// node maps the page, or it is absent or being unmapped.
+    pub fn relocate(&mut self, new: F, copy: impl FnOnce(F, F)) -> Option<F> {
+        let Entry::Present { frame, mapped } = *self else { return None };
+        if !mapped.is_empty() {
+            return None;
+        }
+        copy(frame, new);
+        *self = Entry::Present { frame: new, mapped: NodeSet::EMPTY };
+        Some(frame)
     }
 
     /// Node `node` has removed its mapping (its kernel `Unmap` returned) and says so
-    /// (one locked step, by whichever pager receives the acknowledgement): the frame,
-    /// when this was the last node to acknowledge (free it now).
-    pub fn acknowledge(&mut self, node: usize) -> Option<F> {
-        let Entry::Unmapping { frame, pending } = *self else { return None };
+    /// (one locked step, by whichever pager receives the acknowledgement): when this was
+    /// the last node to acknowledge, what became of the frame.
+    pub fn acknowledge(&mut self, node: usize) -> Option<Done<F>> {
+        let Entry::Unmapping { frame, pending, keep } = *self else { return None };
         if !pending.contains(node) {
             return None;
         }
         let pending = pending.without(node);
-        if pending.is_empty() {
-            *self = Entry::Absent;
-            Some(frame)
-        } else {
-            *self = Entry::Unmapping { frame, pending };
-            None
-        }
+        let (next, done) = match (pending.is_empty(), keep) {
+            (false, _) => (Entry::Unmapping { frame, pending, keep }, None),
+            (true, false) => (Entry::Absent, Some(Done::Free(frame))),
+            (true, true) => (Entry::Present { frame, mapped: NodeSet::EMPTY }, Some(Done::Kept(frame))),
+        };
+        *self = next;
+        done
     }
 }
 
@@ -190,9 +233,31 @@ mod tests {
         assert_eq!(e.begin_unmap(0), None, "one unmap at a time");
         assert_eq!(e.acknowledge(2), None);
         assert_eq!(e.acknowledge(2), None, "twice counts once");
-        assert_eq!(e.acknowledge(1), Some(7), "the last acknowledgement frees");
+        assert_eq!(e.acknowledge(1), Some(Done::Free(7)), "the last acknowledgement frees");
         assert_eq!(e, Entry::Absent);
         assert_eq!(e.fault(3, || Some(9)), Fault::Map(9), "then the page is made again");
+    }
+
+    #[test]
+    fn a_revoke_keeps_the_frame_and_a_page_nobody_maps_can_move() {
+        let mut e: Entry<u32> = Entry::Absent;
+        assert_eq!(e.relocate(8, |_, _| unreachable!()), None, "nothing to move");
+        e.fault(0, || Some(7));
+        e.fault(1, || None);
+        assert_eq!(e.relocate(8, |_, _| unreachable!()), None, "mapped: cannot move");
+        let u = e.begin_revoke(0).unwrap();
+        assert_eq!(u, Unmap { frame: 7, ask: NodeSet(0b10), own: true, free_now: false });
+        assert_eq!(e.fault(2, || unreachable!()), Fault::Retry);
+        assert_eq!(e.acknowledge(1), Some(Done::Kept(7)), "done: the frame stays");
+        assert_eq!(e, Entry::Present { frame: 7, mapped: NodeSet::EMPTY });
+        let mut copied = None;
+        assert_eq!(e.relocate(8, |old, new| copied = Some((old, new))), Some(7));
+        assert_eq!(copied, Some((7, 8)));
+        assert_eq!(e.fault(2, || unreachable!()), Fault::Map(8));
+        // A revoke nobody else maps completes at once, keeping the frame.
+        let u = e.begin_revoke(2).unwrap();
+        assert!(u.own && !u.free_now && u.ask.is_empty());
+        assert_eq!(e, Entry::Present { frame: 8, mapped: NodeSet::EMPTY });
     }
 
     #[test]

@@ -24,7 +24,7 @@
 //! [`crate::global`]'s invariants must be caught, with the shortest trace to the
 //! violation.
 
-use crate::global::{Entry, Fault, NodeSet, Unmap};
+use crate::global::{Done, Entry, Fault, NodeSet, Unmap};
 use std::collections::{HashMap, VecDeque};
 use std::vec::Vec;
 
@@ -47,6 +47,9 @@ pub enum Variant {
     LocalOnlyTlbInvalidation,
     /// The initiator frees the frame when it starts, not after the last acknowledgement.
     FreeBeforeInvalidation,
+    /// Moving a page to a new frame (after a revoke) does not check that no node maps
+    /// it meanwhile.
+    RelocateWhileMapped,
 }
 
 /// What a pager is in the middle of.
@@ -60,13 +63,15 @@ enum Phase {
     Looked(u8),
 }
 
-/// Node 0's global unmap.
+/// Node 0's global unmap, or revoke (`keep`) followed by a move to a new frame.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
 enum Stage {
     NotYet,
     /// Begun: its own `Unmap` and the notifications are next.
-    Begun(Unmap<u8>),
-    Sent,
+    Begun(Unmap<u8>, bool),
+    /// Notifications sent (a revoke: the move may follow once it completed).
+    Sent(bool),
+    Moved,
 }
 
 #[derive(Clone, Debug, PartialEq, Eq, Hash)]
@@ -213,16 +218,20 @@ impl State {
     fn initiator_steps(&self, variant: Variant, out: &mut Vec<(String, State)>) {
         match self.stage {
             Stage::NotYet => {
-                let mut s = self.clone();
-                if let Some(u) = s.entry.begin_unmap(0) {
-                    if variant == Variant::FreeBeforeInvalidation {
-                        s.free(u.frame);
+                for keep in [false, true] {
+                    let mut s = self.clone();
+                    let begun = if keep { s.entry.begin_revoke(0) } else { s.entry.begin_unmap(0) };
+                    if let Some(u) = begun {
+                        if variant == Variant::FreeBeforeInvalidation && !keep {
+                            s.free(u.frame);
+                        }
+                        s.stage = Stage::Begun(u, keep);
+                        let what = if keep { "revoke" } else { "unmap" };
+                        out.push((format!("pager 0 begins the global {what}: {u:?}"), s));
                     }
-                    s.stage = Stage::Begun(u);
-                    out.push((format!("pager 0 begins the global unmap: {u:?}"), s));
                 }
             }
-            Stage::Begun(u) => {
+            Stage::Begun(u, keep) => {
                 let mut s = self.clone();
                 if u.own {
                     s.kernel_unmap(0, variant);
@@ -231,19 +240,41 @@ impl State {
                     s.free(u.frame);
                 }
                 s.asked = NodeSet(s.asked.0 | u.ask.0);
-                s.stage = Stage::Sent;
+                s.stage = Stage::Sent(keep);
                 out.push(("pager 0 unmaps its own mapping and notifies the others".into(), s));
             }
-            Stage::Sent => {}
+            Stage::Sent(true) if self.allocated < FRAMES => {
+                // The move: a new frame, the contents copied, the old one freed.
+                let mut s = self.clone();
+                let new = s.allocated;
+                let old = if variant == Variant::RelocateWhileMapped {
+                    match s.entry {
+                        Entry::Present { frame, mapped } => {
+                            s.entry = Entry::Present { frame: new, mapped };
+                            Some(frame)
+                        }
+                        _ => None,
+                    }
+                } else {
+                    s.entry.relocate(new, |_, _| {})
+                };
+                if let Some(old) = old {
+                    s.allocated += 1;
+                    s.free(old);
+                    s.stage = Stage::Moved;
+                    out.push((format!("pager 0 moves the page from frame {old} to frame {new}"), s));
+                }
+            }
+            Stage::Sent(_) | Stage::Moved => {}
         }
         for j in self.acks.iter() {
             let mut s = self.clone();
             s.acks = s.acks.without(j);
-            let freed = s.entry.acknowledge(j);
-            if let Some(f) = freed {
+            let done = s.entry.acknowledge(j);
+            if let Some(Done::Free(f)) = done {
                 s.free(f);
             }
-            out.push((format!("pager 0 takes node {j}'s acknowledgement (frees: {freed:?})"), s));
+            out.push((format!("pager 0 takes node {j}'s acknowledgement ({done:?})"), s));
         }
     }
 }
@@ -260,6 +291,8 @@ pub struct Coverage {
     pub remade: bool,
     /// A fault answered Retry because an unmap was in progress.
     pub fault_during_unmap: bool,
+    /// A page moved to a new frame after a revoke.
+    pub moved: bool,
 }
 
 /// The outcome of a check: states visited, or the shortest trace to a violation.
@@ -296,7 +329,8 @@ pub fn check(variant: Variant) -> Outcome {
                 coverage.two_pending |= pending.iter().count() == 2;
             }
             coverage.remade |= next.pte.contains(&Some(1));
-            coverage.freed_by_ack |= step.contains("acknowledgement (frees: Some");
+            coverage.freed_by_ack |= step.contains("acknowledgement (Some(Free");
+            coverage.moved |= step.contains("moves the page");
             coverage.fault_during_unmap |=
                 step.contains("handles the fault: Retry") && matches!(s.entry, Entry::Unmapping { .. });
             if !parent.contains_key(&next) {
@@ -321,6 +355,7 @@ mod tests {
                     freed_by_ack: true,
                     remade: true,
                     fault_during_unmap: true,
+                    moved: true,
                 };
                 assert_eq!(coverage, all, "the exploration missed a hard case ({states} states)");
             }
@@ -334,6 +369,7 @@ mod tests {
             (Variant::UnlockedRecheck, "a freed frame is still mapped in a node's space"),
             (Variant::LocalOnlyTlbInvalidation, "a freed frame is still cached in a CPU's TLB"),
             (Variant::FreeBeforeInvalidation, "a freed frame is still mapped in a node's space"),
+            (Variant::RelocateWhileMapped, "a freed frame is still mapped in a node's space"),
         ] {
             match check(variant) {
                 Outcome::Holds { states, .. } => panic!("{variant:?} not caught ({states} states)"),

@@ -18,10 +18,12 @@
 //!   maps that copy: every node executes its own replica.
 //! - **node-local stacks (and UTCBs)**: stack pages are fresh frames on the faulting
 //!   node; the kernel makes UTCBs on the space's home node.
-//! - **a global region**: [`GLOBAL_PAGES`] pages with one frame each, mapped lazily:
-//!   a fault on node k asks pager k, which looks the page up in the global table
-//!   ([`numa::global::Entry`], under a lock the pagers share) and maps the existing
-//!   frame, or allocates it on node k (first touch) and records it. A node's first
+//! - **global regions**, declared as a table ([`numa::region`]): `shared` (8 pages,
+//!   first touch), `spread` (4 pages, interleaved over the nodes) and `hot` (1 page,
+//!   fixed on the first node); one frame per page, mapped lazily: a fault on node k asks
+//!   pager k, which looks the page up in the global table ([`numa::global::Entry`],
+//!   under a lock the pagers share) and maps the existing frame, or allocates it on the
+//!   node the region's policy names and records it. A node's first
 //!   fault on a page is a table miss; two CPUs of one node faulting on the same page
 //!   at the same moment make a second fault the node answers from what it has
 //!   (`concurrent-faults=` in the detail line).
@@ -39,14 +41,23 @@
 //!   worker that could still reach the old frame would read the poison (`stale=`).
 //!   Faults meanwhile are answered "retry"; afterwards every node with workers faults
 //!   the page in again (a new frame), and the workers stop.
+//! - **access information and a policy**: the hot page starts on the first node but
+//!   only the other nodes' workers use it. The runtime samples who uses it: six times
+//!   it revokes the page everywhere, keeping its frame ([`numa::global::Entry::begin_revoke`],
+//!   the same protocol), and counts per node who faults it back in
+//!   ([`numa::access::Samples`]); [`numa::access::decide`] then names the node that
+//!   uses it most, and a last revoke moves it there: in the locked step of the last
+//!   acknowledgement the contents are copied into a frame on that node and the entry
+//!   switched ([`numa::global::Entry::relocate`]); the old frame is poisoned. `report:
+//!   numa-policy` says where it went and where its frame is (translation query).
 //!
 //! It ends with
 //! `report: numa-demo nodes=N spaces=S pagers=N code-local=L/T global-faults=F max-faults=M migrations=K unmaps=U stale=X result=pass|fail`
 //! where `code-local` counts code pages of the node spaces whose frame is on the
 //! space's node (checked through the kernel's translation query), `global-faults` the
 //! table misses, `max-faults` the (page, node) pairs that may miss (every global page
-//! on every node, and the unmapped page once more on every node), and `stale` the
-//! poison reads. (`spaces` is one less than `nodes` on a board of one CPU per node:
+//! on every node, and once more on every node for each unmap and each revoke), and
+//! `stale` the poison reads. (`spaces` is one less than `nodes` on a board of one CPU per node:
 //! the migrant's first space goes with its only thread.)
 #![cfg_attr(all(target_arch = "aarch64", target_os = "none"), no_std, no_main)]
 
@@ -60,7 +71,9 @@ mod demo {
     use abi::thread::ThreadId;
     use abi::timeout::{Timeout, Timeouts};
     use core::sync::atomic::{AtomicBool, AtomicU64, Ordering};
-    use numa::global::{Entry, Fault, NodeSet};
+    use numa::access::{Samples, Thresholds, decide};
+    use numa::global::{Done, Entry, Fault, NodeSet};
+    use numa::region::{Kind, Policy, Region, Regions};
     use rt::{println, sys};
 
     /// Nodes the demo uses at most.
@@ -70,8 +83,30 @@ mod demo {
     const WORKER_BASE: u64 = 0x100;
     /// The global region (in every worker's space) and its size in pages.
     const GLOBAL: u64 = 0x80_0000_0000;
-    /// Pages of the global region.
-    pub const GLOBAL_PAGES: usize = 8;
+    /// Pages of the global regions, one after the other from [`GLOBAL`]: `shared`
+    /// (first touch), `spread` (interleaved over the nodes), `hot` (one page, fixed on
+    /// node slot 0: the page the access policy moves).
+    pub const GLOBAL_PAGES: usize = SHARED_PAGES + SPREAD_PAGES + 1;
+    const SHARED_PAGES: usize = 8;
+    const SPREAD_PAGES: usize = 4;
+    /// The hot page's index in the global table.
+    const HOT: usize = SHARED_PAGES + SPREAD_PAGES;
+    /// The application's global regions, as it declares them (pagers/numa `region`).
+    const GLOBAL_REGIONS: [Region; 3] = [
+        Region { name: "shared", base: GLOBAL, pages: SHARED_PAGES, kind: Kind::Global(Policy::FirstTouch) },
+        Region {
+            name: "spread",
+            base: GLOBAL + SHARED_PAGES as u64 * 0x1000,
+            pages: SPREAD_PAGES,
+            kind: Kind::Global(Policy::Interleave),
+        },
+        Region {
+            name: "hot",
+            base: GLOBAL + HOT as u64 * 0x1000,
+            pages: 1,
+            kind: Kind::Global(Policy::Fixed(0)),
+        },
+    ];
     /// Where the root space keeps the frames the pagers allocate.
     const SCRATCH: u64 = 0x90_0000_0000;
     /// The pagers' stacks and UTCBs (root space).
@@ -88,6 +123,8 @@ mod demo {
     /// The stop flag: the last word of global page 1 (the root sets it through the
     /// page's frame).
     const STOP: u64 = GLOBAL + 0x1000 + 0xFF8;
+    /// The node the hot page starts on, for the workers (next to the stop flag).
+    const HOT_HOME: u64 = GLOBAL + 0x1000 + 0xFF0;
     /// Image pages the code table covers.
     const IMAGE_PAGES: usize = 256;
     /// MemoryControl flags: rights (bits 6..4) and "nearest node if exhausted".
@@ -97,6 +134,9 @@ mod demo {
     const DONE: u16 = 0x300;
     const MIGRATE: u16 = 0x301;
     const UNMAP: u16 = 0x302;
+    /// Root to pager 0: revoke the page everywhere, keeping its frame (MR1 page), or
+    /// move it to a frame on node slot MR2 (MR2 < MAX_NODES).
+    const REVOKE: u16 = 0x304;
     const UNMAPPED: u16 = 0x303;
     /// Notification words between pagers: kind in bits 63..32, node in 31..16, page.
     const ASK: u64 = 1 << 32;
@@ -123,8 +163,12 @@ mod demo {
     /// The node number of each node slot (slots: the nodes with CPUs and memory, in
     /// order; pagers, tables and node sets are indexed by slot).
     static NODE_OF_SLOT: [AtomicU64; MAX_NODES] = [const { AtomicU64::new(0) }; MAX_NODES];
+    /// Node slots in use.
+    static SLOTS: AtomicU64 = AtomicU64::new(1);
     /// Next free scratch page of the root space.
     static NEXT_SCRATCH: AtomicU64 = AtomicU64::new(0);
+    /// Pages the access policy moved.
+    static MOVES: AtomicU64 = AtomicU64::new(0);
     /// Faults the pagers could not serve.
     static ERRORS: AtomicU64 = AtomicU64::new(0);
 
@@ -158,14 +202,14 @@ mod demo {
             (w[0].load(Ordering::Relaxed), w[1].load(Ordering::Relaxed), w[2].load(Ordering::Relaxed));
         let mut e = match kind {
             1 => Entry::Present { frame, mapped: NodeSet(set) },
-            2 => Entry::Unmapping { frame, pending: NodeSet(set) },
+            2 | 3 => Entry::Unmapping { frame, pending: NodeSet(set), keep: kind == 3 },
             _ => Entry::Absent,
         };
         let r = f(&mut e);
         let (kind, frame, set) = match e {
             Entry::Absent => (0, 0, 0),
             Entry::Present { frame, mapped } => (1, frame, mapped.0),
-            Entry::Unmapping { frame, pending } => (2, frame, pending.0),
+            Entry::Unmapping { frame, pending, keep } => (2 + u64::from(keep), frame, pending.0),
         };
         w[0].store(kind, Ordering::Relaxed);
         w[1].store(frame, Ordering::Relaxed);
@@ -180,6 +224,12 @@ mod demo {
         let va = SCRATCH + NEXT_SCRATCH.fetch_add(1, Ordering::Relaxed) * 0x1000;
         let node = NODE_OF_SLOT[slot].load(Ordering::Relaxed);
         sys::memory_control(node, 0, va, flags).ok().map(|_| va)
+    }
+
+    /// The node of the frame at `va` in this (root) space.
+    fn frame_node(va: u64) -> Option<u64> {
+        let q = abi::introspect::Request::Translate { space: ThreadId::NIL, va }.encode();
+        sys::introspect(q).ok().and_then(abi::introspect::Translation::from_regs).map(|t| t.node)
     }
 
     fn copy_page(from: u64, to: u64) {
@@ -235,11 +285,14 @@ mod demo {
             cell.store(va | slot as u64, Ordering::Release);
             return item(page, va, Rights::RW);
         }
-        if (GLOBAL..GLOBAL + GLOBAL_PAGES as u64 * 0x1000).contains(&page) {
+        let regions = Regions::new(&GLOBAL_REGIONS).ok()?;
+        if let Some((r, index)) = regions.find(page) {
             let i = ((page - GLOBAL) / 0x1000) as usize;
+            let Kind::Global(policy) = regions.get(r)?.kind else { return None };
+            let home = policy.place(index, slot, SLOTS.load(Ordering::Relaxed) as usize);
             let (answer, first) = with_entry(i, |e| {
                 let known = matches!(*e, Entry::Present { mapped, .. } if mapped.contains(slot));
-                (e.fault(slot, || alloc_frame(slot, RW_NEAREST)), !known)
+                (e.fault(slot, || alloc_frame(home, RW_NEAREST)), !known)
             });
             return match answer {
                 Fault::Map(va) => {
@@ -291,6 +344,30 @@ mod demo {
         }
     }
 
+    /// The end of a global unmap or revoke, in the locked step that saw it end: for a
+    /// revoke that moves the page, the move itself (contents copied to `move_to`, the
+    /// entry switched to it; the old frame is then free, reported as `Done::Free`).
+    fn complete(e: &mut Entry<u64>, done: Option<Done<u64>>, move_to: Option<u64>) -> Option<Done<u64>> {
+        match (done?, move_to) {
+            (Done::Kept(_), Some(new)) => match e.relocate(new, copy_page) {
+                Some(old) => {
+                    MOVES.fetch_add(1, Ordering::Relaxed);
+                    Some(Done::Free(old))
+                }
+                None => Some(Done::Kept(new)),
+            },
+            (done, _) => Some(done),
+        }
+    }
+
+    /// After [`complete`], with the table unlocked: a free frame is poisoned, so a
+    /// stale reader would see it.
+    fn finish(done: Done<u64>) {
+        if let Done::Free(frame) = done {
+            poison(frame);
+        }
+    }
+
     /// A node's pager: the L4 pager loop (each answer in the `ReplyWait` that takes
     /// the next message); pager 0 also runs global unmaps.
     extern "C" fn pager_main(utcb: u64) -> ! {
@@ -298,6 +375,10 @@ mod demo {
         let slot = ((me >> 16) - PAGER_BASE) as usize;
         let (mut reply_to, mut reply) = (0u64, [0u64; 5]);
         let mut waiter = 0u64; // (pager 0) who waits for the unmap to finish
+        // (pager 0) a revoke that moves the page: the frame it moves to, allocated
+        // when the revoke starts, taken in the same locked step as the last
+        // acknowledgement (no node can map the old frame again in between).
+        let mut move_to: Option<u64> = None;
         loop {
             let timeouts = Timeouts { send: Timeout::Zero, receive: Timeout::Never }.pack();
             let got = sys::ipc(reply_to, u64::MAX, timeouts, reply);
@@ -327,19 +408,30 @@ mod demo {
                     notify(pager_id(0), ACK | (slot as u64) << 16 | page as u64);
                 } else if kind == ACK
                     && page < GLOBAL_PAGES
-                    && let Some(frame) = with_entry(page, |e| e.acknowledge(from as usize))
+                    && let Some(done) = with_entry(page, |e| {
+                        let done = e.acknowledge(from as usize);
+                        complete(e, done, move_to)
+                    })
                 {
-                    // The last acknowledgement: the frame is free.
-                    poison(frame);
+                    // The last acknowledgement.
+                    finish(done);
                     (reply_to, reply) = (waiter, [tag(UNMAPPED, 0, 0), 0, 0, 0, 0]);
                 }
-            } else if l == UNMAP && slot == 0 {
+            } else if (l == UNMAP || l == REVOKE) && slot == 0 {
                 let page = (m.mr[1] as usize).min(GLOBAL_PAGES - 1);
-                match with_entry(page, |e| e.begin_unmap(slot)) {
+                let keep = l == REVOKE;
+                let target = (m.mr[2] as usize) < MAX_NODES;
+                move_to = if keep && target { alloc_frame(m.mr[2] as usize, RW_NEAREST) } else { None };
+                let begun =
+                    with_entry(page, |e| if keep { e.begin_revoke(slot) } else { e.begin_unmap(slot) });
+                match begun {
                     Some(u) => {
                         revoke(utcb, u.frame);
-                        if u.free_now {
-                            poison(u.frame);
+                        if u.ask.is_empty() {
+                            let done = if keep { Done::Kept(u.frame) } else { Done::Free(u.frame) };
+                            if let Some(done) = with_entry(page, |e| complete(e, Some(done), move_to)) {
+                                finish(done);
+                            }
                             (reply_to, reply) = (m.from, [tag(UNMAPPED, 0, 0), 0, 0, 0, 0]);
                         } else {
                             waiter = m.from;
@@ -378,9 +470,15 @@ mod demo {
             let _ = sys::ipc(root, root, never, [tag(MIGRATE, 0, 0), 0, 0, 0, 0]);
         }
         let _ = sys::ipc(root, root, never, [tag(DONE, 3, 0), w, here(), u64::from(mine), 0]);
+        // The hot page is used from the other nodes only (the access policy should
+        // move it to one of them).
+        let (hot_user, hot) = (here() != read(HOT_HOME), GLOBAL + HOT as u64 * 0x1000 + 8 * w);
         let (mut reads, mut stale) = (0u64, 0u64);
         while read(STOP) == 0 {
             stale += u64::from(read(GLOBAL + 8 * w) == POISON);
+            if hot_user {
+                stale += u64::from(read(hot) == POISON);
+            }
             reads += 1;
         }
         let _ = sys::ipc(root, root, never, [tag(DONE, 4, 0), w, here(), stale, reads]);
@@ -457,6 +555,7 @@ mod demo {
             nodes += 1;
         }
         let workers: usize = worker_slot.iter().filter(|&&s| s != usize::MAX).count();
+        SLOTS.store(nodes as u64, Ordering::Relaxed);
         let mut ok = true;
         for k in 0..nodes {
             let stack = PAGER_STACKS + k as u64 * 0x10_0000;
@@ -509,13 +608,19 @@ mod demo {
         let marks_ok = (0..MAX_WORKERS)
             .filter(|&w| worker_slot[w] != usize::MAX)
             .all(|w| first[w][2] == 1 && first[w][1] == node_no[slot_of(w)] as u64);
-        // Let them all read page 0 in a loop, and take it away under them.
+        // Let them all read page 0 (and the others the hot page) in a loop, and take
+        // page 0 away under them.
+        match with_entry(1, |e| *e) {
+            Entry::Present { frame, .. } => write(frame + (HOT_HOME - GLOBAL - 0x1000), node_no[0] as u64),
+            _ => ok = false,
+        }
         for (c, &k) in worker_slot.iter().enumerate() {
             if k != usize::MAX {
                 let _ = sys::ipc(worker_id(c as u64), 0, never, [0; 5]);
             }
         }
         let before: [u64; MAX_NODES] = core::array::from_fn(|k| GLOBAL_FAULTS[k][0].load(Ordering::Relaxed));
+        let nap = Timeouts { send: Timeout::Never, receive: Timeout::Micros(1000) }.pack();
         let mut unmaps = 0;
         match sys::ipc(pager_id(0), pager_id(0), never, [tag(UNMAP, 1, 0), 0, 0, 0, 0]) {
             Ok(m) if label(m.mr[0]) == UNMAPPED => unmaps += 1,
@@ -530,7 +635,6 @@ mod demo {
         });
         let refaulted = |k: usize| GLOBAL_FAULTS[k][0].load(Ordering::Relaxed) > before[k];
         // (Waiting blocked, 1 ms at a time: the workers may share our CPU.)
-        let nap = Timeouts { send: Timeout::Never, receive: Timeout::Micros(1000) }.pack();
         for _ in 0..2000 {
             if (0..nodes).all(|k| !with_workers[k] || refaulted(k)) {
                 break;
@@ -538,6 +642,48 @@ mod demo {
             let _ = sys::ipc(0, root, nap, [0; 5]);
         }
         let refaulted_everywhere = (0..nodes).all(|k| !with_workers[k] || refaulted(k));
+        // The access policy: sample who keeps using the hot page (revoke it everywhere,
+        // keeping its frame, and see who faults it back in), then move it to the node
+        // that uses it most.
+        let mut samples = Samples::default();
+        let mut hot_moved = None;
+        let mut revokes = 0;
+        let revoke = |target: u64| {
+            let r = sys::ipc(pager_id(0), pager_id(0), never, [tag(REVOKE, 2, 0), HOT as u64, target, 0, 0]);
+            r.is_ok_and(|m| label(m.mr[0]) == UNMAPPED)
+        };
+        if nodes >= 2 {
+            for _ in 0..6 {
+                let before: [u64; MAX_NODES] =
+                    core::array::from_fn(|k| GLOBAL_FAULTS[k][HOT].load(Ordering::Relaxed));
+                ok &= revoke(u64::MAX);
+                revokes += 1;
+                for _ in 0..5 {
+                    let _ = sys::ipc(0, root, nap, [0; 5]);
+                }
+                samples.record(
+                    (0..nodes).filter(|&k| GLOBAL_FAULTS[k][HOT].load(Ordering::Relaxed) > before[k]),
+                );
+            }
+            if let Some(target) = decide(0, &samples, Thresholds::DEFAULT) {
+                ok &= revoke(target as u64);
+                revokes += 1;
+                hot_moved = Some(target);
+            }
+        }
+        let hot_node = match with_entry(HOT, |e| *e) {
+            Entry::Present { frame, .. } => frame_node(frame),
+            _ => None,
+        };
+        let policy_ok = nodes < 2
+            || (hot_moved.is_some()
+                && MOVES.load(Ordering::Relaxed) == 1
+                && hot_node == hot_moved.map(|t| node_no[t] as u64));
+        // The interleaved region: page j's frame on the j-th node (mod the nodes).
+        let spread_ok = (0..SPREAD_PAGES).all(|j| match with_entry(SHARED_PAGES + j, |e| *e) {
+            Entry::Present { frame, .. } => frame_node(frame) == Some(node_no[j % nodes] as u64),
+            _ => false,
+        });
         match with_entry(1, |e| *e) {
             Entry::Present { frame, .. } => write(frame + (STOP - GLOBAL - 0x1000), 1),
             _ => ok = false,
@@ -586,9 +732,11 @@ mod demo {
             .flat_map(|k| (0..GLOBAL_PAGES).map(move |i| (k, i)))
             .map(|(k, i)| GLOBAL_FAULTS[k][i].load(Ordering::Relaxed))
             .sum();
-        let max_faults = (GLOBAL_PAGES as u64 + unmaps) * nodes as u64;
+        let max_faults = (GLOBAL_PAGES as u64 + unmaps + revokes) * nodes as u64;
         let errors = ERRORS.load(Ordering::Relaxed);
         let pass = ok
+            && policy_ok
+            && spread_ok
             && marks_ok
             && where_ok
             && migrant_stack_local
@@ -604,6 +752,14 @@ mod demo {
         println!(
             "report: numa-demo-detail workers={workers} reads={reads} concurrent-faults={} refaulted-everywhere={refaulted_everywhere} migrant-stack-local={migrant_stack_local}",
             DUP_FAULTS.load(Ordering::Relaxed)
+        );
+        println!(
+            "report: numa-policy page=hot home={} periods={} refaults={:?} moved-to={} frame-node={} spread-interleaved={spread_ok}",
+            node_no[0],
+            samples.periods,
+            &samples.faults[..nodes],
+            hot_moved.map_or(-1, |t| node_no[t] as i64),
+            hot_node.map_or(-1, |n| n as i64),
         );
         println!(
             "report: numa-demo nodes={nodes} spaces={spaces} pagers={nodes} code-local={code_local}/{code_total} global-faults={faults} max-faults={max_faults} migrations={migrations} unmaps={unmaps} stale={stale} result={}",
