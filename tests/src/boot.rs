@@ -587,6 +587,11 @@ fn check_root_program(program: &str, output: &str, why: &mut Vec<String>) {
             if nodes >= 2 && number("numa-demo", "migrations") != Some(1) {
                 why.push("numa-demo: the migration did not run".to_string());
             }
+            for variant in ["notify", "batched"] {
+                if !output.contains(&format!("report: numa-unmap variant={variant} pages=3 ")) {
+                    why.push(format!("numa-unmap: the {variant} variant did not complete"));
+                }
+            }
             if get("numa-policy", "spread-interleaved").as_deref() != Some("true") {
                 why.push(
                     "numa-policy: the interleaved region's frames are not spread over the nodes".to_string(),
@@ -789,7 +794,7 @@ mod tests {
             }
             Some("l4test") => l4test.as_str(),
             Some("numademo") => {
-                "report: root-task entry=0x400000\nreport: numa-policy page=hot home=0 periods=6 refaults=[0, 6] moved-to=1 frame-node=1 spread-interleaved=true\nreport: numa-demo nodes=2 spaces=2 pagers=2 code-local=1/1 global-faults=17 max-faults=18 migrations=1 unmaps=1 stale=0 result=pass\nreport: user-level result=pass status=0\n"
+                "report: root-task entry=0x400000\nreport: numa-unmap variant=notify pages=3 notifications=6 us=1314\nreport: numa-unmap variant=batched pages=3 notifications=2 us=1499\nreport: numa-policy page=hot home=0 periods=6 refaults=[0, 6] moved-to=1 frame-node=1 spread-interleaved=true\nreport: numa-demo nodes=2 spaces=2 pagers=2 code-local=1/1 global-faults=17 max-faults=18 migrations=1 unmaps=1 stale=0 result=pass\nreport: user-level result=pass status=0\n"
             }
             Some("irqtest") => {
                 "report: root-task entry=0x400000\nreport: irq intid=34 delivered=yes waited_us=1000000 checks-failed=0\nreport: user-level result=pass status=0\n"
@@ -1158,6 +1163,8 @@ mod tests {
         assert!(why.contains("the migration did not run"), "{why}");
         let why = reasons(&t, &good.replace("frame-node=1", "frame-node=0"));
         assert!(why.contains("the hot page was not moved"), "{why}");
+        let why = reasons(&t, &good.replace("variant=batched", "variant=other"));
+        assert!(why.contains("the batched variant did not complete"), "{why}");
         let why = reasons(&t, &good.replace("spread-interleaved=true", "spread-interleaved=false"));
         assert!(why.contains("not spread over the nodes"), "{why}");
     }

@@ -50,6 +50,14 @@
 //!   acknowledgement the contents are copied into a frame on that node and the entry
 //!   switched ([`numa::global::Entry::relocate`]); the old frame is poisoned. `report:
 //!   numa-policy` says where it went and where its frame is (translation query).
+//! - **two global-unmap variants**, measured once the workers are parked, on three
+//!   pages every node maps: one notification round per page (a `Notify` to each
+//!   other node, an acknowledging `Notify` back), and a batch through shared memory
+//!   (pager 0 queues every page's request in each node's ring in the root space's
+//!   memory and notifies each node once; each node revokes them all and acknowledges
+//!   them in its own ring with one notification back). `report: numa-unmap
+//!   variant=notify|batched pages=3 notifications=N us=T` (wall time under QEMU: the
+//!   instruction counts are for `scripts/bench`).
 //!
 //! It ends with
 //! `report: numa-demo nodes=N spaces=S pagers=N code-local=L/T global-faults=F max-faults=M migrations=K unmaps=U stale=X result=pass|fail`
@@ -134,6 +142,9 @@ mod demo {
     const DONE: u16 = 0x300;
     const MIGRATE: u16 = 0x301;
     const UNMAP: u16 = 0x302;
+    /// Root to pager 0: unmap global pages MR1.. MR1+MR2-1 in one batch (the
+    /// shared-memory variant).
+    const BATCH: u16 = 0x305;
     /// Root to pager 0: revoke the page everywhere, keeping its frame (MR1 page), or
     /// move it to a frame on node slot MR2 (MR2 < MAX_NODES).
     const REVOKE: u16 = 0x304;
@@ -141,6 +152,10 @@ mod demo {
     /// Notification words between pagers: kind in bits 63..32, node in 31..16, page.
     const ASK: u64 = 1 << 32;
     const ACK: u64 = 2 << 32;
+    /// (Batched variant) "your request ring has pages", "my acknowledgement ring has
+    /// pages".
+    const BATCH_ASK: u64 = 3 << 32;
+    const BATCH_ACK: u64 = 4 << 32;
     /// What a freed frame is filled with.
     const POISON: u64 = 0xDEAD_0BAD_DEAD_0BAD;
 
@@ -167,6 +182,53 @@ mod demo {
     static SLOTS: AtomicU64 = AtomicU64::new(1);
     /// Next free scratch page of the root space.
     static NEXT_SCRATCH: AtomicU64 = AtomicU64::new(0);
+    /// A single-producer, single-consumer ring of words in the root space's memory,
+    /// which every pager shares: the batched unmap's requests (pager 0 to pager k) and
+    /// acknowledgements (pager k to pager 0).
+    struct Ring {
+        words: [AtomicU64; 64],
+        head: AtomicU64,
+        tail: AtomicU64,
+    }
+
+    impl Ring {
+        const fn new() -> Ring {
+            Ring {
+                words: [const { AtomicU64::new(0) }; 64],
+                head: AtomicU64::new(0),
+                tail: AtomicU64::new(0),
+            }
+        }
+
+        /// Appends `word` (the producer); false if the ring is full.
+        fn push(&self, word: u64) -> bool {
+            let (head, tail) = (self.head.load(Ordering::Acquire), self.tail.load(Ordering::Relaxed));
+            if tail - head == self.words.len() as u64 {
+                return false;
+            }
+            self.words[(tail % self.words.len() as u64) as usize].store(word, Ordering::Relaxed);
+            self.tail.store(tail + 1, Ordering::Release);
+            true
+        }
+
+        /// Takes the oldest word (the consumer).
+        fn pop(&self) -> Option<u64> {
+            let (head, tail) = (self.head.load(Ordering::Relaxed), self.tail.load(Ordering::Acquire));
+            if head == tail {
+                return None;
+            }
+            let word = self.words[(head % self.words.len() as u64) as usize].load(Ordering::Relaxed);
+            self.head.store(head + 1, Ordering::Release);
+            Some(word)
+        }
+    }
+
+    /// Batched unmap: pager 0's requests to each node's pager, and their
+    /// acknowledgements back.
+    static REQUESTS: [Ring; MAX_NODES] = [const { Ring::new() }; MAX_NODES];
+    static ACKS: [Ring; MAX_NODES] = [const { Ring::new() }; MAX_NODES];
+    /// Notifications sent (the cost the batched variant saves).
+    static NOTIFIES: AtomicU64 = AtomicU64::new(0);
     /// Pages the access policy moved.
     static MOVES: AtomicU64 = AtomicU64::new(0);
     /// Faults the pagers could not serve.
@@ -322,6 +384,7 @@ mod demo {
     }
 
     fn notify(to: u64, word: u64) {
+        NOTIFIES.fetch_add(1, Ordering::Relaxed);
         let r = sys::raw(Syscall::Notify, [to, word, 0, 0, 0, 0, 0, 0]);
         if r[0] != 0 {
             ERRORS.fetch_add(1, Ordering::Relaxed);
@@ -375,6 +438,7 @@ mod demo {
         let slot = ((me >> 16) - PAGER_BASE) as usize;
         let (mut reply_to, mut reply) = (0u64, [0u64; 5]);
         let mut waiter = 0u64; // (pager 0) who waits for the unmap to finish
+        let mut batch_left = 0u64; // (pager 0) acknowledgements a batch still waits for
         // (pager 0) a revoke that moves the page: the frame it moves to, allocated
         // when the revoke starts, taken in the same locked step as the last
         // acknowledgement (no node can map the old frame again in between).
@@ -395,7 +459,35 @@ mod demo {
             } else if l == abi::fault::NOTIFY_LABEL {
                 let (kind, from, page) =
                     (m.mr[1] & !0xFFFF_FFFF, (m.mr[1] >> 16) & 0xFFFF, (m.mr[1] & 0xFFFF) as usize);
-                if kind == ASK && page < GLOBAL_PAGES {
+                if kind == BATCH_ASK {
+                    // Every page of our request ring: revoke, and acknowledge in our
+                    // ring; then one notification for all of them.
+                    while let Some(page) = REQUESTS[slot].pop() {
+                        let frame = with_entry(page as usize, |e| match *e {
+                            Entry::Unmapping { frame, .. } => Some(frame),
+                            _ => None,
+                        });
+                        if let Some(frame) = frame {
+                            revoke(utcb, frame);
+                        }
+                        while !ACKS[slot].push(page) {
+                            core::hint::spin_loop(); // (64 deep: pager 0 drains it)
+                        }
+                    }
+                    notify(pager_id(0), BATCH_ACK | (slot as u64) << 16);
+                } else if kind == BATCH_ACK && from < MAX_NODES as u64 {
+                    while let Some(page) = ACKS[from as usize].pop() {
+                        let done = with_entry(page as usize, |e| e.acknowledge(from as usize));
+                        if let Some(done) = done {
+                            finish(done);
+                        }
+                        batch_left = batch_left.saturating_sub(1);
+                    }
+                    if batch_left == 0 && waiter != 0 {
+                        (reply_to, reply) = (waiter, [tag(UNMAPPED, 0, 0), 0, 0, 0, 0]);
+                        waiter = 0;
+                    }
+                } else if kind == ASK && page < GLOBAL_PAGES {
                     // Take our slot's mapping away (a fault we answered since the
                     // initiator's revoke may have mapped it again), then say so.
                     let frame = with_entry(page, |e| match *e {
@@ -416,6 +508,34 @@ mod demo {
                     // The last acknowledgement.
                     finish(done);
                     (reply_to, reply) = (waiter, [tag(UNMAPPED, 0, 0), 0, 0, 0, 0]);
+                }
+            } else if l == BATCH && slot == 0 {
+                // The shared-memory variant: mark and revoke every page of the batch,
+                // queue the requests per node, one notification per node.
+                let (first, count) = (m.mr[1] as usize, m.mr[2] as usize);
+                let mut asked = NodeSet::EMPTY;
+                batch_left = 0;
+                for page in first..(first + count).min(GLOBAL_PAGES) {
+                    let Some(u) = with_entry(page, |e| e.begin_unmap(slot)) else { continue };
+                    revoke(utcb, u.frame);
+                    if u.free_now {
+                        poison(u.frame);
+                    }
+                    for j in u.ask.iter() {
+                        while !REQUESTS[j].push(page as u64) {
+                            core::hint::spin_loop();
+                        }
+                        batch_left += 1;
+                    }
+                    asked = NodeSet(asked.0 | u.ask.0);
+                }
+                for j in asked.iter() {
+                    notify(pager_id(j as u64), BATCH_ASK);
+                }
+                if batch_left == 0 {
+                    (reply_to, reply) = (m.from, [tag(UNMAPPED, 0, 0), 0, 0, 0, 0]);
+                } else {
+                    waiter = m.from;
                 }
             } else if (l == UNMAP || l == REVOKE) && slot == 0 {
                 let page = (m.mr[1] as usize).min(GLOBAL_PAGES - 1);
@@ -690,6 +810,30 @@ mod demo {
         }
         let mut last = [[0u64; 4]; MAX_WORKERS];
         ok &= gather(workers, DONE, &mut last);
+        // The two global-unmap variants, on three pages each that every node with
+        // workers maps (the workers are parked now): one notification round per page,
+        // or one batch through the shared request and acknowledgement rings.
+        let unmap_all = |label: u16, words: [u64; 2]| {
+            let r = sys::ipc(pager_id(0), pager_id(0), never, [tag(label, 2, 0), words[0], words[1], 0, 0]);
+            r.is_ok_and(|m| Tag::from_raw(m.mr[0]).is_ok_and(|t| t.label() == UNMAPPED))
+        };
+        let (n0, t0) = (NOTIFIES.load(Ordering::Relaxed), sys::counter());
+        let singles = (5..8).all(|p| unmap_all(UNMAP, [p, 0]));
+        let (notify_ticks, notify_notes) = (sys::counter() - t0, NOTIFIES.load(Ordering::Relaxed) - n0);
+        let (n1, t1) = (NOTIFIES.load(Ordering::Relaxed), sys::counter());
+        let batched = unmap_all(BATCH, [1, 3]);
+        let (batch_ticks, batch_notes) = (sys::counter() - t1, NOTIFIES.load(Ordering::Relaxed) - n1);
+        let all_gone = [1, 2, 3, 5, 6, 7].iter().all(|&p| with_entry(p, |e| *e) == Entry::Absent);
+        ok &= singles && batched && all_gone;
+        let hz = kip.counter_frequency.max(1);
+        println!(
+            "report: numa-unmap variant=notify pages=3 notifications={notify_notes} us={}",
+            notify_ticks * 1_000_000 / hz
+        );
+        println!(
+            "report: numa-unmap variant=batched pages=3 notifications={batch_notes} us={}",
+            batch_ticks * 1_000_000 / hz
+        );
         let stale: u64 = last.iter().map(|r| r[2]).sum();
         let reads: u64 = last.iter().map(|r| r[3]).sum();
         let where_ok = (0..MAX_WORKERS)
@@ -720,14 +864,17 @@ mod demo {
         }
         // (The kernel prints `report: kmem` for every space alive when we power off.)
         // The migrant's stack is on its new node now.
-        let migrant_stack_local = migrations == 0 || {
-            let space = ThreadId::from_raw(worker_id(0));
-            let q = abi::introspect::Request::Translate { space, va: STACKS + STACK_SPAN - 0x1000 }.encode();
-            sys::introspect(q)
-                .ok()
-                .and_then(abi::introspect::Translation::from_regs)
-                .is_some_and(|t| t.node == node_no[moved_to] as u64)
-        };
+        // The migrant's stack (copied by its new pager) and UTCB (re-made by the kernel)
+        // are on its new node now.
+        let migrant_stack_local = migrations == 0
+            || [STACKS + STACK_SPAN - 0x1000, WORKER_UTCBS].iter().all(|&va| {
+                let q = abi::introspect::Request::Translate { space: ThreadId::from_raw(worker_id(0)), va }
+                    .encode();
+                sys::introspect(q)
+                    .ok()
+                    .and_then(abi::introspect::Translation::from_regs)
+                    .is_some_and(|t| t.node == node_no[moved_to] as u64)
+            });
         let faults: u64 = (0..nodes)
             .flat_map(|k| (0..GLOBAL_PAGES).map(move |i| (k, i)))
             .map(|(k, i)| GLOBAL_FAULTS[k][i].load(Ordering::Relaxed))
@@ -750,7 +897,7 @@ mod demo {
             && (nodes < 2 || migrations == 1)
             && unmaps == 1;
         println!(
-            "report: numa-demo-detail workers={workers} reads={reads} concurrent-faults={} refaulted-everywhere={refaulted_everywhere} migrant-stack-local={migrant_stack_local}",
+            "report: numa-demo-detail workers={workers} reads={reads} concurrent-faults={} refaulted-everywhere={refaulted_everywhere} migrant-stack-and-utcb-local={migrant_stack_local}",
             DUP_FAULTS.load(Ordering::Relaxed)
         );
         println!(
