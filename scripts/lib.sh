@@ -183,13 +183,19 @@ check_initrd() {
     "$HARNESS_BIN/mkinitrd" --check "$INITRD"
 }
 
-# build_demo_initrd: builds the user programs and packs pagers/numademo as the root task
-# into $DEMO_INITRD (the default of scripts/run: the paper's runtime on every node).
+# build_demo_initrd [true]: builds the user programs and packs pagers/numademo as the root
+# task into $DEMO_INITRD (the default of scripts/run: the paper's runtime on every node);
+# with `true`, also an empty `single-space` entry, numademo's flag for the baseline.
 build_demo_initrd() {
     build_user
     (cd "$ROOT" && cargo build -q -p harness --bin mkinitrd) || die "mkinitrd does not build"
     mkdir -p "${DEMO_INITRD%/*}"
-    "$HARNESS_BIN/mkinitrd" "$DEMO_INITRD" "root=$USER_BIN_DIR/numademo" >/dev/null ||
+    local specs=("root=$USER_BIN_DIR/numademo")
+    if [[ "${1:-false}" == true ]]; then
+        : >"${DEMO_INITRD%/*}/single-space"
+        specs+=("single-space=${DEMO_INITRD%/*}/single-space")
+    fi
+    "$HARNESS_BIN/mkinitrd" "$DEMO_INITRD" "${specs[@]}" >/dev/null ||
         die "mkinitrd could not pack $DEMO_INITRD"
 }
 

@@ -58,11 +58,20 @@
 //!   them in its own ring with one notification back). `report: numa-unmap
 //!   variant=notify|batched pages=3 notifications=N us=T` (wall time under QEMU: the
 //!   instruction counts are for `scripts/bench`).
+//! - **the baseline**: with an (empty) initrd entry named `single-space`
+//!   (`scripts/run --single-space`), the same work runs the way a NUMA-unaware system
+//!   would: one space spanning the nodes (its tables, MDB entries and TCBs on the first
+//!   node), one pager. Data and stacks still go where the faulting thread runs (the
+//!   pager knows every worker's node), but a space has one mapping per address, so code
+//!   cannot be replicated (`code-local` shows it), the migrant only changes CPU, and
+//!   the access policy has nothing to compare (one space faults once for all nodes).
+//!   `mode=single-space` in the report.
 //!
 //! It ends with
-//! `report: numa-demo nodes=N spaces=S pagers=N code-local=L/T global-faults=F max-faults=M migrations=K unmaps=U stale=X result=pass|fail`
-//! where `code-local` counts code pages of the node spaces whose frame is on the
-//! space's node (checked through the kernel's translation query), `global-faults` the
+//! `report: numa-demo nodes=N spaces=S pagers=P code-local=L/T global-faults=F max-faults=M migrations=K unmaps=U stale=X mode=per-node|single-space result=pass|fail`
+//! where `code-local` counts, for every node with workers, the code pages its
+//! workers' space maps and whether each frame is on that node (checked through the
+//! kernel's translation query), `global-faults` the
 //! table misses, `max-faults` the (page, node) pairs that may miss (every global page
 //! on every node, and once more on every node for each unmap and each revoke), and
 //! `stale` the poison reads. (`spaces` is one less than `nodes` on a board of one CPU per node:
@@ -178,6 +187,16 @@ mod demo {
     /// The node number of each node slot (slots: the nodes with CPUs and memory, in
     /// order; pagers, tables and node sets are indexed by slot).
     static NODE_OF_SLOT: [AtomicU64; MAX_NODES] = [const { AtomicU64::new(0) }; MAX_NODES];
+    /// The node slot of each worker (by worker number = CPU index), `u64::MAX` none.
+    static WORKER_SLOT: [AtomicU64; MAX_WORKERS] = [const { AtomicU64::new(u64::MAX) }; MAX_WORKERS];
+
+    /// The node slot of worker thread `id`, if it is one.
+    fn worker_slot_of(id: u64) -> Option<usize> {
+        let w = (id >> 16).checked_sub(WORKER_BASE)? as usize;
+        let slot = WORKER_SLOT.get(w)?.load(Ordering::Relaxed);
+        (slot != u64::MAX).then_some(slot as usize)
+    }
+
     /// Node slots in use.
     static SLOTS: AtomicU64 = AtomicU64::new(1);
     /// Next free scratch page of the root space.
@@ -313,17 +332,19 @@ mod demo {
         (&raw const __program_start as u64, &raw const __program_end as u64)
     }
 
-    /// The answer of the pager of node slot `slot` to a fault at `addr`: the map item,
-    /// or `None` (the thread retries).
-    fn serve_fault(slot: usize, addr: u64) -> Option<[u64; 2]> {
+    /// The answer of the pager of the space of node slot `space` to a fault at `addr`
+    /// by a thread on node slot `toucher` (the same but in the single-space baseline):
+    /// the map item, or `None` (the thread retries). Code comes from the space's copy;
+    /// stacks and first-touch data from the toucher's node.
+    fn serve_fault(space: usize, toucher: usize, addr: u64) -> Option<[u64; 2]> {
         let page = addr & !0xFFF;
         let (start, end) = image();
         if (start..end).contains(&page) {
             // Node-local code: this node's copy of the page, made at the first fault.
-            let cell = CODE[slot].get(((page - start) / 0x1000) as usize)?;
+            let cell = CODE[space].get(((page - start) / 0x1000) as usize)?;
             let mut va = cell.load(Ordering::Acquire);
             if va == 0 {
-                va = alloc_frame(slot, RWX_NEAREST)?;
+                va = alloc_frame(space, RWX_NEAREST)?;
                 copy_page(page, va);
                 cell.store(va, Ordering::Release);
             }
@@ -337,31 +358,31 @@ mod demo {
             let cell = STACK[w as usize].get(((top - page) / 0x1000 - 1) as usize)?;
             let old = cell.load(Ordering::Acquire);
             let (old_va, old_node) = (old & !0xFFF, old & 0xFFF);
-            if old != 0 && old_node == slot as u64 {
+            if old != 0 && old_node == toucher as u64 {
                 return item(page, old_va, Rights::RW);
             }
-            let va = alloc_frame(slot, RW_NEAREST)?;
+            let va = alloc_frame(toucher, RW_NEAREST)?;
             if old != 0 {
                 copy_page(old_va, va);
             }
-            cell.store(va | slot as u64, Ordering::Release);
+            cell.store(va | toucher as u64, Ordering::Release);
             return item(page, va, Rights::RW);
         }
         let regions = Regions::new(&GLOBAL_REGIONS).ok()?;
         if let Some((r, index)) = regions.find(page) {
             let i = ((page - GLOBAL) / 0x1000) as usize;
             let Kind::Global(policy) = regions.get(r)?.kind else { return None };
-            let home = policy.place(index, slot, SLOTS.load(Ordering::Relaxed) as usize);
+            let home = policy.place(index, toucher, SLOTS.load(Ordering::Relaxed) as usize);
             let (answer, first) = with_entry(i, |e| {
-                let known = matches!(*e, Entry::Present { mapped, .. } if mapped.contains(slot));
-                (e.fault(slot, || alloc_frame(home, RW_NEAREST)), !known)
+                let known = matches!(*e, Entry::Present { mapped, .. } if mapped.contains(space));
+                (e.fault(space, || alloc_frame(home, RW_NEAREST)), !known)
             });
             return match answer {
                 Fault::Map(va) => {
                     // A node's first fault on the page needs the global table; another
                     // CPU of the same node faulting at the same moment is answered from
                     // what the node has (counted apart).
-                    let counter = if first { &GLOBAL_FAULTS[slot][i] } else { &DUP_FAULTS };
+                    let counter = if first { &GLOBAL_FAULTS[space][i] } else { &DUP_FAULTS };
                     counter.fetch_add(1, Ordering::Relaxed);
                     item(page, va, Rights::RW)
                 }
@@ -369,7 +390,7 @@ mod demo {
             };
         }
         ERRORS.fetch_add(1, Ordering::Relaxed);
-        println!("numademo: pager {slot}: a fault at {addr:#x} outside every region");
+        println!("numademo: pager {space}: a fault at {addr:#x} outside every region");
         None
     }
 
@@ -451,7 +472,8 @@ mod demo {
             let l = label(m.mr[0]);
             if l & !abi::fault::PAGE_FAULT_ACCESS_MASK == abi::fault::PAGE_FAULT_LABEL {
                 // Answer with the map item, or with nothing (the thread faults again).
-                reply = match serve_fault(slot, m.mr[1]) {
+                let toucher = worker_slot_of(m.from).unwrap_or(slot);
+                reply = match serve_fault(slot, toucher, m.mr[1]) {
                     Some([w0, w1]) => [tag(0, 0, 2), w0, w1, 0, 0],
                     None => [0; 5],
                 };
@@ -630,6 +652,16 @@ mod demo {
         sys::exchange_registers(t, control, sp, entry as *const () as u64, 0).is_ok()
     }
 
+    /// Whether the initrd holds an entry named `single-space`: the flag that runs the
+    /// same work in one node-spanning space with one pager (the paper's baseline).
+    fn single_space_flag(kip: &abi::kip::Kip) -> bool {
+        let Some((va, size)) = kip.initrd() else { return false };
+        // SAFETY: the kernel maps the initrd read-only at this address of the root
+        // task's space for its whole life (the KIP says where and how long).
+        let bytes = unsafe { core::slice::from_raw_parts(va as *const u8, size as usize) };
+        bootfmt::cpio::Archive::new(bytes).find("single-space").is_ok_and(|e| e.is_some())
+    }
+
     /// Receives `count` calls labelled `want` (10 s at most for each); their senders'
     /// MR1..MR4, indexed by MR1 (the worker number). False if one did not come.
     fn gather(count: usize, want: u16, out: &mut [[u64; 4]; MAX_WORKERS]) -> bool {
@@ -676,8 +708,15 @@ mod demo {
         }
         let workers: usize = worker_slot.iter().filter(|&&s| s != usize::MAX).count();
         SLOTS.store(nodes as u64, Ordering::Relaxed);
+        for (w, &k) in worker_slot.iter().enumerate() {
+            WORKER_SLOT[w].store(if k == usize::MAX { u64::MAX } else { k as u64 }, Ordering::Relaxed);
+        }
+        // The baseline: one node-spanning space and one pager, for the same work.
+        let single = single_space_flag(kip);
+        let spaces_of = |k: usize| if single { 0 } else { k }; // node slot -> space (pager) slot
+        let pagers = if single { nodes.min(1) } else { nodes };
         let mut ok = true;
-        for k in 0..nodes {
+        for k in 0..pagers {
             let stack = PAGER_STACKS + k as u64 * 0x10_0000;
             ok &= sys::memory_control(node_no[k] as u64, 2, stack, RW_NEAREST).is_ok();
             let utcb = PAGER_UTCBS + k as u64 * 0x1000;
@@ -688,10 +727,10 @@ mod demo {
             if k == usize::MAX {
                 continue;
             }
-            let (w, space) = (worker_id(c as u64), worker_id(first_cpu[k] as u64));
+            let (w, space) = (worker_id(c as u64), worker_id(first_cpu[spaces_of(k)] as u64));
             let top = STACKS + (c as u64 + 1) * STACK_SPAN;
             let utcb = WORKER_UTCBS + c as u64 * 0x1000;
-            ok &= start(w, space, c, worker_main, top, utcb, pager_id(k as u64), 100);
+            ok &= start(w, space, c, worker_main, top, utcb, pager_id(spaces_of(k) as u64), 100);
         }
         // The migrant (worker 0) asks to move: into node slot 1's space, onto its first
         // CPU, paged by its pager. It waits for our answer meanwhile.
@@ -705,16 +744,30 @@ mod demo {
                 [0; 5],
             );
             ok &= m.is_ok_and(|m| label(m.mr[0]) == MIGRATE);
-            if nodes >= 2 && ok {
+            // (The baseline has one space: the move is only to the other node's CPU;
+            // the space is named by another of its threads, as `dest` would mean "new".)
+            let into = if single {
+                (1..MAX_WORKERS).find(|&w| worker_slot[w] != usize::MAX)
+            } else {
+                Some(first_cpu[1])
+            };
+            if nodes >= 2
+                && ok
+                && let Some(into) = into
+            {
                 match sys::thread_control(
                     worker_id(0),
-                    worker_id(first_cpu[1] as u64),
+                    worker_id(into as u64),
                     0,
-                    pager_id(1),
+                    pager_id(spaces_of(1) as u64),
                     0,
                     first_cpu[1] as u64,
                 ) {
-                    Ok(()) => (migrations, moved_to) = (1, 1),
+                    Ok(()) => {
+                        // The runtime's bookkeeping: it is node slot 1's thread now.
+                        (migrations, moved_to) = (1, 1);
+                        WORKER_SLOT[0].store(1, Ordering::Relaxed);
+                    }
                     Err(e) => println!("numademo: moving worker 0 to node slot 1 failed: {e}"),
                 }
                 ok &= migrations == 1;
@@ -751,7 +804,7 @@ mod demo {
         }
         // Until every node with workers has faulted page 0 back in (or 2 s), then stop.
         let with_workers: [bool; MAX_NODES] = core::array::from_fn(|k| {
-            (0..MAX_WORKERS).any(|w| worker_slot[w] != usize::MAX && slot_of(w) == k)
+            (0..MAX_WORKERS).any(|w| worker_slot[w] != usize::MAX && spaces_of(slot_of(w)) == k)
         });
         let refaulted = |k: usize| GLOBAL_FAULTS[k][0].load(Ordering::Relaxed) > before[k];
         // (Waiting blocked, 1 ms at a time: the workers may share our CPU.)
@@ -772,7 +825,7 @@ mod demo {
             let r = sys::ipc(pager_id(0), pager_id(0), never, [tag(REVOKE, 2, 0), HOT as u64, target, 0, 0]);
             r.is_ok_and(|m| label(m.mr[0]) == UNMAPPED)
         };
-        if nodes >= 2 {
+        if nodes >= 2 && !single {
             for _ in 0..6 {
                 let before: [u64; MAX_NODES] =
                     core::array::from_fn(|k| GLOBAL_FAULTS[k][HOT].load(Ordering::Relaxed));
@@ -796,6 +849,7 @@ mod demo {
             _ => None,
         };
         let policy_ok = nodes < 2
+            || single
             || (hot_moved.is_some()
                 && MOVES.load(Ordering::Relaxed) == 1
                 && hot_node == hot_moved.map(|t| node_no[t] as u64));
@@ -842,31 +896,28 @@ mod demo {
         // Code pages of each node's space: how many are mapped, and on the space's node.
         // (Worker 0's first space went with it when it moved, if it was its only thread.)
         let (start_va, end_va) = image();
+        // Code pages as the nodes that run them see them: for every node with workers,
+        // the code its workers' space maps, and whether each frame is on that node.
         let (mut code_total, mut code_local, mut spaces) = (0u64, 0u64, 0);
-        for k in 0..nodes {
-            let space = ThreadId::from_raw(worker_id(first_cpu[k] as u64));
-            let space = if first_cpu[k] == 0 && migrations == 1 {
-                match (1..MAX_WORKERS).find(|&w| worker_slot[w] == k) {
-                    Some(w) => ThreadId::from_raw(worker_id(w as u64)),
-                    None => continue,
-                }
-            } else {
-                space
+        for (k, &node) in node_no.iter().enumerate().take(nodes) {
+            let Some(w) = (0..MAX_WORKERS).find(|&w| worker_slot[w] != usize::MAX && slot_of(w) == k) else {
+                continue; // (its workers left: the migrant was its only one)
             };
-            spaces += 1;
+            let space = ThreadId::from_raw(worker_id(w as u64));
+            spaces = if single { 1 } else { spaces + 1 };
             for va in (start_va..end_va).step_by(0x1000) {
                 let q = abi::introspect::Request::Translate { space, va }.encode();
                 if let Some(t) = sys::introspect(q).ok().and_then(abi::introspect::Translation::from_regs) {
                     code_total += 1;
-                    code_local += u64::from(t.node == node_no[k] as u64);
+                    code_local += u64::from(t.node == node as u64);
                 }
             }
         }
         // (The kernel prints `report: kmem` for every space alive when we power off.)
-        // The migrant's stack is on its new node now.
         // The migrant's stack (copied by its new pager) and UTCB (re-made by the kernel)
-        // are on its new node now.
+        // are on its new node now (the baseline's one space cannot do that).
         let migrant_stack_local = migrations == 0
+            || single
             || [STACKS + STACK_SPAN - 0x1000, WORKER_UTCBS].iter().all(|&va| {
                 let q = abi::introspect::Request::Translate { space: ThreadId::from_raw(worker_id(0)), va }
                     .encode();
@@ -892,7 +943,7 @@ mod demo {
             && reads > 0
             && errors == 0
             && code_total > 0
-            && code_local == code_total
+            && (single || code_local == code_total)
             && faults <= max_faults
             && (nodes < 2 || migrations == 1)
             && unmaps == 1;
@@ -909,7 +960,8 @@ mod demo {
             hot_node.map_or(-1, |n| n as i64),
         );
         println!(
-            "report: numa-demo nodes={nodes} spaces={spaces} pagers={nodes} code-local={code_local}/{code_total} global-faults={faults} max-faults={max_faults} migrations={migrations} unmaps={unmaps} stale={stale} result={}",
+            "report: numa-demo nodes={nodes} spaces={spaces} pagers={pagers} code-local={code_local}/{code_total} global-faults={faults} max-faults={max_faults} migrations={migrations} unmaps={unmaps} stale={stale} mode={} result={}",
+            if single { "single-space" } else { "per-node" },
             if pass { "pass" } else { "fail" }
         );
         if !pass {

@@ -12,7 +12,7 @@
 use harness::boot::{BootTest, Expect, NUMA_CLUSTERS_BOOTARG, check, matrix};
 use harness::cli::{default_elf, default_image, workspace_root};
 use harness::dtb;
-use harness::initrd::{pack, parse_inputs, write};
+use harness::initrd::{InitrdError, pack, pack_bytes, parse_inputs, write};
 use harness::numactl::{FreeLines, describe_mismatch};
 use harness::qemu::{Boot, QemuConfig};
 use harness::runner::{RunResult, Runner};
@@ -178,7 +178,18 @@ fn pack_root_program(
         std::env::temp_dir().join(format!("numa-l4-boot-tests-{}-{}.cpio", std::process::id(), test.name));
     let packed = parse_inputs(&[format!("root={}", elf.display())])
         .and_then(|inputs| pack(&inputs))
-        .and_then(|(archive, _)| write(&path, &archive));
+        .and_then(|(archive, _)| {
+            if test.root_flags.is_empty() {
+                return Ok(archive);
+            }
+            // The flags: empty entries beside `root`.
+            let root =
+                std::fs::read(&elf).map_err(|source| InitrdError::Read { path: elf.clone(), source })?;
+            let mut entries: Vec<(&str, &[u8])> = vec![("root", &root)];
+            entries.extend(test.root_flags.iter().map(|f| (*f, &[][..])));
+            pack_bytes(entries).map_err(InitrdError::Archive)
+        })
+        .and_then(|archive| write(&path, &archive));
     if let Err(e) = packed {
         let _ = std::fs::remove_file(&path);
         return Err(format!("cannot pack the initrd for {program}: {e}"));
