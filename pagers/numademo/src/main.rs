@@ -40,7 +40,11 @@
 //!   acknowledgement the frame is free and the demo fills it with a poison value. A
 //!   worker that could still reach the old frame would read the poison (`stale=`).
 //!   Faults meanwhile are answered "retry"; afterwards every node with workers faults
-//!   the page in again (a new frame), and the workers stop.
+//!   the page in again (a new frame). Then a stress: [`STRESS_ROUNDS`] more global
+//!   unmaps of the pages every worker reads ([`STRESSED`]), 2 ms apart, before the
+//!   workers stop. No poison may ever be read, and no node may fault a page twice
+//!   without an unmap (or revoke) of it in between (`one-fault-per-node-and-page=` in
+//!   the detail line, checked for every pair).
 //! - **access information and a policy**: the hot page starts on the first node but
 //!   only the other nodes' workers use it. The runtime samples who uses it: six times
 //!   it revokes the page everywhere, keeping its frame ([`numa::global::Entry::begin_revoke`],
@@ -106,6 +110,11 @@ mod demo {
     pub const GLOBAL_PAGES: usize = SHARED_PAGES + SPREAD_PAGES + 1;
     const SHARED_PAGES: usize = 8;
     const SPREAD_PAGES: usize = 4;
+    /// Global pages the workers read in their loop, and that the stress rounds unmap
+    /// under them, one after the other.
+    const STRESSED: [usize; 3] = [0, 2, 3];
+    /// Stress rounds (global unmaps while every worker reads).
+    const STRESS_ROUNDS: usize = 12;
     /// The hot page's index in the global table.
     const HOT: usize = SHARED_PAGES + SPREAD_PAGES;
     /// The application's global regions, as it declares them (pagers/numa `region`).
@@ -617,7 +626,9 @@ mod demo {
         let (hot_user, hot) = (here() != read(HOT_HOME), GLOBAL + HOT as u64 * 0x1000 + 8 * w);
         let (mut reads, mut stale) = (0u64, 0u64);
         while read(STOP) == 0 {
-            stale += u64::from(read(GLOBAL + 8 * w) == POISON);
+            for page in STRESSED {
+                stale += u64::from(read(GLOBAL + page as u64 * 0x1000 + 8 * w) == POISON);
+            }
             if hot_user {
                 stale += u64::from(read(hot) == POISON);
             }
@@ -815,12 +826,28 @@ mod demo {
             let _ = sys::ipc(0, root, nap, [0; 5]);
         }
         let refaulted_everywhere = (0..nodes).all(|k| !with_workers[k] || refaulted(k));
+        // The stress: more global unmaps of the pages every worker reads, each given
+        // 2 ms for the workers to fault them back in.
+        let mut unmapped = [0u64; GLOBAL_PAGES]; // per page: unmaps and revokes done
+        unmapped[0] = unmaps;
+        for r in 0..STRESS_ROUNDS {
+            let page = STRESSED[r % STRESSED.len()];
+            match sys::ipc(pager_id(0), pager_id(0), never, [tag(UNMAP, 1, 0), page as u64, 0, 0, 0]) {
+                Ok(m) if label(m.mr[0]) == UNMAPPED => {
+                    unmaps += 1;
+                    unmapped[page] += 1;
+                }
+                _ => ok = false,
+            }
+            for _ in 0..2 {
+                let _ = sys::ipc(0, root, nap, [0; 5]);
+            }
+        }
         // The access policy: sample who keeps using the hot page (revoke it everywhere,
         // keeping its frame, and see who faults it back in), then move it to the node
         // that uses it most.
         let mut samples = Samples::default();
         let mut hot_moved = None;
-        let mut revokes = 0;
         let revoke = |target: u64| {
             let r = sys::ipc(pager_id(0), pager_id(0), never, [tag(REVOKE, 2, 0), HOT as u64, target, 0, 0]);
             r.is_ok_and(|m| label(m.mr[0]) == UNMAPPED)
@@ -830,7 +857,7 @@ mod demo {
                 let before: [u64; MAX_NODES] =
                     core::array::from_fn(|k| GLOBAL_FAULTS[k][HOT].load(Ordering::Relaxed));
                 ok &= revoke(u64::MAX);
-                revokes += 1;
+                unmapped[HOT] += 1;
                 for _ in 0..5 {
                     let _ = sys::ipc(0, root, nap, [0; 5]);
                 }
@@ -840,7 +867,7 @@ mod demo {
             }
             if let Some(target) = decide(0, &samples, Thresholds::DEFAULT) {
                 ok &= revoke(target as u64);
-                revokes += 1;
+                unmapped[HOT] += 1;
                 hot_moved = Some(target);
             }
         }
@@ -930,9 +957,15 @@ mod demo {
             .flat_map(|k| (0..GLOBAL_PAGES).map(move |i| (k, i)))
             .map(|(k, i)| GLOBAL_FAULTS[k][i].load(Ordering::Relaxed))
             .sum();
-        let max_faults = (GLOBAL_PAGES as u64 + unmaps + revokes) * nodes as u64;
+        // At most one table miss per node per page, and per page once more after each
+        // of its unmaps and revokes: every (node, page) pair checked, and in sum.
+        let max_faults: u64 = unmapped.iter().map(|u| (1 + u) * nodes as u64).sum();
+        let per_pair_ok = (0..nodes).all(|k| {
+            (0..GLOBAL_PAGES).all(|i| GLOBAL_FAULTS[k][i].load(Ordering::Relaxed) <= 1 + unmapped[i])
+        });
         let errors = ERRORS.load(Ordering::Relaxed);
         let pass = ok
+            && per_pair_ok
             && policy_ok
             && spread_ok
             && marks_ok
@@ -946,9 +979,9 @@ mod demo {
             && (single || code_local == code_total)
             && faults <= max_faults
             && (nodes < 2 || migrations == 1)
-            && unmaps == 1;
+            && unmaps == 1 + STRESS_ROUNDS as u64;
         println!(
-            "report: numa-demo-detail workers={workers} reads={reads} concurrent-faults={} refaulted-everywhere={refaulted_everywhere} migrant-stack-and-utcb-local={migrant_stack_local}",
+            "report: numa-demo-detail workers={workers} reads={reads} concurrent-faults={} refaulted-everywhere={refaulted_everywhere} migrant-stack-and-utcb-local={migrant_stack_local} one-fault-per-node-and-page={per_pair_ok}",
             DUP_FAULTS.load(Ordering::Relaxed)
         );
         println!(
