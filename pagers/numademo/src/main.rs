@@ -60,8 +60,8 @@
 //!   (pager 0 queues every page's request in each node's ring in the root space's
 //!   memory and notifies each node once; each node revokes them all and acknowledges
 //!   them in its own ring with one notification back). `report: numa-unmap
-//!   variant=notify|batched pages=3 notifications=N us=T` (wall time under QEMU: the
-//!   instruction counts are for `scripts/bench`).
+//!   variant=notify|batched pages=3 notifications=N cycles=C`: C from the cycle counter
+//!   (under `-icount shift=0`, instructions; deterministic there).
 //! - **the baseline**: with an (empty) initrd entry named `single-space`
 //!   (`scripts/run --single-space`), the same work runs the way a NUMA-unaware system
 //!   would: one space spanning the nodes (its tables, MDB entries and TCBs on the first
@@ -257,6 +257,17 @@ mod demo {
     static ACKS: [Ring; MAX_NODES] = [const { Ring::new() }; MAX_NODES];
     /// Notifications sent (the cost the batched variant saves).
     static NOTIFIES: AtomicU64 = AtomicU64::new(0);
+    /// This CPU's cycle counter (PMCCNTR_EL0; the kernel lets EL0 read it, counting
+    /// EL0 and EL1). QEMU derives it from its virtual clock: under `-icount shift=0`
+    /// one per guest instruction executed (on any CPU: they run in turn).
+    fn cycles() -> u64 {
+        let c: u64;
+        // SAFETY: reads a counter register the kernel enabled for EL0 on every CPU.
+        unsafe {
+            core::arch::asm!("isb", "mrs {}, pmccntr_el0", out(reg) c, options(nomem, nostack, preserves_flags))
+        };
+        c
+    }
     /// Pages the access policy moved.
     static MOVES: AtomicU64 = AtomicU64::new(0);
     /// Faults the pagers could not serve.
@@ -479,6 +490,7 @@ mod demo {
             reply_to = 0;
             let Ok(m) = got else { continue };
             let l = label(m.mr[0]);
+
             if l & !abi::fault::PAGE_FAULT_ACCESS_MASK == abi::fault::PAGE_FAULT_LABEL {
                 // Answer with the map item, or with nothing (the thread faults again).
                 let toucher = worker_slot_of(m.from).unwrap_or(slot);
@@ -898,22 +910,26 @@ mod demo {
             let r = sys::ipc(pager_id(0), pager_id(0), never, [tag(label, 2, 0), words[0], words[1], 0, 0]);
             r.is_ok_and(|m| Tag::from_raw(m.mr[0]).is_ok_and(|t| t.label() == UNMAPPED))
         };
-        let (n0, t0) = (NOTIFIES.load(Ordering::Relaxed), sys::counter());
+        // (Cost: from the call to its answer on this CPU's cycle counter, which QEMU
+        // derives from its virtual clock: under `-icount shift=0`, the instructions all
+        // CPUs executed meanwhile.)
+        let n0 = NOTIFIES.load(Ordering::Relaxed);
+        let t0 = cycles();
         let singles = (5..8).all(|p| unmap_all(UNMAP, [p, 0]));
-        let (notify_ticks, notify_notes) = (sys::counter() - t0, NOTIFIES.load(Ordering::Relaxed) - n0);
-        let (n1, t1) = (NOTIFIES.load(Ordering::Relaxed), sys::counter());
+        let notify_cycles = cycles().wrapping_sub(t0);
+        let notify_notes = NOTIFIES.load(Ordering::Relaxed) - n0;
+        let n1 = NOTIFIES.load(Ordering::Relaxed);
+        let t1 = cycles();
         let batched = unmap_all(BATCH, [1, 3]);
-        let (batch_ticks, batch_notes) = (sys::counter() - t1, NOTIFIES.load(Ordering::Relaxed) - n1);
+        let batch_cycles = cycles().wrapping_sub(t1);
+        let batch_notes = NOTIFIES.load(Ordering::Relaxed) - n1;
         let all_gone = [1, 2, 3, 5, 6, 7].iter().all(|&p| with_entry(p, |e| *e) == Entry::Absent);
         ok &= singles && batched && all_gone;
-        let hz = kip.counter_frequency.max(1);
         println!(
-            "report: numa-unmap variant=notify pages=3 notifications={notify_notes} us={}",
-            notify_ticks * 1_000_000 / hz
+            "report: numa-unmap variant=notify pages=3 notifications={notify_notes} cycles={notify_cycles}"
         );
         println!(
-            "report: numa-unmap variant=batched pages=3 notifications={batch_notes} us={}",
-            batch_ticks * 1_000_000 / hz
+            "report: numa-unmap variant=batched pages=3 notifications={batch_notes} cycles={batch_cycles}"
         );
         let stale: u64 = last.iter().map(|r| r[2]).sum();
         let reads: u64 = last.iter().map(|r| r[3]).sum();
