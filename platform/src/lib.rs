@@ -61,6 +61,7 @@ pub mod gicv3;
 pub mod numa;
 pub mod numactl;
 pub mod pl011;
+pub mod pl061;
 pub mod timer;
 mod tree;
 
