@@ -77,6 +77,9 @@ pub struct BootTest {
     /// Empty entries packed next to the root program: flags it reads from the initrd
     /// (`single-space`: numademo's baseline).
     pub root_flags: &'static [&'static str],
+    /// Press QEMU's power button (`system_powerdown` over a QMP socket) when a line of
+    /// output starts with this.
+    pub powerdown_on: Option<&'static str>,
 }
 
 /// The programs a boot test may run as the root task, each judged by its reports:
@@ -101,8 +104,13 @@ pub struct BootTest {
 ///   bound, stale=0, one unmap, one migration when there are two nodes). Also on four
 ///   nodes of one CPU (`numademo-4-nodes`).
 ///
-/// All must end with status 0 (`report: user-level result=pass`).
-pub const ROOT_PROGRAMS: [&str; 5] = ["badargs", "fuzz", "irqtest", "l4test", "numademo"];
+/// - `powerbtn` (`pagers/powerbtn`): a user-level PL061 driver; the test presses QEMU's
+///   power button when it prints `report: powerbtn ready` and wants `report: powerbtn
+///   pressed=yes` and a clean power-off (it prints no `user-level` line: the button
+///   ends the run).
+///
+/// All but `powerbtn` must end with status 0 and `report: user-level result=pass`.
+pub const ROOT_PROGRAMS: [&str; 6] = ["badargs", "fuzz", "irqtest", "l4test", "numademo", "powerbtn"];
 
 /// The scenarios `l4test` reports (`report: l4test NAME=pass`); each must pass.
 pub const L4TEST_SCENARIOS: [&str; 16] = [
@@ -132,7 +140,15 @@ pub const SELFTEST_OFF_BOOTARG: &str = "numa-selftest=off";
 impl BootTest {
     /// A test of QEMU's machine as the config describes it.
     pub fn new(name: &'static str, config: QemuConfig, expect: Expect) -> BootTest {
-        BootTest { name, config, expect, extra_cpus: Vec::new(), root_program: None, root_flags: &[] }
+        BootTest {
+            name,
+            config,
+            expect,
+            extra_cpus: Vec::new(),
+            root_program: None,
+            root_flags: &[],
+            powerdown_on: None,
+        }
     }
 
     fn has_bootarg(&self, word: &str) -> bool {
@@ -270,6 +286,7 @@ pub fn matrix(image: &Path) -> Vec<BootTest> {
     for program in ROOT_PROGRAMS {
         tests.push(BootTest {
             root_program: Some(program),
+            powerdown_on: (program == "powerbtn").then_some("report: powerbtn ready"),
             ..BootTest::new(program, config(spec(&["cpus=2,mem=256M"; 2], &[], None)), pass.clone())
         });
     }
@@ -517,7 +534,7 @@ fn check_root_program(program: &str, output: &str, why: &mut Vec<String>) {
         why.push(format!("no `report: root-task entry=` line: {program} did not start"));
         return;
     }
-    if get("user-level", "result").as_deref() != Some("pass") {
+    if program != "powerbtn" && get("user-level", "result").as_deref() != Some("pass") {
         why.push(format!("no `report: user-level result=pass` line: {program} did not end with status 0"));
     }
     match program {
@@ -572,6 +589,17 @@ fn check_root_program(program: &str, output: &str, why: &mut Vec<String>) {
                 if number("fastpath", path).is_none_or(|n| n == 0) {
                     why.push(format!("the {path} fast path never ran: {:?}", get("fastpath", path)));
                 }
+            }
+        }
+        "powerbtn" => {
+            if get("powerbtn", "ready").is_none() && !output.contains("report: powerbtn ready") {
+                why.push("the driver never got ready (no `report: powerbtn ready`)".to_string());
+            }
+            if get("powerbtn", "pressed").as_deref() != Some("yes") {
+                why.push(
+                    "the power button did not reach the driver (no `report: powerbtn pressed=yes`)"
+                        .to_string(),
+                );
             }
         }
         "numademo" => {
@@ -823,6 +851,9 @@ mod tests {
                 "report: root-task entry=0x400000\nreport: badargs cases=148 failed=0 known-failures=14\nreport: user-level result=pass status=0\n"
             }
             Some("l4test") => l4test.as_str(),
+            Some("powerbtn") => {
+                "report: root-task entry=0x400000\nreport: powerbtn ready line=3 intid=39 level=0\nreport: powerbtn pressed=yes pending=0x8\n"
+            }
             Some("numademo") => {
                 "report: root-task entry=0x400000\nreport: numa-unmap variant=notify pages=3 notifications=6 cycles=177591\nreport: numa-unmap variant=batched pages=3 notifications=2 cycles=67820\nreport: numa-demo-detail workers=4 reads=9 one-fault-per-node-and-page=true\nreport: numa-policy page=hot home=0 periods=6 refaults=[0, 6] moved-to=1 frame-node=1 spread-interleaved=true\nreport: numa-demo nodes=2 spaces=2 pagers=2 code-local=1/1 global-faults=17 max-faults=18 migrations=1 unmaps=13 stale=0 result=pass\nreport: user-level result=pass status=0\n"
             }

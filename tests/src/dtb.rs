@@ -99,7 +99,7 @@ pub fn write_with_cpus(
         dump.boot = Boot::DumpDtb(dumped.clone());
         let mut cmd = Command::new(&dump.qemu);
         cmd.args(dump.args());
-        let run = Runner { timeout: Some(timeout), echo: false, symbolizer: None }
+        let run = Runner { timeout: Some(timeout), echo: false, symbolizer: None, on_line: None }
             .run(cmd)
             .map_err(|e| e.to_string())?;
         if !run.ending.is_success() {

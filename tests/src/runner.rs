@@ -79,6 +79,39 @@ pub struct Runner {
     pub echo: bool,
     /// Resolves backtrace lines; `None` leaves them raw.
     pub symbolizer: Option<Symbolizer>,
+    /// A QMP command to send when a line of output starts with a prefix (QEMU started
+    /// with `-qmp unix:SOCKET,server=on,wait=off`): how a test presses the power button.
+    pub on_line: Option<OnLine>,
+}
+
+/// When a line starting with `prefix` appears (the first time), connect to QEMU's QMP
+/// socket at `socket` and execute `command` (e.g. `system_powerdown`).
+#[derive(Clone, Debug)]
+pub struct OnLine {
+    /// The start of the line to wait for.
+    pub prefix: String,
+    /// QEMU's QMP socket.
+    pub socket: std::path::PathBuf,
+    /// The QMP command (no arguments).
+    pub command: String,
+}
+
+impl OnLine {
+    /// Connects, negotiates, executes the command, and returns QEMU's answers.
+    fn fire(&self) -> std::io::Result<String> {
+        use std::os::unix::net::UnixStream;
+        let stream = UnixStream::connect(&self.socket)?;
+        stream.set_read_timeout(Some(Duration::from_secs(5)))?;
+        let mut reader = BufReader::new(stream.try_clone()?);
+        let mut writer = stream;
+        let mut answers = String::new();
+        reader.read_line(&mut answers)?; // the greeting
+        writeln!(writer, "{{\"execute\": \"qmp_capabilities\"}}")?;
+        reader.read_line(&mut answers)?;
+        writeln!(writer, "{{\"execute\": \"{}\"}}", self.command)?;
+        reader.read_line(&mut answers)?;
+        Ok(answers)
+    }
 }
 
 /// The runner could not start the child at all.
@@ -109,8 +142,15 @@ impl std::error::Error for SpawnError {}
 /// Where a pump thread echoes to, if anywhere.
 type Echo = Option<Box<dyn Write + Send>>;
 
-/// Reads `source` line by line until EOF; each line is annotated, echoed and kept.
-fn pump(source: impl Read, symbolizer: Option<Symbolizer>, mut echo: Echo) -> String {
+/// Reads `source` line by line until EOF; each line is annotated, echoed and kept; the
+/// first line `on_line` waits for fires its QMP command (failures are noted in the
+/// capture, where the test's checks will see them).
+fn pump(
+    source: impl Read,
+    symbolizer: Option<Symbolizer>,
+    mut echo: Echo,
+    mut on_line: Option<OnLine>,
+) -> String {
     let mut reader = BufReader::new(source);
     let mut captured = String::new();
     let mut raw = Vec::new();
@@ -134,6 +174,16 @@ fn pump(source: impl Read, symbolizer: Option<Symbolizer>, mut echo: Echo) -> St
         }
         captured.push_str(&shown);
         captured.push('\n');
+        if on_line.as_ref().is_some_and(|o| line.starts_with(&o.prefix))
+            && let Some(o) = on_line.take()
+            && let Err(e) = o.fire()
+        {
+            captured.push_str(&format!(
+                "runner: QMP `{}` on {} failed: {e}\n",
+                o.command,
+                o.socket.display()
+            ));
+        }
     }
     captured
 }
@@ -159,8 +209,9 @@ impl Runner {
             (None, None)
         };
         let symbolizer = self.symbolizer.clone();
-        let out_thread = thread::spawn(move || pump(stdout, symbolizer, echo_out));
-        let err_thread = thread::spawn(move || pump(stderr, None, echo_err));
+        let on_line = self.on_line.clone();
+        let out_thread = thread::spawn(move || pump(stdout, symbolizer, echo_out, on_line));
+        let err_thread = thread::spawn(move || pump(stderr, None, echo_err, None));
 
         let ending = loop {
             match child.try_wait() {
@@ -194,7 +245,7 @@ mod tests {
     use super::*;
 
     fn quiet(timeout: Option<Duration>) -> Runner {
-        Runner { timeout, echo: false, symbolizer: None }
+        Runner { timeout, echo: false, symbolizer: None, on_line: None }
     }
 
     fn sh(script: &str) -> Command {
@@ -245,9 +296,49 @@ mod tests {
             timeout: Some(Duration::from_secs(10)),
             echo: false,
             symbolizer: Some(Symbolizer::none("/nonexistent")),
+            on_line: None,
         };
         let r = runner.run(sh("echo 'panic: x'; echo '  #0 0x10'")).unwrap();
         assert!(r.stdout.starts_with("panic: x\n  #0 0x10\nnote: "), "{}", r.stdout);
+    }
+
+    #[test]
+    fn a_line_fires_its_qmp_command_once() {
+        use std::io::{BufRead, Write};
+        use std::os::unix::net::UnixListener;
+        let socket = std::env::temp_dir().join(format!("numa-l4-runner-test-{}.sock", std::process::id()));
+        let _ = std::fs::remove_file(&socket);
+        let listener = UnixListener::bind(&socket).unwrap();
+        // A QMP server in miniature: greeting, then one answer per command; records them.
+        let server = thread::spawn(move || {
+            let (stream, _) = listener.accept().unwrap();
+            let mut reader = BufReader::new(stream.try_clone().unwrap());
+            let mut writer = stream;
+            writeln!(writer, "{{\"QMP\": {{}}}}").unwrap();
+            let mut got = Vec::new();
+            for _ in 0..2 {
+                let mut line = String::new();
+                reader.read_line(&mut line).unwrap();
+                got.push(line.trim().to_string());
+                writeln!(writer, "{{\"return\": {{}}}}").unwrap();
+            }
+            got
+        });
+        let runner = Runner {
+            timeout: Some(Duration::from_secs(10)),
+            echo: false,
+            symbolizer: None,
+            on_line: Some(OnLine {
+                prefix: "ready".into(),
+                socket: socket.clone(),
+                command: "system_powerdown".into(),
+            }),
+        };
+        let r = runner.run(sh("echo boot; echo 'ready now'; echo 'ready again'")).unwrap();
+        let got = server.join().unwrap();
+        assert_eq!(got, ["{\"execute\": \"qmp_capabilities\"}", "{\"execute\": \"system_powerdown\"}"]);
+        assert!(!r.stdout.contains("failed"), "{}", r.stdout);
+        let _ = std::fs::remove_file(&socket);
     }
 
     #[test]

@@ -15,7 +15,7 @@ use harness::dtb;
 use harness::initrd::{InitrdError, pack, pack_bytes, parse_inputs, write};
 use harness::numactl::{FreeLines, describe_mismatch};
 use harness::qemu::{Boot, QemuConfig};
-use harness::runner::{RunResult, Runner};
+use harness::runner::{OnLine, RunResult, Runner};
 use harness::symbolize::Symbolizer;
 use std::path::{Path, PathBuf};
 use std::process::{Command, ExitCode};
@@ -238,12 +238,23 @@ fn run_boot(test: &BootTest, config: &QemuConfig, opts: &Options) -> Outcome {
     }
     let mut cmd = Command::new(&config.qemu);
     cmd.args(config.args());
+    // The power button: a QMP socket, and the line that says when to press it.
+    let socket =
+        std::env::temp_dir().join(format!("numa-l4-boot-tests-{}-{}.qmp", std::process::id(), test.name));
+    let on_line = test.powerdown_on.map(|prefix| {
+        let _ = std::fs::remove_file(&socket);
+        cmd.args(["-qmp", &format!("unix:{},server=on,wait=off", socket.display())]);
+        OnLine { prefix: prefix.to_string(), socket: socket.clone(), command: "system_powerdown".to_string() }
+    });
     let runner = Runner {
         timeout: Some(opts.timeout),
         echo: false,
         symbolizer: Some(Symbolizer::find(&opts.elf, Some(&workspace_root()))),
+        on_line,
     };
-    match runner.run(cmd) {
+    let result = runner.run(cmd);
+    let _ = std::fs::remove_file(&socket);
+    match result {
         Err(e) => fail(e.to_string()),
         Ok(result) => {
             let verdict = check(test, result.ending, &result.stdout).map(|()| result.elapsed);
@@ -264,7 +275,7 @@ fn run_dtb(test: &BootTest, config: &QemuConfig, opts: &Options) -> Outcome {
     let command = config.command_line();
     let mut cmd = Command::new(&config.qemu);
     cmd.args(config.args());
-    let runner = Runner { timeout: Some(opts.timeout), echo: false, symbolizer: None };
+    let runner = Runner { timeout: Some(opts.timeout), echo: false, symbolizer: None, on_line: None };
     let outcome = |verdict, output| Outcome { name: test.name, verdict, output, command: command.clone() };
     let result = match runner.run(cmd) {
         Ok(r) => r,

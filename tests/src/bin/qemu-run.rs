@@ -129,6 +129,7 @@ fn main() -> ExitCode {
         timeout: opts.timeout(),
         echo: true,
         symbolizer: (!opts.no_symbolize).then(|| Symbolizer::find(opts.elf(), Some(&workspace_root()))),
+        on_line: None,
     };
     let result = match runner.run(cmd) {
         Ok(r) => r,
