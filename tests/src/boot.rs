@@ -89,7 +89,9 @@ pub struct BootTest {
 /// - `fuzz` (`pagers/fuzz`): at least 100,000 random syscalls, no status outside the
 ///   ABI's errors, and the kernel still answering afterwards (`kernel-responsive=yes`);
 /// - `irqtest` (`pagers/irqtest`): a user-level driver of QEMU virt's PL031 RTC; its
-///   interrupt must arrive as IPC (`report: irq ... delivered=yes checks-failed=0`).
+///   interrupt must arrive as IPC (`report: irq ... delivered=yes checks-failed=0`),
+///   and a driver that never acknowledges and faults must be contained (`report:
+///   irq-contained fault-to-pager=true masked=true recovered=true`).
 ///
 /// - `l4test` (`pagers/l4test`): map, remap and recursive unmap across three spaces
 ///   checked by faults, unmap of a page in use on another node, preemption by priority,
@@ -572,6 +574,14 @@ fn check_root_program(program: &str, output: &str, why: &mut Vec<String>) {
             if number("irq", "checks-failed") != Some(0) {
                 why.push(format!("irqtest checks failed: {:?}", get("irq", "checks-failed")));
             }
+            for key in ["fault-to-pager", "masked", "recovered"] {
+                if get("irq-contained", key).as_deref() != Some("true") {
+                    why.push(format!(
+                        "a misbehaving driver was not contained: {key}={:?}",
+                        get("irq-contained", key)
+                    ));
+                }
+            }
         }
         "l4test" => {
             match number("l4test", "failed") {
@@ -858,7 +868,7 @@ mod tests {
                 "report: root-task entry=0x400000\nreport: numa-unmap variant=notify pages=3 notifications=6 cycles=177591\nreport: numa-unmap variant=batched pages=3 notifications=2 cycles=67820\nreport: numa-demo-detail workers=4 reads=9 one-fault-per-node-and-page=true\nreport: numa-policy page=hot home=0 periods=6 refaults=[0, 6] moved-to=1 frame-node=1 spread-interleaved=true\nreport: numa-demo nodes=2 spaces=2 pagers=2 code-local=1/1 global-faults=17 max-faults=18 migrations=1 unmaps=13 stale=0 result=pass\nreport: user-level result=pass status=0\n"
             }
             Some("irqtest") => {
-                "report: root-task entry=0x400000\nreport: irq intid=34 delivered=yes waited_us=1000000 checks-failed=0\nreport: user-level result=pass status=0\n"
+                "report: root-task entry=0x400000\nreport: irq-contained fault-to-pager=true masked=true recovered=true\nreport: irq intid=34 delivered=yes waited_us=1000000 checks-failed=0\nreport: user-level result=pass status=0\n"
             }
             Some("fuzz") => {
                 "report: root-task entry=0x400000\nreport: fuzz seed=0x5eed calls=100000\nreport: fuzz-statuses ok=1 errors=2 bad-status=0\nreport: fuzz calls=100000 kernel-responsive=yes\nreport: user-level result=pass status=0\n"

@@ -776,7 +776,14 @@ mod test {
         let before = r.failed;
         let low = r.spawn(0x64, false, 1, spinner, 10, r.me);
         let high = r.spawn(0x65, false, 1, echo, 250, r.me);
-        sleep_us(20_000);
+        // (Up to 2 s: on a loaded host the other vCPU may get no host time for a while;
+        // a spinner that never runs still fails.)
+        for _ in 0..200 {
+            if SPIN.load(Ordering::Relaxed) > 0 {
+                break;
+            }
+            sleep_us(10_000);
+        }
         r.check(SPIN.load(Ordering::Relaxed) > 0, "the low-priority spinner runs");
         // 20 pings. The property checked: the woken high-priority thread runs long before
         // the spinner's timeslice (10 ticks, 100 ms) would end; a kernel without priority
