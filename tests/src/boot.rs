@@ -611,6 +611,12 @@ fn check_root_program(program: &str, output: &str, why: &mut Vec<String>) {
                         .to_string(),
                 );
             }
+            if get("powerbtn", "held").as_deref() != Some("yes") {
+                why.push(
+                    "the driver's 20 ms debounce (DelayNs at user level) did not see the button held"
+                        .to_string(),
+                );
+            }
         }
         "numademo" => {
             if get("numa-demo", "result").as_deref() != Some("pass") {
@@ -862,7 +868,7 @@ mod tests {
             }
             Some("l4test") => l4test.as_str(),
             Some("powerbtn") => {
-                "report: root-task entry=0x400000\nreport: powerbtn ready line=3 intid=39 level=0\nreport: powerbtn pressed=yes pending=0x8\n"
+                "report: root-task entry=0x400000\nreport: powerbtn ready line=3 intid=39 level=0\nreport: powerbtn pressed=yes pending=0x8 held=yes\n"
             }
             Some("numademo") => {
                 "report: root-task entry=0x400000\nreport: numa-unmap variant=notify pages=3 notifications=6 cycles=177591\nreport: numa-unmap variant=batched pages=3 notifications=2 cycles=67820\nreport: numa-demo-detail workers=4 reads=9 one-fault-per-node-and-page=true\nreport: numa-policy page=hot home=0 periods=6 refaults=[0, 6] moved-to=1 frame-node=1 spread-interleaved=true\nreport: numa-demo nodes=2 spaces=2 pagers=2 code-local=1/1 global-faults=17 max-faults=18 migrations=1 unmaps=13 stale=0 result=pass\nreport: user-level result=pass status=0\n"

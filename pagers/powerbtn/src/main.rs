@@ -15,7 +15,8 @@
 //! 3. it prints `report: powerbtn ready` and waits in an open receive: the kernel
 //!    masks the line when it fires and sends the interrupt as IPC;
 //! 4. on the interrupt it checks that line 3 is what is pending, acknowledges it at
-//!    the device and to the kernel, announces the shutdown (`report: powerbtn
+//!    the device and to the kernel, debounces (20 ms with `embedded-hal`'s `DelayNs`
+//!    on the system counter, `rt::time`), announces the shutdown (`report: powerbtn
 //!    pressed=yes` — the place where a system would tell its running programs), and
 //!    powers off through `SystemControl` (PSCI) with status 0.
 //!
@@ -32,6 +33,7 @@ mod driver {
     use abi::message::Tag;
     use abi::thread::ThreadId;
     use abi::timeout::{Timeout, Timeouts};
+    use embedded_hal::delay::DelayNs;
     use embedded_hal::digital::InputPin;
     use platform::pl061::{MmioPage, Pl061, Trigger};
     use rt::{println, sys};
@@ -94,9 +96,21 @@ mod driver {
             if pending & (1 << BUTTON) == 0 {
                 continue; // another line: not ours
             }
+            // Debounce with `embedded-hal`'s `DelayNs` (the system counter, at user
+            // level): still high 20 ms later is a press, not a glitch.
+            let held = match rt::time::delay() {
+                Ok(mut delay) => {
+                    delay.delay_ms(20);
+                    button.is_high() == Ok(true)
+                }
+                Err(_) => false,
+            };
             // The orderly shutdown: a system would tell its programs here and wait for
             // them; this one has nothing else running.
-            println!("report: powerbtn pressed=yes pending={pending:#x}");
+            println!(
+                "report: powerbtn pressed=yes pending={pending:#x} held={}",
+                if held { "yes" } else { "no" }
+            );
             let e = sys::power_off(0);
             println!("powerbtn: SystemControl refused: {e}");
             fail("power off");

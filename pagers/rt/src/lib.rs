@@ -55,6 +55,7 @@ macro_rules! on_target {
 on_target! {
     pub mod start;
     pub mod sys;
+    pub mod time;
     pub use start::exit;
 }
 
