@@ -41,7 +41,7 @@ impl TrapFrame {
         frame
     }
 
-    /// Whether this context runs at EL0 (SPSR.M[3:0] = 0).
+    /// Whether this context runs at EL0 (SPSR.M\[3:0\] = 0).
     pub fn is_user(&self) -> bool {
         self.spsr & 0xF == 0
     }
@@ -101,7 +101,7 @@ impl Trap {
     }
 }
 
-/// The exception class: ESR bits [31:26].
+/// The exception class: ESR bits \[31:26\].
 pub fn class(esr: u64) -> u8 {
     ((esr >> 26) & 0x3F) as u8
 }
@@ -132,7 +132,7 @@ pub fn class_name(ec: u8) -> &'static str {
     }
 }
 
-/// For aborts: the fault status code (ESR ISS bits [5:0]) in words.
+/// For aborts: the fault status code (ESR ISS bits \[5:0\]) in words.
 pub fn fault_status(esr: u64) -> Option<&'static str> {
     if !matches!(class(esr), 0x20 | 0x21 | 0x24 | 0x25) {
         return None;

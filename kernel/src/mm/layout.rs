@@ -82,8 +82,8 @@ pub fn direct_map(pa: u64) -> u64 {
 
 /// TCR_EL1 for this map: 48-bit VAs in both halves, 4 KiB granules, write-back
 /// inner-shareable table walks, the physical address size the CPU reports
-/// (`ID_AA64MMFR0_EL1.PARange`, bits [3:0]) and 16-bit ASIDs when the CPU has them
-/// (`ASIDBits`, bits [7:4] = 0b0010).
+/// (`ID_AA64MMFR0_EL1.PARange`, bits \[3:0\]) and 16-bit ASIDs when the CPU has them
+/// (`ASIDBits`, bits \[7:4\] = 0b0010).
 pub fn tcr_el1(id_aa64mmfr0: u64) -> u64 {
     const T0SZ: u64 = 16; // 64 - 48
     const T1SZ: u64 = 16 << 16;

@@ -21,7 +21,7 @@
 //!
 //! Output: one `badargs: FAIL <case>: got X want Y` line per failed case, then
 //! `report: badargs cases=N failed=M known-failures=K skipped=S`; it ends with status
-//! M. Kernel bugs this test found are listed in [`KNOWN`] with the reason: such a case
+//! M. Kernel bugs this test found are listed in `KNOWN` with the reason: such a case
 //! prints `badargs: KNOWN <case>: got X want Y (why)`, counts in `known-failures=`,
 //! and not in `failed=`, so the suite stays green and honest. A known case that starts
 //! passing prints `badargs: FIXED <case>`: remove it from the list.

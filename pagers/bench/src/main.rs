@@ -21,7 +21,7 @@
 //! their own spaces, so they must not touch `static`s (their stacks only).
 //!
 //! # What is measured
-//! Every IPC of the benchmarks goes through [`ipc_timed`]: `mrs` of the counter into a
+//! Every IPC of the benchmarks goes through `ipc_timed`: `mrs` of the counter into a
 //! register that is also sent as MR1, `svc`, `mrs` again. A counter value read in one
 //! thread is compared with one read in another (same CPU, same counter).
 //!
@@ -48,7 +48,7 @@
 //! the `svc` (or the load), timed back to back (minimum of 100). So a number counts the
 //! `svc` (or the faulting load, both times) and everything it causes.
 //!
-//! Each benchmark runs [`WARMUP`] times unrecorded, then [`ITERATIONS`] times; the
+//! Each benchmark runs `WARMUP` times unrecorded, then `ITERATIONS` times; the
 //! report gives the **median** (the upper median, sample `n / 2` of the sorted `n`),
 //! and a detail line per metric gives minimum and maximum too. Under icount every
 //! iteration takes the same path except the few that also take a timer tick or

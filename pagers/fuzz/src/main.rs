@@ -3,7 +3,7 @@
 //!
 //! The kernel promises that nothing a user program passes can crash, hang or corrupt
 //! it. `badargs` checks the documented errors case by case; this program throws
-//! [`CALLS`] random system calls at the kernel instead: random numbers (valid and
+//! `CALLS` random system calls at the kernel instead: random numbers (valid and
 //! not, and now and then a nonzero `svc` immediate) with argument words biased toward
 //! the values where bugs live (0, all ones, small integers, powers of two, thread ids
 //! that exist, are stale, malformed or out of range, page-aligned user addresses,
@@ -14,7 +14,7 @@
 //! `DebugWrite` must print, and (as the root task) an IPC round trip with a helper
 //! thread on another CPU must come back.
 //!
-//! The run is reproducible: the generator is splitmix64 from the constant [`SEED`],
+//! The run is reproducible: the generator is splitmix64 from the constant `SEED`,
 //! printed in `report: fuzz seed=0x... calls=N`; the same seed and kernel give the
 //! same calls (helper threads on other CPUs can change which calls succeed).
 //!

@@ -4,7 +4,7 @@
 //! The root task starts it like every program of the initrd (in a new address space, on a
 //! CPU it chose, with itself as the pager; see `pagers/root/src/supervisor.rs`). It asks
 //! the kernel where it runs (`Introspect` `CurrentCpu`), prints
-//! `hello from hello on cpu C node N`, and ends with [`rt::exit`], which the supervisor
+//! `hello from hello on cpu C node N`, and ends with `rt::exit`, which the supervisor
 //! reports as `report: program name=hello status=0 ...`.
 //!
 //! It also checks the loader's side of the ELF contract, because the file has both kinds

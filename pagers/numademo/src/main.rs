@@ -40,8 +40,8 @@
 //!   acknowledgement the frame is free and the demo fills it with a poison value. A
 //!   worker that could still reach the old frame would read the poison (`stale=`).
 //!   Faults meanwhile are answered "retry"; afterwards every node with workers faults
-//!   the page in again (a new frame). Then a stress: [`STRESS_ROUNDS`] more global
-//!   unmaps of the pages every worker reads ([`STRESSED`]), 2 ms apart, before the
+//!   the page in again (a new frame). Then a stress: `STRESS_ROUNDS` more global
+//!   unmaps of the pages every worker reads (`STRESSED`), 2 ms apart, before the
 //!   workers stop. No poison may ever be read, and no node may fault a page twice
 //!   without an unmap (or revoke) of it in between (`one-fault-per-node-and-page=` in
 //!   the detail line, checked for every pair).

@@ -27,7 +27,7 @@
 //! [`plan`] lays a program out: one [`Region`] per loadable segment, each a run of
 //! pages placed back to back in the scratch window, then the stack. It is pure, so the
 //! host tests check it. Pages that hold file bytes are built when the program is loaded
-//! ([`load`], on the target); pages with no file bytes (`.bss` past the last file byte,
+//! (`load`, on the target); pages with no file bytes (`.bss` past the last file byte,
 //! the stack) cost nothing until the child touches them, so a program with a large
 //! zero-initialised array pays only for what it uses.
 //!

@@ -23,7 +23,7 @@
 //! | just below the stack, down to the UTCB | crash: [`Crash::StackOverflow`] |
 //! | anywhere else | crash: [`Crash::Unmapped`] |
 //!
-//! "Fresh" frames come from the child's home node on first touch ([`serve`] on the
+//! "Fresh" frames come from the child's home node on first touch (`serve` on the
 //! target asks the kernel whether the scratch page exists yet, and takes a frame with
 //! `MemoryControl` if not). A crash is not answered at all: the child stays blocked in
 //! its fault, and the supervisor reports it and halts it.

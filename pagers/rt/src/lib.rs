@@ -37,7 +37,7 @@
 //!
 //! # Ending a program
 //!
-//! A program started by the root task ends with [`exit`] (on the target): it tells its
+//! A program started by the root task ends with `exit` (on the target): it tells its
 //! pager it is done, with a status, and never runs again. The message is an ordinary
 //! IPC, labelled [`EXIT_LABEL`] with the status in MR1; the pager (the root task's
 //! supervisor) reports it and starts the next program. There is no thread deletion in
@@ -60,7 +60,7 @@ on_target! {
 }
 
 /// The label of the message with which a program tells its pager that it is done; MR1
-/// holds the exit status (0 = success). Sent by [`exit`], read by the root task's
+/// holds the exit status (0 = success). Sent by `exit`, read by the root task's
 /// supervisor (`pagers/root/src/supervisor.rs`).
 pub const EXIT_LABEL: u16 = 0x1EE7;
 
