@@ -62,6 +62,11 @@
 //!   them in its own ring with one notification back). `report: numa-unmap
 //!   variant=notify|batched pages=3 notifications=N cycles=C`: C from the cycle counter
 //!   (under `-icount shift=0`, instructions; deterministic there).
+//! - **a bench mode**: with an (empty) initrd entry named `bench`, the program stops
+//!   after the migration and the first marks: the workers wait, and only the two unmap
+//!   variants are measured (`report: numa-unmap`, then `report: numa-bench nodes= mode=
+//!   workers= page-faults= migrations= result=`), which is quick under `-icount`
+//!   (`scripts/bench` runs it: 1, 2 and 4 nodes, per-node and single-space).
 //! - **the baseline**: with an (empty) initrd entry named `single-space`
 //!   (`scripts/run --single-space`), the same work runs the way a NUMA-unaware system
 //!   would: one space spanning the nodes (its tables, MDB entries and TCBs on the first
@@ -675,14 +680,46 @@ mod demo {
         sys::exchange_registers(t, control, sp, entry as *const () as u64, 0).is_ok()
     }
 
-    /// Whether the initrd holds an entry named `single-space`: the flag that runs the
-    /// same work in one node-spanning space with one pager (the paper's baseline).
-    fn single_space_flag(kip: &abi::kip::Kip) -> bool {
+    /// The two global-unmap variants, on three pages each that every node with workers
+    /// maps (the workers are parked by then): one notification round per page, or one
+    /// batch through the shared request and acknowledgement rings. Prints `report:
+    /// numa-unmap` for each; whether both completed and left the pages absent.
+    fn unmap_variants() -> bool {
+        let never = Timeouts::NEVER.pack();
+        let unmap_all = |label: u16, words: [u64; 2]| {
+            let r = sys::ipc(pager_id(0), pager_id(0), never, [tag(label, 2, 0), words[0], words[1], 0, 0]);
+            r.is_ok_and(|m| Tag::from_raw(m.mr[0]).is_ok_and(|t| t.label() == UNMAPPED))
+        };
+        // (Cost: from the call to its answer on this CPU's cycle counter, which QEMU
+        // derives from its virtual clock: under `-icount shift=0`, the instructions all
+        // CPUs executed meanwhile.)
+        let n0 = NOTIFIES.load(Ordering::Relaxed);
+        let t0 = cycles();
+        let singles = (5..8).all(|p| unmap_all(UNMAP, [p, 0]));
+        let notify_cycles = cycles().wrapping_sub(t0);
+        let notify_notes = NOTIFIES.load(Ordering::Relaxed) - n0;
+        let n1 = NOTIFIES.load(Ordering::Relaxed);
+        let t1 = cycles();
+        let batched = unmap_all(BATCH, [1, 3]);
+        let batch_cycles = cycles().wrapping_sub(t1);
+        let batch_notes = NOTIFIES.load(Ordering::Relaxed) - n1;
+        let all_gone = [1, 2, 3, 5, 6, 7].iter().all(|&p| with_entry(p, |e| *e) == Entry::Absent);
+        println!(
+            "report: numa-unmap variant=notify pages=3 notifications={notify_notes} cycles={notify_cycles}"
+        );
+        println!(
+            "report: numa-unmap variant=batched pages=3 notifications={batch_notes} cycles={batch_cycles}"
+        );
+        singles && batched && all_gone
+    }
+
+    /// Whether the initrd holds an (empty) entry named `name`: the program's flags.
+    fn flag(kip: &abi::kip::Kip, name: &str) -> bool {
         let Some((va, size)) = kip.initrd() else { return false };
         // SAFETY: the kernel maps the initrd read-only at this address of the root
         // task's space for its whole life (the KIP says where and how long).
         let bytes = unsafe { core::slice::from_raw_parts(va as *const u8, size as usize) };
-        bootfmt::cpio::Archive::new(bytes).find("single-space").is_ok_and(|e| e.is_some())
+        bootfmt::cpio::Archive::new(bytes).find(name).is_ok_and(|e| e.is_some())
     }
 
     /// Receives `count` calls labelled `want` (10 s at most for each); their senders'
@@ -735,7 +772,10 @@ mod demo {
             WORKER_SLOT[w].store(if k == usize::MAX { u64::MAX } else { k as u64 }, Ordering::Relaxed);
         }
         // The baseline: one node-spanning space and one pager, for the same work.
-        let single = single_space_flag(kip);
+        let single = flag(kip, "single-space");
+        // For scripts/bench: the structure and the measurements, without the demo's
+        // spinning and naps (slow under icount).
+        let bench = flag(kip, "bench");
         let spaces_of = |k: usize| if single { 0 } else { k }; // node slot -> space (pager) slot
         let pagers = if single { nodes.min(1) } else { nodes };
         let mut ok = true;
@@ -804,6 +844,24 @@ mod demo {
         let marks_ok = (0..MAX_WORKERS)
             .filter(|&w| worker_slot[w] != usize::MAX)
             .all(|w| first[w][2] == 1 && first[w][1] == node_no[slot_of(w)] as u64);
+        if bench {
+            // Park the workers (they wait for an answer that never comes), measure.
+            ok &= marks_ok && unmap_variants();
+            let faults: u64 = (0..nodes)
+                .flat_map(|k| (0..GLOBAL_PAGES).map(move |i| (k, i)))
+                .map(|(k, i)| GLOBAL_FAULTS[k][i].load(Ordering::Relaxed))
+                .sum();
+            println!(
+                "report: numa-bench nodes={nodes} mode={} workers={workers} page-faults={faults} migrations={migrations} result={}",
+                if single { "single-space" } else { "per-node" },
+                if ok { "pass" } else { "fail" }
+            );
+            let e = sys::power_off(u64::from(!ok));
+            println!("numademo: SystemControl refused: {e}");
+            loop {
+                core::hint::spin_loop();
+            }
+        }
         // Let them all read page 0 (and the others the hot page) in a loop, and take
         // page 0 away under them.
         match with_entry(1, |e| *e) {
@@ -903,34 +961,7 @@ mod demo {
         }
         let mut last = [[0u64; 4]; MAX_WORKERS];
         ok &= gather(workers, DONE, &mut last);
-        // The two global-unmap variants, on three pages each that every node with
-        // workers maps (the workers are parked now): one notification round per page,
-        // or one batch through the shared request and acknowledgement rings.
-        let unmap_all = |label: u16, words: [u64; 2]| {
-            let r = sys::ipc(pager_id(0), pager_id(0), never, [tag(label, 2, 0), words[0], words[1], 0, 0]);
-            r.is_ok_and(|m| Tag::from_raw(m.mr[0]).is_ok_and(|t| t.label() == UNMAPPED))
-        };
-        // (Cost: from the call to its answer on this CPU's cycle counter, which QEMU
-        // derives from its virtual clock: under `-icount shift=0`, the instructions all
-        // CPUs executed meanwhile.)
-        let n0 = NOTIFIES.load(Ordering::Relaxed);
-        let t0 = cycles();
-        let singles = (5..8).all(|p| unmap_all(UNMAP, [p, 0]));
-        let notify_cycles = cycles().wrapping_sub(t0);
-        let notify_notes = NOTIFIES.load(Ordering::Relaxed) - n0;
-        let n1 = NOTIFIES.load(Ordering::Relaxed);
-        let t1 = cycles();
-        let batched = unmap_all(BATCH, [1, 3]);
-        let batch_cycles = cycles().wrapping_sub(t1);
-        let batch_notes = NOTIFIES.load(Ordering::Relaxed) - n1;
-        let all_gone = [1, 2, 3, 5, 6, 7].iter().all(|&p| with_entry(p, |e| *e) == Entry::Absent);
-        ok &= singles && batched && all_gone;
-        println!(
-            "report: numa-unmap variant=notify pages=3 notifications={notify_notes} cycles={notify_cycles}"
-        );
-        println!(
-            "report: numa-unmap variant=batched pages=3 notifications={batch_notes} cycles={batch_cycles}"
-        );
+        ok &= unmap_variants();
         let stale: u64 = last.iter().map(|r| r[2]).sum();
         let reads: u64 = last.iter().map(|r| r[3]).sum();
         let where_ok = (0..MAX_WORKERS)
