@@ -153,6 +153,19 @@ pub fn is_write(esr: u64) -> bool {
     matches!(class(esr), 0x24 | 0x25) && esr & (1 << 6) != 0
 }
 
+/// The attempted access of an abort from EL0, as the page-fault message's `rwx` bits
+/// (`abi::fault`): 1 an instruction fetch (EC 0x20), 2 a write, 4 a read.
+#[inline(always)]
+pub fn fault_access(esr: u64) -> u16 {
+    if class(esr) == 0x20 {
+        1
+    } else if is_write(esr) {
+        2
+    } else {
+        4
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -164,6 +177,13 @@ mod tests {
         assert_eq!(f.spsr & (0xF << 6), 0, "D, A, I, F unmasked");
         assert_eq!((f.elr, f.sp, f.x[0]), (0x40_0000, 0x7FFF_F000, 0x1234));
         assert_eq!(core::mem::size_of::<TrapFrame>(), 36 * 8);
+    }
+
+    #[test]
+    fn a_page_faults_access_is_fetch_write_or_read() {
+        assert_eq!(fault_access(0x20 << 26), 1, "instruction abort");
+        assert_eq!(fault_access(0x24 << 26 | 1 << 6), 2, "data abort, WnR");
+        assert_eq!(fault_access(0x24 << 26), 4, "data abort, read");
     }
 
     #[test]

@@ -90,7 +90,6 @@ use crate::percpu::{CpuSched, PerCpu};
 use crate::thread::{FaultKind, MAX_THREADS, Tcb, ThreadState, split_id};
 use abi::fpage::{Fpage, Rights};
 use abi::message::TypedItem;
-use core::sync::atomic::Ordering;
 
 // Thread numbers at or above the interrupt base never name threads (so `classify`
 // may send those ids to the general path without a lookup).
@@ -164,7 +163,7 @@ fn try_ipc(k: &mut Kernel, me: &PerCpu) -> Taken {
     let (dest, version) = ((to >> 16) as u32, to as u16);
     let Some((c, d)) = k.two(cur, dest) else { return Taken::No };
     let waits = matches!(d.state, ThreadState::RecvBlocked { from } if from.is_none_or(|f| f == cur));
-    if d.version != version || !waits || d.cpu as usize != me.index || sched.queues.any_at_or_above(d.priority) {
+    if !waits || !runs_next(d, version, me, &sched) {
         return Taken::No;
     }
     copy_message(c, d, words);
@@ -172,7 +171,7 @@ fn try_ipc(k: &mut Kernel, me: &PerCpu) -> Taken {
     c.state = ThreadState::RecvBlocked { from: (shape == Shape::Call).then_some(dest) };
     c.deadline = receive_deadline(c.context.x[2]);
     run_next(d, me, &mut sched, dest);
-    fp_handover(k, &mut sched, dest);
+    k.fp_handover(&mut sched, dest);
     sched.fast.ipc += 1;
     Taken::Done
 }
@@ -201,7 +200,7 @@ fn try_map_reply(k: &mut Kernel, me: &PerCpu, cur: u32, words: usize) -> bool {
     let (to, item, src) = (regs[0], [regs[3 + words - 2], regs[3 + words - 1]], c.space);
     let (dest, version) = ((to >> 16) as u32, to as u16);
     let Some((_, d)) = k.two(cur, dest) else { return false };
-    if d.version != version || d.cpu as usize != me.index || sched.queues.any_at_or_above(d.priority) {
+    if !runs_next(d, version, me, &sched) {
         return false;
     }
     let receives = matches!(d.state, ThreadState::RecvBlocked { from } if from.is_none_or(|f| f == cur));
@@ -230,7 +229,7 @@ fn try_map_reply(k: &mut Kernel, me: &PerCpu, cur: u32, words: usize) -> bool {
     c.state = ThreadState::RecvBlocked { from: None };
     c.deadline = receive_deadline(c.context.x[2]);
     run_next(d, me, &mut sched, dest);
-    fp_handover(k, &mut sched, dest);
+    k.fp_handover(&mut sched, dest);
     sched.fast.map_replies += 1;
     true
 }
@@ -291,17 +290,10 @@ fn try_fault(k: &mut Kernel, me: &PerCpu) -> bool {
     let Some((pager, version)) = split_id(c.pager) else { return false };
     let Some((c, p)) = k.two(cur, pager) else { return false };
     let waits = matches!(p.state, ThreadState::RecvBlocked { from } if from.is_none_or(|f| f == cur));
-    if p.version != version || !waits || p.cpu as usize != me.index || sched.queues.any_at_or_above(p.priority) {
+    if !waits || !runs_next(p, version, me, &sched) {
         return false;
     }
-    let esr = c.context.esr;
-    let access: u16 = if crate::exception::class(esr) == 0x20 {
-        1 // instruction fetch: X
-    } else if crate::exception::is_write(esr) {
-        2 // W
-    } else {
-        4 // R
-    };
+    let access = crate::exception::fault_access(c.context.esr);
     let into = &mut p.context.x;
     into[3] = u64::from(abi::fault::PAGE_FAULT_LABEL | access) << 16 | 2; // u = 2
     into[4] = c.context.far;
@@ -310,7 +302,7 @@ fn try_fault(k: &mut Kernel, me: &PerCpu) -> bool {
     into[1] = c.id();
     c.state = ThreadState::FaultBlocked { handler: pager, delivered: true, kind: FaultKind::Page };
     run_next(p, me, &mut sched, pager);
-    fp_handover(k, &mut sched, pager);
+    k.fp_handover(&mut sched, pager);
     sched.fast.faults += 1;
     true
 }
@@ -347,36 +339,20 @@ fn copy_message(c: &Tcb, d: &mut Tcb, words: usize) {
     into[1] = c.id();
 }
 
-/// Makes `next` (blocked until now, its results written; `d` is its TCB) the running
-/// thread of `me`, as `Kernel::dispatch` does, with the scheduler lock the caller
-/// holds. The FP/SIMD registers follow in [`fp_handover`].
+/// Whether partner `d` is the thread its id names (`version`), lives on `me`, and
+/// would be what `me`'s scheduler picks next once the caller blocks: no ready thread
+/// here has its priority or a higher one (the general path queues it at the back of
+/// its level).
+#[inline(always)]
+fn runs_next(d: &Tcb, version: u16, me: &PerCpu, sched: &CpuSched) -> bool {
+    d.version == version && d.cpu as usize == me.index && !sched.queues.any_at_or_above(d.priority)
+}
+
+/// Makes the partner `next` (blocked until now, its results written; `d` is its TCB)
+/// the running thread of `me`, as `Kernel::dispatch` does (with the scheduler lock the
+/// caller holds), its IPC deadline cleared.
 #[inline(always)]
 fn run_next(d: &mut Tcb, me: &PerCpu, sched: &mut CpuSched, next: u32) {
     d.deadline = 0;
-    d.state = ThreadState::Running;
-    if d.remaining == 0 {
-        d.remaining = d.timeslice; // a fresh slice if it used its last
-    }
-    me.user_context.store(&raw mut d.context as u64, Ordering::Relaxed);
-    user::set_ttbr0(d.ttbr0);
-    sched.current = next;
-}
-
-/// FP/SIMD for `next`, now running: lazy as in `Kernel::fp_switch` (written out here:
-/// a call would make the compiler keep everything the fast path holds in
-/// callee-saved registers). Work only when `next`'s ownership of the registers and
-/// their open state disagree.
-#[inline(always)]
-fn fp_handover(k: &mut Kernel, sched: &mut CpuSched, next: u32) {
-    let (owner, open) = (sched.fp_owner, sched.fp_open);
-    if owner == next && !open {
-        user::set_user_fp(true);
-        sched.fp_open = true;
-    } else if owner != next && open {
-        if let Some(o) = k.tcb(owner) {
-            user::save_fp(&mut o.fp);
-        }
-        user::set_user_fp(false);
-        sched.fp_open = false;
-    }
+    super::make_running(d, me, sched, next);
 }

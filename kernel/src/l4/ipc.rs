@@ -557,15 +557,7 @@ fn deliver_fault(k: &mut Kernel, faulter: u32, handler: u32, kind: FaultKind) {
     let (esr, far, elr, sp, spsr) = (c.esr, c.far, c.elr, c.sp, c.spsr);
     let (label, words): (u16, &[u64]) = match kind {
         FaultKind::Page => {
-            let ec = crate::exception::class(esr);
-            let access = if ec == 0x20 {
-                1 // instruction fetch: X
-            } else if crate::exception::is_write(esr) {
-                2 // W
-            } else {
-                4 // R
-            };
-            (abi::fault::PAGE_FAULT_LABEL | access, &[far, elr])
+            (abi::fault::PAGE_FAULT_LABEL | crate::exception::fault_access(esr), &[far, elr])
         }
         FaultKind::Exception => (abi::fault::EXCEPTION_LABEL, &[esr, far, elr, sp, spsr]),
     };

@@ -48,7 +48,7 @@ use crate::exception::{self, Kind, Source, Trap, TrapFrame};
 use crate::mdb::{EntryId, Mdb, MdbError, Revoked, SpaceId};
 use crate::mm::asid::Asids;
 use crate::mm::table::{self, Attrs, MemType, PAGE_SIZE};
-use crate::percpu::{self, PerCpu};
+use crate::percpu::{self, CpuSched, PerCpu};
 use crate::sched::Links;
 use crate::space::{Kmem, MAX_SPACES, Space};
 use crate::thread::{FaultKind, MAX_THREADS, Tcb, ThreadState, split_id};
@@ -747,16 +747,21 @@ impl Kernel {
     /// [`Kernel::destroy_thread`] forgetting a deleted owner.
     #[inline(never)]
     fn fp_switch(&mut self, me: &PerCpu, next: u32) {
-        let mut sched = me.sched.lock();
+        self.fp_handover(&mut me.sched.lock(), next);
+    }
+
+    /// [`Kernel::fp_switch`] with `me`'s scheduler state already locked (the fast
+    /// paths hold it throughout). Inlined: a call on a fast path would make the
+    /// compiler keep its live values in callee-saved registers.
+    #[inline(always)]
+    fn fp_handover(&mut self, sched: &mut CpuSched, next: u32) {
         let (owner, open) = (sched.fp_owner, sched.fp_open);
         if owner == next {
             if !open && next != 0 {
                 user::set_user_fp(true);
                 sched.fp_open = true;
             }
-            return;
-        }
-        if open {
+        } else if open {
             if let Some(old) = self.tcb(owner) {
                 user::save_fp(&mut old.fp);
             }
@@ -768,16 +773,26 @@ impl Kernel {
     /// Makes `next` the running thread of `me`: state, FP/SIMD registers, space, and
     /// `me.user_context` (the frame the way back to EL0 loads).
     fn dispatch(&mut self, me: &PerCpu, next: u32) {
-        self.fp_switch(me, next);
+        let mut sched = me.sched.lock();
+        self.fp_handover(&mut sched, next);
         let tcb = self.tcb(next).expect("invariant: a picked thread exists");
-        tcb.state = ThreadState::Running;
-        if tcb.remaining == 0 {
-            tcb.remaining = tcb.timeslice;
-        }
-        me.user_context.store(&raw mut tcb.context as u64, Ordering::Relaxed);
-        user::set_ttbr0(tcb.ttbr0);
-        me.sched.lock().current = next;
+        make_running(tcb, me, &mut sched, next);
     }
+}
+
+/// Makes thread `next` (its TCB `tcb`, its state and results already written) the
+/// running thread of `me`, with `me`'s scheduler state locked by the caller: state,
+/// a fresh slice if it used its last, `me.user_context` (the frame the way back to
+/// EL0 loads), its space. The FP/SIMD registers are [`Kernel::fp_handover`]'s.
+#[inline(always)]
+fn make_running(tcb: &mut Tcb, me: &PerCpu, sched: &mut CpuSched, next: u32) {
+    tcb.state = ThreadState::Running;
+    if tcb.remaining == 0 {
+        tcb.remaining = tcb.timeslice;
+    }
+    me.user_context.store(&raw mut tcb.context as u64, Ordering::Relaxed);
+    user::set_ttbr0(tcb.ttbr0);
+    sched.current = next;
 }
 
 /// Applies one MDB revocation to the page tables: clears the page (or lowers its

@@ -332,10 +332,15 @@ mod demo {
         sys::memory_control(node, 0, va, flags).ok().map(|_| va)
     }
 
+    /// The node of the frame `va` maps to in the space of thread `space` (NIL: ours).
+    fn node_in(space: u64, va: u64) -> Option<u64> {
+        let q = abi::introspect::Request::Translate { space: ThreadId::from_raw(space), va }.encode();
+        sys::introspect(q).ok().and_then(abi::introspect::Translation::from_regs).map(|t| t.node)
+    }
+
     /// The node of the frame at `va` in this (root) space.
     fn frame_node(va: u64) -> Option<u64> {
-        let q = abi::introspect::Request::Translate { space: ThreadId::NIL, va }.encode();
-        sys::introspect(q).ok().and_then(abi::introspect::Translation::from_regs).map(|t| t.node)
+        node_in(0, va)
     }
 
     fn copy_page(from: u64, to: u64) {
@@ -429,6 +434,19 @@ mod demo {
         let _ = sys::raw(Syscall::Unmap, [1, 0, 0, 0, 0, 0, 0, 0]);
     }
 
+    /// A node's part of a global unmap of `page`: revoke the frame the entry is taking
+    /// away (a fault this pager answered since the initiator's revoke may have mapped
+    /// it again).
+    fn revoke_unmapping(utcb: u64, page: usize) {
+        let frame = with_entry(page, |e| match *e {
+            Entry::Unmapping { frame, .. } => Some(frame),
+            _ => None,
+        });
+        if let Some(frame) = frame {
+            revoke(utcb, frame);
+        }
+    }
+
     fn notify(to: u64, word: u64) {
         NOTIFIES.fetch_add(1, Ordering::Relaxed);
         let r = sys::raw(Syscall::Notify, [to, word, 0, 0, 0, 0, 0, 0]);
@@ -511,13 +529,7 @@ mod demo {
                     // Every page of our request ring: revoke, and acknowledge in our
                     // ring; then one notification for all of them.
                     while let Some(page) = REQUESTS[slot].pop() {
-                        let frame = with_entry(page as usize, |e| match *e {
-                            Entry::Unmapping { frame, .. } => Some(frame),
-                            _ => None,
-                        });
-                        if let Some(frame) = frame {
-                            revoke(utcb, frame);
-                        }
+                        revoke_unmapping(utcb, page as usize);
                         while !ACKS[slot].push(page) {
                             core::hint::spin_loop(); // (64 deep: pager 0 drains it)
                         }
@@ -538,13 +550,7 @@ mod demo {
                 } else if kind == ASK && page < GLOBAL_PAGES {
                     // Take our slot's mapping away (a fault we answered since the
                     // initiator's revoke may have mapped it again), then say so.
-                    let frame = with_entry(page, |e| match *e {
-                        Entry::Unmapping { frame, .. } => Some(frame),
-                        _ => None,
-                    });
-                    if let Some(frame) = frame {
-                        revoke(utcb, frame);
-                    }
+                    revoke_unmapping(utcb, page);
                     notify(pager_id(0), ACK | (slot as u64) << 16 | page as u64);
                 } else if kind == ACK
                     && page < GLOBAL_PAGES
@@ -977,13 +983,11 @@ mod demo {
             let Some(w) = (0..MAX_WORKERS).find(|&w| worker_slot[w] != usize::MAX && slot_of(w) == k) else {
                 continue; // (its workers left: the migrant was its only one)
             };
-            let space = ThreadId::from_raw(worker_id(w as u64));
             spaces = if single { 1 } else { spaces + 1 };
             for va in (start_va..end_va).step_by(0x1000) {
-                let q = abi::introspect::Request::Translate { space, va }.encode();
-                if let Some(t) = sys::introspect(q).ok().and_then(abi::introspect::Translation::from_regs) {
+                if let Some(frame_node) = node_in(worker_id(w as u64), va) {
                     code_total += 1;
-                    code_local += u64::from(t.node == node as u64);
+                    code_local += u64::from(frame_node == node as u64);
                 }
             }
         }
@@ -992,14 +996,9 @@ mod demo {
         // are on its new node now (the baseline's one space cannot do that).
         let migrant_stack_local = migrations == 0
             || single
-            || [STACKS + STACK_SPAN - 0x1000, WORKER_UTCBS].iter().all(|&va| {
-                let q = abi::introspect::Request::Translate { space: ThreadId::from_raw(worker_id(0)), va }
-                    .encode();
-                sys::introspect(q)
-                    .ok()
-                    .and_then(abi::introspect::Translation::from_regs)
-                    .is_some_and(|t| t.node == node_no[moved_to] as u64)
-            });
+            || [STACKS + STACK_SPAN - 0x1000, WORKER_UTCBS]
+                .iter()
+                .all(|&va| node_in(worker_id(0), va) == Some(node_no[moved_to] as u64));
         let faults: u64 = (0..nodes)
             .flat_map(|k| (0..GLOBAL_PAGES).map(move |i| (k, i)))
             .map(|(k, i)| GLOBAL_FAULTS[k][i].load(Ordering::Relaxed))
