@@ -23,7 +23,8 @@ use core::fmt::Write;
 use core::sync::atomic::{AtomicBool, Ordering};
 use platform::pl011::{self, Pl011};
 use platform::{Board, Conduit, NodeId, PhysRange};
-use spin::{Mutex, MutexGuard, Once};
+use crate::sync::{Mutex, MutexGuard};
+use spin::Once;
 
 /// Exit statuses the host sees (QEMU's exit code under `exit=semihosting`).
 pub mod status {

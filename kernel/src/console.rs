@@ -6,9 +6,9 @@
 //! dropped: the boot code keeps such early phases tiny. Panics and fatal exceptions
 //! use [`print_fatal`], which takes the console even from a CPU that died holding it.
 
+use crate::sync::Mutex;
 use core::fmt::{self, Write};
 use platform::pl011::Pl011;
-use spin::Mutex;
 
 static CONSOLE: Mutex<Option<Pl011>> = Mutex::new(None);
 

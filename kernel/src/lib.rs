@@ -49,6 +49,7 @@ pub mod psci;
 pub mod sched;
 pub mod slab;
 pub mod space;
+pub mod sync;
 pub mod thread;
 
 /// Applies the one target gate to every item given: the modules that exist only on

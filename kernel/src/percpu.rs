@@ -76,7 +76,7 @@ pub struct PerCpu {
     pub failed: AtomicU32,
     /// This CPU's scheduler: ready threads and who runs (changed only under the
     /// kernel lock; the mutex makes that visible to the type system, uncontended).
-    pub sched: spin::Mutex<CpuSched>,
+    pub sched: crate::sync::Mutex<CpuSched>,
     /// Address of the saved registers (`Tcb::context`) of the thread this CPU runs or
     /// last ran at EL0: the user-entry vectors save a thread's registers straight into
     /// it and the way back to EL0 loads them from it (`arch::aarch64::trap`). Written
@@ -126,7 +126,7 @@ impl PerCpu {
             pongs: AtomicU32::new(0),
             checks: AtomicU32::new(0),
             failed: AtomicU32::new(0),
-            sched: spin::Mutex::new(CpuSched {
+            sched: crate::sync::Mutex::new(CpuSched {
                 queues: RunQueues::new(),
                 current: 0,
                 fp_owner: 0,

@@ -88,8 +88,8 @@ use core::mem::size_of;
 use core::ptr::{self, NonNull};
 use core::sync::atomic::{AtomicU64, Ordering};
 
+use crate::sync::{Mutex, MutexGuard};
 use platform::{MAX_NODES, NodeId};
-use spin::{Mutex, MutexGuard};
 
 use crate::mm::frames::{Frames, Window};
 use crate::mm::table::PAGE_SIZE;

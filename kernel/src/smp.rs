@@ -90,7 +90,7 @@ pub fn start_secondaries(board: &Board) -> usize {
     // emulation on a loaded host a CPU can take long to come up).
     let deadline = timer::now() + timer::cntfrq().saturating_mul(10);
     while ONLINE.load(Ordering::Acquire) < started + 1 && timer::now() < deadline {
-        core::hint::spin_loop();
+        crate::arch::cpu::relax();
     }
     for block in percpu::all() {
         // Only CPUs the firmware accepted: a refused one was reported already.

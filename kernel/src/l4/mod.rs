@@ -57,7 +57,7 @@ use abi::Error;
 use core::ptr::NonNull;
 use core::sync::atomic::{AtomicUsize, Ordering};
 use platform::NodeId;
-use spin::Mutex;
+use crate::sync::Mutex;
 
 /// A TCB living in a frame of its space's home node.
 #[derive(Clone, Copy)]

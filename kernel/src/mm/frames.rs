@@ -74,9 +74,9 @@ use core::fmt;
 use core::ptr::{self, NonNull};
 use core::sync::atomic::{AtomicU8, AtomicU16, AtomicU64, AtomicUsize, Ordering};
 
+use crate::sync::Mutex;
 use buddy_system_allocator::Heap;
 use platform::{Board, MAX_NODES, NodeId, NodeSet, PhysRange};
-use spin::Mutex;
 
 use crate::mm::layout::{DIRECT_MAP_BASE, DIRECT_MAP_SIZE};
 use crate::mm::table::PAGE_SIZE;

@@ -20,7 +20,7 @@ use crate::percpu::PerCpu;
 use crate::thread::Tcb;
 use core::ptr::NonNull;
 use core::sync::atomic::Ordering;
-use spin::Mutex;
+use crate::sync::Mutex;
 
 unsafe extern "C" {
     static early_table_pool: u8;
