@@ -74,6 +74,8 @@ pub struct RunOptions {
     pub qemu: Option<String>,
     /// `--no-symbolize`.
     pub no_symbolize: bool,
+    /// `--legacy-numa`.
+    pub legacy_numa: bool,
     /// Everything after `--`, passed to QEMU verbatim.
     pub extra: Vec<String>,
     /// `--help`.
@@ -161,7 +163,8 @@ impl RunOptions {
                 "--elf" => o.elf = Some(value(&name)?.into()),
                 "--initrd" => o.initrd = Some(value(&name)?.into()),
                 "--qemu" => o.qemu = Some(value(&name)?),
-                "--el2" | "--uboot" | "--gdb" | "--print-cmd" | "--no-symbolize" | "--help" | "-h"
+                "--el2" | "--uboot" | "--gdb" | "--print-cmd" | "--no-symbolize" | "--legacy-numa"
+                | "--help" | "-h"
                     if inline.is_some() =>
                 {
                     return Err(bad(&name, inline.as_deref().unwrap_or("")));
@@ -171,6 +174,7 @@ impl RunOptions {
                 "--gdb" => o.gdb = true,
                 "--print-cmd" => o.print_cmd = true,
                 "--no-symbolize" => o.no_symbolize = true,
+                "--legacy-numa" => o.legacy_numa = true,
                 "--help" | "-h" => o.help = true,
                 "--" => {
                     o.extra.extend(args.by_ref());
@@ -224,6 +228,7 @@ impl RunOptions {
         c.initrd = self.initrd.clone();
         c.append = self.append.clone();
         c.gdb = self.gdb;
+        c.legacy_numa = self.legacy_numa;
         c.extra = self.extra.clone();
         Ok(c)
     }
@@ -280,6 +285,7 @@ mod tests {
             "--qemu",
             "/bin/q",
             "--no-symbolize",
+            "--legacy-numa",
             "--print-cmd",
             "--",
             "-d",
@@ -300,6 +306,8 @@ mod tests {
         assert_eq!(c.bootargs(), "exit=semihosting selftest=panic x=1");
         assert!(c.topology.is_asymmetric());
         assert!(o.print_cmd && o.no_symbolize);
+        assert!(c.legacy_numa && c.args().join(" ").contains("-M virt-5.0,gic-version=3"));
+        assert!(parse(&["--legacy-numa=1"]).is_err());
     }
 
     #[test]

@@ -55,6 +55,11 @@ pub struct QemuConfig {
     pub gdb: bool,
     /// Arguments appended verbatim, after everything else.
     pub extra: Vec<String>,
+    /// Give node memory the old way (`-M virt-5.0`, `-numa node,mem=SIZE`) instead of
+    /// memory backends: the same NUMA device tree, and the guest-physical addresses
+    /// QEMU 7.2 hands TCG plugins are then correct (with `memdev` they are not; see
+    /// `shared/FACTS.md`). For the memory-locality plugin of `scripts/bench`.
+    pub legacy_numa: bool,
 }
 
 impl QemuConfig {
@@ -70,6 +75,7 @@ impl QemuConfig {
             append: Vec::new(),
             gdb: false,
             extra: Vec::new(),
+            legacy_numa: false,
         }
     }
 
@@ -86,7 +92,9 @@ impl QemuConfig {
         let mut a: Vec<String> = Vec::new();
         let mut push = |items: &[&str]| a.extend(items.iter().map(|s| s.to_string()));
 
-        let mut machine = String::from("virt,gic-version=3");
+        // (virt-5.0 is the newest machine version that still takes `-numa node,mem=`.)
+        let mut machine = String::from(if self.legacy_numa && t.is_numa() { "virt-5.0" } else { "virt" });
+        machine.push_str(",gic-version=3");
         if self.el2 {
             machine.push_str(",virtualization=on");
         }
@@ -106,7 +114,7 @@ impl QemuConfig {
         push(&["-nographic", "-nic", "none"]);
 
         if t.is_numa() {
-            a.extend(numa_args(t));
+            a.extend(numa_args(t, self.legacy_numa));
         }
 
         let mut push = |items: &[&str]| a.extend(items.iter().map(|s| s.to_string()));
@@ -138,11 +146,12 @@ impl QemuConfig {
     }
 }
 
-/// The `-object`/`-numa` arguments for a multi-node topology.
-fn numa_args(t: &Topology) -> Vec<String> {
+/// The `-object`/`-numa` arguments for a multi-node topology (`legacy`: node memory
+/// as `mem=SIZE`, no backends).
+fn numa_args(t: &Topology, legacy: bool) -> Vec<String> {
     let mut a = Vec::new();
     for (k, node) in t.nodes().iter().enumerate() {
-        if node.mem_mib > 0 {
+        if node.mem_mib > 0 && !legacy {
             a.push("-object".to_string());
             a.push(format!("memory-backend-ram,id=m{k},size={}M", node.mem_mib));
         }
@@ -155,7 +164,9 @@ fn numa_args(t: &Topology) -> Vec<String> {
             1 => opt.push_str(&format!(",cpus={}", cpus.start)),
             _ => opt.push_str(&format!(",cpus={}-{}", cpus.start, cpus.end - 1)),
         }
-        if node.mem_mib > 0 {
+        if legacy {
+            opt.push_str(&format!(",mem={}M", node.mem_mib));
+        } else if node.mem_mib > 0 {
             opt.push_str(&format!(",memdev=m{k}"));
         }
         a.push("-numa".to_string());
@@ -222,6 +233,20 @@ mod tests {
             ),
             "{l}"
         );
+    }
+
+    #[test]
+    fn legacy_numa_gives_node_memory_without_backends_on_virt_5_0() {
+        let mut c = QemuConfig::new(topo(&["cpus=1,mem=256M", "cpus=1,mem=0"], &[]), "k.img");
+        c.legacy_numa = true;
+        let l = line(&c);
+        assert!(l.contains("-M virt-5.0,gic-version=3 "), "{l}");
+        assert!(l.contains("-numa node,nodeid=0,cpus=0,mem=256M -numa node,nodeid=1,cpus=1,mem=0M "), "{l}");
+        assert!(!l.contains("memory-backend") && !l.contains("memdev"), "{l}");
+        // One node: no NUMA options, the current machine version.
+        let mut c = QemuConfig::new(topo(&["cpus=1,mem=256M"], &[]), "k.img");
+        c.legacy_numa = true;
+        assert!(line(&c).contains("-M virt,gic-version=3 "));
     }
 
     #[test]

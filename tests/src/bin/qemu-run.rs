@@ -35,6 +35,9 @@ Topology (without --node: the demo, 2 nodes x 2 CPUs, 512M each, distance 20):
 
 Machine and kernel:
   --el2                   enter the kernel at EL2 (-M virt,virtualization=on)
+  --legacy-numa           node memory as -numa node,mem=SIZE on -M virt-5.0 (no memory
+                          backends): QEMU 7.2 then gives TCG plugins correct physical
+                          addresses (scripts/bench's memory-locality plugin needs this)
   --uboot                 boot through U-Boot's booti ({UBOOT_BIOS}); single memory node only
   --append ARGS           extra kernel bootargs (repeatable), after `exit=semihosting`;
                           test-only: selftest=panic, selftest=fault
