@@ -18,6 +18,8 @@
 //! `scripts/test`), `topology` (behind `scripts/topology`, the device-tree parser on a
 //! `.dtb` file) and `mkinitrd` (packs the user programs into the initrd and checks it, see
 //! [`initrd`]). [`cli`] holds `qemu-run`'s option parsing so that it is tested too.
+//! [`plot`] draws the benchmark results as SVG charts for the README, with no plotting
+//! dependency.
 
 #![forbid(unsafe_code)]
 
@@ -26,6 +28,7 @@ pub mod cli;
 pub mod dtb;
 pub mod initrd;
 pub mod numactl;
+pub mod plot;
 pub mod qemu;
 pub mod report;
 pub mod runner;
