@@ -14,6 +14,8 @@
 //!   acknowledgement), with the invariants it keeps;
 //! - [`access`]: per-node access information (re-faults after sampling unmaps) and the
 //!   policy that moves a page to the node that uses it most;
+//! - [`workload`]: the evaluation's workloads (a sweep with a chosen sharing degree, a
+//!   stencil) and their parameters, run by the workers and checked by the root task;
 //! - `model` (tests only): an exhaustive check of that protocol, composed with CPUs
 //!   that cache translations, pagers that interleave, and the kernel's unmap, and of
 //!   the broken variants the check must catch.
@@ -22,6 +24,7 @@
 pub mod access;
 pub mod global;
 pub mod region;
+pub mod workload;
 
 #[cfg(test)]
 mod model;
