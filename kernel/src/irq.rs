@@ -156,12 +156,26 @@ pub fn take_pending(thread: u32) -> Option<u32> {
     None
 }
 
-/// Every SPI pending now, with its handler: `(intid, thread)`.
+/// Every SPI pending now, with its handler: `(intid, thread)`. Every idle CPU asks
+/// after every interrupt, so this visits only set bits, a word at a time, and nothing
+/// at all when the count says none is pending (bit by bit, the 988 SPIs cost 8000
+/// instructions per wake-up: most of a cross-CPU notification's latency).
 pub fn pending() -> impl Iterator<Item = (u32, u32)> {
-    (32..SPI_LIMIT as u32).filter_map(|intid| {
-        let i = intid as usize;
-        let set = PENDING[i / 64].load(Ordering::Acquire) & (1 << (i % 64)) != 0;
-        set.then(|| handler_of(intid).map(|t| (intid, t))).flatten()
+    let words = if any_pending() { PENDING.len() } else { 0 };
+    PENDING.iter().enumerate().take(words).flat_map(|(w, word)| {
+        let mut bits = word.load(Ordering::Acquire);
+        core::iter::from_fn(move || {
+            while bits != 0 {
+                let intid = (w * 64) as u32 + bits.trailing_zeros();
+                bits &= bits - 1;
+                if (32..SPI_LIMIT as u32).contains(&intid)
+                    && let Some(t) = handler_of(intid)
+                {
+                    return Some((intid, t));
+                }
+            }
+            None
+        })
     })
 }
 /// Timer ticks per second.

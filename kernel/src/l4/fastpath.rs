@@ -170,6 +170,7 @@ fn try_ipc(k: &mut Kernel, me: &PerCpu) -> Taken {
     // The caller's receive phase: it waits (with a deadline if its timeout is finite).
     c.state = ThreadState::RecvBlocked { from: (shape == Shape::Call).then_some(dest) };
     c.deadline = receive_deadline(c.context.x[2]);
+    ipc::note_deadline(c.deadline);
     run_next(d, me, &mut sched, dest);
     k.fp_handover(&mut sched, dest);
     sched.fast.ipc += 1;
@@ -228,6 +229,7 @@ fn try_map_reply(k: &mut Kernel, me: &PerCpu, cur: u32, words: usize) -> bool {
     }
     c.state = ThreadState::RecvBlocked { from: None };
     c.deadline = receive_deadline(c.context.x[2]);
+    ipc::note_deadline(c.deadline);
     run_next(d, me, &mut sched, dest);
     k.fp_handover(&mut sched, dest);
     sched.fast.map_replies += 1;

@@ -19,6 +19,7 @@
 //! reply can set a new IP and SP. The faulting thread's own registers are untouched.
 
 use super::Kernel;
+use core::sync::atomic::{AtomicU64, Ordering};
 use crate::arch::phys;
 use crate::boot::FRAMES;
 use crate::mm::table;
@@ -278,6 +279,7 @@ fn block(k: &mut Kernel, t: u32, state: ThreadState, timeout: Timeout) {
     if let Some(tcb) = k.tcb(t) {
         tcb.state = state;
         tcb.deadline = deadline;
+        note_deadline(deadline);
     }
 }
 
@@ -653,11 +655,35 @@ pub fn deliver_interrupts(k: &mut Kernel) {
     }
 }
 
-/// Ends every blocking IPC whose deadline has passed (called on timer ticks).
+/// No thread's IPC deadline is earlier than this: a lower bound, lowered by
+/// [`note_deadline`] whenever a deadline is set and recomputed by [`expire_timeouts`]
+/// when it passes (a deadline that goes away early leaves it low: one scan too many,
+/// never a timeout missed). Written only under the kernel lock.
+static EARLIEST_DEADLINE: AtomicU64 = AtomicU64::new(u64::MAX);
+
+/// Records that a thread now waits with `deadline` (0: none).
+pub fn note_deadline(deadline: u64) {
+    if deadline != 0 {
+        EARLIEST_DEADLINE.fetch_min(deadline, Ordering::Relaxed);
+    }
+}
+
+/// Ends every blocking IPC whose deadline has passed (called on timer ticks and by
+/// the idle loop after every interrupt). Scans the threads only once the earliest
+/// deadline has passed: an idle CPU woken to run a thread should not walk a thousand
+/// TCBs first.
 pub fn expire_timeouts(k: &mut Kernel, now: u64) {
+    if now < EARLIEST_DEADLINE.load(Ordering::Relaxed) {
+        return;
+    }
+    let mut next = u64::MAX;
     for n in 1..crate::thread::MAX_THREADS as u32 {
         let Some(t) = k.tcb(n) else { continue };
-        if t.deadline == 0 || t.deadline > now {
+        if t.deadline == 0 {
+            continue;
+        }
+        if t.deadline > now {
+            next = next.min(t.deadline);
             continue;
         }
         let error = match t.state {
@@ -672,4 +698,5 @@ pub fn expire_timeouts(k: &mut Kernel, now: u64) {
         }
         k.make_ready(n);
     }
+    EARLIEST_DEADLINE.store(next, Ordering::Relaxed);
 }
