@@ -199,6 +199,21 @@ build_demo_initrd() {
         die "mkinitrd could not pack $DEMO_INITRD"
 }
 
+# build_memplugin: the memory-locality plugin (tests/memplugin, a QEMU TCG plugin) for
+# the host, release (it runs on every guest load and store) at $MEMPLUGIN.
+MEMPLUGIN="$TARGET_DIR/release/libmemplugin.so"
+build_memplugin() {
+    (cd "$ROOT" && cargo build -q -p memplugin --release) || die "tests/memplugin does not build"
+    [[ -f "$MEMPLUGIN" ]] || die "cargo built no plugin at $MEMPLUGIN"
+}
+
+# run_numa_eval ARGS...: the NUMA evaluation (tests/src/bin/numa-eval.rs) with the kernel,
+# numademo and the plugin (all built already); ARGS: --out-dir DIR and more.
+run_numa_eval() {
+    "$HARNESS_BIN/numa-eval" --kernel "$KERNEL_IMG" --numademo "$USER_BIN_DIR/numademo" \
+        --plugin "$MEMPLUGIN" "$@"
+}
+
 # build_bench_initrd: packs pagers/bench (already built for $USER_TARGET, e.g. by build_user)
 # and mkinitrd into $BENCH_INITRD as the root task: the kernel starts the entry named
 # `root`, so the benchmark replaces the usual root task.

@@ -26,6 +26,7 @@
 pub mod boot;
 pub mod cli;
 pub mod dtb;
+pub mod eval;
 pub mod initrd;
 pub mod numactl;
 pub mod plot;
