@@ -356,8 +356,22 @@ fn locality(config: &Config, mem: &str) -> Result<(Locality, Locality, Locality,
 pub struct Outcome {
     /// The configuration.
     pub config: Config,
-    /// Its figures.
+    /// Its figures (of the first run).
     pub metrics: Metrics,
+    /// How many times it ran.
+    pub runs: usize,
+    /// With several runs: whether every run gave the same figures.
+    pub deterministic: Option<bool>,
+}
+
+impl Outcome {
+    /// The outcome of `runs` (at least one) of `config`: the first run's figures, and
+    /// whether the others agree.
+    pub fn of_runs(config: Config, runs: Vec<Metrics>) -> Option<Outcome> {
+        let first = runs.first()?.clone();
+        let deterministic = (runs.len() > 1).then(|| runs.iter().all(|m| *m == first));
+        Some(Outcome { config, metrics: first, runs: runs.len(), deterministic })
+    }
 }
 
 fn json_f(x: f64) -> String {
@@ -376,7 +390,7 @@ pub fn json_entry(o: &Outcome, commit: &str) -> String {
          \"sweep_page_faults_predicted\": {}, \"stencil_page_faults\": {}, \"global_unmap_insns\": {}, \
          \"global_unmap_insns_batched\": {}, \"kmeta_home_fraction\": {}, \"remote_access_fraction\": {}, \
          \"remote_access_fraction_user\": {}, \"remote_access_fraction_kernel\": {}, \"modelled_access_cost\": {}, \
-         \"ram_accesses\": {}}}, \"runs\": 1}}",
+         \"ram_accesses\": {}}}, \"runs\": {}, \"deterministic\": {}}}",
         c.mode.name(),
         c.nodes,
         c.mem_per_node_mib(),
@@ -396,6 +410,8 @@ pub fn json_entry(o: &Outcome, commit: &str) -> String {
         json_f(m.kernel.fraction()),
         json_f(m.modelled_access_cost),
         m.all.local + m.all.remote,
+        o.runs,
+        o.deterministic.map_or("null".to_string(), |d| d.to_string()),
     )
 }
 
@@ -632,7 +648,13 @@ mod tests {
         assert!((m.user.fraction() - 0.25).abs() < 1e-9);
         // 80 local at 1.0, 20 remote at 2.0 (distance 20): 120 / 100.
         assert!((m.modelled_access_cost - 1.2).abs() < 1e-9);
-        let json = json_entry(&Outcome { config: c, metrics: m }, "abc");
+        let again = Metrics { global_unmap_insns: 101, ..m.clone() };
+        let o = Outcome::of_runs(c, vec![m.clone(), m.clone()]).unwrap();
+        assert_eq!((o.runs, o.deterministic), (2, Some(true)));
+        assert_eq!(Outcome::of_runs(c, vec![m.clone(), again]).unwrap().deterministic, Some(false));
+        assert!(Outcome::of_runs(c, Vec::new()).is_none());
+        let json = json_entry(&Outcome::of_runs(c, vec![m]).unwrap(), "abc");
+        assert!(json.ends_with("\"runs\": 1, \"deterministic\": null}"), "{json}");
         assert!(json.contains("\"global_unmap_insns\": 100"), "{json}");
         assert!(json.contains("\"remote_access_fraction\": 0.2000"), "{json}");
         assert!(json.contains("\"page_faults_per_node\": [40, 40]"), "{json}");
@@ -685,7 +707,7 @@ mod tests {
                 let mem = if config.nodes == 1 { MEM1 } else { MEM };
                 let metrics =
                     measure(&config, &log, mem).map_err(|e| format!("{}: {e}", config.slug())).unwrap();
-                Outcome { config, metrics }
+                Outcome::of_runs(config, vec![metrics]).unwrap()
             })
             .collect();
         let json =
@@ -694,7 +716,7 @@ mod tests {
             "[\n  {\"config\": {\"micro\": 1}, \"metrics\": {}},\n  {\"config\": {\"workload\""
         ));
         assert_eq!(json.matches("\"workload\": \"numademo\"").count(), outcomes.len());
-        assert!(json.ends_with("\"runs\": 1}\n]\n"), "{json}");
+        assert!(json.ends_with("\"deterministic\": null}\n]\n"), "{json}");
         let table = markdown(&outcomes);
         assert_eq!(table.lines().count(), 2 + outcomes.len());
         let plots = plots(&outcomes).unwrap();

@@ -13,7 +13,7 @@
 
 #![forbid(unsafe_code)]
 
-use harness::eval::{self, Config, Mode, Outcome};
+use harness::eval::{self, Config, Metrics, Mode, Outcome};
 use harness::initrd;
 use harness::qemu::QemuConfig;
 use harness::runner::{Ending, Runner};
@@ -24,13 +24,16 @@ use std::time::Duration;
 
 const USAGE: &str = "\
 usage: numa-eval --kernel IMAGE --numademo ELF --plugin LIBMEMPLUGIN.so --out-dir DIR
-                 [--micro FILE] [--commit ID] [--jobs N] [--timeout SECS] [--only SLUG]
+                 [--micro FILE] [--commit ID] [--runs R] [--jobs N] [--timeout SECS]
+                 [--only SLUG]
 
 Runs pagers/numademo's bench mode in every configuration of the NUMA evaluation
 (one space vs per-node spaces; 1, 2, 4 nodes; sharing 0/25/50/100 %; code replication
 on/off) under QEMU -icount shift=0 with the memory-locality plugin, and writes
 DIR/results.json (the --micro file's entries first: one JSON object per line),
-DIR/numa-table.md, DIR/*.svg and the logs DIR/numa-SLUG.log and .mem.
+DIR/numa-table.md, DIR/*.svg and the logs DIR/numa-SLUG.log and .mem. With --runs R
+(default 1) every configuration runs R times and results.json says whether all runs
+gave the same figures (\"deterministic\").
 Exits 1 if a configuration gave no (or contradictory) numbers.";
 
 struct Options {
@@ -41,6 +44,7 @@ struct Options {
     micro: Option<PathBuf>,
     commit: String,
     jobs: usize,
+    runs: usize,
     timeout: u64,
     only: Option<String>,
 }
@@ -55,6 +59,7 @@ fn parse(args: &[String]) -> Result<Options, String> {
         micro: None,
         commit: "unknown".into(),
         jobs: 2,
+        runs: 1,
         timeout: 600,
         only: None,
     };
@@ -72,6 +77,10 @@ fn parse(args: &[String]) -> Result<Options, String> {
             "--jobs" => {
                 let v = value()?;
                 o.jobs = v.parse().ok().filter(|&j| j >= 1).ok_or(format!("--jobs {v}: a number >= 1"))?
+            }
+            "--runs" => {
+                let v = value()?;
+                o.runs = v.parse().ok().filter(|&r| r >= 1).ok_or(format!("--runs {v}: a number >= 1"))?
             }
             "--timeout" => {
                 let v = value()?;
@@ -94,9 +103,12 @@ fn parse(args: &[String]) -> Result<Options, String> {
     Ok(o)
 }
 
-/// Boots one configuration; its outcome, or why there is none.
-fn run(o: &Options, numademo: &[u8], config: &Config) -> Result<Outcome, String> {
-    let slug = config.slug();
+/// (configuration index, run index, figures or why none)
+type RunResult = (usize, usize, Result<Metrics, String>);
+
+/// Boots one configuration (run `run` of them); its figures, or why there are none.
+fn run(o: &Options, numademo: &[u8], config: &Config, run: usize) -> Result<Metrics, String> {
+    let slug = if run == 0 { config.slug() } else { format!("{}-run{}", config.slug(), run + 1) };
     let initrd_path = o.out_dir.join(format!("numa-{slug}.cpio"));
     let params = config.params_text();
     let mut entries: Vec<(&str, &[u8])> =
@@ -134,7 +146,7 @@ fn run(o: &Options, numademo: &[u8], config: &Config) -> Result<Outcome, String>
     let metrics = eval::measure(config, &result.stdout, &mem)
         .map_err(|e| format!("{e} (log: {})", log_path.display()))?;
     eprintln!("numa-eval: {slug}: done in {:.1} s", result.elapsed.as_secs_f64());
-    Ok(Outcome { config: *config, metrics })
+    Ok(metrics)
 }
 
 fn write(path: &Path, text: &str) -> Result<(), String> {
@@ -182,30 +194,47 @@ fn main() -> ExitCode {
         return ExitCode::from(2);
     }
     eprintln!("numa-eval: {} configurations, {} at a time", configs.len(), o.jobs);
-    let queue = Mutex::new(configs.iter().enumerate().collect::<Vec<_>>());
-    let results: Mutex<Vec<(usize, Result<Outcome, String>)>> = Mutex::new(Vec::new());
+    let queue = Mutex::new(
+        configs.iter().enumerate().flat_map(|(i, c)| (0..o.runs).map(move |r| (i, c, r))).collect::<Vec<_>>(),
+    );
+    let results: Mutex<Vec<RunResult>> = Mutex::new(Vec::new());
     std::thread::scope(|s| {
         for _ in 0..o.jobs {
             s.spawn(|| {
                 loop {
-                    let Some((i, c)) = queue.lock().unwrap_or_else(|p| p.into_inner()).pop() else { break };
-                    let r = run(&o, &numademo, c);
-                    results.lock().unwrap_or_else(|p| p.into_inner()).push((i, r));
+                    let Some((i, c, k)) = queue.lock().unwrap_or_else(|p| p.into_inner()).pop() else {
+                        break;
+                    };
+                    let r = run(&o, &numademo, c, k);
+                    results.lock().unwrap_or_else(|p| p.into_inner()).push((i, k, r));
                 }
             });
         }
     });
     let mut results = results.into_inner().unwrap_or_else(|p| p.into_inner());
-    results.sort_by_key(|(i, _)| *i);
+    results.sort_by_key(|(i, k, _)| (*i, *k));
     let mut outcomes = Vec::new();
     let mut failed = 0;
-    for (i, r) in results {
-        match r {
-            Ok(outcome) => outcomes.push(outcome),
-            Err(e) => {
-                eprintln!("numa-eval: error: {}: {e}", configs[i].slug());
-                failed += 1;
+    for (i, config) in configs.iter().enumerate() {
+        let mut runs = Vec::new();
+        let mut ok = true;
+        for (_, k, r) in results.iter().filter(|(j, _, _)| *j == i) {
+            match r {
+                Ok(m) => runs.push(m.clone()),
+                Err(e) => {
+                    eprintln!("numa-eval: error: {} (run {}): {e}", config.slug(), k + 1);
+                    ok = false;
+                }
             }
+        }
+        match Outcome::of_runs(*config, runs) {
+            Some(outcome) if ok => {
+                if outcome.deterministic == Some(false) {
+                    eprintln!("numa-eval: warning: {}: the runs gave different figures", config.slug());
+                }
+                outcomes.push(outcome);
+            }
+            _ => failed += 1,
         }
     }
     let table = eval::markdown(&outcomes);
