@@ -84,6 +84,18 @@ pub enum AttachError {
 /// Makes thread `thread` (on the CPU with affinity `mpidr`) the handler of SPI
 /// `intid`: routes it there, unmasks it.
 pub fn attach(intid: u32, thread: u32, mpidr: u64) -> Result<(), AttachError> {
+    if intid == USER_TIMER {
+        if !INTERRUPTS.get().is_some_and(|irqs| irqs.user_timer) {
+            return Err(AttachError::NotAnSpi);
+        }
+        match HANDLERS[USER_TIMER as usize].compare_exchange(0, thread, Ordering::AcqRel, Ordering::Acquire) {
+            Ok(_) => {}
+            Err(t) if t == thread => {}
+            Err(_) => return Err(AttachError::Busy),
+        }
+        USER_TIMER_MPIDR.store(mpidr, Ordering::Release);
+        return Ok(());
+    }
     let dist = DIST.get().ok_or(AttachError::NotAnSpi)?;
     let i = intid as usize;
     if !(32..SPI_LIMIT).contains(&i) || intid >= dist.interrupt_lines() {
@@ -105,7 +117,13 @@ pub fn detach(intid: u32, thread: u32) -> bool {
     if i >= SPI_LIMIT || HANDLERS[i].compare_exchange(thread, 0, Ordering::AcqRel, Ordering::Acquire).is_err() {
         return false;
     }
-    if let Some(dist) = DIST.get() {
+    if intid == USER_TIMER {
+        // Stopped here if it is this CPU's; elsewhere it fires at most once more, and
+        // the interrupt handler stops it then.
+        if USER_TIMER_MPIDR.load(Ordering::Acquire) == cpu::mpidr() {
+            timer::disarm_user();
+        }
+    } else if let Some(dist) = DIST.get() {
         let _ = dist.disable_spi(intid);
     }
     clear_pending(i);
@@ -114,7 +132,7 @@ pub fn detach(intid: u32, thread: u32) -> bool {
 
 /// Forgets every interrupt `thread` handles (it is being deleted).
 pub fn detach_all(thread: u32) {
-    for intid in 32..SPI_LIMIT as u32 {
+    for intid in core::iter::once(USER_TIMER).chain(32..SPI_LIMIT as u32) {
         if HANDLERS[intid as usize].load(Ordering::Acquire) == thread {
             detach(intid, thread);
         }
@@ -127,8 +145,12 @@ pub fn handler_of(intid: u32) -> Option<u32> {
     (t != 0).then_some(t)
 }
 
-/// Unmasks SPI `intid` again: its handler acknowledged it.
+/// Unmasks SPI `intid` again: its handler acknowledged it. (The user timer needs no
+/// unmasking: it fires again when it is armed again.)
 pub fn unmask(intid: u32) {
+    if intid < 32 {
+        return;
+    }
     if let Some(dist) = DIST.get() {
         let _ = dist.enable_spi(intid);
     }
@@ -168,7 +190,7 @@ pub fn pending() -> impl Iterator<Item = (u32, u32)> {
             while bits != 0 {
                 let intid = (w * 64) as u32 + bits.trailing_zeros();
                 bits &= bits - 1;
-                if (32..SPI_LIMIT as u32).contains(&intid)
+                if user_intid(intid)
                     && let Some(t) = handler_of(intid)
                 {
                     return Some((intid, t));
@@ -189,6 +211,44 @@ struct Interrupts {
     timer_intid: u32,
     /// Counter ticks between timer interrupts.
     tick_period: u64,
+    /// The board's virtual timer is [`USER_TIMER`]: user-level handlers may have it.
+    user_timer: bool,
+}
+
+/// The user timer: the EL1 virtual timer's PPI, which the kernel leaves to one
+/// user-level handler (`abi::syscall::USER_TIMER_INTID`). A PPI is per CPU: attached,
+/// it belongs to the handler's CPU ([`USER_TIMER_MPIDR`]); every CPU enables it in its
+/// redistributor at boot, with the timer itself off, so only an armed timer fires.
+pub const USER_TIMER: u32 = abi::syscall::USER_TIMER_INTID;
+/// MPIDR of the CPU the user timer belongs to (valid while it has a handler).
+static USER_TIMER_MPIDR: AtomicU64 = AtomicU64::new(u64::MAX);
+
+/// Whether `intid` can have a user-level handler at all: an SPI below the GIC's limit,
+/// or the user timer.
+fn user_intid(intid: u32) -> bool {
+    intid == USER_TIMER || (32..SPI_LIMIT as u32).contains(&intid)
+}
+
+/// Why the user timer could not be armed.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum ArmError {
+    /// It has no handler, or another one: the thread named is not its handler.
+    NotHandler,
+    /// The caller runs on another CPU than the timer's.
+    WrongCpu,
+}
+
+/// Arms the user timer (this CPU's virtual timer) for `thread`, its handler, to fire
+/// at `deadline` (virtual count).
+pub fn arm_user_timer(thread: u32, deadline: u64) -> Result<(), ArmError> {
+    if handler_of(USER_TIMER) != Some(thread) {
+        return Err(ArmError::NotHandler);
+    }
+    if USER_TIMER_MPIDR.load(Ordering::Acquire) != cpu::mpidr() {
+        return Err(ArmError::WrongCpu);
+    }
+    timer::arm_user(deadline);
+    Ok(())
 }
 
 static INTERRUPTS: Once<Interrupts> = Once::new();
@@ -236,7 +296,8 @@ pub fn init(board: &Board) -> Result<(), IrqError> {
     let timer_intid = gicv3::ppi_to_intid(ppi).map_err(|_| IrqError::NoTimer)?;
     let tick_period = platform::timer::ticks_per_period(frequency, Duration::from_millis(1000 / TICK_HZ))
         .map_err(|_| IrqError::BadFrequency)?;
-    INTERRUPTS.call_once(|| Interrupts { redistributors: regions, timer_intid, tick_period });
+    let user_timer = timer_desc.virt_ppi.and_then(|p| gicv3::ppi_to_intid(p).ok()) == Some(USER_TIMER);
+    INTERRUPTS.call_once(|| Interrupts { redistributors: regions, timer_intid, tick_period, user_timer });
     Ok(())
 }
 
@@ -255,7 +316,10 @@ pub fn init_this_cpu(block: &PerCpu) {
         kprintln!("warning: cpu {}: redistributor did not wake: {err:?}", block.index);
         return;
     }
-    for intid in [SGI_PING, SGI_PONG, SGI_RESCHEDULE, irqs.timer_intid] {
+    // The user timer: off at its source until armed, enabled in the GIC.
+    timer::disarm_user();
+    let user_timer = irqs.user_timer.then_some(USER_TIMER);
+    for intid in [SGI_PING, SGI_PONG, SGI_RESCHEDULE, irqs.timer_intid].into_iter().chain(user_timer) {
         if let Err(err) = redist.enable_ppi_or_sgi(intid) {
             kprintln!("warning: cpu {}: interrupt {intid} not enabled: {err:?}", block.index);
         }
@@ -291,6 +355,15 @@ pub fn handle() -> Events {
                 events.ticked = true;
             }
             (SGI_RESCHEDULE, _) => events.reschedule = true,
+            (USER_TIMER, _) => {
+                // Fires once per arming: stopped at its source, then delivered to its
+                // handler if it has one and this is its CPU.
+                timer::disarm_user();
+                if handler_of(USER_TIMER).is_some() && USER_TIMER_MPIDR.load(Ordering::Acquire) == cpu::mpidr() {
+                    set_pending(USER_TIMER as usize);
+                    events.interrupts = true;
+                }
+            }
             (spi, _) if handler_of(spi).is_some() => {
                 // A user-level driver's interrupt: mask it until the handler has seen
                 // it and acknowledged, then tell the kernel to deliver it.

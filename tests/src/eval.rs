@@ -30,7 +30,8 @@ use std::fmt;
 /// The CPU model of every run (seL4's numbers on this QEMU were measured on it too).
 pub const CPU: &str = "cortex-a53";
 /// QEMU's instruction counting: one instruction per nanosecond of virtual time.
-pub const ICOUNT: &str = "shift=0";
+/// (`sleep=off`: an idle machine's clock jumps to the next deadline, not real time.)
+pub const ICOUNT: &str = "shift=0,sleep=off";
 /// Guest RAM of every board, split evenly over its nodes.
 pub const TOTAL_MEM_MIB: u64 = 512;
 /// Where QEMU `virt` puts RAM: node k's from `RAM_BASE + k * size`, in node order (with

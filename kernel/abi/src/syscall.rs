@@ -158,16 +158,27 @@ pub enum Syscall {
     ///
     /// | reg | in |
     /// |---|---|
-    /// | x0 | INTID |
+    /// | x0 | INTID: an SPI, or [`USER_TIMER_INTID`] |
     /// | x1 | handler thread; NIL = detach |
-    /// | x2 | control: [`INTERRUPT_CONTROL_ACK`] = acknowledge/unmask after handling |
+    /// | x2 | control: [`INTERRUPT_CONTROL_ACK`] = acknowledge/unmask after handling; [`INTERRUPT_CONTROL_ARM`] = arm the user timer |
+    /// | x3 | with [`INTERRUPT_CONTROL_ARM`]: the deadline, in system-counter ticks (`CNTVCT_EL0`, which EL0 reads) |
     ///
     /// The interrupt arrives as an IPC from its pseudo-thread
     /// ([`crate::ThreadId::interrupt`]); see [`crate::fault::Interrupt`].
     ///
-    /// Errors: [`Error::NoPrivilege`], [`Error::InvalidInterrupt`],
-    /// [`Error::InvalidThread`], [`Error::Busy`] (another handler is attached),
-    /// [`Error::InvalidArgument`] (reserved control bits).
+    /// The **user timer** ([`USER_TIMER_INTID`], the CPU's EL1 virtual timer, which the
+    /// kernel does not use) is a per-CPU device: attached, it belongs to the handler's
+    /// CPU; `INTERRUPT_CONTROL_ARM` (by a thread running on that CPU) makes it fire once
+    /// at the deadline (at once if it has passed), delivered like an SPI; arming again
+    /// replaces the deadline. It is what an RTOS measures interrupt latency with.
+    ///
+    /// Errors: [`Error::NoPrivilege`], [`Error::InvalidInterrupt`] (not an SPI the
+    /// distributor implements nor the user timer; ARM of anything but the user timer;
+    /// the board's virtual timer is not INTID 27), [`Error::InvalidThread`] (no such
+    /// thread; ARM naming a thread that is not the timer's handler),
+    /// [`Error::InvalidCpu`] (ARM from a thread not on the timer's CPU), [`Error::Busy`]
+    /// (another handler is attached), [`Error::InvalidArgument`] (reserved control
+    /// bits; ARM with a NIL handler).
     InterruptControl = 9,
     /// Write bytes to the kernel console (for bring-up and tests).
     ///
@@ -250,6 +261,11 @@ pub const CURRENT_CPU: u64 = u64::MAX;
 pub const DEBUG_WRITE_MAX: u64 = 4096;
 /// `InterruptControl` x2 bit 0: acknowledge and unmask the interrupt after handling.
 pub const INTERRUPT_CONTROL_ACK: u64 = 1 << 0;
+/// `InterruptControl` x2 bit 1: arm the user timer to fire at the deadline in x3.
+pub const INTERRUPT_CONTROL_ARM: u64 = 1 << 1;
+/// The user timer's INTID: the EL1 virtual timer's PPI (27 on every SBSA board and on
+/// QEMU `virt`), a per-CPU timer the kernel leaves to one user-level handler.
+pub const USER_TIMER_INTID: u32 = 27;
 
 impl Syscall {
     /// How many syscalls this ABI version has (numbers `0..COUNT`); the KIP's

@@ -627,13 +627,28 @@ fn device_map(k: &mut Kernel, space: u16, pa: u64, order: u64, va: u64, rights: 
     Ok((pa, u64::MAX))
 }
 
-/// InterruptControl: attach SPI `intid` to a handler thread (it then receives the
-/// interrupt as IPC from the interrupt's pseudo-thread, and acknowledges by sending
-/// to it), or detach it (handler NIL).
+/// InterruptControl: attach SPI `intid` (or the user timer) to a handler thread (it
+/// then receives the interrupt as IPC from the interrupt's pseudo-thread, and
+/// acknowledges by sending to it), or detach it (handler NIL); or arm the user timer.
 fn interrupt_control(k: &mut Kernel, a: &[u64; 8]) -> Result<(), Error> {
+    use abi::syscall::{INTERRUPT_CONTROL_ACK, INTERRUPT_CONTROL_ARM};
     let intid = u32::try_from(a[0]).map_err(|_| Error::InvalidInterrupt)?;
-    if a[2] & !abi::syscall::INTERRUPT_CONTROL_ACK != 0 {
+    if a[2] & !(INTERRUPT_CONTROL_ACK | INTERRUPT_CONTROL_ARM) != 0 {
         return Err(Error::InvalidArgument);
+    }
+    if a[2] & INTERRUPT_CONTROL_ARM != 0 {
+        // Arm the user timer of the caller's CPU for its handler (attached already).
+        if a[1] == 0 {
+            return Err(Error::InvalidArgument);
+        }
+        if intid != crate::irq::USER_TIMER {
+            return Err(Error::InvalidInterrupt);
+        }
+        let t = k.lookup(a[1]).ok_or(Error::InvalidThread)?;
+        return crate::irq::arm_user_timer(t, a[3]).map_err(|e| match e {
+            crate::irq::ArmError::NotHandler => Error::InvalidThread,
+            crate::irq::ArmError::WrongCpu => Error::InvalidCpu,
+        });
     }
     if a[1] == 0 {
         let handler = crate::irq::handler_of(intid).ok_or(Error::InvalidInterrupt)?;

@@ -666,13 +666,27 @@ mod user {
             t.row(Syscall::SystemControl, row);
         }
 
-        // InterruptControl: only SPIs the distributor implements can be attached; a PPI
-        // (27, the virtual timer) or an INTID past the lines cannot; reserved control
-        // bits are refused; detaching what nobody handles is InvalidInterrupt.
+        // InterruptControl: only SPIs the distributor implements and the user timer (27)
+        // can be attached; another PPI (30, the kernel's tick) or an INTID past the
+        // lines cannot; reserved control bits are refused; detaching what nobody
+        // handles is InvalidInterrupt; ARM only for the user timer, with a handler,
+        // naming the timer's handler.
+        let arm = abi::syscall::INTERRUPT_CONTROL_ARM;
         let table = [
-            ("InterruptControl: a PPI cannot be attached", [27, me, 0, 0, 0, 0, 0, 0], err(InvalidInterrupt)),
+            (
+                "InterruptControl: the kernel's tick cannot be attached",
+                [30, me, 0, 0, 0, 0, 0, 0],
+                err(InvalidInterrupt),
+            ),
             ("InterruptControl: INTID past the lines", [5000, me, 0, 0, 0, 0, 0, 0], err(InvalidInterrupt)),
-            ("InterruptControl: reserved control bits", [40, me, 2, 0, 0, 0, 0, 0], err(InvalidArgument)),
+            ("InterruptControl: reserved control bits", [40, me, 4, 0, 0, 0, 0, 0], err(InvalidArgument)),
+            ("InterruptControl: ARM an SPI", [40, me, arm, 0, 0, 0, 0, 0], err(InvalidInterrupt)),
+            ("InterruptControl: ARM with no handler", [27, 0, arm, 0, 0, 0, 0, 0], err(InvalidArgument)),
+            (
+                "InterruptControl: ARM a timer nobody handles",
+                [27, me, arm, 0, 0, 0, 0, 0],
+                err(InvalidThread),
+            ),
             (
                 "InterruptControl: detach what nobody handles",
                 [40, 0, 0, 0, 0, 0, 0, 0],
@@ -860,9 +874,47 @@ mod user {
             ("InterruptControl: detach SPI 40", [40, 0, 0, 0, 0, 0, 0, 0], Want::Ok),
             ("InterruptControl: SPI 40 free again", [40, idle, 0, 0, 0, 0, 0, 0], Want::Ok),
             ("InterruptControl: detach it again", [40, 0, 0, 0, 0, 0, 0, 0], Want::Ok),
+            // The user timer: attached to IDLE, it is Busy for us and IDLE's to arm
+            // (not ours); detached, it is free again.
+            ("InterruptControl: user timer to IDLE", [27, idle, 0, 0, 0, 0, 0, 0], Want::Ok),
+            ("InterruptControl: user timer for another thread", [27, me, 0, 0, 0, 0, 0, 0], err(Busy)),
+            (
+                "InterruptControl: ARM naming a thread that does not handle it",
+                [27, me, abi::syscall::INTERRUPT_CONTROL_ARM, u64::MAX, 0, 0, 0, 0],
+                err(InvalidThread),
+            ),
+            ("InterruptControl: detach the user timer", [27, 0, 0, 0, 0, 0, 0, 0], Want::Ok),
         ];
         for row in table {
             t.row(Syscall::InterruptControl, row);
+        }
+        // The user timer belongs to its handler's CPU: with IDLE on another CPU (a
+        // board of two or more), arming it from here is InvalidCpu.
+        let cpus = rt::sys::kip().cpu_count() as u64;
+        let here = rt::sys::introspect(abi::introspect::Request::CurrentCpu.encode()).map_or(0, |x| x[0]);
+        if cpus >= 2 {
+            let arm = abi::syscall::INTERRUPT_CONTROL_ARM;
+            let other = (here + 1) % cpus;
+            t.row(
+                Syscall::Schedule,
+                ("Schedule: IDLE to another CPU", [idle, KEEP, other, 0, 0, 0, 0, 0], Want::Ok),
+            );
+            let table = [
+                ("InterruptControl: user timer to IDLE there", [27, idle, 0, 0, 0, 0, 0, 0], Want::Ok),
+                (
+                    "InterruptControl: ARM it from another CPU",
+                    [27, idle, arm, u64::MAX, 0, 0, 0, 0],
+                    err(InvalidCpu),
+                ),
+                ("InterruptControl: detach it", [27, 0, 0, 0, 0, 0, 0, 0], Want::Ok),
+            ];
+            for row in table {
+                t.row(Syscall::InterruptControl, row);
+            }
+            t.row(
+                Syscall::Schedule,
+                ("Schedule: IDLE back to this CPU", [idle, KEEP, here, 0, 0, 0, 0, 0], Want::Ok),
+            );
         }
 
         // Notify: IDLE never receives, so its queue fills and then refuses.

@@ -84,6 +84,13 @@ pub fn interrupt_control(intid: u64, handler: u64, control: u64) -> Result<(), E
     status(raw(Syscall::InterruptControl, [intid, handler, control, 0, 0, 0, 0, 0])[0])
 }
 
+/// `InterruptControl` with `INTERRUPT_CONTROL_ARM`: the user timer (attached to
+/// `handler`, on the caller's CPU) fires once when the counter reaches `deadline`.
+pub fn arm_user_timer(handler: u64, deadline: u64) -> Result<(), Error> {
+    let intid = u64::from(abi::syscall::USER_TIMER_INTID);
+    status(raw(Syscall::InterruptControl, [intid, handler, abi::syscall::INTERRUPT_CONTROL_ARM, deadline, 0, 0, 0, 0])[0])
+}
+
 /// The system counter, read directly (the kernel lets EL0 read CNTVCT_EL0): no
 /// system call, so busy-waiting does not load the kernel. Its frequency is the KIP's
 /// `counter_frequency`.

@@ -3,13 +3,17 @@
 //!
 //! Every CPU has its own timer, comparing the system-wide counter (CNTPCT_EL0, the same
 //! on all CPUs) with a deadline and raising a PPI when it passes. The kernel uses it
-//! for a periodic tick and, through [`Counter`], for delays and timeouts.
+//! for a periodic tick and, through [`Counter`], for delays and timeouts. The EL1
+//! virtual timer, which the kernel does not need, is the **user timer**: armed for a
+//! user-level handler ([`arm_user`]), its interrupt delivered as IPC (`irq.rs`).
 //!
 //! # References
 //! Arm ARM (DDI 0487) D11 "The Generic Timer in AArch64 state": CNTP_CTL_EL0,
 //! CNTP_TVAL_EL0, CNTPCT_EL0, CNTFRQ_EL0.
 
-use aarch64_cpu::registers::{CNTFRQ_EL0, CNTP_CTL_EL0, CNTP_TVAL_EL0, CNTPCT_EL0, Readable, Writeable};
+use aarch64_cpu::registers::{
+    CNTFRQ_EL0, CNTP_CTL_EL0, CNTP_TVAL_EL0, CNTPCT_EL0, CNTV_CTL_EL0, CNTV_CVAL_EL0, Readable, Writeable,
+};
 
 /// The system counter's current value.
 pub fn now() -> u64 {
@@ -29,6 +33,18 @@ pub fn arm(ticks: u64) {
     // and fire at once.
     CNTP_TVAL_EL0.set(ticks.min(i32::MAX as u64));
     CNTP_CTL_EL0.write(CNTP_CTL_EL0::ENABLE::SET + CNTP_CTL_EL0::IMASK::CLEAR);
+}
+
+/// Arms this CPU's EL1 virtual timer (the user timer: `irq::USER_TIMER`) to fire when
+/// the virtual count reaches `deadline` (at once if it has).
+pub fn arm_user(deadline: u64) {
+    CNTV_CVAL_EL0.set(deadline);
+    CNTV_CTL_EL0.write(CNTV_CTL_EL0::ENABLE::SET + CNTV_CTL_EL0::IMASK::CLEAR);
+}
+
+/// Stops this CPU's EL1 virtual timer: its (level) interrupt drops.
+pub fn disarm_user() {
+    CNTV_CTL_EL0.set(0);
 }
 
 /// The system counter as a `platform::timer::Counter`, for delays and timeouts.
