@@ -160,6 +160,12 @@ extern "C" fn boot_cpu_main(block_va: u64) -> ! {
     }
     // The kernel interface page and the empty lower half, before any CPU can run a
     // user thread.
+    // Every node's copy of the kernel text, before any other CPU starts (they start on
+    // their node's copy), and this CPU moves to its own.
+    if opts.ktext_replicas {
+        crate::ktext::replicate(board, block);
+    }
+    block.ktext_local.store(crate::ktext::check_local(board, block), Ordering::Release);
     let initrd = board.chosen.initrd;
     if let Err(err) = crate::l4::init(board, initrd) {
         kprintln!("error: kernel objects: {err}");
@@ -167,6 +173,7 @@ extern "C" fn boot_cpu_main(block_va: u64) -> ! {
     }
     let online = smp::start_secondaries(board);
     kprintln!("report: smp online={online} expected={}", board.cpus.len());
+    crate::ktext::report(opts.ktext_replicas);
 
     // 7. Every CPU checked its own placement; the boot CPU adds its own and the pings.
     if opts.numa_selftest {

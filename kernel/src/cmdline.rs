@@ -44,6 +44,9 @@ pub struct Options<'a> {
     pub numa_clusters: bool,
     /// Run the boot NUMA self-test (default; `numa-selftest=off` skips it).
     pub numa_selftest: bool,
+    /// Give every node its own copy of the kernel's text and read-only data (default;
+    /// `ktext=shared` keeps the one copy, for comparison).
+    pub ktext_replicas: bool,
     /// The first word that was not understood, for a warning.
     pub unknown: Option<&'a str>,
     /// How many words were not understood.
@@ -58,6 +61,7 @@ pub fn parse(bootargs: &str) -> Options<'_> {
         selftest: None,
         numa_clusters: false,
         numa_selftest: true,
+        ktext_replicas: true,
         unknown: None,
         unknown_count: 0,
     };
@@ -71,6 +75,8 @@ pub fn parse(bootargs: &str) -> Options<'_> {
             platform::board::NUMA_CLUSTERS_WORD => opts.numa_clusters = true,
             "numa-selftest=off" => opts.numa_selftest = false,
             "numa-selftest=on" => opts.numa_selftest = true,
+            "ktext=shared" => opts.ktext_replicas = false,
+            "ktext=replicated" => opts.ktext_replicas = true,
             other => {
                 opts.unknown.get_or_insert(other);
                 opts.unknown_count += 1;
@@ -92,6 +98,14 @@ mod tests {
         assert_eq!(o.unknown, None);
         assert!(o.numa_selftest);
         assert!(!o.numa_clusters);
+        assert!(o.ktext_replicas);
+    }
+
+    #[test]
+    fn kernel_text_replicas_can_be_turned_off() {
+        assert!(!parse("ktext=shared").ktext_replicas);
+        assert!(parse("ktext=shared ktext=replicated").ktext_replicas);
+        assert_eq!(parse("ktext=off").unknown, Some("ktext=off"));
     }
 
     #[test]

@@ -62,6 +62,7 @@ on_target! {
     pub mod arch;
     pub mod boot;
     pub mod irq;
+    pub mod ktext;
     pub mod l4;
     pub mod memory;
     pub mod smp;

@@ -64,6 +64,9 @@ pub struct PerCpu {
     pub launched: AtomicBool,
     /// Set by the CPU when it is up.
     pub online: AtomicBool,
+    /// Set by the CPU when its kernel text, through the MMU, is on its memory node
+    /// (`ktext::check_local`).
+    pub ktext_local: AtomicBool,
     /// Timer ticks taken.
     pub ticks: AtomicU64,
     /// Self-test pings received (SGI from the boot CPU).
@@ -121,6 +124,7 @@ impl PerCpu {
             redistributor: AtomicUsize::new(0),
             launched: AtomicBool::new(false),
             online: AtomicBool::new(false),
+            ktext_local: AtomicBool::new(false),
             ticks: AtomicU64::new(0),
             pings: AtomicU32::new(0),
             pongs: AtomicU32::new(0),

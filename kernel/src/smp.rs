@@ -61,7 +61,7 @@ pub fn prepare(board: &Board, index: usize) -> Result<&'static PerCpu, StartErro
         mair: layout::MAIR_EL1,
         tcr: arch_boot::tcr(),
         ttbr0: arch_boot::IDENTITY_ROOT.load(Ordering::Relaxed),
-        ttbr1: tables::kernel_root(),
+        ttbr1: tables::kernel_root(memory_node.index()),
         stack_top: stack.1,
         arg: direct_map(block_pa),
     };
@@ -133,7 +133,9 @@ extern "C" fn secondary_main(block_va: u64) -> ! {
     let block = block.expect("invariant: the boot CPU installed this block before CPU_ON");
     cpu::set_percpu(block);
     irq::init_this_cpu(block);
-    selftest(crate::boot::board(), block);
+    let board = crate::boot::board();
+    block.ktext_local.store(crate::ktext::check_local(board, block), Ordering::Release);
+    selftest(board, block);
     crate::l4::cpu_init();
     block.online.store(true, Ordering::Release);
     ONLINE.fetch_add(1, Ordering::AcqRel);

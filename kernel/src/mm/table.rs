@@ -436,6 +436,97 @@ pub fn translate(mem: &mut impl TableMemory, root: u64, va: u64) -> Option<(u64,
     None
 }
 
+/// A copy of the translation tables under `root` along the path to `[start, end)`:
+/// every table whose span meets the range is copied (new tables from `mem`), every
+/// leaf inside the range points where `remap` sends its output address; every other
+/// entry is the original's, so all tables off that path are shared. The kernel uses it
+/// for a per-node copy of its text (`arch::aarch64::tables::replicate_image`): the same
+/// virtual addresses, other frames.
+///
+/// The range must be page aligned; a leaf (block) reaching outside it is refused
+/// (`BadRange`): splitting a block is not this function's business. Returns the new
+/// root; on error the tables allocated so far are lost (the kernel gives up on the
+/// replica, it does not retry).
+pub fn replicate(
+    mem: &mut impl TableMemory,
+    root: u64,
+    start: u64,
+    end: u64,
+    remap: &mut impl FnMut(u64) -> u64,
+) -> Result<u64, MapError> {
+    if !start.is_multiple_of(PAGE_SIZE) || !end.is_multiple_of(PAGE_SIZE) {
+        return Err(MapError::Misaligned);
+    }
+    if end <= start {
+        return Err(MapError::BadRange);
+    }
+    // The root covers the 48-bit half `start` is in.
+    replicate_table(mem, root, 0, start & !((1 << 48) - 1), start, end, remap)
+}
+
+fn replicate_table(
+    mem: &mut impl TableMemory,
+    table: u64,
+    level: usize,
+    base: u64,
+    start: u64,
+    end: u64,
+    remap: &mut impl FnMut(u64) -> u64,
+) -> Result<u64, MapError> {
+    let copy = mem.alloc_table().ok_or(MapError::OutOfTables)?;
+    // Entry by entry, never a whole table on the stack: the recursion runs on a
+    // kernel stack of a few KiB.
+    for i in 0..ENTRIES {
+        let entry = mem.entries(table)[i];
+        mem.entries(copy)[i] = entry;
+    }
+    let span = entry_span(level);
+    for i in 0..ENTRIES {
+        let entry = mem.entries(table)[i];
+        let lo = base.wrapping_add(i as u64 * span);
+        let last = lo.wrapping_add(span - 1);
+        if last < start || lo >= end || entry & VALID == 0 {
+            continue;
+        }
+        let new = if level < 3 && entry & TABLE_OR_PAGE != 0 {
+            let child = replicate_table(mem, entry & ADDR_MASK, level + 1, lo, start, end, remap)?;
+            (entry & !ADDR_MASK) | child
+        } else if lo >= start && last < end {
+            (entry & !ADDR_MASK) | (remap(entry & ADDR_MASK) & ADDR_MASK)
+        } else {
+            return Err(MapError::BadRange);
+        };
+        mem.entries(copy)[i] = new;
+    }
+    Ok(copy)
+}
+
+/// Brings the replica `replica` (made by [`replicate`] from `master`) up to date:
+/// every entry valid in one of the master's tables and invalid in the replica's copy
+/// of it is copied over. Tables the two share need nothing; entries valid in both are
+/// left alone (the replica's own leaves, its own tables). Enough because the kernel's
+/// tables only ever turn invalid entries valid.
+pub fn sync_replica(mem: &mut impl TableMemory, master: u64, replica: u64) {
+    sync_table(mem, master, replica, 0);
+}
+
+fn sync_table(mem: &mut impl TableMemory, master: u64, replica: u64, level: usize) {
+    if master == replica {
+        return;
+    }
+    for i in 0..ENTRIES {
+        let (m, r) = (mem.entries(master)[i], mem.entries(replica)[i]);
+        if m & VALID == 0 {
+            continue;
+        }
+        if r & VALID == 0 {
+            mem.entries(replica)[i] = m;
+        } else if level < 3 && m & TABLE_OR_PAGE != 0 && r & TABLE_OR_PAGE != 0 {
+            sync_table(mem, m & ADDR_MASK, r & ADDR_MASK, level + 1);
+        }
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -490,6 +581,67 @@ mod tests {
         assert_eq!(translate(&mut mem, root, KVA + 3 * PAGE_SIZE), None);
         // L0, L1, L2, L3 plus the root already counted: four tables in all.
         assert_eq!(mem.tables.len(), 4);
+    }
+
+    #[test]
+    fn a_replica_remaps_its_range_and_shares_the_rest() {
+        let (mut mem, root) = FakeMemory::new(64);
+        let dev = 0xFFFF_C000_0000_0000;
+        map(&mut mem, root, KVA, 0x4020_0000, 4 * PAGE_SIZE, Attrs::KERNEL_TEXT, false).unwrap();
+        map(&mut mem, root, KVA + 4 * PAGE_SIZE, 0x4020_4000, PAGE_SIZE, Attrs::KERNEL_RW, false).unwrap();
+        map(&mut mem, root, dev, 0x900_0000, PAGE_SIZE, Attrs::KERNEL_DEVICE, false).unwrap();
+        let before = mem.tables.len();
+        let copy =
+            replicate(&mut mem, root, KVA, KVA + 4 * PAGE_SIZE, &mut |pa| pa - 0x4020_0000 + 0x5000_0000)
+                .unwrap();
+        assert_eq!(mem.tables.len(), before + 4, "one table per level on the path");
+        for page in 0..4 {
+            let va = KVA + page * PAGE_SIZE + 8;
+            assert_eq!(
+                translate(&mut mem, copy, va),
+                Some((0x5000_0008 + page * PAGE_SIZE, Attrs::KERNEL_TEXT))
+            );
+            assert_eq!(
+                translate(&mut mem, root, va),
+                Some((0x4020_0008 + page * PAGE_SIZE, Attrs::KERNEL_TEXT))
+            );
+        }
+        let data = KVA + 4 * PAGE_SIZE;
+        assert_eq!(translate(&mut mem, copy, data), translate(&mut mem, root, data), "data stays shared");
+        assert_eq!(translate(&mut mem, copy, dev), Some((0x900_0000, Attrs::KERNEL_DEVICE)));
+        let (shared, original) = (mem.entries(copy)[index(dev, 0)], mem.entries(root)[index(dev, 0)]);
+        assert_eq!(shared, original, "the MMIO table is shared");
+
+        // Later mappings of the master reach the replica: in a shared table at once,
+        // in a new top-level slot and beside the replicated text after a sync.
+        map(&mut mem, root, dev + PAGE_SIZE, 0x900_1000, PAGE_SIZE, Attrs::KERNEL_DEVICE, false).unwrap();
+        assert!(translate(&mut mem, copy, dev + PAGE_SIZE).is_some(), "shared table");
+        let stacks = 0xFFFF_E000_0000_0000;
+        map(&mut mem, root, stacks, 0x6000_0000, PAGE_SIZE, Attrs::KERNEL_RW, false).unwrap();
+        map(&mut mem, root, KVA + 5 * PAGE_SIZE, 0x4020_5000, PAGE_SIZE, Attrs::KERNEL_RW, false).unwrap();
+        assert_eq!(translate(&mut mem, copy, stacks), None, "not yet");
+        sync_replica(&mut mem, root, copy);
+        assert_eq!(translate(&mut mem, copy, stacks), Some((0x6000_0000, Attrs::KERNEL_RW)));
+        assert_eq!(translate(&mut mem, copy, KVA + 5 * PAGE_SIZE), Some((0x4020_5000, Attrs::KERNEL_RW)));
+        assert_eq!(
+            translate(&mut mem, copy, KVA + 8),
+            Some((0x5000_0008, Attrs::KERNEL_TEXT)),
+            "still its own"
+        );
+    }
+
+    #[test]
+    fn a_replica_refuses_blocks_reaching_outside_and_bad_ranges() {
+        let (mut mem, root) = FakeMemory::new(64);
+        map(&mut mem, root, KVA, 0x4000_0000, 2 << 20, Attrs::KERNEL_RW, true).unwrap();
+        let mut same = |pa| pa;
+        assert_eq!(replicate(&mut mem, root, KVA, KVA + PAGE_SIZE, &mut same), Err(MapError::BadRange));
+        assert!(replicate(&mut mem, root, KVA, KVA + (2 << 20), &mut same).is_ok(), "a whole block is fine");
+        assert_eq!(replicate(&mut mem, root, KVA + 1, KVA + PAGE_SIZE, &mut same), Err(MapError::Misaligned));
+        assert_eq!(replicate(&mut mem, root, KVA, KVA, &mut same), Err(MapError::BadRange));
+        let (mut small, root) = FakeMemory::new(2);
+        map(&mut small, root, 0x1000, 0x1000, PAGE_SIZE, Attrs::KERNEL_RW, false).ok();
+        assert_eq!(replicate(&mut small, root, 0, PAGE_SIZE, &mut same), Err(MapError::OutOfTables));
     }
 
     #[test]

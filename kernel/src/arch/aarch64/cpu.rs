@@ -199,6 +199,49 @@ pub fn clean_to_poc(va: u64, len: u64) {
     unsafe { core::arch::asm!("dsb sy", options(nostack, preserves_flags)) };
 }
 
+/// Makes freshly written code at `[va, va + len)` safe to execute on every CPU: each
+/// data cache line cleaned to the point of unification, then every instruction cache
+/// of the inner-shareable domain invalidated (Arm ARM D7.5.9, "Instruction cache
+/// maintenance": the sequence for self-modifying code).
+pub fn sync_icache(va: u64, len: u64) {
+    let ctr: u64;
+    // SAFETY: reads CTR_EL0 (cache type), which EL1 may always read.
+    unsafe { core::arch::asm!("mrs {}, ctr_el0", out(reg) ctr, options(nomem, nostack, preserves_flags)) };
+    let line = 4u64 << ((ctr >> 16) & 0xF);
+    let mut addr = va & !(line - 1);
+    while addr < va + len {
+        // SAFETY: DC CVAU writes a dirty line back to the point of unification; it
+        // changes no data.
+        unsafe { core::arch::asm!("dc cvau, {}", in(reg) addr, options(nostack, preserves_flags)) };
+        addr += line;
+    }
+    // SAFETY: barriers and an instruction-cache invalidation: no data changes; after
+    // them no CPU holds a stale instruction for these addresses.
+    unsafe { core::arch::asm!("dsb ish", "ic ialluis", "dsb ish", "isb", options(nostack, preserves_flags)) };
+}
+
+/// Switches this CPU's kernel half to the tables at `root` (TTBR1_EL1), which must map
+/// every kernel address exactly as the current tables do, contents included (a
+/// replica of the kernel text: other frames, same bytes), and drops the old
+/// translations from this CPU's TLB.
+pub fn switch_kernel_root(root: u64) {
+    // SAFETY: the new root maps the same addresses to the same contents (the caller's
+    // contract), so every instruction and access before, during and after the switch
+    // sees the same bytes; the TLBI and barriers retire the old translations.
+    unsafe {
+        core::arch::asm!(
+            "dsb ish",
+            "msr ttbr1_el1, {root}",
+            "isb",
+            "tlbi vmalle1",
+            "dsb nsh",
+            "isb",
+            root = in(reg) root,
+            options(nostack, preserves_flags)
+        )
+    };
+}
+
 /// Calls `f(arg)` on the stack ending at `stack_top` and never returns: how the boot
 /// CPU leaves the image's boot stack for a stack on its own node.
 ///

@@ -36,6 +36,24 @@ struct KernelTables {
     mmio_next: u64,
     source: Option<TableSource>,
     from_source: usize,
+    /// The root every change is made in (the boot code's).
+    master: u64,
+    /// Per node: the root of its replica (its own copy of the kernel's text and
+    /// read-only data; every other table shared with `master`), or 0.
+    replicas: [u64; MAX_NODES],
+}
+
+/// Nodes that can have a replica of the kernel text.
+const MAX_NODES: usize = platform::MAX_NODES;
+
+impl KernelTables {
+    /// After a change in `master`: the replicas see it too.
+    fn sync_replicas(&mut self) {
+        let (master, replicas) = (self.master, self.replicas);
+        for replica in replicas.into_iter().filter(|&r| r != 0) {
+            table::sync_replica(self, master, replica);
+        }
+    }
 }
 
 static TABLES: Mutex<Option<KernelTables>> = Mutex::new(None);
@@ -68,8 +86,15 @@ impl TableMemory for KernelTables {
 pub fn init(image: ImageLayout) {
     let pool_va = &raw const early_table_pool as u64;
     let pool_pa = pool_va - crate::mm::layout::KERNEL_BASE + image.start;
-    *TABLES.lock() =
-        Some(KernelTables { image, pool_pa, mmio_next: MMIO_BASE, source: None, from_source: 0 });
+    *TABLES.lock() = Some(KernelTables {
+        image,
+        pool_pa,
+        mmio_next: MMIO_BASE,
+        source: None,
+        from_source: 0,
+        master: ttbr1(),
+        replicas: [0; MAX_NODES],
+    });
 }
 
 /// Lets new kernel tables come from `source` once the early pool is used up.
@@ -90,7 +115,11 @@ fn with_tables<R>(f: impl FnOnce(&mut KernelTables) -> R) -> R {
 
 /// Maps `[va, va + size)` to `[pa, pa + size)` in the kernel half.
 pub fn map_kernel(va: u64, pa: u64, size: u64, attrs: Attrs, blocks: bool) -> Result<(), MapError> {
-    let result = with_tables(|t| table::map(t, ttbr1(), va, pa, size, attrs, blocks));
+    let result = with_tables(|t| {
+        let result = table::map(t, t.master, va, pa, size, attrs, blocks);
+        t.sync_replicas();
+        result
+    });
     super::cpu::tables_changed();
     result
 }
@@ -109,7 +138,9 @@ pub fn map_device(pa: u64, size: u64) -> Result<u64, MapError> {
         if va + len > MMIO_BASE + MMIO_SIZE {
             return Err(MapError::OutOfTables);
         }
-        table::map(t, ttbr1(), va, first, len, Attrs::KERNEL_DEVICE, align == BLOCK)?;
+        let mapped = table::map(t, t.master, va, first, len, Attrs::KERNEL_DEVICE, align == BLOCK);
+        t.sync_replicas();
+        mapped?;
         super::cpu::tables_changed();
         t.mmio_next = va + len;
         Ok(va + (pa - first))
@@ -144,9 +175,31 @@ pub fn image() -> ImageLayout {
     with_tables(|t| t.image)
 }
 
-/// The root of the kernel's tables (TTBR1_EL1), for CPUs that are starting.
-pub fn kernel_root() -> u64 {
-    ttbr1()
+/// The root of the kernel's tables (TTBR1_EL1) for a CPU whose memory node is
+/// `node`: that node's replica if it has one, else the master.
+pub fn kernel_root(node: usize) -> u64 {
+    with_tables(|t| match t.replicas.get(node) {
+        Some(&r) if r != 0 => r,
+        _ => t.master,
+    })
+}
+
+/// Makes node `node`'s replica of the kernel tables: the same mappings, but the
+/// kernel's text and read-only data from the copy at `copy_pa` (already written, one
+/// page per image page, `image().rodata_end - image().start` bytes). Returns its root.
+pub fn replicate_image(node: usize, copy_pa: u64) -> Result<u64, MapError> {
+    with_tables(|t| {
+        let image = t.image;
+        let slot = t.replicas.get(node).copied().ok_or(MapError::BadRange)?;
+        if slot != 0 {
+            return Ok(slot);
+        }
+        let (start, end) = (image.va_of(image.start), image.va_of(image.rodata_end));
+        let master = t.master;
+        let root = table::replicate(t, master, start, end, &mut |pa| pa - image.start + copy_pa)?;
+        t.replicas[node] = root;
+        Ok(root)
+    })
 }
 
 /// Zeroes the frame at `pa`.
