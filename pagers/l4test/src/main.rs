@@ -1016,17 +1016,29 @@ mod test {
         unsafe { core::ptr::write_volatile((0x20_0000 + abi::utcb::BR_OFFSET) as *mut u64, raw) };
     }
 
+    /// Polls `done` every 10 ms for at most 500 ms.
+    fn until(done: impl Fn() -> bool) {
+        for _ in 0..50 {
+            if done() {
+                return;
+            }
+            sleep_us(10_000);
+        }
+    }
+
     /// move-running: `Schedule` moves a thread while it runs on another CPU (of the
     /// other node): it goes on running there, and its old CPU is free.
     fn move_running(r: &mut Root) {
         let before = r.failed;
         let m = r.spawn(0x7c, false, 1, mover, 10, r.me);
-        sleep_us(20_000);
+        // (Each wait polls for up to half a second: the vCPUs are host threads, and a
+        // loaded host may not run one for tens of milliseconds.)
+        until(|| MOVER_ROUNDS.load(Ordering::Relaxed) > 0);
         let (rounds, cpu) = (MOVER_ROUNDS.load(Ordering::Relaxed), MOVER_CPU.load(Ordering::Relaxed));
         r.check(rounds > 0 && cpu == 1, "the mover runs on CPU 1");
         let moved = sys::raw(Syscall::Schedule, [m, u64::MAX, 3, 0, 0, 0, 0, 0]);
         r.check(moved[0] == 0 && moved[2] == 1, "Schedule moves a running thread (old CPU 1)");
-        sleep_us(50_000);
+        until(|| MOVER_CPU.load(Ordering::Relaxed) == 3);
         r.check(
             MOVER_CPU.load(Ordering::Relaxed) == 3,
             "the mover finds itself on CPU 3 (query and UTCB agree)",
@@ -1034,7 +1046,7 @@ mod test {
         let asked = sys::raw(Syscall::Schedule, [m, u64::MAX, u64::MAX, 0, 0, 0, 0, 0]);
         r.check(asked[0] == 0 && asked[2] == 3, "Schedule reports CPU 3");
         let r0 = MOVER_ROUNDS.load(Ordering::Relaxed);
-        sleep_us(20_000);
+        until(|| MOVER_ROUNDS.load(Ordering::Relaxed) > r0);
         r.check(MOVER_ROUNDS.load(Ordering::Relaxed) > r0, "the mover goes on running there");
         // CPU 1 is free: a thread of lower priority than the mover runs there at once.
         let e = r.spawn(0x7d, false, 1, echo, 5, r.me);
