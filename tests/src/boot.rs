@@ -80,6 +80,30 @@ pub struct BootTest {
     /// Press QEMU's power button (`system_powerdown` over a QMP socket) when a line of
     /// output starts with this.
     pub powerdown_on: Option<&'static str>,
+    /// A boot of `pagers/root` with programs of the test's choosing, ending with the
+    /// root task's orderly shutdown: boot-tests packs an initrd of `root` and these
+    /// programs, and judges the shutdown's reports ([`Supervised`]). `None`: not such a
+    /// test.
+    pub supervised: Option<Supervised>,
+}
+
+/// A boot whose root task (`pagers/root`) supervises [`Supervised::programs`] and ends
+/// with the orderly shutdown (`pagers/root/src/shutdown.rs`): the root's own checks
+/// must pass, each program must print its reports (see [`check_supervised`]), and the
+/// shutdown must report exactly these numbers before the power-off.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Supervised {
+    /// The user programs packed beside `root`, under their own names.
+    pub programs: &'static [&'static str],
+    /// `report: shutdown told=`.
+    pub told: u64,
+    /// `acknowledged=`.
+    pub acknowledged: u64,
+    /// `timed-out=`.
+    pub timed_out: u64,
+    /// The exit status the root powers off with: its failed programs (a program that
+    /// did not answer the notice is one).
+    pub status: i32,
 }
 
 /// The programs a boot test may run as the root task, each judged by its reports:
@@ -106,13 +130,10 @@ pub struct BootTest {
 ///   bound, stale=0, one unmap, one migration when there are two nodes). Also on four
 ///   nodes of one CPU (`numademo-4-nodes`).
 ///
-/// - `powerbtn` (`pagers/powerbtn`): a user-level PL061 driver; the test presses QEMU's
-///   power button when it prints `report: powerbtn ready` and wants `report: powerbtn
-///   pressed=yes` and a clean power-off (it prints no `user-level` line: the button
-///   ends the run).
-///
-/// All but `powerbtn` must end with status 0 and `report: user-level result=pass`.
-pub const ROOT_PROGRAMS: [&str; 6] = ["badargs", "fuzz", "irqtest", "l4test", "numademo", "powerbtn"];
+/// All must end with status 0 and `report: user-level result=pass`. (The power-button
+/// driver, `pagers/powerbtn`, runs under `pagers/root` instead: the boot test
+/// `powerbtn`, a [`Supervised`] boot.)
+pub const ROOT_PROGRAMS: [&str; 5] = ["badargs", "fuzz", "irqtest", "l4test", "numademo"];
 
 /// The scenarios `l4test` reports (`report: l4test NAME=pass`); each must pass.
 pub const L4TEST_SCENARIOS: [&str; 16] = [
@@ -150,7 +171,13 @@ impl BootTest {
             root_program: None,
             root_flags: &[],
             powerdown_on: None,
+            supervised: None,
         }
+    }
+
+    /// The exit status a passing boot ends with: 0, or a supervised boot's own.
+    pub fn expected_status(&self) -> i32 {
+        self.supervised.map_or(0, |s| s.status)
     }
 
     fn has_bootarg(&self, word: &str) -> bool {
@@ -288,10 +315,37 @@ pub fn matrix(image: &Path) -> Vec<BootTest> {
     for program in ROOT_PROGRAMS {
         tests.push(BootTest {
             root_program: Some(program),
-            powerdown_on: (program == "powerbtn").then_some("report: powerbtn ready"),
             ..BootTest::new(program, config(spec(&["cpus=2,mem=256M"; 2], &[], None)), pass.clone())
         });
     }
+    // The orderly shutdown: the root task runs the power-button driver and a program
+    // that wants to be told; the test presses the button (QMP `system_powerdown`) when
+    // the driver is ready. A request that comes while the root is still starting
+    // programs waits for the start-up to end, so the listener is always told.
+    tests.push(BootTest {
+        supervised: Some(Supervised {
+            programs: &["powerbtn", "shutdownlistener"],
+            told: 1,
+            acknowledged: 1,
+            timed_out: 0,
+            status: 0,
+        }),
+        powerdown_on: Some("report: powerbtn ready"),
+        ..BootTest::new("powerbtn", config(spec(&["cpus=2,mem=256M"; 2], &[], None)), pass.clone())
+    });
+    // Its timeout path: a program that never answers the notice. Without a driver
+    // nobody can ask, so the root shuts down itself once the program is resident; it
+    // waits out its deadline (3 s) and powers off with one failed program.
+    tests.push(BootTest {
+        supervised: Some(Supervised {
+            programs: &["shutdownhang"],
+            told: 1,
+            acknowledged: 0,
+            timed_out: 1,
+            status: 1,
+        }),
+        ..BootTest::new("shutdown-timeout", config(spec(&["cpus=2,mem=256M"; 2], &[], None)), pass.clone())
+    });
     tests.push(BootTest {
         root_program: Some("numademo"),
         ..BootTest::new("numademo-4-nodes", config(spec(&["cpus=1,mem=128M"; 4], &[], None)), pass.clone())
@@ -336,8 +390,9 @@ pub fn check(test: &BootTest, ending: Ending, output: &str) -> Result<(), Vec<St
     });
     match &test.expect {
         Expect::Pass { entry_el, load_pa_not } => {
-            if !ending.is_success() {
-                why.push(format!("expected exit status 0, got {ending}"));
+            let status = test.expected_status();
+            if ending != Ending::Exited(status) {
+                why.push(format!("expected exit status {status}, got {ending}"));
             }
             for bad in ["panic:", "exception:"] {
                 if let Some(l) = output.lines().find(|l| l.starts_with(bad)) {
@@ -366,10 +421,11 @@ pub fn check(test: &BootTest, ending: Ending, output: &str) -> Result<(), Vec<St
             if !passed_line {
                 why.push("no `report: boot result=pass` line".to_string());
             }
-            match test.root_program {
-                Some(program) => check_root_program(program, output, &mut why),
-                None if test.config.initrd.is_some() => check_user_level(output, &mut why),
-                None => {}
+            match (test.root_program, test.supervised) {
+                (Some(program), _) => check_root_program(program, output, &mut why),
+                (None, Some(supervised)) => check_supervised(&supervised, output, &mut why),
+                (None, None) if test.config.initrd.is_some() => check_user_level(output, &mut why),
+                (None, None) => {}
             }
         }
         Expect::Panic | Expect::Fault => {
@@ -453,17 +509,31 @@ fn show(r: &Report) -> String {
 /// metadata on the space's home node (or, for a space homed on a memory-less node, none
 /// of it there), and its programs: at least one ran (`hello` with status 0), none failed.
 fn check_user_level(output: &str, why: &mut Vec<String>) {
+    if !check_root_task(output, why) {
+        return;
+    }
+    if report::find(output, "user-level", "result")
+        .and_then(|r| r.get("result").map(str::to_string))
+        .as_deref()
+        != Some("pass")
+    {
+        why.push("no `report: user-level result=pass` line".to_string());
+    }
+    check_programs(output, why);
+}
+
+/// The root task's own checks (`pagers/root/src/selftest.rs`): it started, its checks
+/// passed, the ping-pong with its worker ran, and every space's kernel metadata is on
+/// the space's home node. False if it did not even start.
+fn check_root_task(output: &str, why: &mut Vec<String>) -> bool {
     let get =
         |kind: &str, key: &str| report::find(output, kind, key).and_then(|r| r.get(key).map(str::to_string));
     if get("root-task", "entry").is_none() {
         why.push("no `report: root-task entry=` line: the root task did not start".to_string());
-        return;
+        return false;
     }
     if get("root-task", "checks-failed").as_deref() != Some("0") {
         why.push(format!("root task checks failed: {:?}", get("root-task", "checks-failed")));
-    }
-    if get("user-level", "result").as_deref() != Some("pass") {
-        why.push("no `report: user-level result=pass` line".to_string());
     }
     if get("ipc-pingpong", "rounds").as_deref() != Some("100")
         || get("ipc-pingpong", "worker-checks-ok").as_deref() != Some("100")
@@ -497,7 +567,117 @@ fn check_user_level(output: &str, why: &mut Vec<String>) {
     if spaces < 2 {
         why.push(format!("expected kmem lines for at least 2 spaces, got {spaces}"));
     }
-    check_programs(output, why);
+    true
+}
+
+/// The checks of a [`Supervised`] boot: the root task's own checks; each program's
+/// reports (`powerbtn`: ready, pressed, debounced; `shutdownlistener`: registered with
+/// every refusal as expected, told and cleaned up; `shutdownhang`: registered and
+/// told); `report: shutdown` with exactly the expected numbers, printed after every
+/// told program's cleanup line (the orderly part: programs first, power-off last);
+/// each program's `report: program` line (`shutdown`, or `no-answer` for one that did
+/// not answer); `report: programs ran= failed=`; and the kernel's `user-level` verdict
+/// with the expected status.
+pub fn check_supervised(s: &Supervised, output: &str, why: &mut Vec<String>) {
+    if !check_root_task(output, why) {
+        return;
+    }
+    let line_of = |prefix: &str| output.lines().position(|l| l.starts_with(prefix));
+    let get =
+        |kind: &str, key: &str| report::find(output, kind, key).and_then(|r| r.get(key).map(str::to_string));
+    let want_shutdown =
+        format!("report: shutdown told={} acknowledged={} timed-out={}", s.told, s.acknowledged, s.timed_out);
+    let shutdown_at = output.lines().position(|l| l == want_shutdown);
+    match (shutdown_at, report::find(output, "shutdown", "told")) {
+        (Some(_), _) => {}
+        (None, Some(r)) => why.push(format!("expected `{want_shutdown}`, got `{}`", show(&r))),
+        (None, None) => why.push(format!("no `report: shutdown` line (expected `{want_shutdown}`)")),
+    }
+    // Told programs clean up before the shutdown's report (and so before the power-off).
+    let before_shutdown = |what: &str, at: Option<usize>, why: &mut Vec<String>| {
+        if let (Some(line), Some(end)) = (at, shutdown_at)
+            && line > end
+        {
+            why.push(format!("{what} came after `report: shutdown`: not an orderly shutdown"));
+        }
+    };
+    let programs: Vec<Report> = report::reports(output).into_iter().filter(|r| r.kind == "program").collect();
+    for &program in s.programs {
+        let (status, own) = match program {
+            "powerbtn" => ("shutdown", vec![("report: powerbtn ready", "the driver never got ready")]),
+            "shutdownlistener" => (
+                "shutdown",
+                vec![
+                    ("report: shutdownlistener registered=yes", "the listener did not register"),
+                    (
+                        "report: shutdownlistener told=yes cleanup=done",
+                        "the listener was not told, or did not clean up",
+                    ),
+                ],
+            ),
+            "shutdownhang" => (
+                "no-answer",
+                vec![
+                    ("report: shutdownhang registered=yes", "shutdownhang did not register"),
+                    ("report: shutdownhang told=yes", "shutdownhang was not told"),
+                ],
+            ),
+            other => {
+                why.push(format!("no checks for supervised program `{other}`"));
+                continue;
+            }
+        };
+        for (prefix, problem) in own {
+            match line_of(prefix) {
+                None => why.push(format!("{problem} (no `{prefix}`)")),
+                Some(at) if prefix.contains("told=yes") => before_shutdown(prefix, Some(at), why),
+                Some(_) => {}
+            }
+        }
+        match programs.iter().find(|r| r.get("name") == Some(program)) {
+            None => why.push(format!("no `report: program name={program}` line")),
+            Some(r) if r.get("status") != Some(status) => {
+                why.push(format!("expected {program} status={status}, got `{}`", show(r)))
+            }
+            Some(_) => {}
+        }
+    }
+    if s.programs.contains(&"powerbtn") {
+        if get("powerbtn", "pressed").as_deref() != Some("yes") {
+            why.push(
+                "the power button did not reach the driver (no `report: powerbtn pressed=yes`)".to_string(),
+            );
+        }
+        if get("powerbtn", "held").as_deref() != Some("yes") {
+            why.push(
+                "the driver's 20 ms debounce (DelayNs at user level) did not see the button held".to_string(),
+            );
+        }
+    }
+    if s.programs.contains(&"shutdownlistener") {
+        let refusals = get("shutdownlistener", "refusals").unwrap_or_default();
+        let all = refusals.split_once('/').is_some_and(|(got, of)| got == of && got != "0");
+        if !all {
+            why.push(format!(
+                "the root did not refuse every bad request as documented: refusals={refusals} (see the `shutdownlistener: FAIL` lines)"
+            ));
+        }
+    }
+    let want_programs = format!("ran={} failed={}", s.programs.len(), s.status);
+    match report::find(output, "programs", "ran") {
+        Some(r)
+            if r.get("ran") == Some(&s.programs.len().to_string())
+                && r.get("failed") == Some(&s.status.to_string()) => {}
+        Some(r) => why.push(format!("expected `report: programs {want_programs}`, got `{}`", show(&r))),
+        None => {
+            why.push(format!("no `report: programs {want_programs}` line: the supervisor did not finish"))
+        }
+    }
+    let verdict = if s.status == 0 { "pass" } else { "fail" };
+    let want_user = format!("report: user-level result={verdict} status={}", s.status);
+    if line_of(&want_user).is_none() {
+        why.push(format!("no `{want_user}` line"));
+    }
 }
 
 /// The root task's supervisor: `report: programs ran=N failed=0` with N >= 1, a
@@ -536,7 +716,7 @@ fn check_root_program(program: &str, output: &str, why: &mut Vec<String>) {
         why.push(format!("no `report: root-task entry=` line: {program} did not start"));
         return;
     }
-    if program != "powerbtn" && get("user-level", "result").as_deref() != Some("pass") {
+    if get("user-level", "result").as_deref() != Some("pass") {
         why.push(format!("no `report: user-level result=pass` line: {program} did not end with status 0"));
     }
     match program {
@@ -599,23 +779,6 @@ fn check_root_program(program: &str, output: &str, why: &mut Vec<String>) {
                 if number("fastpath", path).is_none_or(|n| n == 0) {
                     why.push(format!("the {path} fast path never ran: {:?}", get("fastpath", path)));
                 }
-            }
-        }
-        "powerbtn" => {
-            if get("powerbtn", "ready").is_none() && !output.contains("report: powerbtn ready") {
-                why.push("the driver never got ready (no `report: powerbtn ready`)".to_string());
-            }
-            if get("powerbtn", "pressed").as_deref() != Some("yes") {
-                why.push(
-                    "the power button did not reach the driver (no `report: powerbtn pressed=yes`)"
-                        .to_string(),
-                );
-            }
-            if get("powerbtn", "held").as_deref() != Some("yes") {
-                why.push(
-                    "the driver's 20 ms debounce (DelayNs at user level) did not see the button held"
-                        .to_string(),
-                );
             }
         }
         "numademo" => {
@@ -867,9 +1030,6 @@ mod tests {
                 "report: root-task entry=0x400000\nreport: badargs cases=148 failed=0 known-failures=14\nreport: user-level result=pass status=0\n"
             }
             Some("l4test") => l4test.as_str(),
-            Some("powerbtn") => {
-                "report: root-task entry=0x400000\nreport: powerbtn ready line=3 intid=39 level=0\nreport: powerbtn pressed=yes pending=0x8 held=yes\n"
-            }
             Some("numademo") => {
                 "report: root-task entry=0x400000\nreport: numa-unmap variant=notify pages=3 notifications=6 cycles=177591\nreport: numa-unmap variant=batched pages=3 notifications=2 cycles=67820\nreport: numa-demo-detail workers=4 reads=9 one-fault-per-node-and-page=true\nreport: numa-policy page=hot home=0 periods=6 refaults=[0, 6] moved-to=1 frame-node=1 spread-interleaved=true\nreport: numa-demo nodes=2 spaces=2 pagers=2 code-local=1/1 global-faults=17 max-faults=18 migrations=1 unmaps=13 stale=0 result=pass\nreport: user-level result=pass status=0\n"
             }
@@ -881,7 +1041,56 @@ mod tests {
             }
             _ => "",
         };
-        format!("{out}{block}\n{memory}report: boot result=pass stack_used_kib=35\n{program}")
+        let supervised = t.supervised.map(|s| supervised_output(&s)).unwrap_or_default();
+        format!("{out}{block}\n{memory}report: boot result=pass stack_used_kib=35\n{program}{supervised}")
+    }
+
+    /// What the root task and its programs print on a good supervised run (as the
+    /// `powerbtn` boot printed it, trimmed).
+    fn supervised_output(s: &Supervised) -> String {
+        let mut out = String::from(
+            "report: root-task entry=0x400000 segments=3 space=1 home=0 cpu=0\n\
+             report: ipc-pingpong rounds=100 worker-checks-ok=100 faults=3\n\
+             report: kmem space=2 home=1 tables=6/6 mdb=2/2 tcbs=2/2 fallbacks=0\n\
+             report: root-task checks-failed=0\n",
+        );
+        let mut programs = String::new();
+        for (i, p) in s.programs.iter().enumerate() {
+            let (lines, status) = match *p {
+                "powerbtn" => (
+                    "report: powerbtn ready line=3 intid=39 level=0\n\
+                     report: powerbtn pressed=yes pending=0x8 held=yes\n",
+                    "shutdown",
+                ),
+                "shutdownlistener" => (
+                    "report: shutdownlistener registered=yes refusals=4/4\n\
+                     report: shutdownlistener told=yes cleanup=done\n",
+                    "shutdown",
+                ),
+                _ => (
+                    "report: shutdownhang registered=yes\nreport: shutdownhang told=yes answer=never\n",
+                    "no-answer",
+                ),
+            };
+            out.push_str(lines);
+            programs.push_str(&format!(
+                "report: program name={p} status={status} node={} cpu={i} faults=9\n",
+                i % 2
+            ));
+        }
+        out.push_str(&format!(
+            "report: shutdown told={} acknowledged={} timed-out={}\n{programs}report: programs ran={} failed={}\n\
+             report: kmem space=1 home=0 tables=15/15 mdb=0/0 tcbs=2/2 fallbacks=0\n\
+             report: user-level result={} status={}\n",
+            s.told,
+            s.acknowledged,
+            s.timed_out,
+            s.programs.len(),
+            s.status,
+            if s.status == 0 { "pass" } else { "fail" },
+            s.status
+        ));
+        out
     }
 
     fn good_boot_line() -> &'static str {
@@ -980,7 +1189,7 @@ mod tests {
         for t in matrix(Path::new("k.img")) {
             let Expect::Pass { entry_el, .. } = t.expect else { continue };
             let out = good_output(&t, &format!("report: boot cpu=0 entry_el={entry_el} load_pa=0x40400000"));
-            assert_eq!(check(&t, Ending::Exited(0), &out), Ok(()), "{}:\n{out}", t.name);
+            assert_eq!(check(&t, Ending::Exited(t.expected_status()), &out), Ok(()), "{}:\n{out}", t.name);
         }
     }
 
@@ -1265,6 +1474,72 @@ mod tests {
         assert!(why.contains("the batched variant did not complete"), "{why}");
         let why = reasons(&t, &good.replace("spread-interleaved=true", "spread-interleaved=false"));
         assert!(why.contains("not spread over the nodes"), "{why}");
+    }
+
+    #[test]
+    fn the_power_button_boot_wants_an_orderly_shutdown() {
+        let t = test_named("powerbtn");
+        assert_eq!(t.root_program, None, "the driver runs under the root task");
+        assert_eq!(t.powerdown_on, Some("report: powerbtn ready"));
+        let good = good_output(&t, good_boot_line());
+        assert_eq!(check(&t, Ending::Exited(0), &good), Ok(()));
+        let why = check(&t, Ending::Exited(1), &good).unwrap_err().join("\n");
+        assert!(why.contains("expected exit status 0, got exit status 1"), "{why}");
+        let why = reasons(&t, &good.replace("acknowledged=1 timed-out=0", "acknowledged=0 timed-out=1"));
+        assert!(why.contains("expected `report: shutdown told=1 acknowledged=1 timed-out=0`, got `report: shutdown told=1 acknowledged=0 timed-out=1`"), "{why}");
+        let why = reasons(&t, &good.replace("report: shutdown told=1 acknowledged=1 timed-out=0\n", ""));
+        assert!(why.contains("no `report: shutdown` line"), "{why}");
+        let why = reasons(&t, &good.replace("report: shutdownlistener told=yes cleanup=done\n", ""));
+        assert!(why.contains("the listener was not told"), "{why}");
+        let why = reasons(&t, &good.replace("refusals=4/4", "refusals=3/4"));
+        assert!(why.contains("did not refuse every bad request"), "{why}");
+        let why = reasons(&t, &good.replace("pressed=yes", "pressed=no"));
+        assert!(why.contains("did not reach the driver"), "{why}");
+        let why = reasons(&t, &good.replace("held=yes", "held=no"));
+        assert!(why.contains("debounce"), "{why}");
+        let why = reasons(&t, &good.replace("name=powerbtn status=shutdown", "name=powerbtn status=crash"));
+        assert!(why.contains("expected powerbtn status=shutdown"), "{why}");
+        let why = reasons(&t, &good.replace("ran=2 failed=0", "ran=1 failed=0"));
+        assert!(why.contains("expected `report: programs ran=2 failed=0`"), "{why}");
+        // Cleanup reported after the shutdown's report: not orderly.
+        let late = good.replace("report: shutdownlistener told=yes cleanup=done\n", "").replace(
+            "report: shutdown told=1",
+            "report: shutdownlistener told=yes cleanup=done\nreport: shutdown told=1",
+        );
+        assert_eq!(check(&t, Ending::Exited(0), &late), Ok(()), "before the report is in order");
+        let after = good.replace("report: shutdownlistener told=yes cleanup=done\n", "").replace(
+            "report: programs ran=2",
+            "report: shutdownlistener told=yes cleanup=done\nreport: programs ran=2",
+        );
+        let why = reasons(&t, &after);
+        assert!(why.contains("came after `report: shutdown`"), "{why}");
+        let why = reasons(
+            &t,
+            &good.replace("report: root-task checks-failed=0", "report: root-task checks-failed=2"),
+        );
+        assert!(why.contains("root task checks failed"), "{why}");
+    }
+
+    #[test]
+    fn the_timeout_boot_wants_the_silent_program_counted_and_a_failed_status() {
+        let t = test_named("shutdown-timeout");
+        assert_eq!(t.expected_status(), 1);
+        assert_eq!(t.powerdown_on, None, "the root shuts down itself: no driver");
+        let good = good_output(&t, good_boot_line());
+        assert_eq!(check(&t, Ending::Exited(1), &good), Ok(()), "{good}");
+        let why = check(&t, Ending::Exited(0), &good).unwrap_err().join("\n");
+        assert!(why.contains("expected exit status 1, got exit status 0"), "{why}");
+        let why =
+            check(&t, Ending::TimedOut(std::time::Duration::from_secs(30)), &good).unwrap_err().join("\n");
+        assert!(why.contains("expected exit status 1"), "a hang is a failure: {why}");
+        let why = check(&t, Ending::Exited(1), &good.replace("status=no-answer", "status=shutdown"))
+            .unwrap_err()
+            .join("\n");
+        assert!(why.contains("expected shutdownhang status=no-answer"), "{why}");
+        let why = check(&t, Ending::Exited(1), &good.replace("result=fail status=1", "result=pass status=0"))
+            .unwrap_err()
+            .join("\n");
+        assert!(why.contains("no `report: user-level result=fail status=1` line"), "{why}");
     }
 
     #[test]

@@ -4,26 +4,39 @@
 //!
 //! QEMU `virt` wires its power button (`gpio-keys`, `KEY_POWER`) to line 3 of its
 //! PL061 GPIO controller: the monitor's `system_powerdown` pulses that line. This
-//! program, the root task (mapping a device and attaching an interrupt are
-//! privileged), is the whole driver at user level:
+//! program is the whole driver at user level. The root task starts it like any program
+//! of the initrd, but as a **driver** (`pagers/root/src/supervisor.rs`, `Role`): in a
+//! privileged space (mapping a device and attaching an interrupt are privileged, and
+//! the kernel maps device registers only into the caller's own space), resident
+//! alongside the programs started after it, and the one kind of program the root lets
+//! ask for the shutdown.
 //!
 //! 1. it maps the PL061's register page (`MemoryControl`, device flag) and drives it
 //!    with `platform::pl061` (the same code the host tests run against a fake PL061),
 //!    through `embedded-hal` 1.0's `InputPin`;
 //! 2. it makes line 3 an input that interrupts on its rising edge and attaches the
-//!    controller's SPI to itself (`InterruptControl`);
+//!    controller's SPI to its own thread (`InterruptControl`; its id from the UTCB,
+//!    `rt::my_id`);
 //! 3. it prints `report: powerbtn ready` and waits in an open receive: the kernel
 //!    masks the line when it fires and sends the interrupt as IPC;
 //! 4. on the interrupt it checks that line 3 is what is pending, acknowledges it at
 //!    the device and to the kernel, debounces (20 ms with `embedded-hal`'s `DelayNs`
-//!    on the system counter, `rt::time`), announces the shutdown (`report: powerbtn
-//!    pressed=yes` — the place where a system would tell its running programs), and
-//!    powers off through `SystemControl` (PSCI) with status 0.
+//!    on the system counter, `rt::time`) and prints `report: powerbtn pressed=yes`;
+//! 5. it asks the root task to shut the system down (`rt::shutdown::request`). The
+//!    root tells every program that registered to be told, waits for their answers
+//!    (a bounded time), reports `report: shutdown told= acknowledged= timed-out=` and
+//!    powers off through PSCI; the driver only waits for that. It does not power off
+//!    itself, although its privilege would let it: the programs would not be told.
 //!
-//! The boot test `powerbtn` sends `system_powerdown` through QEMU's QMP socket when it
-//! sees the ready line, and wants the orderly end. The controller's address and line
-//! are QEMU `virt`'s (`pl061@9030000`, `interrupts = <0 7 4>`); like `irqtest`, this
-//! program runs on that board only.
+//! A failure before the button works (the device not there, the interrupt refused)
+//! ends the program with status 1, which the root reports as a failed program.
+//!
+//! The boot test `powerbtn` packs the root, this driver and `pagers/shutdownlistener`,
+//! sends `system_powerdown` through QEMU's QMP socket when it sees the ready line, and
+//! wants the orderly end. The controller's address and line are QEMU `virt`'s
+//! (`pl061@9030000`, `interrupts = <0 7 4>`); like `irqtest`, this program runs on that
+//! board only. It is not in the default initrd: a resident driver keeps the system
+//! running until its button is pressed.
 #![cfg_attr(all(target_arch = "aarch64", target_os = "none"), no_std, no_main)]
 
 rt::entry!(powerbtn);
@@ -48,19 +61,19 @@ mod driver {
     /// MemoryControl flags: device, read-write.
     const DEVICE_RW: u64 = (1 << 1) | (0b110 << 4);
 
+    /// Ends the driver with status 1: the root reports it as a failed program.
     fn fail(what: &str) -> ! {
         println!("powerbtn: FAIL {what}");
         println!("report: powerbtn pressed=no");
-        let e = sys::power_off(1);
-        println!("powerbtn: SystemControl refused: {e}");
-        loop {
-            core::hint::spin_loop();
-        }
+        rt::exit(1)
     }
 
     /// The driver: see the crate docs.
     pub fn powerbtn(_utcb: rt::UtcbAddr) -> ! {
-        let me = ThreadId::ROOT.raw();
+        let me = rt::my_id();
+        if me == 0 {
+            fail("run as the root task: the driver runs under the root task, which it asks for the shutdown");
+        }
         if sys::memory_control(PL061, 0, REGS, DEVICE_RW).is_err() {
             fail("map the PL061 registers");
         }
@@ -84,6 +97,7 @@ mod driver {
         );
         let irq = ThreadId::interrupt(INTID).map_or(0, |t| t.raw());
         let timeouts = Timeouts { send: Timeout::Never, receive: Timeout::Never };
+        let mut asked = false;
         loop {
             let Ok(m) = sys::ipc(0, u64::MAX, timeouts.pack(), [0; 5]) else { continue };
             let label = Tag::from_raw(m.mr[0]).map(|t| t.label()).unwrap_or(0);
@@ -96,6 +110,10 @@ mod driver {
             if pending & (1 << BUTTON) == 0 {
                 continue; // another line: not ours
             }
+            if asked {
+                println!("powerbtn: pressed again: the shutdown is under way");
+                continue;
+            }
             // Debounce with `embedded-hal`'s `DelayNs` (the system counter, at user
             // level): still high 20 ms later is a press, not a glitch.
             let held = match rt::time::delay() {
@@ -105,15 +123,21 @@ mod driver {
                 }
                 Err(_) => false,
             };
-            // The orderly shutdown: a system would tell its programs here and wait for
-            // them; this one has nothing else running.
             println!(
                 "report: powerbtn pressed=yes pending={pending:#x} held={}",
                 if held { "yes" } else { "no" }
             );
-            let e = sys::power_off(0);
-            println!("powerbtn: SystemControl refused: {e}");
-            fail("power off");
+            // The orderly shutdown is the root's to run: it tells the programs.
+            match rt::shutdown::request() {
+                Ok(()) => {
+                    println!("powerbtn: shutdown requested");
+                    asked = true;
+                }
+                Err(e) => {
+                    println!("powerbtn: the root task did not take the shutdown request: {e}");
+                    fail("ask for the shutdown");
+                }
+            }
         }
     }
 

@@ -26,6 +26,10 @@
 //!                 (stack, .bss: fresh frame on n)
 //!   supervisor.rs EXIT -> report, halt, next program     <-  rt::exit(status): 0x1EE7
 //!                 fault outside / exception -> crash     <-  0xFFB0 ...
+//!   shutdown.rs   register: resident, told at shutdown   <-  0x5D01 (rt::shutdown)
+//!                 request (drivers only): shutdown       <-  0x5D02 (powerbtn)
+//!                 Notify "shutdown" to each registered   ->  cleanup, then 0x5D03 done
+//!                 report: shutdown told= acknowledged= timed-out=
 //!   main.rs       report: programs ran= failed=; power off with the failures
 //! ```
 //!
@@ -38,13 +42,21 @@
 //!   `MemoryControl` for the child's pages on the same node, so code, data and stack are
 //!   local to where the program runs. A memory-less node gets the nearest node's frames
 //!   (`MemoryControl`'s fallback flag): the paper's policy, decided at user level.
-//! - **One program at a time.** Output stays readable and every boot runs the same; the
-//!   programs are placed round-robin over the nodes, so together they still visit
-//!   several nodes (`report: program ... node= cpu=`).
+//! - **One program at a time, unless it stays.** Output stays readable and every boot
+//!   runs the same; the programs are placed round-robin over the nodes, so together
+//!   they still visit several nodes (`report: program ... node= cpu=`). A driver, and a
+//!   program that asks to be told of shutdown, stay resident: the root starts the next
+//!   program and keeps paging them (`supervisor.rs`).
+//! - **The end is orderly.** When programs stay resident, the run ends with a shutdown:
+//!   asked for by a driver the root trusts (the power button, `pagers/powerbtn`), or
+//!   decided by the root when no such driver is left. The root tells every registered
+//!   thread, waits for their answers for a bounded time (`shutdown.rs`: a program that
+//!   does not answer is reported, never waited for forever), and then powers off.
 //! - **A broken program is a report, not a hang.** A fault outside its memory, an
 //!   exception, a panic (`rt` exits with status 101) or silence for 10 s ends it with a
-//!   status; the run goes on, and the root powers off with the number of failed programs
-//!   plus its own failed checks, which the boot tests require to be 0.
+//!   status; so does a told program's silence past the shutdown's deadline
+//!   (`no-answer`). The run goes on, and the root powers off with the number of failed
+//!   programs plus its own failed checks, which the boot tests require to be 0.
 //!
 //! The root's own address space, for reference:
 //!
@@ -72,6 +84,7 @@ macro_rules! host_allows_dead_code {
 host_allows_dead_code! {
     mod loader;
     mod pager;
+    mod shutdown;
     mod supervisor;
 }
 

@@ -1,15 +1,17 @@
 // SPDX-License-Identifier: MIT OR Apache-2.0
-//! The supervisor: starts the initrd's programs one by one, serves them, reports them.
+//! The supervisor: starts the initrd's programs, serves them, reports them, and shuts
+//! the system down in order.
 //!
 //! After its own checks the root task runs every program of the initrd except itself,
-//! in name order, one at a time. For each it
+//! in name order. For each it
 //!
 //! 1. picks a CPU ([`CpuOrder`]: round-robin over the nodes first, so consecutive
 //!    programs land on different nodes; a CPU the KIP lists but that did not come up
 //!    answers `InvalidCpu` and is skipped);
 //! 2. creates the program's thread in a **new address space** on that CPU
 //!    (`ThreadControl` with space == dest: the space's home node is the CPU's node),
-//!    with the root as its pager and exception handler, its UTCB at `CHILD_UTCB`;
+//!    with the root as its pager and exception handler, its UTCB at `CHILD_UTCB`; a
+//!    driver's space is made privileged ([`Role`]);
 //! 3. lays the program out and builds its file pages on that node (`loader.rs`);
 //! 4. starts it (`ExchangeRegisters`: SP = `CHILD_STACK_TOP`, IP = the ELF entry);
 //! 5. serves it until it ends ([`Event`]): page faults get a mapping (`pager.rs`), an
@@ -19,22 +21,78 @@
 //! 6. halts the thread (the kernel has no thread deletion yet, so it stays, blocked,
 //!    with its memory) and prints
 //!    `report: program name=NAME status=S node=N cpu=C faults=F`, S being the exit status,
-//!    `crash`, `timeout` or `load-error`.
+//!    `crash`, `timeout`, `load-error`, `shutdown` or `no-answer`.
 //!
-//! One at a time keeps the output of programs apart and makes every run the same; the
-//! loop itself serves whoever its messages come from, checked against the current
-//! program's thread id (the kernel sends faults *as* the faulting thread; anything else
-//! claiming to be a fault is not answered).
+//! # Foreground and resident programs
 //!
-//! [`Tally`] counts the programs run and failed (any status but 0); the root adds the
-//! failures to its own failed checks for its power-off status.
+//! An ordinary program is the **foreground**: the root starts the next one only when it
+//! has ended, which keeps the output of programs apart and makes every run the same. Two
+//! kinds of program stay instead, **resident**, and the root goes on with the next
+//! program while it keeps paging them:
+//! - a **driver** ([`Role::Driver`], by name: [`DRIVERS`]) is resident from its start;
+//! - a program that registers to be told of shutdown (`rt::shutdown::register`) is
+//!   resident from then on: it means to live until the system goes down.
+//!
+//! The serve loop therefore serves whoever its messages come from, checked against the
+//! table of running programs ([`Children`]; the kernel sends faults *as* the faulting
+//! thread; anything else claiming to be a fault is not answered). Only the foreground
+//! program has the silence limit: a resident waits, legitimately, for as long as the
+//! system runs.
+//!
+//! # The orderly shutdown
+//!
+//! The protocol is `rt::shutdown`'s; its decisions are `shutdown.rs`'s. What the loop
+//! does with them ([`next_step`]):
+//!
+//! ```text
+//!   start the next program  <- no foreground program, programs left in the initrd
+//!   begin the shutdown      <- every program has started, and either a driver asked
+//!                              (a request that came earlier waited for this), or
+//!                              programs are resident but no driver is left to ask
+//!   finish                  <- every program has started and none is running, or the
+//!                              shutdown is over (all told threads answered, or its
+//!                              deadline, shutdown::ANSWER_US, passed)
+//!   wait for a message      <- otherwise (until the foreground's silence limit or the
+//!                              shutdown's deadline, whichever comes first)
+//! ```
+//!
+//! Beginning the shutdown sends every registered thread the notice (`Notify`, which
+//! never blocks the root); the answers come in as messages like any other, while the
+//! root goes on paging (a program may fault during its cleanup). When it is over the
+//! root prints `report: shutdown told=N acknowledged=N timed-out=N`, then a
+//! `report: program` line for each program still running (`shutdown` if it answered or
+//! never registered, `no-answer`, a failure, if a thread of it did not), and returns.
+//! `main.rs` powers off through PSCI (`SystemControl`) with the failures: 0 when every
+//! program and every told thread did its part.
+//!
+//! **Why the driver runs privileged.** A driver needs its device's registers mapped
+//! and its interrupt attached. The kernel maps device registers only into the caller's
+//! own space (`MemoryControl`'s device flag) and does not let such a mapping be passed
+//! on by a map item (it is not a mapping-database root), so the root cannot map the
+//! PL061 for the driver as it maps RAM; the alternative, running the driver as a thread
+//! of the root's own space, would make it no ordinary program. So the root marks the
+//! driver's space privileged (`SpaceControl`, the kernel's one notion of authority,
+//! which it documents for trusted system components) and the driver maps its device and
+//! attaches its interrupt itself. The root's own, narrower authority, asking for the
+//! shutdown, goes to the same programs: [`Role::Driver`]. (A kernel that let device
+//! mappings be passed on, as X.2's sigma0 hands out device memory, would let the root
+//! map the registers and attach the interrupt for an unprivileged driver instead.)
+//!
+//! [`Tally`] counts the programs run and failed (any status but 0 or `shutdown`); the
+//! root adds the failures to its own failed checks for its power-off status.
 
 use abi::fault::{EXCEPTION_LABEL, PAGE_FAULT_ACCESS_MASK, PAGE_FAULT_LABEL};
 use abi::fpage::Rights;
 use abi::kip::KipCpu;
 use abi::message::Tag;
+use abi::timeout::Timeout;
+use rt::shutdown;
 
-/// How long a program may stay silent (no fault, no message) before it is given up on:
+use crate::loader::Image;
+use crate::shutdown::Phase;
+
+/// How long the foreground program may stay silent (no fault, no message) before it is
+/// given up on (resident programs may wait as long as the system runs):
 /// 10 s, a third of the boot tests' deadline, and far longer than any program here needs
 /// between two messages.
 pub const SILENCE_US: u32 = 10_000_000;
@@ -117,6 +175,15 @@ pub enum Event {
         /// Its status (0 = success).
         status: u64,
     },
+    /// `rt::shutdown::register`: tell this thread (0 = the sender) of shutdown.
+    Register {
+        /// The thread to tell.
+        thread: u64,
+    },
+    /// `rt::shutdown::request`: shut the system down.
+    RequestShutdown,
+    /// `rt::shutdown::done`: the sender has finished its cleanup.
+    Done,
     /// Anything else: answered with an empty message, so a caller is not left waiting.
     Other {
         /// The label.
@@ -136,10 +203,13 @@ impl Event {
         if label == EXCEPTION_LABEL && u >= 3 {
             return Event::Exception { esr: mr[1], far: mr[2], elr: mr[3] };
         }
-        if label == rt::EXIT_LABEL {
-            return Event::Exit { status: if u >= 1 { mr[1] } else { 0 } };
+        match label {
+            rt::EXIT_LABEL => Event::Exit { status: if u >= 1 { mr[1] } else { 0 } },
+            shutdown::REGISTER_LABEL if u >= 1 => Event::Register { thread: mr[1] },
+            shutdown::REQUEST_LABEL => Event::RequestShutdown,
+            shutdown::DONE_LABEL => Event::Done,
+            _ => Event::Other { label },
         }
-        Event::Other { label }
     }
 }
 
@@ -154,12 +224,19 @@ pub enum Outcome {
     TimedOut,
     /// It never started (see `loader::LoadError`).
     NotLoaded,
+    /// Still running when the system shut down, and every thread of it that was told
+    /// answered (or it registered none).
+    ShutDown,
+    /// Still running when the system shut down, and a thread of it that was told did
+    /// not answer before the deadline.
+    NoAnswer,
 }
 
 impl Outcome {
-    /// Whether it counts as a failed program: anything but exit status 0.
+    /// Whether it counts as a failed program: anything but exit status 0 or an orderly
+    /// end at shutdown.
     pub fn failed(self) -> bool {
-        self != Outcome::Exited(0)
+        !matches!(self, Outcome::Exited(0) | Outcome::ShutDown)
     }
 }
 
@@ -170,6 +247,8 @@ impl core::fmt::Display for Outcome {
             Outcome::Crashed => f.write_str("crash"),
             Outcome::TimedOut => f.write_str("timeout"),
             Outcome::NotLoaded => f.write_str("load-error"),
+            Outcome::ShutDown => f.write_str("shutdown"),
+            Outcome::NoAnswer => f.write_str("no-answer"),
         }
     }
 }
@@ -191,84 +270,556 @@ impl Tally {
     }
 }
 
+/// The programs the root starts as drivers ([`Role::Driver`]), by their name in the
+/// initrd. The initrd is the system's configuration (it is part of the boot image,
+/// as trusted as the kernel), so a name in it is enough to pick a program out.
+pub const DRIVERS: [&str; 1] = ["powerbtn"];
+
+/// What the root trusts a program with.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Role {
+    /// An ordinary program: its own space, unprivileged; the foreground until it ends
+    /// or registers for shutdown.
+    Program,
+    /// A driver: its space privileged (it maps its device and attaches its interrupt
+    /// itself: see the module docs), resident from its start, and allowed to ask for
+    /// the shutdown.
+    Driver,
+}
+
+impl Role {
+    /// The role of the initrd's program `name`.
+    pub fn of(name: &str) -> Role {
+        if DRIVERS.contains(&name) { Role::Driver } else { Role::Program }
+    }
+}
+
+/// How many programs can run at once: every driver, a program per registration (a
+/// registered program is resident), and the foreground. Programs are started only
+/// when there is no foreground, so the table cannot be full then.
+pub const MAX_CHILDREN: usize = DRIVERS.len() + shutdown::REGISTRATIONS + 1;
+
+/// A started program: who it is, where it runs, how it is laid out.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Child<'a> {
+    /// Its thread (raw id).
+    pub id: u64,
+    /// Its name in the initrd.
+    pub name: &'a str,
+    /// Its CPU.
+    pub cpu: usize,
+    /// Its space's home node.
+    pub node: u64,
+    /// Its layout (`loader.rs`), for its faults.
+    pub image: Image,
+    /// What the root trusts it with.
+    pub role: Role,
+    /// Whether the root has stopped waiting for it to end (see the module docs).
+    pub resident: bool,
+    /// Page faults served.
+    pub faults: u64,
+}
+
+/// The running programs: a fixed table, found by thread id.
+#[derive(Clone, Debug, Default)]
+pub struct Children<'a> {
+    slots: [Option<Child<'a>>; MAX_CHILDREN],
+}
+
+/// [`Children::insert`]: every slot is taken.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct TableFull;
+
+impl<'a> Children<'a> {
+    /// Adds `child` (dropped if the table is full).
+    pub fn insert(&mut self, child: Child<'a>) -> Result<(), TableFull> {
+        let slot = self.slots.iter_mut().find(|s| s.is_none()).ok_or(TableFull)?;
+        *slot = Some(child);
+        Ok(())
+    }
+
+    /// Whether no program could be added.
+    pub fn is_full(&self) -> bool {
+        self.slots.iter().all(Option::is_some)
+    }
+
+    /// The running program whose thread is `id`.
+    pub fn get_mut(&mut self, id: u64) -> Option<&mut Child<'a>> {
+        self.slots.iter_mut().flatten().find(|c| c.id == id)
+    }
+
+    /// The running program whose thread is `id`.
+    pub fn get(&self, id: u64) -> Option<&Child<'a>> {
+        self.iter().find(|c| c.id == id)
+    }
+
+    /// Takes the program whose thread is `id` out of the table.
+    pub fn remove(&mut self, id: u64) -> Option<Child<'a>> {
+        self.slots.iter_mut().find(|s| s.as_ref().is_some_and(|c| c.id == id)).and_then(Option::take)
+    }
+
+    /// The running programs.
+    pub fn iter(&self) -> impl Iterator<Item = &Child<'a>> + '_ {
+        self.slots.iter().flatten()
+    }
+}
+
+/// What the supervisor's loop does next (see the module docs' table).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Step {
+    /// Start the next program of the initrd.
+    StartProgram,
+    /// Begin the shutdown: tell every registered thread.
+    BeginShutdown(Reason),
+    /// Stop serving: return the tally.
+    Finish,
+    /// Wait for the next message (or the next deadline).
+    Wait,
+}
+
+/// Why a shutdown begins.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Reason {
+    /// A driver asked (this thread).
+    Requested(u64),
+    /// Programs are resident, but no driver is left that could ask: the root decides,
+    /// rather than wait for ever.
+    NobodyCanAsk,
+}
+
+/// What the loop sees when it decides: see [`next_step`].
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct View {
+    /// Every program of the initrd has been started (or failed to).
+    pub all_started: bool,
+    /// A foreground program is running.
+    pub foreground: bool,
+    /// Programs running (foreground and resident).
+    pub running: usize,
+    /// Drivers running.
+    pub drivers: usize,
+    /// Where the shutdown is.
+    pub phase: Phase,
+}
+
+/// The supervisor's next step (the module docs' table, as a function the host tests).
+pub fn next_step(v: View) -> Step {
+    if v.phase == Phase::Over {
+        return Step::Finish;
+    }
+    if !v.all_started {
+        return if v.foreground { Step::Wait } else { Step::StartProgram };
+    }
+    match v.phase {
+        Phase::Requested { by } => Step::BeginShutdown(Reason::Requested(by)),
+        Phase::Running if v.running == 0 => Step::Finish,
+        Phase::Running if v.drivers == 0 => Step::BeginShutdown(Reason::NobodyCanAsk),
+        _ => Step::Wait,
+    }
+}
+
+/// The receive timeout that wakes the loop at the earliest of `deadlines` (microseconds
+/// on the root's clock; `None`: no such deadline), from `now`: never without any, zero
+/// (poll) when one has passed.
+pub fn receive_timeout(now: u64, deadlines: [Option<u64>; 2]) -> Timeout {
+    match deadlines.into_iter().flatten().min() {
+        None => Timeout::Never,
+        Some(d) if d <= now => Timeout::Zero,
+        // Micros(NEVER) would mean never: cap one below; the loop simply waits again.
+        Some(d) => Timeout::Micros(u32::try_from(d - now).unwrap_or(u32::MAX - 1).min(u32::MAX - 1)),
+    }
+}
+
+/// Counter `ticks` at `frequency` Hz, in microseconds (0 Hz: the KIP gives no clock,
+/// and deadlines then pass at once rather than never).
+pub fn micros(ticks: u64, frequency: u64) -> u64 {
+    if frequency == 0 {
+        return u64::MAX;
+    }
+    u64::try_from(u128::from(ticks) * 1_000_000 / u128::from(frequency)).unwrap_or(u64::MAX)
+}
+
 #[cfg(all(target_arch = "aarch64", target_os = "none"))]
 pub use target::run;
 
 #[cfg(all(target_arch = "aarch64", target_os = "none"))]
 mod target {
     use super::*;
-    use crate::loader::{self, CHILD_STACK_TOP, CHILD_UTCB, Image, LoadError, SCRATCH_BASE, SCRATCH_END};
+    use crate::loader::{self, CHILD_STACK_TOP, CHILD_UTCB, LoadError, SCRATCH_BASE, SCRATCH_END};
     use crate::pager;
+    use crate::shutdown::{ANSWER_US, Shutdown, Unanswered};
     use abi::Error;
     use abi::kip::Kip;
     use abi::syscall::{ExregsControl, Syscall};
-    use abi::timeout::{Timeout, Timeouts};
+    use abi::timeout::Timeouts;
     use bootfmt::cpio::Archive;
     use bootfmt::elf::Elf;
+    use rt::shutdown::ShutdownError;
     use rt::{println, sys};
-
-    /// A started program: who it is and where it runs.
-    struct Child {
-        id: u64,
-        cpu: usize,
-        node: u64,
-        image: Image,
-    }
 
     /// Runs every program of the initrd (see the module docs); returns the tally.
     pub fn run(kip: &Kip, me: u64) -> Tally {
-        let mut tally = Tally::default();
         let Some((address, size)) = kip.initrd() else {
             println!("root: no initrd in the KIP: no programs to run");
-            return tally;
+            return Tally::default();
         };
         // SAFETY: the kernel maps the initrd read-only at `address` in the root task's
         // space for its whole life (KIP `initrd`, kernel/src/l4/task.rs), `size` bytes.
-        let blob = unsafe { core::slice::from_raw_parts(address as *const u8, size as usize) };
-        let archive = Archive::new(blob);
-        let cpus = CpuOrder::new(kip.cpus());
-        // Position 0 is the first CPU of node 0, where the root itself runs (the boot
-        // CPU): start one further, so the first program runs on another node if there is
-        // one, and the root's CPU comes last in each round.
-        let mut next_cpu = 1usize;
-        let mut scratch = SCRATCH_BASE;
-        let mut after: Option<&str> = None;
+        let blob: &'static [u8] = unsafe { core::slice::from_raw_parts(address as *const u8, size as usize) };
+        let mut s = Supervisor {
+            kip,
+            me,
+            archive: Archive::new(blob),
+            cpus: CpuOrder::new(kip.cpus()),
+            // Position 0 is the first CPU of node 0, where the root itself runs (the
+            // boot CPU): start one further, so the first program runs on another node
+            // if there is one, and the root's CPU comes last in each round.
+            next_cpu: 1,
+            scratch: SCRATCH_BASE,
+            after: None,
+            started: 0,
+            all_started: false,
+            children: Children::default(),
+            foreground: None,
+            silence_deadline: 0,
+            shutdown: Shutdown::new(),
+            shutdown_began: false,
+            tally: Tally::default(),
+            reply_to: 0,
+            reply: [0; 5],
+        };
         loop {
-            let entry = match loader::next_program(&archive, after) {
+            let view = View {
+                all_started: s.all_started,
+                foreground: s.foreground.is_some(),
+                running: s.children.iter().count(),
+                drivers: s.children.iter().filter(|c| c.role == Role::Driver).count(),
+                phase: s.shutdown.phase(),
+            };
+            match next_step(view) {
+                Step::StartProgram => s.start_next(),
+                Step::BeginShutdown(reason) => s.begin_shutdown(reason),
+                Step::Wait => s.receive(),
+                Step::Finish => break,
+            }
+        }
+        s.finish()
+    }
+
+    /// The supervisor's state between two steps of its loop.
+    struct Supervisor<'k> {
+        kip: &'k Kip,
+        me: u64,
+        archive: Archive<'static>,
+        cpus: CpuOrder,
+        next_cpu: usize,
+        /// Where the next program's pages go in the root's scratch window.
+        scratch: u64,
+        /// The name of the program started last (the initrd is walked in name order).
+        after: Option<&'static str>,
+        /// Programs started (or tried): the next gets thread number FIRST_THREAD + this.
+        started: u64,
+        all_started: bool,
+        children: Children<'static>,
+        /// The foreground program's thread, and when its silence limit runs out.
+        foreground: Option<u64>,
+        silence_deadline: u64,
+        shutdown: Shutdown,
+        shutdown_began: bool,
+        tally: Tally,
+        /// The answer to send with the next receive (0: none).
+        reply_to: u64,
+        reply: [u64; 5],
+    }
+
+    impl Supervisor<'_> {
+        /// Microseconds on the system counter.
+        fn now(&self) -> u64 {
+            micros(sys::counter(), self.kip.counter_frequency)
+        }
+
+        /// Starts the next program of the initrd, or notes that there is none.
+        fn start_next(&mut self) {
+            let entry = match loader::next_program(&self.archive, self.after) {
                 Ok(Some(entry)) => entry,
-                Ok(None) => break,
+                Ok(None) => {
+                    self.all_started = true;
+                    return;
+                }
                 Err(e) => {
                     println!("root: the initrd is damaged: {e}");
-                    tally.count(Outcome::NotLoaded);
-                    break;
+                    self.tally.count(Outcome::NotLoaded);
+                    self.all_started = true;
+                    return;
                 }
             };
-            after = Some(entry.name);
-            let id = abi::thread::ThreadId::new(FIRST_THREAD + tally.ran, 1).map_or(0, |t| t.raw());
-            let (outcome, cpu, node, faults) = match start(kip, me, id, entry.data, &cpus, &mut next_cpu, scratch) {
-                Ok(child) => {
-                    scratch = child.image.scratch_end;
-                    let (outcome, faults) = serve(&child, entry.name);
-                    stop(child.id, entry.name);
-                    (outcome, Some(child.cpu), Some(child.node), faults)
-                }
+            self.after = Some(entry.name);
+            let id = abi::thread::ThreadId::new(FIRST_THREAD + self.started, 1).map_or(0, |t| t.raw());
+            self.started += 1;
+            if self.children.is_full() {
+                // Cannot happen (see MAX_CHILDREN), but a full table is a report, not a
+                // program the root loses track of.
+                println!("root: {} not started: {MAX_CHILDREN} programs run already", entry.name);
+                self.report(entry.name, Outcome::NotLoaded, None, None, 0);
+                return;
+            }
+            let role = Role::of(entry.name);
+            let placed =
+                start(self.kip, self.me, id, entry.data, &self.cpus, &mut self.next_cpu, self.scratch, role);
+            let (cpu, node, image) = match placed {
+                Ok(p) => p,
                 Err((e, placed)) => {
                     println!("root: {} not started: {e}", entry.name);
                     if let Some(child) = placed {
                         stop(child, entry.name);
                     }
-                    (Outcome::NotLoaded, None, None, 0)
+                    self.report(entry.name, Outcome::NotLoaded, None, None, 0);
+                    return;
                 }
             };
+            self.scratch = image.scratch_end;
+            let resident = role == Role::Driver;
+            if resident {
+                println!(
+                    "root: {} is a driver: privileged, and runs alongside the next programs",
+                    entry.name
+                );
+            } else {
+                self.foreground = Some(id);
+                self.silence_deadline = self.now().saturating_add(u64::from(SILENCE_US));
+            }
+            let child = Child { id, name: entry.name, cpu, node, image, role, resident, faults: 0 };
+            if self.children.insert(child).is_err() {
+                // Checked above: unreachable, but never a program left unreported.
+                stop(id, entry.name);
+                self.foreground = None;
+                self.report(entry.name, Outcome::NotLoaded, Some(cpu), Some(node), 0);
+            }
+        }
+
+        /// Waits for one message (or deadline) and handles it.
+        fn receive(&mut self) {
+            let now = self.now();
+            let silence = self.foreground.map(|_| self.silence_deadline);
+            let timeouts = Timeouts {
+                send: Timeout::Zero,
+                receive: receive_timeout(now, [silence, self.shutdown.deadline()]),
+            };
+            // The reply never waits (its receiver is blocked in its fault or call, or
+            // gone); the receive waits until the earliest deadline.
+            let replied = self.reply_to;
+            let got = sys::ipc(replied, u64::MAX, timeouts.pack(), self.reply);
+            self.reply_to = 0;
+            match got {
+                Ok(msg) => self.handle(msg),
+                Err(Error::ReceiveTimeout) => self.deadlines(),
+                // The reply could not be delivered (the receiver is no longer waiting):
+                // nothing to do but listen again.
+                Err(Error::SendTimeout | Error::NonExistingPartner) => {}
+                Err(e) if replied != 0 => {
+                    // The kernel refused the reply itself (a map item the program's
+                    // window rejects, say): that program cannot be served.
+                    let name = self.children.get(replied).map_or("?", |c| c.name);
+                    println!("root: {name}: the answer to it failed: {e}");
+                    self.end(replied, Outcome::Crashed);
+                }
+                // A receive from anyone fails only by timing out (the root is never
+                // halted); should the kernel say otherwise, it is said, and the
+                // deadlines are checked as after a timeout.
+                Err(e) => {
+                    println!("root: ipc: {e}");
+                    self.deadlines();
+                }
+            }
+        }
+
+        /// The foreground's silence limit and the shutdown's deadline.
+        fn deadlines(&mut self) {
+            let now = self.now();
+            if let Some(id) = self.foreground
+                && now >= self.silence_deadline
+            {
+                let name = self.children.get(id).map_or("?", |c| c.name);
+                println!("root: {name}: silent for {} s: given up", SILENCE_US / 1_000_000);
+                self.end(id, Outcome::TimedOut);
+            }
+            if self.shutdown.deadline().is_some() && self.shutdown.expire(now) {
+                for (program, thread, why) in self.shutdown.unanswered() {
+                    if why == Unanswered::Silent {
+                        let name = self.children.get(program).map_or("?", |c| c.name);
+                        println!("root: shutdown: {name} (thread {thread:#x}) did not answer: {why}");
+                    }
+                }
+            }
+        }
+
+        /// One message from `msg.from`.
+        fn handle(&mut self, msg: sys::Received) {
+            let event = Event::classify(msg.mr);
+            let now = self.now();
+            let Some(child) = self.children.get_mut(msg.from) else {
+                // Not a program the root runs (a thread it does not page, or a message
+                // someone else labelled like a kernel message): not served. A shutdown
+                // request is answered, so the caller is not left waiting.
+                if matches!(event, Event::Register { .. } | Event::RequestShutdown | Event::Done) {
+                    println!(
+                        "root: shutdown request from {:#x}, which is no program of the root's: refused",
+                        msg.from
+                    );
+                    self.answer(msg.from, Err(ShutdownError::UnknownThread));
+                } else {
+                    println!("root: ignored a message from {:#x} (label {:#x})", msg.from, msg.mr[0] >> 16);
+                }
+                return;
+            };
+            let (id, name, role) = (child.id, child.name, child.role);
+            if self.foreground == Some(id) {
+                self.silence_deadline = now.saturating_add(u64::from(SILENCE_US));
+            }
+            match event {
+                Event::PageFault { address, ip, access } => {
+                    child.faults += 1;
+                    let served = pager::resolve(&child.image, address, access)
+                        .map_err(Served::Crash)
+                        .and_then(|r| pager::serve(r, child.node).map_err(Served::Kernel));
+                    match served {
+                        Ok([w0, w1, w2]) => {
+                            self.reply = [w0, w1, w2, 0, 0];
+                            self.reply_to = id;
+                        }
+                        Err(Served::Crash(c)) => {
+                            println!("root: {name} crashed: {c} (ip {ip:#x})");
+                            self.end(id, Outcome::Crashed);
+                        }
+                        Err(Served::Kernel(e)) => {
+                            println!("root: {name}: no page for {address:#x}: {e}");
+                            self.end(id, Outcome::Crashed);
+                        }
+                    }
+                }
+                Event::Exception { esr, far, elr } => {
+                    println!("root: {name} crashed: exception, ESR {esr:#x} FAR {far:#x} ELR {elr:#x}");
+                    self.end(id, Outcome::Crashed);
+                }
+                Event::Exit { status } => self.end(id, Outcome::Exited(status)),
+                Event::Register { thread } => {
+                    let r = self.shutdown.register(id, thread, role == Role::Driver);
+                    match r {
+                        Ok(()) => {
+                            child.resident = true;
+                            if self.foreground == Some(id) {
+                                self.foreground = None;
+                            }
+                            let told = if thread == 0 { id } else { thread };
+                            println!(
+                                "root: {name} will be told of shutdown (thread {told:#x}); it runs alongside the next programs"
+                            );
+                        }
+                        Err(e) => println!("root: {name} registering for shutdown: refused: {e}"),
+                    }
+                    self.answer(id, r);
+                }
+                Event::RequestShutdown => {
+                    let r = self.shutdown.request(id, role == Role::Driver);
+                    match r {
+                        Ok(()) if self.all_started => println!("root: {name} asks for shutdown"),
+                        Ok(()) => println!(
+                            "root: {name} asks for shutdown: it begins once every program has started"
+                        ),
+                        Err(e) => println!("root: {name} asks for shutdown: refused: {e}"),
+                    }
+                    self.answer(id, r);
+                }
+                Event::Done => {
+                    let r = self.shutdown.acknowledge(id);
+                    match r {
+                        Ok(()) => println!("root: {name} has finished its cleanup"),
+                        Err(e) => println!("root: {name} says done: refused: {e}"),
+                    }
+                    self.answer(id, r);
+                }
+                Event::Other { label } => {
+                    println!("root: {name} sent label {label:#x}, which the root task does not serve");
+                    self.reply = [0; 5];
+                    self.reply_to = id;
+                }
+            }
+        }
+
+        /// Sends `status` as the answer with the next receive.
+        fn answer(&mut self, to: u64, status: Result<(), ShutdownError>) {
+            self.reply = shutdown::reply_message(status);
+            self.reply_to = to;
+        }
+
+        /// Tells every registered thread; answers are awaited until the deadline.
+        fn begin_shutdown(&mut self, reason: Reason) {
+            match reason {
+                Reason::Requested(_) => println!("root: shutdown: every program has started; telling them"),
+                Reason::NobodyCanAsk => {
+                    println!(
+                        "root: shutdown: every program has started and no driver is left to ask: shutting down"
+                    )
+                }
+            }
+            self.shutdown_began = true;
+            let deadline = self.now().saturating_add(ANSWER_US);
+            let notices = self.shutdown.begin(deadline);
+            for &thread in notices.threads() {
+                if let Err(e) = sys::notify(thread, shutdown::NOTICE) {
+                    let why = Unanswered::NotDelivered(e);
+                    println!("root: shutdown: thread {thread:#x} not told: {why}");
+                    self.shutdown.not_delivered(thread, e);
+                }
+            }
+        }
+
+        /// Ends a program: reports it, counts it, halts it, forgets it.
+        fn end(&mut self, id: u64, outcome: Outcome) {
+            let Some(child) = self.children.remove(id) else { return };
+            if self.foreground == Some(id) {
+                self.foreground = None;
+            }
+            self.shutdown.program_ended(id, matches!(outcome, Outcome::Exited(_)));
+            stop(id, child.name);
+            self.report(child.name, outcome, Some(child.cpu), Some(child.node), child.faults);
+        }
+
+        /// `report: program ...`, and the tally.
+        fn report(
+            &mut self,
+            name: &str,
+            outcome: Outcome,
+            cpu: Option<usize>,
+            node: Option<u64>,
+            faults: u64,
+        ) {
             println!(
-                "report: program name={} status={outcome} node={} cpu={} faults={faults}",
-                entry.name,
+                "report: program name={name} status={outcome} node={} cpu={} faults={faults}",
                 Dash(node),
                 Dash(cpu.map(|c| c as u64)),
             );
-            tally.count(outcome);
+            self.tally.count(outcome);
         }
-        tally
+
+        /// After the loop: the last answer, the shutdown's report, the programs still
+        /// running.
+        fn finish(mut self) -> Tally {
+            if self.reply_to != 0 {
+                let _ = sys::ipc(self.reply_to, 0, Timeouts::ZERO.pack(), self.reply);
+            }
+            if self.shutdown_began {
+                println!("report: shutdown {}", self.shutdown.counts());
+                let mut running = Children::default();
+                core::mem::swap(&mut running, &mut self.children);
+                for c in running.iter() {
+                    let outcome =
+                        if self.shutdown.answered_all(c.id) { Outcome::ShutDown } else { Outcome::NoAnswer };
+                    self.report(c.name, outcome, Some(c.cpu), Some(c.node), c.faults);
+                }
+            }
+            self.tally
+        }
     }
 
     /// A number, or `-` when there is none (a program that never got a CPU).
@@ -283,8 +834,13 @@ mod target {
         }
     }
 
-    /// Places, loads and starts one program; on failure also returns the thread id if a
-    /// thread was already created (so it can be halted).
+    /// Places, loads and starts one program; returns its CPU, node and layout. On
+    /// failure also returns the thread id if a thread was already created (so it can be
+    /// halted).
+    #[allow(
+        clippy::too_many_arguments,
+        reason = "the loop's state, passed apart so the borrows stay disjoint"
+    )]
     fn start(
         kip: &Kip,
         me: u64,
@@ -293,7 +849,8 @@ mod target {
         cpus: &CpuOrder,
         next_cpu: &mut usize,
         scratch: u64,
-    ) -> Result<Child, (LoadError, Option<u64>)> {
+        role: Role,
+    ) -> Result<(usize, u64, Image), (LoadError, Option<u64>)> {
         let elf = Elf::parse(file).map_err(|e| (LoadError::Elf(e), None))?;
         let image = loader::plan(elf.segments(), elf.entry(), scratch, SCRATCH_END).map_err(|e| (e, None))?;
         // 1-2. A CPU that accepts the thread, round-robin.
@@ -312,6 +869,10 @@ mod target {
         }
         let cpu = placed.ok_or((LoadError::NoCpu, None))?;
         let node = u64::from(kip.node_of_cpu(cpu).unwrap_or(0));
+        // A driver's space is privileged (see the module docs for why).
+        if role == Role::Driver {
+            sys::space_control(id, true).map_err(|e| (LoadError::Kernel(e), Some(id)))?;
+        }
         // 3. Its file pages, on its node.
         loader::load(&image, &elf, node).map_err(|e| (e, Some(id)))?;
         // 4. Go: the root is its exception handler too, so a crash comes here as IPC.
@@ -319,77 +880,14 @@ mod target {
             | ExregsControl::SET_IP
             | ExregsControl::SET_EXCEPTION_HANDLER
             | ExregsControl::START;
-        let r = sys::raw(Syscall::ExchangeRegisters, [id, control.raw(), CHILD_STACK_TOP, elf.entry(), 0, me, 0, 0]);
+        let r = sys::raw(
+            Syscall::ExchangeRegisters,
+            [id, control.raw(), CHILD_STACK_TOP, elf.entry(), 0, me, 0, 0],
+        );
         if let Some(e) = Error::from_code(r[0]) {
             return Err((LoadError::Kernel(e), Some(id)));
         }
-        Ok(Child { id, cpu, node, image })
-    }
-
-    /// Serves `child` until it ends; returns how, and how many page faults it had.
-    fn serve(child: &Child, name: &str) -> (Outcome, u64) {
-        let mut faults = 0u64;
-        let mut reply_to = 0u64;
-        let mut reply = [0u64; 5];
-        // The reply never waits (the child is blocked in its fault or call, or gone);
-        // the receive waits at most SILENCE_US.
-        let timeouts = Timeouts { send: Timeout::Zero, receive: Timeout::Micros(SILENCE_US) }.pack();
-        loop {
-            let got = sys::ipc(reply_to, u64::MAX, timeouts, reply);
-            reply_to = 0;
-            let msg = match got {
-                Ok(m) => m,
-                Err(Error::ReceiveTimeout) => {
-                    println!("root: {name}: silent for {} s: given up", SILENCE_US / 1_000_000);
-                    return (Outcome::TimedOut, faults);
-                }
-                // The reply could not be delivered (the child is no longer waiting):
-                // nothing to do but listen again.
-                Err(Error::SendTimeout | Error::NonExistingPartner) => continue,
-                Err(e) => {
-                    println!("root: {name}: ipc: {e}");
-                    return (Outcome::Crashed, faults);
-                }
-            };
-            if msg.from != child.id {
-                // Not the program being served (a thread the root does not page, or a
-                // message someone else labelled like a kernel message): not answered.
-                println!("root: ignored a message from {:#x} (label {:#x})", msg.from, msg.mr[0] >> 16);
-                continue;
-            }
-            match Event::classify(msg.mr) {
-                Event::PageFault { address, ip, access } => {
-                    faults += 1;
-                    let served = pager::resolve(&child.image, address, access)
-                        .map_err(Served::Crash)
-                        .and_then(|r| pager::serve(r, child.node).map_err(Served::Kernel));
-                    match served {
-                        Ok([w0, w1, w2]) => {
-                            reply = [w0, w1, w2, 0, 0];
-                            reply_to = msg.from;
-                        }
-                        Err(Served::Crash(c)) => {
-                            println!("root: {name} crashed: {c} (ip {ip:#x})");
-                            return (Outcome::Crashed, faults);
-                        }
-                        Err(Served::Kernel(e)) => {
-                            println!("root: {name}: no page for {address:#x}: {e}");
-                            return (Outcome::Crashed, faults);
-                        }
-                    }
-                }
-                Event::Exception { esr, far, elr } => {
-                    println!("root: {name} crashed: exception, ESR {esr:#x} FAR {far:#x} ELR {elr:#x}");
-                    return (Outcome::Crashed, faults);
-                }
-                Event::Exit { status } => return (Outcome::Exited(status), faults),
-                Event::Other { label } => {
-                    println!("root: {name} sent label {label:#x}, which the root task does not serve");
-                    reply = [0; 5];
-                    reply_to = msg.from;
-                }
-            }
-        }
+        Ok((cpu, node, image))
     }
 
     /// Why a fault was not served.
@@ -482,19 +980,153 @@ mod tests {
         assert_eq!(Event::classify([tag(rt::EXIT_LABEL, 1), 7, 0, 0, 0]), Event::Exit { status: 7 });
         assert_eq!(Event::classify([tag(rt::EXIT_LABEL, 0), 7, 0, 0, 0]), Event::Exit { status: 0 });
         assert_eq!(Event::classify([tag(0x42, 1), 1, 0, 0, 0]), Event::Other { label: 0x42 });
-        assert_eq!(Event::classify([tag(0xFFE4, 0), 0, 0, 0, 0]), Event::Other { label: 0xFFE4 }, "too short");
-        assert_eq!(Event::classify([u64::MAX, 0, 0, 0, 0]), Event::Other { label: 0 }, "a tag that does not decode");
+        assert_eq!(
+            Event::classify([tag(0xFFE4, 0), 0, 0, 0, 0]),
+            Event::Other { label: 0xFFE4 },
+            "too short"
+        );
+        assert_eq!(
+            Event::classify([u64::MAX, 0, 0, 0, 0]),
+            Event::Other { label: 0 },
+            "a tag that does not decode"
+        );
     }
 
     #[test]
-    fn only_exit_status_0_is_success() {
+    fn the_shutdown_protocols_messages_are_recognised() {
+        assert_eq!(Event::classify(shutdown::register_message(0)), Event::Register { thread: 0 });
+        assert_eq!(
+            Event::classify(shutdown::register_message(0x1_0001)),
+            Event::Register { thread: 0x1_0001 }
+        );
+        assert_eq!(Event::classify(shutdown::request_message()), Event::RequestShutdown);
+        assert_eq!(Event::classify(shutdown::done_message()), Event::Done);
+        assert_eq!(
+            Event::classify([tag(shutdown::REGISTER_LABEL, 0), 0, 0, 0, 0]),
+            Event::Other { label: shutdown::REGISTER_LABEL },
+            "a registration without its word"
+        );
+    }
+
+    #[test]
+    fn only_the_named_drivers_are_drivers() {
+        assert_eq!(Role::of("powerbtn"), Role::Driver);
+        for name in ["hello", "shutdownlistener", "powerbtn2", "Powerbtn", ""] {
+            assert_eq!(Role::of(name), Role::Program, "{name}");
+        }
+    }
+
+    fn view(all_started: bool, foreground: bool, running: usize, drivers: usize, phase: Phase) -> View {
+        View { all_started, foreground, running, drivers, phase }
+    }
+
+    #[test]
+    fn programs_start_one_foreground_at_a_time() {
+        assert_eq!(next_step(view(false, false, 0, 0, Phase::Running)), Step::StartProgram);
+        assert_eq!(next_step(view(false, true, 1, 0, Phase::Running)), Step::Wait);
+        // Residents do not hold up the next program.
+        assert_eq!(next_step(view(false, false, 2, 1, Phase::Running)), Step::StartProgram);
+        // Nothing left to start or run: the end, as before there were residents.
+        assert_eq!(next_step(view(true, false, 0, 0, Phase::Running)), Step::Finish);
+    }
+
+    #[test]
+    fn a_request_waits_until_every_program_has_started() {
+        let asked = Phase::Requested { by: 7 };
+        assert_eq!(next_step(view(false, true, 2, 1, asked)), Step::Wait);
+        assert_eq!(next_step(view(false, false, 2, 1, asked)), Step::StartProgram);
+        assert_eq!(next_step(view(true, false, 2, 1, asked)), Step::BeginShutdown(Reason::Requested(7)));
+        // Even with nobody running any more (the requester crashed): told=0, then over.
+        assert_eq!(next_step(view(true, false, 0, 0, asked)), Step::BeginShutdown(Reason::Requested(7)));
+    }
+
+    #[test]
+    fn residents_without_a_driver_are_shut_down_by_the_root() {
+        assert_eq!(
+            next_step(view(true, false, 1, 0, Phase::Running)),
+            Step::BeginShutdown(Reason::NobodyCanAsk)
+        );
+        assert_eq!(next_step(view(true, false, 2, 1, Phase::Running)), Step::Wait, "a driver may still ask");
+    }
+
+    #[test]
+    fn a_begun_shutdown_waits_until_it_is_over() {
+        assert_eq!(next_step(view(true, false, 2, 1, Phase::Waiting { deadline: 9 })), Step::Wait);
+        assert_eq!(next_step(view(true, false, 2, 1, Phase::Over)), Step::Finish);
+        assert_eq!(next_step(view(true, false, 0, 0, Phase::Over)), Step::Finish);
+    }
+
+    #[test]
+    fn the_receive_wakes_at_the_earliest_deadline() {
+        assert_eq!(receive_timeout(100, [None, None]), Timeout::Never);
+        assert_eq!(receive_timeout(100, [Some(350), None]), Timeout::Micros(250));
+        assert_eq!(receive_timeout(100, [Some(350), Some(200)]), Timeout::Micros(100));
+        assert_eq!(receive_timeout(100, [None, Some(100)]), Timeout::Zero, "due now: poll");
+        assert_eq!(receive_timeout(100, [Some(5), Some(900)]), Timeout::Zero, "passed: poll");
+        assert_eq!(
+            receive_timeout(0, [Some(u64::MAX), None]),
+            Timeout::Micros(u32::MAX - 1),
+            "never `never`"
+        );
+    }
+
+    #[test]
+    fn counter_ticks_become_microseconds() {
+        assert_eq!(micros(62_500_000, 62_500_000), 1_000_000);
+        assert_eq!(micros(1, 1_000_000), 1);
+        assert_eq!(micros(u64::MAX, 1_000_000), u64::MAX);
+        assert_eq!(micros(u64::MAX, 1), u64::MAX, "saturates");
+        assert_eq!(micros(5, 0), u64::MAX, "no clock: every deadline has passed");
+    }
+
+    fn child(id: u64) -> Child<'static> {
+        let image = crate::loader::plan(core::iter::empty(), 0x40_0000, 0x80_0000_0000, u64::MAX).unwrap();
+        Child { id, name: "p", cpu: 0, node: 0, image, role: Role::Program, resident: false, faults: 0 }
+    }
+
+    #[test]
+    fn the_table_of_running_programs_is_found_by_id_and_bounded() {
+        let mut c = Children::default();
+        for id in 0..MAX_CHILDREN as u64 {
+            assert!(c.insert(child(100 + id)).is_ok());
+        }
+        assert!(c.is_full());
+        assert_eq!(c.insert(child(999)), Err(TableFull));
+        c.get_mut(105).unwrap().faults = 3;
+        assert_eq!(c.get(105).map(|c| c.faults), Some(3));
+        assert_eq!(c.remove(105).map(|c| c.id), Some(105));
+        assert!(c.get(105).is_none() && c.remove(105).is_none());
+        assert!(!c.is_full());
+        assert!(c.insert(child(999)).is_ok());
+        assert_eq!(c.iter().count(), MAX_CHILDREN);
+    }
+
+    #[test]
+    fn only_exit_status_0_and_an_orderly_shutdown_are_success() {
         let mut t = Tally::default();
-        for o in [Outcome::Exited(0), Outcome::Exited(1), Outcome::Crashed, Outcome::TimedOut, Outcome::NotLoaded] {
+        for o in [
+            Outcome::Exited(0),
+            Outcome::Exited(1),
+            Outcome::Crashed,
+            Outcome::TimedOut,
+            Outcome::NotLoaded,
+            Outcome::ShutDown,
+            Outcome::NoAnswer,
+        ] {
             t.count(o);
         }
-        assert_eq!(t, Tally { ran: 5, failed: 4 });
-        let shown: Vec<String> =
-            [Outcome::Exited(3), Outcome::Crashed, Outcome::TimedOut, Outcome::NotLoaded].iter().map(|o| o.to_string()).collect();
-        assert_eq!(shown, ["3", "crash", "timeout", "load-error"]);
+        assert_eq!(t, Tally { ran: 7, failed: 5 }, "exit 0 and an orderly shutdown are the successes");
+        let shown: Vec<String> = [
+            Outcome::Exited(3),
+            Outcome::Crashed,
+            Outcome::TimedOut,
+            Outcome::NotLoaded,
+            Outcome::ShutDown,
+            Outcome::NoAnswer,
+        ]
+        .iter()
+        .map(|o| o.to_string())
+        .collect();
+        assert_eq!(shown, ["3", "crash", "timeout", "load-error", "shutdown", "no-answer"]);
     }
 }

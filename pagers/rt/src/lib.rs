@@ -44,6 +44,12 @@
 //! the kernel yet, so the thread does not disappear: it blocks waiting for an answer
 //! that never comes, and the root task halts it. A panic ends the program the same way,
 //! with [`PANIC_STATUS`], after printing the message.
+//!
+//! # Being told of a shutdown
+//!
+//! A program that must clean up before the power goes off (or a driver that sees the
+//! power button) speaks the root task's shutdown protocol, [`shutdown`]: it registers
+//! to be told, waits for the notice, answers when done.
 
 #![cfg_attr(not(test), no_std)]
 
@@ -56,8 +62,10 @@ on_target! {
     pub mod start;
     pub mod sys;
     pub mod time;
-    pub use start::exit;
+    pub use start::{exit, my_id};
 }
+
+pub mod shutdown;
 
 /// The label of the message with which a program tells its pager that it is done; MR1
 /// holds the exit status (0 = success). Sent by `exit`, read by the root task's

@@ -62,6 +62,13 @@ fn utcb_word(offset: usize) -> u64 {
     unsafe { core::ptr::read_volatile((utcb + offset) as *const u64) }
 }
 
+/// This thread's id (raw), as `ThreadControl` wrote it into the UTCB; 0 for the root
+/// task, which the kernel starts without `ThreadControl` (it is
+/// [`ThreadId::ROOT`]).
+pub fn my_id() -> u64 {
+    utcb_word(abi::utcb::MY_GLOBAL_ID_OFFSET)
+}
+
 /// Ends the program with `status` (0 = success): sends its pager an IPC labelled
 /// [`EXIT_LABEL`] with the status in MR1, and never returns.
 ///

@@ -57,7 +57,14 @@ pub fn ipc(to: u64, from: u64, timeouts: u64, mr: [u64; 5]) -> Result<Received, 
 }
 
 /// `ThreadControl`: create `dest` in the space of `space` (== dest: a new space).
-pub fn thread_control(dest: u64, space: u64, scheduler: u64, pager: u64, utcb: u64, cpu: u64) -> Result<(), Error> {
+pub fn thread_control(
+    dest: u64,
+    space: u64,
+    scheduler: u64,
+    pager: u64,
+    utcb: u64,
+    cpu: u64,
+) -> Result<(), Error> {
     status(raw(Syscall::ThreadControl, [dest, space, scheduler, pager, utcb, cpu, 0, 0])[0])
 }
 
@@ -88,7 +95,25 @@ pub fn interrupt_control(intid: u64, handler: u64, control: u64) -> Result<(), E
 /// `handler`, on the caller's CPU) fires once when the counter reaches `deadline`.
 pub fn arm_user_timer(handler: u64, deadline: u64) -> Result<(), Error> {
     let intid = u64::from(abi::syscall::USER_TIMER_INTID);
-    status(raw(Syscall::InterruptControl, [intid, handler, abi::syscall::INTERRUPT_CONTROL_ARM, deadline, 0, 0, 0, 0])[0])
+    status(
+        raw(
+            Syscall::InterruptControl,
+            [intid, handler, abi::syscall::INTERRUPT_CONTROL_ARM, deadline, 0, 0, 0, 0],
+        )[0],
+    )
+}
+
+/// `SpaceControl`: report the home node of `space`'s space (a thread in it) and, with
+/// `privileged`, make its threads privileged.
+pub fn space_control(space: u64, privileged: bool) -> Result<u64, Error> {
+    let flags = abi::syscall::SpaceControlFlags { privileged }.raw();
+    let r = raw(Syscall::SpaceControl, [space, flags, 0, 0, 0, 0, 0, 0]);
+    status(r[0]).map(|()| r[1])
+}
+
+/// `Notify`: queue `word` for `dest` (delivered at its next open receive); never blocks.
+pub fn notify(dest: u64, word: u64) -> Result<(), Error> {
+    status(raw(Syscall::Notify, [dest, word, 0, 0, 0, 0, 0, 0])[0])
 }
 
 /// The system counter, read directly (the kernel lets EL0 read CNTVCT_EL0): no

@@ -40,7 +40,8 @@ exits 1 if any test failed.
                      dumps (QEMU takes -initrd only with -kernel)
   --user-bin DIR     where the user programs' ELFs are (default: aarch64-unknown-none/release
                      beside the kernel Image's directory). The tests `badargs` and `fuzz`
-                     boot an initrd packed for them whose `root` is DIR/badargs, DIR/fuzz
+                     boot an initrd packed for them whose `root` is DIR/badargs, DIR/fuzz;
+                     `powerbtn` and `shutdown-timeout` one of DIR/root and their programs
   --qemu BIN         the QEMU binary (default: qemu-system-aarch64)
   --verbose          print the output of passing tests too
   --dtb-only         boot nothing: for each passing-boot test (U-Boot excepted), let QEMU
@@ -160,23 +161,34 @@ fn user_bin(opts: &Options) -> PathBuf {
 }
 
 /// For a test with a root program: packs an initrd whose `root` is that program (in a
-/// temporary file the caller removes) and points the config at it.
+/// temporary file the caller removes) and points the config at it. For a supervised
+/// test: an initrd of `pagers/root` and the test's programs, under their own names.
 fn pack_root_program(
     test: &BootTest,
     config: &mut QemuConfig,
     opts: &Options,
 ) -> Result<Option<PathBuf>, String> {
-    let Some(program) = test.root_program else { return Ok(None) };
-    let elf = user_bin(opts).join(program);
-    if !elf.is_file() {
-        return Err(format!(
-            "no user program at {} (build it: source scripts/lib.sh && build_user)",
-            elf.display()
-        ));
+    let (root, others): (&str, &[&str]) = match (test.root_program, test.supervised) {
+        (Some(program), _) => (program, &[]),
+        (None, Some(s)) => ("root", s.programs),
+        (None, None) => return Ok(None),
+    };
+    let bin = user_bin(opts);
+    for program in std::iter::once(&root).chain(others) {
+        let elf = bin.join(program);
+        if !elf.is_file() {
+            return Err(format!(
+                "no user program at {} (build it: source scripts/lib.sh && build_user)",
+                elf.display()
+            ));
+        }
     }
+    let elf = bin.join(root);
     let path =
         std::env::temp_dir().join(format!("numa-l4-boot-tests-{}-{}.cpio", std::process::id(), test.name));
-    let packed = parse_inputs(&[format!("root={}", elf.display())])
+    let mut specs = vec![format!("root={}", elf.display())];
+    specs.extend(others.iter().map(|p| format!("{p}={}", bin.join(p).display())));
+    let packed = parse_inputs(&specs)
         .and_then(|inputs| pack(&inputs))
         .and_then(|(archive, _)| {
             if test.root_flags.is_empty() {
@@ -192,7 +204,7 @@ fn pack_root_program(
         .and_then(|archive| write(&path, &archive));
     if let Err(e) = packed {
         let _ = std::fs::remove_file(&path);
-        return Err(format!("cannot pack the initrd for {program}: {e}"));
+        return Err(format!("cannot pack the initrd for {}: {e}", test.name));
     }
     config.initrd = Some(path.clone());
     Ok(Some(path))
@@ -357,20 +369,32 @@ fn main() -> ExitCode {
         t.config.initrd = opts.initrd.clone();
     }
     tests.retain(|t| opts.filters.is_empty() || opts.filters.iter().any(|f| t.name.contains(f)));
-    if opts.dtb_only {
-        // Only clean boots print a block; U-Boot rewrites the DTB, so QEMU's dump is not it.
-        // The root-program tests' machines are checked by the others already.
-        tests.retain(|t| {
-            matches!(t.expect, Expect::Pass { .. })
-                && matches!(t.config.boot, Boot::Direct)
-                && t.root_program.is_none()
-        });
-    }
     if tests.is_empty() {
         // A filter that matches nothing is a mistake, not a pass.
         eprintln!("boot-tests: no test matches the filter {:?}", opts.filters);
         println!("0 passed, 1 failed");
         return ExitCode::FAILURE;
+    }
+    if opts.dtb_only {
+        // Only clean boots print a block; U-Boot rewrites the DTB, so QEMU's dump is not it.
+        // The root-program and supervised tests' machines are checked by the others
+        // already.
+        tests.retain(|t| {
+            matches!(t.expect, Expect::Pass { .. })
+                && matches!(t.config.boot, Boot::Direct)
+                && t.root_program.is_none()
+                && t.supervised.is_none()
+        });
+        if tests.is_empty() {
+            // The filter chose tests, none of them with a DTB of its own to check (e.g.
+            // `scripts/test --filter powerbtn`): nothing to do here, and nothing wrong.
+            eprintln!(
+                "boot-tests: --dtb-only: none of the tests matching {:?} has a DTB to check",
+                opts.filters
+            );
+            println!("0 passed, 0 failed");
+            return ExitCode::SUCCESS;
+        }
     }
     if opts.list {
         for t in &tests {
