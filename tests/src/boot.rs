@@ -159,6 +159,8 @@ pub const L4TEST_SCENARIOS: [&str; 16] = [
 pub const NUMA_CLUSTERS_BOOTARG: &str = "numa=clusters";
 /// The bootarg that skips the kernel's NUMA self-test.
 pub const SELFTEST_OFF_BOOTARG: &str = "numa-selftest=off";
+/// The bootarg that keeps one copy of the kernel text (no per-node replicas).
+pub const KTEXT_SHARED_BOOTARG: &str = "ktext=shared";
 
 impl BootTest {
     /// A test of QEMU's machine as the config describes it.
@@ -201,6 +203,11 @@ impl BootTest {
     /// True unless the command line turns the NUMA self-test off.
     pub fn selftest_runs(&self) -> bool {
         !self.has_bootarg(SELFTEST_OFF_BOOTARG)
+    }
+
+    /// Whether every node runs its own copy of the kernel text (the default).
+    pub fn ktext_replicated(&self) -> bool {
+        !self.has_bootarg(KTEXT_SHARED_BOOTARG)
     }
 
     /// The logical id and MPIDR of each added CPU: they follow QEMU's CPUs in `/cpus`.
@@ -302,6 +309,7 @@ pub fn matrix(image: &Path) -> Vec<BootTest> {
             ..BootTest::new("cpu-fails-to-start", config(Topology::demo()), pass.clone())
         },
         BootTest::new("numa-selftest-off", with_append(Topology::demo(), SELFTEST_OFF_BOOTARG), pass.clone()),
+        BootTest::new("ktext-shared", with_append(Topology::demo(), KTEXT_SHARED_BOOTARG), pass.clone()),
         // The one deliberately large board: above 123 CPUs QEMU puts the GICv3
         // redistributors in a second region, which every CPU must search to find its
         // own frame. About a second of boot on 2 host cores.
@@ -895,6 +903,24 @@ fn check_reports(test: &BootTest, output: &str, why: &mut Vec<String>) {
         (false, None) => {}
     }
 
+    // Kernel text: with replicas, every online CPU runs it from its own memory node
+    // (checked by each CPU through the MMU); with one copy, only the first node's.
+    match reports.iter().find(|r| r.kind == "ktext-replica") {
+        None => why.push("no `report: ktext-replica` line".to_string()),
+        Some(r) => {
+            let want_mode = if test.ktext_replicated() { "per-node" } else { "shared" };
+            if r.get("mode") != Some(want_mode) || r.get("cpus") != Some(&online.to_string()) {
+                why.push(format!(
+                    "expected `ktext-replica mode={want_mode} cpus={online}`, got `{}`",
+                    show(r)
+                ));
+            }
+            if test.ktext_replicated() && r.get("local") != r.get("cpus") {
+                why.push(format!("a CPU runs kernel text from another node: `{}`", show(r)));
+            }
+        }
+    }
+
     // Memory: one line per node, adding up, matching the node's size.
     let mut memory: Vec<Option<MemoryReport>> = vec![None; layout.node_count()];
     for r in reports.iter().filter(|r| r.kind == "memory") {
@@ -999,6 +1025,8 @@ mod tests {
             out.push('\n');
         }
         out.push_str(&format!("report: smp online={online} expected={}\n", layout.total_cpus()));
+        let mode = if t.ktext_replicated() { "per-node" } else { "shared" };
+        out.push_str(&format!("report: ktext-replica mode={mode} replicas=1 cpus={online} local={online}\n"));
         if t.selftest_runs() {
             out.push_str(&format!(
                 "report: numa-selftest checks={} failed=0 pings={}/{}\n",
@@ -1271,6 +1299,20 @@ mod tests {
         assert!(reasons(&t, &no_smp).contains("no `report: smp` line"));
         let no_selftest = good.replace("report: numa-selftest", "report: numa-sel");
         assert!(reasons(&t, &no_selftest).contains("no `report: numa-selftest` line"));
+        let remote = good.replace("cpus=4 local=4", "cpus=4 local=2");
+        assert!(reasons(&t, &remote).contains("a CPU runs kernel text from another node"));
+        let shared = good.replace("mode=per-node", "mode=shared");
+        assert!(reasons(&t, &shared).contains("expected `ktext-replica mode=per-node cpus=4`"));
+        let none = good.replace("report: ktext-replica", "report: ktext-x");
+        assert!(reasons(&t, &none).contains("no `report: ktext-replica` line"));
+        let off = test_named("ktext-shared");
+        assert!(!off.ktext_replicated());
+        let shared_good = good_output(&off, good_boot_line()).replace("local=4", "local=2");
+        assert_eq!(
+            check(&off, Ending::Exited(0), &shared_good),
+            Ok(()),
+            "one copy: remote CPUs are expected"
+        );
     }
 
     #[test]
