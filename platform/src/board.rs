@@ -1,5 +1,6 @@
 // SPDX-License-Identifier: MIT OR Apache-2.0
-//! The board: everything the kernel needs to know, read once from the device tree.
+//! The board: everything the kernel needs to know, read once from the device tree
+//! (or from ACPI tables: [`Board::from_acpi`], in [`crate::acpi`]).
 //!
 //! At boot the kernel knows nothing about the machine except the address of a device
 //! tree blob. [`Board::from_fdt`] turns that blob into plain data: the CPUs (with their
@@ -141,11 +142,12 @@
 
 use core::fmt;
 
+use crate::acpi::AcpiWarning;
 use crate::cpumap::{self, Cluster, CpuTopology};
 use crate::dt_check::DtFault;
 use crate::error::{BoardError, ErrorKind, NodePath};
 use crate::fixed::FixedVec;
-use crate::numa::{DistanceMatrix, NodeId, NodeSet};
+use crate::numa::{DistanceMatrix, LOCAL_DISTANCE, NodeId, NodeSet, REMOTE_DISTANCE};
 use crate::numactl::Numactl;
 use crate::tree::{Lineage, Node, Tree, path_of, read_cells, reg_entries, translate};
 use crate::{MAX_CPUS, MAX_MEMORY_RANGES, MAX_NODES, MAX_RESERVED};
@@ -499,6 +501,8 @@ pub enum Warning {
         /// Logical CPU number.
         cpu: usize,
     },
+    /// A fallback of the ACPI parser ([`Board::from_acpi`]; see [`crate::acpi`]).
+    Acpi(AcpiWarning),
 }
 
 impl fmt::Display for Warning {
@@ -548,6 +552,7 @@ impl fmt::Display for Warning {
             ClustersCpuOnNodeZero { cpu } => {
                 write!(f, "numa=clusters: CPU {cpu} is in no cluster: put on node 0")
             }
+            Acpi(w) => fmt::Display::fmt(&w, f),
         }
     }
 }
@@ -584,7 +589,12 @@ const CLUSTER_SPLIT_ALIGN: u64 = 2 << 20;
 #[derive(Clone, Copy)]
 struct Numa {
     nodes: NodeSet,
+    /// Distances from a device tree's `distance-matrix` (or `numa=clusters`).
     distances: DistanceMatrix,
+    /// Distances from an ACPI SLIT, mapped to node ids (`[a][b]`, 0 = not given);
+    /// used instead of `distances` when `from_slit`.
+    slit: [[u8; MAX_NODES]; MAX_NODES],
+    from_slit: bool,
     /// Some CPU or memory node carried `numa-node-id`: the tree has NUMA data of its own.
     from_node_ids: bool,
 }
@@ -595,7 +605,30 @@ impl fmt::Debug for Numa {
     }
 }
 
-/// Everything the kernel needs from the device tree. Built by [`Board::from_fdt`].
+/// Where a [`Board`] was read from: the kernel reports it as
+/// `report: firmware table=dt|acpi`.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub enum Firmware {
+    /// A flattened device tree ([`Board::from_fdt`]).
+    #[default]
+    DeviceTree,
+    /// ACPI tables ([`Board::from_acpi`]).
+    Acpi,
+}
+
+impl fmt::Display for Firmware {
+    /// `dt` or `acpi`.
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(match self {
+            Firmware::DeviceTree => "dt",
+            Firmware::Acpi => "acpi",
+        })
+    }
+}
+
+/// Everything the kernel needs from the firmware's description of the machine. Built
+/// by [`Board::from_fdt`] from a device tree or by [`Board::from_acpi`] from ACPI
+/// tables; either way the same value for the same machine.
 #[derive(Debug)]
 pub struct Board<'a> {
     /// Enabled CPUs in `/cpus` order; the index is the logical CPU number.
@@ -616,6 +649,7 @@ pub struct Board<'a> {
     /// Every fallback taken, in order (at most [`MAX_WARNINGS`]).
     pub warnings: FixedVec<Warning, MAX_WARNINGS>,
     dropped_warnings: usize,
+    firmware: Firmware,
 }
 
 /// Tracks which topology nodes carry `numa-node-id`, to refuse a mixture.
@@ -699,24 +733,23 @@ impl<'a> Board<'a> {
             timer: None,
             psci: None,
             chosen: Chosen::EMPTY,
-            numa: Numa { nodes: NodeSet::EMPTY, distances: DistanceMatrix::EMPTY, from_node_ids: false },
+            numa: Numa {
+                nodes: NodeSet::EMPTY,
+                distances: DistanceMatrix::EMPTY,
+                slit: [[0; MAX_NODES]; MAX_NODES],
+                from_slit: false,
+                from_node_ids: false,
+            },
             warnings: FixedVec::filled(Warning::NoMemory),
             dropped_warnings: 0,
+            firmware: Firmware::DeviceTree,
         }
     }
 
     /// Reads `blob` into this board, replacing whatever it held: [`Board::from_fdt`]
     /// without the move. On error the board is left partly filled and must not be used.
     pub fn parse(&mut self, blob: &'a [u8]) -> Result<(), BoardError> {
-        self.cpus.clear();
-        self.memory.clear();
-        self.reserved.clear();
-        self.warnings.clear();
-        self.dropped_warnings = 0;
-        (self.gic, self.timer, self.psci, self.chosen) = (None, None, None, Chosen::EMPTY);
-        self.numa.nodes = NodeSet::EMPTY;
-        self.numa.distances = DistanceMatrix::EMPTY;
-        self.numa.from_node_ids = false;
+        self.reset(Firmware::DeviceTree);
         let tree = Tree::new(blob)?;
         let root = tree.root().ok_or(DtFault::MissingEnd)?;
         let mut ids = NodeIdUse::default();
@@ -737,7 +770,38 @@ impl<'a> Board<'a> {
         Ok(())
     }
 
-    fn warn(&mut self, w: Warning) {
+    /// Empties the board, which is about to be read from `firmware`'s tables.
+    pub(crate) fn reset(&mut self, firmware: Firmware) {
+        self.cpus.clear();
+        self.memory.clear();
+        self.reserved.clear();
+        self.warnings.clear();
+        self.dropped_warnings = 0;
+        (self.gic, self.timer, self.psci, self.chosen) = (None, None, None, Chosen::EMPTY);
+        self.numa.nodes = NodeSet::EMPTY;
+        self.numa.distances = DistanceMatrix::EMPTY;
+        self.numa.from_slit = false;
+        self.numa.from_node_ids = false;
+        self.firmware = firmware;
+    }
+
+    /// Sets the NUMA nodes the ACPI parser found. `from_srat`: the firmware gave NUMA
+    /// data (so `numa=clusters` leaves the nodes alone). Distances are 10 / 20 until
+    /// [`Board::slit_distances`] is called.
+    pub(crate) fn set_acpi_nodes(&mut self, nodes: NodeSet, from_srat: bool) {
+        self.numa.nodes = nodes;
+        self.numa.from_node_ids = from_srat;
+    }
+
+    /// The node-to-node distance table, for the ACPI parser to fill from a SLIT
+    /// (`[a][b]`; 0 = not given, read as 10 / 20). From now on it is the board's.
+    pub(crate) fn slit_distances(&mut self) -> &mut [[u8; MAX_NODES]; MAX_NODES] {
+        self.numa.from_slit = true;
+        self.numa.slit = [[0; MAX_NODES]; MAX_NODES];
+        &mut self.numa.slit
+    }
+
+    pub(crate) fn warn(&mut self, w: Warning) {
         if self.warnings.push(w).is_err() {
             self.dropped_warnings += 1;
         }
@@ -909,7 +973,7 @@ impl<'a> Board<'a> {
                 }
             }
         }
-        self.numa = Numa { nodes, distances, from_node_ids: false };
+        (self.numa.nodes, self.numa.distances) = (nodes, distances);
         Ok(())
     }
 
@@ -1108,6 +1172,7 @@ impl<'a> Board<'a> {
         }
         self.numa.nodes = nodes;
         self.numa.distances = DistanceMatrix::of_clusters(&sockets[..clusters.len()]);
+        self.numa.from_slit = false;
         Ok(NumaFromClusters::Applied { nodes: clusters.len() })
     }
 
@@ -1194,7 +1259,14 @@ impl<'a> Board<'a> {
 
     /// The distance from node `a` to node `b` (10 local; 20 remote when not given).
     pub fn distance(&self, a: NodeId, b: NodeId) -> u8 {
-        self.numa.distances.distance(a, b)
+        if !self.numa.from_slit {
+            return self.numa.distances.distance(a, b);
+        }
+        match self.numa.slit[a.index()][b.index()] {
+            0 if a == b => LOCAL_DISTANCE,
+            0 => REMOTE_DISTANCE,
+            d => d,
+        }
     }
 
     /// The logical number of the CPU whose MPIDR is `mpidr` (affinity fields only, so
@@ -1218,6 +1290,11 @@ impl<'a> Board<'a> {
     /// Warnings that did not fit in [`Board::warnings`].
     pub fn dropped_warnings(&self) -> usize {
         self.dropped_warnings
+    }
+
+    /// Where the board was read from: a device tree or ACPI tables.
+    pub fn firmware(&self) -> Firmware {
+        self.firmware
     }
 }
 

@@ -1,15 +1,19 @@
 // SPDX-License-Identifier: MIT OR Apache-2.0
-//! The board, read from the device tree: CPUs, memory, NUMA topology and boot devices.
+//! The board, read from the device tree or from ACPI tables: CPUs, memory, NUMA
+//! topology and boot devices.
 //!
 //! A NUMA-aware kernel must know, before it allocates a single byte, which memory is
 //! close to which CPU. On arm64 that knowledge arrives in the flattened device tree
-//! (DTB) the boot loader passes in `x0`. This crate turns the DTB into a [`Board`]:
-//! plain data the rest of the kernel uses, and that host tools print (`numactl`
-//! format) to check a DTB without booting it. It also holds the drivers for the devices
-//! the kernel itself uses: the PL011 console ([`pl011`]), the GICv3 distributor and
-//! redistributors ([`gicv3`]) and the generic timer's logic ([`timer`]).
+//! (DTB) the boot loader passes in `x0`, or, on servers booted through UEFI, in the
+//! ACPI tables (MADT, SRAT, SLIT, PPTT, ...) the firmware hands over. This crate turns
+//! either into a [`Board`]: plain data the rest of the kernel uses, the same value for
+//! the same machine whichever description it came from ([`Board::firmware`] says
+//! which), and that host tools print (`numactl` format) to check a DTB without
+//! booting it. It also holds the drivers for the devices the kernel itself uses: the
+//! PL011 console ([`pl011`]), the GICv3 distributor and redistributors ([`gicv3`]) and
+//! the generic timer's logic ([`timer`]).
 //!
-//! The device-tree modules are pure logic (`#![forbid(unsafe_code)]` each): no
+//! The device-tree and ACPI modules are pure logic (`#![forbid(unsafe_code)]` each): no
 //! allocator, no hardware access. The MMIO drivers have exactly one kind of `unsafe`:
 //! the `unsafe fn new(base)` that takes a register block's address, with the safe
 //! driver API above it. Everything builds for the host and for
@@ -19,7 +23,8 @@
 //! Reading order: [`board`] (what a board is, and the table of errors and fallbacks),
 //! [`numa`] (node ids and distances), [`cpumap`] (clusters and cores), [`numactl`]
 //! (the printed form), [`dt_check`] (why the parser can trust the blob), `tree` (how it
-//! walks it); then the drivers: [`pl011`], [`gicv3`], [`timer`].
+//! walks it); [`acpi`] (the same board from ACPI tables); then the drivers: [`pl011`],
+//! [`gicv3`], [`timer`].
 //!
 //! # Design
 //!
@@ -33,12 +38,14 @@
 //! ```text
 //!  blob --dt_check--> Layout --tree--> nodes/properties --board--> Board
 //!                                                     \--numa/cpumap--/
+//!  RSDP --acpi--> XSDT --> MADT, SRAT, SLIT, PPTT, GTDT, FADT, SPCR --> Board
 //! ```
 //!
 //! # Invariants
 //!
 //! - [`Board::from_fdt`] never panics, whatever bytes it is given (a mutation test feeds
-//!   it thousands of corrupted blobs).
+//!   it thousands of corrupted blobs); nor does [`Board::from_acpi`], whatever the
+//!   memory holds (`tests/acpi_never_panics.rs`).
 //! - Every [`NodeId`] is `< MAX_NODES`; every CPU and memory range has one.
 //! - Nothing here allocates: fixed capacities below bound every list, and exceeding one
 //!   is an error, never a truncation.
@@ -49,9 +56,11 @@
 //! - Linux `Documentation/devicetree/bindings/numa.txt` and `drivers/of/of_numa.c`.
 //! - Linux `Documentation/devicetree/bindings/cpu/cpu-topology.txt` (`cpu-map`).
 //! - `numactl --hardware` output format (numactl's `numactl.c`, `print_distances`).
+//! - ACPI Specification 6.5, chapter 5 (the tables; details in [`acpi`]).
 
 #![cfg_attr(not(test), no_std)]
 
+pub mod acpi;
 pub mod board;
 pub mod cpumap;
 pub mod dt_check;
@@ -68,9 +77,10 @@ mod tree;
 #[cfg(test)]
 mod dtb_writer;
 
+pub use acpi::{AcpiError, AcpiErrorKind, AcpiMemory, AcpiWarning, MemoryWindow};
 pub use board::{
-    Board, Chosen, Conduit, Cpu, Device, DeviceProblem, EnableMethod, Gic, MemoryRange, PhysRange, Psci,
-    PsciVersion, Timer, Uart, UartKind, Warning, console_of,
+    Board, Chosen, Conduit, Cpu, Device, DeviceProblem, EnableMethod, Firmware, Gic, MemoryRange, PhysRange,
+    Psci, PsciVersion, Timer, Uart, UartKind, Warning, console_of,
 };
 pub use cpumap::{Cluster, CpuTopology};
 pub use dt_check::DtFault;
