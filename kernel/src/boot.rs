@@ -234,6 +234,7 @@ fn start_console(base: u64) {
 }
 
 fn report_board(board: &Board) {
+    kprintln!("report: firmware table={}", board.firmware());
     let memory: u64 = board.memory.iter().map(|m| m.range.size).sum();
     let mut line = Line::new();
     let _ = write!(

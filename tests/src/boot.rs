@@ -903,6 +903,11 @@ fn check_reports(test: &BootTest, output: &str, why: &mut Vec<String>) {
         (false, None) => {}
     }
 
+    // The board came from the device tree (the UEFI + ACPI path has tests of its own).
+    if !reports.iter().any(|r| r.kind == "firmware" && r.get("table") == Some("dt")) {
+        why.push("no `report: firmware table=dt` line".to_string());
+    }
+
     // Kernel text: with replicas, every online CPU runs it from its own memory node
     // (checked by each CPU through the MMU); with one copy, only the first node's.
     match reports.iter().find(|r| r.kind == "ktext-replica") {
@@ -1025,6 +1030,7 @@ mod tests {
             out.push('\n');
         }
         out.push_str(&format!("report: smp online={online} expected={}\n", layout.total_cpus()));
+        out.push_str("report: firmware table=dt\n");
         let mode = if t.ktext_replicated() { "per-node" } else { "shared" };
         out.push_str(&format!("report: ktext-replica mode={mode} replicas=1 cpus={online} local={online}\n"));
         if t.selftest_runs() {
@@ -1303,6 +1309,8 @@ mod tests {
         assert!(reasons(&t, &remote).contains("a CPU runs kernel text from another node"));
         let shared = good.replace("mode=per-node", "mode=shared");
         assert!(reasons(&t, &shared).contains("expected `ktext-replica mode=per-node cpus=4`"));
+        let acpi = good.replace("table=dt", "table=acpi");
+        assert!(reasons(&t, &acpi).contains("no `report: firmware table=dt` line"));
         let none = good.replace("report: ktext-replica", "report: ktext-x");
         assert!(reasons(&t, &none).contains("no `report: ktext-replica` line"));
         let off = test_named("ktext-shared");
