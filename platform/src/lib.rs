@@ -63,6 +63,7 @@
 pub mod acpi;
 pub mod board;
 pub mod cpumap;
+pub mod devices;
 pub mod dt_check;
 pub mod error;
 pub mod fixed;

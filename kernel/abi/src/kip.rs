@@ -34,7 +34,9 @@
 //!   15400     8   initrd_address (user VA in the root task, read-only; 0 = none)
 //!   15408     8   initrd_size
 //!   15416     8   syscall_count
-//!   15424         end (the page is 16 KiB; the rest is 0)
+//!   15424     8   dtb_address (user VA in the root task, read-only; 0 = none)
+//!   15432     8   dtb_size
+//!   15440         end (the page is 16 KiB; the rest is 0)
 //! ```
 //! Only appending changes this layout: a program built for version 1 reads a later
 //! KIP correctly, so [`Kip::validate`] accepts any `abi_version >= 1`.
@@ -167,6 +169,11 @@ pub struct Kip {
     pub initrd_size: u64,
     /// Syscall numbers the kernel implements (`0..syscall_count`).
     pub syscall_count: u64,
+    /// Where the device tree the kernel booted with is mapped (read-only) in the root
+    /// task's space, so it can tell drivers where their devices are; 0 if none.
+    pub dtb_address: u64,
+    /// The device tree's size in bytes; 0 if none.
+    pub dtb_size: u64,
 }
 
 const _: () = {
@@ -186,7 +193,9 @@ const _: () = {
     assert!(offset_of!(Kip, initrd_address) == 15400);
     assert!(offset_of!(Kip, initrd_size) == 15408);
     assert!(offset_of!(Kip, syscall_count) == 15416);
-    assert!(size_of::<Kip>() == 15424);
+    assert!(offset_of!(Kip, dtb_address) == 15424);
+    assert!(offset_of!(Kip, dtb_size) == 15432);
+    assert!(size_of::<Kip>() == 15440);
     assert!(size_of::<Kip>() <= KIP_SIZE);
     assert!(KIP_ADDRESS.is_multiple_of(KIP_SIZE as u64));
 };
@@ -314,6 +323,8 @@ impl Kip {
             initrd_address: 0,
             initrd_size: 0,
             syscall_count: 0,
+            dtb_address: 0,
+            dtb_size: 0,
         }
     }
 
@@ -475,6 +486,14 @@ impl Kip {
     pub fn memory(&self) -> impl Iterator<Item = &MemoryDescriptor> + '_ {
         let n = (self.memory_count as usize).min(MAX_MEMORY_DESCRIPTORS);
         self.memory[..n].iter()
+    }
+
+    /// The device tree's user address and size (in the root task's space), or `None`.
+    pub const fn dtb(&self) -> Option<(u64, u64)> {
+        if self.dtb_size == 0 {
+            return None;
+        }
+        Some((self.dtb_address, self.dtb_size))
     }
 
     /// The initrd's user address and size, or `None` if there is none.

@@ -11,7 +11,13 @@ use abi::kip::{Kip, MemoryDescriptor, MemoryKind};
 use platform::Board;
 
 /// Fills `kip` (all zero) from the board.
-pub fn fill(kip: &mut Kip, board: &Board, counter_frequency: u64, initrd: Option<(u64, u64)>) {
+pub fn fill(
+    kip: &mut Kip,
+    board: &Board,
+    counter_frequency: u64,
+    initrd: Option<(u64, u64)>,
+    dtb: Option<(u64, u64)>,
+) {
     let nodes = board.nodes().map(|n| n.index() + 1).max().unwrap_or(1);
     // The header's checks (nonzero frequency, node count in range) hold for any board
     // the kernel booted on; a failure leaves the KIP invalid, which `validate` reports
@@ -35,5 +41,9 @@ pub fn fill(kip: &mut Kip, board: &Board, counter_frequency: u64, initrd: Option
     if let Some((address, size)) = initrd {
         kip.initrd_address = address;
         kip.initrd_size = size;
+    }
+    if let Some((address, size)) = dtb {
+        kip.dtb_address = address;
+        kip.dtb_size = size;
     }
 }

@@ -19,6 +19,7 @@
 //!  0x0030_0000 .. 0x0038_0000  its stack (512 KiB), growing down
 //!  0x0040_0000  the program
 //!  0x10_0000_0000  the initrd, read-only
+//!  0x11_0000_0000  the device tree, read-only (at its offset in the first page)
 //! ```
 
 use super::KERNEL;
@@ -39,6 +40,9 @@ pub const ROOT_STACK_TOP: u64 = 0x38_0000;
 pub const ROOT_STACK_SIZE: u64 = 512 * 1024;
 /// Where the root task finds the initrd.
 pub const INITRD_ADDRESS: u64 = 0x10_0000_0000;
+/// Where the root task finds the device tree (plus the blob's offset in its first
+/// page), read-only: it tells drivers where their devices are (`platform::devices`).
+pub const DTB_ADDRESS: u64 = 0x11_0000_0000;
 /// The name of the root task in the initrd.
 pub const ROOT_NAME: &str = "root";
 
@@ -69,7 +73,8 @@ pub fn build_kip(board: &Board, initrd: Option<PhysRange>) -> Result<u64, Error>
     // SAFETY: the block was just allocated (RAM outside the image) for the KIP alone;
     // user spaces only ever map it read-only, and the kernel writes it only here.
     let kip = unsafe { tables::place_kip(pa) };
-    super::kip::fill(kip, board, crate::arch::timer::cntfrq(), initrd.map(|r| (INITRD_ADDRESS, r.size)));
+    let dtb = crate::arch::boot::early_fdt().map(|(pa, size)| (DTB_ADDRESS + (pa & (abi::PAGE_SIZE - 1)), size));
+    super::kip::fill(kip, board, crate::arch::timer::cntfrq(), initrd.map(|r| (INITRD_ADDRESS, r.size)), dtb);
     Ok(pa)
 }
 
@@ -116,6 +121,15 @@ pub fn start_root(initrd: PhysRange, cpu: u32, node: NodeId) -> Result<(), RootE
         let pa = (initrd.base & !(abi::PAGE_SIZE - 1)) + off;
         k.map_root(space, INITRD_ADDRESS + off, pa, crate::mdb::Rights::READ)?;
         off += abi::PAGE_SIZE;
+    }
+    // The device tree, read-only (the kernel keeps it reserved for good).
+    if let Some((pa, size)) = crate::arch::boot::early_fdt() {
+        let first = pa & !(abi::PAGE_SIZE - 1);
+        let mut off = 0;
+        while first + off < pa + size {
+            k.map_root(space, DTB_ADDRESS + off, first + off, crate::mdb::Rights::READ)?;
+            off += abi::PAGE_SIZE;
+        }
     }
     let number = abi::thread::ROOT_THREAD_NUMBER as u32;
     let t = k.create_thread_numbered_checked(number, space, ROOT_UTCB, cpu)?;

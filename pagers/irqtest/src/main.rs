@@ -24,9 +24,9 @@
 //!    interrupt still asserted: the system went on, the storm never came.
 //!    `report: irq-contained fault-to-pager= masked= recovered=`.
 //!
-//! The RTC's address and line are QEMU `virt`'s (its device tree: `pl031@9010000`,
-//! `interrupts = <0 2 4>`); this test program runs on that board only. The kernel
-//! knows nothing of the RTC.
+//! The RTC's address and line come from the device tree (`rt::device::find_local`:
+//! on QEMU `virt`, `pl031@9010000`, `interrupts = <0 2 4>`): a board without a PL031
+//! fails the test with that reason. The kernel knows nothing of the RTC.
 #![cfg_attr(all(target_arch = "aarch64", target_os = "none"), no_std, no_main)]
 
 rt::entry!(irqtest);
@@ -38,9 +38,13 @@ mod driver {
     use abi::timeout::{Timeout, Timeouts};
     use rt::{println, sys};
 
-    /// The PL031's registers on QEMU `virt`, and its interrupt (SPI 2).
-    const PL031: u64 = 0x0901_0000;
-    const INTID: u32 = 32 + 2;
+    /// The RTC's interrupt, from the device tree (`rt::device::find_local`; on QEMU
+    /// `virt` SPI 2, INTID 34), for every thread of this program.
+    static INTID: core::sync::atomic::AtomicU32 = core::sync::atomic::AtomicU32::new(0);
+
+    fn intid() -> u32 {
+        INTID.load(core::sync::atomic::Ordering::Relaxed)
+    }
     /// Where the registers go in this space.
     const REGS: u64 = 0x30_0000_0000;
     /// PL031 register offsets (PrimeCell RTC TRM, DDI 0224): data, match, interrupt
@@ -74,7 +78,7 @@ mod driver {
     /// The misbehaving driver: takes the RTC's interrupt, never acknowledges it, faults.
     extern "C" fn bad_driver(_utcb: u64) -> ! {
         let me = BAD_DRIVER;
-        let _ = sys::interrupt_control(u64::from(INTID), me, 0);
+        let _ = sys::interrupt_control(u64::from(intid()), me, 0);
         write(RTCMR, read(RTCDR).wrapping_add(1));
         write(RTCICR, 1);
         write(RTCIMSC, 1);
@@ -131,16 +135,16 @@ mod driver {
         let deleted =
             sys::raw(abi::syscall::Syscall::ThreadControl, [BAD_DRIVER, 0, 0, 0, 0, 0, 0, 0])[0] == 0;
         check(failed, deleted, "delete the misbehaving driver");
-        let attached = sys::interrupt_control(u64::from(INTID), me, 0).is_ok();
+        let attached = sys::interrupt_control(u64::from(intid()), me, 0).is_ok();
         check(failed, attached, "attach the line again");
-        let irq = ThreadId::interrupt(INTID).map_or(0, |t| t.raw());
+        let irq = ThreadId::interrupt(intid()).map_or(0, |t| t.raw());
         let got = sys::ipc(0, u64::MAX, timeouts.pack(), [0; 5]);
         let recovered = attached && got.is_ok_and(|m| m.from == irq);
         check(failed, recovered, "the line works again for a new driver");
         write(RTCICR, 1);
         write(RTCIMSC, 0);
         let _ = sys::ipc(irq, 0, Timeouts::ZERO.pack(), [0; 5]);
-        let _ = sys::interrupt_control(u64::from(INTID), 0, 0);
+        let _ = sys::interrupt_control(u64::from(intid()), 0, 0);
         (fault, masked, recovered)
     }
 
@@ -155,22 +159,41 @@ mod driver {
     pub fn irqtest(_utcb: rt::UtcbAddr) -> ! {
         let mut failed = 0;
         let me = ThreadId::ROOT.raw();
-        check(&mut failed, sys::memory_control(PL031, 0, REGS, DEVICE_RW).is_ok(), "map the RTC registers");
+        // Where the RTC is: the device tree (this program is the root task: it reads
+        // the tree the kernel mapped for it).
+        let rtc = match rt::device::find_local("arm,pl031") {
+            Ok(d) if d.intid.is_some() => d,
+            other => {
+                println!("irqtest: FAIL no usable arm,pl031 in the device tree: {other:?}");
+                println!("report: irq intid=0 delivered=0 waited_us=0 checks-failed=1");
+                let _ = sys::power_off(1);
+                loop {
+                    core::hint::spin_loop();
+                }
+            }
+        };
+        INTID.store(rtc.intid.unwrap_or(0), core::sync::atomic::Ordering::Relaxed);
+        let pl031 = rtc.base;
+        check(&mut failed, sys::memory_control(pl031, 0, REGS, DEVICE_RW).is_ok(), "map the RTC registers");
         let now = read(RTCDR);
         write(RTCMR, now.wrapping_add(1));
         write(RTCICR, 1);
         write(RTCIMSC, 1);
-        check(&mut failed, sys::interrupt_control(u64::from(INTID), me, 0).is_ok(), "attach SPI 34");
+        check(
+            &mut failed,
+            sys::interrupt_control(u64::from(intid()), me, 0).is_ok(),
+            "attach the RTC's interrupt",
+        );
         let (t0, hz) = sys::system_clock();
         // Wait at most 5 s for the RTC's next second.
         let timeouts = Timeouts { send: Timeout::Never, receive: Timeout::Micros(5_000_000) };
         let got = sys::ipc(0, u64::MAX, timeouts.pack(), [0; 5]);
         let (t1, _) = sys::system_clock();
-        let irq = ThreadId::interrupt(INTID).map_or(0, |t| t.raw());
+        let irq = ThreadId::interrupt(intid()).map_or(0, |t| t.raw());
         let delivered = match got {
             Ok(m) => {
                 let label = Tag::from_raw(m.mr[0]).map(|t| t.label()).unwrap_or(0);
-                label == abi::fault::INTERRUPT_LABEL && m.mr[1] == u64::from(INTID) && m.from == irq
+                label == abi::fault::INTERRUPT_LABEL && m.mr[1] == u64::from(intid()) && m.from == irq
             }
             Err(e) => {
                 println!("irqtest: no interrupt: {e}");
@@ -181,7 +204,7 @@ mod driver {
         write(RTCICR, 1);
         write(RTCIMSC, 0);
         check(&mut failed, sys::ipc(irq, 0, Timeouts::ZERO.pack(), [0; 5]).is_ok(), "acknowledge");
-        check(&mut failed, sys::interrupt_control(u64::from(INTID), 0, 0).is_ok(), "detach");
+        check(&mut failed, sys::interrupt_control(u64::from(intid()), 0, 0).is_ok(), "detach");
         // Refusals.
         check(
             &mut failed,
@@ -205,7 +228,8 @@ mod driver {
         println!("report: irq-contained fault-to-pager={fault} masked={masked} recovered={recovered}");
         let waited_us = (t1.saturating_sub(t0)).saturating_mul(1_000_000) / hz.max(1);
         println!(
-            "report: irq intid={INTID} delivered={} waited_us={waited_us} checks-failed={failed}",
+            "report: irq intid={} delivered={} waited_us={waited_us} checks-failed={failed}",
+            intid(),
             if delivered { "yes" } else { "no" }
         );
         let e = sys::power_off(failed);

@@ -11,15 +11,18 @@
 //! alongside the programs started after it, and the one kind of program the root lets
 //! ask for the shutdown.
 //!
+//! 0. it asks the root task where its button is (`rt::device::power_key`: the device
+//!    tree's `gpio-keys` key with `linux,code` KEY_POWER, its GPIO controller's
+//!    registers and interrupt, and the line): nothing about the board is hard-coded;
 //! 1. it maps the PL061's register page (`MemoryControl`, device flag) and drives it
 //!    with `platform::pl061` (the same code the host tests run against a fake PL061),
 //!    through `embedded-hal` 1.0's `InputPin`;
-//! 2. it makes line 3 an input that interrupts on its rising edge and attaches the
+//! 2. it makes the line an input that interrupts on its rising edge and attaches the
 //!    controller's SPI to its own thread (`InterruptControl`; its id from the UTCB,
 //!    `rt::my_id`);
 //! 3. it prints `report: powerbtn ready` and waits in an open receive: the kernel
 //!    masks the line when it fires and sends the interrupt as IPC;
-//! 4. on the interrupt it checks that line 3 is what is pending, acknowledges it at
+//! 4. on the interrupt it checks that its line is what is pending, acknowledges it at
 //!    the device and to the kernel, debounces (20 ms with `embedded-hal`'s `DelayNs`
 //!    on the system counter, `rt::time`) and prints `report: powerbtn pressed=yes`;
 //! 5. it asks the root task to shut the system down (`rt::shutdown::request`). The
@@ -33,9 +36,9 @@
 //!
 //! The boot test `powerbtn` packs the root, this driver and `pagers/shutdownlistener`,
 //! sends `system_powerdown` through QEMU's QMP socket when it sees the ready line, and
-//! wants the orderly end. The controller's address and line are QEMU `virt`'s
-//! (`pl061@9030000`, `interrupts = <0 7 4>`); like `irqtest`, this program runs on that
-//! board only. It is not in the default initrd: a resident driver keeps the system
+//! wants the orderly end. On QEMU `virt` the root answers `pl061@9030000`, INTID 39,
+//! line 3; a board whose device tree has no power key ends the driver with a message
+//! naming why. It is not in the default initrd: a resident driver keeps the system
 //! running until its button is pressed.
 #![cfg_attr(all(target_arch = "aarch64", target_os = "none"), no_std, no_main)]
 
@@ -51,11 +54,6 @@ mod driver {
     use platform::pl061::{MmioPage, Pl061, Trigger};
     use rt::{println, sys};
 
-    /// The PL061 on QEMU `virt`, and its interrupt (SPI 7).
-    const PL061: u64 = 0x0903_0000;
-    const INTID: u32 = 32 + 7;
-    /// The power button's line.
-    const BUTTON: u8 = 3;
     /// Where the registers go in this space.
     const REGS: u64 = 0x30_0000_0000;
     /// MemoryControl flags: device, read-write.
@@ -74,7 +72,23 @@ mod driver {
         if me == 0 {
             fail("run as the root task: the driver runs under the root task, which it asks for the shutdown");
         }
-        if sys::memory_control(PL061, 0, REGS, DEVICE_RW).is_err() {
+        // Where the button is: the root task reads the device tree.
+        let key = match rt::device::power_key() {
+            Ok(k) => k,
+            Err(e) => {
+                println!("powerbtn: no power key: {e}");
+                fail("find the power key in the device tree")
+            }
+        };
+        let (Some(intid), Ok(line)) = (key.controller.intid, u8::try_from(key.line)) else {
+            fail("the power key's controller has no interrupt, or its line is out of range")
+        };
+        const BUTTON_MAX: u8 = 7;
+        if line > BUTTON_MAX {
+            fail("a PL061 has lines 0..=7 only");
+        }
+        let (button_line, pl061) = (line, key.controller.base);
+        if sys::memory_control(pl061, 0, REGS, DEVICE_RW).is_err() {
             fail("map the PL061 registers");
         }
         // SAFETY: REGS now maps the PL061's register page (device memory), which
@@ -84,18 +98,18 @@ mod driver {
             Ok(g) => g,
             Err(e) => fail(gpio_error_text(e)),
         };
-        let Ok(mut button) = gpio.input(BUTTON) else { fail("line 3 as an input") };
-        if gpio.listen(BUTTON, Trigger::RisingEdge).is_err() {
-            fail("listen to line 3");
+        let Ok(mut button) = gpio.input(button_line) else { fail("the button's line as an input") };
+        if gpio.listen(button_line, Trigger::RisingEdge).is_err() {
+            fail("listen to the button's line");
         }
-        if sys::interrupt_control(u64::from(INTID), me, 0).is_err() {
+        if sys::interrupt_control(u64::from(intid), me, 0).is_err() {
             fail("attach the PL061's interrupt");
         }
         println!(
-            "report: powerbtn ready line={BUTTON} intid={INTID} level={}",
+            "report: powerbtn ready line={button_line} intid={intid} level={}",
             u8::from(button.is_high() == Ok(true))
         );
-        let irq = ThreadId::interrupt(INTID).map_or(0, |t| t.raw());
+        let irq = ThreadId::interrupt(intid).map_or(0, |t| t.raw());
         let timeouts = Timeouts { send: Timeout::Never, receive: Timeout::Never };
         let mut asked = false;
         loop {
@@ -107,7 +121,7 @@ mod driver {
             let pending = gpio.pending();
             gpio.acknowledge(pending);
             let _ = sys::ipc(irq, 0, Timeouts::ZERO.pack(), [0; 5]);
-            if pending & (1 << BUTTON) == 0 {
+            if pending & (1 << button_line) == 0 {
                 continue; // another line: not ours
             }
             if asked {

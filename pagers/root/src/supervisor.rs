@@ -184,6 +184,12 @@ pub enum Event {
     RequestShutdown,
     /// `rt::shutdown::done`: the sender has finished its cleanup.
     Done,
+    /// `rt::device::find` / `power_key`: where is a device (answered from the device
+    /// tree, `rt::device::answer`).
+    DeviceQuery {
+        /// The query message (MR0..MR4).
+        query: [u64; 5],
+    },
     /// Anything else: answered with an empty message, so a caller is not left waiting.
     Other {
         /// The label.
@@ -208,6 +214,7 @@ impl Event {
             shutdown::REGISTER_LABEL if u >= 1 => Event::Register { thread: mr[1] },
             shutdown::REQUEST_LABEL => Event::RequestShutdown,
             shutdown::DONE_LABEL => Event::Done,
+            rt::device::QUERY_LABEL if u >= 2 => Event::DeviceQuery { query: mr },
             _ => Event::Other { label },
         }
     }
@@ -738,6 +745,14 @@ mod target {
                     }
                     self.answer(id, r);
                 }
+                Event::DeviceQuery { query } => {
+                    self.reply = rt::device::answer_local(query);
+                    self.reply_to = id;
+                    match rt::device::decode(self.reply) {
+                        Ok((d, _)) => println!("root: {name} asked where its device is: {:#x}", d.base),
+                        Err(e) => println!("root: {name} asked where its device is: {e}"),
+                    }
+                }
                 Event::Other { label } => {
                     println!("root: {name} sent label {label:#x}, which the root task does not serve");
                     self.reply = [0; 5];
@@ -1001,6 +1016,8 @@ mod tests {
         );
         assert_eq!(Event::classify(shutdown::request_message()), Event::RequestShutdown);
         assert_eq!(Event::classify(shutdown::done_message()), Event::Done);
+        let q = rt::device::key_query(rt::device::KEY_POWER);
+        assert_eq!(Event::classify(q), Event::DeviceQuery { query: q });
         assert_eq!(
             Event::classify([tag(shutdown::REGISTER_LABEL, 0), 0, 0, 0, 0]),
             Event::Other { label: shutdown::REGISTER_LABEL },

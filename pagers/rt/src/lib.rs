@@ -65,6 +65,7 @@ on_target! {
     pub use start::{exit, my_id};
 }
 
+pub mod device;
 pub mod shutdown;
 
 /// The label of the message with which a program tells its pager that it is done; MR1
