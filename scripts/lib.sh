@@ -6,6 +6,7 @@
 #     source scripts/lib.sh
 #     ensure_deps      # QEMU, dtc, U-Boot, llvm; installs them as root, else says how
 #     build_kernel     # target/kernel.img (flat arm64 Image) + the ELF beside it
+#     build_uefi_loader   # kernel/uefi-loader for aarch64-unknown-uefi: $UEFI_LOADER
 #     build_harness    # the host tools: $TARGET_DIR/debug/{qemu-run,boot-tests,topology,mkinitrd}
 #     build_user       # every user program (pagers/NAME/src/main.rs), aarch64-unknown-none
 #     build_initrd     # build_user, then pack them all into target/initrd.cpio
@@ -33,9 +34,14 @@ BENCH_INITRD="$TARGET_DIR/bench/initrd.cpio"
 # The default demo's initrd: pagers/numademo packed as `root` (scripts/run boots it).
 DEMO_INITRD="$TARGET_DIR/demo/initrd.cpio"
 UBOOT_BIN=/usr/lib/u-boot/qemu_arm64/u-boot.bin
+# EDK2 (UEFI) for QEMU virt: scripts/run --uefi boots the kernel through it.
+EDK2_BIN=/usr/share/qemu-efi-aarch64/QEMU_EFI.fd
+# The UEFI loader (kernel/uefi-loader), a PE/COFF application EDK2 starts.
+UEFI_TARGET=aarch64-unknown-uefi
+UEFI_LOADER="$TARGET_DIR/$UEFI_TARGET/release/uefi-loader.efi"
 # Debian packages the QEMU side needs: the emulator, dtc (to read DTBs), U-Boot for the
-# booti test, llvm for llvm-symbolizer (backtraces) and llvm-objcopy.
-DEB_PACKAGES=(qemu-system-arm device-tree-compiler u-boot-qemu llvm)
+# booti test, EDK2 for UEFI boots, llvm for llvm-symbolizer (backtraces) and llvm-objcopy.
+DEB_PACKAGES=(qemu-system-arm device-tree-compiler u-boot-qemu qemu-efi-aarch64 llvm)
 
 # Prints a message on stderr, prefixed with the calling script's name.
 say() { echo "${0##*/}: $*" >&2; }
@@ -54,6 +60,7 @@ ensure_deps() {
     command -v qemu-system-aarch64 >/dev/null || missing+=(qemu-system-arm)
     command -v dtc >/dev/null || missing+=(device-tree-compiler)
     [[ -f "$UBOOT_BIN" ]] || missing+=(u-boot-qemu)
+    [[ -f "$EDK2_BIN" ]] || missing+=(qemu-efi-aarch64)
     command -v llvm-symbolizer >/dev/null || command -v llvm-symbolizer-14 >/dev/null ||
         missing+=(llvm)
     if ((${#missing[@]} > 0)); then
@@ -72,18 +79,18 @@ ensure_deps() {
     ensure_rust_targets
 }
 
-# ensure_rust_targets: the bare-metal targets of rust-toolchain.toml (rustup normally fetches
+# ensure_rust_targets: the bare-metal and UEFI targets of rust-toolchain.toml (rustup normally fetches
 # them by itself; this covers a toolchain installed without them).
 ensure_rust_targets() {
     command -v cargo >/dev/null || die "cargo not found: install Rust with rustup (https://rustup.rs)"
     if ! command -v rustup >/dev/null; then
-        say "warning: no rustup; assuming the toolchain has $KERNEL_TARGET and aarch64-unknown-none"
+        say "warning: no rustup; assuming the toolchain has $KERNEL_TARGET, aarch64-unknown-none and $UEFI_TARGET"
         return 0
     fi
     local installed want=() t
     installed="$(cd "$ROOT" && rustup target list --installed 2>/dev/null)" ||
         die "rustup target list failed"
-    for t in aarch64-unknown-none-softfloat aarch64-unknown-none; do
+    for t in aarch64-unknown-none-softfloat aarch64-unknown-none "$UEFI_TARGET"; do
         grep -qx "$t" <<<"$installed" || want+=("$t")
     done
     if ((${#want[@]} > 0)); then
@@ -120,6 +127,15 @@ build_kernel() {
         die "objcopy of $KERNEL_ELF to a flat Image failed"
     say "kernel: ELF $KERNEL_ELF"
     say "kernel: Image $KERNEL_IMG ($(stat -c %s "$KERNEL_IMG") bytes)"
+}
+
+# build_uefi_loader: builds kernel/uefi-loader, the UEFI application that loads the Image
+# and the initrd from the EFI system partition (scripts/run --uefi), at $UEFI_LOADER.
+build_uefi_loader() {
+    say "building the UEFI loader ($UEFI_TARGET, release)"
+    (cd "$ROOT" && cargo build -q -p uefi-loader --release --target "$UEFI_TARGET") ||
+        die "the UEFI loader does not build (cargo build -p uefi-loader --release --target $UEFI_TARGET)"
+    [[ -f "$UEFI_LOADER" ]] || die "cargo built no UEFI loader at $UEFI_LOADER"
 }
 
 # build_harness: builds the host tools (qemu-run, boot-tests, topology).

@@ -383,6 +383,16 @@ pub fn matrix(image: &Path) -> Vec<BootTest> {
         uboot,
         Expect::Pass { entry_el: 1, load_pa_not: Some(QEMU_LOAD_PA) },
     ));
+    // UEFI: EDK2 starts kernel/uefi-loader from a vvfat ESP (its own directory: the
+    // tests run in parallel and an ESP is emptied before it is filled); the loader puts
+    // the Image at the lowest free 2 MiB boundary (0x4000_0000 under EDK2), not at
+    // QEMU's 0x4020_0000, and hands over EDK2's device tree (`acpi=off`).
+    let mut uefi = config(spec(&["cpus=2,mem=512M", "cpus=2,mem=512M"], &[], None));
+    uefi.boot = Boot::Uefi {
+        loader: crate::cli::default_uefi_loader(),
+        esp: crate::cli::target_dir().join("esp-boot-tests"),
+    };
+    tests.push(BootTest::new("uefi-dt", uefi, Expect::Pass { entry_el: 1, load_pa_not: Some(QEMU_LOAD_PA) }));
     tests
 }
 

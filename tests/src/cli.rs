@@ -43,6 +43,16 @@ pub fn default_elf() -> PathBuf {
     target_dir().join("aarch64-unknown-none-softfloat/release/kernel")
 }
 
+/// Where `scripts/lib.sh`'s `build_uefi_loader` puts the UEFI loader.
+pub fn default_uefi_loader() -> PathBuf {
+    target_dir().join("aarch64-unknown-uefi/release/uefi-loader.efi")
+}
+
+/// The directory a `--uefi` run serves to the firmware as its EFI system partition.
+pub fn default_esp() -> PathBuf {
+    target_dir().join("esp")
+}
+
 /// Parsed `qemu-run` options.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub struct RunOptions {
@@ -56,6 +66,8 @@ pub struct RunOptions {
     pub el2: bool,
     /// `--uboot`.
     pub uboot: bool,
+    /// `--uefi`.
+    pub uefi: bool,
     /// `--append` values, joined with blanks.
     pub append: Vec<String>,
     /// `--timeout SECS` (0 = none).
@@ -163,14 +175,15 @@ impl RunOptions {
                 "--elf" => o.elf = Some(value(&name)?.into()),
                 "--initrd" => o.initrd = Some(value(&name)?.into()),
                 "--qemu" => o.qemu = Some(value(&name)?),
-                "--el2" | "--uboot" | "--gdb" | "--print-cmd" | "--no-symbolize" | "--legacy-numa"
-                | "--help" | "-h"
+                "--el2" | "--uboot" | "--uefi" | "--gdb" | "--print-cmd" | "--no-symbolize"
+                | "--legacy-numa" | "--help" | "-h"
                     if inline.is_some() =>
                 {
                     return Err(bad(&name, inline.as_deref().unwrap_or("")));
                 }
                 "--el2" => o.el2 = true,
                 "--uboot" => o.uboot = true,
+                "--uefi" => o.uefi = true,
                 "--gdb" => o.gdb = true,
                 "--print-cmd" => o.print_cmd = true,
                 "--no-symbolize" => o.no_symbolize = true,
@@ -222,8 +235,17 @@ impl RunOptions {
             c.qemu = q.clone();
         }
         c.el2 = self.el2;
+        if self.uboot && self.uefi {
+            return Err(CliError::BadValue {
+                option: "--uefi".into(),
+                value: "with --uboot: choose one".into(),
+            });
+        }
         if self.uboot {
             c.boot = Boot::Firmware(UBOOT_BIOS.into());
+        }
+        if self.uefi {
+            c.boot = Boot::Uefi { loader: default_uefi_loader(), esp: default_esp() };
         }
         c.initrd = self.initrd.clone();
         c.append = self.append.clone();
@@ -336,6 +358,15 @@ mod tests {
         let line = o.config().unwrap().args().join(" ");
         assert!(line.contains(&format!("-bios {UBOOT_BIOS}")), "{line}");
         assert!(line.contains("clusters=2,cores=2"), "{line}");
+    }
+
+    #[test]
+    fn uefi_boots_the_loader_from_target_esp() {
+        let c = parse(&["--uefi", "--node", "cpus=1,mem=1G"]).unwrap().config().unwrap();
+        assert_eq!(c.boot, Boot::Uefi { loader: default_uefi_loader(), esp: default_esp() });
+        assert!(c.args().join(" ").contains(",acpi=off "), "{:?}", c.args());
+        assert!(parse(&["--uefi", "--uboot"]).unwrap().config().is_err());
+        assert!(parse(&["--uefi=1"]).is_err());
     }
 
     #[test]

@@ -14,10 +14,13 @@
 #![forbid(unsafe_code)]
 
 use crate::topology::Topology;
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 
 /// U-Boot for QEMU's arm64 `virt`, from Debian's `u-boot-qemu`.
 pub const UBOOT_BIOS: &str = "/usr/lib/u-boot/qemu_arm64/u-boot.bin";
+
+/// EDK2 (UEFI) for QEMU's arm64 `virt`, from Debian's `qemu-efi-aarch64`.
+pub const EDK2_BIOS: &str = "/usr/share/qemu-efi-aarch64/QEMU_EFI.fd";
 
 /// The bootarg that makes the kernel exit QEMU through semihosting with its status.
 pub const EXIT_BOOTARG: &str = "exit=semihosting";
@@ -31,6 +34,26 @@ pub enum Boot {
     Firmware(PathBuf),
     /// Only dump the device tree QEMU would hand the kernel, then exit.
     DumpDtb(PathBuf),
+    /// Through UEFI: EDK2 ([`EDK2_BIOS`]) boots `loader` (`kernel/uefi-loader`) from the
+    /// directory `esp`, which QEMU presents as a FAT disk (vvfat); the loader reads the
+    /// Image, the initrd and `cmdline.txt` from there ([`QemuConfig::esp_files`]). The
+    /// machine has `acpi=off` so the firmware passes a device tree (the ACPI path is not
+    /// there yet).
+    Uefi {
+        /// The loader, `uefi-loader.efi`, copied to `EFI/BOOT/BOOTAA64.EFI`.
+        loader: PathBuf,
+        /// The directory that becomes the EFI system partition (its contents are replaced).
+        esp: PathBuf,
+    },
+}
+
+/// Where a file of the EFI system partition comes from.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum EspSource {
+    /// A copy of this file.
+    Copy(PathBuf),
+    /// These bytes.
+    Text(String),
 }
 
 /// Everything that decides one QEMU invocation.
@@ -98,6 +121,10 @@ impl QemuConfig {
         if self.el2 {
             machine.push_str(",virtualization=on");
         }
+        if matches!(self.boot, Boot::Uefi { .. }) {
+            // EDK2 passes the device tree only without ACPI tables.
+            machine.push_str(",acpi=off");
+        }
         if let Boot::DumpDtb(path) = &self.boot {
             // Reproducible dumps: without this, QEMU puts random seeds into /chosen.
             machine.push_str(",dtb-randomness=off,dumpdtb=");
@@ -121,7 +148,15 @@ impl QemuConfig {
         if let Boot::Firmware(bios) = &self.boot {
             push(&["-bios", &bios.display().to_string()]);
         }
-        if !matches!(self.boot, Boot::DumpDtb(_)) {
+        if let Boot::Uefi { esp, .. } = &self.boot {
+            // vvfat: QEMU serves the directory as a FAT disk; EDK2 boots the removable-media
+            // path EFI/BOOT/BOOTAA64.EFI from it with no boot entry configured. Read-only
+            // (`readonly=on`; without it a read-only vvfat is refused: "Block node is
+            // read-only"), so nothing the guest does is written back into the directory.
+            push(&["-bios", EDK2_BIOS]);
+            push(&["-drive", &format!("if=virtio,format=raw,readonly=on,file=fat:{}", esp.display())]);
+            push(&["-semihosting"]);
+        } else if !matches!(self.boot, Boot::DumpDtb(_)) {
             push(&["-kernel", &self.kernel.display().to_string()]);
             // QEMU accepts -initrd only with -kernel, so a DTB dump never gets one.
             if let Some(initrd) = &self.initrd {
@@ -134,6 +169,33 @@ impl QemuConfig {
         }
         a.extend(self.extra.iter().cloned());
         a
+    }
+
+    /// The files of the EFI system partition of a [`Boot::Uefi`] boot, as paths relative
+    /// to the ESP directory (empty for other boots). The bootargs go to `cmdline.txt`.
+    pub fn esp_files(&self) -> Vec<(PathBuf, EspSource)> {
+        let Boot::Uefi { loader, .. } = &self.boot else {
+            return Vec::new();
+        };
+        let mut files = vec![
+            (PathBuf::from("EFI/BOOT/BOOTAA64.EFI"), EspSource::Copy(loader.clone())),
+            (PathBuf::from("kernel.img"), EspSource::Copy(self.kernel.clone())),
+        ];
+        if let Some(initrd) = &self.initrd {
+            files.push((PathBuf::from("initrd.cpio"), EspSource::Copy(initrd.clone())));
+        }
+        files.push((PathBuf::from("cmdline.txt"), EspSource::Text(format!("{}\n", self.bootargs()))));
+        files
+    }
+
+    /// Fills the ESP directory of a [`Boot::Uefi`] boot with [`QemuConfig::esp_files`],
+    /// after removing whatever it held (a stale initrd must not be booted). Nothing for
+    /// other boots.
+    pub fn prepare_esp(&self) -> std::io::Result<()> {
+        let Boot::Uefi { esp, .. } = &self.boot else {
+            return Ok(());
+        };
+        write_esp(esp, &self.esp_files())
     }
 
     /// The command as one line a person can paste into a shell.
@@ -188,6 +250,26 @@ fn numa_args(t: &Topology, legacy: bool) -> Vec<String> {
         }
     }
     a
+}
+
+/// Replaces the directory `esp` with `files`.
+fn write_esp(esp: &Path, files: &[(PathBuf, EspSource)]) -> std::io::Result<()> {
+    let with_path =
+        |e: std::io::Error, p: &Path| std::io::Error::new(e.kind(), format!("{}: {e}", p.display()));
+    if esp.exists() {
+        std::fs::remove_dir_all(esp).map_err(|e| with_path(e, esp))?;
+    }
+    for (rel, source) in files {
+        let to = esp.join(rel);
+        if let Some(dir) = to.parent() {
+            std::fs::create_dir_all(dir).map_err(|e| with_path(e, dir))?;
+        }
+        match source {
+            EspSource::Copy(from) => std::fs::copy(from, &to).map(|_| ()).map_err(|e| with_path(e, from))?,
+            EspSource::Text(text) => std::fs::write(&to, text).map_err(|e| with_path(e, &to))?,
+        }
+    }
+    Ok(())
 }
 
 /// Quotes `s` for a POSIX shell when it needs it (only for printing commands).
@@ -319,6 +401,63 @@ mod tests {
         c.initrd = None;
         c.boot = Boot::Direct;
         assert!(!line(&c).contains("-initrd"), "no initrd unless asked: {}", line(&c));
+    }
+
+    #[test]
+    fn uefi_boots_edk2_from_a_vvfat_esp_with_acpi_off_and_no_kernel_option() {
+        let mut c = QemuConfig::new(Topology::demo(), "k.img");
+        c.boot = Boot::Uefi { loader: "l.efi".into(), esp: "/t/esp".into() };
+        c.initrd = Some("i.cpio".into());
+        c.append = vec!["selftest=panic".into()];
+        let l = line(&c);
+        assert!(l.starts_with("-M virt,gic-version=3,acpi=off "), "{l}");
+        assert!(
+            l.ends_with(&format!(
+                "-bios {EDK2_BIOS} -drive if=virtio,format=raw,readonly=on,file=fat:/t/esp -semihosting"
+            )),
+            "{l}"
+        );
+        assert!(!l.contains("-kernel") && !l.contains("-initrd") && !l.contains("-append"), "{l}");
+        assert!(l.contains("-numa node,nodeid=1,cpus=2-3,memdev=m1"), "NUMA as for any boot: {l}");
+        c.el2 = true;
+        assert!(line(&c).starts_with("-M virt,gic-version=3,virtualization=on,acpi=off "));
+    }
+
+    #[test]
+    fn the_esp_holds_the_loader_kernel_initrd_and_bootargs() {
+        let mut c = QemuConfig::new(Topology::demo(), "k.img");
+        assert!(c.esp_files().is_empty(), "only a UEFI boot has an ESP");
+        c.boot = Boot::Uefi { loader: "l.efi".into(), esp: "/t/esp".into() };
+        c.append = vec!["selftest=panic".into()];
+        let names = |c: &QemuConfig| {
+            c.esp_files().into_iter().map(|(p, _)| p.display().to_string()).collect::<Vec<_>>()
+        };
+        assert_eq!(names(&c), ["EFI/BOOT/BOOTAA64.EFI", "kernel.img", "cmdline.txt"]);
+        assert_eq!(c.esp_files()[0].1, EspSource::Copy("l.efi".into()));
+        assert_eq!(c.esp_files()[2].1, EspSource::Text("exit=semihosting selftest=panic\n".into()));
+        c.initrd = Some("i.cpio".into());
+        assert_eq!(names(&c), ["EFI/BOOT/BOOTAA64.EFI", "kernel.img", "initrd.cpio", "cmdline.txt"]);
+    }
+
+    #[test]
+    fn preparing_the_esp_replaces_what_it_held() {
+        let dir = std::env::temp_dir().join(format!("harness-esp-{}", std::process::id()));
+        let _ = std::fs::remove_dir_all(&dir);
+        std::fs::create_dir_all(dir.join("esp")).unwrap();
+        std::fs::write(dir.join("esp/initrd.cpio"), b"stale").unwrap();
+        std::fs::write(dir.join("k.img"), b"kernel").unwrap();
+        std::fs::write(dir.join("l.efi"), b"loader").unwrap();
+        let mut c = QemuConfig::new(Topology::demo(), dir.join("k.img"));
+        c.boot = Boot::Uefi { loader: dir.join("l.efi"), esp: dir.join("esp") };
+        c.prepare_esp().unwrap();
+        assert_eq!(std::fs::read(dir.join("esp/EFI/BOOT/BOOTAA64.EFI")).unwrap(), b"loader");
+        assert_eq!(std::fs::read(dir.join("esp/kernel.img")).unwrap(), b"kernel");
+        assert_eq!(std::fs::read_to_string(dir.join("esp/cmdline.txt")).unwrap(), "exit=semihosting\n");
+        assert!(!dir.join("esp/initrd.cpio").exists(), "a stale initrd is removed");
+        c.kernel = dir.join("missing.img");
+        let e = c.prepare_esp().unwrap_err();
+        assert!(e.to_string().contains("missing.img"), "{e}");
+        std::fs::remove_dir_all(&dir).unwrap();
     }
 
     #[test]

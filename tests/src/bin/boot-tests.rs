@@ -248,6 +248,24 @@ fn run_boot(test: &BootTest, config: &QemuConfig, opts: &Options) -> Outcome {
     {
         return fail(format!("no firmware at {} (apt-get install u-boot-qemu)", bios.display()));
     }
+    if let Boot::Uefi { loader, .. } = &test.config.boot {
+        if !std::path::Path::new(harness::qemu::EDK2_BIOS).is_file() {
+            return fail(format!(
+                "no firmware at {} (apt-get install qemu-efi-aarch64)",
+                harness::qemu::EDK2_BIOS
+            ));
+        }
+        if !loader.is_file() {
+            return fail(format!(
+                "no UEFI loader at {} (source scripts/lib.sh && build_uefi_loader)",
+                loader.display()
+            ));
+        }
+        // The ESP gets this test's kernel, initrd and bootargs.
+        if let Err(e) = config.prepare_esp() {
+            return fail(format!("filling the ESP: {e}"));
+        }
+    }
     let mut cmd = Command::new(&config.qemu);
     cmd.args(config.args());
     // The power button: a QMP socket, and the line that says when to press it.

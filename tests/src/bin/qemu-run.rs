@@ -9,7 +9,7 @@
 #![forbid(unsafe_code)]
 
 use harness::cli::{DEFAULT_TIMEOUT_SECS, RunOptions, workspace_root};
-use harness::qemu::{Boot, UBOOT_BIOS};
+use harness::qemu::{Boot, EDK2_BIOS, UBOOT_BIOS};
 use harness::runner::{Ending, Runner};
 use harness::symbolize::Symbolizer;
 use std::process::{Command, ExitCode};
@@ -39,6 +39,9 @@ Machine and kernel:
                           backends): QEMU 7.2 then gives TCG plugins correct physical
                           addresses (scripts/bench's memory-locality plugin needs this)
   --uboot                 boot through U-Boot's booti ({UBOOT_BIOS}); single memory node only
+  --uefi                  boot through UEFI ({EDK2_BIOS}) and kernel/uefi-loader,
+                          from target/esp/ (filled here: loader, Image, initrd,
+                          cmdline.txt); -M virt,acpi=off, so the firmware passes a DTB
   --append ARGS           extra kernel bootargs (repeatable), after `exit=semihosting`;
                           test-only: selftest=panic, selftest=fault
   --kernel IMAGE          the flat Image (default: target/kernel.img)
@@ -63,6 +66,7 @@ Examples:
   scripts/run --node cpus=2,mem=512M --node cpus=1,mem=0 --node cpus=1,mem=256M --dist 0-1=15 --dist 1-0=25
   scripts/run --node cpus=4,mem=1G --node cpus=4,mem=1G --clusters 2 --el2
   scripts/run --node cpus=1,mem=1G --uboot
+  scripts/run --uefi
   scripts/run --append selftest=panic
   scripts/run --gdb
   scripts/run --print-cmd --node cpus=1,mem=512M --node cpus=0,mem=512M
@@ -119,6 +123,23 @@ fn main() -> ExitCode {
             eprintln!(
                 "qemu-run: warning: U-Boot 2023.01 may hang placing the device tree with several memory nodes"
             );
+        }
+    }
+    if let Boot::Uefi { loader, .. } = &config.boot {
+        if !std::path::Path::new(EDK2_BIOS).is_file() {
+            eprintln!("qemu-run: no firmware at {EDK2_BIOS} (install it: apt-get install qemu-efi-aarch64)");
+            return ExitCode::from(2);
+        }
+        if !loader.is_file() {
+            eprintln!(
+                "qemu-run: no UEFI loader at {} (build it: `source scripts/lib.sh && build_uefi_loader`)",
+                loader.display()
+            );
+            return ExitCode::from(2);
+        }
+        if let Err(e) = config.prepare_esp() {
+            eprintln!("qemu-run: cannot prepare the EFI system partition: {e}");
+            return ExitCode::from(2);
         }
     }
     if opts.gdb {
