@@ -6,6 +6,22 @@
 //! loader entered at. From here on the kernel is ordinary Rust. Each step below is
 //! numbered as in the map in `lib.rs`.
 //!
+//! # Device tree or ACPI
+//!
+//! The loader always hands over a device tree (x0). Under QEMU `-kernel`, U-Boot or
+//! UEFI with `acpi=off` it describes the machine; under UEFI with ACPI the loader
+//! (`kernel/uefi-loader`) writes a stub instead: `/chosen` (command line, initrd and
+//! `numa-l4,acpi-rsdp`), `/memreserve/` for the firmware's ranges and `/memory` for the
+//! UEFI map's RAM, but no `/cpus` ([`platform::acpi_rsdp_of`] decides). The board is
+//! then read from ACPI first ([`Board::parse_acpi`]: CPUs, GIC, nodes, SRAT memory,
+//! distances, timer, PSCI, SPCR console), then completed from the stub
+//! ([`Board::parse_acpi_handover`]: chosen, reservations, and memory when there is no
+//! SRAT). The order is the simplest one that works: the ACPI tables are read before
+//! the direct map exists (it needs the memory ranges the SRAT gives), through
+//! [`AcpiTables`], which maps the pages the parser asks for into `ACPI_WINDOW`
+//! (`mm::window`) with the kernel tables the boot code built; everything after step 3
+//! is the same on both paths.
+//!
 //! This module also owns the two ways the kernel ends: [`exit`] (work done or failed,
 //! with a status the host can see) and the fatal reports (panic, unexpected
 //! exception) that print what happened, with a backtrace, before exiting.
@@ -15,14 +31,16 @@ use crate::cmdline::{self, ExitMethod, SelfTest};
 use crate::exception::{self, Trap};
 use crate::mm::early::ImageLayout;
 use crate::mm::frames::Frames;
-use crate::mm::layout::{FDT_WINDOW, KERNEL_BASE, NEVER_MAPPED};
+use crate::mm::layout::{ACPI_WINDOW, ACPI_WINDOW_SIZE, FDT_WINDOW, KERNEL_BASE, NEVER_MAPPED};
+use crate::mm::table::Attrs;
+use crate::mm::window::Window;
 use crate::percpu::PerCpu;
 use crate::{arch::trap::TrapFrame, backtrace, console, kprintln};
 use crate::{irq, memory, smp};
 use core::fmt::Write;
 use core::sync::atomic::{AtomicBool, Ordering};
 use platform::pl011::{self, Pl011};
-use platform::{Board, Conduit, NodeId, PhysRange};
+use platform::{AcpiMemory, Board, Conduit, NodeId, PhysRange};
 use crate::sync::{Mutex, MutexGuard};
 use spin::Once;
 
@@ -30,7 +48,7 @@ use spin::Once;
 pub mod status {
     /// Everything passed.
     pub const PASS: u32 = 0;
-    /// The device tree could not be used.
+    /// The device tree (or the ACPI tables) could not be used.
     pub const BAD_BOARD: u32 = 2;
     /// A kernel panic.
     pub const PANIC: u32 = 3;
@@ -72,19 +90,12 @@ extern "C" fn kernel_main(load_pa: u64, dtb_pa: u64, entry_el: u64) -> ! {
     let image = image_layout(load_pa);
     tables::init(image);
 
-    // 2. The device tree: nothing is known about the board without it, not even
-    //    where the console is, so a missing blob can only stop the CPU.
+    // 2. The device tree (and ACPI, if the tree hands over to it): nothing is known
+    //    about the board without it, not even where the console is, so a missing
+    //    blob can only stop the CPU.
     let Some(blob) = fdt_blob() else { cpu::park() };
     let store = MutexGuard::leak(BOARD_STORE.lock());
-    if let Err(err) = store.parse(blob) {
-        // Without a board there is no console to be sure of; try the one the device
-        // tree names anyway, so the error is seen.
-        if let Some(uart) = platform::console_of(blob).and_then(|u| u.pl011_base()) {
-            start_console(uart);
-        }
-        kprintln!("error: device tree at {dtb_pa:#x}: {err}");
-        exit(status::BAD_BOARD);
-    }
+    read_board(store, blob, dtb_pa);
 
     // 3. The command line and the console.
     let opts = cmdline::parse(store.chosen.bootargs);
@@ -118,7 +129,7 @@ extern "C" fn kernel_main(load_pa: u64, dtb_pa: u64, entry_el: u64) -> ! {
     }
     report_board(board);
     let Some(boot_index) = board.cpu_index_by_mpidr(cpu::mpidr()) else {
-        kprintln!("error: the boot CPU (mpidr {:#x}) is not in the device tree's /cpus", cpu::mpidr());
+        kprintln!("error: the boot CPU (mpidr {:#x}) is not among the board's CPUs", cpu::mpidr());
         exit(status::BAD_BOARD);
     };
 
@@ -220,6 +231,59 @@ extern "C" fn boot_cpu_main(block_va: u64) -> ! {
 /// The board, once `kernel_main` has read it.
 pub fn board() -> &'static Board<'static> {
     BOARD.get().expect("invariant: the board is read before any other CPU starts")
+}
+
+/// Reads the board into `store` from the device tree `blob`, or from ACPI when the tree
+/// is a loader's stub that hands over to it (see the module docs). On failure, prints
+/// why on whatever console can be found and exits.
+fn read_board(store: &mut Board<'static>, blob: &'static [u8], dtb_pa: u64) {
+    // Without a board there is no console to be sure of; the error paths try the one
+    // the firmware names anyway, so the error is seen.
+    let Some(rsdp) = platform::acpi_rsdp_of(blob) else {
+        if let Err(err) = store.parse(blob) {
+            if let Some(uart) = platform::console_of(blob).and_then(|u| u.pl011_base()) {
+                start_console(uart);
+            }
+            kprintln!("error: device tree at {dtb_pa:#x}: {err}");
+            exit(status::BAD_BOARD);
+        }
+        return;
+    };
+    let tables = AcpiTables(Window::new(ACPI_WINDOW, ACPI_WINDOW_SIZE));
+    if let Err(err) = store.parse_acpi(rsdp, &tables) {
+        if let Some(uart) = platform::acpi::console(rsdp, &tables).and_then(|u| u.pl011_base()) {
+            start_console(uart);
+        }
+        kprintln!("error: ACPI tables (RSDP at {rsdp:#x}): {err}");
+        exit(status::BAD_BOARD);
+    }
+    if let Err(err) = store.parse_acpi_handover(blob) {
+        if let Some(uart) = store.chosen.stdout.as_ref().and_then(|u| u.pl011_base()) {
+            start_console(uart);
+        }
+        kprintln!("error: the loader's device tree at {dtb_pa:#x}: {err}");
+        exit(status::BAD_BOARD);
+    }
+}
+
+/// The ACPI tables as the parser reads them: each range it asks for is mapped
+/// read-only into `ACPI_WINDOW` on first use ([`Window`]) and stays mapped.
+struct AcpiTables(Window);
+
+impl AcpiMemory for AcpiTables {
+    fn bytes(&self, address: u64, len: usize) -> Option<&[u8]> {
+        let map = |va, pa, size| tables::map_kernel(va, pa, size, Attrs::KERNEL_RO, false).is_ok();
+        let va = self.0.place(address, len as u64, map)?;
+        // SAFETY: `place` returned where `[address, address + len)` is mapped, read-only
+        // Normal memory, in the ACPI window, whose mappings are never removed or
+        // changed (it only grows), so the slice stays valid for `self`'s borrow and
+        // longer. The RSDP and the tables the parser follows lie in memory the firmware
+        // keeps (ACPI reclaim/NVS, reserved by the loader), which nothing writes. An
+        // address that is no memory at all (a corrupt table pointer) faults here, and
+        // the exception is reported like any kernel fault: the firmware broke the
+        // machine's description, and there is no RAM map yet to check it against.
+        Some(unsafe { core::slice::from_raw_parts(va as *const u8, len) })
+    }
 }
 
 /// Maps the PL011 at physical `base` and makes it the console.

@@ -379,6 +379,29 @@ pub fn console_of(blob: &[u8]) -> Option<Uart<'_>> {
     stdout_uart(&tree, spec).ok()
 }
 
+/// The `/chosen` property in which a UEFI loader hands over the ACPI RSDP's physical
+/// address (a u64; `kernel/uefi-loader` writes it). Our own name, vendor prefix
+/// `numa-l4`: Linux finds the RSDP through the UEFI system table, which this kernel
+/// does not keep.
+pub const ACPI_RSDP_PROPERTY: &str = "numa-l4,acpi-rsdp";
+
+/// The ACPI RSDP's physical address when `blob` hands the machine's description over
+/// to ACPI: `/chosen` has [`ACPI_RSDP_PROPERTY`] and the tree has no `/cpus` (a
+/// loader's stub tree, as Linux's EFI stub builds when firmware has no device tree).
+/// A full tree wins over ACPI even with an RSDP: it describes the machine by itself.
+/// Read the board with [`Board::parse_acpi`], then [`Board::parse_acpi_handover`].
+pub fn acpi_rsdp_of(blob: &[u8]) -> Option<u64> {
+    let tree = Tree::new(blob).ok()?;
+    if tree.find_path("/cpus").is_some() {
+        return None;
+    }
+    let chosen = tree.find_path("/chosen")?;
+    match chosen[chosen.len() - 1].prop(ACPI_RSDP_PROPERTY)? {
+        &[a, b, c, d, e, f, g, h] => Some(u64::from_be_bytes([a, b, c, d, e, f, g, h])),
+        _ => None,
+    }
+}
+
 /// Boot parameters from `/chosen`.
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
 pub struct Chosen<'a> {
@@ -767,6 +790,37 @@ impl<'a> Board<'a> {
         self.read_timer(&tree);
         self.read_psci(&tree);
         self.read_chosen(&tree);
+        Ok(())
+    }
+
+    /// Completes a board read from ACPI ([`Board::parse_acpi`]) with what only the
+    /// loader's stub tree `blob` knows (see [`acpi_rsdp_of`]): `/chosen` (command line,
+    /// initrd, and a console if the tree names one, else the SPCR's stays), the
+    /// reserved ranges (`/memreserve/`, `/reserved-memory`: what the firmware keeps),
+    /// and, only when the ACPI tables gave no memory (no SRAT: no `-numa` under QEMU),
+    /// the tree's memory nodes, all on node 0 (the only node then).
+    ///
+    /// With an SRAT its ranges stay the board's memory, as the device tree's memory
+    /// nodes are on the device-tree path: both are the RAM as a whole, and what the
+    /// firmware keeps inside it is reserved, not cut out.
+    pub fn parse_acpi_handover(&mut self, blob: &'a [u8]) -> Result<(), BoardError> {
+        let tree = Tree::new(blob)?;
+        let root = tree.root().ok_or(DtFault::MissingEnd)?;
+        self.read_reserved(&tree)?;
+        self.read_chosen(&tree);
+        if self.memory.is_empty() {
+            // `parse_acpi` warned of no memory; `read_memory` warns again if the tree
+            // has none either.
+            let mut kept = FixedVec::new();
+            for &w in self.warnings.iter().filter(|&&w| w != Warning::NoMemory) {
+                let _ = kept.push(w);
+            }
+            self.warnings = kept;
+            self.read_memory(&tree, &root, &mut NodeIdUse::default())?;
+            for m in self.memory.as_mut_slice() {
+                m.node = NodeId::ZERO;
+            }
+        }
         Ok(())
     }
 
@@ -2597,5 +2651,63 @@ mod tests {
         assert_eq!(b.warnings.len(), MAX_WARNINGS);
         assert_eq!(b.dropped_warnings(), 40 - MAX_WARNINGS);
         assert_eq!(b.warnings[0].to_string(), "memory range at 0x0 has size 0: skipped");
+    }
+
+    /// A UEFI loader's stub tree: `/chosen` with the RSDP, bootargs and an initrd, one
+    /// reservation, one memory node; `/cpus` too when `with_cpus`.
+    fn stub_tree(with_cpus: bool) -> Vec<u8> {
+        build(|w| {
+            w.reserve(0x5c00_0000, 0x1000);
+            w.begin("chosen").prop_u64(ACPI_RSDP_PROPERTY, 0x5c43_0018);
+            w.prop_str("bootargs", "exit=semihosting");
+            w.prop_u64("linux,initrd-start", 0x4800_0000).prop_u64("linux,initrd-end", 0x4800_1000);
+            w.end();
+            w.begin("memory@40000000").prop_str("device_type", "memory");
+            w.prop_cells("reg", &[0, 0x4000_0000, 0, 0x4000_0000]).end();
+            if with_cpus {
+                w.begin("cpus").prop_u32("#address-cells", 1).prop_u32("#size-cells", 0);
+                cpu(w, 0, None);
+                w.end();
+            }
+        })
+    }
+
+    #[test]
+    fn a_stub_tree_with_an_rsdp_hands_over_to_acpi_and_a_full_tree_does_not() {
+        assert_eq!(acpi_rsdp_of(&stub_tree(false)), Some(0x5c43_0018));
+        assert_eq!(acpi_rsdp_of(&stub_tree(true)), None, "a tree with /cpus describes the machine");
+        assert_eq!(
+            acpi_rsdp_of(&build(|w| {
+                w.begin("chosen").end();
+            })),
+            None
+        );
+        assert_eq!(acpi_rsdp_of(&[0; 64]), None);
+    }
+
+    #[test]
+    fn the_acpi_handover_takes_chosen_and_reservations_and_memory_only_when_acpi_has_none() {
+        let blob = stub_tree(false);
+        // As `parse_acpi` leaves a board without an SRAT: no memory, and a warning.
+        let mut b = Board::empty();
+        b.reset(Firmware::Acpi);
+        b.warn(Warning::NoMemory);
+        b.parse_acpi_handover(&blob).unwrap();
+        assert_eq!(b.firmware(), Firmware::Acpi);
+        assert_eq!(b.chosen.bootargs, "exit=semihosting");
+        assert_eq!(b.chosen.initrd, Some(PhysRange { base: 0x4800_0000, size: 0x1000 }));
+        assert_eq!(b.reserved.as_slice(), &[PhysRange { base: 0x5c00_0000, size: 0x1000 }]);
+        let range = PhysRange { base: 0x4000_0000, size: 0x4000_0000 };
+        assert_eq!(b.memory.as_slice(), &[MemoryRange { range, node: NodeId::ZERO }]);
+        assert!(b.warnings.is_empty(), "{:?}", b.warnings);
+
+        // With memory from an SRAT, the tree's memory nodes are not read.
+        let mut b = Board::empty();
+        b.reset(Firmware::Acpi);
+        let srat = MemoryRange { range: PhysRange { base: 0x4000_0000, size: GIB / 2 }, node: NodeId::ZERO };
+        b.memory.push(srat).unwrap();
+        b.parse_acpi_handover(&blob).unwrap();
+        assert_eq!(b.memory.as_slice(), &[srat]);
+        assert_eq!(b.chosen.bootargs, "exit=semihosting");
     }
 }

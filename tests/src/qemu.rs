@@ -36,14 +36,17 @@ pub enum Boot {
     DumpDtb(PathBuf),
     /// Through UEFI: EDK2 ([`EDK2_BIOS`]) boots `loader` (`kernel/uefi-loader`) from the
     /// directory `esp`, which QEMU presents as a FAT disk (vvfat); the loader reads the
-    /// Image, the initrd and `cmdline.txt` from there ([`QemuConfig::esp_files`]). The
-    /// machine has `acpi=off` so the firmware passes a device tree (the ACPI path is not
-    /// there yet).
+    /// Image, the initrd and `cmdline.txt` from there ([`QemuConfig::esp_files`]).
+    /// Without `acpi` the machine has `acpi=off`, so the firmware passes a device tree;
+    /// with it the firmware passes only ACPI tables (SRAT and SLIT with `-numa`) and the
+    /// loader a stub tree that hands over to them.
     Uefi {
         /// The loader, `uefi-loader.efi`, copied to `EFI/BOOT/BOOTAA64.EFI`.
         loader: PathBuf,
         /// The directory that becomes the EFI system partition (its contents are replaced).
         esp: PathBuf,
+        /// Let the firmware describe the machine with ACPI (no `acpi=off`).
+        acpi: bool,
     },
 }
 
@@ -121,7 +124,7 @@ impl QemuConfig {
         if self.el2 {
             machine.push_str(",virtualization=on");
         }
-        if matches!(self.boot, Boot::Uefi { .. }) {
+        if matches!(self.boot, Boot::Uefi { acpi: false, .. }) {
             // EDK2 passes the device tree only without ACPI tables.
             machine.push_str(",acpi=off");
         }
@@ -406,7 +409,7 @@ mod tests {
     #[test]
     fn uefi_boots_edk2_from_a_vvfat_esp_with_acpi_off_and_no_kernel_option() {
         let mut c = QemuConfig::new(Topology::demo(), "k.img");
-        c.boot = Boot::Uefi { loader: "l.efi".into(), esp: "/t/esp".into() };
+        c.boot = Boot::Uefi { loader: "l.efi".into(), esp: "/t/esp".into(), acpi: false };
         c.initrd = Some("i.cpio".into());
         c.append = vec!["selftest=panic".into()];
         let l = line(&c);
@@ -427,7 +430,7 @@ mod tests {
     fn the_esp_holds_the_loader_kernel_initrd_and_bootargs() {
         let mut c = QemuConfig::new(Topology::demo(), "k.img");
         assert!(c.esp_files().is_empty(), "only a UEFI boot has an ESP");
-        c.boot = Boot::Uefi { loader: "l.efi".into(), esp: "/t/esp".into() };
+        c.boot = Boot::Uefi { loader: "l.efi".into(), esp: "/t/esp".into(), acpi: false };
         c.append = vec!["selftest=panic".into()];
         let names = |c: &QemuConfig| {
             c.esp_files().into_iter().map(|(p, _)| p.display().to_string()).collect::<Vec<_>>()
@@ -448,7 +451,7 @@ mod tests {
         std::fs::write(dir.join("k.img"), b"kernel").unwrap();
         std::fs::write(dir.join("l.efi"), b"loader").unwrap();
         let mut c = QemuConfig::new(Topology::demo(), dir.join("k.img"));
-        c.boot = Boot::Uefi { loader: dir.join("l.efi"), esp: dir.join("esp") };
+        c.boot = Boot::Uefi { loader: dir.join("l.efi"), esp: dir.join("esp"), acpi: false };
         c.prepare_esp().unwrap();
         assert_eq!(std::fs::read(dir.join("esp/EFI/BOOT/BOOTAA64.EFI")).unwrap(), b"loader");
         assert_eq!(std::fs::read(dir.join("esp/kernel.img")).unwrap(), b"kernel");

@@ -7,6 +7,8 @@
 //!
 //! ```text
 //!  0xFFFF_FFFF_FFFF_FFFF +----------------------------------+
+//!                        | ACPI window (4 MiB)              |  ACPI_WINDOW
+//!  0xFFFF_FFFF_C020_0000 +----------------------------------+
 //!                        | device tree window (2 MiB)       |  FDT_WINDOW
 //!  0xFFFF_FFFF_C000_0000 +----------------------------------+
 //!                        | kernel image (linked here)       |  KERNEL_BASE
@@ -65,6 +67,11 @@ pub const KERNEL_BASE: u64 = 0xFFFF_FFFF_8000_0000;
 pub const FDT_WINDOW: u64 = 0xFFFF_FFFF_C000_0000;
 /// The largest device tree the window holds (the arm64 boot protocol's limit).
 pub const FDT_MAX_SIZE: u64 = 2 << 20;
+/// Where the ACPI tables are mapped, page by page as the parser reads them, before the
+/// direct map exists ([`crate::mm::window`]); right after the device tree window.
+pub const ACPI_WINDOW: u64 = FDT_WINDOW + FDT_MAX_SIZE;
+/// Size of the ACPI window: QEMU's tables fill a few pages, a server's tens of KiB.
+pub const ACPI_WINDOW_SIZE: u64 = 4 << 20;
 
 /// A page that is never mapped, by rule: the one just below the kernel image. The
 /// `selftest=fault` boot option reads it to prove kernel faults are reported.
@@ -115,6 +122,7 @@ mod tests {
         assert_eq!(index(KERNEL_BASE, 0), 511);
         assert_eq!(index(KERNEL_BASE, 1), 510);
         assert_eq!(index(FDT_WINDOW, 1), 511);
+        assert_eq!(index(ACPI_WINDOW + ACPI_WINDOW_SIZE - 1, 1), 511, "beside the DTB, one L1 slot");
     }
 
     #[test]

@@ -12,7 +12,17 @@
 //! - sets `/chosen` properties (`linux,initrd-start`/`-end`, `bootargs`, and
 //!   [`RSDP_PROPERTY`]), replacing any of the same name and creating `/chosen` if the
 //!   tree has none;
+//! - appends a `/memory@...` node for each RAM range it is given ([`Handover::memory`]);
 //! - appends the names of new properties to the strings block.
+//!
+//! With ACPI, EDK2 publishes no device tree, only the RSDP. The loader then rewrites
+//! [`STUB_TREE`], a root with nothing but its cell sizes, into a stub tree: `/chosen`
+//! (bootargs, initrd, the RSDP), the `/memreserve/` entries, and `/memory` nodes for the
+//! UEFI map's RAM (`memmap::ram`). The kernel sees the RSDP and no `/cpus` and reads
+//! the machine from ACPI, the rest from the stub (`platform::acpi_rsdp_of`,
+//! `Board::parse_acpi_handover`). The memory nodes are the fallback for ACPI without
+//! an SRAT (QEMU without `-numa`): with one, the SRAT's ranges, which carry the nodes,
+//! are the board's memory.
 //!
 //! Writing a new blob rather than patching in place keeps this a pure function of
 //! (old tree, additions), easy to test, and needs no free space in the firmware's copy.
@@ -34,6 +44,48 @@ use crate::memmap::Range;
 /// through the UEFI system table instead, which this kernel does not keep.
 pub const RSDP_PROPERTY: &str = "numa-l4,acpi-rsdp";
 
+/// The smallest tree: a root with `#address-cells = <2>` and `#size-cells = <2>` (the
+/// cells of the memory nodes [`rewrite`] adds), nothing else. The start of the stub
+/// tree when the firmware has none.
+pub const STUB_TREE: [u8; 131] = stub_tree();
+
+const fn stub_tree() -> [u8; 131] {
+    const STRINGS: &[u8] = b"#address-cells\0#size-cells\0";
+    let mut t = [0u8; 131];
+    // Header: magic, totalsize, off_dt_struct (after the 16-byte empty reservation
+    // block at 40), off_dt_strings, off_mem_rsvmap, version, last compatible version,
+    // boot CPU, size_dt_strings, size_dt_struct.
+    let header = [MAGIC, 131, 56, 104, 40, 17, 16, 0, STRINGS.len() as u32, 48];
+    // Structure: the root node (empty name), two u32 properties, its end, the end.
+    let structs = [BEGIN_NODE, 0, PROP, 4, 0, 2, PROP, 4, 15, 2, END_NODE, END];
+    let mut i = 0;
+    while i < header.len() {
+        let b = header[i].to_be_bytes();
+        let mut k = 0;
+        while k < 4 {
+            t[i * 4 + k] = b[k];
+            k += 1;
+        }
+        i += 1;
+    }
+    i = 0;
+    while i < structs.len() {
+        let b = structs[i].to_be_bytes();
+        let mut k = 0;
+        while k < 4 {
+            t[56 + i * 4 + k] = b[k];
+            k += 1;
+        }
+        i += 1;
+    }
+    i = 0;
+    while i < STRINGS.len() {
+        t[104 + i] = STRINGS[i];
+        i += 1;
+    }
+    t
+}
+
 const MAGIC: u32 = 0xd00d_feed;
 const HEADER_SIZE: usize = 40;
 const BEGIN_NODE: u32 = 1;
@@ -53,6 +105,9 @@ pub struct Handover<'a> {
     pub bootargs: Option<&'a str>,
     /// The ACPI RSDP, for [`RSDP_PROPERTY`].
     pub rsdp: Option<u64>,
+    /// RAM for new `/memory@...` nodes (the root must have 2 address and 2 size cells,
+    /// as [`STUB_TREE`] has); empty when the tree describes the memory itself.
+    pub memory: &'a [Range],
 }
 
 /// Why a tree cannot be rewritten.
@@ -100,11 +155,24 @@ fn pad4(n: usize) -> usize {
 }
 
 /// An upper bound of the bytes [`rewrite`] adds to a tree for `h` (allocate the tree's
-/// `totalsize` plus this).
-pub fn growth_bound(reservations: usize, bootargs_len: usize) -> usize {
+/// `totalsize` plus this), with `memory` memory nodes.
+pub fn growth_bound(reservations: usize, memory: usize, bootargs_len: usize) -> usize {
     // Each /memreserve/ entry is 16 bytes; a new /chosen node 16; each of at most four
-    // properties 12 + value (8 or the string, padded) + its name in the strings block.
-    16 * reservations + 16 + 4 * (12 + 8 + 24) + pad4(bootargs_len + 1)
+    // properties 12 + value (8 or the string, padded) + its name in the strings block;
+    // each memory node 4 + name 24 + device_type 20 + reg 28 + 4, and the two names.
+    16 * reservations + 16 + 4 * (12 + 8 + 24) + pad4(bootargs_len + 1) + 80 * memory + 16
+}
+
+/// `memory@<base in hex>` and its NUL, padded to 4 bytes, into `o`.
+fn put_memory_name(o: &mut Out<'_>, base: u64) {
+    o.put(b"memory@");
+    let digits = ((64 - base.leading_zeros()).div_ceil(4)).max(1);
+    for d in (0..digits).rev() {
+        let nibble = ((base >> (4 * d)) & 0xF) as usize;
+        o.put(&[b"0123456789abcdef"[nibble]]);
+    }
+    o.put(&[0]);
+    o.pad();
 }
 
 /// The bytes of the tree at the start of `blob` (its `totalsize`), after checking the
@@ -190,9 +258,15 @@ pub fn rewrite(src: &[u8], out: &mut [u8], h: &Handover<'_>) -> Result<usize, Fd
     }
     props[2] = h.bootargs.map(|s| ("bootargs", Value::Str(s)));
     props[3] = h.rsdp.map(|a| (RSDP_PROPERTY, Value::U64(a)));
-    let mut name_offsets = [0usize; 4];
+    // The memory nodes' two property names follow the four of /chosen.
+    let memory_names = ["device_type", "reg"];
+    let names = props
+        .iter()
+        .map(|p| p.map(|(n, _)| n))
+        .chain(memory_names.iter().map(|&n| (!h.memory.is_empty()).then_some(n)));
+    let mut name_offsets = [0usize; 6];
     let mut new_strings = size_strings;
-    for (i, (name, _)) in props.iter().enumerate().filter_map(|(i, p)| p.map(|p| (i, p))) {
+    for (i, name) in names.clone().enumerate().filter_map(|(i, n)| n.map(|n| (i, n))) {
         name_offsets[i] = find_string(strings, name).unwrap_or_else(|| {
             let at = new_strings;
             new_strings += name.len() + 1;
@@ -266,6 +340,23 @@ pub fn rewrite(src: &[u8], out: &mut [u8], h: &Handover<'_>) -> Result<usize, Fd
                     write_props(&mut o);
                     o.put32(END_NODE);
                 }
+                if depth == 1 {
+                    for r in h.memory {
+                        o.put32(BEGIN_NODE);
+                        put_memory_name(&mut o, r.base);
+                        o.put32(PROP);
+                        o.put32(7);
+                        o.put32(name_offsets[4] as u32);
+                        o.put(b"memory\0");
+                        o.pad();
+                        o.put32(PROP);
+                        o.put32(16);
+                        o.put32(name_offsets[5] as u32);
+                        o.put64(r.base);
+                        o.put64(r.size);
+                        o.put32(END_NODE);
+                    }
+                }
                 depth = depth.checked_sub(1).ok_or(bad)?;
                 o.put32(END_NODE);
                 pos += 4;
@@ -295,7 +386,7 @@ pub fn rewrite(src: &[u8], out: &mut [u8], h: &Handover<'_>) -> Result<usize, Fd
     // The strings block: the tree's own, then the new names.
     let strings_at = o.at;
     o.put(strings);
-    for (i, (name, _)) in props.iter().enumerate().filter_map(|(i, p)| p.map(|p| (i, p))) {
+    for (i, name) in names.enumerate().filter_map(|(i, n)| n.map(|n| (i, n))) {
         if name_offsets[i] >= size_strings {
             o.put(name.as_bytes());
             o.put(&[0]);
@@ -334,7 +425,7 @@ mod tests {
     const QEMU_2N2C: &[u8] = include_bytes!("../../../platform/tests/fixtures/virt-2n2c.dtb");
 
     fn rewritten(src: &[u8], h: &Handover<'_>) -> Vec<u8> {
-        let mut out = vec![0u8; total_size(src).unwrap() + growth_bound(h.reserve.len(), 64)];
+        let mut out = vec![0u8; total_size(src).unwrap() + growth_bound(h.reserve.len(), h.memory.len(), 64)];
         let n = rewrite(src, &mut out, h).unwrap();
         out.truncate(n);
         out
@@ -348,6 +439,7 @@ mod tests {
             initrd: Some(Range { base: 0x7800_0000, size: 0x1234 }),
             bootargs: Some("exit=semihosting selftest=panic"),
             rsdp: None,
+            memory: &[],
         };
         let out = rewritten(QEMU_2N2C, &h);
         let before = Board::from_fdt(QEMU_2N2C).unwrap();
@@ -420,14 +512,101 @@ mod tests {
     #[test]
     fn the_growth_bound_covers_the_worst_case() {
         let reserve = [Range { base: 0x1000, size: 0x1000 }; 48];
+        let memory = [Range { base: u64::MAX - 0x1000, size: 0x1000 }; 16];
         let args = "a".repeat(200);
         let h = Handover {
             reserve: &reserve,
             initrd: Some(Range { base: 1, size: 1 }),
             bootargs: Some(&args),
             rsdp: Some(1),
+            memory: &memory,
         };
-        let mut out = vec![0u8; total_size(QEMU_2N2C).unwrap() + growth_bound(48, args.len())];
-        assert!(rewrite(QEMU_2N2C, &mut out, &h).is_ok());
+        for src in [QEMU_2N2C, &STUB_TREE] {
+            let mut out = vec![0u8; total_size(src).unwrap() + growth_bound(48, 16, args.len())];
+            assert!(rewrite(src, &mut out, &h).is_ok());
+        }
+    }
+
+    /// Captured tables: (physical address, bytes) of each.
+    type Regions = Vec<(u64, Vec<u8>)>;
+
+    /// One capture of QEMU + EDK2's ACPI tables (`platform/tests/fixtures/acpi`): the
+    /// RSDP's address, the tables as memory, and QEMU's device tree for the same options.
+    fn acpi_fixture(name: &str) -> (u64, Regions, Vec<u8>) {
+        let dir = std::path::Path::new(env!("CARGO_MANIFEST_DIR"))
+            .join("../../platform/tests/fixtures/acpi")
+            .join(name);
+        let (mut rsdp, mut regions) = (0, Vec::new());
+        for entry in std::fs::read_dir(&dir).unwrap() {
+            let path = entry.unwrap().path();
+            let file = path.file_name().unwrap().to_str().unwrap().to_string();
+            let Some(stem) = file.strip_suffix(".bin") else { continue };
+            let hex = stem.strip_prefix("rsdp-");
+            let address = u64::from_str_radix(hex.unwrap_or(stem), 16).unwrap();
+            if hex.is_some() {
+                rsdp = address;
+            }
+            regions.push((address, std::fs::read(&path).unwrap()));
+        }
+        (rsdp, regions, std::fs::read(dir.join("virt.dtb")).unwrap())
+    }
+
+    /// The board the kernel reads from the stub tree `h` makes and the fixture's tables.
+    fn board_from_stub<'t>(stub: &'t [u8], rsdp: u64, regions: &[(u64, Vec<u8>)]) -> Board<'t> {
+        let windows: Vec<_> =
+            regions.iter().map(|(base, bytes)| platform::MemoryWindow { base: *base, bytes }).collect();
+        assert_eq!(platform::acpi_rsdp_of(stub), Some(rsdp), "the stub hands over to ACPI");
+        let mut b = Board::from_acpi(rsdp, windows.as_slice()).unwrap();
+        b.parse_acpi_handover(stub).unwrap();
+        b
+    }
+
+    #[test]
+    fn the_stub_tree_gives_the_kernel_the_same_board_as_the_device_tree() {
+        // QEMU's RAM as EDK2's map shows it, and a firmware range in it.
+        let reserve = [Range { base: 0x5c43_0000, size: 0x1_0000 }];
+        let initrd = Some(Range { base: 0x4800_0000, size: 0x1234 });
+        for (name, ram) in [("virt-2n2c", 1u64 << 30), ("virt-1n1c", 256 << 20)] {
+            let (rsdp, regions, dtb) = acpi_fixture(name);
+            let memory = [Range { base: 0x4000_0000, size: ram }];
+            let h = Handover {
+                reserve: &reserve,
+                initrd,
+                bootargs: Some("exit=semihosting"),
+                rsdp: Some(rsdp),
+                memory: &memory,
+            };
+            let stub = rewritten(&STUB_TREE, &h);
+            let b = board_from_stub(&stub, rsdp, &regions);
+            let dt = Board::from_fdt(&dtb).unwrap();
+            assert_eq!(b.firmware(), platform::Firmware::Acpi);
+            assert_eq!(b.chosen.bootargs, "exit=semihosting");
+            assert_eq!(b.chosen.initrd.map(|r| (r.base, r.size)), Some((0x4800_0000, 0x1234)));
+            assert_eq!(
+                b.reserved.iter().map(|r| (r.base, r.size)).collect::<Vec<_>>(),
+                [(0x5c43_0000, 0x1_0000)]
+            );
+            assert_eq!(b.memory.as_slice(), dt.memory.as_slice(), "{name}: SRAT or stub memory as the DT's");
+            assert_eq!(b.numactl().to_string(), dt.numactl().to_string(), "{name}");
+            assert!(b.chosen.stdout.is_some(), "{name}: the console from the SPCR");
+        }
+    }
+
+    #[test]
+    fn the_stub_tree_alone_is_a_root_with_two_by_two_cells() {
+        assert_eq!(total_size(&STUB_TREE), Ok(STUB_TREE.len()));
+        // Valid, and no hand-over yet: no /chosen.
+        assert!(matches!(Board::from_fdt(&STUB_TREE), Err(e) if e.kind() == platform::ErrorKind::NoCpus));
+        assert_eq!(platform::acpi_rsdp_of(&STUB_TREE), None);
+        let memory =
+            [Range { base: 0x4000_0000, size: 0x1000_0000 }, Range { base: 0x1_2345_0000, size: 0x1000 }];
+        let stub =
+            rewritten(&STUB_TREE, &Handover { rsdp: Some(0x1000), memory: &memory, ..Handover::default() });
+        assert_eq!(platform::acpi_rsdp_of(&stub), Some(0x1000));
+        assert!(stub.windows(16).any(|w| w == b"memory@123450000"));
+        let mut b = Board::empty();
+        b.parse_acpi_handover(&stub).unwrap();
+        let got: Vec<_> = b.memory.iter().map(|m| (m.range.base, m.range.size)).collect();
+        assert_eq!(got, [(0x4000_0000, 0x1000_0000), (0x1_2345_0000, 0x1000)]);
     }
 }

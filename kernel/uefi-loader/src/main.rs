@@ -10,13 +10,16 @@
 //!
 //! 1. `efi_main`: the firmware's entry; `efi::BootServices` wraps the system table.
 //! 2. The device tree from the configuration table ([`guid::DEVICE_TREE`]; EDK2 on QEMU
-//!    `virt` publishes one with `-M virt,acpi=off`) and the ACPI RSDP if any.
+//!    `virt` publishes one with `-M virt,acpi=off`) and the ACPI RSDP if any. Without a
+//!    device tree but with an RSDP (EDK2's default: ACPI only) the loader starts from
+//!    [`fdt::STUB_TREE`] and adds `/memory` nodes for the map's RAM ([`memmap::ram`]).
 //! 3. `\kernel.img`: header ([`image::parse_header`]), then the lowest free 2 MiB
 //!    boundary + `text_offset` ([`memmap::lowest_load_address`]), allocated at that
 //!    address for the Image's whole footprint, and read there.
 //! 4. `\initrd.cpio` (optional) and `\cmdline.txt` (optional, [`cmdline::bootargs`]).
 //! 5. A buffer for the new tree; then the memory map, the firmware's ranges
-//!    ([`memmap::firmware_reservations`]), the new tree ([`fdt::rewrite`]) and
+//!    ([`memmap::firmware_reservations`]), the RAM for a stub tree, the new tree
+//!    ([`fdt::rewrite`]) and
 //!    `ExitBootServices`, retried once with a fresh map if the key went stale.
 //! 6. `enter::start_kernel`: caches cleaned, MMU off, x0 = DTB.
 //!
@@ -67,6 +70,9 @@ mod boot {
     /// Most firmware ranges the loader reserves (the kernel's table holds 64, and the
     /// tree's own reservations come first).
     const MAX_RESERVATIONS: usize = 48;
+    /// Most separate RAM ranges for a stub tree's `/memory` nodes (QEMU has one, a
+    /// server one or two per node).
+    const MAX_RAM: usize = 32;
     /// Bytes for the memory map: EDK2's has around a hundred 48-byte descriptors.
     const MAP_BYTES: usize = 64 * 1024;
 
@@ -74,7 +80,7 @@ mod boot {
     #[derive(Debug)]
     #[allow(dead_code, reason = "the fields are read through Debug, on the console")]
     enum LoadError {
-        NoDeviceTree,
+        NoDeviceTreeNorAcpi,
         BootVolume(Status),
         Open(&'static str, Status),
         Read(&'static str, Status),
@@ -148,6 +154,8 @@ mod boot {
         bootargs: ([u8; cmdline::MAX_LEN], usize),
         has_bootargs: bool,
         fdt_src: &'static [u8],
+        /// The firmware has no tree: the loader writes a stub with `/memory` nodes.
+        stub: bool,
         fdt_out: &'static mut [u8],
         rsdp: Option<u64>,
         map: &'static mut [u8],
@@ -156,9 +164,13 @@ mod boot {
     fn prepare(bs: &BootServices) -> Result<Plan, LoadError> {
         let mut con = Console(bs);
         let _ = writeln!(con, "uefi-loader: numa-l4 kernel loader");
-        let dtb = guid::find_table(bs.config_tables(), guid::DEVICE_TREE).ok_or(LoadError::NoDeviceTree)?;
+        let dtb = guid::find_table(bs.config_tables(), guid::DEVICE_TREE);
         let rsdp = guid::find_table(bs.config_tables(), guid::ACPI_20);
-        let fdt_src = bs.device_tree(dtb).map_err(LoadError::Fdt)?;
+        let (fdt_src, stub) = match (dtb, rsdp) {
+            (Some(dtb), _) => (bs.device_tree(dtb).map_err(LoadError::Fdt)?, false),
+            (None, Some(_)) => (&fdt::STUB_TREE[..], true),
+            (None, None) => return Err(LoadError::NoDeviceTreeNorAcpi),
+        };
 
         let root = bs.boot_volume().map_err(LoadError::BootVolume)?;
         let map =
@@ -213,15 +225,20 @@ mod boot {
             let _ = writeln!(con, "uefi-loader: bootargs: {args}");
         }
 
-        let out_len = fdt_src.len() + fdt::growth_bound(MAX_RESERVATIONS, bootargs.1);
+        let memory_nodes = if stub { MAX_RAM } else { 0 };
+        let out_len = fdt_src.len() + fdt::growth_bound(MAX_RESERVATIONS, memory_nodes, bootargs.1);
         let fdt_out = bs
             .allocate_pages(None, pages(out_len as u64))
             .map_err(|e| LoadError::Allocate("device tree", e))?;
-        let _ = writeln!(
-            con,
-            "uefi-loader: device tree at {dtb:#x} ({} bytes); starting the kernel",
-            fdt_src.len()
-        );
+        match (dtb, rsdp) {
+            (Some(dtb), _) => {
+                let _ = writeln!(con, "uefi-loader: device tree at {dtb:#x} ({} bytes)", fdt_src.len());
+            }
+            (None, rsdp) => {
+                let _ = writeln!(con, "uefi-loader: no device tree; ACPI RSDP at {:#x}", rsdp.unwrap_or(0));
+            }
+        }
+        let _ = writeln!(con, "uefi-loader: starting the kernel");
         Ok(Plan {
             entry: load,
             footprint: header.footprint,
@@ -229,6 +246,7 @@ mod boot {
             bootargs,
             has_bootargs,
             fdt_src,
+            stub,
             fdt_out,
             rsdp,
             map,
@@ -237,22 +255,26 @@ mod boot {
 
     /// The memory map, the new tree, `ExitBootServices` (twice at most), the jump.
     fn leave_and_start(mut bs: BootServices, plan: Plan) -> Result<core::convert::Infallible, Failure> {
-        let Plan { entry, footprint, initrd, bootargs, has_bootargs, fdt_src, fdt_out, rsdp, map } = plan;
+        let Plan { entry, footprint, initrd, bootargs, has_bootargs, fdt_src, stub, fdt_out, rsdp, map } =
+            plan;
         let args = core::str::from_utf8(&bootargs.0[..bootargs.1]).unwrap_or("");
         let mut reserve = [Range::default(); MAX_RESERVATIONS];
+        let mut ram = [Range::default(); MAX_RAM];
         let mut tree_len = 0;
         for attempt in 0..2 {
             // From here to ExitBootServices nothing may allocate (not even printing), or
             // the map key goes stale.
             let step = (|| {
                 let (used, key, desc_size) = bs.memory_map(map).map_err(LoadError::MemoryMap)?;
-                let descs = memmap::descriptors(&map[..used], desc_size).map_err(LoadError::Map)?;
-                let n = memmap::firmware_reservations(descs, &mut reserve).map_err(LoadError::Map)?;
+                let descs = || memmap::descriptors(&map[..used], desc_size).map_err(LoadError::Map);
+                let n = memmap::firmware_reservations(descs()?, &mut reserve).map_err(LoadError::Map)?;
+                let n_ram = if stub { memmap::ram(descs()?, &mut ram).map_err(LoadError::Map)? } else { 0 };
                 let h = fdt::Handover {
                     reserve: &reserve[..n],
                     initrd,
                     bootargs: has_bootargs.then_some(args),
                     rsdp,
+                    memory: &ram[..n_ram],
                 };
                 tree_len = fdt::rewrite(fdt_src, fdt_out, &h).map_err(LoadError::Fdt)?;
                 Ok(key)

@@ -10,6 +10,13 @@
 //! PAL code and persistent memory. The device tree EDK2 passes (`-M virt,acpi=off`) does
 //! not list those ranges, so [`firmware_reservations`] collects them for `/memreserve/`.
 //!
+//! With ACPI (`-M virt` without `acpi=off`) EDK2 passes no device tree at all, and the
+//! memory map is the only description of RAM outside an SRAT (which QEMU builds only
+//! with `-numa`). [`ram`] collects it for the loader's `/memory` nodes: every range
+//! the CPU can map cacheable (`EFI_MEMORY_WB`, `WT` or `WC`, the rule Linux's arm64 EFI
+//! code uses for "is memory"), whatever its type; what the firmware keeps of it is
+//! reserved as above, as a device tree's memory nodes cover RAM as a whole.
+//!
 //! # References
 //! - UEFI 2.10, 7.2 "Memory Allocation Services": `EFI_MEMORY_DESCRIPTOR`, `EFI_MEMORY_TYPE`
 //!   and table 7.6 "Memory Type Usage after ExitBootServices()".
@@ -57,12 +64,29 @@ pub struct Descriptor {
     pub start: u64,
     /// `NumberOfPages` (4 KiB pages).
     pub pages: u64,
+    /// `Attribute`: the cacheability bits ([`attribute`]) and others.
+    pub attribute: u64,
+}
+
+/// `EFI_MEMORY_*` attribute bits (UEFI 2.10, 7.2 `GetMemoryMap`).
+pub mod attribute {
+    /// Write-combining.
+    pub const WC: u64 = 0x2;
+    /// Write-through.
+    pub const WT: u64 = 0x4;
+    /// Write-back: ordinary RAM.
+    pub const WB: u64 = 0x8;
 }
 
 impl Descriptor {
     /// The end of the range (exclusive), saturating on a corrupt page count.
     pub fn end(&self) -> u64 {
         self.start.saturating_add(self.pages.saturating_mul(PAGE_SIZE))
+    }
+
+    /// Whether this is RAM (mappable cacheable), whoever owns it.
+    pub fn is_ram(&self) -> bool {
+        self.attribute & (attribute::WB | attribute::WT | attribute::WC) != 0
     }
 
     /// Whether the kernel must leave this range alone after `ExitBootServices`.
@@ -89,6 +113,8 @@ pub enum MapError {
     DescriptorTooSmall { size: usize },
     /// More firmware ranges (after merging) than fit the reservation list.
     TooManyReservations { limit: usize },
+    /// More separate RAM ranges (after merging) than fit the memory list.
+    TooManyRamRanges { limit: usize },
 }
 
 /// The descriptors of a map of `map.len()` bytes written with stride `descriptor_size`
@@ -104,7 +130,12 @@ pub fn descriptors(
         let word = |at: usize| u64::from_le_bytes(d[at..at + 8].try_into().unwrap_or([0; 8]));
         // Layout: Type u32, 4 bytes padding, PhysicalStart, VirtualStart, NumberOfPages,
         // Attribute (all u64).
-        Descriptor { kind: u32::from_le_bytes([d[0], d[1], d[2], d[3]]), start: word(8), pages: word(24) }
+        Descriptor {
+            kind: u32::from_le_bytes([d[0], d[1], d[2], d[3]]),
+            start: word(8),
+            pages: word(24),
+            attribute: word(32),
+        }
     }))
 }
 
@@ -131,8 +162,23 @@ pub fn firmware_reservations(
     descriptors: impl Iterator<Item = Descriptor>,
     out: &mut [Range],
 ) -> Result<usize, MapError> {
+    let limit = out.len();
+    collect(descriptors.filter(Descriptor::stays_with_firmware), out)
+        .ok_or(MapError::TooManyReservations { limit })
+}
+
+/// Collects the RAM ([`Descriptor::is_ram`]) into `out`, sorted by address, touching
+/// ranges merged; returns how many. Fails rather than drop one.
+pub fn ram(descriptors: impl Iterator<Item = Descriptor>, out: &mut [Range]) -> Result<usize, MapError> {
+    let limit = out.len();
+    collect(descriptors.filter(Descriptor::is_ram), out).ok_or(MapError::TooManyRamRanges { limit })
+}
+
+/// The ranges of `descriptors` into `out`, sorted, touching and overlapping ranges
+/// merged; `None` when they do not fit.
+fn collect(descriptors: impl Iterator<Item = Descriptor>, out: &mut [Range]) -> Option<usize> {
     let mut n = 0;
-    for d in descriptors.filter(|d| d.stays_with_firmware() && d.pages > 0) {
+    for d in descriptors.filter(|d| d.pages > 0) {
         let r = Range { base: d.start, size: d.end() - d.start };
         // Keep the list sorted: `at` is where `r` goes. A range that touches a neighbour
         // widens it (even when the list is full); any other is inserted.
@@ -146,7 +192,7 @@ pub fn firmware_reservations(
         } else if at < n && r.end() >= out[at].base {
             widen(&mut out[at]);
         } else if n == out.len() {
-            return Err(MapError::TooManyReservations { limit: out.len() });
+            return None;
         } else {
             out.copy_within(at..n, at + 1);
             out[at] = r;
@@ -155,7 +201,7 @@ pub fn firmware_reservations(
         // A widened range may now reach its other neighbour.
         n = merge_sorted(&mut out[..n]);
     }
-    Ok(n)
+    Some(n)
 }
 
 /// Merges touching or overlapping neighbours of a sorted list in place; returns the new
@@ -193,16 +239,22 @@ pub fn lowest_load_address(
 mod tests {
     use super::*;
 
-    /// A map as EDK2 writes it: 48-byte descriptors.
+    /// A map as EDK2 writes it: 48-byte descriptors, all RAM (attributes UC to WB).
     fn map(entries: &[(u32, u64, u64)]) -> Vec<u8> {
+        let with_attributes: Vec<_> = entries.iter().map(|&(k, s, p)| (k, s, p, 0xF)).collect();
+        map_with(&with_attributes)
+    }
+
+    /// [`map`] with each descriptor's `Attribute`.
+    fn map_with(entries: &[(u32, u64, u64, u64)]) -> Vec<u8> {
         let mut m = Vec::new();
-        for &(kind, start, pages) in entries {
+        for &(kind, start, pages, attribute) in entries {
             let mut d = [0u8; 48];
             d[0..4].copy_from_slice(&kind.to_le_bytes());
             d[8..16].copy_from_slice(&start.to_le_bytes());
             d[16..24].copy_from_slice(&0xdead_u64.to_le_bytes()); // VirtualStart: ignored
             d[24..32].copy_from_slice(&pages.to_le_bytes());
-            d[32..40].copy_from_slice(&0xF_u64.to_le_bytes()); // Attribute
+            d[32..40].copy_from_slice(&attribute.to_le_bytes());
             m.extend_from_slice(&d);
         }
         m
@@ -212,7 +264,8 @@ mod tests {
     fn descriptors_are_read_with_the_firmwares_stride() {
         let m = map(&[(kind::CONVENTIONAL, 0x4000_0000, 16), (kind::RUNTIME_CODE, 0x4001_0000, 2)]);
         let d: Vec<_> = descriptors(&m, 48).unwrap().collect();
-        assert_eq!(d[1], Descriptor { kind: kind::RUNTIME_CODE, start: 0x4001_0000, pages: 2 });
+        let runtime = Descriptor { kind: kind::RUNTIME_CODE, start: 0x4001_0000, pages: 2, attribute: 0xF };
+        assert_eq!(d[1], runtime);
         assert_eq!(d[0].end(), 0x4001_0000);
         assert_eq!(descriptors(&m, 24).err(), Some(MapError::DescriptorTooSmall { size: 24 }));
     }
@@ -253,6 +306,27 @@ mod tests {
         let n = firmware_reservations(descriptors(&m, 48).unwrap(), &mut out).unwrap();
         assert_eq!(n, 4);
         assert_eq!(out[0], Range { base: 0x1000_0000, size: 0x2000 });
+    }
+
+    #[test]
+    fn ram_is_every_cacheable_range_whatever_its_type_sorted_and_merged() {
+        const UC: u64 = 0x1;
+        const RUNTIME: u64 = 1 << 63;
+        let m = map_with(&[
+            (kind::CONVENTIONAL, 0x4100_0000, 0x1000, UC | attribute::WB),
+            (kind::RUNTIME_DATA, 0x4000_0000, 0x800, UC | attribute::WB | RUNTIME),
+            (kind::ACPI_RECLAIM, 0x4080_0000, 0x800, UC | attribute::WB), // touches both
+            (11, 0x0900_0000, 1, UC | RUNTIME),                           // MMIO: not RAM
+            (kind::CONVENTIONAL, 0x1_0000_0000, 0x100, attribute::WT),
+        ]);
+        let mut out = [Range::default(); 4];
+        let n = ram(descriptors(&m, 48).unwrap(), &mut out).unwrap();
+        assert_eq!(
+            &out[..n],
+            [Range { base: 0x4000_0000, size: 0x200_0000 }, Range { base: 0x1_0000_0000, size: 0x10_0000 }]
+        );
+        let mut one = [Range::default(); 1];
+        assert_eq!(ram(descriptors(&m, 48).unwrap(), &mut one), Err(MapError::TooManyRamRanges { limit: 1 }));
     }
 
     #[test]

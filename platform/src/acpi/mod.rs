@@ -8,8 +8,12 @@
 //! [`Board`] the device-tree path builds ([`Board::from_acpi`] /
 //! [`Board::parse_acpi`]), so nothing above it changes; [`Board::firmware`] says which
 //! path made it. The kernel gives the parser the RSDP's physical address (from the UEFI
-//! configuration table) and an [`AcpiMemory`] over its direct map; host tests give a
-//! fake memory ([`MemoryWindow`]s) with tables at chosen addresses.
+//! configuration table, handed over by the loader in its stub device tree: see
+//! [`crate::acpi_rsdp_of`]) and an [`AcpiMemory`] that maps the pages asked for into a
+//! kernel window (`kernel/src/mm/window.rs`); host tests give a fake memory
+//! ([`MemoryWindow`]s) with tables at chosen addresses. What ACPI does not say (command
+//! line, initrd, reserved ranges, and memory without an SRAT) comes from that stub tree
+//! ([`Board::parse_acpi_handover`]).
 //!
 //! Reading order: `table` (RSDP, XSDT, headers, checksums), `madt`, `srat`, `slit`,
 //! `pptt`, `gtdt`, `fadt`, `spcr` (one table each), then `board` (how they combine).
@@ -41,8 +45,12 @@
 //!
 //! *Memory* is the SRAT's enabled, non-hot-pluggable memory ranges: on a NUMA machine
 //! that is where the RAM is. RAM present at boot is known exactly only from the UEFI
-//! memory map; the kernel should intersect the two (and, with no SRAT, take the map's
-//! RAM as node 0), which is the UEFI boot's job.
+//! memory map: the loader puts the map's RAM in its stub tree's `/memory` nodes, which
+//! the kernel takes, on node 0, when there is no SRAT. With an SRAT its ranges are used
+//! as they are, as the device tree's memory nodes are (RAM as a whole), and what the
+//! firmware keeps inside them is reserved by the stub's `/memreserve/` entries; an
+//! intersection with the map would only matter for SRAT ranges with holes that are not
+//! RAM, which no firmware we boot on has.
 //!
 //! # Errors and fallbacks
 //!
@@ -129,6 +137,7 @@
 //! [`Board`]: crate::Board
 //! [`Board::from_acpi`]: crate::Board::from_acpi
 //! [`Board::parse_acpi`]: crate::Board::parse_acpi
+//! [`Board::parse_acpi_handover`]: crate::Board::parse_acpi_handover
 //! [`Board::firmware`]: crate::Board::firmware
 #![forbid(unsafe_code)]
 
