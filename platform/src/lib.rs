@@ -74,6 +74,7 @@ pub mod pl011;
 pub mod pl061;
 pub mod timer;
 mod tree;
+pub mod uart;
 
 #[cfg(test)]
 mod dtb_writer;

@@ -723,9 +723,22 @@ pub fn check_supervised(s: &Supervised, output: &str, why: &mut Vec<String>) {
 }
 
 /// The root task's supervisor: `report: programs ran=N failed=0` with N >= 1, a
-/// `report: program name=hello status=0` line, and every program that did not exit with
-/// status 0 named.
+/// `report: program name=hello status=0` line, every program that did not exit with
+/// status 0 named, and the programs' output written by the user-level console driver
+/// (`report: console driver=pl011 ... messages=M` with M >= 1: hello's line at least).
 fn check_programs(output: &str, why: &mut Vec<String>) {
+    match report::find(output, "console", "messages") {
+        None => why.push("no `report: console driver= messages=` line: no user-level console".to_string()),
+        Some(r) => {
+            if r.get("driver") != Some("pl011") || r.get("messages").and_then(parse_u64).is_none_or(|m| m < 1)
+            {
+                why.push(format!(
+                    "the programs' output did not go through the console driver: `{}`",
+                    show(&r)
+                ));
+            }
+        }
+    }
     let programs: Vec<Report> = report::reports(output).into_iter().filter(|r| r.kind == "program").collect();
     for r in programs.iter().filter(|r| r.get("status") != Some("0")) {
         why.push(format!("program failed: `{}`", show(r)));
@@ -1442,6 +1455,7 @@ mod tests {
         }
         let failed = programs.iter().filter(|(_, s)| *s != "0").count();
         out.push_str(&format!("report: programs ran={} failed={failed}\n", programs.len()));
+        out.push_str("report: console driver=pl011 base=0x9000000 messages=2 bytes=33\n");
         out.push_str(
             "report: kmem space=1 home=0 tables=15/15 mdb=0/0 tcbs=2/2 fallbacks=0\n\
              report: kmem space=2 home=1 tables=6/6 mdb=0/0 tcbs=2/2 fallbacks=0\n\
@@ -1481,6 +1495,16 @@ mod tests {
         assert!(why.contains("no `report: program name=hello status=0` line"), "{why}");
         let why = user_level_reasons(&user_level_output(&[]));
         assert!(why.contains("got `report: programs ran=0 failed=0`"), "{why}");
+    }
+
+    #[test]
+    fn the_programs_output_goes_through_the_console_driver() {
+        let good = user_level_output(&[("hello", "0")]);
+        assert!(user_level_reasons(&good).is_empty(), "{}", user_level_reasons(&good));
+        let none = good.replace("report: console ", "report: consol ");
+        assert!(user_level_reasons(&none).contains("no user-level console"));
+        let unused = good.replace("messages=2", "messages=0");
+        assert!(user_level_reasons(&unused).contains("did not go through the console driver"));
     }
 
     #[test]

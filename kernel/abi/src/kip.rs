@@ -36,7 +36,8 @@
 //!   15416     8   syscall_count
 //!   15424     8   dtb_address (user VA in the root task, read-only; 0 = none)
 //!   15432     8   dtb_size
-//!   15440         end (the page is 16 KiB; the rest is 0)
+//!   15440     8   console_pl011 (physical base of the console UART if it is a PL011; 0 = none)
+//!   15448         end (the page is 16 KiB; the rest is 0)
 //! ```
 //! Only appending changes this layout: a program built for version 1 reads a later
 //! KIP correctly, so [`Kip::validate`] accepts any `abi_version >= 1`.
@@ -174,6 +175,10 @@ pub struct Kip {
     pub dtb_address: u64,
     /// The device tree's size in bytes; 0 if none.
     pub dtb_size: u64,
+    /// The physical base of the UART the kernel's console writes to, if it is a PL011
+    /// (from the device tree's `stdout-path` or ACPI's SPCR); 0 if none. A user-level
+    /// console driver shares it (`pagers/root/src/console.rs`).
+    pub console_pl011: u64,
 }
 
 const _: () = {
@@ -195,7 +200,8 @@ const _: () = {
     assert!(offset_of!(Kip, syscall_count) == 15416);
     assert!(offset_of!(Kip, dtb_address) == 15424);
     assert!(offset_of!(Kip, dtb_size) == 15432);
-    assert!(size_of::<Kip>() == 15440);
+    assert!(offset_of!(Kip, console_pl011) == 15440);
+    assert!(size_of::<Kip>() == 15448);
     assert!(size_of::<Kip>() <= KIP_SIZE);
     assert!(KIP_ADDRESS.is_multiple_of(KIP_SIZE as u64));
 };
@@ -325,6 +331,7 @@ impl Kip {
             syscall_count: 0,
             dtb_address: 0,
             dtb_size: 0,
+            console_pl011: 0,
         }
     }
 

@@ -39,7 +39,8 @@ pub struct MemoryControlFlags {
     /// registers (page aligned) instead of a node, and the block is mapped as Device
     /// memory (uncached, never executable) for a user-level driver. Not a mapping-
     /// database root: it cannot be passed on. The kernel refuses RAM, reserved memory
-    /// and its own devices (interrupt controller, console) with `InvalidArgument`.
+    /// and the interrupt controller with `InvalidArgument` (the console UART may be mapped:
+    /// a user-level console driver shares it with the kernel's own output).
     pub device: bool,
 }
 

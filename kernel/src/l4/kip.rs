@@ -46,4 +46,7 @@ pub fn fill(
         kip.dtb_address = address;
         kip.dtb_size = size;
     }
+    if let Some(uart) = board.chosen.stdout.filter(|u| u.kind == platform::UartKind::Pl011) {
+        kip.console_pl011 = uart.base;
+    }
 }

@@ -582,7 +582,10 @@ fn unmap(k: &mut Kernel, cur: u32, control: u64) -> Result<(), Error> {
 
 /// MemoryControl with the device flag: maps device registers at `pa` into the
 /// caller's space for a user-level driver. Refuses RAM, reserved memory and the
-/// kernel's own devices (GIC, console): those are not the caller's to drive.
+/// interrupt controller: those are not the caller's to drive. The console UART may be
+/// mapped: the user-level console driver (`pagers/root/src/console.rs`) writes the
+/// programs' output to it, beside the kernel's own lines (the kernel only ever
+/// writes, polling, so the two share the device byte by byte).
 fn device_map(k: &mut Kernel, space: u16, pa: u64, order: u64, va: u64, rights: abi::fpage::Rights) -> Result<(u64, u64), Error> {
     if order > 18 || !pa.is_multiple_of(abi::PAGE_SIZE) {
         return Err(Error::InvalidArgument);
@@ -595,8 +598,7 @@ fn device_map(k: &mut Kernel, space: u16, pa: u64, order: u64, va: u64, rights: 
     let board = crate::boot::board();
     let overlaps = |base: u64, len: u64| base < end && pa < base.saturating_add(len);
     let mut kernel_owned = board.memory.iter().any(|m| overlaps(m.range.base, m.range.size))
-        || board.reserved.iter().any(|r| overlaps(r.base, r.size))
-        || board.chosen.stdout.as_ref().is_some_and(|u| overlaps(u.base, abi::PAGE_SIZE));
+        || board.reserved.iter().any(|r| overlaps(r.base, r.size));
     if let Some(platform::Gic::V3 { distributor, redistributors }) = board.gic {
         kernel_owned |= overlaps(distributor.base, distributor.size)
             || redistributors.iter().any(|r| overlaps(r.base, r.size));

@@ -30,6 +30,8 @@
 //!                 request (drivers only): shutdown       <-  0x5D02 (powerbtn)
 //!                 Notify "shutdown" to each registered   ->  cleanup, then 0x5D03 done
 //!                 report: shutdown told= acknowledged= timed-out=
+//!   console.rs    the console driver: a thread owning the  <-  0x5D20 write (rt::console:
+//!                 PL011 (embedded-io), writes for programs       println! of every program)
 //!   main.rs       report: programs ran= failed=; power off with the failures
 //! ```
 //!
@@ -89,6 +91,8 @@ host_allows_dead_code! {
 }
 
 #[cfg(all(target_arch = "aarch64", target_os = "none"))]
+mod console;
+#[cfg(all(target_arch = "aarch64", target_os = "none"))]
 mod selftest;
 
 rt::entry!(root);
@@ -100,8 +104,17 @@ fn root(_utcb: rt::UtcbAddr) -> ! {
     let failed = selftest::run();
     println!("report: root-task checks-failed={failed}");
     let me = abi::thread::ThreadId::ROOT.raw();
+    // The console driver, before the programs: their output goes through it.
+    let console = console::start(me);
+    if let Err(why) = console {
+        println!("root: no console driver ({why}): programs write through the kernel");
+    }
     let tally = supervisor::run(sys::kip(), me);
     println!("report: programs ran={} failed={}", tally.ran, tally.failed);
+    if let Ok(base) = console {
+        let (messages, bytes) = console::written();
+        println!("report: console driver=pl011 base={base:#x} messages={messages} bytes={bytes}");
+    }
     let e = sys::power_off(failed + tally.failed);
     println!("root: SystemControl refused: {e}");
     loop {

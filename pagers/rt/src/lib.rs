@@ -65,6 +65,7 @@ on_target! {
     pub use start::{exit, my_id};
 }
 
+pub mod console;
 pub mod device;
 pub mod shutdown;
 

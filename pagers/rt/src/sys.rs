@@ -157,9 +157,10 @@ impl Line {
         Line { buf: [0; 256], len: 0 }
     }
 
-    /// Writes the line to the console.
+    /// Writes the line to the console (`crate::console`: the user-level console
+    /// driver if the program has one, else the kernel's `DebugWrite`).
     pub fn flush(&mut self) {
-        let _ = debug_write(&self.buf[..self.len]);
+        crate::console::write(&self.buf[..self.len]);
         self.len = 0;
     }
 }
@@ -183,7 +184,7 @@ impl core::fmt::Write for Line {
     }
 }
 
-/// Prints a line on the kernel console, like `println!`.
+/// Prints a line on the console (see `rt::console`), like `println!`.
 #[macro_export]
 macro_rules! println {
     ($($arg:tt)*) => {{

@@ -1,0 +1,106 @@
+// SPDX-License-Identifier: MIT OR Apache-2.0
+//! The console driver: a thread of the root task that owns the UART.
+//!
+//! In an L4 system the console is a user-level driver like the GPIO one: this thread
+//! maps the PL011 the kernel's console uses (the KIP's `console_pl011`, from the
+//! device tree's `stdout-path` or ACPI's SPCR), drives
+//! it with `embedded-io`'s `Write` (`platform::uart`), and writes what the programs send
+//! it (`rt::console`: calls of 24 bytes, answered once the bytes are in the UART's
+//! FIFO or held for the rest of their line, so a program's output keeps its order
+//! against everything after it). Each program's chunks are assembled into whole lines
+//! (`rt::console::Lines`) before they go out, so two programs' lines never interleave.
+//! `\n` goes out as `\r\n`, for terminals, as the kernel's console does.
+//!
+//! The root task itself, and the kernel, keep writing through the kernel's console:
+//! the kernel prints its own reports before and after user level, and the root's lines
+//! come from the thread that would have to wait for this one. The two share the UART
+//! byte by byte; lines can interleave only when the kernel prints while a program
+//! does (a warning at run time), which is rare and harmless for reading.
+//!
+//! The thread never prints (its own output would be a call to itself).
+
+use core::sync::atomic::{AtomicU64, Ordering};
+
+/// Messages and bytes written, for `report: console`.
+static MESSAGES: AtomicU64 = AtomicU64::new(0);
+static BYTES: AtomicU64 = AtomicU64::new(0);
+
+/// Where the UART's registers, the thread's stack and its UTCB go in the root's space.
+const REGS: u64 = 0x30_0000_0000;
+const STACK: u64 = 0x31_0000_0000;
+const UTCB: u64 = 0x28_0000;
+/// Above the programs (100), below the root (200).
+const PRIORITY: u64 = 150;
+
+/// (messages, bytes) written so far.
+pub fn written() -> (u64, u64) {
+    (MESSAGES.load(Ordering::Relaxed), BYTES.load(Ordering::Relaxed))
+}
+
+#[cfg(all(target_arch = "aarch64", target_os = "none"))]
+mod target {
+    use super::*;
+    use abi::syscall::{CURRENT_CPU, ExregsControl, Syscall};
+    use abi::timeout::{Timeout, Timeouts};
+    use embedded_io::Write;
+    use platform::pl061::MmioPage;
+    use platform::uart::Serial;
+    use rt::sys;
+
+    /// MemoryControl flags: device, read-write; read-write, nearest node.
+    const DEVICE_RW: u64 = (1 << 1) | (0b110 << 4);
+    const RW_NEAREST: u64 = (0b110 << 4) | 1;
+
+    /// Starts the console thread; the UART's physical base, or why not.
+    pub fn start(me: u64) -> Result<u64, &'static str> {
+        // The UART the kernel's console uses (the KIP says, from the device tree or
+        // ACPI's SPCR): the one a reader of the console watches.
+        let base = sys::kip().console_pl011;
+        if base == 0 {
+            return Err("the kernel's console is no PL011");
+        }
+        sys::memory_control(base, 0, REGS, DEVICE_RW).map_err(|_| "cannot map the UART")?;
+        sys::memory_control(0, 2, STACK, RW_NEAREST).map_err(|_| "no stack")?;
+        let t = rt::console::console_id();
+        sys::thread_control(t, me, me, me, UTCB, CURRENT_CPU).map_err(|_| "cannot create the thread")?;
+        sys::raw(Syscall::Schedule, [t, PRIORITY, u64::MAX, 0, 0, 0, 0, 0]);
+        let start = (ExregsControl::START | ExregsControl::SET_SP | ExregsControl::SET_IP).raw();
+        let entry = console_main as *const () as u64;
+        sys::exchange_registers(t, start, STACK + 0x4000, entry, 0).map_err(|_| "cannot start the thread")?;
+        Ok(base)
+    }
+
+    /// The console thread: write what arrives, answer, wait for the next.
+    extern "C" fn console_main(_utcb: u64) -> ! {
+        // SAFETY: `start` mapped the UART's register page at REGS (device memory) for
+        // this thread alone.
+        let mut uart = Serial::new(unsafe { MmioPage::new(REGS as usize) });
+        let (mut reply_to, mut reply) = (0u64, [0u64; 5]);
+        // Whole lines only: a program's line comes in several calls (see rt::console).
+        let mut lines: rt::console::Lines<8> = rt::console::Lines::new();
+        loop {
+            // The answer never blocks the console: a caller that stopped waiting misses it.
+            let timeouts = Timeouts { send: Timeout::Zero, receive: Timeout::Never }.pack();
+            let got = sys::ipc(reply_to, u64::MAX, timeouts, reply);
+            (reply_to, reply) = (0, [0; 5]);
+            let Ok(m) = got else { continue };
+            let Some((bytes, n)) = rt::console::decode_write(m.mr) else { continue };
+            lines.push(m.from, &bytes[..n], |line| {
+                let (text, newline) = match line.split_last() {
+                    Some((b'\n', text)) => (text, true),
+                    _ => (line, false),
+                };
+                let _ = uart.write_all(text);
+                if newline {
+                    let _ = uart.write_all(b"\r\n");
+                }
+            });
+            MESSAGES.fetch_add(1, Ordering::Relaxed);
+            BYTES.fetch_add(n as u64, Ordering::Relaxed);
+            reply_to = m.from;
+        }
+    }
+}
+
+#[cfg(all(target_arch = "aarch64", target_os = "none"))]
+pub use target::start;
