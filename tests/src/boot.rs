@@ -240,6 +240,8 @@ fn spec(nodes: &[&str], dists: &[&str], clusters: Option<u32>) -> Topology {
 
 /// The deliberately large board (two GICv3 redistributor regions).
 pub const LARGE_TEST: &str = "gic-two-redistributor-regions";
+/// The deliberately wide board: 64 CPUs over 8 nodes.
+pub const WIDE_TEST: &str = "numa-64cpu-8node";
 
 /// The matrix, in the order it runs.
 pub fn matrix(image: &Path) -> Vec<BootTest> {
@@ -323,6 +325,9 @@ pub fn matrix(image: &Path) -> Vec<BootTest> {
         // redistributors in a second region, which every CPU must search to find its
         // own frame. About a second of boot on 2 host cores.
         BootTest::new(LARGE_TEST, config(spec(&["cpus=65,mem=256M"; 2], &["0-1=20"], None)), pass.clone()),
+        // The other deliberately large board: a server's shape, 8 sockets of 8 CPUs,
+        // every node its own kernel text (7 copies) and memory. About 1.5 s of boot.
+        BootTest::new(WIDE_TEST, config(spec(&["cpus=8,mem=128M"; 8], &[], None)), pass.clone()),
     ];
     let mut el2 = config(Topology::demo());
     el2.el2 = true;
@@ -1211,10 +1216,12 @@ mod tests {
     }
 
     #[test]
-    fn every_test_is_small_but_the_one_large_board() {
+    fn every_test_is_small_but_the_two_large_boards() {
         for t in matrix(Path::new("k.img")) {
             if t.name == LARGE_TEST {
                 assert!(t.layout().total_cpus() > 123, "the large board must need a second GICR region");
+            } else if t.name == WIDE_TEST {
+                assert_eq!((t.layout().total_cpus(), t.layout().node_count()), (64, 8));
             } else {
                 assert!(t.layout().total_cpus() <= 16, "{} has more than 16 CPUs", t.name);
             }
