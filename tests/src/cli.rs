@@ -68,8 +68,8 @@ pub struct RunOptions {
     pub uboot: bool,
     /// `--uefi`.
     pub uefi: bool,
-    /// `--acpi` (with `--uefi`).
-    pub acpi: bool,
+    /// `--dt` (with `--uefi`): the firmware hands over a device tree, not ACPI.
+    pub dt: bool,
     /// `--append` values, joined with blanks.
     pub append: Vec<String>,
     /// `--timeout SECS` (0 = none).
@@ -177,7 +177,7 @@ impl RunOptions {
                 "--elf" => o.elf = Some(value(&name)?.into()),
                 "--initrd" => o.initrd = Some(value(&name)?.into()),
                 "--qemu" => o.qemu = Some(value(&name)?),
-                "--el2" | "--uboot" | "--uefi" | "--acpi" | "--gdb" | "--print-cmd" | "--no-symbolize"
+                "--el2" | "--uboot" | "--uefi" | "--dt" | "--gdb" | "--print-cmd" | "--no-symbolize"
                 | "--legacy-numa" | "--help" | "-h"
                     if inline.is_some() =>
                 {
@@ -186,7 +186,7 @@ impl RunOptions {
                 "--el2" => o.el2 = true,
                 "--uboot" => o.uboot = true,
                 "--uefi" => o.uefi = true,
-                "--acpi" => o.acpi = true,
+                "--dt" => o.dt = true,
                 "--gdb" => o.gdb = true,
                 "--print-cmd" => o.print_cmd = true,
                 "--no-symbolize" => o.no_symbolize = true,
@@ -244,14 +244,15 @@ impl RunOptions {
                 value: "with --uboot: choose one".into(),
             });
         }
-        if self.acpi && !self.uefi {
-            return Err(CliError::BadValue { option: "--acpi".into(), value: "needs --uefi".into() });
+        if self.dt && !self.uefi {
+            return Err(CliError::BadValue { option: "--dt".into(), value: "needs --uefi".into() });
         }
         if self.uboot {
             c.boot = Boot::Firmware(UBOOT_BIOS.into());
         }
         if self.uefi {
-            c.boot = Boot::Uefi { loader: default_uefi_loader(), esp: default_esp(), acpi: self.acpi };
+            // As a server boots: ACPI, unless --dt asks for the firmware's device tree.
+            c.boot = Boot::Uefi { loader: default_uefi_loader(), esp: default_esp(), acpi: !self.dt };
         }
         c.initrd = self.initrd.clone();
         c.append = self.append.clone();
@@ -368,14 +369,14 @@ mod tests {
 
     #[test]
     fn uefi_boots_the_loader_from_target_esp() {
-        let c = parse(&["--uefi", "--node", "cpus=1,mem=1G"]).unwrap().config().unwrap();
+        let c = parse(&["--uefi", "--dt", "--node", "cpus=1,mem=1G"]).unwrap().config().unwrap();
         assert_eq!(c.boot, Boot::Uefi { loader: default_uefi_loader(), esp: default_esp(), acpi: false });
         assert!(c.args().join(" ").contains(",acpi=off "), "{:?}", c.args());
-        let c = parse(&["--uefi", "--acpi"]).unwrap().config().unwrap();
+        let c = parse(&["--uefi"]).unwrap().config().unwrap();
         assert_eq!(c.boot, Boot::Uefi { loader: default_uefi_loader(), esp: default_esp(), acpi: true });
         assert!(!c.args().join(" ").contains("acpi=off"), "{:?}", c.args());
-        assert!(parse(&["--acpi"]).unwrap().config().is_err(), "--acpi needs --uefi");
-        assert!(parse(&["--acpi=1"]).is_err());
+        assert!(parse(&["--dt"]).unwrap().config().is_err(), "--dt needs --uefi");
+        assert!(parse(&["--dt=1"]).is_err());
         assert!(parse(&["--uefi", "--uboot"]).unwrap().config().is_err());
         assert!(parse(&["--uefi=1"]).is_err());
     }

@@ -41,9 +41,9 @@ Machine and kernel:
   --uboot                 boot through U-Boot's booti ({UBOOT_BIOS}); single memory node only
   --uefi                  boot through UEFI ({EDK2_BIOS}) and kernel/uefi-loader,
                           from target/esp/ (filled here: loader, Image, initrd,
-                          cmdline.txt); -M virt,acpi=off, so the firmware passes a DTB
-  --acpi                  with --uefi: leave ACPI on, so the firmware passes only ACPI
-                          tables and the kernel reads the board from them
+                          cmdline.txt); as a server boots: the firmware passes only
+                          ACPI tables and the kernel reads the board from them
+  --dt                    with --uefi: -M virt,acpi=off, so the firmware passes a DTB
   --append ARGS           extra kernel bootargs (repeatable), after `exit=semihosting`;
                           test-only: selftest=panic, selftest=fault
   --kernel IMAGE          the flat Image (default: target/kernel.img)
@@ -69,7 +69,8 @@ Examples:
   scripts/run --node cpus=4,mem=1G --node cpus=4,mem=1G --clusters 2 --el2
   scripts/run --node cpus=1,mem=1G --uboot
   scripts/run --uefi
-  scripts/run --uefi --acpi --node cpus=2,mem=512M --node cpus=2,mem=512M
+  scripts/run --uefi --node cpus=2,mem=512M --node cpus=2,mem=512M
+  scripts/run --uefi --dt
   scripts/run --append selftest=panic
   scripts/run --gdb
   scripts/run --print-cmd --node cpus=1,mem=512M --node cpus=0,mem=512M
