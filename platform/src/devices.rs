@@ -13,6 +13,7 @@
 //! `arm,gic-v3` binding), as an INTID; and `gpio-keys` children (`linux,code`, `gpios =
 //! <&controller line flags>`). Anything else is a named error, never a guess.
 
+use crate::dt_check::be32;
 use crate::tree::{Node, Tree};
 
 /// `linux,code` of the power key (Linux's `KEY_POWER`).
@@ -66,11 +67,6 @@ impl core::fmt::Display for DeviceError {
             DeviceError::BadGpios => "the key's gpios is malformed or names no controller",
         })
     }
-}
-
-fn be32(bytes: &[u8], at: usize) -> Option<u32> {
-    let b = bytes.get(at..at + 4)?;
-    Some(u32::from_be_bytes([b[0], b[1], b[2], b[3]]))
 }
 
 /// A big-endian number of `cells` 32-bit cells at cell `at` of `bytes`.

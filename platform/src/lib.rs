@@ -68,6 +68,7 @@ pub mod dt_check;
 pub mod error;
 pub mod fixed;
 pub mod gicv3;
+pub mod mmio;
 pub mod numa;
 pub mod numactl;
 pub mod pl011;

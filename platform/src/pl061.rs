@@ -60,49 +60,13 @@ pub mod reg {
 /// Lines of one PL061.
 pub const PINS: u8 = 8;
 /// Bytes of MMIO space the driver uses (one page).
-pub const MMIO_SIZE: usize = 0x1000;
+pub const MMIO_SIZE: usize = crate::mmio::PAGE;
 /// The peripheral ID (PERIPH_ID3..0) of a PL061.
 pub const PERIPH_ID: u32 = 0x0004_1061;
 /// The PrimeCell ID (CELL_ID3..0) of every PrimeCell.
 pub const CELL_ID: u32 = 0xB105_F00D;
 
-/// 32-bit register access at byte offsets of one register block.
-pub trait Mmio {
-    /// Reads the register at `offset`.
-    fn read(&self, offset: usize) -> u32;
-    /// Writes `value` to the register at `offset`.
-    fn write(&self, offset: usize, value: u32);
-}
-
-/// The real registers: a mapped PL061 page.
-pub struct MmioPage {
-    base: usize,
-}
-
-impl MmioPage {
-    /// The register block at virtual address `base`.
-    ///
-    /// # Safety
-    /// `base` must be the address of a mapped PL061 register page (Device memory),
-    /// used by nothing else while this value lives.
-    pub const unsafe fn new(base: usize) -> MmioPage {
-        MmioPage { base }
-    }
-}
-
-impl Mmio for MmioPage {
-    fn read(&self, offset: usize) -> u32 {
-        debug_assert!(offset < MMIO_SIZE && offset.is_multiple_of(4));
-        // SAFETY: `new`'s contract: a mapped PL061 page; offsets stay inside it.
-        unsafe { core::ptr::read_volatile((self.base + offset) as *const u32) }
-    }
-
-    fn write(&self, offset: usize, value: u32) {
-        debug_assert!(offset < MMIO_SIZE && offset.is_multiple_of(4));
-        // SAFETY: as in `read`.
-        unsafe { core::ptr::write_volatile((self.base + offset) as *mut u32, value) }
-    }
-}
+pub use crate::mmio::{Mmio, MmioPage};
 
 /// What makes a line interrupt.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]

@@ -5,7 +5,7 @@
 //! UART's registers and programs hand it their output. This is that driver's device
 //! logic (the kernel's own early console is `pl011.rs`, which only ever writes): the
 //! ecosystem's traits, so the same code serves any program that writes bytes, and a
-//! register interface ([`crate::pl061::Mmio`], the same as the GPIO driver's) so host
+//! register interface ([`crate::mmio::Mmio`], the same as the GPIO driver's) so host
 //! tests run it against a fake UART.
 //!
 //! - [`Serial`]'s `write` waits while the transmit FIFO is full, then writes as many bytes as
@@ -21,7 +21,7 @@
 //! `UARTDR` (0x000: data, bits 11..8 the receive errors), `UARTFR` (0x018: TXFF bit 5,
 //! RXFE bit 4, BUSY bit 3).
 
-use crate::pl061::Mmio;
+use crate::mmio::Mmio;
 
 const DR: usize = 0x000;
 const FR: usize = 0x018;

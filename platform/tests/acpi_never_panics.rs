@@ -12,6 +12,8 @@
 //! expected; a board that still parses is also printed, queried and reshaped
 //! (`numa=clusters`).
 
+mod common;
+use common::{XorShift, exercise_board};
 use std::path::Path;
 
 use platform::{Board, MemoryWindow, acpi};
@@ -21,22 +23,6 @@ use platform::{Board, MemoryWindow, acpi};
 mod builder;
 
 use builder::{Image, Virt};
-
-/// Marsaglia's xorshift64: tiny, deterministic, good enough to choose bytes.
-struct XorShift(u64);
-
-impl XorShift {
-    fn next(&mut self) -> u64 {
-        self.0 ^= self.0 << 13;
-        self.0 ^= self.0 >> 7;
-        self.0 ^= self.0 << 17;
-        self.0
-    }
-
-    fn below(&mut self, n: usize) -> usize {
-        (self.next() % n.max(1) as u64) as usize
-    }
-}
 
 fn captured(name: &str) -> Image {
     let dir = Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/fixtures/acpi").join(name);
@@ -76,28 +62,7 @@ fn exercise(image: &Image) {
     let mem = windows.as_slice();
     let _ = acpi::console(image.rsdp, mem);
     match Board::from_acpi(image.rsdp, mem) {
-        Ok(mut b) => {
-            let _ = b.numactl().to_string();
-            for n in b.nodes() {
-                let _ = b.node_memory_bytes(n);
-                let _ = b.node_cpus(n).count();
-                for m in b.nodes() {
-                    let _ = b.distance(n, m);
-                }
-            }
-            for w in b.warnings.iter() {
-                let _ = w.to_string();
-            }
-            let _ = b.cluster_of(0);
-            match b.numa_from_clusters() {
-                Ok(_) => {
-                    let _ = b.numactl().to_string();
-                }
-                Err(e) => {
-                    let _ = e.to_string();
-                }
-            }
-        }
+        Ok(b) => exercise_board(b),
         Err(e) => {
             let _ = e.to_string();
         }

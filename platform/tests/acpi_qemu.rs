@@ -10,11 +10,13 @@
 //! the same board. Where ACPI says less than the device tree, the difference is named
 //! in [`assert_same_board`].
 
+mod common;
+use common::node;
 use std::path::Path;
 
 use platform::acpi::Signature;
 use platform::{
-    AcpiWarning, Board, Conduit, CpuTopology, EnableMethod, Firmware, Gic, MemoryWindow, NodeId, PhysRange,
+    AcpiWarning, Board, Conduit, CpuTopology, EnableMethod, Firmware, Gic, MemoryWindow, PhysRange,
     PsciVersion, UartKind, Warning,
 };
 
@@ -67,10 +69,6 @@ fn parse(name: &str) -> (Board<'static>, Vec<u8>) {
         regions.iter().map(|(base, bytes)| MemoryWindow { base: *base, bytes }).collect();
     let board = Board::from_acpi(rsdp, windows.as_slice()).unwrap_or_else(|e| panic!("{name}: {e}"));
     (board, dtb)
-}
-
-fn node(raw: u32) -> NodeId {
-    NodeId::new(raw).unwrap()
 }
 
 /// Everything the kernel uses is equal, except what ACPI cannot say:

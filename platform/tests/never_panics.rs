@@ -10,23 +10,9 @@
 //! through the query and printing paths, and through `numa=clusters`
 //! (`Board::numa_from_clusters`), which reshapes the board after parsing.
 
+mod common;
+use common::{XorShift, exercise_board};
 use platform::Board;
-
-/// Marsaglia's xorshift64: tiny, deterministic, good enough to choose bytes.
-struct XorShift(u64);
-
-impl XorShift {
-    fn next(&mut self) -> u64 {
-        self.0 ^= self.0 << 13;
-        self.0 ^= self.0 >> 7;
-        self.0 ^= self.0 << 17;
-        self.0
-    }
-
-    fn below(&mut self, n: usize) -> usize {
-        (self.next() % n as u64) as usize
-    }
-}
 
 fn blobs() -> Vec<Vec<u8>> {
     let dir = env!("CARGO_MANIFEST_DIR");
@@ -42,33 +28,11 @@ fn blobs() -> Vec<Vec<u8>> {
 
 /// Parses and, when that works, uses everything a caller might touch.
 fn exercise(blob: &[u8]) {
-    if let Ok(b) = Board::from_fdt(blob) {
-        let _ = b.numactl().to_string();
-        for n in b.nodes() {
-            let _ = b.node_memory_bytes(n);
-            let _ = b.node_cpus(n).count();
-            for m in b.nodes() {
-                let _ = b.distance(n, m);
-            }
+    match Board::from_fdt(blob) {
+        Ok(b) => exercise_board(b),
+        Err(e) => {
+            let _ = e.to_string();
         }
-        for w in b.warnings.iter() {
-            let _ = w.to_string();
-        }
-        let _ = b.cluster_of(0);
-        let mut b = b;
-        match b.numa_from_clusters() {
-            Ok(_) => {
-                let _ = b.numactl().to_string();
-                for w in b.warnings.iter() {
-                    let _ = w.to_string();
-                }
-            }
-            Err(e) => {
-                let _ = e.to_string();
-            }
-        }
-    } else if let Err(e) = Board::from_fdt(blob) {
-        let _ = e.to_string();
     }
 }
 

@@ -6,15 +6,13 @@
 //! that topology, written again here by hand: if the parser and QEMU disagree about
 //! what `-numa node,cpus=2-3` means, a test fails.
 
-use platform::{Board, Cluster, Conduit, Gic, NodeId, PhysRange, PsciVersion, UartKind, Warning};
+mod common;
+use common::node;
+use platform::{Board, Cluster, Conduit, Gic, PhysRange, PsciVersion, UartKind, Warning};
 
 fn fixture(name: &str) -> Vec<u8> {
     let path = format!("{}/tests/fixtures/{name}.dtb", env!("CARGO_MANIFEST_DIR"));
     std::fs::read(&path).unwrap_or_else(|e| panic!("{path}: {e}"))
-}
-
-fn node(raw: u32) -> NodeId {
-    NodeId::new(raw).unwrap()
 }
 
 #[test]

@@ -780,13 +780,18 @@ mod demo {
         sum
     }
 
+    /// The contents of the initrd entry `name`, if there is one.
+    fn initrd_entry(kip: &abi::kip::Kip, name: &str) -> Option<&'static [u8]> {
+        let (va, size) = kip.initrd()?;
+        // SAFETY: the kernel maps the initrd read-only at this address of the root
+        // task's space for its whole life (the KIP says where and how long).
+        let bytes: &'static [u8] = unsafe { core::slice::from_raw_parts(va as *const u8, size as usize) };
+        bootfmt::cpio::Archive::new(bytes).find(name).ok()?.map(|e| e.data)
+    }
+
     /// The text of the initrd entry `name`, if there is one and it is UTF-8.
     fn entry_text(kip: &abi::kip::Kip, name: &str) -> Option<&'static str> {
-        let (va, size) = kip.initrd()?;
-        // SAFETY: as in `flag`: the initrd stays mapped read-only for the program's life.
-        let bytes: &'static [u8] = unsafe { core::slice::from_raw_parts(va as *const u8, size as usize) };
-        let entry = bootfmt::cpio::Archive::new(bytes).find(name).ok()??;
-        core::str::from_utf8(entry.data).ok()
+        core::str::from_utf8(initrd_entry(kip, name)?).ok()
     }
 
     /// Starts thread `t` in space `space` on `cpu` at `entry` (stack top `sp`, UTCB
@@ -847,11 +852,7 @@ mod demo {
 
     /// Whether the initrd holds an (empty) entry named `name`: the program's flags.
     fn flag(kip: &abi::kip::Kip, name: &str) -> bool {
-        let Some((va, size)) = kip.initrd() else { return false };
-        // SAFETY: the kernel maps the initrd read-only at this address of the root
-        // task's space for its whole life (the KIP says where and how long).
-        let bytes = unsafe { core::slice::from_raw_parts(va as *const u8, size as usize) };
-        bootfmt::cpio::Archive::new(bytes).find(name).is_ok_and(|e| e.is_some())
+        initrd_entry(kip, name).is_some()
     }
 
     /// Receives `count` calls labelled `want` (10 s at most for each); their senders'

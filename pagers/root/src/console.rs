@@ -43,7 +43,7 @@ mod target {
     use abi::syscall::{CURRENT_CPU, ExregsControl, Syscall};
     use abi::timeout::{Timeout, Timeouts};
     use embedded_io::Write;
-    use platform::pl061::MmioPage;
+    use platform::mmio::MmioPage;
     use platform::uart::Serial;
     use rt::sys;
 

@@ -22,7 +22,7 @@ pub const CONSOLE_VERSION: u64 = 0x5D;
 /// The label of a write to the console.
 pub const WRITE_LABEL: u16 = 0x5D20;
 /// Bytes per write message (MR2..MR4).
-pub const CHUNK: usize = 24;
+pub const CHUNK: usize = crate::words::BYTES;
 
 /// The console thread's raw id.
 pub const fn console_id() -> u64 {
@@ -33,11 +33,9 @@ pub const fn console_id() -> u64 {
 /// MR2..MR4 the bytes, little-endian.
 pub fn write_message(bytes: &[u8]) -> [u64; 5] {
     let n = bytes.len().min(CHUNK);
-    let mut padded = [0u8; CHUNK];
-    padded[..n].copy_from_slice(&bytes[..n]);
-    let word = |i: usize| u64::from_le_bytes(padded[i * 8..i * 8 + 8].try_into().unwrap_or([0; 8]));
+    let [w0, w1, w2] = crate::words::pack(bytes);
     let tag = Tag::new(WRITE_LABEL, 4, 0).map_or(0, |t| t.raw());
-    [tag, n as u64, word(0), word(1), word(2)]
+    [tag, n as u64, w0, w1, w2]
 }
 
 /// The bytes of a write message (the console thread's side): `None` if it is not one.
@@ -46,11 +44,7 @@ pub fn decode_write(mr: [u64; 5]) -> Option<([u8; CHUNK], usize)> {
     if tag.label() != WRITE_LABEL || tag.u() < 4 || mr[1] > CHUNK as u64 {
         return None;
     }
-    let mut bytes = [0u8; CHUNK];
-    for (i, w) in mr[2..5].iter().enumerate() {
-        bytes[i * 8..i * 8 + 8].copy_from_slice(&w.to_le_bytes());
-    }
-    Some((bytes, mr[1] as usize))
+    Some((crate::words::unpack(&mr[2..5]), mr[1] as usize))
 }
 
 /// Longest line the console assembles (a longer one goes out in pieces of this size).

@@ -28,7 +28,7 @@ pub const KIND_COMPATIBLE: u64 = 1;
 /// MR1 of a query: a `gpio-keys` key by `linux,code`.
 pub const KIND_KEY: u64 = 2;
 /// The longest compatible string a query carries.
-pub const MAX_COMPATIBLE: usize = 24;
+pub const MAX_COMPATIBLE: usize = crate::words::BYTES;
 
 /// Why a query got no device.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -86,14 +86,8 @@ pub fn compatible_query(compatible: &str) -> Result<[u64; 5], QueryError> {
     if bytes.len() > MAX_COMPATIBLE {
         return Err(QueryError::TooLong);
     }
-    let mut padded = [0u8; MAX_COMPATIBLE];
-    padded[..bytes.len()].copy_from_slice(bytes);
-    let word = |i: usize| {
-        let mut w = [0u8; 8];
-        w.copy_from_slice(&padded[i * 8..i * 8 + 8]);
-        u64::from_le_bytes(w)
-    };
-    Ok([tag(QUERY_LABEL, 4), KIND_COMPATIBLE, word(0), word(1), word(2)])
+    let [w0, w1, w2] = crate::words::pack(bytes);
+    Ok([tag(QUERY_LABEL, 4), KIND_COMPATIBLE, w0, w1, w2])
 }
 
 /// The query message for the key with `linux,code` `code`.
@@ -114,10 +108,7 @@ pub fn answer(dtb: Option<&[u8]>, query: [u64; 5]) -> [u64; 5] {
     let Some(dtb) = dtb else { return encode(Err(QueryError::NoTree)) };
     match query[1] {
         KIND_COMPATIBLE => {
-            let mut bytes = [0u8; MAX_COMPATIBLE];
-            for (i, w) in query[2..5].iter().enumerate() {
-                bytes[i * 8..i * 8 + 8].copy_from_slice(&w.to_le_bytes());
-            }
+            let bytes = crate::words::unpack(&query[2..5]);
             let len = bytes.iter().position(|&b| b == 0).unwrap_or(MAX_COMPATIBLE);
             let name =
                 core::str::from_utf8(&bytes[..len]).map_err(|_| QueryError::Device(DeviceError::NotFound));

@@ -66,6 +66,34 @@ on_target! {
 }
 
 pub mod console;
+
+/// Up to 24 bytes in three message registers (little-endian, zero-padded), and back:
+/// how `console` and `device` carry bytes in MR2..MR4.
+pub mod words {
+    /// The bytes the three words hold.
+    pub const BYTES: usize = 24;
+
+    /// `bytes` (at most [`BYTES`]; more are dropped) as three words.
+    pub fn pack(bytes: &[u8]) -> [u64; 3] {
+        let mut padded = [0u8; BYTES];
+        let n = bytes.len().min(BYTES);
+        padded[..n].copy_from_slice(&bytes[..n]);
+        core::array::from_fn(|i| {
+            let mut w = [0u8; 8];
+            w.copy_from_slice(&padded[i * 8..i * 8 + 8]);
+            u64::from_le_bytes(w)
+        })
+    }
+
+    /// The bytes of three words.
+    pub fn unpack(words: &[u64]) -> [u8; BYTES] {
+        let mut bytes = [0u8; BYTES];
+        for (i, w) in words.iter().take(3).enumerate() {
+            bytes[i * 8..i * 8 + 8].copy_from_slice(&w.to_le_bytes());
+        }
+        bytes
+    }
+}
 pub mod device;
 pub mod shutdown;
 
