@@ -250,3 +250,18 @@ check_bench_initrd() {
     build_bench_initrd >/dev/null
     "$HARNESS_BIN/mkinitrd" --check "$BENCH_INITRD"
 }
+
+# check_self_contained: a clone is all a user has. Fails if a tracked file other than
+# Markdown names a path outside the repository: the team's folder beside the checkout
+# (`../shared`) or this machine's workspace (`/work/`). Markdown may mention them when it
+# says where something came from.
+check_self_contained() {
+    local hits
+    hits="$(cd "$ROOT" && git grep -nE '\.\./shared|/work/' -- ':!*.md' ':!scripts/lib.sh' || true)"
+    if [[ -n "$hits" ]]; then
+        echo "$hits"
+        say "these tracked files read paths outside the repository; copy what they need into it"
+        return 1
+    fi
+    echo "no tracked file reads a path outside the repository"
+}

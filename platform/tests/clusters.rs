@@ -1,8 +1,8 @@
 // SPDX-License-Identifier: MIT OR Apache-2.0
 //! `numa=clusters` on real boards: each `cpu-map` cluster becomes a NUMA node.
 //!
-//! The boards are Linux's device trees (from the shared, read-only `testdata/dtb/`
-//! folder) and one QEMU fixture. As in `real_boards.rs`, every expected number was worked
+//! The boards are Linux's device trees (from `platform/tests/fixtures/dtb/`, see its README
+//! for their origin) and one QEMU fixture. As in `real_boards.rs`, every expected number was worked
 //! out by reading the tree with `dtc -I dtb -O dts`, then applying the rules in
 //! `platform::board`'s module docs by hand (the comments show the arithmetic), never by
 //! running this code.
@@ -11,7 +11,7 @@ use platform::board::{NUMA_CLUSTERS_WORD, NumaFromClusters, numa_clusters_reques
 use platform::{Board, NodeId, Warning};
 
 fn blob(name: &str) -> Vec<u8> {
-    let path = format!("{}/../../shared/testdata/dtb/{name}.dtb", env!("CARGO_MANIFEST_DIR"));
+    let path = format!("{}/tests/fixtures/dtb/{name}.dtb", env!("CARGO_MANIFEST_DIR"));
     std::fs::read(&path).unwrap_or_else(|e| panic!("{path}: {e}"))
 }
 

@@ -19,7 +19,7 @@ fn blobs() -> Vec<Vec<u8>> {
     [
         format!("{dir}/tests/fixtures/virt-4n-asym.dtb"),
         format!("{dir}/tests/fixtures/virt-clusters.dtb"),
-        format!("{dir}/../../shared/testdata/dtb/thunder2-99xx.dtb"),
+        format!("{dir}/tests/fixtures/dtb/thunder2-99xx.dtb"),
     ]
     .iter()
     .map(|p| std::fs::read(p).unwrap_or_else(|e| panic!("{p}: {e}")))

@@ -5,14 +5,14 @@
 //! assumptions a hand-made fixture shares with the code. The expected values below
 //! were worked out by reading each tree with `dtc -I dtb -O dts` (never by running this
 //! parser); the comments say where each number comes from. The blobs live in the
-//! shared, read-only `testdata/dtb/` folder beside the checkout.
+//! repository's `platform/tests/fixtures/dtb/` (origin, licences and checksums in its README).
 
 use platform::{
     Board, Cluster, Conduit, EnableMethod, ErrorKind, Gic, NodeId, PhysRange, PsciVersion, UartKind, Warning,
 };
 
 fn blob(name: &str) -> Vec<u8> {
-    let path = format!("{}/../../shared/testdata/dtb/{name}.dtb", env!("CARGO_MANIFEST_DIR"));
+    let path = format!("{}/tests/fixtures/dtb/{name}.dtb", env!("CARGO_MANIFEST_DIR"));
     std::fs::read(&path).unwrap_or_else(|e| panic!("{path}: {e}"))
 }
 

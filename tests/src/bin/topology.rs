@@ -39,7 +39,7 @@ With --node (same syntax as scripts/run), QEMU dumps the DTB of that topology fi
 
 Examples:
   topology /tmp/virt.dtb
-  topology --clusters ../shared/testdata/dtb/juno.dtb
+  topology --clusters platform/tests/fixtures/dtb/juno.dtb
   topology --check --node cpus=2,mem=512M --node cpus=1,mem=0 --dist 0-1=15 --dist 1-0=25
 ";
 
@@ -192,8 +192,8 @@ mod tests {
         v.iter().map(|s| s.to_string()).collect()
     }
 
-    fn shared_dtb(name: &str) -> Vec<u8> {
-        let path = format!("{}/../../shared/testdata/dtb/{name}.dtb", env!("CARGO_MANIFEST_DIR"));
+    fn linux_dtb(name: &str) -> Vec<u8> {
+        let path = format!("{}/../platform/tests/fixtures/dtb/{name}.dtb", env!("CARGO_MANIFEST_DIR"));
         std::fs::read(&path).unwrap_or_else(|e| panic!("{path}: {e}"))
     }
 
@@ -214,17 +214,17 @@ mod tests {
 
     #[test]
     fn clusters_turn_juno_into_two_nodes() {
-        let r = read_board(&shared_dtb("juno"), "juno", true).unwrap();
+        let r = read_board(&linux_dtb("juno"), "juno", true).unwrap();
         assert!(r.block.starts_with("available: 2 nodes (0-1)\nnode 0 cpus: 0 1\nnode 0 size: 4088 MB\n"));
         assert!(r.block.contains("node 1 cpus: 2 3 4 5\nnode 1 size: 4088 MB\n"), "{}", r.block);
         assert!(r.warnings.is_empty(), "{:?}", r.warnings);
-        let plain = read_board(&shared_dtb("juno"), "juno", false).unwrap();
+        let plain = read_board(&linux_dtb("juno"), "juno", false).unwrap();
         assert!(plain.block.starts_with("available: 1 nodes (0)\n"), "{}", plain.block);
     }
 
     #[test]
     fn a_board_with_numa_data_keeps_it_and_the_warning_is_reported() {
-        let r = read_board(&shared_dtb("hip07-d05"), "d05", true).unwrap();
+        let r = read_board(&linux_dtb("hip07-d05"), "d05", true).unwrap();
         assert!(r.block.starts_with("available: 4 nodes (0-3)\n"), "{}", r.block);
         assert_eq!(r.warnings, ["numa=clusters ignored: the device tree has numa-node-id; its nodes kept"]);
     }
