@@ -16,7 +16,11 @@
 //!  | header (40 B) | (addr,size)* 0,0 | BEGIN_NODE "" PROP ... END | "compatible\0..." |
 //! ```
 //!
-//! The header check bounds every block inside `totalsize` (itself inside the slice). The
+//! The header check bounds every block inside `totalsize` and inside the slice. The slice
+//! may end before `totalsize` when only the free space at the end is missing: a loader
+//! may declare far more than the blob uses (QEMU's `-dtb` doubles a file's size, plus
+//! slack, to leave room for its edits), and the kernel maps only the used part
+//! (`kernel/src/mm/early.rs`). A block that runs past the slice is still refused. The
 //! structure walk then reads every token: `BEGIN_NODE` (a NUL-terminated UTF-8 name,
 //! padded to 4 bytes), `PROP` (length, name offset into the strings block, value, padding),
 //! `END_NODE`, `NOP`, and finally `END`. It keeps a depth counter to check that nodes
@@ -269,16 +273,21 @@ fn check_header(blob: &[u8]) -> Result<Layout, DtFault> {
     let header_len = if version >= 17 { V17_HEADER_LEN } else { V16_HEADER_LEN };
     let totalsize = header_field(blob, 1);
     let total = totalsize as usize;
-    if total > blob.len() || total < header_len {
+    if total < header_len {
         return Err(DtFault::BadTotalSize { totalsize, len: blob.len() });
     }
+    // What the blocks may use: `totalsize`, or less when the caller holds only the used
+    // part of a blob whose free space at the end it did not map (see the module docs).
+    let limit = total.min(blob.len());
     let block = |off: u32, size: u32, which: Block| -> Result<Range<usize>, DtFault> {
         let start = off as usize;
-        let end = start
-            .checked_add(size as usize)
-            .filter(|&e| start >= header_len && e <= total)
-            .ok_or(DtFault::BlockOutOfBounds { block: which })?;
-        Ok(start..end)
+        let end = start.checked_add(size as usize).filter(|&e| start >= header_len && e <= total);
+        match end {
+            Some(end) if end <= limit => Ok(start..end),
+            // Inside `totalsize` but past the slice: the blob was cut short.
+            Some(_) => Err(DtFault::BadTotalSize { totalsize, len: blob.len() }),
+            None => Err(DtFault::BlockOutOfBounds { block: which }),
+        }
     };
     let off_struct = header_field(blob, 2);
     let off_strings = header_field(blob, 3);
@@ -295,7 +304,8 @@ fn check_header(blob: &[u8]) -> Result<Layout, DtFault> {
     };
     let structs = block(off_struct, size_struct, Block::Struct)?;
     let strings = block(off_strings, size_strings, Block::Strings)?;
-    let mem_reserve = block(off_rsv, totalsize - off_rsv.min(totalsize), Block::MemReserve)?;
+    let limit_u32 = limit as u32; // <= totalsize, a u32
+    let mem_reserve = block(off_rsv, limit_u32 - off_rsv.min(limit_u32), Block::MemReserve)?;
     if !off_struct.is_multiple_of(4) || size_struct % 4 != 0 {
         return Err(DtFault::Misaligned { block: Block::Struct });
     }
@@ -454,6 +464,19 @@ mod tests {
     fn a_totalsize_beyond_the_slice_is_refused() {
         let b = tiny();
         assert!(matches!(check(&b[..b.len() - 4]), Err(DtFault::BadTotalSize { .. })));
+    }
+
+    #[test]
+    fn a_slice_without_the_free_space_at_the_end_is_read() {
+        let mut b = tiny();
+        let used = b.len();
+        // Declare 1 MiB more than the blocks use, as QEMU's -dtb does: the free space
+        // is not in the slice, and nothing needs it.
+        set_be32(&mut b, 4, used as u32 + (1 << 20));
+        let layout = check(&b).expect("the blocks all lie in the slice");
+        assert!(layout.structs.end <= used && layout.strings.end <= used);
+        // Cut into a block, and the blob is refused as too short for what it declares.
+        assert!(matches!(check(&b[..used - 4]), Err(DtFault::BadTotalSize { .. })));
     }
 
     #[test]

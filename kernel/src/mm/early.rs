@@ -70,16 +70,44 @@ pub struct EarlyRoots {
     pub ttbr0: u64,
 }
 
-/// The bytes of the DTB header's `totalsize` field, read by the caller (big-endian
-/// u32 at offset 4) and checked here: a blob that is absent, unaligned or too large
-/// for the window is not mapped, and the kernel reports that once it can print.
-pub fn fdt_extent(dtb_pa: u64, magic: u32, totalsize: u32) -> Option<(u64, u64)> {
-    const FDT_MAGIC: u32 = 0xD00D_FEED;
-    let size = u64::from(totalsize);
+/// The DTB header's first ten big-endian words, as the boot code read them (with the
+/// MMU off: aligned 32-bit loads), converted to native order.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct FdtHeader(pub [u32; 10]);
+
+impl FdtHeader {
+    const MAGIC: u32 = 0xD00D_FEED;
+
+    /// The bytes the blob's blocks use, which may be far fewer than its `totalsize`: a
+    /// loader may leave free space at the end for its own edits (QEMU's `-dtb` declares
+    /// twice the file's size plus slack, so a 1 MiB tree dumped by QEMU comes back with
+    /// a `totalsize` above 2 MiB). The used part ends with the last of the structure and
+    /// strings blocks; the memory reservation map lies before the structure block in
+    /// every blob dtc, libfdt or QEMU writes. For a v16 header (no structure size) or
+    /// any other layout, the answer is `totalsize`.
+    pub fn used(&self) -> u64 {
+        let [_, totalsize, off_struct, off_strings, off_rsvmap, version, _, _, size_strings, size_struct] =
+            self.0;
+        let total = u64::from(totalsize);
+        if version < 17 || off_rsvmap > off_struct {
+            return total;
+        }
+        let struct_end = u64::from(off_struct) + u64::from(size_struct);
+        let strings_end = u64::from(off_strings) + u64::from(size_strings);
+        struct_end.max(strings_end).min(total)
+    }
+}
+
+/// Where the device tree at `dtb_pa` is and how many bytes of it to map, from its
+/// `header`: the used part ([`FdtHeader::used`]), not the declared size. A blob that is
+/// absent, unaligned, not a DTB or uses more than the window holds is not mapped, and
+/// the kernel cannot know its console: the one stop that stays silent (see `boot.rs`).
+pub fn fdt_extent(dtb_pa: u64, header: &FdtHeader) -> Option<(u64, u64)> {
+    let size = header.used();
     let in_page = dtb_pa % PAGE_SIZE;
     if dtb_pa == 0
         || !dtb_pa.is_multiple_of(8)
-        || magic != FDT_MAGIC
+        || header.0[0] != FdtHeader::MAGIC
         || size < 40
         || in_page + size > FDT_MAX_SIZE
     {
@@ -170,11 +198,18 @@ mod tests {
         }
     }
 
+    /// A v17 header: `totalsize`, structure block at 0x40 of `size_struct` bytes,
+    /// strings right after it, reservation map at 0x28.
+    fn header(totalsize: u32, size_struct: u32, size_strings: u32) -> FdtHeader {
+        let off_strings = 0x40 + size_struct;
+        FdtHeader([0xD00D_FEED, totalsize, 0x40, off_strings, 0x28, 17, 16, 0, size_strings, size_struct])
+    }
+
     #[test]
     fn the_device_tree_appears_in_its_window_at_its_page_offset() {
         let img = image(0x4020_0000);
         let mut pool = Pool { tables: HashMap::new(), next: 0x1000_0000 };
-        let fdt = fdt_extent(0x4800_0008, 0xD00D_FEED, 0x1_0000);
+        let fdt = fdt_extent(0x4800_0008, &header(0x1_0000, 0xF000, 0xFC0));
         let roots = build(&mut pool, &img, fdt).unwrap();
         assert_eq!(translate(&mut pool, roots.ttbr1, FDT_WINDOW + 8), Some((0x4800_0008, Attrs::KERNEL_RO)));
         assert_eq!(translate(&mut pool, roots.ttbr1, FDT_WINDOW + 0x1_0007).map(|t| t.0), Some(0x4801_0007));
@@ -182,11 +217,32 @@ mod tests {
 
     #[test]
     fn unusable_device_trees_are_not_mapped() {
-        assert_eq!(fdt_extent(0, 0xD00D_FEED, 0x1000), None, "no DTB (an ELF booted by QEMU)");
-        assert_eq!(fdt_extent(0x4800_0004, 0xD00D_FEED, 0x1000), None, "misaligned");
-        assert_eq!(fdt_extent(0x4800_0000, 0x1234_5678, 0x1000), None, "bad magic");
-        assert_eq!(fdt_extent(0x4800_0000, 0xD00D_FEED, 3 << 20), None, "larger than 2 MiB");
-        assert_eq!(fdt_extent(0x4800_0000, 0xD00D_FEED, 8), None, "smaller than a header");
-        assert_eq!(fdt_extent(0x4800_0000, 0xD00D_FEED, 0x1000), Some((0x4800_0000, 0x1000)));
+        let good = header(0x1000, 0x800, 0x100);
+        let mut bad_magic = good;
+        bad_magic.0[0] = 0x1234_5678;
+        assert_eq!(fdt_extent(0, &good), None, "no DTB (an ELF booted by QEMU)");
+        assert_eq!(fdt_extent(0x4800_0004, &good), None, "misaligned");
+        assert_eq!(fdt_extent(0x4800_0000, &bad_magic), None, "bad magic");
+        assert_eq!(fdt_extent(0x4800_0000, &header(3 << 20, 0x28_0000, 0x100)), None, "uses more than 2 MiB");
+        assert_eq!(fdt_extent(0x4800_0000, &header(8, 0, 0)), None, "smaller than a header");
+        assert_eq!(fdt_extent(0x4800_0000, &good), Some((0x4800_0000, 0x940)));
+    }
+
+    #[test]
+    fn only_the_used_part_of_a_padded_tree_is_mapped() {
+        // QEMU's -dtb of a 1 MiB dumped tree: totalsize 2 * (1 MiB + 10000), blocks in
+        // the first 8 KiB.
+        let padded = header(2 * ((1 << 20) + 10_000), 0x1800, 0x200);
+        assert_eq!(padded.used(), 0x40 + 0x1800 + 0x200);
+        assert_eq!(fdt_extent(0x4800_0000, &padded), Some((0x4800_0000, 0x1A40)));
+        // A v16 header has no structure size: all of totalsize, as before.
+        let mut v16 = padded;
+        v16.0[5] = 16;
+        assert_eq!(v16.used(), u64::from(padded.0[1]));
+        assert_eq!(fdt_extent(0x4800_0000, &v16), None);
+        // A reservation map after the blocks: not the usual layout, so totalsize.
+        let mut late_rsv = header(0x1000, 0x800, 0x100);
+        late_rsv.0[4] = 0x980;
+        assert_eq!(late_rsv.used(), 0x1000);
     }
 }

@@ -336,13 +336,15 @@ extern "C" fn early_map(
     let img = ImageLayout { start, text_end, rodata_end, stack_guard, end };
     let fdt = if dtb_pa != 0 && dtb_pa.is_multiple_of(8) {
         let p = dtb_pa as *const u32;
-        // SAFETY: the boot protocol puts an 8-byte aligned DTB at x0, in RAM; reading
-        // its first two words (magic, totalsize) is an aligned load the checks above
-        // allow. A wrong x0 yields a bad magic and the blob is not mapped.
-        let magic = u32::from_be(unsafe { p.read_volatile() });
-        // SAFETY: as above, the second word of the same aligned header.
-        let size = u32::from_be(unsafe { p.wrapping_add(1).read_volatile() });
-        early::fdt_extent(dtb_pa, magic, size)
+        let mut header = early::FdtHeader::default();
+        for (i, word) in header.0.iter_mut().enumerate() {
+            // SAFETY: the boot protocol puts an 8-byte aligned DTB at x0, in RAM; its
+            // header's first ten words are aligned 32-bit loads the checks above allow
+            // (with the MMU off every access is Device memory: alignment matters). A
+            // wrong x0 yields a bad magic and the blob is not mapped.
+            *word = u32::from_be(unsafe { p.wrapping_add(i).read_volatile() });
+        }
+        early::fdt_extent(dtb_pa, &header)
     } else {
         None
     };
