@@ -13,9 +13,10 @@
 //! ```text
 //!  identification  \x7fELF, ELFCLASS64, ELFDATA2LSB, EV_CURRENT (OS/ABI byte ignored:
 //!                  nothing here depends on it, and linkers disagree on it)
+//!  e_machine       EM_AARCH64 (183), checked before the type (the real problem of
+//!                  a program built for another machine, PIE or not)
 //!  e_type          ET_EXEC only. ET_DYN (a PIE / static-pie) needs its relocations
 //!                  applied by the loader, which v1 does not do: PositionIndependent.
-//!  e_machine       EM_AARCH64 (183)
 //!  program headers 56 bytes each, at most MAX_PROGRAM_HEADERS, inside the file
 //!  PT_LOAD         at most MAX_LOAD_SEGMENTS, each:
 //!                    filesz <= memsz; file bytes inside the file;
@@ -393,14 +394,16 @@ impl<'a> Elf<'a> {
         let h16 = |at| u16_at(header, at).unwrap_or(0);
         let h32 = |at| u32_at(header, at).unwrap_or(0);
         let h64 = |at| u64_at(header, at).unwrap_or(0);
+        // The machine first: an x86-64 program is wrong for that reason, whatever its
+        // type, and that is what its author needs to hear.
+        let machine = h16(18);
+        if machine != EM_AARCH64 {
+            return Err(ElfError::WrongMachine { machine });
+        }
         match h16(16) {
             ET_EXEC => {}
             ET_DYN => return Err(ElfError::PositionIndependent),
             e_type => return Err(ElfError::NotExecutable { e_type }),
-        }
-        let machine = h16(18);
-        if machine != EM_AARCH64 {
-            return Err(ElfError::WrongMachine { machine });
         }
         let version = h32(20);
         if version != 1 {
@@ -625,6 +628,14 @@ mod tests {
         assert_eq!(parse_with(|b| b[16] = 1), Err(ElfError::NotExecutable { e_type: 1 }));
         assert_eq!(
             parse_with(|b| b[18..20].copy_from_slice(&62u16.to_le_bytes())),
+            Err(ElfError::WrongMachine { machine: 62 })
+        );
+        // An x86-64 PIE (ET_DYN, EM_X86_64) is refused for its machine, not its type.
+        assert_eq!(
+            parse_with(|b| {
+                b[16] = ET_DYN as u8;
+                b[18..20].copy_from_slice(&62u16.to_le_bytes());
+            }),
             Err(ElfError::WrongMachine { machine: 62 })
         );
     }
