@@ -40,33 +40,21 @@ use crate::{irq, memory, smp};
 use core::fmt::Write;
 use core::sync::atomic::{AtomicBool, Ordering};
 use platform::pl011::{self, Pl011};
-use platform::{AcpiMemory, Board, Conduit, NodeId, PhysRange};
+use crate::halt::Halt;
+use platform::{AcpiMemory, Board, EarlyFacts, NodeId, PhysRange, Psci};
 use crate::sync::{Mutex, MutexGuard};
 use spin::Once;
-
-/// Exit statuses the host sees (QEMU's exit code under `exit=semihosting`).
-pub mod status {
-    /// Everything passed.
-    pub const PASS: u32 = 0;
-    /// The device tree (or the ACPI tables) could not be used.
-    pub const BAD_BOARD: u32 = 2;
-    /// A kernel panic.
-    pub const PANIC: u32 = 3;
-    /// An unexpected exception in the kernel.
-    pub const EXCEPTION: u32 = 4;
-    /// Not enough memory to boot.
-    pub const NO_MEMORY: u32 = 5;
-    /// The initrd has no usable root task.
-    pub const NO_ROOT_TASK: u32 = 6;
-}
 
 /// Storage for the board, parsed in place (a `Board` is tens of KiB: too big to move
 /// through the boot stack). Locked once and leaked into [`BOARD`].
 static BOARD_STORE: Mutex<Board<'static>> = Mutex::new(Board::empty());
 /// The board, once read; `'static` because the blob stays mapped at `FDT_WINDOW`.
 static BOARD: Once<&'static Board<'static>> = Once::new();
-/// How to end, once the command line is read.
-static EXIT: Once<(ExitMethod, Option<Conduit>)> = Once::new();
+/// How to end: the command line's exit method and the tree's PSCI node, read before
+/// the board itself ([`platform::early_facts`]) so that even a refused board ends the
+/// way the command line asked. Once the board is read, its PSCI (which ACPI may give
+/// where the loader's stub tree has none) takes precedence.
+static EXIT: Once<(ExitMethod, Option<Psci>)> = Once::new();
 /// The command line, once read.
 static OPTIONS: Once<cmdline::Options<'static>> = Once::new();
 /// The physical memory of every node.
@@ -92,14 +80,16 @@ extern "C" fn kernel_main(load_pa: u64, dtb_pa: u64, entry_el: u64) -> ! {
 
     // 2. The device tree (and ACPI, if the tree hands over to it): nothing is known
     //    about the board without it, not even where the console is, so a missing
-    //    blob can only stop the CPU.
+    //    blob can only stop the CPU: the one silent stop (see `halt.rs`). First what
+    //    every stop needs (exit method, PSCI, console), then the board.
     let Some(blob) = fdt_blob() else { cpu::park() };
+    let early = platform::early_facts(blob);
+    EXIT.call_once(|| (cmdline::parse(early.bootargs).exit, early.psci));
     let store = MutexGuard::leak(BOARD_STORE.lock());
-    read_board(store, blob, dtb_pa);
+    read_board(store, blob, dtb_pa, &early);
 
     // 3. The command line and the console.
     let opts = cmdline::parse(store.chosen.bootargs);
-    EXIT.call_once(|| (opts.exit, store.psci.as_ref().map(|p| p.conduit)));
     OPTIONS.call_once(|| opts);
     if let Some(uart) = store.chosen.stdout.as_ref().and_then(|u| u.pl011_base()) {
         start_console(uart);
@@ -120,8 +110,7 @@ extern "C" fn kernel_main(load_pa: u64, dtb_pa: u64, entry_el: u64) -> ! {
     if opts.numa_clusters
         && let Err(err) = store.numa_from_clusters()
     {
-        kprintln!("error: numa=clusters: {err}");
-        exit(status::BAD_BOARD);
+        fatal(Halt::BadBoard, format_args!("numa=clusters: {err}"));
     }
     let board: &'static Board = BOARD.call_once(|| store);
     for warning in board.warnings.iter() {
@@ -129,15 +118,13 @@ extern "C" fn kernel_main(load_pa: u64, dtb_pa: u64, entry_el: u64) -> ! {
     }
     report_board(board);
     let Some(boot_index) = board.cpu_index_by_mpidr(cpu::mpidr()) else {
-        kprintln!("error: the boot CPU (mpidr {:#x}) is not among the board's CPUs", cpu::mpidr());
-        exit(status::BAD_BOARD);
+        fatal(Halt::BadBoard, format_args!("the boot CPU (mpidr {:#x}) is not among the board's CPUs", cpu::mpidr()));
     };
 
     // 4. Memory: the direct map of RAM, one frame allocator per node.
     let dtb = arch_boot::early_fdt().map(|(pa, size)| PhysRange { base: pa, size });
     if let Err(err) = memory::init(board, &image, dtb, board.cpus[boot_index].node) {
-        kprintln!("error: memory: {err:?}");
-        exit(status::NO_MEMORY);
+        fatal(Halt::NoMemory, format_args!("memory: {err:?}"));
     }
 
     // 5. The boot CPU moves to a stack on its own node and continues there.
@@ -149,8 +136,7 @@ extern "C" fn kernel_main(load_pa: u64, dtb_pa: u64, entry_el: u64) -> ! {
             unsafe { cpu::switch_stack(block.stack.1, boot_cpu_main, arg) }
         }
         Err(err) => {
-            kprintln!("error: no per-CPU data for the boot CPU: {err:?}");
-            exit(status::NO_MEMORY);
+            fatal(Halt::NoMemory, format_args!("no per-CPU data for the boot CPU: {err:?}"));
         }
     }
 }
@@ -179,8 +165,7 @@ extern "C" fn boot_cpu_main(block_va: u64) -> ! {
     block.ktext_local.store(crate::ktext::check_local(board, block), Ordering::Release);
     let initrd = board.chosen.initrd;
     if let Err(err) = crate::l4::init(board, initrd) {
-        kprintln!("error: kernel objects: {err}");
-        exit(status::NO_MEMORY);
+        fatal(Halt::NoMemory, format_args!("kernel objects: {err}"));
     }
     let online = smp::start_secondaries(board);
     kprintln!("report: smp online={online} expected={}", board.cpus.len());
@@ -189,14 +174,26 @@ extern "C" fn boot_cpu_main(block_va: u64) -> ! {
     // 7. Every CPU checked its own placement; the boot CPU adds its own and the pings.
     if opts.numa_selftest {
         smp::selftest(board, block);
+        if opts.selftest == Some(SelfTest::Placement) {
+            block.check(false); // on purpose: the failure path below must stop the boot
+        }
         let (answered, asked) = smp::ping_all(block);
         let (ticking, cpus) = smp::check_ticks(block);
-        let (checks, failed) = crate::percpu::all().fold((0, 0), |(c, f), b| {
-            (c + b.checks.load(Ordering::Relaxed), f + b.failed.load(Ordering::Relaxed))
+        let (checks, failed, unprobed) = crate::percpu::all().fold((0, 0, 0), |(c, f, u), b| {
+            let load = |counter: &core::sync::atomic::AtomicU32| counter.load(Ordering::Relaxed);
+            (c + load(&b.checks), f + load(&b.failed), u + load(&b.unprobed))
         });
         kprintln!(
-            "report: numa-selftest checks={checks} failed={failed} pings={answered}/{asked} ticks={ticking}/{cpus}"
+            "report: numa-selftest checks={checks} failed={failed} pings={answered}/{asked} ticks={ticking}/{cpus} unprobed={unprobed}"
         );
+        if failed > 0 || answered < asked || ticking < cpus {
+            fatal(
+                Halt::SelfTestFailed,
+                format_args!(
+                    "NUMA self-test: {failed} of {checks} placement checks failed, {answered} of {asked} CPUs answered a ping, {ticking} of {cpus} ticked"
+                ),
+            );
+        }
     }
 
     // 8. The topology as `numactl --hardware` prints it, free memory included, and
@@ -214,16 +211,15 @@ extern "C" fn boot_cpu_main(block_va: u64) -> ! {
             let _ = unsafe { core::ptr::read_volatile(NEVER_MAPPED as *const u64) };
             kprintln!("error: selftest=fault: reading {NEVER_MAPPED:#x} did not fault");
         }
-        None => {}
+        Some(SelfTest::Placement) | None => {}
     }
     kprintln!("report: boot result=pass stack_used_kib={}", boot_stack_used() / 1024);
 
     // 10. User level: the root task from the initrd, if there is one; it ends the run
     //     (SystemControl). Without an initrd the boot itself was the whole job.
-    let Some(initrd) = initrd else { exit(status::PASS) };
+    let Some(initrd) = initrd else { exit(Halt::Pass) };
     if let Err(err) = crate::l4::task::start_root(initrd, block.index as u32, block.node) {
-        kprintln!("error: root task: {err:?}");
-        exit(status::NO_ROOT_TASK);
+        fatal(err.halt(), format_args!("root task: {err}"));
     }
     crate::l4::idle_loop(block)
 }
@@ -235,34 +231,36 @@ pub fn board() -> &'static Board<'static> {
 
 /// Reads the board into `store` from the device tree `blob`, or from ACPI when the tree
 /// is a loader's stub that hands over to it (see the module docs). On failure, prints
-/// why on whatever console can be found and exits.
-fn read_board(store: &mut Board<'static>, blob: &'static [u8], dtb_pa: u64) {
+/// why on the console `early` names (or the ACPI SPCR's) and stops.
+fn read_board(store: &mut Board<'static>, blob: &'static [u8], dtb_pa: u64, early: &EarlyFacts<'static>) {
     // Without a board there is no console to be sure of; the error paths try the one
     // the firmware names anyway, so the error is seen.
+    let early_console = || {
+        if let Some(uart) = early.console.as_ref().and_then(|u| u.pl011_base()) {
+            start_console(uart);
+        }
+    };
     let Some(rsdp) = platform::acpi_rsdp_of(blob) else {
         if let Err(err) = store.parse(blob) {
-            if let Some(uart) = platform::console_of(blob).and_then(|u| u.pl011_base()) {
-                start_console(uart);
-            }
-            kprintln!("error: device tree at {dtb_pa:#x}: {err}");
-            exit(status::BAD_BOARD);
+            early_console();
+            fatal(Halt::BadBoard, format_args!("device tree at {dtb_pa:#x}: {err}"));
         }
         return;
     };
     let tables = AcpiTables(Window::new(ACPI_WINDOW, ACPI_WINDOW_SIZE));
     if let Err(err) = store.parse_acpi(rsdp, &tables) {
-        if let Some(uart) = platform::acpi::console(rsdp, &tables).and_then(|u| u.pl011_base()) {
-            start_console(uart);
+        match platform::acpi::console(rsdp, &tables).and_then(|u| u.pl011_base()) {
+            Some(uart) => start_console(uart),
+            None => early_console(),
         }
-        kprintln!("error: ACPI tables (RSDP at {rsdp:#x}): {err}");
-        exit(status::BAD_BOARD);
+        fatal(Halt::BadBoard, format_args!("ACPI tables (RSDP at {rsdp:#x}): {err}"));
     }
     if let Err(err) = store.parse_acpi_handover(blob) {
-        if let Some(uart) = store.chosen.stdout.as_ref().and_then(|u| u.pl011_base()) {
-            start_console(uart);
+        match store.chosen.stdout.as_ref().and_then(|u| u.pl011_base()) {
+            Some(uart) => start_console(uart),
+            None => early_console(),
         }
-        kprintln!("error: the loader's device tree at {dtb_pa:#x}: {err}");
-        exit(status::BAD_BOARD);
+        fatal(Halt::BadBoard, format_args!("the loader's device tree at {dtb_pa:#x}: {err}"));
     }
 }
 
@@ -359,16 +357,27 @@ fn boot_stack_used() -> u64 {
     top - addr
 }
 
-/// Ends the kernel with `status` the way the command line asked.
-pub fn exit(status: u32) -> ! {
-    let (method, conduit) = EXIT.get().copied().unwrap_or((ExitMethod::Psci, None));
+/// Prints `fatal: WHY` and stops with `halt`: the end of every boot step that cannot go
+/// on.
+pub fn fatal(halt: Halt, why: core::fmt::Arguments) -> ! {
+    console::print_fatal(format_args!("fatal: {why}\n"));
+    exit(halt)
+}
+
+/// Ends the kernel: prints `report: halt status= cause=` (see `halt.rs`), then stops
+/// the machine the way the command line asked. Semihosting carries the status to the
+/// host; PSCI `SYSTEM_OFF` cannot, so the line is how a runner learns it there. Without
+/// PSCI (or before anything about the board is known) the CPU parks, the line printed.
+pub fn exit(halt: Halt) -> ! {
+    let status = halt.status();
+    console::print_fatal(format_args!("report: halt status={status} cause={}\n", halt.name()));
+    let (method, early_psci) = EXIT.get().copied().unwrap_or((ExitMethod::Psci, None));
     match method {
         ExitMethod::Semihosting => cpu::semihosting_exit(status),
         ExitMethod::Psci => {
-            console::print_fatal(format_args!("report: halt status={status}\n"));
-            if let Some(conduit) = conduit {
-                const SYSTEM_OFF: u32 = 0x8400_0008;
-                cpu::psci_call(conduit, SYSTEM_OFF, 0, 0, 0);
+            let psci = BOARD.get().and_then(|b| b.psci).or(early_psci);
+            if let Some((conduit, system_off)) = psci.and_then(|p| Some((p.conduit, p.system_off?))) {
+                cpu::psci_call(conduit, system_off, 0, 0, 0);
             }
             cpu::park()
         }
@@ -430,7 +439,7 @@ pub fn fatal_exception(trap: Trap, frame: &TrapFrame) -> ! {
     }
     console::print_fatal(format_args!("backtrace:\n  #0 {:#x}\n", frame.elr));
     print_backtrace(frame.x[29], 1);
-    exit(status::EXCEPTION)
+    exit(Halt::Exception)
 }
 
 #[panic_handler]
@@ -449,7 +458,7 @@ fn panic(info: &core::panic::PanicInfo) -> ! {
     }
     console::print_fatal(format_args!("backtrace:\n"));
     print_backtrace(cpu::frame_pointer(), 0);
-    exit(status::PANIC)
+    exit(Halt::Panic)
 }
 
 /// A fixed-size line buffer, so a report line is built without a heap and printed

@@ -11,6 +11,7 @@
 //! | `exit=psci`        | end by PSCI SYSTEM_OFF (the default; status only printed)   |
 //! | `selftest=panic`   | panic on purpose after boot (tests the panic path)          |
 //! | `selftest=fault`   | touch an unmapped address (tests the exception path)        |
+//! | `selftest=placement` | fail one NUMA self-test check (tests that path)           |
 //! | `numa=clusters`    | no NUMA data in the device tree: make each cluster a node   |
 //! | `numa-selftest=off`| skip the boot NUMA self-test (on by default)                |
 #![forbid(unsafe_code)]
@@ -31,6 +32,9 @@ pub enum SelfTest {
     Panic,
     /// A data abort in the kernel after boot.
     Fault,
+    /// One NUMA self-test check recorded as failed, as if a frame had come from the
+    /// wrong node: the boot must stop with its own status.
+    Placement,
 }
 
 /// The parsed command line.
@@ -71,6 +75,7 @@ pub fn parse(bootargs: &str) -> Options<'_> {
             "exit=psci" => opts.exit = ExitMethod::Psci,
             "selftest=panic" => opts.selftest = Some(SelfTest::Panic),
             "selftest=fault" => opts.selftest = Some(SelfTest::Fault),
+            "selftest=placement" => opts.selftest = Some(SelfTest::Placement),
             // The same word the host tool (`scripts/topology`) reads from bootargs.
             platform::board::NUMA_CLUSTERS_WORD => opts.numa_clusters = true,
             "numa-selftest=off" => opts.numa_selftest = false,
@@ -121,6 +126,7 @@ mod tests {
         let o = parse("  selftest=fault\texit=semihosting ");
         assert_eq!(o.exit, ExitMethod::Semihosting);
         assert_eq!(o.selftest, Some(SelfTest::Fault));
+        assert_eq!(parse("selftest=placement").selftest, Some(SelfTest::Placement));
     }
 
     #[test]

@@ -40,6 +40,7 @@ pub mod backtrace;
 pub mod cmdline;
 pub mod console;
 pub mod exception;
+pub mod halt;
 pub mod ipc_fast;
 pub mod mdb;
 pub mod mm;

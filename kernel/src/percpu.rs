@@ -77,6 +77,10 @@ pub struct PerCpu {
     pub checks: AtomicU32,
     /// Self-test checks failed on this CPU.
     pub failed: AtomicU32,
+    /// Self-test probes that could not run: no free frame to place (a board with all
+    /// its memory taken, by design of the test that gave it so little). Neither
+    /// passed nor failed.
+    pub unprobed: AtomicU32,
     /// This CPU's scheduler: ready threads and who runs (changed only under the
     /// kernel lock; the mutex makes that visible to the type system, uncontended).
     pub sched: crate::sync::Mutex<CpuSched>,
@@ -130,6 +134,7 @@ impl PerCpu {
             pongs: AtomicU32::new(0),
             checks: AtomicU32::new(0),
             failed: AtomicU32::new(0),
+            unprobed: AtomicU32::new(0),
             sched: crate::sync::Mutex::new(CpuSched {
                 queues: RunQueues::new(),
                 current: 0,

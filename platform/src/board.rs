@@ -385,6 +385,33 @@ pub fn console_of(blob: &[u8]) -> Option<Uart<'_>> {
 /// does not keep.
 pub const ACPI_RSDP_PROPERTY: &str = "numa-l4,acpi-rsdp";
 
+/// What the kernel needs of a device tree to say why it stops and to end the run, read
+/// without the rest of the board: the command line (it names the exit method), PSCI
+/// (how to power off) and the console. The kernel reads these first, so that a tree the
+/// board parser refuses (a NUMA node id out of range, a CPU without `reg`) still ends
+/// with a named error on the console and the status the command line asked for. Each
+/// item is best effort: a blob that is not even structurally valid gives nothing.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct EarlyFacts<'a> {
+    /// `/chosen/bootargs` (empty when absent).
+    pub bootargs: &'a str,
+    /// The PSCI node, when there is a usable one.
+    pub psci: Option<Psci>,
+    /// The console: `/chosen/stdout-path` resolved to a UART.
+    pub console: Option<Uart<'a>>,
+}
+
+/// Reads the [`EarlyFacts`] of `blob`.
+pub fn early_facts(blob: &[u8]) -> EarlyFacts<'_> {
+    let Ok(tree) = Tree::new(blob) else {
+        return EarlyFacts::default();
+    };
+    let chosen = tree.find_path("/chosen").map(|path| path[path.len() - 1]);
+    let bootargs = chosen.as_ref().and_then(|c| c.prop_str("bootargs")).unwrap_or("");
+    let psci = find_psci(&tree).and_then(Result::ok);
+    EarlyFacts { bootargs, psci, console: console_of(blob) }
+}
+
 /// The ACPI RSDP's physical address when `blob` hands the machine's description over
 /// to ACPI: `/chosen` has [`ACPI_RSDP_PROPERTY`] and the tree has no `/cpus` (a
 /// loader's stub tree, as Linux's EFI stub builds when firmware has no device tree).
@@ -1134,21 +1161,10 @@ impl<'a> Board<'a> {
     }
 
     fn read_psci(&mut self, tree: &Tree<'a>) {
-        let versions = [
-            ("arm,psci-1.0", PsciVersion::V1_0),
-            ("arm,psci-0.2", PsciVersion::V0_2),
-            ("arm,psci", PsciVersion::V0_1),
-        ];
-        let found = tree
-            .all_nodes()
-            .filter(Node::is_enabled)
-            .find_map(|n| versions.iter().find(|(c, _)| n.is_compatible(c)).map(|&(_, v)| (n, v)));
-        let Some((node, version)) = found else {
-            return;
-        };
-        match psci(&node, version) {
-            Ok(p) => self.psci = Some(p),
-            Err(problem) => self.warn(Warning::DeviceIgnored { device: Device::Psci, problem }),
+        match find_psci(tree) {
+            None => {}
+            Some(Ok(p)) => self.psci = Some(p),
+            Some(Err(problem)) => self.warn(Warning::DeviceIgnored { device: Device::Psci, problem }),
         }
     }
 
@@ -1444,6 +1460,20 @@ fn timer_ppis(tree: &Tree<'_>, node: &Node<'_>) -> Result<[Option<u32>; 4], Devi
         }
     }
     Ok(ppis)
+}
+
+/// The first enabled PSCI node, read; `None` when there is none.
+fn find_psci(tree: &Tree<'_>) -> Option<Result<Psci, DeviceProblem>> {
+    let versions = [
+        ("arm,psci-1.0", PsciVersion::V1_0),
+        ("arm,psci-0.2", PsciVersion::V0_2),
+        ("arm,psci", PsciVersion::V0_1),
+    ];
+    let (node, version) = tree
+        .all_nodes()
+        .filter(Node::is_enabled)
+        .find_map(|n| versions.iter().find(|(c, _)| n.is_compatible(c)).map(|&(_, v)| (n, v)))?;
+    Some(psci(&node, version))
 }
 
 fn psci(node: &Node<'_>, version: PsciVersion) -> Result<Psci, DeviceProblem> {
@@ -2347,6 +2377,33 @@ mod tests {
         let uart = console_of(&blob).expect("console");
         assert_eq!(uart.pl011_base(), Board::from_fdt(&blob).unwrap().chosen.stdout.unwrap().pl011_base());
         assert_eq!(console_of(&blob[..20]), None);
+    }
+
+    #[test]
+    fn early_facts_survive_a_board_the_parser_refuses() {
+        // The board of `chosen_board` with a PSCI node and a CPU on NUMA node 99: the
+        // board is refused, yet the kernel must still learn how to exit and where to
+        // say why.
+        let blob = build(|w| {
+            cpus(w, &[(0, Some(99))]);
+            memory(w, 0x4000_0000, GIB, Some(0));
+            w.begin("psci").prop_str("compatible", "arm,psci-1.0").prop_str("method", "smc").end();
+            w.begin("pl011@9000000").prop_str("compatible", "arm,pl011");
+            w.prop_cells("reg", &[0, 0x900_0000, 0, 0x1000]).end();
+            w.begin("chosen");
+            w.prop_str("stdout-path", "/pl011@9000000").prop_str("bootargs", "exit=semihosting x");
+            w.end();
+        });
+        assert!(Board::from_fdt(&blob).is_err(), "node 99 is out of range");
+        let facts = early_facts(&blob);
+        assert_eq!(facts.bootargs, "exit=semihosting x");
+        assert_eq!(
+            facts.psci.map(|p| (p.conduit, p.system_off)),
+            Some((Conduit::Smc, Some(PSCI_SYSTEM_OFF)))
+        );
+        assert_eq!(facts.console.and_then(|u| u.pl011_base()), Some(0x900_0000));
+        assert_eq!(early_facts(&blob[..20]), EarlyFacts::default(), "not even a tree: nothing");
+        assert_eq!(early_facts(&build(plain)), EarlyFacts::default(), "nothing chosen, no PSCI");
     }
 
     #[test]

@@ -82,8 +82,9 @@ mod dtb_writer;
 
 pub use acpi::{AcpiError, AcpiErrorKind, AcpiMemory, AcpiWarning, MemoryWindow};
 pub use board::{
-    ACPI_RSDP_PROPERTY, Board, Chosen, Conduit, Cpu, Device, DeviceProblem, EnableMethod, Firmware, Gic,
-    MemoryRange, PhysRange, Psci, PsciVersion, Timer, Uart, UartKind, Warning, acpi_rsdp_of, console_of,
+    ACPI_RSDP_PROPERTY, Board, Chosen, Conduit, Cpu, Device, DeviceProblem, EarlyFacts, EnableMethod,
+    Firmware, Gic, MemoryRange, PhysRange, Psci, PsciVersion, Timer, Uart, UartKind, Warning, acpi_rsdp_of,
+    console_of, early_facts,
 };
 pub use cpumap::{Cluster, CpuTopology};
 pub use dt_check::DtFault;

@@ -20,7 +20,11 @@
 //! `rwx` is the attempted access (bit 2 read, bit 1 write, bit 0 execute: the same bits
 //! as flexpage [`Rights`]). The replies:
 //! - page fault: a message with a map/grant item resolving it; any other message
-//!   resumes the thread, which faults again if nothing was mapped.
+//!   resumes the thread, which faults again if nothing was mapped. A reply whose
+//!   items the faulter's kernel-memory quota or the free memory cannot cover fails
+//!   for the pager with `OutOfMemory`, maps nothing and leaves the thread in its
+//!   fault, waiting for this pager's next answer (a resumed thread would fault again
+//!   at once, and pager and thread would loop for ever without a word).
 //! - exception: u = 2, MR1 new IP, MR2 new SP resumes the thread there ([`ExceptionReply`]);
 //!   any other reply leaves it halted.
 //! - interrupt: nothing to reply; the handler re-enables the interrupt with

@@ -229,8 +229,9 @@ const SEND_BASE_MASK: u64 = !0xFFF;
 /// memory cannot cover the worst case of every item, the IPC fails with
 /// [`Error::OutOfMemory`] for both sides before anything is mapped. Only the pages
 /// the sender has mapped are passed on; a target page that already holds its source
-/// (or a mapping the source derives from) is left as it is. In a page-fault reply
-/// nothing reports a failure: the thread resumes and faults again.
+/// (or a mapping the source derives from) is left as it is. In a page-fault reply the
+/// pager alone learns of `OutOfMemory` (the faulting thread has no IPC to fail): it
+/// stays in its fault until the pager answers again.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum TypedItem {
     /// Share the pages: the sender keeps them, the receiver gets a mapping derived

@@ -194,8 +194,10 @@ fn send(k: &mut Kernel, cur: u32, dest: u32, tag: Tag, timeout: Timeout, call: b
             }
         }
         Some(ThreadState::FaultBlocked { handler, delivered: true, kind }) if handler == cur => {
-            resolve_fault(k, cur, dest, tag, kind);
-            SendOutcome::Delivered
+            match resolve_fault(k, cur, dest, tag, kind) {
+                Ok(()) => SendOutcome::Delivered,
+                Err(e) => SendOutcome::Failed(e),
+            }
         }
         Some(_) => match timeout {
             Timeout::Zero => SendOutcome::Failed(Error::SendTimeout),
@@ -525,11 +527,19 @@ pub fn fault(k: &mut Kernel, cur: u32, kind: FaultKind) {
     };
     let (elr, far, esr) = (t.context.elr, t.context.far, t.context.esr);
     let Some(handler) = k.lookup(handler_id).filter(|&h| h != cur) else {
+        let (id, class) = (k.tcb(cur).map_or(0, |t| t.id()), crate::exception::class_name(crate::exception::class(esr)));
+        let nobody = if kind == FaultKind::Page { "pager" } else { "exception handler" };
+        if cur == abi::thread::ROOT_THREAD_NUMBER as u32 {
+            // Nothing else can ever run: the root task starts and supervises everything.
+            crate::boot::fatal(
+                crate::halt::Halt::RootTaskDied,
+                format_args!(
+                    "the root task died: thread {id:#x} {class} (esr {esr:#x}) at ip {elr:#x}, address {far:#x}: no {nobody} to tell"
+                ),
+            );
+        }
         kprintln!(
-            "warning: thread {:#x} halted: {} (esr {esr:#x}) at ip {elr:#x}, address {far:#x}: no {} to tell",
-            k.tcb(cur).map_or(0, |t| t.id()),
-            crate::exception::class_name(crate::exception::class(esr)),
-            if kind == FaultKind::Page { "pager" } else { "exception handler" },
+            "warning: thread {id:#x} halted: {class} (esr {esr:#x}) at ip {elr:#x}, address {far:#x}: no {nobody} to tell"
         );
         if let Some(t) = k.tcb(cur) {
             t.state = ThreadState::Halted;
@@ -573,9 +583,9 @@ fn deliver_fault(k: &mut Kernel, faulter: u32, handler: u32, kind: FaultKind) {
 }
 
 /// `handler` replied to `faulter`: apply the reply and let the faulter run on.
-fn resolve_fault(k: &mut Kernel, handler: u32, faulter: u32, tag: Tag, kind: FaultKind) {
+fn resolve_fault(k: &mut Kernel, handler: u32, faulter: u32, tag: Tag, kind: FaultKind) -> Result<(), Error> {
     let (handler_space, faulter_space) = {
-        let Some((h, f)) = k.two(handler, faulter) else { return };
+        let Some((h, f)) = k.two(handler, faulter) else { return Err(Error::NonExistingPartner) };
         (h.space, f.space)
     };
     match kind {
@@ -584,13 +594,15 @@ fn resolve_fault(k: &mut Kernel, handler: u32, faulter: u32, tag: Tag, kind: Fau
             let end = 1 + tag.words() as usize;
             let whole = Fpage::whole_space(Rights::RWX);
             // All or nothing here too: a reply the faulter's quota or the free memory
-            // cannot cover maps nothing, and the thread faults again.
-            if afford(k, handler, untyped..end, faulter_space, whole).is_ok() {
-                for i in (untyped..end).step_by(2) {
-                    let Some(h) = k.tcb(handler) else { return };
-                    if let Ok(item) = TypedItem::decode([read_mr(h, i), read_mr(h, i + 1)]) {
-                        let _ = map_item(k, handler_space, faulter_space, item, whole);
-                    }
+            // cannot cover maps nothing and fails for the pager, and the faulter stays
+            // in its fault, still waiting for this pager's answer. Resuming it would
+            // only make it fault again, and again: a pager that is never told would
+            // loop with it for ever, hanging the machine without a word.
+            afford(k, handler, untyped..end, faulter_space, whole)?;
+            for i in (untyped..end).step_by(2) {
+                let Some(h) = k.tcb(handler) else { return Err(Error::NonExistingPartner) };
+                if let Ok(item) = TypedItem::decode([read_mr(h, i), read_mr(h, i + 1)]) {
+                    let _ = map_item(k, handler_space, faulter_space, item, whole);
                 }
             }
         }
@@ -607,6 +619,7 @@ fn resolve_fault(k: &mut Kernel, handler: u32, faulter: u32, tag: Tag, kind: Fau
     if let Some(h) = k.tcb(handler) {
         complete(h, Ok(()), 0);
     }
+    Ok(())
 }
 
 /// `Notify`: queues `word` for thread `dest` (a full id) from `cur`; delivers it at

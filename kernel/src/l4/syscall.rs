@@ -132,6 +132,15 @@ fn thread_control(k: &mut Kernel, cur: u32, a: &[u64; 8]) -> Result<u32, Error> 
         if t == cur {
             return Err(Error::InvalidThread);
         }
+        if t == abi::thread::ROOT_THREAD_NUMBER as u32 {
+            // A thread of the root task deleted the root's own: it supervises everything
+            // and nothing else can ever run (`halt.rs`).
+            let by = k.tcb(cur).map_or(0, |c| c.id());
+            crate::boot::fatal(
+                crate::halt::Halt::RootTaskDied,
+                format_args!("the root task died: thread {dest:#x} deleted by thread {by:#x}"),
+            );
+        }
         k.delete_thread(t);
         return Ok(t);
     }
@@ -539,9 +548,9 @@ fn system_control(k: &mut Kernel, cur: u32, a: &[u64; 8]) {
             kprintln!("report: kmem {}", s.kmem_report());
         }
     }
-    let status = u32::try_from(a[1]).unwrap_or(u32::MAX);
+    let status = a[1];
     kprintln!("report: user-level result={} status={status}", if status == 0 { "pass" } else { "fail" });
-    crate::boot::exit(status)
+    crate::boot::exit(crate::halt::Halt::of_user_status(status))
 }
 
 /// Unmap: for each flexpage in the caller's UTCB MR0..MR(n-1), remove its rights from

@@ -59,6 +59,27 @@ pub enum RootError {
     Kernel(Error),
 }
 
+impl core::fmt::Display for RootError {
+    fn fmt(&self, f: &mut core::fmt::Formatter<'_>) -> core::fmt::Result {
+        match self {
+            RootError::Archive(e) => write!(f, "the initrd is not a usable archive: {e}"),
+            RootError::NoRoot => write!(f, "the initrd has no `{ROOT_NAME}` entry"),
+            RootError::Elf(e) => write!(f, "the initrd's `{ROOT_NAME}` is not a program this kernel can start: {e}"),
+            RootError::Kernel(e) => write!(f, "the kernel could not set up the root task: {e}"),
+        }
+    }
+}
+
+impl RootError {
+    /// How the boot ends with this error: short of memory, or short of a root task.
+    pub fn halt(&self) -> crate::halt::Halt {
+        match self {
+            RootError::Kernel(Error::OutOfMemory) => crate::halt::Halt::NoMemory,
+            _ => crate::halt::Halt::NoRootTask,
+        }
+    }
+}
+
 impl From<Error> for RootError {
     fn from(e: Error) -> Self {
         RootError::Kernel(e)
@@ -86,6 +107,13 @@ pub fn start_root(initrd: PhysRange, cpu: u32, node: NodeId) -> Result<(), RootE
     let archive = Archive::new(blob);
     let entry = archive.find(ROOT_NAME).map_err(RootError::Archive)?.ok_or(RootError::NoRoot)?;
     let elf = Elf::parse(entry.data).map_err(RootError::Elf)?;
+    // A program bigger than all free memory is refused before a frame is taken: page
+    // by page it would take seconds to find out (4 GiB of .bss is a million pages).
+    let pages: u64 = elf.segments().map(|s| (s.pages().1 - s.pages().0) / abi::PAGE_SIZE).sum();
+    let free: u64 = FRAMES.nodes_with_memory().iter().map(|n| FRAMES.free_bytes(n)).sum();
+    if pages.saturating_add(ROOT_STACK_SIZE / abi::PAGE_SIZE) > free / abi::PAGE_SIZE {
+        return Err(RootError::Kernel(Error::OutOfMemory));
+    }
     let mut k = KERNEL.lock();
     let space = k.create_space(node, u64::MAX)?;
     if let Some(s) = k.space(space) {
