@@ -29,7 +29,8 @@
 
 #![forbid(unsafe_code)]
 
-use crate::dtb::ExtraCpu;
+use crate::dtb::{DtbEdit, ExtraCpu};
+use crate::failures::{ElfCase, InitrdCase};
 use crate::numactl::{FreeLines, Layout, describe_mismatch, find_block, match_block};
 use crate::qemu::{Boot, QemuConfig, UBOOT_BIOS};
 use crate::report::{self, Report, parse_u64};
@@ -55,6 +56,27 @@ pub enum Expect {
     Panic,
     /// `selftest=fault`: a data abort report with FAR, ELR and CPU, non-zero exit.
     Fault,
+    /// A boot that must stop (`failures.rs`): with exactly `status`, a line that starts
+    /// with `line` and contains `named`, the kernel's `report: halt status=STATUS
+    /// cause=...` line, and never `report: boot result=pass` unless `after_boot`.
+    Stop {
+        /// The exit status (the kernel's, `kernel/src/halt.rs`).
+        status: i32,
+        /// How the line that names the cause starts (`fatal: `, `root: ` ...).
+        line: &'static str,
+        /// Words that line must contain.
+        named: &'static str,
+        /// Whether the kernel's own boot passes first (the stop comes at user level).
+        after_boot: bool,
+    },
+    /// `qemu-run` refuses to start QEMU: `status` (its own, `cli::status`) and a line
+    /// on its standard error that contains `named`.
+    Refused {
+        /// `qemu-run`'s exit status.
+        status: i32,
+        /// Words its complaint must contain.
+        named: &'static str,
+    },
 }
 
 /// One boot test.
@@ -85,6 +107,18 @@ pub struct BootTest {
     /// programs, and judges the shutdown's reports ([`Supervised`]). `None`: not such a
     /// test.
     pub supervised: Option<Supervised>,
+    /// A device tree of the test's own, from QEMU's: boot-tests writes it (see
+    /// `dtb.rs`) and boots with `-dtb` (after any `extra_cpus`' edit).
+    pub dtb_edit: Option<DtbEdit>,
+    /// An initrd broken for the test (`failures.rs`), built from the real programs.
+    pub initrd_case: Option<InitrdCase>,
+    /// Boot through `qemu-run` (what `scripts/run` runs) instead of QEMU directly: the
+    /// tests of the runner's own part (refusing a bad initrd, the status after a PSCI
+    /// power-off). Only for the demo topology, which is `qemu-run`'s default.
+    pub via_runner: bool,
+    /// The most the boot may take, when less than boot-tests' `--timeout`: a failure
+    /// must end promptly, not merely before the general deadline.
+    pub deadline: Option<std::time::Duration>,
 }
 
 /// A boot whose root task (`pagers/root`) supervises [`Supervised::programs`] and ends
@@ -174,6 +208,10 @@ impl BootTest {
             root_flags: &[],
             powerdown_on: None,
             supervised: None,
+            dtb_edit: None,
+            initrd_case: None,
+            via_runner: false,
+            deadline: None,
         }
     }
 
@@ -422,8 +460,133 @@ pub fn matrix(image: &Path) -> Vec<BootTest> {
         uefi_acpi,
         Expect::Pass { entry_el: 1, load_pa_not: Some(QEMU_LOAD_PA) },
     ));
+    tests.extend(failure_matrix(image));
     tests
 }
+
+/// The failure matrix (`failures.rs`): every way a run can go wrong that a user can
+/// cause, each a boot that must end with its named line and documented status within
+/// [`FAILURE_DEADLINE`]; and the inputs that once hung or failed silently and now
+/// boot. Statuses are `kernel/src/halt.rs`'s.
+pub fn failure_matrix(image: &Path) -> Vec<BootTest> {
+    let config = |topology: Topology| QemuConfig::new(topology, image);
+    let small = || spec(&["cpus=2,mem=256M"; 2], &[], None);
+    let deadline = Some(std::time::Duration::from_secs(FAILURE_DEADLINE));
+    let stop = |status, line, named, after_boot| Expect::Stop { status, line, named, after_boot };
+    let with = |name, cfg: QemuConfig, expect| BootTest { deadline, ..BootTest::new(name, cfg, expect) };
+    let mut tests = Vec::new();
+    // The device tree.
+    let node_99 = "\n&{/cpus/cpu@0} { numa-node-id = <99>; };\n";
+    tests.push(BootTest {
+        dtb_edit: Some(DtbEdit::Append(node_99.into())),
+        ..with("bad-dtb-node-id", config(small()), stop(2, "fatal: device tree", "NUMA node id 99", false))
+    });
+    // The same through scripts/run's runner with exit=psci: PSCI carries no status,
+    // so qemu-run must take it from the halt line (it used to return 0).
+    let mut psci = config(Topology::demo());
+    psci.append.push("exit=psci".into());
+    tests.push(BootTest {
+        dtb_edit: Some(DtbEdit::Append(node_99.into())),
+        via_runner: true,
+        ..with("exit-psci-bad-dtb", psci.clone(), stop(2, "fatal: device tree", "NUMA node id 99", false))
+    });
+    tests.push(BootTest {
+        via_runner: true,
+        ..with("exit-psci-pass", psci, Expect::Pass { entry_el: 1, load_pa_not: None })
+    });
+    // A tree dumped by QEMU and passed back by file: QEMU declares it twice its size
+    // plus slack (over 2 MiB); the kernel maps what it uses and boots.
+    tests.push(BootTest {
+        dtb_edit: Some(DtbEdit::AsDumped),
+        ..with(
+            "dtb-by-file",
+            config(spec(&["cpus=4,mem=512M"], &[], None)),
+            Expect::Pass { entry_el: 1, load_pa_not: None },
+        )
+    });
+    // Garbage on the command line: named and ignored.
+    tests.push(with(
+        "garbage-bootargs",
+        QemuConfig {
+            append: vec!["%%%".into(), "=x".into(), "numa=bogus".into(), "exit=".into()],
+            ..config(small())
+        },
+        Expect::Pass { entry_el: 1, load_pa_not: None },
+    ));
+    // The initrd and the root task.
+    let no_root = "fatal: root task: ";
+    for (case, named) in [
+        (InitrdCase::Garbage, "the initrd is not a usable archive: cpio"),
+        (InitrdCase::Truncated, "the initrd is not a usable archive: cpio"),
+        (InitrdCase::NoRoot, "the initrd has no `root` entry"),
+    ] {
+        tests.push(BootTest {
+            initrd_case: Some(case),
+            ..with(case.test_name(), config(small()), stop(6, no_root, named, true))
+        });
+    }
+    for case in ElfCase::ALL {
+        tests.push(BootTest {
+            initrd_case: Some(InitrdCase::RootElf(case)),
+            ..with(case.test_name(), config(small()), stop(6, no_root, case.named(), true))
+        });
+    }
+    tests.push(BootTest {
+        initrd_case: Some(InitrdCase::RootHuge),
+        ..with("root-task-too-big", config(small()), stop(5, no_root, "OutOfMemory", true))
+    });
+    tests.push(BootTest {
+        initrd_case: Some(InitrdCase::RootCrash),
+        ..with(
+            "root-task-crashes",
+            config(small()),
+            stop(7, "fatal: the root task died: thread 0x10001", "at ip 0x400000", true),
+        )
+    });
+    // Memory: a board too small for its CPUs' kernel data and the root task; one
+    // whose root task runs out of memory at user level (it used to hang: the fault
+    // reply that could not be paid for was dropped and the worker faulted for ever);
+    // and the smallest board QEMU starts, on which everything runs.
+    tests.push(with(
+        "many-cpus-little-memory",
+        config(spec(&["cpus=256,mem=5M"], &[], None)),
+        stop(5, no_root, "OutOfMemory", true),
+    ));
+    tests.push(with(
+        "user-level-out-of-memory",
+        config(spec(&["cpus=128,mem=5M"], &[], None)),
+        stop(1, "root: ", "OutOfMemory", true),
+    ));
+    tests.push(with(
+        "tiny-memory",
+        config(spec(&["cpus=1,mem=5M"], &[], None)),
+        Expect::Pass { entry_el: 1, load_pa_not: None },
+    ));
+    // The kernel's self-test, made to fail on purpose.
+    tests.push(with(
+        "selftest-fails",
+        QemuConfig { append: vec!["selftest=placement".into()], ..config(small()) },
+        stop(8, "fatal: NUMA self-test", "1 of", false),
+    ));
+    // The runner's refusal: QEMU would drop an empty initrd and the kernel would boot
+    // without a root task, saying nothing.
+    tests.push(BootTest {
+        via_runner: true,
+        initrd_case: Some(InitrdCase::Empty),
+        ..with(
+            "empty-initrd",
+            config(Topology::demo()),
+            Expect::Refused { status: 66, named: "is empty (0 bytes)" },
+        )
+    });
+    tests
+}
+
+/// The failure-matrix boards with many CPUs on little memory (`failure_matrix`).
+pub const LITTLE_MEMORY_TESTS: [&str; 2] = ["many-cpus-little-memory", "user-level-out-of-memory"];
+
+/// Seconds a failure-matrix boot may take (the slowest, 256 CPUs, takes about 1 s).
+pub const FAILURE_DEADLINE: u64 = 20;
 
 fn has_line(output: &str, pred: impl Fn(&str) -> bool) -> bool {
     output.lines().any(pred)
@@ -475,10 +638,49 @@ pub fn check(test: &BootTest, ending: Ending, output: &str) -> Result<(), Vec<St
                 (None, None) => {}
             }
         }
+        Expect::Stop { status, line, named, after_boot } => {
+            if ending != Ending::Exited(*status) {
+                why.push(format!("expected exit status {status}, got {ending}"));
+            }
+            if !has_line(output, |l| l.starts_with(line) && l.contains(named)) {
+                why.push(format!("no line starting `{line}` that names `{named}`"));
+            }
+            let halt = format!("report: halt status={status} cause=");
+            if !has_line(output, |l| l.starts_with(&halt)) {
+                why.push(format!("no `{halt}...` line"));
+            }
+            if passed_line != *after_boot {
+                why.push(if *after_boot {
+                    "no `report: boot result=pass` line: the kernel's own boot must pass first".to_string()
+                } else {
+                    "`report: boot result=pass` printed although the boot must stop".to_string()
+                });
+            }
+            for bad in ["panic:", "exception:"] {
+                if let Some(l) = output.lines().find(|l| l.starts_with(bad)) {
+                    why.push(format!("unexpected `{l}`"));
+                }
+            }
+        }
+        Expect::Refused { status, named } => {
+            if ending != Ending::Exited(*status) {
+                why.push(format!("expected qemu-run's exit status {status}, got {ending}"));
+            }
+            if !has_line(output, |l| l.contains(named)) {
+                why.push(format!("qemu-run did not say why (no line naming `{named}`)"));
+            }
+            if has_line(output, |l| l.starts_with("numa-l4 ")) {
+                why.push("the kernel started although qemu-run must refuse".to_string());
+            }
+        }
         Expect::Panic | Expect::Fault => {
-            match ending {
-                Ending::Exited(code) if code != 0 => {}
-                other => why.push(format!("expected a non-zero exit status, got {other}")),
+            let (status, cause) = if test.expect == Expect::Panic { (3, "panic") } else { (4, "exception") };
+            if ending != Ending::Exited(status) {
+                why.push(format!("expected exit status {status}, got {ending}"));
+            }
+            let halt = format!("report: halt status={status} cause={cause}");
+            if !has_line(output, |l| l == halt) {
+                why.push(format!("no `{halt}` line"));
             }
             if passed_line {
                 why.push("`report: boot result=pass` printed although the kernel must fail".into());
@@ -1222,6 +1424,11 @@ mod tests {
                 assert!(t.layout().total_cpus() > 123, "the large board must need a second GICR region");
             } else if t.name == WIDE_TEST {
                 assert_eq!((t.layout().total_cpus(), t.layout().node_count()), (64, 8));
+            } else if LITTLE_MEMORY_TESTS.contains(&t.name) {
+                // Many CPUs on the least memory QEMU starts with, so that memory runs
+                // out: they must stop early, and fast.
+                assert!(t.config.topology.total_mem_mib() <= 8, "{}", t.name);
+                assert!(t.deadline.is_some(), "{} must have a deadline", t.name);
             } else {
                 assert!(t.layout().total_cpus() <= 16, "{} has more than 16 CPUs", t.name);
             }
@@ -1429,11 +1636,12 @@ mod tests {
     #[test]
     fn the_panic_selftest_needs_location_and_backtrace() {
         let t = test_named("selftest-panic");
-        let good =
-            "report: boot cpu=0\npanic: at kernel/src/main.rs:42:5: selftest\n  #0 0xffffffff80001234\n";
-        assert_eq!(check(&t, Ending::Exited(1), good), Ok(()));
+        let good = "report: boot cpu=0\npanic: at kernel/src/main.rs:42:5: selftest\n  #0 0xffffffff80001234\n\
+                    report: halt status=3 cause=panic\n";
+        assert_eq!(check(&t, Ending::Exited(3), good), Ok(()));
         let why = check(&t, Ending::Exited(0), "panic: oops\n").unwrap_err().join("\n");
-        assert!(why.contains("non-zero exit status, got exit status 0"), "{why}");
+        assert!(why.contains("expected exit status 3, got exit status 0"), "{why}");
+        assert!(why.contains("no `report: halt status=3 cause=panic` line"), "{why}");
         assert!(why.contains("source location"), "{why}");
         assert!(why.contains("no backtrace line"), "{why}");
     }
@@ -1441,10 +1649,66 @@ mod tests {
     #[test]
     fn the_fault_selftest_needs_far_elr_and_cpu() {
         let t = test_named("selftest-fault");
-        let good = "exception: data abort on cpu 0: FAR=0x0 ELR=0xffffffff80001000 ESR=0x96000004\n";
-        assert_eq!(check(&t, Ending::Exited(3), good), Ok(()));
+        let good = "exception: data abort on cpu 0: FAR=0x0 ELR=0xffffffff80001000 ESR=0x96000004\n\
+                    report: halt status=4 cause=exception\n";
+        assert_eq!(check(&t, Ending::Exited(4), good), Ok(()));
         let why = check(&t, Ending::Exited(3), "exception: data abort FAR=0x0\n").unwrap_err().join("\n");
         assert!(why.contains("FAR, ELR and CPU"), "{why}");
+        assert!(why.contains("expected exit status 4, got exit status 3"), "{why}");
+    }
+
+    #[test]
+    fn a_stop_needs_its_status_its_named_line_and_the_halt_line() {
+        let t = test_named("bad-dtb-node-id");
+        let good = "numa-l4 0.1.0\nfatal: device tree at 0x48000000: ... NUMA node id 99 out of range\n\
+                    report: halt status=2 cause=bad-board\n";
+        assert_eq!(check(&t, Ending::Exited(2), good), Ok(()));
+        // A hang is never a pass, whatever was printed.
+        let hung =
+            check(&t, Ending::TimedOut(std::time::Duration::from_secs(20)), good).unwrap_err().join("\n");
+        assert!(hung.contains("expected exit status 2, got timeout"), "{hung}");
+        // PSCI's status 0 after the same lines: the runner turns it into 2 (kernel_status);
+        // a real 0 is a failure.
+        assert!(check(&t, Ending::Exited(0), good).is_err());
+        let silent =
+            check(&t, Ending::Exited(2), "report: halt status=2 cause=bad-board\n").unwrap_err().join("\n");
+        assert!(
+            silent.contains("no line starting `fatal: device tree` that names `NUMA node id 99`"),
+            "{silent}"
+        );
+        let unlisted = good.replace("report: halt status=2 cause=bad-board\n", "");
+        assert!(
+            check(&t, Ending::Exited(2), &unlisted).unwrap_err().join("\n").contains("report: halt status=2")
+        );
+        let passed = format!("{good}report: boot result=pass\n");
+        assert!(check(&t, Ending::Exited(2), &passed).unwrap_err().join("\n").contains("must stop"));
+    }
+
+    #[test]
+    fn a_refusal_needs_the_runners_status_and_its_reason() {
+        let t = test_named("empty-initrd");
+        let said = "qemu-run: the initrd /tmp/x.cpio is empty (0 bytes): QEMU would drop it\n";
+        assert_eq!(check(&t, Ending::Exited(66), said), Ok(()));
+        assert!(check(&t, Ending::Exited(0), said).is_err());
+        let booted = format!("numa-l4 0.1.0: an L4-family microkernel\n{said}");
+        assert!(check(&t, Ending::Exited(66), &booted).unwrap_err().join("\n").contains("kernel started"));
+    }
+
+    #[test]
+    fn every_kernel_status_is_produced_by_a_test() {
+        // kernel/src/halt.rs: 0 pass .. 8 selftest-failed; each must be some test's
+        // expected ending, so a status nobody provokes cannot rot.
+        let tests = matrix(Path::new("k.img"));
+        for status in 0..=8 {
+            let produced = tests.iter().any(|t| match t.expect {
+                Expect::Pass { .. } => t.expected_status() == status,
+                Expect::Panic => status == 3,
+                Expect::Fault => status == 4,
+                Expect::Stop { status: s, .. } => s == status,
+                Expect::Refused { .. } => false,
+            });
+            assert!(produced, "no boot test ends with status {status}");
+        }
     }
 
     /// What the root task prints on a good run with programs `(name, status)`.

@@ -53,6 +53,37 @@ pub fn default_esp() -> PathBuf {
     target_dir().join("esp")
 }
 
+/// `qemu-run`'s own exit statuses, apart from the kernel's (`kernel/src/halt.rs`, all
+/// below 64) and 124 for a timeout: the `sysexits.h` numbers for a bad command line and
+/// a bad input file, so a script can tell "the kernel failed" from "it never ran".
+pub mod status {
+    /// A bad option or value (`EX_USAGE`).
+    pub const USAGE: u8 = 64;
+    /// A file to boot is missing, unreadable or empty (`EX_NOINPUT`).
+    pub const NO_INPUT: u8 = 66;
+    /// QEMU could not be started (the shell's "command not found").
+    pub const NO_QEMU: u8 = 127;
+}
+
+/// Checks a file `qemu-run` hands QEMU as the initrd: it must exist, be readable and
+/// hold at least one byte. QEMU drops a 0-byte initrd from the device tree without a
+/// word, and the kernel would then boot as if none had been given (no root task, exit
+/// 0): the one place that can tell the user is here.
+pub fn check_initrd_file(path: &std::path::Path) -> Result<(), String> {
+    let shown = path.display();
+    let meta = std::fs::metadata(path).map_err(|e| format!("cannot read the initrd {shown}: {e}"))?;
+    if !meta.is_file() {
+        return Err(format!("the initrd {shown} is not a regular file"));
+    }
+    std::fs::File::open(path).map_err(|e| format!("cannot read the initrd {shown}: {e}"))?;
+    if meta.len() == 0 {
+        return Err(format!(
+            "the initrd {shown} is empty (0 bytes): QEMU would drop it and the kernel would boot without a root task"
+        ));
+    }
+    Ok(())
+}
+
 /// Parsed `qemu-run` options.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub struct RunOptions {
@@ -274,6 +305,20 @@ mod tests {
 
     fn parse(args: &[&str]) -> Result<RunOptions, CliError> {
         RunOptions::parse(args.iter().map(|s| s.to_string()))
+    }
+
+    #[test]
+    fn an_initrd_must_exist_be_readable_and_hold_something() {
+        let dir = std::env::temp_dir().join(format!("numa-l4-cli-test-{}", std::process::id()));
+        std::fs::create_dir_all(&dir).unwrap();
+        let (empty, good) = (dir.join("empty.cpio"), dir.join("good.cpio"));
+        std::fs::write(&empty, b"").unwrap();
+        std::fs::write(&good, b"070701").unwrap();
+        assert!(check_initrd_file(&empty).unwrap_err().contains("is empty (0 bytes)"));
+        assert!(check_initrd_file(&dir.join("none.cpio")).unwrap_err().starts_with("cannot read the initrd"));
+        assert!(check_initrd_file(&dir).unwrap_err().contains("not a regular file"));
+        assert_eq!(check_initrd_file(&good), Ok(()));
+        std::fs::remove_dir_all(&dir).unwrap();
     }
 
     #[test]

@@ -84,11 +84,34 @@ fn dtc(args: &[&str]) -> Result<Vec<u8>, String> {
     Ok(out.stdout)
 }
 
+/// How a test changes QEMU's device tree before booting it with `-dtb`.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum DtbEdit {
+    /// QEMU's own dump, byte for byte: a 1 MiB blob (QEMU's `virt` reserves that much)
+    /// that `-dtb` loads with a declared size of twice its file size plus slack, as a
+    /// tree dumped from one run and given to the next always is.
+    AsDumped,
+    /// Source text appended to the dump's source, recompiled with dtc (steps 2 to 4 of
+    /// the module text).
+    Append(String),
+}
+
 /// Writes to `out` QEMU's device tree for `config` with `cpus` added (steps 1 to 4 of the
 /// module text). Intermediate files go next to `out` and are removed.
 pub fn write_with_cpus(
     config: &QemuConfig,
     cpus: &[ExtraCpu],
+    out: &Path,
+    timeout: Duration,
+) -> Result<(), String> {
+    write_edited(config, &DtbEdit::Append(cpu_nodes_dts(cpus)), out, timeout)
+}
+
+/// Writes to `out` QEMU's device tree for `config`, changed by `edit`. Intermediate
+/// files go next to `out` and are removed.
+pub fn write_edited(
+    config: &QemuConfig,
+    edit: &DtbEdit,
     out: &Path,
     timeout: Duration,
 ) -> Result<(), String> {
@@ -105,10 +128,18 @@ pub fn write_with_cpus(
         if !run.ending.is_success() {
             return Err(format!("QEMU could not dump the DTB ({}): {}", run.ending, run.stderr.trim()));
         }
+        let text = match edit {
+            DtbEdit::AsDumped => {
+                return std::fs::copy(&dumped, out)
+                    .map(|_| ())
+                    .map_err(|e| format!("cannot copy {} to {}: {e}", dumped.display(), out.display()));
+            }
+            DtbEdit::Append(text) => text,
+        };
         let dumped_text = dumped.display().to_string();
         let dts = dtc(&["-q", "-I", "dtb", "-O", "dts", &dumped_text])?;
         let mut dts = String::from_utf8(dts).map_err(|_| "dtc wrote source that is not UTF-8".to_string())?;
-        dts.push_str(&cpu_nodes_dts(cpus));
+        dts.push_str(text);
         std::fs::write(&source, dts).map_err(|e| format!("cannot write {}: {e}", source.display()))?;
         dtc(&[
             "-q",

@@ -27,6 +27,7 @@ pub mod boot;
 pub mod cli;
 pub mod dtb;
 pub mod eval;
+pub mod failures;
 pub mod initrd;
 pub mod numactl;
 pub mod plot;

@@ -58,6 +58,24 @@ impl std::fmt::Display for Ending {
     }
 }
 
+/// The status the kernel ended with, as a host should report it: QEMU's own exit
+/// status, except when the kernel powered off through PSCI (`exit=psci`), which cannot
+/// carry a status: QEMU then exits 0, and the kernel's last `report: halt status=N`
+/// line says what the status was (`kernel/src/halt.rs`). A run whose QEMU failed, or
+/// that timed out, keeps that ending whatever it printed.
+pub fn kernel_status(ending: Ending, stdout: &str) -> Ending {
+    if ending != Ending::Exited(0) {
+        return ending;
+    }
+    let halt = stdout
+        .lines()
+        .rev()
+        .filter_map(crate::report::Report::parse)
+        .find(|r| r.kind == "halt")
+        .and_then(|r| r.get("status").and_then(|s| s.parse::<i32>().ok()));
+    halt.map_or(ending, Ending::Exited)
+}
+
 /// What a run produced.
 #[derive(Debug, Clone)]
 pub struct RunResult {
@@ -243,6 +261,19 @@ impl Runner {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn a_psci_power_off_reports_the_halt_lines_status() {
+        let out = "boot\nreport: halt status=6 cause=no-root-task\n";
+        assert_eq!(kernel_status(Ending::Exited(0), out), Ending::Exited(6));
+        assert_eq!(kernel_status(Ending::Exited(0), "report: halt status=0 cause=pass\n"), Ending::Exited(0));
+        // No halt line (an older kernel, or output lost): QEMU's status stands.
+        assert_eq!(kernel_status(Ending::Exited(0), "boot\n"), Ending::Exited(0));
+        // A semihosting exit already carries the status; a timeout stays a timeout.
+        assert_eq!(kernel_status(Ending::Exited(3), out), Ending::Exited(3));
+        let timeout = Ending::TimedOut(Duration::from_secs(1));
+        assert_eq!(kernel_status(timeout, out), timeout);
+    }
 
     fn quiet(timeout: Option<Duration>) -> Runner {
         Runner { timeout, echo: false, symbolizer: None, on_line: None }

@@ -15,7 +15,7 @@ use harness::dtb;
 use harness::initrd::{InitrdError, pack, pack_bytes, parse_inputs, write};
 use harness::numactl::{FreeLines, describe_mismatch};
 use harness::qemu::{Boot, QemuConfig};
-use harness::runner::{OnLine, RunResult, Runner};
+use harness::runner::{OnLine, RunResult, Runner, kernel_status};
 use harness::symbolize::Symbolizer;
 use std::path::{Path, PathBuf};
 use std::process::{Command, ExitCode};
@@ -133,16 +133,69 @@ fn edited_dtb_path(test: &BootTest, what: &str) -> PathBuf {
 /// (see `harness::dtb`). The caller removes the file when `Some`.
 fn prepare(test: &BootTest, opts: &Options) -> Result<(QemuConfig, Option<PathBuf>), String> {
     let mut config = test.config.clone();
-    if test.extra_cpus.is_empty() {
-        return Ok((config, None));
-    }
+    let edit = match (&test.dtb_edit, test.extra_cpus.is_empty()) {
+        (None, true) => return Ok((config, None)),
+        (Some(edit), true) => edit.clone(),
+        (None, false) => dtb::DtbEdit::Append(dtb::cpu_nodes_dts(&test.extra_cpus)),
+        (Some(_), false) => return Err("a test either adds CPUs or edits the tree, not both".into()),
+    };
     let path = edited_dtb_path(test, "edited");
-    if let Err(e) = dtb::write_with_cpus(&config, &test.extra_cpus, &path, opts.timeout) {
+    if let Err(e) = dtb::write_edited(&config, &edit, &path, opts.timeout) {
         let _ = std::fs::remove_file(&path);
         return Err(format!("cannot build the edited device tree: {e}"));
     }
     config.extra.extend(["-dtb".to_string(), path.display().to_string()]);
     Ok((config, Some(path)))
+}
+
+/// For a test with a broken initrd (`failures.rs`): builds it from the real `root` and
+/// `hello` programs into a temporary file the caller removes.
+fn pack_initrd_case(
+    test: &BootTest,
+    config: &mut QemuConfig,
+    opts: &Options,
+) -> Result<Option<PathBuf>, String> {
+    let Some(case) = test.initrd_case else { return Ok(None) };
+    let bin = user_bin(opts);
+    let read = |name: &str| {
+        let path = bin.join(name);
+        std::fs::read(&path).map_err(|e| {
+            format!(
+                "no user program at {} ({e}; build it: source scripts/lib.sh && build_user)",
+                path.display()
+            )
+        })
+    };
+    let bytes = case.build(&read("root")?, &read("hello")?);
+    let path =
+        std::env::temp_dir().join(format!("numa-l4-boot-tests-{}-{}.cpio", std::process::id(), test.name));
+    std::fs::write(&path, bytes).map_err(|e| format!("cannot write {}: {e}", path.display()))?;
+    config.initrd = Some(path.clone());
+    Ok(Some(path))
+}
+
+/// The `qemu-run` command a [`BootTest::via_runner`] test runs: the binary beside this
+/// one, with the test's kernel, bootargs, initrd and extra QEMU arguments (the
+/// topology is `qemu-run`'s default, the demo board).
+fn runner_command(test: &BootTest, config: &QemuConfig, opts: &Options, timeout: Duration) -> Command {
+    let exe = std::env::current_exe().unwrap_or_else(|_| PathBuf::from("boot-tests"));
+    let mut cmd = Command::new(exe.with_file_name("qemu-run"));
+    cmd.args(["--kernel", &config.kernel.display().to_string(), "--elf", &opts.elf.display().to_string()]);
+    cmd.args(["--qemu", &config.qemu, "--timeout", &timeout.as_secs().max(1).to_string()]);
+    for word in &config.append {
+        cmd.args(["--append", word]);
+    }
+    if let Some(initrd) = &config.initrd {
+        cmd.args(["--initrd", &initrd.display().to_string()]);
+    }
+    if !config.extra.is_empty() {
+        cmd.arg("--").args(&config.extra);
+    }
+    debug_assert!(
+        test.config.topology == harness::topology::Topology::demo(),
+        "via_runner boots the demo board"
+    );
+    cmd
 }
 
 fn remove(path: Option<&Path>) {
@@ -221,7 +274,13 @@ fn run_one(test: &BootTest, opts: &Options) -> Outcome {
         Ok(p) => p,
         Err(e) => return fail(e),
     };
-    let initrd = if opts.dtb_only { Ok(None) } else { pack_root_program(test, &mut config, opts) };
+    let initrd = if opts.dtb_only {
+        Ok(None)
+    } else if test.initrd_case.is_some() {
+        pack_initrd_case(test, &mut config, opts)
+    } else {
+        pack_root_program(test, &mut config, opts)
+    };
     let initrd = match initrd {
         Ok(i) => i,
         Err(e) => {
@@ -266,8 +325,14 @@ fn run_boot(test: &BootTest, config: &QemuConfig, opts: &Options) -> Outcome {
             return fail(format!("filling the ESP: {e}"));
         }
     }
-    let mut cmd = Command::new(&config.qemu);
-    cmd.args(config.args());
+    let timeout = test.deadline.map_or(opts.timeout, |d| d.min(opts.timeout));
+    let mut cmd = if test.via_runner {
+        runner_command(test, config, opts, timeout)
+    } else {
+        let mut cmd = Command::new(&config.qemu);
+        cmd.args(config.args());
+        cmd
+    };
     // The power button: a QMP socket, and the line that says when to press it.
     let socket =
         std::env::temp_dir().join(format!("numa-l4-boot-tests-{}-{}.qmp", std::process::id(), test.name));
@@ -276,8 +341,10 @@ fn run_boot(test: &BootTest, config: &QemuConfig, opts: &Options) -> Outcome {
         cmd.args(["-qmp", &format!("unix:{},server=on,wait=off", socket.display())]);
         OnLine { prefix: prefix.to_string(), socket: socket.clone(), command: "system_powerdown".to_string() }
     });
+    // qemu-run has a deadline of its own; ours comes a little later, so that its
+    // verdict (a timeout is its status 124) is the one judged.
     let runner = Runner {
-        timeout: Some(opts.timeout),
+        timeout: Some(if test.via_runner { timeout + Duration::from_secs(5) } else { timeout }),
         echo: false,
         symbolizer: Some(Symbolizer::find(&opts.elf, Some(&workspace_root()))),
         on_line,
@@ -287,7 +354,15 @@ fn run_boot(test: &BootTest, config: &QemuConfig, opts: &Options) -> Outcome {
     match result {
         Err(e) => fail(e.to_string()),
         Ok(result) => {
-            let verdict = check(test, result.ending, &result.stdout).map(|()| result.elapsed);
+            // As qemu-run does: after a PSCI power-off the halt line carries the status.
+            let ending = kernel_status(result.ending, &result.stdout);
+            // qemu-run's own complaints are on its standard error.
+            let output = if test.via_runner {
+                format!("{}{}", result.stdout, result.stderr)
+            } else {
+                result.stdout.clone()
+            };
+            let verdict = check(test, ending, &output).map(|()| result.elapsed);
             Outcome { name: test.name, verdict, output: Some(result), command }
         }
     }
@@ -416,9 +491,14 @@ fn main() -> ExitCode {
     }
     if opts.list {
         for t in &tests {
-            let edited =
-                if t.extra_cpus.is_empty() { "" } else { " -dtb EDITED.dtb (QEMU's tree plus extra CPUs)" };
-            println!("{}: {}{edited}", t.name, t.config.command_line());
+            let edited = match (&t.dtb_edit, t.extra_cpus.is_empty()) {
+                (None, true) => "",
+                (Some(dtb::DtbEdit::AsDumped), _) => " -dtb DUMPED.dtb (QEMU's own tree, passed back)",
+                _ => " -dtb EDITED.dtb (QEMU's tree, edited)",
+            };
+            let initrd = t.initrd_case.map(|c| format!(" -initrd {c:?}.cpio")).unwrap_or_default();
+            let via = if t.via_runner { " (through qemu-run)" } else { "" };
+            println!("{}: {}{edited}{initrd}{via}", t.name, t.config.command_line());
         }
         return ExitCode::SUCCESS;
     }

@@ -8,9 +8,9 @@
 
 #![forbid(unsafe_code)]
 
-use harness::cli::{DEFAULT_TIMEOUT_SECS, RunOptions, workspace_root};
+use harness::cli::{DEFAULT_TIMEOUT_SECS, RunOptions, check_initrd_file, status, workspace_root};
 use harness::qemu::{Boot, EDK2_BIOS, UBOOT_BIOS};
-use harness::runner::{Ending, Runner};
+use harness::runner::{Ending, Runner, kernel_status};
 use harness::symbolize::Symbolizer;
 use std::process::{Command, ExitCode};
 
@@ -22,7 +22,8 @@ usage: qemu-run [OPTIONS] [-- QEMU-ARGS...]
 
 Boots the kernel Image on QEMU `virt` (GICv3, cortex-a72) with the given NUMA topology,
 streams the serial output with backtraces symbolized, and exits with the kernel's status
-(QEMU semihosting exit; 124 on timeout).
+(QEMU semihosting exit, or the `report: halt status=` line after a PSCI power-off;
+124 on timeout, 64 for a bad option, 66 for a missing or empty input file).
 
 Topology (without --node: the demo, 2 nodes x 2 CPUs, 512M each, distance 20):
   --node cpus=N,mem=SIZE  add a node (repeatable; node ids count from 0 in order).
@@ -83,7 +84,7 @@ fn main() -> ExitCode {
         Ok(o) => o,
         Err(e) => {
             eprintln!("qemu-run: {e}");
-            return ExitCode::from(2);
+            return ExitCode::from(status::USAGE);
         }
     };
     if opts.help {
@@ -94,7 +95,7 @@ fn main() -> ExitCode {
         Ok(c) => c,
         Err(e) => {
             eprintln!("qemu-run: {e}");
-            return ExitCode::from(2);
+            return ExitCode::from(status::USAGE);
         }
     };
     if opts.print_cmd {
@@ -106,14 +107,20 @@ fn main() -> ExitCode {
             "qemu-run: no kernel Image at {} (build it: scripts/run does, or `source scripts/lib.sh && build_kernel`)",
             config.kernel.display()
         );
-        return ExitCode::from(2);
+        return ExitCode::from(status::NO_INPUT);
     }
-    if let Some(initrd) = config.initrd.as_ref().filter(|i| !i.is_file()) {
-        eprintln!(
-            "qemu-run: no initrd at {} (build it: `source scripts/lib.sh && build_initrd`)",
-            initrd.display()
-        );
-        return ExitCode::from(2);
+    if let Some(initrd) = config.initrd.as_ref() {
+        if !initrd.exists() {
+            eprintln!(
+                "qemu-run: no initrd at {} (build it: `source scripts/lib.sh && build_initrd`)",
+                initrd.display()
+            );
+            return ExitCode::from(status::NO_INPUT);
+        }
+        if let Err(e) = check_initrd_file(initrd) {
+            eprintln!("qemu-run: {e}");
+            return ExitCode::from(status::NO_INPUT);
+        }
     }
     if let Boot::Firmware(bios) = &config.boot {
         if !bios.is_file() {
@@ -121,7 +128,7 @@ fn main() -> ExitCode {
                 "qemu-run: no firmware at {} (install it: apt-get install u-boot-qemu)",
                 bios.display()
             );
-            return ExitCode::from(2);
+            return ExitCode::from(status::NO_INPUT);
         }
         if config.topology.nodes().iter().filter(|n| n.mem_mib > 0).count() > 1 {
             eprintln!(
@@ -132,18 +139,18 @@ fn main() -> ExitCode {
     if let Boot::Uefi { loader, .. } = &config.boot {
         if !std::path::Path::new(EDK2_BIOS).is_file() {
             eprintln!("qemu-run: no firmware at {EDK2_BIOS} (install it: apt-get install qemu-efi-aarch64)");
-            return ExitCode::from(2);
+            return ExitCode::from(status::NO_INPUT);
         }
         if !loader.is_file() {
             eprintln!(
                 "qemu-run: no UEFI loader at {} (build it: `source scripts/lib.sh && build_uefi_loader`)",
                 loader.display()
             );
-            return ExitCode::from(2);
+            return ExitCode::from(status::NO_INPUT);
         }
         if let Err(e) = config.prepare_esp() {
             eprintln!("qemu-run: cannot prepare the EFI system partition: {e}");
-            return ExitCode::from(2);
+            return ExitCode::from(status::NO_INPUT);
         }
     }
     if opts.gdb {
@@ -163,14 +170,19 @@ fn main() -> ExitCode {
         Ok(r) => r,
         Err(e) => {
             eprintln!("qemu-run: {e}");
-            return ExitCode::from(127);
+            return ExitCode::from(status::NO_QEMU);
         }
     };
-    match result.ending {
+    // Under exit=psci QEMU exits 0 whatever happened: the kernel's halt line says.
+    let ending = kernel_status(result.ending, &result.stdout);
+    match ending {
         Ending::Exited(0) => {}
-        Ending::TimedOut(_) => eprintln!("qemu-run: {} (QEMU killed)", result.ending),
+        Ending::TimedOut(_) => eprintln!("qemu-run: {ending} (QEMU killed)"),
+        other if other != result.ending => {
+            eprintln!("qemu-run: the kernel halted with {other} (QEMU exited 0)")
+        }
         other => eprintln!("qemu-run: QEMU ended with {other}"),
     }
     // A process status is 8 bits already; anything else would still be a failure.
-    ExitCode::from(u8::try_from(result.ending.exit_code()).unwrap_or(1))
+    ExitCode::from(u8::try_from(ending.exit_code()).unwrap_or(1))
 }
