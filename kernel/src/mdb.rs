@@ -207,6 +207,9 @@ pub struct Entry {
     size_log2: u8,
     rights: Rights,
     node: NodeId,
+    /// (Roots only) the frame is memory the kernel handed out from a node's pool: when
+    /// this root goes, the frame goes back ([`Revoked::freed`]).
+    owned: bool,
     parent: Option<EntryId>,
     first_child: Option<EntryId>,
     prev: Option<EntryId>,
@@ -222,6 +225,7 @@ impl Entry {
             size_log2,
             rights,
             node: NodeId::ZERO,
+            owned: false,
             parent: None,
             first_child: None,
             prev: None,
@@ -268,6 +272,12 @@ impl Entry {
     pub fn parent(&self) -> Option<EntryId> {
         self.parent
     }
+
+    /// Whether this is the root of a frame the kernel handed out from a node's pool
+    /// ([`Mdb::own`]), which goes back when the root is removed.
+    pub fn owned(&self) -> bool {
+        self.owned && self.parent.is_none()
+    }
 }
 
 /// A mapping the page tables must forget or downgrade.
@@ -283,6 +293,11 @@ pub struct Revoked {
     pub pa: u64,
     /// The rights it keeps: [`Rights::NONE`] when the mapping is gone.
     pub rights: Rights,
+    /// The mapping was the root of an owned frame ([`Mdb::own`]) and
+    /// is gone: no mapping of the frame is left (its descendants were reported
+    /// first), so the caller gives the frame back to its node's pool once the page
+    /// tables and TLBs have forgotten this last one.
+    pub freed: bool,
 }
 
 impl Revoked {
@@ -453,6 +468,21 @@ impl<S: MdbStore> Mdb<S> {
         core::iter::successors(self.store.get(id).first_child, |&c| self.store.get(c).next)
     }
 
+    /// Makes the root `id` (from [`Mdb::insert_root`]) own its frame: when the root is
+    /// removed (an unmap that includes it, or the space's deletion) the removal is
+    /// reported with [`Revoked::freed`] and the frame goes back to the pool it came
+    /// from. Memory a space asked for (`MemoryControl`) is owned; the initrd and the
+    /// device tree, which the kernel lends, are not. Not for a mapped-from entry (a
+    /// frame has one owner, its root): returns false and changes nothing.
+    pub fn own(&mut self, id: EntryId) -> bool {
+        let e = self.store.get_mut(id);
+        if e.parent.is_some() {
+            return false;
+        }
+        e.owned = true;
+        true
+    }
+
     /// Hands the frame at `pa` to `space` at `va`: the root of the frame's tree (the
     /// kernel giving memory to sigma0 or the root task).
     pub fn insert_root(
@@ -567,6 +597,8 @@ impl<S: MdbStore> Mdb<S> {
         let old = self.target(entry, to_space, to_va)?;
         let mut moved = Entry::new(to_space, to_va, e.pa, e.size_log2, rights);
         moved.parent = e.parent;
+        // A granted root keeps owning its frame: the memory moves with it.
+        moved.owned = e.owned;
         let id = self.store.alloc(moved)?;
         if let Some(old) = old {
             // Neither `entry` nor an ancestor (checked by `target`): `entry` survives.
@@ -595,7 +627,7 @@ impl<S: MdbStore> Mdb<S> {
         self.store.set_lookup(e.space, e.va, None);
         self.store.set_lookup(to_space, to_va, Some(id));
         self.store.free(entry);
-        revoked(Revoked { space: e.space, va: e.va, size_log2: e.size_log2, pa: e.pa, rights: Rights::NONE });
+        revoked(Revoked { rights: Rights::NONE, ..report(&e) });
         Ok(id)
     }
 
@@ -774,7 +806,8 @@ impl<S: MdbStore> Mdb<S> {
             }
             self.store.set_lookup(e.space, e.va, None);
             self.store.free(id);
-            revoked(Revoked { rights: Rights::NONE, ..report(&e) });
+            let freed = e.owned && e.parent.is_none();
+            revoked(Revoked { rights: Rights::NONE, freed, ..report(&e) });
             if id == root {
                 return;
             }
@@ -810,7 +843,7 @@ impl<S: MdbStore> Mdb<S> {
 
 /// The report for an entry as it is now.
 fn report(e: &Entry) -> Revoked {
-    Revoked { space: e.space, va: e.va, size_log2: e.size_log2, pa: e.pa, rights: e.rights }
+    Revoked { space: e.space, va: e.va, size_log2: e.size_log2, pa: e.pa, rights: e.rights, freed: false }
 }
 
 fn check_rights(have: Rights, asked: Rights) -> Result<(), MdbError> {
@@ -936,8 +969,49 @@ mod tests {
     fn ignore(_: Revoked) {}
 
     #[test]
+    fn an_owned_frame_is_freed_when_its_root_goes_and_only_then() {
+        let mut m = mdb();
+        let root = m.insert_root(s(1), 0x1000, 0x8000_0000, PAGE_SHIFT, Rights::ALL).unwrap();
+        assert!(m.own(root));
+        let child = m.map(root, s(2), 0x2000, RW, ignore).unwrap();
+        assert!(!m.own(child), "a mapped-from entry owns nothing");
+        m.map(child, s(3), 0x3000, R, ignore).unwrap();
+        let plain = m.insert_root(s(1), 0x5000, 0x8000_1000, PAGE_SHIFT, RW).unwrap();
+        assert!(m.entry(root).owned() && !m.entry(plain).owned() && !m.entry(child).owned());
+        let freed = |gone: &[Revoked]| gone.iter().filter(|r| r.freed).map(|r| r.pa).collect::<Vec<_>>();
+        // Unmapping the children, or taking rights from the root, frees nothing.
+        let mut gone = Vec::new();
+        m.unmap(root, Rights::WRITE, true, collect(&mut gone));
+        m.unmap(root, Rights::ALL, false, collect(&mut gone));
+        assert_eq!(gone.len(), 4, "root and child downgraded, then both children removed");
+        assert!(freed(&gone).is_empty());
+        // Granting the root moves the ownership with it.
+        let moved = m.grant(root, s(4), 0x4000, R, collect(&mut gone)).unwrap();
+        assert!(m.entry(moved).owned());
+        assert!(freed(&gone).is_empty());
+        m.map(moved, s(2), 0x2000, R, ignore).unwrap();
+        // Its removal, with everything mapped from it, frees the frame: reported last,
+        // after the child.
+        gone.clear();
+        m.unmap(moved, Rights::ALL, true, collect(&mut gone));
+        assert_eq!(
+            gone.iter().map(|r| (r.space.raw(), r.freed)).collect::<Vec<_>>(),
+            [(2, false), (4, true)]
+        );
+        // A lent frame (not owned) is never freed; a space's deletion frees its owned ones.
+        let again = m.insert_root(s(1), 0x6000, 0x8000_0000, PAGE_SHIFT, RW).unwrap();
+        m.own(again);
+        m.map(again, s(5), 0x6000, R, ignore).unwrap();
+        gone.clear();
+        m.delete_space(s(1), collect(&mut gone));
+        assert_eq!(freed(&gone), [0x8000_0000]);
+        assert_eq!(gone.len(), 3, "plain root, owned root and its child");
+        check(&m);
+    }
+
+    #[test]
     fn an_entry_fits_a_cache_line() {
-        assert_eq!(core::mem::size_of::<Entry>(), 56);
+        assert!(core::mem::size_of::<Entry>() <= 64);
         assert_eq!(core::mem::size_of::<Option<EntryId>>(), 8);
     }
 
@@ -1070,7 +1144,8 @@ mod tests {
                 va: 0x1000,
                 size_log2: PAGE_SHIFT,
                 pa: 0x8000_0000,
-                rights: Rights::NONE
+                rights: Rights::NONE,
+                freed: false
             }]
         );
         assert_eq!(m.lookup(s(1), 0x1000), None);
@@ -1410,6 +1485,9 @@ mod tests {
             m.store_mut().limit = Some(limit);
             let mut model = Model { limit, ..Model::default() };
             let (mut oks, mut errs) = (0, 0);
+            // Frames handed out as owned roots and not yet freed; frames freed in all.
+            let mut owned = BTreeSet::new();
+            let mut freed_total = 0;
             for step in 0..STEPS {
                 let before = model.clone();
                 let keys: Vec<Key> = model.map.keys().copied().collect();
@@ -1420,15 +1498,26 @@ mod tests {
                 let source = (!keys.is_empty()).then(|| keys[rng.below(keys.len() as u64) as usize]);
                 let id_of = |m: &Mdb<VecStore>, k: Key| m.lookup(s(k.0), k.1).unwrap();
                 let mut reported = BTreeSet::new();
+                let mut freed = BTreeSet::new();
                 let mut report = |r: Revoked| {
                     reported.insert((r.space.raw(), r.va));
+                    if r.freed {
+                        assert!(freed.insert(r.pa), "a frame freed twice in one step");
+                    }
                 };
                 let op = rng.below(100);
                 let (got, want) = match (op, source) {
                     (0..20, _) | (_, None) => {
                         let pa = 0x8000_0000 + rng.below(FRAMES) * P;
                         let rights = rng.rights();
-                        let got = m.insert_root(s(to.0), to.1, pa, PAGE_SHIFT, rights).map(|_| ());
+                        let got = m.insert_root(s(to.0), to.1, pa, PAGE_SHIFT, rights);
+                        if let Ok(id) = got
+                            && rng.below(2) == 0
+                        {
+                            assert!(m.own(id));
+                            owned.insert(pa);
+                        }
+                        let got = got.map(|_| ());
                         (got, model.insert_root(to, pa, rights))
                     }
                     // A vacant target, half the time through `map_vacant` (the fast
@@ -1469,6 +1558,13 @@ mod tests {
                 }
                 assert_eq!(state(&m), model_state(&model), "seed {seed:#x} step {step}: state");
                 assert_eq!(reported, model.changed_since(&before), "seed {seed:#x} step {step}: reports");
+                // An owned frame is freed exactly when no root of it is left.
+                let rooted: BTreeSet<u64> =
+                    model.map.values().filter(|e| e.parent.is_none()).map(|e| e.pa).collect();
+                let gone: BTreeSet<u64> = owned.difference(&rooted).copied().collect();
+                assert_eq!(freed, gone, "seed {seed:#x} step {step}: frames freed");
+                owned.retain(|pa| rooted.contains(pa));
+                freed_total += freed.len();
                 let ids = m.store().ids();
                 if let Err(v) = m.check_invariants(&ids) {
                     panic!("seed {seed:#x} step {step}: {v:?}");
@@ -1476,6 +1572,7 @@ mod tests {
                 assert!(ids.iter().all(|&id| m.entry(id).node() == home(m.entry(id).space())));
             }
             assert!(oks > STEPS / 3 && errs > STEPS / 20, "seed {seed:#x}: {oks} ok, {errs} refused");
+            assert!(freed_total > 50, "seed {seed:#x}: only {freed_total} owned frames freed");
         }
     }
 }

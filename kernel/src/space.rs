@@ -59,6 +59,9 @@ pub struct Space {
     pub home: NodeId,
     /// Privileged: may use ThreadControl, SpaceControl, MemoryControl, InterruptControl.
     pub privileged: bool,
+    /// The group (a program's spaces share one; 0: none): within it an unprivileged
+    /// thread may move threads between spaces and notify (`abi::syscall::SpaceControlFlags`).
+    pub group: u16,
     /// Live threads in the space.
     pub threads: u32,
     /// Kernel memory charged to the space, and its limit (bytes; u64::MAX = none).
@@ -88,6 +91,7 @@ impl Space {
             asid,
             home,
             privileged: false,
+            group: 0,
             threads: 0,
             charged: 0,
             quota,

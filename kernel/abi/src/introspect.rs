@@ -51,12 +51,21 @@ pub enum Query {
     /// How often the kernel's fast paths ran ([`FastPaths`]): tests check that the
     /// common cases really take them, benchmarks report how often.
     FastPaths = 4,
+    /// The free and total bytes of a node's frame pool ([`NodeMemory`]): what a
+    /// supervisor compares before and after a program to see that nothing leaked.
+    NodeMemory = 5,
 }
 
 impl Query {
     /// Every query, in number order.
-    pub const ALL: [Query; 5] =
-        [Query::KmemReport, Query::Translate, Query::NodeOfPhysical, Query::CurrentCpu, Query::FastPaths];
+    pub const ALL: [Query; 6] = [
+        Query::KmemReport,
+        Query::Translate,
+        Query::NodeOfPhysical,
+        Query::CurrentCpu,
+        Query::FastPaths,
+        Query::NodeMemory,
+    ];
 
     /// The query with number `x0`, if it is one.
     pub const fn from_number(number: u64) -> Option<Query> {
@@ -96,6 +105,11 @@ pub enum Request {
     CurrentCpu,
     /// Query 4.
     FastPaths,
+    /// Query 5.
+    NodeMemory {
+        /// The node.
+        node: u64,
+    },
 }
 
 impl Request {
@@ -107,6 +121,7 @@ impl Request {
             Request::NodeOfPhysical { pa } => [Query::NodeOfPhysical as u64, pa, 0, 0],
             Request::CurrentCpu => [Query::CurrentCpu as u64, 0, 0, 0],
             Request::FastPaths => [Query::FastPaths as u64, 0, 0, 0],
+            Request::NodeMemory { node } => [Query::NodeMemory as u64, node, 0, 0],
         }
     }
 
@@ -119,6 +134,7 @@ impl Request {
             Some(Query::NodeOfPhysical) => (Request::NodeOfPhysical { pa: x[1] }, 1),
             Some(Query::CurrentCpu) => (Request::CurrentCpu, 0),
             Some(Query::FastPaths) => (Request::FastPaths, 0),
+            Some(Query::NodeMemory) => (Request::NodeMemory { node: x[1] }, 1),
             None => return Err(Error::InvalidArgument),
         };
         let mut i = used + 1;
@@ -129,6 +145,30 @@ impl Request {
             i += 1;
         }
         Ok(request)
+    }
+}
+
+/// The answer to [`Query::NodeMemory`]: x1 free bytes, x2 total bytes of the node's
+/// pool (both 0 for a node without memory; `InvalidNode` for a node the machine does
+/// not have). Free memory is what user level and the kernel's own objects can still
+/// take: a program that gave back everything it took leaves it as it found it.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Default)]
+pub struct NodeMemory {
+    /// x1: free bytes.
+    pub free: u64,
+    /// x2: total bytes.
+    pub total: u64,
+}
+
+impl NodeMemory {
+    /// `x1..x6`.
+    pub const fn to_regs(self) -> [u64; 6] {
+        [self.free, self.total, 0, 0, 0, 0]
+    }
+
+    /// From `x1..x6`.
+    pub const fn from_regs(x: [u64; 6]) -> NodeMemory {
+        NodeMemory { free: x[0], total: x[1] }
     }
 }
 
@@ -269,12 +309,13 @@ mod tests {
             (2, Query::NodeOfPhysical),
             (3, Query::CurrentCpu),
             (4, Query::FastPaths),
+            (5, Query::NodeMemory),
         ];
         for (n, q) in brief {
             assert_eq!(q.number(), n);
             assert_eq!(Query::from_number(n), Some(q));
         }
-        assert_eq!(Query::from_number(5), None);
+        assert_eq!(Query::from_number(6), None);
     }
 
     #[test]
@@ -286,10 +327,14 @@ mod tests {
             Request::NodeOfPhysical { pa: 0x8000_0000 },
             Request::CurrentCpu,
             Request::FastPaths,
+            Request::NodeMemory { node: 3 },
         ] {
             assert_eq!(Request::decode(r.encode()), Ok(r));
         }
-        assert_eq!(Request::decode([5, 0, 0, 0]), Err(Error::InvalidArgument));
+        assert_eq!(Request::decode([6, 0, 0, 0]), Err(Error::InvalidArgument));
+        assert_eq!(Request::decode([5, 0, 1, 0]), Err(Error::InvalidArgument));
+        let m = NodeMemory { free: 1 << 20, total: 1 << 30 };
+        assert_eq!(NodeMemory::from_regs(m.to_regs()), m);
         assert_eq!(Request::decode([4, 0, 0, 1]), Err(Error::InvalidArgument));
         assert_eq!(Request::decode([0, space.raw(), 1, 0]), Err(Error::InvalidArgument));
         assert_eq!(Request::decode([1, space.raw(), 0x1000, 1]), Err(Error::InvalidArgument));

@@ -30,9 +30,9 @@
 //!  no  syscall              arguments                                      results (x0 = status)
 //!   0  Ipc                  x0 to, x1 from_spec, x2 timeouts, x3 MR0,      x1 sender, x3 MR0,
 //!                           x4..x7 MR1..MR4                                x4..x7 MR1..MR4
-//!   1  ThreadControl   (P)  x0 dest, x1 space, x2 scheduler, x3 pager,     -
+//!   1  ThreadControl  (P/G) x0 dest, x1 space, x2 scheduler, x3 pager,     -
 //!                           x4 UTCB address, x5 home-CPU hint
-//!   2  SpaceControl    (P)  x0 space, x1 control, x2 reserved              x1 home node
+//!   2  SpaceControl    (P)  x0 space, x1 control, x2 group                 x1 home node, x2 group
 //!   3  Schedule             x0 dest, x1 priority, x2 cpu, x3 timeslice     x1 old priority, x2 old cpu
 //!   4  ExchangeRegisters    x0 dest, x1 control, x2 sp, x3 ip, x4 pager,   x1 sp, x2 ip, x3 pager,
 //!                           x5 exception handler                           x4 state flags
@@ -46,18 +46,23 @@
 //!  11  Introspect           x0 query, x1..x3 query arguments               x1..x6 answers
 //!  12  MemoryControl   (P)  x0 node, x1 order, x2 dest VA, x3 flags        x1 physical base, x2 node
 //!  13  SystemControl   (P)  x0 operation (power off), x1 exit status      - (does not return)
-//!  14  Notify          (P)  x0 dest, x1 word (queued, never blocks)        -
+//!  14  Notify         (P/G) x0 dest, x1 word (queued, never blocks)        -
 //!
 //!  (P) = privileged: only threads of a privileged space (SpaceControl bit 0)
+//!  (G) = or, for an unprivileged thread, within its own group (SpaceControl bit 1):
+//!        moving the group's threads between the group's spaces; notifying them
 //! ```
 //!
-//! **Privilege** is the kernel's one notion of authority: a privileged space (the root
+//! **Privilege** is the kernel's main notion of authority: a privileged space (the root
 //! task's, and those it marks with `SpaceControl`) may create, move and delete threads
 //! in any space, hand out memory, attach interrupts and signal with `Notify`. X.2
-//! restricts the same calls to privileged threads. The paper's pagers, which move
-//! threads between the per-node spaces of a task, are trusted system components and
-//! run privileged; a finer authority (a space owning the spaces it made) would be a
-//! refinement this kernel does not need yet.
+//! restricts the same calls to privileged threads. The paper's pagers, which create
+//! threads in the per-node spaces of a task, are trusted system components and run
+//! privileged. **Groups** are the finer authority a NUMA program needs over itself:
+//! the spaces of one program share a group number (set by a privileged thread with
+//! `SpaceControl`), and an unprivileged thread may move its group's threads between
+//! its group's spaces and notify its group's threads, nothing else
+//! ([`syscall::SpaceControlFlags`]).
 //!
 //! The per-syscall details (every bit of every control word, every error) are on the
 //! variants of [`Syscall`].

@@ -10,12 +10,18 @@
 //! a node runs dry, is the pager's policy; the kernel's only concession is the
 //! "nearest node if exhausted" flag, which falls back by distance in one call.
 //!
+//! Memory comes back the same way: with the free flag, the caller gives a block it
+//! got from `MemoryControl` back. The kernel revokes every mapping derived from it,
+//! in every space, through the mapping database (with the TLBs of every CPU), and
+//! returns the frames to their node's pool. A space's deletion does the same for
+//! every block it still holds: memory a program's pagers took is never lost.
+//!
 //! # Design
 //! ```text
 //!  x0 node   x1 order   x2 dest VA (aligned to 4 KiB << order)   x3 flags:
-//!      bit 63            7 6   5   4 3     1  0
-//!         |  reserved (0)  | R | W | X | res |nearest|
-//!  returns x1 physical base, x2 node the block came from
+//!      bit 63            7 6   5   4 3   2    1      0
+//!         |  reserved (0)  | R | W | X |res|free|device|nearest|
+//!  returns x1 physical base, x2 node the block came from (free: x1 frames freed)
 //! ```
 #![forbid(unsafe_code)]
 
@@ -42,12 +48,20 @@ pub struct MemoryControlFlags {
     /// and the interrupt controller with `InvalidArgument` (the console UART may be mapped:
     /// a user-level console driver shares it with the kernel's own output).
     pub device: bool,
+    /// Bit 2: give the block at `x2` back instead of taking one. Every page of the
+    /// block must be memory the caller's space got from `MemoryControl` (and still
+    /// holds where it was put: the root of its frame's mappings); `x0` must be 0 and
+    /// the rights and other flags clear. Every mapping derived from the pages is
+    /// revoked, everywhere; the frames return to their node's pool. Answers the
+    /// number of frames freed in `x1`.
+    pub free: bool,
 }
 
 const NEAREST: u64 = 1 << 0;
 const DEVICE: u64 = 1 << 1;
+const FREE: u64 = 1 << 2;
 const RIGHTS_SHIFT: u32 = 4;
-const DEFINED: u64 = NEAREST | DEVICE | 0b111 << RIGHTS_SHIFT;
+const DEFINED: u64 = NEAREST | DEVICE | FREE | 0b111 << RIGHTS_SHIFT;
 
 impl MemoryControlFlags {
     /// The flags word.
@@ -55,7 +69,12 @@ impl MemoryControlFlags {
         (self.rights.bits() as u64) << RIGHTS_SHIFT
             | if self.nearest_if_exhausted { NEAREST } else { 0 }
             | if self.device { DEVICE } else { 0 }
+            | if self.free { FREE } else { 0 }
     }
+
+    /// The flags of a free: nothing but the free bit.
+    pub const FREE: MemoryControlFlags =
+        MemoryControlFlags { nearest_if_exhausted: false, rights: Rights::NONE, device: false, free: true };
 
     /// Decodes `x3`; a reserved bit set is [`Error::InvalidArgument`].
     pub const fn from_raw(raw: u64) -> Result<MemoryControlFlags, Error> {
@@ -66,7 +85,16 @@ impl MemoryControlFlags {
             Some(r) => r,
             None => return Err(Error::InvalidArgument),
         };
-        Ok(MemoryControlFlags { nearest_if_exhausted: raw & NEAREST != 0, rights, device: raw & DEVICE != 0 })
+        // A free takes nothing else: no rights to give, no node to fall back from.
+        if raw & FREE != 0 && raw != FREE {
+            return Err(Error::InvalidArgument);
+        }
+        Ok(MemoryControlFlags {
+            nearest_if_exhausted: raw & NEAREST != 0,
+            rights,
+            device: raw & DEVICE != 0,
+            free: raw & FREE != 0,
+        })
     }
 }
 
@@ -113,6 +141,10 @@ impl MemoryControlRequest {
             if node % PAGE_SIZE != 0 {
                 return Err(Error::InvalidArgument);
             }
+        } else if flags.free {
+            if node != 0 {
+                return Err(Error::InvalidArgument);
+            }
         } else if node >= MAX_NODES as u64 {
             return Err(Error::InvalidNode);
         }
@@ -133,13 +165,16 @@ mod tests {
 
     #[test]
     fn flags_use_the_briefs_bits_and_round_trip() {
-        let f = MemoryControlFlags { nearest_if_exhausted: true, rights: Rights::RW, device: false };
+        let f =
+            MemoryControlFlags { nearest_if_exhausted: true, rights: Rights::RW, device: false, free: false };
         assert_eq!(f.raw(), 1 | 0b110 << 4);
         assert_eq!(
-            MemoryControlFlags { nearest_if_exhausted: false, rights: Rights::X, device: false }.raw(),
+            MemoryControlFlags { nearest_if_exhausted: false, rights: Rights::X, device: false, free: false }
+                .raw(),
             1 << 4
         );
-        let dev = MemoryControlFlags { nearest_if_exhausted: false, rights: Rights::RW, device: true };
+        let dev =
+            MemoryControlFlags { nearest_if_exhausted: false, rights: Rights::RW, device: true, free: false };
         assert_eq!(dev.raw(), (1 << 1) | (0b110 << 4));
         assert_eq!(MemoryControlFlags::from_raw(dev.raw()), Ok(dev));
         for bits in 0..8 {
@@ -148,6 +183,7 @@ mod tests {
                     nearest_if_exhausted,
                     rights: Rights::from_bits(bits).unwrap(),
                     device: false,
+                    free: false,
                 };
                 assert_eq!(MemoryControlFlags::from_raw(f.raw()), Ok(f));
             }
@@ -156,14 +192,32 @@ mod tests {
 
     #[test]
     fn reserved_flag_bits_are_refused() {
-        for bit in [2, 3, 7, 63] {
+        for bit in [3, 7, 63] {
             assert_eq!(MemoryControlFlags::from_raw(1 << bit), Err(Error::InvalidArgument), "bit {bit}");
         }
     }
 
     #[test]
+    fn a_free_takes_no_other_flag_and_no_node() {
+        assert_eq!(MemoryControlFlags::FREE.raw(), 1 << 2);
+        assert_eq!(MemoryControlFlags::from_raw(1 << 2), Ok(MemoryControlFlags::FREE));
+        for other in [NEAREST, DEVICE, 0b110 << RIGHTS_SHIFT] {
+            assert_eq!(MemoryControlFlags::from_raw(FREE | other), Err(Error::InvalidArgument));
+        }
+        let free = |node, order, dest| MemoryControlRequest::decode([node, order, dest, FREE]);
+        assert_eq!(free(0, 1, 0x2000).map(|r| r.flags.free), Ok(true));
+        assert_eq!(free(1, 0, 0x1000).unwrap_err(), Error::InvalidArgument, "a node with a free");
+        assert_eq!(free(0, 1, 0x1000).unwrap_err(), Error::InvalidArgument, "misaligned");
+    }
+
+    #[test]
     fn requests_round_trip_and_bad_ones_are_named() {
-        let flags = MemoryControlFlags { nearest_if_exhausted: false, rights: Rights::RWX, device: false };
+        let flags = MemoryControlFlags {
+            nearest_if_exhausted: false,
+            rights: Rights::RWX,
+            device: false,
+            free: false,
+        };
         let r = MemoryControlRequest { node: 1, order: 9, dest: 0x4000_0000, flags };
         assert_eq!(r.block_size(), 2 << 20);
         assert_eq!(MemoryControlRequest::decode(r.encode()), Ok(r));

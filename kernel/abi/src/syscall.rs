@@ -42,7 +42,7 @@ pub enum Syscall {
     /// [`Error::Cancelled`], [`Error::MapRejected`]. A send followed by a receive can
     /// fail in the receive phase after the send completed; the error says which phase.
     Ipc = 0,
-    /// Create, move or delete a thread (privileged).
+    /// Create, move or delete a thread (privileged; a move also within a group).
     ///
     /// | reg | in |
     /// |---|---|
@@ -64,7 +64,16 @@ pub enum Syscall {
     /// spaces (see the crate documentation on privilege). `space` = the space it is in
     /// already changes only the CPU, pager and scheduler.
     ///
-    /// Errors: [`Error::NoPrivilege`], [`Error::InvalidThread`], [`Error::InvalidSpace`],
+    /// **Within a group** ([`SpaceControlFlags::group`]) an unprivileged thread may move
+    /// its group's threads between its group's spaces: the thread, the target space
+    /// and the caller's space must all be in the same group (not 0), the target space
+    /// must not be privileged, and a new pager or scheduler must be a thread of the
+    /// group too. Creating, deleting and moving into a new space stay privileged. This
+    /// is the authority a NUMA program needs to migrate its own threads into its own
+    /// per-node spaces, and no more.
+    ///
+    /// Errors: [`Error::NoPrivilege`] (unprivileged, and not a move within the
+    /// caller's group), [`Error::InvalidThread`], [`Error::InvalidSpace`],
     /// [`Error::InvalidScheduler`], [`Error::InvalidUtcb`], [`Error::InvalidCpu`],
     /// [`Error::OutOfMemory`], [`Error::Busy`] (moving a thread that is running on
     /// another CPU at this moment: retry, or stop it first).
@@ -75,10 +84,11 @@ pub enum Syscall {
     /// |---|---|---|
     /// | x0 | `space`: a thread in it | status |
     /// | x1 | control: [`SpaceControlFlags`] | the space's home node |
-    /// | x2 | reserved, must be 0 | - |
+    /// | x2 | the group to set (with the group bit), else 0 | the space's group |
     ///
     /// Errors: [`Error::NoPrivilege`], [`Error::InvalidSpace`],
-    /// [`Error::InvalidArgument`] (reserved bits).
+    /// [`Error::InvalidArgument`] (reserved bits, a group above 65535, x2 without the
+    /// group bit).
     SpaceControl = 2,
     /// Set a thread's priority, CPU and timeslice.
     ///
@@ -225,8 +235,9 @@ pub enum Syscall {
     /// Does not return on success. Errors: [`Error::NoPrivilege`],
     /// [`Error::InvalidArgument`] (an unknown operation).
     SystemControl = 13,
-    /// Post a one-word notification to a thread, without waiting (privileged): the
-    /// pagers' signal to each other across nodes.
+    /// Post a one-word notification to a thread, without waiting (privileged, or to a
+    /// thread of the caller's own group): the pagers' signal to each other across
+    /// nodes, and a NUMA program's signal between its threads on different nodes.
     ///
     /// | reg | in |
     /// |---|---|
@@ -239,6 +250,9 @@ pub enum Syscall {
     /// [`crate::fault::NOTIFY_LABEL`], u = 1, MR1 = the word. If `dest` waits in an
     /// open receive now, it gets it at once and runs on its CPU (another CPU, on this
     /// node or another, is interrupted by an SGI to run it). The caller never blocks.
+    ///
+    /// An unprivileged caller may notify the threads of its own group (not group 0:
+    /// [`SpaceControlFlags::group`]); any other `dest` is [`Error::NoPrivilege`].
     ///
     /// Errors: [`Error::NoPrivilege`], [`Error::InvalidThread`] (NIL, ANY, an
     /// interrupt, a stale id, no such thread), [`Error::QueueFull`] (`dest` has
@@ -331,13 +345,19 @@ impl Syscall {
     pub const fn is_privileged(self) -> bool {
         matches!(
             self,
-            Syscall::ThreadControl
-                | Syscall::SpaceControl
+            Syscall::SpaceControl
                 | Syscall::InterruptControl
                 | Syscall::MemoryControl
                 | Syscall::SystemControl
-                | Syscall::Notify
         )
+    }
+
+    /// Whether an unprivileged thread may make this call only within its own group
+    /// ([`SpaceControlFlags::group`]): moving the group's threads between the group's
+    /// spaces, notifying the group's threads. The rest of the call (creating and
+    /// deleting threads, anything outside the group) is privileged.
+    pub const fn is_group_scoped(self) -> bool {
+        matches!(self, Syscall::ThreadControl | Syscall::Notify)
     }
 }
 
@@ -354,26 +374,51 @@ pub const fn decode(svc_immediate: u16, x8: u64) -> Result<Syscall, Error> {
 }
 
 /// `SpaceControl` control word (x1).
+///
+/// **Groups.** Every space is in a group, a number `0..=65535`: the spaces of one
+/// program (a NUMA program's per-node spaces and its runtime's pagers). A space
+/// made by `ThreadControl` starts in its creator's group; a privileged thread sets
+/// another with the group bit. Group 0 is no group: its unprivileged threads have no
+/// peers. Within a group an unprivileged thread may move the group's threads between
+/// the group's (unprivileged) spaces and notify the group's threads: what a program
+/// needs to act on its own threads, and nothing outside them.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub struct SpaceControlFlags {
     /// Bit 0: threads of the space may make privileged syscalls.
     pub privileged: bool,
+    /// Bit 1: put the space in the group in x2.
+    pub group: bool,
 }
 
 impl SpaceControlFlags {
     const PRIVILEGED: u64 = 1 << 0;
+    const GROUP: u64 = 1 << 1;
 
     /// The control word.
     pub const fn raw(self) -> u64 {
-        if self.privileged { Self::PRIVILEGED } else { 0 }
+        (if self.privileged { Self::PRIVILEGED } else { 0 }) | if self.group { Self::GROUP } else { 0 }
     }
 
-    /// Decodes x1; any bit but bit 0 is [`Error::InvalidArgument`].
+    /// Decodes x1; any bit but bits 0 and 1 is [`Error::InvalidArgument`].
     pub const fn from_raw(raw: u64) -> Result<SpaceControlFlags, Error> {
-        if raw & !Self::PRIVILEGED != 0 {
+        if raw & !(Self::PRIVILEGED | Self::GROUP) != 0 {
             return Err(Error::InvalidArgument);
         }
-        Ok(SpaceControlFlags { privileged: raw & Self::PRIVILEGED != 0 })
+        Ok(SpaceControlFlags { privileged: raw & Self::PRIVILEGED != 0, group: raw & Self::GROUP != 0 })
+    }
+
+    /// Decodes x1 and x2: the flags and the group to set, if any. x2 must be 0 without
+    /// the group bit and at most 65535 with it ([`Error::InvalidArgument`]).
+    pub const fn decode(x1: u64, x2: u64) -> Result<(SpaceControlFlags, Option<u16>), Error> {
+        let flags = match SpaceControlFlags::from_raw(x1) {
+            Ok(f) => f,
+            Err(e) => return Err(e),
+        };
+        match (flags.group, x2) {
+            (false, 0) => Ok((flags, None)),
+            (true, g) if g <= u16::MAX as u64 => Ok((flags, Some(g as u16))),
+            _ => Err(Error::InvalidArgument),
+        }
     }
 }
 
@@ -522,16 +567,26 @@ mod tests {
     fn exactly_the_control_syscalls_are_privileged() {
         let privileged: Vec<_> =
             Syscall::ALL.iter().filter(|s| s.is_privileged()).map(|s| s.number()).collect();
-        assert_eq!(privileged, [1, 2, 9, 12, 13, 14]);
+        assert_eq!(privileged, [2, 9, 12, 13]);
+        let grouped: Vec<_> =
+            Syscall::ALL.iter().filter(|s| s.is_group_scoped()).map(|s| s.number()).collect();
+        assert_eq!(grouped, [1, 14], "ThreadControl and Notify: privileged, or within a group");
     }
 
     #[test]
     fn control_words_round_trip_and_reserved_bits_are_refused() {
         for privileged in [false, true] {
-            let f = SpaceControlFlags { privileged };
-            assert_eq!(SpaceControlFlags::from_raw(f.raw()), Ok(f));
+            for group in [false, true] {
+                let f = SpaceControlFlags { privileged, group };
+                assert_eq!(SpaceControlFlags::from_raw(f.raw()), Ok(f));
+            }
         }
-        assert_eq!(SpaceControlFlags::from_raw(2), Err(Error::InvalidArgument));
+        assert_eq!(SpaceControlFlags::from_raw(4), Err(Error::InvalidArgument));
+        let group = SpaceControlFlags { privileged: false, group: true }.raw();
+        assert_eq!(SpaceControlFlags::decode(group, 7).map(|(_, g)| g), Ok(Some(7)));
+        assert_eq!(SpaceControlFlags::decode(group, 1 << 16), Err(Error::InvalidArgument), "above 65535");
+        assert_eq!(SpaceControlFlags::decode(0, 7), Err(Error::InvalidArgument), "a group without the bit");
+        assert_eq!(SpaceControlFlags::decode(1, 0).map(|(f, g)| (f.privileged, g)), Ok((true, None)));
 
         let c = ExregsControl::SET_SP | ExregsControl::SET_IP | ExregsControl::START;
         assert_eq!(c.raw(), 0b1011);

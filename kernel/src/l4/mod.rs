@@ -84,6 +84,18 @@ impl MapCost {
     }
 }
 
+/// Whose a frame is that the kernel hands to user level as a mapping-database root
+/// ([`Kernel::map_root`]).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Frame {
+    /// Lent: the initrd, the device tree, the root task's own image; never freed.
+    Lent,
+    /// From a node's pool, owned by the space: when its root mapping goes (a free, an
+    /// unmap of it, the space's deletion) the frame returns to the pool
+    /// ([`crate::mdb::Revoked::freed`], in [`revoke`]).
+    Owned,
+}
+
 /// All kernel objects, behind the kernel lock.
 pub struct Kernel {
     threads: [Option<TcbPtr>; MAX_THREADS],
@@ -210,11 +222,15 @@ impl Kernel {
 
     /// Gives `space` the frame at `pa` as a new MDB root mapped at `va` (memory the
     /// kernel hands to user level: MemoryControl, the root task's image).
-    pub fn map_root(&mut self, space: u16, va: u64, pa: u64, rights: crate::mdb::Rights) -> Result<(), Error> {
+    pub fn map_root(&mut self, space: u16, va: u64, pa: u64, rights: crate::mdb::Rights, frame: Frame) -> Result<(), Error> {
         self.prepare_user(space, va)?;
-        self.mdb
+        let id = self
+            .mdb
             .insert_root(SpaceId::new(u32::from(space)), va, pa, crate::mdb::PAGE_SHIFT, rights)
             .map_err(mdb_error)?;
+        if frame == Frame::Owned {
+            self.mdb.own(id);
+        }
         self.map_user(space, va, pa, mapdb::attrs_of(rights))
     }
 
@@ -806,6 +822,15 @@ fn revoke(spaces: &mut [Option<Space>; MAX_SPACES], r: Revoked) {
         let _ = table::map(&mut mem, root, r.va, r.pa, PAGE_SIZE, mapdb::attrs_of(r.rights), false);
     }
     user::invalidate_page(asid, r.va);
+    if r.freed {
+        // SAFETY: the MDB reported the owned frame's root removed after every mapping
+        // derived from it, and each was cleared from its page table and invalidated
+        // in every CPU's TLB (the DSB in `invalidate_page` waited for that) before
+        // this one; the kernel keeps no other reference to a user frame beyond a
+        // system call, and this one holds the kernel lock. Nobody can reach it.
+        let freed = unsafe { FRAMES.free(r.pa, 1) };
+        freed.expect("invariant: an owned root's frame came from a node's pool and is freed once");
+    }
 }
 
 /// The ABI error for an MDB refusal.

@@ -39,7 +39,7 @@ pub fn dispatch(k: &mut Kernel, cur: u32, imm: u16) {
     match call {
         Syscall::Ipc => ipc::ipc(k, cur),
         Syscall::ThreadControl => {
-            let r = thread_control(k, cur, &args);
+            let r = if privileged { thread_control(k, cur, &args) } else { group_move(k, cur, &args) };
             finish(k, cur, r.map(|_| ()), &[])
         }
         Syscall::Schedule => {
@@ -83,7 +83,7 @@ pub fn dispatch(k: &mut Kernel, cur: u32, imm: u16) {
                 Err(e) => finish(k, cur, Err(e), &[]),
             }
         }
-        Syscall::Introspect => match introspect(k, cur, &args) {
+        Syscall::Introspect => match introspect(k, cur, privileged, &args) {
             Ok(v) => finish(k, cur, Ok(()), &v),
             Err(e) => finish(k, cur, Err(e), &[]),
         },
@@ -92,7 +92,7 @@ pub fn dispatch(k: &mut Kernel, cur: u32, imm: u16) {
             Err(e) => finish(k, cur, Err(e), &[]),
         },
         Syscall::SpaceControl => match space_control(k, &args) {
-            Ok(home) => finish(k, cur, Ok(()), &[home]),
+            Ok((home, group)) => finish(k, cur, Ok(()), &[home, group]),
             Err(e) => finish(k, cur, Err(e), &[]),
         },
         Syscall::SystemControl => system_control(k, cur, &args),
@@ -105,10 +105,35 @@ pub fn dispatch(k: &mut Kernel, cur: u32, imm: u16) {
             finish(k, cur, r, &[])
         }
         Syscall::Notify => {
-            let r = ipc::notify(k, cur, args[0], args[1]);
+            let r = if privileged || same_group(k, space, args[0]) {
+                ipc::notify(k, cur, args[0], args[1])
+            } else if k.lookup(args[0]).is_none() {
+                Err(Error::InvalidThread)
+            } else {
+                Err(Error::NoPrivilege)
+            };
             finish(k, cur, r, &[])
         }
     }
+}
+
+/// Whether thread `id` is in a space of `space`'s group, which is a group (not 0).
+fn same_group(k: &mut Kernel, space: u16, id: u64) -> bool {
+    let mine = k.space(space).map_or(0, |s| s.group);
+    let theirs = k.lookup(id).and_then(|t| k.tcb(t)).map(|t| t.space).and_then(|s| k.space(s)).map(|s| s.group);
+    mine != 0 && theirs == Some(mine)
+}
+
+/// A new space for a thread that `cur` creates or moves on `cpu`: homed on that CPU's
+/// node, in `cur`'s group.
+fn new_space(k: &mut Kernel, cur: u32, cpu: u32) -> Result<u16, Error> {
+    let home = crate::percpu::get(cpu as usize).map_or(NodeId::ZERO, |b| b.node);
+    let group = k.tcb(cur).map(|t| t.space).and_then(|s| k.space(s)).map_or(0, |s| s.group);
+    let space = k.create_space(home, QUOTA)?;
+    if let Some(s) = k.space(space) {
+        s.group = group;
+    }
+    Ok(space)
 }
 
 /// Writes status and results into the caller's saved registers.
@@ -161,7 +186,7 @@ fn thread_control(k: &mut Kernel, cur: u32, a: &[u64; 8]) -> Result<u32, Error> 
         _ => return Err(Error::InvalidCpu),
     };
     if existing {
-        return move_thread(k, number as u32, dest, space_of, scheduler, pager, utcb, cpu);
+        return move_thread(k, cur, number as u32, dest, space_of, scheduler, pager, utcb, cpu);
     }
     let pager_ok = pager == 0 || k.lookup(pager).is_some();
     if !pager_ok {
@@ -171,8 +196,7 @@ fn thread_control(k: &mut Kernel, cur: u32, a: &[u64; 8]) -> Result<u32, Error> 
         return Err(Error::InvalidScheduler);
     }
     let space = if space_of == dest {
-        let home = crate::percpu::get(cpu as usize).map_or(NodeId::ZERO, |b| b.node);
-        k.create_space(home, QUOTA)?
+        new_space(k, cur, cpu)?
     } else {
         let s = k.lookup(space_of).ok_or(Error::InvalidSpace)?;
         k.tcb(s).ok_or(Error::InvalidSpace)?.space
@@ -206,6 +230,7 @@ fn thread_control(k: &mut Kernel, cur: u32, a: &[u64; 8]) -> Result<u32, Error> 
 #[allow(clippy::too_many_arguments)]
 fn move_thread(
     k: &mut Kernel,
+    cur: u32,
     t: u32,
     dest: u64,
     space_of: u64,
@@ -226,8 +251,7 @@ fn move_thread(
     }
     let utcb = if utcb == 0 { old_utcb } else { utcb };
     let (space, fresh) = if space_of == dest {
-        let home = crate::percpu::get(cpu as usize).map_or(NodeId::ZERO, |b| b.node);
-        (k.create_space(home, QUOTA)?, true)
+        (new_space(k, cur, cpu)?, true)
     } else {
         let s = k.lookup(space_of).ok_or(Error::InvalidSpace)?;
         (k.tcb(s).ok_or(Error::InvalidSpace)?.space, false)
@@ -406,8 +430,8 @@ fn debug_write(k: &mut Kernel, space: u16, va: u64, len: u64) -> Result<u64, Err
 
 /// Introspect: kmem of a space, translation in a space, node of an address, where am I,
 /// how often the fast paths ran.
-fn introspect(k: &mut Kernel, cur: u32, a: &[u64; 8]) -> Result<[u64; 6], Error> {
-    use abi::introspect::{CurrentCpu, FastPaths, KmemReport, Request, Translation};
+fn introspect(k: &mut Kernel, cur: u32, privileged: bool, a: &[u64; 8]) -> Result<[u64; 6], Error> {
+    use abi::introspect::{CurrentCpu, FastPaths, KmemReport, NodeMemory, Request, Translation};
     let space_of = |k: &mut Kernel, id: abi::thread::ThreadId| -> Result<u16, Error> {
         let t = if id.is_nil() { cur } else { k.lookup(id.raw()).ok_or(Error::InvalidThread)? };
         k.tcb(t).map(|t| t.space).ok_or(Error::InvalidThread)
@@ -432,6 +456,11 @@ fn introspect(k: &mut Kernel, cur: u32, a: &[u64; 8]) -> Result<[u64; 6], Error>
         }
         Request::Translate { space, va } => {
             let s = space_of(k, space)?;
+            // Where another space's pages are in physical memory is the business of
+            // its pagers and the system, not of any thread that asks.
+            if !privileged && Some(s) != k.tcb(cur).map(|t| t.space) {
+                return Err(Error::NoPrivilege);
+            }
             let t = k.translate_user(s, va).map(|(pa, attrs)| {
                 let mut rights = abi::fpage::Rights::R;
                 if attrs.write {
@@ -444,6 +473,13 @@ fn introspect(k: &mut Kernel, cur: u32, a: &[u64; 8]) -> Result<[u64; 6], Error>
                 Translation { pa, node, rights, size_log2: 12 }
             });
             Ok(Translation::to_regs(t))
+        }
+        Request::NodeMemory { node } => {
+            let node = u32::try_from(node).ok().and_then(NodeId::new).ok_or(Error::InvalidNode)?;
+            if !crate::boot::board().nodes().any(|n| n == node) {
+                return Err(Error::InvalidNode);
+            }
+            Ok(NodeMemory { free: FRAMES.free_bytes(node), total: FRAMES.total_bytes(node) }.to_regs())
         }
         Request::NodeOfPhysical { pa } => {
             let node = FRAMES.node_of(pa).ok_or(Error::InvalidArgument)?;
@@ -476,6 +512,10 @@ fn memory_control(k: &mut Kernel, space: u16, a: &[u64; 8]) -> Result<(u64, u64)
     if flags.device {
         return device_map(k, space, a[0], a[1], a[2], flags.rights);
     }
+    if flags.free {
+        let request = abi::memory_control::MemoryControlRequest::decode([a[0], a[1], a[2], a[3]])?;
+        return free_block(k, space, request.dest, request.block_size()).map(|freed| (freed, 0));
+    }
     let node = u32::try_from(a[0]).ok().and_then(NodeId::new).ok_or(Error::InvalidNode)?;
     if !crate::boot::board().nodes().any(|n| n == node) {
         return Err(Error::InvalidNode);
@@ -500,7 +540,8 @@ fn memory_control(k: &mut Kernel, space: u16, a: &[u64; 8]) -> Result<(u64, u64)
     for off in (0..size).step_by(abi::PAGE_SIZE as usize) {
         if k.translate_user(space, va + off).is_some() {
             // SAFETY: the block was just allocated by this call and is mapped nowhere.
-            let _ = unsafe { FRAMES.free(pa, frames) };
+            let freed = unsafe { FRAMES.free(pa, frames) };
+            freed.expect("invariant: the block this call allocated");
             return Err(Error::InvalidArgument);
         }
     }
@@ -510,31 +551,83 @@ fn memory_control(k: &mut Kernel, space: u16, a: &[u64; 8]) -> Result<(u64, u64)
         // SAFETY: the block was just allocated for this call; zeroing it before the
         // user sees it (no data leaks between spaces).
         unsafe { crate::arch::tables::zero_frame(pa + off) };
-        if let Err(e) = k.map_root(space, va + off, pa + off, rights) {
+        if let Err(e) = k.map_root(space, va + off, pa + off, rights, super::Frame::Owned) {
+            // The pages mapped so far are owned roots: unmapping them gives their
+            // frames back (`revoke`); the rest were never mapped.
             for j in 0..i {
                 k.unmap_recursive(space, va + j * abi::PAGE_SIZE, crate::mdb::Rights::ALL, true);
             }
-            // SAFETY: the block is ours and no longer mapped anywhere.
-            let _ = unsafe { FRAMES.free(pa, frames) };
+            for j in i..frames as u64 {
+                // SAFETY: frame j of the block is ours and was never mapped.
+                let freed = unsafe { FRAMES.free(pa + j * abi::PAGE_SIZE, 1) };
+                freed.expect("invariant: a frame of the block this call allocated");
+            }
             return Err(e);
         }
     }
     Ok((pa, u64::from(used.raw())))
 }
 
-/// SpaceControl: report (and optionally set privileged on) a space.
-fn space_control(k: &mut Kernel, a: &[u64; 8]) -> Result<u64, Error> {
-    let flags = abi::syscall::SpaceControlFlags::from_raw(a[1])?;
-    if a[2] != 0 {
+/// MemoryControl with the free flag: gives back the block `[va, va + size)` of
+/// `space`. Decode, then act: every page must be an owned root of `space` (memory it
+/// got from `MemoryControl`), or nothing happens (`InvalidArgument`). Then each page
+/// is unmapped with everything derived from it, everywhere, and its frame goes back to
+/// its node's pool (in `revoke`, when the MDB reports the root gone). Returns the
+/// frames freed.
+fn free_block(k: &mut Kernel, space: u16, va: u64, size: u64) -> Result<u64, Error> {
+    let sid = crate::mdb::SpaceId::new(u32::from(space));
+    let owned = |k: &Kernel, page: u64| k.mdb.lookup(sid, page).is_some_and(|e| k.mdb.entry(e).owned());
+    let pages = (0..size / abi::PAGE_SIZE).map(|i| va + i * abi::PAGE_SIZE);
+    if !pages.clone().all(|page| owned(k, page)) {
         return Err(Error::InvalidArgument);
     }
+    for page in pages {
+        k.unmap_recursive(space, page, crate::mdb::Rights::ALL, true);
+    }
+    Ok(size / abi::PAGE_SIZE)
+}
+
+/// SpaceControl: report (and optionally set privileged on, or put in a group) a space.
+fn space_control(k: &mut Kernel, a: &[u64; 8]) -> Result<(u64, u64), Error> {
+    let (flags, group) = abi::syscall::SpaceControlFlags::decode(a[1], a[2])?;
     let t = k.lookup(a[0]).ok_or(Error::InvalidSpace)?;
     let s = k.tcb(t).map(|t| t.space).ok_or(Error::InvalidSpace)?;
     let space = k.space(s).ok_or(Error::InvalidSpace)?;
     if flags.privileged {
         space.privileged = true;
     }
-    Ok(u64::from(space.home.raw()))
+    if let Some(group) = group {
+        space.group = group;
+    }
+    Ok((u64::from(space.home.raw()), u64::from(space.group)))
+}
+
+/// ThreadControl by an unprivileged thread: only a move of a thread of the caller's
+/// group into another (unprivileged) space of the group (see the ABI). Decode and
+/// check everything, then move as a privileged caller would.
+fn group_move(k: &mut Kernel, cur: u32, a: &[u64; 8]) -> Result<u32, Error> {
+    let (dest, space_of, scheduler, pager) = (a[0], a[1], a[2], a[3]);
+    let group_of = |k: &mut Kernel, id: u64| -> Option<(u16, bool)> {
+        let t = k.lookup(id)?;
+        let s = k.tcb(t)?.space;
+        k.space(s).map(|s| (s.group, s.privileged))
+    };
+    let mine = k.tcb(cur).map(|t| t.space).and_then(|s| k.space(s)).map_or(0, |s| s.group);
+    // Creating (a dest that does not exist), deleting (space NIL), a new space
+    // (space == dest): privileged. So are threads and spaces outside the group.
+    let in_group = |k: &mut Kernel, id: u64| group_of(k, id).is_some_and(|(g, _)| g == mine);
+    let target_ok = group_of(k, space_of).is_some_and(|(g, privileged)| g == mine && !privileged);
+    if mine == 0
+        || space_of == 0
+        || space_of == dest
+        || !in_group(k, dest)
+        || !target_ok
+        || (pager != 0 && !in_group(k, pager))
+        || (scheduler != 0 && !in_group(k, scheduler))
+    {
+        return Err(Error::NoPrivilege);
+    }
+    thread_control(k, cur, a)
 }
 
 /// SystemControl: power off with a status (the root task ends the run this way).

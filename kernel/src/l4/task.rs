@@ -10,6 +10,11 @@
 //! memory node by node with `MemoryControl`, starts the other programs of the initrd,
 //! and pages them.
 //!
+//! Its program and stack frames are mapping-database roots the kernel *lends*, like
+//! the initrd's pages, not memory the root owns: `MemoryControl`'s free refuses
+//! them, so the root cannot give away the code it runs; they live as long as the
+//! system does.
+//!
 //! The layout of the root task's space, below its program (linked at 0x40_0000 by
 //! `linker/user.ld`):
 //!
@@ -22,7 +27,7 @@
 //!  0x11_0000_0000  the device tree, read-only (at its offset in the first page)
 //! ```
 
-use super::KERNEL;
+use super::{Frame, KERNEL};
 use crate::arch::{phys, tables};
 use crate::boot::FRAMES;
 use crate::exception::TrapFrame;
@@ -134,20 +139,20 @@ pub fn start_root(initrd: PhysRange, cpu: u32, node: NodeId) -> Result<(), RootE
                 // SAFETY: `pa` is a frame just allocated for this program's page.
                 unsafe { phys::write_bytes(pa + (from - page), src) };
             }
-            k.map_root(space, page, pa, rights)?;
+            k.map_root(space, page, pa, rights, Frame::Lent)?;
             page += abi::PAGE_SIZE;
         }
     }
     let mut page = ROOT_STACK_TOP - ROOT_STACK_SIZE;
     while page < ROOT_STACK_TOP {
         let pa = user_frame(node)?;
-        k.map_root(space, page, pa, crate::mdb::Rights::READ.union(crate::mdb::Rights::WRITE))?;
+        k.map_root(space, page, pa, crate::mdb::Rights::READ.union(crate::mdb::Rights::WRITE), Frame::Lent)?;
         page += abi::PAGE_SIZE;
     }
     let mut off = 0;
     while off < initrd.size {
         let pa = (initrd.base & !(abi::PAGE_SIZE - 1)) + off;
-        k.map_root(space, INITRD_ADDRESS + off, pa, crate::mdb::Rights::READ)?;
+        k.map_root(space, INITRD_ADDRESS + off, pa, crate::mdb::Rights::READ, Frame::Lent)?;
         off += abi::PAGE_SIZE;
     }
     // The device tree, read-only (the kernel keeps it reserved for good).
@@ -155,7 +160,7 @@ pub fn start_root(initrd: PhysRange, cpu: u32, node: NodeId) -> Result<(), RootE
         let first = pa & !(abi::PAGE_SIZE - 1);
         let mut off = 0;
         while first + off < pa + size {
-            k.map_root(space, DTB_ADDRESS + off, first + off, crate::mdb::Rights::READ)?;
+            k.map_root(space, DTB_ADDRESS + off, first + off, crate::mdb::Rights::READ, Frame::Lent)?;
             off += abi::PAGE_SIZE;
         }
     }

@@ -402,11 +402,17 @@ impl Frames {
     /// Checked first: the count, the block alignment, that one node owns the whole
     /// block, and that the node does not end up with more free bytes than it has.
     ///
+    /// A block may come back in pieces: every naturally aligned sub-block of an
+    /// allocation (a single frame of a 2 MiB block, say) may be freed on its own, as
+    /// the user memory that `MemoryControl` hands out in blocks comes back page by
+    /// page. The buddy heap keeps no record of its allocations, and the pieces merge as
+    /// they return.
+    ///
     /// # Safety
-    /// `pa` was returned by [`Frames::alloc_on`] or [`Frames::alloc_near`] of this
-    /// `Frames` for a count with the same [`block_frames`] as `frames`, has not been
-    /// freed since, and nothing uses the block any more (the allocator writes its list
-    /// links into it).
+    /// `[pa, pa + block_frames(frames) frames)` is all or a naturally aligned part of a
+    /// block returned by [`Frames::alloc_on`] or [`Frames::alloc_near`] of this
+    /// `Frames`, no part of it has been freed since, and nothing uses it any more (the
+    /// allocator writes its list links into it).
     pub unsafe fn free(&self, pa: u64, frames: usize) -> Result<(), FrameError> {
         let layout = block_layout(frames)?;
         let size = layout.size() as u64;
@@ -556,6 +562,21 @@ mod tests {
 
     fn order(f: &Frames, node: u32) -> Vec<u32> {
         f.fallback_order(n(node)).map(NodeId::raw).collect()
+    }
+
+    #[test]
+    fn a_block_comes_back_page_by_page_and_merges_again() {
+        let (f, mem) = frames(&[16]);
+        let block = f.alloc_on(n(0), 8).unwrap();
+        assert_eq!(f.free_bytes(n(0)), 8 * P);
+        for i in [3u64, 0, 7, 1, 2, 6, 4, 5] {
+            // SAFETY: frame i of the 8-frame block just allocated, unused, freed once.
+            unsafe { f.free(block + i * P, 1) }.unwrap();
+        }
+        assert_eq!(f.free_bytes(n(0)), 16 * P);
+        // Merged: the whole node is one block again.
+        let all = f.alloc_on(n(0), 16).unwrap();
+        assert_eq!(all, mem[0].range.base);
     }
 
     #[test]

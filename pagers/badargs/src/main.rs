@@ -15,7 +15,9 @@
 //!   not waiting for `SendTimeout`, a spinner so that a finite timeout can expire),
 //!   and starts a child in a new, unprivileged space that makes the privileged calls
 //!   and reports the statuses back by IPC (it pages the child as `pagers/root` pages
-//!   its worker);
+//!   its worker); the child is in a group with a peer space, beside a stranger's
+//!   group and a privileged space of its own group, and tries every move and
+//!   notification a group allows and every one it refuses (`GROUP_CASES`);
 //! - **as an unprivileged child** it makes the privileged calls itself and skips the
 //!   cases that need privilege (`skipped=` in the report).
 //!
@@ -426,7 +428,11 @@ mod user {
             ("Introspect: CurrentCpu", q(3, 0, 0, 0), Want::Ok),
             ("Introspect: FastPaths", q(4, 0, 0, 0), Want::Ok),
             ("Introspect: FastPaths with x3 != 0", q(4, 0, 0, 1), err(InvalidArgument)),
-            ("Introspect: unknown query 5", q(5, 0, 0, 0), err(InvalidArgument)),
+            ("Introspect: NodeMemory of node 0", q(5, 0, 0, 0), Want::Ok),
+            ("Introspect: NodeMemory of node 64", q(5, 64, 0, 0), err(InvalidNode)),
+            ("Introspect: NodeMemory of node u64::MAX", q(5, u64::MAX, 0, 0), err(InvalidNode)),
+            ("Introspect: NodeMemory with x2 != 0", q(5, 0, 1, 0), err(InvalidArgument)),
+            ("Introspect: unknown query 6", q(6, 0, 0, 0), err(InvalidArgument)),
             ("Introspect: query u64::MAX", q(u64::MAX, 0, 0, 0), err(InvalidArgument)),
             ("Introspect: CurrentCpu with x1 != 0", q(3, 1, 0, 0), err(InvalidArgument)),
             ("Introspect: KmemReport with x2 != 0", q(0, me, 1, 0), err(InvalidArgument)),
@@ -489,7 +495,7 @@ mod user {
             // A child makes the privileged calls itself; the cases that need a thread
             // of its own (partners for IPC, a child space) need privilege to set up.
             let statuses = unprivileged_calls(me, role.pager);
-            judge_unprivileged(&mut t, statuses);
+            judge_unprivileged(&mut t, &statuses);
             t.skipped += 1;
         }
 
@@ -530,6 +536,68 @@ mod user {
         ("unprivileged: SpaceControl making my space privileged", Error::NoPrivilege),
     ];
 
+    /// The group cases of an unprivileged child in group [`GROUP`] (see
+    /// [`group_calls`]): what a program may do with its own threads and spaces, and
+    /// every way of reaching outside them.
+    const GROUP_CASES: [(&str, Want); 13] = [
+        ("group: Notify a thread of my group", Want::Ok),
+        ("group: Notify a thread of another group", err(Error::NoPrivilege)),
+        ("group: move my group's thread into my space", Want::Ok),
+        ("group: move it back into its space", Want::Ok),
+        ("group: move my group's thread into another group's space", err(Error::NoPrivilege)),
+        ("group: move another group's thread into my space", err(Error::NoPrivilege)),
+        ("group: move my group's thread into a new space", err(Error::NoPrivilege)),
+        ("group: delete my group's thread", err(Error::NoPrivilege)),
+        ("group: move my group's thread into a privileged space of my group", err(Error::NoPrivilege)),
+        ("group: move my group's thread and give it a pager outside the group", err(Error::NoPrivilege)),
+        ("group: create a thread in my space", err(Error::NoPrivilege)),
+        ("group: Translate in another space", err(Error::NoPrivilege)),
+        ("group: Translate in my own space", Want::Ok),
+    ];
+    /// The child's group, the other group, and their threads (made by the root role,
+    /// never started: a thread need not run to be moved or notified).
+    const GROUP: u64 = 7;
+    const OTHER_GROUP: u64 = 8;
+    /// In a space of the child's group; a second thread of that space (which moves).
+    const PEER: u64 = 0x44;
+    const MOVER: u64 = 0x45;
+    /// In a space of the other group; in a privileged space of the child's group.
+    const STRANGER: u64 = 0x46;
+    const PRIVILEGED_PEER: u64 = 0x47;
+    const PEER_UTCB: u64 = 0x30_0000;
+    const MOVER_UTCB: u64 = 0x31_0000;
+
+    /// Makes the [`GROUP_CASES`] calls from the child `me`; their statuses. No statics.
+    #[inline(never)]
+    fn group_calls(me: u64) -> [u64; 13] {
+        let (peer, mover, stranger, privileged) =
+            (id(PEER, 1), id(MOVER, 1), id(STRANGER, 1), id(PRIVILEGED_PEER, 1));
+        let root = ThreadId::ROOT.raw();
+        let here = u64::MAX; // ThreadControl's "the caller's CPU"
+        let tc = |dest, space, scheduler, pager| [dest, space, scheduler, pager, 0, here, 0, 0];
+        let translate = |space, va| [1, space, va, 0, 0, 0, 0, 0];
+        let calls: [(Syscall, [u64; 8]); 13] = [
+            (Syscall::Notify, [peer, 1, 0, 0, 0, 0, 0, 0]),
+            (Syscall::Notify, [stranger, 1, 0, 0, 0, 0, 0, 0]),
+            (Syscall::ThreadControl, tc(mover, me, 0, 0)),
+            (Syscall::ThreadControl, tc(mover, peer, 0, 0)),
+            (Syscall::ThreadControl, tc(mover, stranger, 0, 0)),
+            (Syscall::ThreadControl, tc(stranger, me, 0, 0)),
+            (Syscall::ThreadControl, tc(mover, mover, 0, 0)),
+            (Syscall::ThreadControl, tc(mover, 0, 0, 0)),
+            (Syscall::ThreadControl, tc(mover, privileged, 0, 0)),
+            (Syscall::ThreadControl, tc(mover, me, 0, root)),
+            (Syscall::ThreadControl, [id(0x48, 1), me, me, me, 0x32_0000, here, 0, 0]),
+            (Syscall::Introspect, translate(root, abi::kip::KIP_ADDRESS)),
+            (Syscall::Introspect, translate(me, CHILD_STACK_TOP - 8)),
+        ];
+        let mut out = [0; 13];
+        for (slot, (call, args)) in out.iter_mut().zip(calls) {
+            *slot = svc(call.number(), args)[0];
+        }
+        out
+    }
+
     /// Makes the [`UNPRIVILEGED`] calls; returns their statuses. Uses no statics: it
     /// also runs in a child space that shares only this program's code pages.
     #[inline(never)]
@@ -552,9 +620,55 @@ mod user {
         out
     }
 
-    fn judge_unprivileged(t: &mut Tally, statuses: [u64; 8]) {
+    fn judge_unprivileged(t: &mut Tally, statuses: &[u64]) {
         for ((name, want), got) in UNPRIVILEGED.iter().zip(statuses) {
-            t.status(name, got, Want::Err(*want));
+            t.status(name, *got, Want::Err(*want));
+        }
+    }
+
+    fn judge_group(t: &mut Tally, statuses: &[u64]) {
+        for ((name, want), got) in GROUP_CASES.iter().zip(statuses) {
+            t.status(name, *got, *want);
+        }
+    }
+
+    /// The group scene of the child's cases: the child's space and a peer space in
+    /// [`GROUP`] (with a second thread, the mover), a stranger's space in
+    /// [`OTHER_GROUP`], and a privileged space in [`GROUP`]. False (and said why) if a
+    /// step fails.
+    fn group_scene(me: u64, child: u64) -> bool {
+        let sc = |space: u64, control: u64, group: u64| {
+            svc(Syscall::SpaceControl.number(), [space, control, group, 0, 0, 0, 0, 0])[0]
+        };
+        let make = |t: u64, space: u64, utcb: u64| {
+            svc(Syscall::ThreadControl.number(), [t, space, me, me, utcb, u64::MAX, 0, 0])[0]
+        };
+        let (peer, mover, stranger, privileged) =
+            (id(PEER, 1), id(MOVER, 1), id(STRANGER, 1), id(PRIVILEGED_PEER, 1));
+        let steps = [
+            ("put the child in its group", sc(child, 2, GROUP)),
+            ("make the peer", make(peer, peer, PEER_UTCB)),
+            ("put the peer in the group", sc(peer, 2, GROUP)),
+            ("make the mover", make(mover, peer, MOVER_UTCB)),
+            ("make the stranger", make(stranger, stranger, PEER_UTCB)),
+            ("put the stranger in another group", sc(stranger, 2, OTHER_GROUP)),
+            ("make the privileged peer", make(privileged, privileged, PEER_UTCB)),
+            ("put it in the group, privileged", sc(privileged, 3, GROUP)),
+        ];
+        for (what, status) in steps {
+            if status != 0 {
+                println!("badargs: group scene: cannot {what}: {}", Status(status));
+                return false;
+            }
+        }
+        true
+    }
+
+    /// Deletes the group scene's threads (and so their spaces).
+    fn group_scene_gone(me: u64) {
+        let _ = me;
+        for t in [MOVER, PEER, STRANGER, PRIVILEGED_PEER] {
+            let _ = svc(Syscall::ThreadControl.number(), [id(t, 1), 0, 0, 0, 0, 0, 0, 0]);
         }
     }
 
@@ -646,13 +760,16 @@ mod user {
         let sc = |space: u64, control: u64, x2: u64| [space, control, x2, 0, 0, 0, 0, 0];
         let table = [
             ("SpaceControl: read my space", sc(me, 0, 0), Want::Ok),
-            ("SpaceControl: reserved control bit 1", sc(me, 2, 0), err(InvalidArgument)),
+            ("SpaceControl: reserved control bit 2", sc(me, 4, 0), err(InvalidArgument)),
+            ("SpaceControl: group 65536", sc(me, 2, 1 << 16), err(InvalidArgument)),
+            ("SpaceControl: group u64::MAX", sc(me, 2, u64::MAX), err(InvalidArgument)),
             ("SpaceControl: control u64::MAX", sc(me, u64::MAX, 0), err(InvalidArgument)),
             ("SpaceControl: space NIL", sc(0, 0, 0), err(InvalidSpace)),
             ("SpaceControl: space ANY", sc(u64::MAX, 0, 0), err(InvalidSpace)),
             ("SpaceControl: space names no thread", sc(bad.unused, 0, 0), err(InvalidSpace)),
             ("SpaceControl: space stale", sc(bad.stale, 0, 0), err(InvalidSpace)),
-            ("SpaceControl: x2 reserved but nonzero", sc(me, 0, 1), err(InvalidArgument)),
+            ("SpaceControl: a group in x2 without the group bit", sc(me, 0, 1), err(InvalidArgument)),
+            ("SpaceControl: my own group set to 0", sc(me, 2, 0), Want::Ok),
         ];
         for row in table {
             t.row(Syscall::SpaceControl, row);
@@ -751,7 +868,27 @@ mod user {
                 mc(0, 2, abi::kip::KIP_ADDRESS, RW_NEAREST),
                 err(InvalidArgument),
             ),
-            ("MemoryControl: reserved flag bit 2", mc(0, 0, free, RW | 4), err(InvalidArgument)),
+            ("MemoryControl: reserved flag bit 3", mc(0, 0, free, RW | 8), err(InvalidArgument)),
+            ("MemoryControl: free with rights", mc(0, 0, SCRATCH, RW | 4), err(InvalidArgument)),
+            ("MemoryControl: free with the nearest flag", mc(0, 0, SCRATCH, 1 | 4), err(InvalidArgument)),
+            ("MemoryControl: free with a node", mc(1, 0, SCRATCH, 4), err(InvalidArgument)),
+            ("MemoryControl: free of an unmapped page", mc(0, 0, free, 4), err(InvalidArgument)),
+            (
+                "MemoryControl: free of my program (not memory I asked for)",
+                mc(0, 0, program, 4),
+                err(InvalidArgument),
+            ),
+            ("MemoryControl: free of the KIP", mc(0, 0, abi::kip::KIP_ADDRESS, 4), err(InvalidArgument)),
+            ("MemoryControl: free of my UTCB", mc(0, 0, ROOT_UTCB, 4), err(InvalidArgument)),
+            (
+                "MemoryControl: free misaligned for its order",
+                mc(0, 1, SCRATCH + 0x1000, 4),
+                err(InvalidArgument),
+            ),
+            ("MemoryControl: free of a block partly unmapped", mc(0, 3, SCRATCH, 4), err(InvalidArgument)),
+            ("MemoryControl: a page to give back", mc(0, 0, free, RW), Want::Ok),
+            ("MemoryControl: give it back", mc(0, 0, free, 4), Want::Ok),
+            ("MemoryControl: give it back twice", mc(0, 0, free, 4), err(InvalidArgument)),
             ("MemoryControl: device flag on RAM", mc(ram_base, 0, free, RW | 2), err(InvalidArgument)),
             ("MemoryControl: reserved flag bit 63", mc(0, 0, free, RW | 1 << 63), err(InvalidArgument)),
             // Last: the kernel serves this one from another node and maps it.
@@ -1088,6 +1225,10 @@ mod user {
     fn child_space_cases(t: &mut Tally, me: u64) {
         let child = id(CHILD, 1);
         let r = svc(Syscall::ThreadControl.number(), [child, child, me, me, CHILD_UTCB, u64::MAX, 0, 0]);
+        if r[0] == 0 && !group_scene(me, child) {
+            t.failed += 1;
+            return;
+        }
         let start = (ExregsControl::START | ExregsControl::SET_SP | ExregsControl::SET_IP).raw();
         let s = svc(
             Syscall::ExchangeRegisters.number(),
@@ -1139,11 +1280,14 @@ mod user {
                 };
                 reply = [tag(0, 0, 2), w0, w1];
             } else if label == RESULTS {
-                let mut statuses = [0u64; 8];
+                // Eight statuses a word, in MR1..MR3.
+                let mut statuses = [0u64; 24];
                 for (i, s) in statuses.iter_mut().enumerate() {
-                    *s = (r[4] >> (8 * i)) & 0xFF;
+                    *s = (r[4 + i / 8] >> (8 * (i % 8))) & 0xFF;
                 }
-                judge_unprivileged(t, statuses);
+                judge_unprivileged(t, &statuses[..UNPRIVILEGED.len()]);
+                judge_group(t, &statuses[UNPRIVILEGED.len()..UNPRIVILEGED.len() + GROUP_CASES.len()]);
+                group_scene_gone(me);
                 return;
             } else {
                 println!("badargs: unexpected message from the child, label {label:#x}");
@@ -1161,13 +1305,19 @@ mod user {
             core::ptr::read_volatile((utcb as usize + abi::utcb::MY_GLOBAL_ID_OFFSET) as *const u64)
         };
         let root = ThreadId::ROOT.raw();
+        // The group's cases first: the unprivileged list ends with an escalation
+        // attempt that must not have worked when they run.
+        let group = group_calls(me);
         let statuses = unprivileged_calls(me, root);
-        let mut packed = 0u64;
-        for (i, s) in statuses.iter().enumerate() {
-            packed |= (s & 0xFF) << (8 * i);
+        let mut packed = [0u64; 3];
+        for (i, s) in statuses.iter().chain(group.iter()).enumerate() {
+            packed[i / 8] |= (s & 0xFF) << (8 * (i % 8));
         }
         let never = Timeouts::NEVER.pack();
-        let _ = svc(Syscall::Ipc.number(), [root, 0, never, tag(RESULTS, 1, 0), packed, 0, 0, 0]);
+        let _ = svc(
+            Syscall::Ipc.number(),
+            [root, 0, never, tag(RESULTS, 3, 0), packed[0], packed[1], packed[2], 0],
+        );
         loop {
             let _ = svc(Syscall::Ipc.number(), [0, root, never, 0, 0, 0, 0, 0]);
         }

@@ -291,7 +291,7 @@ pub fn load(image: &Image, elf: &bootfmt::elf::Elf<'_>, node: u64) -> Result<(),
 /// maps it at `scratch` in the root's space with `rights`.
 #[cfg(all(target_arch = "aarch64", target_os = "none"))]
 pub fn frame(node: u64, scratch: u64, rights: Rights) -> Result<(), abi::Error> {
-    let flags = abi::memory_control::MemoryControlFlags { nearest_if_exhausted: true, rights, device: false };
+    let flags = abi::memory_control::MemoryControlFlags { nearest_if_exhausted: true, rights, device: false, free: false };
     rt::sys::memory_control(node, 0, scratch, flags.raw()).map(|_| ())
 }
 

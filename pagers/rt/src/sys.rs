@@ -106,9 +106,31 @@ pub fn arm_user_timer(handler: u64, deadline: u64) -> Result<(), Error> {
 /// `SpaceControl`: report the home node of `space`'s space (a thread in it) and, with
 /// `privileged`, make its threads privileged.
 pub fn space_control(space: u64, privileged: bool) -> Result<u64, Error> {
-    let flags = abi::syscall::SpaceControlFlags { privileged }.raw();
+    let flags = abi::syscall::SpaceControlFlags { privileged, group: false }.raw();
     let r = raw(Syscall::SpaceControl, [space, flags, 0, 0, 0, 0, 0, 0]);
     status(r[0]).map(|()| r[1])
+}
+
+/// `SpaceControl` with the group bit: puts `space`'s space in `group` (and, with
+/// `privileged`, makes it privileged). Returns the space's home node.
+pub fn set_group(space: u64, group: u16, privileged: bool) -> Result<u64, Error> {
+    let flags = abi::syscall::SpaceControlFlags { privileged, group: true }.raw();
+    let r = raw(Syscall::SpaceControl, [space, flags, u64::from(group), 0, 0, 0, 0, 0]);
+    status(r[0]).map(|()| r[1])
+}
+
+/// `MemoryControl` with the free flag: gives back the block of `2^order` pages at
+/// `va` (memory `memory_control` put there); every mapping derived from it goes, and
+/// the frames return to their node. Returns the frames freed.
+pub fn memory_free(va: u64, order: u64) -> Result<u64, Error> {
+    let flags = abi::memory_control::MemoryControlFlags::FREE.raw();
+    let r = raw(Syscall::MemoryControl, [0, order, va, flags, 0, 0, 0, 0]);
+    status(r[0]).map(|()| r[1])
+}
+
+/// Free and total bytes of `node`'s frame pool (`Introspect`, `NodeMemory`).
+pub fn node_memory(node: u64) -> Result<abi::introspect::NodeMemory, Error> {
+    introspect(abi::introspect::Request::NodeMemory { node }.encode()).map(abi::introspect::NodeMemory::from_regs)
 }
 
 /// `Notify`: queue `word` for `dest` (delivered at its next open receive); never blocks.
