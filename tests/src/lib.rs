@@ -14,17 +14,19 @@
 //! 6. [`boot`]: the boot-test matrix and the judgement of each boot; [`dtb`] edits QEMU's
 //!    device tree for the machines QEMU cannot build from options.
 //!
-//! The binaries are thin: `qemu-run` (behind `scripts/run`), `boot-tests` (the last stage of
+//! The binaries are thin: `qemu-run` (behind `scripts/run`), `boot-tests` (the QEMU stage of
 //! `scripts/test`), `topology` (behind `scripts/topology`, the device-tree parser on a
 //! `.dtb` file) and `mkinitrd` (packs the user programs into the initrd and checks it, see
 //! [`initrd`]). [`cli`] holds `qemu-run`'s option parsing so that it is tested too.
-//! [`plot`] draws the benchmark results as SVG charts for the README, with no plotting
-//! dependency.
+//! [`plot`] draws the benchmark results as SVG charts for the book, with no plotting
+//! dependency; [`doccheck`] checks that the book and the README name only files, items and
+//! links that exist (`doc-check`, a stage of `scripts/test`).
 
 #![forbid(unsafe_code)]
 
 pub mod boot;
 pub mod cli;
+pub mod doccheck;
 pub mod dtb;
 pub mod eval;
 pub mod failures;
