@@ -11,6 +11,8 @@
 #     build_user       # every user program (pagers/NAME/src/main.rs), aarch64-unknown-none
 #     build_initrd     # build_user, then pack them all into target/initrd.cpio
 #     build_bench_initrd  # pagers/bench as the root task: target/bench/initrd.cpio
+#     ensure_mdbook    # mdBook (pinned, from crates.io) in target/tools/bin, built once
+#     build_book       # docs/ -> target/book/ (the book); fails on any mdBook warning
 #
 # Everything a fresh Debian machine lacks is installed here (CI runs as root with no
 # standard input), so no step of the project depends on what someone installed by hand.
@@ -249,6 +251,52 @@ check_bench_initrd() {
     build_initrd >/dev/null
     build_bench_initrd >/dev/null
     "$HARNESS_BIN/mkinitrd" --check "$BENCH_INITRD"
+}
+
+# mdBook, which builds the book in docs/: one pinned version, installed from crates.io by
+# cargo into a directory of the build output (so `cargo clean` removes it and a fresh
+# clone or CI builds it once: about a minute on 2 cores). Without its default features
+# (`search`, `serve`, `watch`): the book needs only `mdbook build`, and a third of the
+# dependencies go.
+MDBOOK_VERSION=0.5.4
+TOOLS_DIR="$TARGET_DIR/tools"
+MDBOOK="$TOOLS_DIR/bin/mdbook"
+BOOK_DIR="$TARGET_DIR/book"
+
+# ensure_mdbook: installs mdBook $MDBOOK_VERSION at $MDBOOK unless that version is there.
+ensure_mdbook() {
+    if [[ -x "$MDBOOK" && "$("$MDBOOK" --version 2>/dev/null)" == "mdbook v$MDBOOK_VERSION" ]]; then
+        return 0
+    fi
+    command -v cargo >/dev/null || die "cargo not found: install Rust with rustup (https://rustup.rs)"
+    say "installing mdBook $MDBOOK_VERSION from crates.io into $TOOLS_DIR (once)"
+    (cd "$ROOT" && cargo install mdbook --quiet --locked --version "=$MDBOOK_VERSION" \
+        --no-default-features --root "$TOOLS_DIR") ||
+        die "cargo install mdbook $MDBOOK_VERSION failed (it needs crates.io)"
+    [[ -x "$MDBOOK" ]] || die "cargo installed no mdbook at $MDBOOK"
+}
+
+# build_book: builds the book (docs/) into $BOOK_DIR. mdBook reports problems (a missing
+# include, unbalanced HTML) as WARN/ERROR log lines and still exits 0, so any such line
+# is a failure here: warnings denied. Broken links and stale code references are
+# doc-check's (tests/src/doccheck.rs), which mdBook does not check.
+build_book() {
+    ensure_mdbook
+    local log status
+    log="$(cd "$ROOT/docs" && "$MDBOOK" build --dest-dir "$BOOK_DIR" 2>&1)"
+    status=$?
+    [[ -z "$log" ]] || echo "$log"
+    ((status == 0)) || die "mdbook build failed (exit status $status)"
+    if grep -qE '(^|[^A-Za-z])(WARN|ERROR)([^A-Za-z]|$)' <<<"$log"; then
+        die "mdbook warned (see above): warnings are errors for the book"
+    fi
+    say "book: $BOOK_DIR/index.html"
+}
+
+# check_docs: every file, item and link that README.md and docs/ name must exist (the
+# harness's doc-check, built by build_harness).
+check_docs() {
+    "$HARNESS_BIN/doc-check" "$ROOT"
 }
 
 # check_self_contained: a clone is all a user has. Fails if a tracked file other than

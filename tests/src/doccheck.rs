@@ -180,7 +180,7 @@ impl<'t> Index<'t> {
             }
         }
         let top = tree.paths().map(|p| p.split('/').next().unwrap_or(p).to_string()).collect();
-        let boot_tests = tree.text(BOOT_TESTS).map(string_literals).unwrap_or_default();
+        let boot_tests = BOOT_TESTS.iter().filter_map(|f| tree.text(f)).flat_map(string_literals).collect();
         Index { tree, crates, top, boot_tests }
     }
 
@@ -220,8 +220,9 @@ impl<'t> Index<'t> {
     }
 }
 
-/// The boot-test matrix: a name after "boot test" must be a string literal in it.
-pub const BOOT_TESTS: &str = "tests/src/boot.rs";
+/// The boot-test matrix: a name after "boot test" must be a string literal in one of
+/// these files (the matrix, and the failure matrix's names of its cases).
+pub const BOOT_TESTS: [&str; 2] = ["tests/src/boot.rs", "tests/src/failures.rs"];
 
 /// The string literals of `text` that could be names (`"numa-2x2"`).
 fn string_literals(text: &str) -> BTreeSet<String> {
@@ -727,7 +728,7 @@ fn check_file(index: &Index<'_>, file: &str, text: &str, out: &mut Outcome) {
             let known = index.boot_tests.contains(name.trim_end_matches('*'))
                 || name.strip_suffix('*').is_some_and(|p| index.boot_tests.iter().any(|t| t.starts_with(p)));
             if !known {
-                report(n, format!("boot test `{name}` is not in {BOOT_TESTS}"), out);
+                report(n, format!("boot test `{name}` is not in {}", BOOT_TESTS.join(" or ")), out);
             }
         }
         // Code spans.
@@ -933,14 +934,18 @@ mod tests {
     #[test]
     fn boot_tests_must_be_in_the_matrix() {
         let matrix = "BootTest::new(\"numa-2x2\", ..); BootTest::new(\"numademo-4-nodes\", ..); [\"l4test\"]";
-        let doc = "boot tests `numa-2x2` (two nodes), `l4test` and\n`numa-3x3`; boot test `numademo*`,\n\
+        let doc = "boot tests `numa-2x2` (two nodes), `l4test` and\n`numa-3x3`; boot test `numademo*`, `bad-elf-*`,\n\
                    every boot test requires `report: boot`, boot test `uboot`: x `not-a-test`\n";
-        let f = findings(&[(BOOT_TESTS, matrix), ("docs/src/boot.md", doc)]);
+        let f = findings(&[
+            (BOOT_TESTS[0], matrix),
+            (BOOT_TESTS[1], "\"bad-elf-magic\""),
+            ("docs/src/boot.md", doc),
+        ]);
         assert_eq!(
             f,
             [
-                "docs/src/boot.md:2: boot test `numa-3x3` is not in tests/src/boot.rs",
-                "docs/src/boot.md:3: boot test `uboot` is not in tests/src/boot.rs"
+                "docs/src/boot.md:2: boot test `numa-3x3` is not in tests/src/boot.rs or tests/src/failures.rs",
+                "docs/src/boot.md:3: boot test `uboot` is not in tests/src/boot.rs or tests/src/failures.rs"
             ]
         );
     }

@@ -3,9 +3,9 @@
 //!
 //! `scripts/bench` measures the NUMA evaluation: page faults against the sharing degree, the
 //! cost of a global unmap against the node count, and the fraction of remote accesses with one
-//! address space against per-node spaces. The README shows those results as pictures, and this
-//! module draws them as SVG, so the pictures come from the same run as the numbers with no
-//! plotting dependency and no Python on the machine. Two shapes cover the evaluation:
+//! address space against per-node spaces. The book (`docs/src/results.md`) shows those
+//! results as pictures, and this module draws them as SVG, so the pictures come from the
+//! same run as the numbers with no plotting dependency and no Python on the machine. Two shapes cover the evaluation:
 //! [`line_chart`] (a metric against a numeric x, such as the node count) and [`bar_chart`]
 //! (variants side by side in each configuration).
 //!
