@@ -1,11 +1,14 @@
 // SPDX-License-Identifier: MIT OR Apache-2.0
-//! Hands the user-program linker script to the linker, for the bare-metal target only.
+//! The build script of every user program: hands `linker/user.ld` to the linker, for the
+//! bare-metal target only.
 //!
 //! Every user program is linked by `linker/user.ld` (fixed address, one segment per
-//! permission). Link arguments from a dependency's build script do not reach the program,
-//! so each program has this file; host builds are ordinary binaries and must not see it.
-//! `max-page-size=4096` makes `p_align` the 4 KiB granule the loader maps with, instead of
-//! lld's AArch64 default of 64 KiB.
+//! permission). Link arguments from a dependency's build script do not reach a binary, so
+//! `rt` cannot do this for its programs: each program's `Cargo.toml` names this one file
+//! instead (`build = "../user-build.rs"`), and cargo builds it once per program, with that
+//! program's `CARGO_MANIFEST_DIR`. Host builds are ordinary binaries and must not see the
+//! script. `max-page-size=4096` makes `p_align` the 4 KiB granule the loader maps with,
+//! instead of lld's AArch64 default of 64 KiB.
 
 fn main() {
     let os = std::env::var("CARGO_CFG_TARGET_OS").unwrap_or_default();
