@@ -5,8 +5,9 @@
 //! names and sets the distributor up; every CPU then finds its own redistributor (by
 //! MPIDR, across all regions), wakes it, opens its CPU interface, and starts a
 //! periodic tick on its generic timer. Software-generated interrupts (SGIs) are the
-//! inter-processor interrupts: today the boot self-test's ping, tomorrow cross-CPU
-//! wakeups and the paper's cross-node notification.
+//! inter-processor interrupts: the boot self-test's ping and pong, and
+//! [`SGI_RESCHEDULE`], which wakes a CPU that a thread became ready on (an IPC partner,
+//! a thread that a `Notify` from another node woke).
 //!
 //! The kernel is not preemptible: interrupts are taken only where a CPU waits
 //! (`arch::cpu::wait_for_interrupt`), so a handler never interrupts kernel work.

@@ -31,9 +31,11 @@
 //! the stack) cost nothing until the child touches them, so a program with a large
 //! zero-initialised array pays only for what it uses.
 //!
-//! The window is never reused: without thread deletion and `Unmap` in the kernel an
-//! exited program's frames stay where they are, so each program simply gets the next
-//! part of the window ([`SCRATCH_BASE`] up to the end of the user address space).
+//! The window is never reused: the root reclaims nothing of an ended program (it halts
+//! the program's thread rather than deleting it, and unmaps none of its pages), so its
+//! frames stay where they are and each program simply gets the next part of the window
+//! ([`SCRATCH_BASE`] up to the end of the user address space). The kernel could take
+//! them back (thread deletion, `Unmap`); a root that runs programs without end would.
 //!
 //! # What a program must be
 //!

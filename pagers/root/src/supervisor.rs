@@ -18,8 +18,9 @@
 //!    `EXIT` message (`rt::exit`) ends it with its status, a fault outside its memory or
 //!    an exception (label `0xFFB0`) ends it as a crash, and so does silence for
 //!    [`SILENCE_US`] (a program that hangs must not hang the boot);
-//! 6. halts the thread (the kernel has no thread deletion yet, so it stays, blocked,
-//!    with its memory) and prints
+//! 6. halts the thread (it stays, blocked, with its space and memory: the root reclaims
+//!    nothing of an ended program, so it never deletes the thread, see `loader.rs`) and
+//!    prints
 //!    `report: program name=NAME status=S node=N cpu=C faults=F`, S being the exit status,
 //!    `crash`, `timeout`, `load-error`, `shutdown` or `no-answer`.
 //!
@@ -911,7 +912,7 @@ mod target {
         Kernel(Error),
     }
 
-    /// Halts a program's thread for good (the kernel cannot delete it yet). A thread
+    /// Halts a program's thread for good (it is kept, not deleted: see the module docs). A thread
     /// blocked in its fault, call or exit halts at once. One that still runs (a program
     /// that timed out) makes the kernel answer `Busy` (in ABI v1 also while it waits in
     /// a run queue after preemption): it is retried a few times, yielding in between,

@@ -40,9 +40,9 @@
 //! A program started by the root task ends with `exit` (on the target): it tells its
 //! pager it is done, with a status, and never runs again. The message is an ordinary
 //! IPC, labelled [`EXIT_LABEL`] with the status in MR1; the pager (the root task's
-//! supervisor) reports it and starts the next program. There is no thread deletion in
-//! the kernel yet, so the thread does not disappear: it blocks waiting for an answer
-//! that never comes, and the root task halts it. A panic ends the program the same way,
+//! supervisor) reports it and starts the next program. The thread does not disappear:
+//! it blocks waiting for an answer that never comes, and the root task halts it (and
+//! keeps it: the root reclaims nothing of an ended program). A panic ends the program the same way,
 //! with [`PANIC_STATUS`], after printing the message.
 //!
 //! # Being told of a shutdown
