@@ -37,7 +37,7 @@ use crate::mm::window::Window;
 use crate::percpu::PerCpu;
 use crate::{arch::trap::TrapFrame, backtrace, console, kprintln};
 use crate::{irq, memory, smp};
-use core::fmt::Write;
+use report::{Hex, Maybe, Prefixed, Ratio};
 use core::sync::atomic::{AtomicBool, Ordering};
 use platform::pl011::{self, Pl011};
 use crate::halt::Halt;
@@ -96,13 +96,15 @@ extern "C" fn kernel_main(load_pa: u64, dtb_pa: u64, entry_el: u64) -> ! {
     }
     kprintln!("numa-l4 {}: an L4-family microkernel for NUMA AArch64 machines", env!("CARGO_PKG_VERSION"));
     kprintln!(
-        "report: boot cpu={} mpidr={:#x} entry_el={} load_pa={:#x} dtb_pa={:#x} image_kib={}",
-        store.cpu_index_by_mpidr(cpu::mpidr()).map_or(-1, |i| i as i64),
-        cpu::mpidr(),
-        entry_el,
-        load_pa,
-        dtb_pa,
-        (image.end - image.start) / 1024,
+        "{}",
+        report::line!("boot",
+            "cpu" => store.cpu_index_by_mpidr(cpu::mpidr()).map_or(-1, |i| i as i64),
+            "mpidr" => Hex(cpu::mpidr()),
+            "entry_el" => entry_el,
+            "load_pa" => Hex(load_pa),
+            "dtb_pa" => Hex(dtb_pa),
+            "image_kib" => (image.end - image.start) / 1024,
+        )
     );
     if let Some(word) = opts.unknown {
         kprintln!("warning: {} unknown boot argument(s) ignored, the first: {word}", opts.unknown_count);
@@ -168,7 +170,7 @@ extern "C" fn boot_cpu_main(block_va: u64) -> ! {
         fatal(Halt::NoMemory, format_args!("kernel objects: {err}"));
     }
     let online = smp::start_secondaries(board);
-    kprintln!("report: smp online={online} expected={}", board.cpus.len());
+    kprintln!("{}", report::line!("smp", "online" => online, "expected" => board.cpus.len()));
     crate::ktext::report(opts.ktext_replicas);
 
     // 7. Every CPU checked its own placement; the boot CPU adds its own and the pings.
@@ -184,7 +186,14 @@ extern "C" fn boot_cpu_main(block_va: u64) -> ! {
             (c + load(&b.checks), f + load(&b.failed), u + load(&b.unprobed))
         });
         kprintln!(
-            "report: numa-selftest checks={checks} failed={failed} pings={answered}/{asked} ticks={ticking}/{cpus} unprobed={unprobed}"
+            "{}",
+            report::line!("numa-selftest",
+                "checks" => checks,
+                "failed" => failed,
+                "pings" => Ratio(answered, asked),
+                "ticks" => Ratio(ticking, cpus),
+                "unprobed" => unprobed,
+            )
         );
         if failed > 0 || answered < asked || ticking < cpus {
             fatal(
@@ -213,7 +222,7 @@ extern "C" fn boot_cpu_main(block_va: u64) -> ! {
         }
         Some(SelfTest::Placement) | None => {}
     }
-    kprintln!("report: boot result=pass stack_used_kib={}", boot_stack_used() / 1024);
+    kprintln!("{}", report::line!("boot", "result" => "pass", "stack_used_kib" => boot_stack_used() / 1024));
 
     // 10. User level: the root task from the initrd, if there is one; it ends the run
     //     (SystemControl). Without an initrd the boot itself was the whole job.
@@ -296,26 +305,19 @@ fn start_console(base: u64) {
 }
 
 fn report_board(board: &Board) {
-    kprintln!("report: firmware table={}", board.firmware());
+    kprintln!("{}", report::line!("firmware", "table" => board.firmware()));
     let memory: u64 = board.memory.iter().map(|m| m.range.size).sum();
-    let mut line = Line::new();
-    let _ = write!(
-        line,
-        "report: board cpus={} nodes={} memory_mb={}",
-        board.cpus.len(),
-        board.node_count(),
-        memory >> 20
+    kprintln!(
+        "{}",
+        report::line!("board",
+            "cpus" => board.cpus.len(),
+            "nodes" => board.node_count(),
+            "memory_mb" => memory >> 20,
+            "gic" => Maybe(board.gic.as_ref().map(|gic| Prefixed("v", gic.version()))),
+            "psci" => Maybe(board.psci.as_ref().map(|psci| psci.conduit)),
+            "console" => Maybe(board.chosen.stdout.as_ref()),
+        )
     );
-    if let Some(gic) = &board.gic {
-        let _ = write!(line, " gic=v{}", gic.version());
-    }
-    if let Some(psci) = &board.psci {
-        let _ = write!(line, " psci={}", psci.conduit);
-    }
-    if let Some(uart) = &board.chosen.stdout {
-        let _ = write!(line, " console={uart}");
-    }
-    kprintln!("{}", line.as_str());
 }
 
 /// The image's physical layout, from the linker's symbols and the load address.
@@ -370,7 +372,7 @@ pub fn fatal(halt: Halt, why: core::fmt::Arguments) -> ! {
 /// PSCI (or before anything about the board is known) the CPU parks, the line printed.
 pub fn exit(halt: Halt) -> ! {
     let status = halt.status();
-    console::print_fatal(format_args!("report: halt status={status} cause={}\n", halt.name()));
+    console::print_fatal(format_args!("{}\n", report::line!("halt", "status" => status, "cause" => halt.name())));
     let (method, early_psci) = EXIT.get().copied().unwrap_or((ExitMethod::Psci, None));
     match method {
         ExitMethod::Semihosting => cpu::semihosting_exit(status),
@@ -459,33 +461,4 @@ fn panic(info: &core::panic::PanicInfo) -> ! {
     console::print_fatal(format_args!("backtrace:\n"));
     print_backtrace(cpu::frame_pointer(), 0);
     exit(Halt::Panic)
-}
-
-/// A fixed-size line buffer, so a report line is built without a heap and printed
-/// in one piece.
-struct Line {
-    buf: [u8; 256],
-    len: usize,
-}
-
-impl Line {
-    fn new() -> Line {
-        Line { buf: [0; 256], len: 0 }
-    }
-
-    fn as_str(&self) -> &str {
-        core::str::from_utf8(&self.buf[..self.len]).unwrap_or("<report line not UTF-8>")
-    }
-}
-
-impl Write for Line {
-    fn write_str(&mut self, s: &str) -> core::fmt::Result {
-        let end = self.len + s.len();
-        if end > self.buf.len() {
-            return Err(core::fmt::Error);
-        }
-        self.buf[self.len..end].copy_from_slice(s.as_bytes());
-        self.len = end;
-        Ok(())
-    }
 }

@@ -93,9 +93,13 @@ pub fn report(replicated: bool) {
         local += usize::from(block.ktext_local.load(Ordering::Acquire));
     }
     kprintln!(
-        "report: ktext-replica mode={} replicas={} cpus={cpus} local={local}",
-        if replicated { "per-node" } else { "shared" },
-        REPLICAS.load(Ordering::Relaxed)
+        "{}",
+        report::line!("ktext-replica",
+            "mode" => if replicated { "per-node" } else { "shared" },
+            "replicas" => REPLICAS.load(Ordering::Relaxed),
+            "cpus" => cpus,
+            "local" => local,
+        )
     );
 }
 

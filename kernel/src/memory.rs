@@ -117,15 +117,17 @@ pub fn report(board: &Board) {
         let free_now = FRAMES.free_bytes(node);
         let kernel = account.free.saturating_sub(free_now);
         kprintln!(
-            "report: memory node={} total_kib={} reserved_kib={} kernel_kib={} free_kib={} fallbacks={}",
-            node,
-            account.total / 1024,
-            account.reserved / 1024,
-            kernel / 1024,
-            free_now / 1024,
-            FRAMES.fallbacks(node),
+            "{}",
+            report::line!("memory",
+                "node" => node,
+                "total_kib" => account.total / 1024,
+                "reserved_kib" => account.reserved / 1024,
+                "kernel_kib" => kernel / 1024,
+                "free_kib" => free_now / 1024,
+                "fallbacks" => FRAMES.fallbacks(node),
+            )
         );
     }
     let (pool, frames) = tables::tables_used();
-    kprintln!("report: kernel-tables early_pool={pool} frames={frames}");
+    kprintln!("{}", report::line!("kernel-tables", "early_pool" => pool, "frames" => frames));
 }

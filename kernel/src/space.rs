@@ -144,21 +144,14 @@ impl Space {
     }
 
     /// The `report: kmem` line's fields.
-    pub fn kmem_report(&self) -> KmemReport<'_> {
-        KmemReport(self)
-    }
-}
-
-/// `space=ID home=N tables=ON/TOTAL mdb=ON/TOTAL tcbs=ON/TOTAL fallbacks=F`.
-pub struct KmemReport<'a>(&'a Space);
-
-impl fmt::Display for KmemReport<'_> {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        let s = self.0;
-        write!(
-            f,
-            "space={} home={} tables={} mdb={} tcbs={} fallbacks={}",
-            s.index, s.home, s.tables, s.mdb, s.tcbs, s.fallbacks
+    pub fn kmem_report(&self) -> report::Line<'_, 6> {
+        report::line!("kmem",
+            "space" => self.index,
+            "home" => self.home,
+            "tables" => self.tables,
+            "mdb" => self.mdb,
+            "tcbs" => self.tcbs,
+            "fallbacks" => self.fallbacks,
         )
     }
 }
@@ -178,7 +171,10 @@ mod tests {
         s.record(Kmem::Table, node(0), 4096).unwrap();
         s.record(Kmem::Tcb, node(1), 4096).unwrap();
         s.record(Kmem::Mdb, node(1), 64).unwrap();
-        assert_eq!(s.kmem_report().to_string(), "space=3 home=1 tables=1/2 mdb=1/1 tcbs=1/1 fallbacks=1");
+        assert_eq!(
+            s.kmem_report().to_string(),
+            "report: kmem space=3 home=1 tables=1/2 mdb=1/1 tcbs=1/1 fallbacks=1"
+        );
         s.release(Kmem::Table, node(0), 4096);
         assert_eq!(s.tables, Placement { on_home: 1, total: 1 });
         assert_eq!(s.charged, 4096 + 4096 + 64);

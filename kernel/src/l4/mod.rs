@@ -995,7 +995,7 @@ pub fn report_kmem() {
     let mut k = KERNEL.lock();
     for i in 0..MAX_SPACES as u16 {
         if let Some(s) = k.space(i) {
-            kprintln!("report: kmem {}", s.kmem_report());
+            kprintln!("{}", s.kmem_report());
         }
     }
 }

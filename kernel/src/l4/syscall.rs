@@ -441,7 +441,7 @@ fn introspect(k: &mut Kernel, cur: u32, privileged: bool, a: &[u64; 8]) -> Resul
             let s = space_of(k, space)?;
             k.sync_mdb_counts(s);
             let sp = k.space(s).ok_or(Error::InvalidSpace)?;
-            kprintln!("report: kmem {}", sp.kmem_report());
+            kprintln!("{}", sp.kmem_report());
             let home = u64::from(sp.tables.on_home + sp.mdb.on_home + sp.tcbs.on_home);
             let all = u64::from(sp.tables.total + sp.mdb.total + sp.tcbs.total);
             Ok(KmemReport {
@@ -638,11 +638,14 @@ fn system_control(k: &mut Kernel, cur: u32, a: &[u64; 8]) {
     for i in 0..crate::space::MAX_SPACES as u16 {
         k.sync_mdb_counts(i);
         if let Some(s) = k.space(i) {
-            kprintln!("report: kmem {}", s.kmem_report());
+            kprintln!("{}", s.kmem_report());
         }
     }
     let status = a[1];
-    kprintln!("report: user-level result={} status={status}", if status == 0 { "pass" } else { "fail" });
+    kprintln!(
+        "{}",
+        report::line!("user-level", "result" => if status == 0 { "pass" } else { "fail" }, "status" => status)
+    );
     crate::boot::exit(crate::halt::Halt::of_user_status(status))
 }
 

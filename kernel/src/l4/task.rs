@@ -172,9 +172,14 @@ pub fn start_root(initrd: PhysRange, cpu: u32, node: NodeId) -> Result<(), RootE
     }
     k.make_ready(t);
     kprintln!(
-        "report: root-task entry={:#x} segments={} space={space} home={node} cpu={cpu}",
-        elf.entry(),
-        elf.segments().count()
+        "{}",
+        report::line!("root-task",
+            "entry" => report::Hex(elf.entry()),
+            "segments" => elf.segments().count(),
+            "space" => space,
+            "home" => node,
+            "cpu" => cpu,
+        )
     );
     Ok(())
 }
