@@ -500,8 +500,8 @@ mod user {
         }
 
         println!(
-            "\nreport: badargs cases={} failed={} known-failures={} skipped={}",
-            t.cases, t.failed, t.known, t.skipped
+            "\n{}",
+            report::line!("badargs", "cases" => t.cases, "failed" => t.failed, "known-failures" => t.known, "skipped" => t.skipped)
         );
         role.finish(t.failed)
     }

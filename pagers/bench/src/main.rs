@@ -390,25 +390,35 @@ mod user {
         }
         let (idle_median, idle_min, idle_max) = stats(&mut idle);
         let (storm_median, storm_min, storm_max) = stats(&mut storm);
-        println!(
-            "report: bench-metric name=irq_latency_insns median={idle_median} min={idle_min} max={idle_max}"
-        );
-        println!(
-            "report: bench-metric name=irq_latency_storm_insns median={storm_median} min={storm_min} max={storm_max}"
-        );
+        let metric = |name: &str, median: u64, min: u64, max: u64| {
+            println!(
+                "{}",
+                report::line!("bench-metric", "name" => name, "median" => median, "min" => min, "max" => max)
+            );
+        };
+        metric("irq_latency_insns", idle_median, idle_min, idle_max);
+        metric("irq_latency_storm_insns", storm_median, storm_min, storm_max);
         for (name, [median, min, max]) in METRICS.iter().zip(results) {
-            println!("report: bench-metric name={name} median={median} min={min} max={max}");
+            metric(name, median, min, max);
         }
         let median = |i: usize| results[i][0];
         let map_page = median(3) as i64 - median(4) as i64;
         println!(
-            "report: bench-setup statistic=median iterations={ITERATIONS} warmup={WARMUP} spaces=separate cpu=root"
+            "{}",
+            report::line!("bench-setup",
+                "statistic" => "median", "iterations" => ITERATIONS, "warmup" => WARMUP, "spaces" => "separate", "cpu" => "root")
         );
         println!(
-            "report: bench ipc_call_insns={} ipc_reply_insns={} fault_roundtrip_insns={} map_page_insns={map_page} irq_latency_insns={idle_median} irq_latency_storm_median_insns={storm_median} irq_latency_storm_max_insns={storm_max}",
-            median(0),
-            median(1),
-            median(2)
+            "{}",
+            report::line!("bench",
+                "ipc_call_insns" => median(0),
+                "ipc_reply_insns" => median(1),
+                "fault_roundtrip_insns" => median(2),
+                "map_page_insns" => map_page,
+                "irq_latency_insns" => idle_median,
+                "irq_latency_storm_median_insns" => storm_median,
+                "irq_latency_storm_max_insns" => storm_max,
+            )
         );
         finish(0)
     }

@@ -373,8 +373,9 @@ mod user {
             kmem_reports: 0,
         };
         println!(
-            "report: fuzz seed={SEED:#x} calls={CALLS} role={}",
-            if role.privileged { "root" } else { "child" }
+            "{}",
+            report::line!("fuzz",
+                "seed" => report::Hex(SEED), "calls" => CALLS, "role" => if role.privileged { "root" } else { "child" })
         );
         let mut rng = Rng(SEED);
         let (mut ok, mut errors, mut bad_status, mut filtered) = (0u64, 0u64, 0u64, 0u64);
@@ -417,11 +418,16 @@ mod user {
         let end = svc(Syscall::SystemClock.number(), [0; 8]);
         let ms = end[1].wrapping_sub(start[1]) * 1000 / start[2].max(1);
         println!(
-            "\nreport: fuzz-statuses ok={ok} errors={errors} bad-status={bad_status} filtered={filtered} ms={ms} threads-made={}",
-            w.made.count_ones()
+            "\n{}",
+            report::line!("fuzz-statuses",
+                "ok" => ok, "errors" => errors, "bad-status" => bad_status, "filtered" => filtered, "ms" => ms,
+                "threads-made" => w.made.count_ones())
         );
         let responsive = responsive(&w);
-        println!("\nreport: fuzz calls={CALLS} kernel-responsive={}", if responsive { "yes" } else { "no" });
+        println!(
+            "\n{}",
+            report::line!("fuzz", "calls" => CALLS, "kernel-responsive" => if responsive { "yes" } else { "no" })
+        );
         role.finish(bad_status + u64::from(!responsive))
     }
 
@@ -453,15 +459,17 @@ mod user {
             let label = Tag::from_raw(r[3]).map_or(0, |t| t.label());
             r[0] == 0 && r[1] == w.helper && label == PING + 1 && r[4] == 42
         };
+        let round_trip_said = if w.helper == 0 {
+            "skipped"
+        } else if round_trip {
+            "yes"
+        } else {
+            "no"
+        };
         println!(
-            "report: fuzz-after drained={drained} receive-timeout={timed_out} debug-write={printed} round-trip={}",
-            if w.helper == 0 {
-                "skipped"
-            } else if round_trip {
-                "yes"
-            } else {
-                "no"
-            }
+            "{}",
+            report::line!("fuzz-after",
+                "drained" => drained, "receive-timeout" => timed_out, "debug-write" => printed, "round-trip" => round_trip_said)
         );
         timed_out && printed && round_trip
     }

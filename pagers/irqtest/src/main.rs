@@ -165,7 +165,10 @@ mod driver {
             Ok(d) if d.intid.is_some() => d,
             other => {
                 println!("irqtest: FAIL no usable arm,pl031 in the device tree: {other:?}");
-                println!("report: irq intid=0 delivered=0 waited_us=0 checks-failed=1");
+                println!(
+                    "{}",
+                    report::line!("irq", "intid" => 0, "delivered" => 0, "waited_us" => 0, "checks-failed" => 1)
+                );
                 let _ = sys::power_off(1);
                 loop {
                     core::hint::spin_loop();
@@ -225,12 +228,16 @@ mod driver {
             "the kernel's GIC is not the user's to drive",
         );
         let (fault, masked, recovered) = contained(&mut failed);
-        println!("report: irq-contained fault-to-pager={fault} masked={masked} recovered={recovered}");
+        println!(
+            "{}",
+            report::line!("irq-contained", "fault-to-pager" => fault, "masked" => masked, "recovered" => recovered)
+        );
         let waited_us = (t1.saturating_sub(t0)).saturating_mul(1_000_000) / hz.max(1);
         println!(
-            "report: irq intid={} delivered={} waited_us={waited_us} checks-failed={failed}",
-            intid(),
-            if delivered { "yes" } else { "no" }
+            "{}",
+            report::line!("irq",
+                "intid" => intid(), "delivered" => if delivered { "yes" } else { "no" }, "waited_us" => waited_us,
+                "checks-failed" => failed)
         );
         let e = sys::power_off(failed);
         println!("irqtest: SystemControl refused: {e}");

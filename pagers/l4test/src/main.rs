@@ -297,7 +297,7 @@ mod test {
 
         fn report(&mut self, name: &str, before: u64) {
             let ok = self.failed == before;
-            println!("report: l4test {name}={}", if ok { "pass" } else { "fail" });
+            println!("{}", report::line!("l4test", name => if ok { "pass" } else { "fail" }));
         }
     }
 
@@ -767,7 +767,7 @@ mod test {
         };
         let us = now_us() - t0;
         r.check(seen, "C, reading the page on another node's CPU, faults right after the unmap");
-        println!("report: l4test-unmap-in-use fault_after_us={us}");
+        println!("{}", report::line!("l4test-unmap-in-use", "fault_after_us" => us));
         r.delete(c);
         r.report("unmap-in-use", before);
     }
@@ -808,7 +808,10 @@ mod test {
         times.sort_unstable();
         let (median, worst) = (times[times.len() / 2], times[times.len() - 1]);
         r.check(median < 50_000, "the high-priority thread preempts the spinner before its slice ends");
-        println!("report: l4test-preemption median_answer_us={median} worst_answer_us={worst}");
+        println!(
+            "{}",
+            report::line!("l4test-preemption", "median_answer_us" => median, "worst_answer_us" => worst)
+        );
         let low2 = r.spawn(0x66, false, 1, spinner2, 10, r.me);
         let (a0, b0) = (SPIN.load(Ordering::Relaxed), SPIN2.load(Ordering::Relaxed));
         sleep_us(300_000);
@@ -1219,14 +1222,17 @@ mod test {
         match sys::introspect(abi::introspect::Request::FastPaths.encode()) {
             Ok(x) => {
                 let f = abi::introspect::FastPaths::from_regs(x);
-                println!("report: fastpath ipc={} map={} fault={}", f.ipc, f.map_replies, f.faults);
+                println!(
+                    "{}",
+                    report::line!("fastpath", "ipc" => f.ipc, "map" => f.map_replies, "fault" => f.faults)
+                );
             }
             Err(e) => {
                 println!("l4test: Introspect FastPaths refused: {e}");
                 r.check(false, "Introspect FastPaths answers");
             }
         }
-        println!("report: l4test checks={} failed={}", r.checks, r.failed);
+        println!("{}", report::line!("l4test", "checks" => r.checks, "failed" => r.failed));
         let e = sys::power_off(r.failed);
         println!("l4test: SystemControl refused: {e}");
         loop {

@@ -841,12 +841,14 @@ mod demo {
         let batch_cycles = cycles().wrapping_sub(t1);
         let batch_notes = NOTIFIES.load(Ordering::Relaxed) - n1;
         let all_gone = [1, 2, 3, 5, 6, 7].iter().all(|&p| with_entry(p, |e| *e) == Entry::Absent);
-        println!(
-            "report: numa-unmap variant=notify pages=3 notifications={notify_notes} cycles={notify_cycles}"
-        );
-        println!(
-            "report: numa-unmap variant=batched pages=3 notifications={batch_notes} cycles={batch_cycles}"
-        );
+        for (variant, notes, cycles) in
+            [("notify", notify_notes, notify_cycles), ("batched", batch_notes, batch_cycles)]
+        {
+            println!(
+                "{}",
+                report::line!("numa-unmap", "variant" => variant, "pages" => 3, "notifications" => notes, "cycles" => cycles)
+            );
+        }
         singles && batched && all_gone
     }
 
@@ -950,15 +952,21 @@ mod demo {
         let expected = shared.min(touched) * spaces + (touched - shared.min(touched)) * ranks;
         let sweep_faults = faults_on(SWEEP_PAGE..GRID_PAGE);
         println!(
-            "report: numa-workload mode={} ranks={ranks} share={} shared-pages={shared} replicate={} sweep-rounds={} stencil-steps={} sweep-faults={sweep_faults} sweep-faults-expected={expected} stencil-faults={} sweep={} stencil-sums={}",
-            if single { "single-space" } else { "per-node" },
-            params.share,
-            if params.replicate { "on" } else { "off" },
-            params.sweep_rounds,
-            params.stencil_steps,
-            faults_on(GRID_PAGE..SYNC_PAGE + 1),
-            if sweep_ok { "ok" } else { "wrong" },
-            Slashed(&stencil_sums[..ranks as usize]),
+            "{}",
+            report::line!("numa-workload",
+                "mode" => if single { "single-space" } else { "per-node" },
+                "ranks" => ranks,
+                "share" => params.share,
+                "shared-pages" => shared,
+                "replicate" => if params.replicate { "on" } else { "off" },
+                "sweep-rounds" => params.sweep_rounds,
+                "stencil-steps" => params.stencil_steps,
+                "sweep-faults" => sweep_faults,
+                "sweep-faults-expected" => expected,
+                "stencil-faults" => faults_on(GRID_PAGE..SYNC_PAGE + 1),
+                "sweep" => if sweep_ok { "ok" } else { "wrong" },
+                "stencil-sums" => Slashed(&stencil_sums[..ranks as usize]),
+            )
         );
         ok && sweep_ok && sweep_faults == expected
     }
@@ -1006,7 +1014,7 @@ mod demo {
             Ok(p) => p,
             Err(e) => {
                 println!("numademo: the initrd entry `params`: {e}");
-                println!("report: numa-bench result=fail");
+                println!("{}", report::line!("numa-bench", "result" => "fail"));
                 let e = sys::power_off(1);
                 println!("numademo: SystemControl refused: {e}");
                 loop {
@@ -1099,10 +1107,16 @@ mod demo {
                 *n = TOUCHER_FAULTS[k].load(Ordering::Relaxed);
             }
             println!(
-                "report: numa-bench nodes={nodes} mode={} workers={workers} page-faults={faults} faults-per-node={} migrations={migrations} result={}",
-                if single { "single-space" } else { "per-node" },
-                Slashed(&per_node[..nodes]),
-                if ok { "pass" } else { "fail" }
+                "{}",
+                report::line!("numa-bench",
+                    "nodes" => nodes,
+                    "mode" => if single { "single-space" } else { "per-node" },
+                    "workers" => workers,
+                    "page-faults" => faults,
+                    "faults-per-node" => Slashed(&per_node[..nodes]),
+                    "migrations" => migrations,
+                    "result" => if ok { "pass" } else { "fail" },
+                )
             );
             let e = sys::power_off(u64::from(!ok));
             println!("numademo: SystemControl refused: {e}");
@@ -1270,21 +1284,43 @@ mod demo {
             && (nodes < 2 || migrations == 1)
             && unmaps == 1 + STRESS_ROUNDS as u64;
         println!(
-            "report: numa-demo-detail workers={workers} reads={reads} concurrent-faults={} refaulted-everywhere={refaulted_everywhere} migrant-stack-and-utcb-local={migrant_stack_local} one-fault-per-node-and-page={per_pair_ok}",
-            DUP_FAULTS.load(Ordering::Relaxed)
+            "{}",
+            report::line!("numa-demo-detail",
+                "workers" => workers,
+                "reads" => reads,
+                "concurrent-faults" => DUP_FAULTS.load(Ordering::Relaxed),
+                "refaulted-everywhere" => refaulted_everywhere,
+                "migrant-stack-and-utcb-local" => migrant_stack_local,
+                "one-fault-per-node-and-page" => per_pair_ok,
+            )
         );
         println!(
-            "report: numa-policy page=hot home={} periods={} refaults={:?} moved-to={} frame-node={} spread-interleaved={spread_ok}",
-            node_no[0],
-            samples.periods,
-            &samples.faults[..nodes],
-            hot_moved.map_or(-1, |t| node_no[t] as i64),
-            hot_node.map_or(-1, |n| n as i64),
+            "{}",
+            report::line!("numa-policy",
+                "page" => "hot",
+                "home" => node_no[0],
+                "periods" => samples.periods,
+                "refaults" => report::Dbg(&samples.faults[..nodes]),
+                "moved-to" => hot_moved.map_or(-1, |t| node_no[t] as i64),
+                "frame-node" => hot_node.map_or(-1, |n| n as i64),
+                "spread-interleaved" => spread_ok,
+            )
         );
         println!(
-            "report: numa-demo nodes={nodes} spaces={spaces} pagers={pagers} code-local={code_local}/{code_total} global-faults={faults} max-faults={max_faults} migrations={migrations} unmaps={unmaps} stale={stale} mode={} result={}",
-            if single { "single-space" } else { "per-node" },
-            if pass { "pass" } else { "fail" }
+            "{}",
+            report::line!("numa-demo",
+                "nodes" => nodes,
+                "spaces" => spaces,
+                "pagers" => pagers,
+                "code-local" => report::Ratio(code_local, code_total),
+                "global-faults" => faults,
+                "max-faults" => max_faults,
+                "migrations" => migrations,
+                "unmaps" => unmaps,
+                "stale" => stale,
+                "mode" => if single { "single-space" } else { "per-node" },
+                "result" => if pass { "pass" } else { "fail" },
+            )
         );
         if !pass {
             println!("numademo: ok={ok} marks={marks_ok} where={where_ok} errors={errors}");

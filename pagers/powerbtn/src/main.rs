@@ -62,7 +62,7 @@ mod driver {
     /// Ends the driver with status 1: the root reports it as a failed program.
     fn fail(what: &str) -> ! {
         println!("powerbtn: FAIL {what}");
-        println!("report: powerbtn pressed=no");
+        println!("{}", report::line!("powerbtn", "pressed" => "no"));
         rt::exit(1)
     }
 
@@ -106,8 +106,10 @@ mod driver {
             fail("attach the PL061's interrupt");
         }
         println!(
-            "report: powerbtn ready line={button_line} intid={intid} level={}",
-            u8::from(button.is_high() == Ok(true))
+            "{}",
+            report::line!("powerbtn",
+                "" => "ready", "line" => button_line, "intid" => intid,
+                "level" => u8::from(button.is_high() == Ok(true)))
         );
         let irq = ThreadId::interrupt(intid).map_or(0, |t| t.raw());
         let timeouts = Timeouts { send: Timeout::Never, receive: Timeout::Never };
@@ -138,8 +140,9 @@ mod driver {
                 Err(_) => false,
             };
             println!(
-                "report: powerbtn pressed=yes pending={pending:#x} held={}",
-                if held { "yes" } else { "no" }
+                "{}",
+                report::line!("powerbtn",
+                    "pressed" => "yes", "pending" => report::Hex(u64::from(pending)), "held" => if held { "yes" } else { "no" })
             );
             // The orderly shutdown is the root's to run: it tells the programs.
             match rt::shutdown::request() {

@@ -102,7 +102,7 @@ rt::entry!(root);
 fn root(_utcb: rt::UtcbAddr) -> ! {
     use rt::{println, sys};
     let failed = selftest::run();
-    println!("report: root-task checks-failed={failed}");
+    println!("{}", report::line!("root-task", "checks-failed" => failed));
     let me = abi::thread::ThreadId::ROOT.raw();
     // The console driver, before the programs: their output goes through it.
     let console = console::start(me);
@@ -110,10 +110,14 @@ fn root(_utcb: rt::UtcbAddr) -> ! {
         println!("root: no console driver ({why}): programs write through the kernel");
     }
     let tally = supervisor::run(sys::kip(), me);
-    println!("report: programs ran={} failed={}", tally.ran, tally.failed);
+    println!("{}", report::line!("programs", "ran" => tally.ran, "failed" => tally.failed));
     if let Ok(base) = console {
         let (messages, bytes) = console::written();
-        println!("report: console driver=pl011 base={base:#x} messages={messages} bytes={bytes}");
+        println!(
+            "{}",
+            report::line!("console",
+                "driver" => "pl011", "base" => report::Hex(base), "messages" => messages, "bytes" => bytes)
+        );
     }
     let e = sys::power_off(failed + tally.failed);
     println!("root: SystemControl refused: {e}");

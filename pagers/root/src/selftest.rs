@@ -58,7 +58,10 @@ pub fn run() -> u64 {
     println!("root: hello from user level");
     let kip = sys::kip();
     match kip.validate() {
-        Ok(()) => println!("report: kip cpus={} nodes={} valid=yes", kip.cpu_count(), kip.node_count()),
+        Ok(()) => println!(
+            "{}",
+            report::line!("kip", "cpus" => kip.cpu_count(), "nodes" => kip.node_count(), "valid" => "yes")
+        ),
         Err(e) => {
             println!("root: the KIP is not valid: {e}");
             failed += 1;
@@ -87,7 +90,7 @@ pub fn run() -> u64 {
             Err(e) => println!("root: MemoryControl on node {node}: {e}"),
         }
     }
-    println!("report: memctl nodes={nodes} ok={ok_nodes}");
+    println!("{}", report::line!("memctl", "nodes" => nodes, "ok" => ok_nodes));
     if ok_nodes != nodes {
         failed += 1;
     }
@@ -123,7 +126,7 @@ pub fn run() -> u64 {
         println!("root: ExchangeRegisters: {e}");
         return failed + 1;
     }
-    println!("report: worker cpu={cpu} node={worker_node}");
+    println!("{}", report::line!("worker", "cpu" => cpu, "node" => worker_node));
     // 4. Serve: page faults and pings, until the worker is done.
     let (mut faults, mut pings, mut stack_pages) = (0u64, 0u64, 0u64);
     let mut reply_to = 0u64;
@@ -178,7 +181,10 @@ pub fn run() -> u64 {
             reply = [tag(PING, 1, 0), msg.mr[1] + 1, 0, 0, 0];
         } else if label == DONE {
             let worker_ok = msg.mr[1];
-            println!("report: ipc-pingpong rounds={pings} worker-checks-ok={worker_ok} faults={faults}");
+            println!(
+                "{}",
+                report::line!("ipc-pingpong", "rounds" => pings, "worker-checks-ok" => worker_ok, "faults" => faults)
+            );
             if pings != ROUNDS || worker_ok != ROUNDS {
                 failed += 1;
             }

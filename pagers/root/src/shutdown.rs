@@ -126,9 +126,10 @@ pub struct Counts {
     pub timed_out: u64,
 }
 
-impl core::fmt::Display for Counts {
-    fn fmt(&self, f: &mut core::fmt::Formatter<'_>) -> core::fmt::Result {
-        write!(f, "told={} acknowledged={} timed-out={}", self.told, self.acknowledged, self.timed_out)
+impl Counts {
+    /// The report line: `report: shutdown told= acknowledged= timed-out=`.
+    pub fn report(&self) -> report::Line<'_, 3> {
+        report::line!("shutdown", "told" => self.told, "acknowledged" => self.acknowledged, "timed-out" => self.timed_out)
     }
 }
 
@@ -364,7 +365,7 @@ mod tests {
         s.acknowledge(tid(1)).unwrap();
         assert!(s.is_over());
         assert_eq!(s.counts(), Counts { told: 2, acknowledged: 2, timed_out: 0 });
-        assert_eq!(s.counts().to_string(), "told=2 acknowledged=2 timed-out=0");
+        assert_eq!(s.counts().report().to_string(), "report: shutdown told=2 acknowledged=2 timed-out=0");
         assert!(s.answered_all(tid(1)) && s.answered_all(tid(2)));
     }
 

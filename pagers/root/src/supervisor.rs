@@ -811,9 +811,14 @@ mod target {
             faults: u64,
         ) {
             println!(
-                "report: program name={name} status={outcome} node={} cpu={} faults={faults}",
-                Dash(node),
-                Dash(cpu.map(|c| c as u64)),
+                "{}",
+                report::line!("program",
+                    "name" => name,
+                    "status" => outcome,
+                    "node" => Dash(node),
+                    "cpu" => Dash(cpu.map(|c| c as u64)),
+                    "faults" => faults,
+                )
             );
             self.tally.count(outcome);
         }
@@ -825,7 +830,7 @@ mod target {
                 let _ = sys::ipc(self.reply_to, 0, Timeouts::ZERO.pack(), self.reply);
             }
             if self.shutdown_began {
-                println!("report: shutdown {}", self.shutdown.counts());
+                println!("{}", self.shutdown.counts().report());
                 let mut running = Children::default();
                 core::mem::swap(&mut running, &mut self.children);
                 for c in running.iter() {

@@ -22,16 +22,16 @@ fn hang(_utcb: rt::UtcbAddr) -> ! {
     use rt::{println, shutdown, sys};
     if let Err(e) = shutdown::register(0) {
         println!("shutdownhang: registering failed: {e}");
-        println!("report: shutdownhang registered=no");
+        println!("{}", report::line!("shutdownhang", "registered" => "no"));
         rt::exit(1);
     }
-    println!("report: shutdownhang registered=yes");
+    println!("{}", report::line!("shutdownhang", "registered" => "yes"));
     let mut told = false;
     loop {
         let Ok(m) = sys::ipc(0, u64::MAX, Timeouts::NEVER.pack(), [0; 5]) else { continue };
         if shutdown::is_notice(m.from, m.mr) && !told {
             told = true;
-            println!("report: shutdownhang told=yes answer=never");
+            println!("{}", report::line!("shutdownhang", "told" => "yes", "answer" => "never"));
         }
     }
 }

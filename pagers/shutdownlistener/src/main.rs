@@ -104,7 +104,7 @@ mod target {
                 wrong += 1;
                 println!("shutdownlistener: FAIL {}: got {got:?}, want {:?}", check.what, check.want);
                 if check.want.is_ok() {
-                    println!("report: shutdownlistener registered=no");
+                    println!("{}", report::line!("shutdownlistener", "registered" => "no"));
                     rt::exit(1);
                 }
             } else if check.want.is_err() {
@@ -112,7 +112,10 @@ mod target {
             }
         }
         let expected = CHECKS.iter().filter(|c| c.want.is_err()).count();
-        println!("report: shutdownlistener registered=yes refusals={refusals}/{expected}");
+        println!(
+            "{}",
+            report::line!("shutdownlistener", "registered" => "yes", "refusals" => report::Ratio(refusals, expected))
+        );
         if wrong != 0 {
             rt::exit(1);
         }
@@ -127,7 +130,7 @@ mod target {
         for (i, word) in JOURNAL.0.iter().enumerate() {
             word.store(i as u64, Ordering::Relaxed);
         }
-        println!("report: shutdownlistener told=yes cleanup=done");
+        println!("{}", report::line!("shutdownlistener", "told" => "yes", "cleanup" => "done"));
         if let Err(e) = shutdown::done() {
             println!("shutdownlistener: the root did not take the answer: {e}");
             rt::exit(1);
