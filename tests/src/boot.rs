@@ -33,10 +33,10 @@ use crate::dtb::{DtbEdit, ExtraCpu};
 use crate::failures::{ElfCase, InitrdCase};
 use crate::numactl::{FreeLines, Layout, describe_mismatch, find_block, match_block};
 use crate::qemu::{Boot, QemuConfig, UBOOT_BIOS};
-use crate::report::{self, Report, parse_u64};
 use crate::runner::Ending;
 use crate::symbolize::parse_frame;
 use crate::topology::Topology;
+use report::{Report, parse_u64};
 use std::path::Path;
 
 /// Where QEMU's own loader puts a flat Image (`-kernel` without firmware).
@@ -596,7 +596,7 @@ fn has_line(output: &str, pred: impl Fn(&str) -> bool) -> bool {
 pub fn check(test: &BootTest, ending: Ending, output: &str) -> Result<(), Vec<String>> {
     let mut why = Vec::new();
     let passed_line = has_line(output, |l| {
-        report::Report::parse(l).is_some_and(|r| r.kind == "boot" && r.get("result") == Some("pass"))
+        Report::parse(l).is_some_and(|r| r.name == "boot" && r.get("result") == Some("pass"))
     });
     match &test.expect {
         Expect::Pass { entry_el, load_pa_not } => {
@@ -738,8 +738,8 @@ fn memory_report(r: &Report) -> Result<MemoryReport, String> {
 
 /// Shows a report line the way the kernel printed it, for messages.
 fn show(r: &Report) -> String {
-    let mut out = format!("report: {}", r.kind);
-    for (k, v) in &r.fields {
+    let mut out = format!("{}", report::line!(r.name));
+    for (k, v) in r.fields() {
         out.push(' ');
         out.push_str(k);
         if !v.is_empty() {
@@ -748,6 +748,14 @@ fn show(r: &Report) -> String {
         }
     }
     out
+}
+
+/// The index of the first line of `output` that is `report: NAME` with every one of
+/// `fields` (`("ready", "")` for a bare word).
+fn position(output: &str, name: &str, fields: &[(&str, &str)]) -> Option<usize> {
+    output.lines().position(|l| {
+        Report::parse(l).is_some_and(|r| r.name == name && fields.iter().all(|&(k, v)| r.get(k) == Some(v)))
+    })
 }
 
 /// The checks of a good boot that read what the kernel reported about the machine: CPUs
@@ -791,12 +799,12 @@ fn check_root_task(output: &str, why: &mut Vec<String>) -> bool {
     }
     let memoryless: Vec<String> = output
         .lines()
-        .filter_map(report::Report::parse)
-        .filter(|r| r.kind == "memory" && r.get("total_kib") == Some("0"))
+        .filter_map(Report::parse)
+        .filter(|r| r.name == "memory" && r.get("total_kib") == Some("0"))
         .filter_map(|r| r.get("node").map(str::to_string))
         .collect();
     let mut spaces = 0;
-    for r in output.lines().filter_map(report::Report::parse).filter(|r| r.kind == "kmem") {
+    for r in output.lines().filter_map(Report::parse).filter(|r| r.name == "kmem") {
         spaces += 1;
         let home = r.get("home").unwrap_or("?").to_string();
         for key in ["tables", "mdb", "tcbs"] {
@@ -831,11 +839,11 @@ pub fn check_supervised(s: &Supervised, output: &str, why: &mut Vec<String>) {
     if !check_root_task(output, why) {
         return;
     }
-    let line_of = |prefix: &str| output.lines().position(|l| l.starts_with(prefix));
     let get =
         |kind: &str, key: &str| report::find(output, kind, key).and_then(|r| r.get(key).map(str::to_string));
-    let want_shutdown =
-        format!("report: shutdown told={} acknowledged={} timed-out={}", s.told, s.acknowledged, s.timed_out);
+    let want_shutdown = report::line!("shutdown",
+        "told" => s.told, "acknowledged" => s.acknowledged, "timed-out" => s.timed_out)
+    .to_string();
     let shutdown_at = output.lines().position(|l| l == want_shutdown);
     match (shutdown_at, report::find(output, "shutdown", "told")) {
         (Some(_), _) => {}
@@ -850,16 +858,16 @@ pub fn check_supervised(s: &Supervised, output: &str, why: &mut Vec<String>) {
             why.push(format!("{what} came after `report: shutdown`: not an orderly shutdown"));
         }
     };
-    let programs: Vec<Report> = report::reports(output).into_iter().filter(|r| r.kind == "program").collect();
+    let programs: Vec<Report> = report::reports(output).filter(|r| r.name == "program").collect();
     for &program in s.programs {
         let (status, own) = match program {
-            "powerbtn" => ("shutdown", vec![("report: powerbtn ready", "the driver never got ready")]),
+            "powerbtn" => ("shutdown", vec![(&[("ready", "")][..], "the driver never got ready")]),
             "shutdownlistener" => (
                 "shutdown",
                 vec![
-                    ("report: shutdownlistener registered=yes", "the listener did not register"),
+                    (&[("registered", "yes")][..], "the listener did not register"),
                     (
-                        "report: shutdownlistener told=yes cleanup=done",
+                        &[("told", "yes"), ("cleanup", "done")][..],
                         "the listener was not told, or did not clean up",
                     ),
                 ],
@@ -867,8 +875,8 @@ pub fn check_supervised(s: &Supervised, output: &str, why: &mut Vec<String>) {
             "shutdownhang" => (
                 "no-answer",
                 vec![
-                    ("report: shutdownhang registered=yes", "shutdownhang did not register"),
-                    ("report: shutdownhang told=yes", "shutdownhang was not told"),
+                    (&[("registered", "yes")][..], "shutdownhang did not register"),
+                    (&[("told", "yes")][..], "shutdownhang was not told"),
                 ],
             ),
             other => {
@@ -876,10 +884,15 @@ pub fn check_supervised(s: &Supervised, output: &str, why: &mut Vec<String>) {
                 continue;
             }
         };
-        for (prefix, problem) in own {
-            match line_of(prefix) {
-                None => why.push(format!("{problem} (no `{prefix}`)")),
-                Some(at) if prefix.contains("told=yes") => before_shutdown(prefix, Some(at), why),
+        for (fields, problem) in own {
+            let words: Vec<String> = fields
+                .iter()
+                .map(|(k, v)| if v.is_empty() { k.to_string() } else { format!("{k}={v}") })
+                .collect();
+            let want = format!("report: {program} {}", words.join(" "));
+            match position(output, program, fields) {
+                None => why.push(format!("{problem} (no `{want}`)")),
+                Some(at) if fields.contains(&("told", "yes")) => before_shutdown(&want, Some(at), why),
                 Some(_) => {}
             }
         }
@@ -923,8 +936,8 @@ pub fn check_supervised(s: &Supervised, output: &str, why: &mut Vec<String>) {
         }
     }
     let verdict = if s.status == 0 { "pass" } else { "fail" };
-    let want_user = format!("report: user-level result={verdict} status={}", s.status);
-    if line_of(&want_user).is_none() {
+    let want_user = report::line!("user-level", "result" => verdict, "status" => s.status).to_string();
+    if position(output, "user-level", &[("result", verdict), ("status", &s.status.to_string())]).is_none() {
         why.push(format!("no `{want_user}` line"));
     }
 }
@@ -946,7 +959,7 @@ fn check_programs(output: &str, why: &mut Vec<String>) {
             }
         }
     }
-    let programs: Vec<Report> = report::reports(output).into_iter().filter(|r| r.kind == "program").collect();
+    let programs: Vec<Report> = report::reports(output).filter(|r| r.name == "program").collect();
     for r in programs.iter().filter(|r| r.get("status") != Some("0")) {
         why.push(format!("program failed: `{}`", show(r)));
     }
@@ -1086,7 +1099,7 @@ fn check_root_program(program: &str, output: &str, why: &mut Vec<String>) {
                 why.push("numa-demo: the migration did not run".to_string());
             }
             for variant in ["notify", "batched"] {
-                if !output.contains(&format!("report: numa-unmap variant={variant} pages=3 ")) {
+                if position(output, "numa-unmap", &[("variant", variant), ("pages", "3")]).is_none() {
                     why.push(format!("numa-unmap: the {variant} variant did not complete"));
                 }
             }
@@ -1107,13 +1120,13 @@ fn check_root_program(program: &str, output: &str, why: &mut Vec<String>) {
 
 fn check_reports(test: &BootTest, output: &str, why: &mut Vec<String>) {
     let layout = test.layout();
-    let reports = report::reports(output);
+    let reports: Vec<Report> = report::reports(output).collect();
 
     // SMP: QEMU's CPUs are online; the tree's CPUs were expected.
     let online = test.config.topology.total_cpus();
     let expected = layout.total_cpus();
-    let want_smp = format!("report: smp online={online} expected={expected}");
-    match reports.iter().find(|r| r.kind == "smp") {
+    let want_smp = report::line!("smp", "online" => online, "expected" => expected).to_string();
+    match reports.iter().find(|r| r.name == "smp") {
         None => why.push(format!("no `report: smp` line (expected `{want_smp}`)")),
         Some(r)
             if r.get("online") != Some(&online.to_string())
@@ -1131,7 +1144,7 @@ fn check_reports(test: &BootTest, output: &str, why: &mut Vec<String>) {
     }
 
     // The NUMA self-test: all checks pass, every other online CPU answers.
-    let selftest = reports.iter().find(|r| r.kind == "numa-selftest");
+    let selftest = reports.iter().find(|r| r.name == "numa-selftest");
     match (test.selftest_runs(), selftest) {
         (true, None) => why.push("no `report: numa-selftest` line".to_string()),
         (true, Some(r)) => {
@@ -1159,13 +1172,13 @@ fn check_reports(test: &BootTest, output: &str, why: &mut Vec<String>) {
 
     // The board came from the device tree, or from ACPI on a UEFI boot with ACPI on.
     let table = test.firmware_table();
-    if !reports.iter().any(|r| r.kind == "firmware" && r.get("table") == Some(table)) {
+    if !reports.iter().any(|r| r.name == "firmware" && r.get("table") == Some(table)) {
         why.push(format!("no `report: firmware table={table}` line"));
     }
 
     // Kernel text: with replicas, every online CPU runs it from its own memory node
     // (checked by each CPU through the MMU); with one copy, only the first node's.
-    match reports.iter().find(|r| r.kind == "ktext-replica") {
+    match reports.iter().find(|r| r.name == "ktext-replica") {
         None => why.push("no `report: ktext-replica` line".to_string()),
         Some(r) => {
             let want_mode = if test.ktext_replicated() { "per-node" } else { "shared" };
@@ -1183,7 +1196,7 @@ fn check_reports(test: &BootTest, output: &str, why: &mut Vec<String>) {
 
     // Memory: one line per node, adding up, matching the node's size.
     let mut memory: Vec<Option<MemoryReport>> = vec![None; layout.node_count()];
-    for r in reports.iter().filter(|r| r.kind == "memory") {
+    for r in reports.iter().filter(|r| r.name == "memory") {
         let node = match r.get("node").and_then(parse_u64) {
             Some(k) if (k as usize) < memory.len() => k as usize,
             _ => {

@@ -22,9 +22,9 @@
 #![forbid(unsafe_code)]
 
 use crate::plot::{self, Chart, PlotError, Series};
-use crate::report::{self, Report};
 use crate::topology::{NodeSpec, Topology};
 use numa::workload::{self, Layout, Params, STENCIL_CELLS, Words};
+use report::Report;
 use std::fmt;
 
 /// The CPU model of every run (seL4's numbers on this QEMU were measured on it too).
@@ -207,23 +207,23 @@ impl fmt::Display for EvalError {
 
 impl std::error::Error for EvalError {}
 
-fn line(reports: &[Report], kind: &str, key: &str) -> Result<Report, EvalError> {
+fn line<'a>(reports: &[Report<'a>], kind: &str, key: &str) -> Result<Report<'a>, EvalError> {
     reports
         .iter()
         .rev()
-        .find(|r| r.kind == kind && r.get(key).is_some())
-        .cloned()
+        .find(|r| r.name == kind && r.get(key).is_some())
+        .copied()
         .ok_or_else(|| EvalError::Missing(format!("`report: {kind}` with `{key}=`")))
 }
 
 fn number(r: &Report, key: &str) -> Result<u64, EvalError> {
     r.get(key)
         .and_then(report::parse_u64)
-        .ok_or_else(|| EvalError::Missing(format!("a number `{key}=` in `report: {}`", r.kind)))
+        .ok_or_else(|| EvalError::Missing(format!("a number `{key}=` in `report: {}`", r.name)))
 }
 
 fn slashed(r: &Report, key: &str) -> Result<Vec<u64>, EvalError> {
-    let text = r.get(key).ok_or_else(|| EvalError::Missing(format!("`{key}=` in `report: {}`", r.kind)))?;
+    let text = r.get(key).ok_or_else(|| EvalError::Missing(format!("`{key}=` in `report: {}`", r.name)))?;
     text.split('/')
         .map(|n| n.parse().map_err(|_| EvalError::Missing(format!("numbers a/b/.. in `{key}={text}`"))))
         .collect()
@@ -239,7 +239,7 @@ pub fn stencil_expected(ranks: u64, steps: u64) -> Vec<u64> {
 
 /// The figures of one run, from the serial output `log` and the plugin's report `mem`.
 pub fn measure(config: &Config, log: &str, mem: &str) -> Result<Metrics, EvalError> {
-    let reports = report::reports(log);
+    let reports: Vec<Report> = report::reports(log).collect();
     let bench = line(&reports, "numa-bench", "result")?;
     if bench.get("result") != Some("pass") {
         return Err(EvalError::Wrong(format!("numademo says result={}", bench.get("result").unwrap_or(""))));
@@ -272,13 +272,13 @@ pub fn measure(config: &Config, log: &str, mem: &str) -> Result<Metrics, EvalErr
     let unmap = |variant: &str| -> Result<u64, EvalError> {
         let r = reports
             .iter()
-            .find(|r| r.kind == "numa-unmap" && r.get("variant") == Some(variant))
+            .find(|r| r.name == "numa-unmap" && r.get("variant") == Some(variant))
             .ok_or_else(|| EvalError::Missing(format!("`report: numa-unmap variant={variant}`")))?;
         Ok(number(r, "cycles")? / number(r, "pages")?.max(1))
     };
     // Kernel metadata: frames of tables, MDB entries and TCBs of every space, on its home.
     let (mut home, mut total) = (0u64, 0u64);
-    for r in reports.iter().filter(|r| r.kind == "kmem") {
+    for r in reports.iter().filter(|r| r.name == "kmem") {
         for key in ["tables", "mdb", "tcbs"] {
             let text = r.get(key).ok_or_else(|| EvalError::Missing(format!("`{key}=` in `report: kmem`")))?;
             let (h, t) = text
@@ -311,7 +311,7 @@ pub fn measure(config: &Config, log: &str, mem: &str) -> Result<Metrics, EvalErr
 
 /// The plugin's totals (all, user, kernel) and the modelled cost per access.
 fn locality(config: &Config, mem: &str) -> Result<(Locality, Locality, Locality, f64), EvalError> {
-    let reports = report::reports(mem);
+    let reports: Vec<Report> = report::reports(mem).collect();
     let of = |r: &Report| -> Result<Locality, EvalError> {
         if number(r, "unmapped")? > 0 || number(r, "unknown-cpu")? > 0 {
             return Err(EvalError::Wrong(format!(
@@ -326,14 +326,14 @@ fn locality(config: &Config, mem: &str) -> Result<(Locality, Locality, Locality,
     let level = |name: &str| {
         reports
             .iter()
-            .find(|r| r.kind == "memaccess-level" && r.get("level") == Some(name))
+            .find(|r| r.name == "memaccess-level" && r.get("level") == Some(name))
             .ok_or_else(|| EvalError::Missing(format!("`report: memaccess-level level={name}`")))
             .and_then(of)
     };
     let (user, kernel) = (level("user")?, level("kernel")?);
     let t = config.topology();
     let (mut weighted, mut count) = (0u64, 0u64);
-    for r in reports.iter().filter(|r| r.kind == "memaccess") {
+    for r in reports.iter().filter(|r| r.name == "memaccess") {
         let (Some(cpu), Some(node)) = (r.get("cpu-node"), r.get("mem-node")) else { continue };
         let (Ok(cpu), Ok(node)) = (cpu.parse::<usize>(), node.parse::<usize>()) else { continue };
         if cpu >= config.nodes || node >= config.nodes {

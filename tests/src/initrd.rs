@@ -16,6 +16,7 @@
 use bootfmt::cpio::write::{Format, WriteError, Writer};
 use bootfmt::cpio::{Archive, CpioError};
 use bootfmt::elf::{Elf, ElfError};
+use report::Hex;
 use std::fmt;
 use std::path::{Path, PathBuf};
 
@@ -180,15 +181,15 @@ impl CheckedEntry {
         match &self.verdict {
             Ok(p) => vec![
                 format!("ok {}: entry {:#x}, {}", self.name, p.entry, p.segments.join(", ")),
-                format!(
-                    "report: initrd-entry name={} bytes={} entry={:#x} segments={} low={:#x} high={:#x}",
-                    self.name,
-                    self.bytes,
-                    p.entry,
-                    p.segments.len(),
-                    p.extent.0,
-                    p.extent.1
-                ),
+                report::line!("initrd-entry",
+                    "name" => self.name,
+                    "bytes" => self.bytes,
+                    "entry" => Hex(p.entry),
+                    "segments" => p.segments.len(),
+                    "low" => Hex(p.extent.0),
+                    "high" => Hex(p.extent.1),
+                )
+                .to_string(),
             ],
             Err(e) => vec![format!("FAILED {}: {e}", self.name)],
         }

@@ -9,8 +9,8 @@
 //! 2. [`qemu`]: the spec turned into a QEMU `virt` command line, following QEMU's NUMA rules;
 //! 3. [`runner`]: QEMU started, its serial line streamed and captured, a deadline enforced;
 //! 4. [`symbolize`]: backtrace addresses resolved against the kernel ELF as they stream by;
-//! 5. [`numactl`] and [`report`]: what the output must contain, computed from the spec alone,
-//!    and the kernel's `report:` lines parsed;
+//! 5. [`numactl`] and the `report` crate (`kernel/report`): what the output must contain,
+//!    computed from the spec alone, and the kernel's `report:` lines parsed;
 //! 6. [`boot`]: the boot-test matrix and the judgement of each boot; [`dtb`] edits QEMU's
 //!    device tree for the machines QEMU cannot build from options.
 //!
@@ -34,7 +34,6 @@ pub mod initrd;
 pub mod numactl;
 pub mod plot;
 pub mod qemu;
-pub mod report;
 pub mod runner;
 pub mod symbolize;
 pub mod topology;

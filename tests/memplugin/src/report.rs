@@ -139,15 +139,21 @@ fn show_target(target: Target) -> String {
 impl Totals {
     /// The `report: memaccess-total ...` line, without a newline.
     pub fn line(&self) -> String {
-        format!(
-            "report: memaccess-total local={} remote={} io={} unmapped={} unknown-cpu={} remote-fraction={}",
-            self.local,
-            self.remote,
-            self.io,
-            self.unmapped,
-            self.unknown_cpu,
-            remote_fraction(self.local, self.remote)
+        self.named("memaccess-total", None)
+    }
+
+    /// The totals as the line `report: NAME [level=LEVEL] local= remote= ...`.
+    fn named(&self, name: &str, level: Option<&str>) -> String {
+        ::report::line!(name,
+            "level" => ::report::Maybe(level),
+            "local" => self.local,
+            "remote" => self.remote,
+            "io" => self.io,
+            "unmapped" => self.unmapped,
+            "unknown-cpu" => self.unknown_cpu,
+            "remote-fraction" => remote_fraction(self.local, self.remote),
         )
+        .to_string()
     }
 }
 
@@ -184,9 +190,7 @@ pub fn sum(a: &Snapshot, b: &Snapshot) -> Snapshot {
 pub fn format_levels(user: &Tally, kernel: &Tally, all: &Tally) -> String {
     let mut out = format_report(all);
     for (name, tally) in [("user", user), ("kernel", kernel)] {
-        let line = tally.totals().line();
-        let rest = line.strip_prefix("report: memaccess-total ").unwrap_or(&line);
-        let _ = writeln!(out, "report: memaccess-level level={name} {rest}");
+        let _ = writeln!(out, "{}", tally.totals().named("memaccess-level", Some(name)));
     }
     out
 }
@@ -198,11 +202,9 @@ pub fn format_report(tally: &Tally) -> String {
         // Writing to a String cannot fail.
         let _ = writeln!(
             out,
-            "report: memaccess cpu-node={} mem-node={} loads={} stores={}",
-            show_cpu(cpu),
-            show_target(target),
-            pair.loads,
-            pair.stores
+            "{}",
+            ::report::line!("memaccess",
+                "cpu-node" => show_cpu(cpu), "mem-node" => show_target(target), "loads" => pair.loads, "stores" => pair.stores)
         );
     }
     out.push_str(&tally.totals().line());

@@ -33,7 +33,10 @@ fn pack_to(out: &Path, specs: &[String]) -> Result<(), InitrdError> {
     for (input, size) in inputs.iter().zip(sizes) {
         println!("mkinitrd: packed {} ({size} bytes) from {}", input.name, input.path.display());
     }
-    println!("report: initrd file={} entries={} bytes={}", out.display(), inputs.len(), archive.len());
+    println!(
+        "{}",
+        report::line!("initrd", "file" => out.display(), "entries" => inputs.len(), "bytes" => archive.len())
+    );
     Ok(())
 }
 
@@ -53,7 +56,10 @@ fn check(path: &Path) -> (usize, usize) {
             return (0, 1);
         }
     };
-    println!("report: initrd file={} entries={} bytes={}", path.display(), entries.len(), bytes.len());
+    println!(
+        "{}",
+        report::line!("initrd", "file" => path.display(), "entries" => entries.len(), "bytes" => bytes.len())
+    );
     if entries.is_empty() {
         println!("FAILED {}: the archive holds no programs", path.display());
         return (0, 1);
