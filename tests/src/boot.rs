@@ -645,9 +645,14 @@ pub fn check(test: &BootTest, ending: Ending, output: &str) -> Result<(), Vec<St
             if !has_line(output, |l| l.starts_with(line) && l.contains(named)) {
                 why.push(format!("no line starting `{line}` that names `{named}`"));
             }
-            let halt = format!("report: halt status={status} cause=");
-            if !has_line(output, |l| l.starts_with(&halt)) {
-                why.push(format!("no `{halt}...` line"));
+            let halted = report::reports(output).any(|r| {
+                r.name == "halt" && r.get("status") == Some(&status.to_string()) && r.get("cause").is_some()
+            });
+            if !halted {
+                why.push(format!(
+                    "no `{}...` line",
+                    report::line!("halt", "status" => status, "cause" => "")
+                ));
             }
             if passed_line != *after_boot {
                 why.push(if *after_boot {
@@ -678,9 +683,11 @@ pub fn check(test: &BootTest, ending: Ending, output: &str) -> Result<(), Vec<St
             if ending != Ending::Exited(status) {
                 why.push(format!("expected exit status {status}, got {ending}"));
             }
-            let halt = format!("report: halt status={status} cause={cause}");
-            if !has_line(output, |l| l == halt) {
-                why.push(format!("no `{halt}` line"));
+            if position(output, "halt", &[("status", &status.to_string()), ("cause", cause)]).is_none() {
+                why.push(format!(
+                    "no `{}` line",
+                    report::line!("halt", "status" => status, "cause" => cause)
+                ));
             }
             if passed_line {
                 why.push("`report: boot result=pass` printed although the kernel must fail".into());

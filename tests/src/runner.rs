@@ -70,8 +70,8 @@ pub fn kernel_status(ending: Ending, stdout: &str) -> Ending {
     let halt = stdout
         .lines()
         .rev()
-        .filter_map(crate::report::Report::parse)
-        .find(|r| r.kind == "halt")
+        .filter_map(report::Report::parse)
+        .find(|r| r.name == "halt")
         .and_then(|r| r.get("status").and_then(|s| s.parse::<i32>().ok()));
     halt.map_or(ending, Ending::Exited)
 }
