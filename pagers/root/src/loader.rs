@@ -35,7 +35,8 @@
 //! the program's thread rather than deleting it, and unmaps none of its pages), so its
 //! frames stay where they are and each program simply gets the next part of the window
 //! ([`SCRATCH_BASE`] up to the end of the user address space). The kernel could take
-//! them back (thread deletion, `Unmap`); a root that runs programs without end would.
+//! them back (thread deletion, `Unmap`, `MemoryControl`'s free flag); a root that runs
+//! programs without end would.
 //!
 //! # What a program must be
 //!
