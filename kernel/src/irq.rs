@@ -1,10 +1,14 @@
 // SPDX-License-Identifier: MIT OR Apache-2.0
-//! Interrupts: the GICv3, each CPU's timer tick, and SGIs between CPUs.
+//! Interrupts: the GIC (v3 or v2), each CPU's timer tick, and SGIs between CPUs.
 //!
-//! The boot CPU maps the distributor and the redistributor regions the device tree
-//! names and sets the distributor up; every CPU then finds its own redistributor (by
-//! MPIDR, across all regions), wakes it, opens its CPU interface, and starts a
-//! periodic tick on its generic timer. Software-generated interrupts (SGIs) are the
+//! The boot CPU maps the interrupt controller the device tree (or ACPI's MADT) names
+//! and sets its distributor up; every CPU then prepares its own part and starts a
+//! periodic tick on its generic timer. On a GICv3 that part is the CPU's redistributor
+//! (found by MPIDR, across all regions) and its system-register CPU interface
+//! (`arch::gic`); on a GICv2 (GIC-400: the Raspberry Pi 4, most Cortex-A53/A72 boards)
+//! it is the distributor's banked SGI/PPI registers and the memory-mapped CPU
+//! interface, and the CPU records its CPU-interface bit, by which a GICv2 names CPUs
+//! where a GICv3 uses the MPIDR ([`Controller`]). Software-generated interrupts (SGIs) are the
 //! inter-processor interrupts: the boot self-test's ping and pong, and
 //! [`SGI_RESCHEDULE`], which wakes a CPU that a thread became ready on (an IPC partner,
 //! a thread that a `Notify` from another node woke).
@@ -14,14 +18,16 @@
 //!
 //! # References
 //! GICv3/v4 architecture specification (IHI 0069H): 2.2 (INTID ranges), 12 (the CPU
-//! interface); Arm ARM D11 (generic timer).
+//! interface); GICv2 architecture specification (IHI 0048B): 4.3 (`GICD_ITARGETSR`,
+//! `GICD_SGIR`), 4.4 (`GICC_IAR`, `GICC_EOIR`); Arm ARM D11 (generic timer).
 
 use crate::arch::{cpu, gic, tables, timer};
 use crate::kprintln;
 use crate::percpu::{self, PerCpu};
-use core::sync::atomic::{AtomicU32, AtomicU64, AtomicUsize, Ordering};
+use core::sync::atomic::{AtomicU8, AtomicU32, AtomicU64, AtomicUsize, Ordering};
 use core::time::Duration;
-use platform::gicv3::{self, Distributor, Redistributor};
+use platform::gicv2;
+use platform::gicv3::{self, GicError, Redistributor};
 use platform::{Board, FixedVec, Gic};
 use spin::Once;
 
@@ -70,13 +76,10 @@ fn clear_pending(i: usize) -> bool {
     }
     was
 }
-/// The distributor, for routing and masking SPIs.
-static DIST: Once<Distributor> = Once::new();
-
 /// Why an interrupt could not be attached.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum AttachError {
-    /// Not an SPI the distributor implements (or no GICv3).
+    /// Not an SPI the distributor implements (or no interrupt controller).
     NotAnSpi,
     /// Another thread handles it.
     Busy,
@@ -97,9 +100,9 @@ pub fn attach(intid: u32, thread: u32, mpidr: u64) -> Result<(), AttachError> {
         USER_TIMER_MPIDR.store(mpidr, Ordering::Release);
         return Ok(());
     }
-    let dist = DIST.get().ok_or(AttachError::NotAnSpi)?;
+    let gic = &INTERRUPTS.get().ok_or(AttachError::NotAnSpi)?.controller;
     let i = intid as usize;
-    if !(32..SPI_LIMIT).contains(&i) || intid >= dist.interrupt_lines() {
+    if !(32..SPI_LIMIT).contains(&i) || intid >= gic.interrupt_lines() {
         return Err(AttachError::NotAnSpi);
     }
     match HANDLERS[i].compare_exchange(0, thread, Ordering::AcqRel, Ordering::Acquire) {
@@ -107,7 +110,7 @@ pub fn attach(intid: u32, thread: u32, mpidr: u64) -> Result<(), AttachError> {
         Err(t) if t == thread => {}
         Err(_) => return Err(AttachError::Busy),
     }
-    let routed = dist.route_spi(intid, mpidr).and_then(|()| dist.enable_spi(intid));
+    let routed = gic.route_spi(intid, mpidr).and_then(|()| gic.enable_spi(intid));
     routed.map_err(|_| AttachError::NotAnSpi)
 }
 
@@ -124,8 +127,8 @@ pub fn detach(intid: u32, thread: u32) -> bool {
         if USER_TIMER_MPIDR.load(Ordering::Acquire) == cpu::mpidr() {
             timer::disarm_user();
         }
-    } else if let Some(dist) = DIST.get() {
-        let _ = dist.disable_spi(intid);
+    } else if let Some(irqs) = INTERRUPTS.get() {
+        let _ = irqs.controller.disable_spi(intid);
     }
     clear_pending(i);
     true
@@ -152,8 +155,8 @@ pub fn unmask(intid: u32) {
     if intid < 32 {
         return;
     }
-    if let Some(dist) = DIST.get() {
-        let _ = dist.enable_spi(intid);
+    if let Some(irqs) = INTERRUPTS.get() {
+        let _ = irqs.controller.enable_spi(intid);
     }
 }
 
@@ -204,10 +207,106 @@ pub fn pending() -> impl Iterator<Item = (u32, u32)> {
 /// Timer ticks per second.
 pub const TICK_HZ: u64 = 100;
 
+/// The interrupt controller, mapped and set up by [`init`].
+enum Controller {
+    /// A GICv3: the distributor, and the redistributor regions every CPU searches for
+    /// its own frame; CPU interfaces are system registers (`arch::gic`).
+    V3 {
+        dist: gicv3::Distributor,
+        /// Mapped redistributor regions: (virtual address, length).
+        redistributors: FixedVec<(usize, usize), { platform::board::MAX_REDIST_REGIONS }>,
+    },
+    /// A GICv2: the distributor (its SGI/PPI part banked per CPU), the CPU interface
+    /// (one address, banked per CPU), and which CPU-interface bit each CPU is.
+    V2 { dist: gicv2::Distributor, cpu: gicv2::CpuInterface, targets: Targets },
+}
+
+/// A GICv2 names CPUs by CPU-interface bit, not by MPIDR: each CPU records its pair
+/// here when it prepares its interrupts (at most eight CPUs: the GICv2 limit).
+struct Targets {
+    mpidr: [AtomicU64; gicv2::MAX_CPU_INTERFACES],
+    mask: [AtomicU8; gicv2::MAX_CPU_INTERFACES],
+}
+
+impl Targets {
+    const fn new() -> Targets {
+        Targets {
+            mpidr: [const { AtomicU64::new(u64::MAX) }; gicv2::MAX_CPU_INTERFACES],
+            mask: [const { AtomicU8::new(0) }; gicv2::MAX_CPU_INTERFACES],
+        }
+    }
+
+    /// Records the calling CPU's bit (its slot is the bit's number).
+    fn record(&self, mpidr: u64, mask: u8) {
+        let slot = mask.trailing_zeros() as usize % gicv2::MAX_CPU_INTERFACES;
+        self.mask[slot].store(mask, Ordering::Relaxed);
+        self.mpidr[slot].store(mpidr, Ordering::Release);
+    }
+
+    /// The CPU-interface bit of the CPU `mpidr` (0: not recorded yet).
+    fn mask_of(&self, mpidr: u64) -> u8 {
+        let slot = self.mpidr.iter().position(|m| m.load(Ordering::Acquire) == mpidr);
+        slot.map_or(0, |s| self.mask[s].load(Ordering::Relaxed))
+    }
+}
+
+impl Controller {
+    fn interrupt_lines(&self) -> u32 {
+        match self {
+            Controller::V3 { dist, .. } => dist.interrupt_lines(),
+            Controller::V2 { dist, .. } => dist.interrupt_lines(),
+        }
+    }
+
+    fn enable_spi(&self, intid: u32) -> Result<(), GicError> {
+        match self {
+            Controller::V3 { dist, .. } => dist.enable_spi(intid),
+            Controller::V2 { dist, .. } => dist.enable_spi(intid),
+        }
+    }
+
+    fn disable_spi(&self, intid: u32) -> Result<(), GicError> {
+        match self {
+            Controller::V3 { dist, .. } => dist.disable_spi(intid),
+            Controller::V2 { dist, .. } => dist.disable_spi(intid),
+        }
+    }
+
+    /// Sends SPI `intid` to the CPU `mpidr` only.
+    fn route_spi(&self, intid: u32, mpidr: u64) -> Result<(), GicError> {
+        match self {
+            Controller::V3 { dist, .. } => dist.route_spi(intid, mpidr),
+            Controller::V2 { dist, targets, .. } => dist.route_spi(intid, targets.mask_of(mpidr)),
+        }
+    }
+
+    /// Acknowledges this CPU's most urgent interrupt: its INTID and the value that ends
+    /// it (the same on a GICv3; on a GICv2 the raw `GICC_IAR`, sender included).
+    fn acknowledge(&self) -> (u32, u32) {
+        match self {
+            Controller::V3 { .. } => {
+                let intid = gic::acknowledge();
+                (intid, intid)
+            }
+            Controller::V2 { cpu, .. } => {
+                let ack = cpu.acknowledge();
+                (ack.intid, ack.raw)
+            }
+        }
+    }
+
+    fn end_of_interrupt(&self, raw: u32) {
+        match self {
+            Controller::V3 { .. } => gic::end_of_interrupt(raw),
+            Controller::V2 { cpu, .. } => cpu.end_of_interrupt(gicv2::Acknowledged::from_iar(raw)),
+        }
+    }
+}
+
 /// What every CPU needs to find and drive its part of the GIC and its timer.
 struct Interrupts {
-    /// Mapped redistributor regions: (virtual address, length).
-    redistributors: FixedVec<(usize, usize), { platform::board::MAX_REDIST_REGIONS }>,
+    /// The controller.
+    controller: Controller,
     /// INTID of the EL1 physical timer.
     timer_intid: u32,
     /// Counter ticks between timer interrupts.
@@ -259,8 +358,8 @@ static BOOT_MPIDR: AtomicU64 = AtomicU64::new(0);
 /// Why interrupts could not be set up.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum IrqError {
-    /// The board has no GICv3 (a GICv2 board is not supported yet).
-    NoGicV3,
+    /// The board names no interrupt controller the kernel drives (GICv2 or GICv3).
+    NoGic,
     /// The board has no usable timer description.
     NoTimer,
     /// The counter frequency is unusable.
@@ -268,73 +367,117 @@ pub enum IrqError {
     /// The GIC registers could not be mapped.
     Map,
     /// The distributor did not respond.
-    Distributor(gicv3::GicError),
+    Distributor(GicError),
 }
 
 /// Sets up the distributor; called once, on the boot CPU, before any CPU's
 /// [`init_this_cpu`].
 pub fn init(board: &Board) -> Result<(), IrqError> {
-    let Some(Gic::V3 { distributor, redistributors }) = board.gic else {
-        return Err(IrqError::NoGicV3);
-    };
+    let gic = board.gic.ok_or(IrqError::NoGic)?;
     let timer_desc = board.timer.ok_or(IrqError::NoTimer)?;
     let ppi = timer_desc.phys_ppi.ok_or(IrqError::NoTimer)?;
     let frequency = platform::timer::choose_frequency(timer::cntfrq(), timer_desc.clock_frequency)
         .map_err(|_| IrqError::BadFrequency)?;
-    let dist_va = tables::map_device(distributor.base, distributor.size).map_err(|_| IrqError::Map)?;
-    let mut regions = FixedVec::new();
-    for region in redistributors.iter() {
-        let va = tables::map_device(region.base, region.size).map_err(|_| IrqError::Map)?;
-        // The capacity matches the board's, so this cannot fail.
-        let _ = regions.push((va as usize, region.size as usize));
-    }
+    let map = |r: platform::PhysRange| tables::map_device(r.base, r.size).map_err(|_| IrqError::Map);
     BOOT_MPIDR.store(cpu::mpidr(), Ordering::Relaxed);
-    // SAFETY: `dist_va` maps the distributor the device tree names, as device memory,
-    // for good; this is the only `Distributor` ever made for it.
-    let mut dist = unsafe { Distributor::new(dist_va as usize) };
-    dist.init(cpu::mpidr()).map_err(IrqError::Distributor)?;
-    DIST.call_once(|| dist);
+    let controller = match gic {
+        Gic::V3 { distributor, redistributors } => {
+            let dist_va = map(distributor)?;
+            let mut regions = FixedVec::new();
+            for region in redistributors.iter() {
+                // The capacity matches the board's, so this cannot fail.
+                let _ = regions.push((map(*region)? as usize, region.size as usize));
+            }
+            // SAFETY: `dist_va` maps the distributor the device tree names, as device
+            // memory, for good; this is the only `Distributor` ever made for it.
+            let mut dist = unsafe { gicv3::Distributor::new(dist_va as usize) };
+            dist.init(cpu::mpidr()).map_err(IrqError::Distributor)?;
+            Controller::V3 { dist, redistributors: regions }
+        }
+        Gic::V2 { distributor, cpu_interface } => {
+            let size = |r: platform::PhysRange, least: usize| platform::PhysRange {
+                base: r.base,
+                size: r.size.max(least as u64),
+            };
+            let dist_va = map(size(distributor, gicv2::GICD_SIZE))?;
+            let cpu_va = map(size(cpu_interface, gicv2::GICC_SIZE))?;
+            // SAFETY: `dist_va` maps the distributor the device tree names, as device
+            // memory, for good, at least GICD_SIZE bytes; the only driver made for it.
+            let mut dist = unsafe { gicv2::Distributor::new(dist_va as usize) };
+            // SAFETY: likewise for the CPU interface, at least GICC_SIZE bytes.
+            let cpu = unsafe { gicv2::CpuInterface::new(cpu_va as usize) };
+            dist.init(dist.this_cpu_mask());
+            Controller::V2 { dist, cpu, targets: Targets::new() }
+        }
+    };
     let timer_intid = gicv3::ppi_to_intid(ppi).map_err(|_| IrqError::NoTimer)?;
     let tick_period = platform::timer::ticks_per_period(frequency, Duration::from_millis(1000 / TICK_HZ))
         .map_err(|_| IrqError::BadFrequency)?;
     let user_timer = timer_desc.virt_ppi.and_then(|p| gicv3::ppi_to_intid(p).ok()) == Some(USER_TIMER);
-    INTERRUPTS.call_once(|| Interrupts { redistributors: regions, timer_intid, tick_period, user_timer });
+    INTERRUPTS.call_once(|| Interrupts { controller, timer_intid, tick_period, user_timer });
     Ok(())
 }
 
-/// Sets up this CPU's redistributor, CPU interface and tick. Without [`init`] having
-/// succeeded, the CPU runs without interrupts.
+/// Sets up this CPU's part of the GIC (redistributor or banked registers, CPU
+/// interface) and its tick. Without [`init`] having succeeded, the CPU runs without
+/// interrupts.
 pub fn init_this_cpu(block: &PerCpu) {
     let Some(irqs) = INTERRUPTS.get() else { return };
-    // SAFETY: the regions are the device tree's redistributor regions, mapped as device
-    // memory for good by `init`; each CPU uses only the frame whose affinity is its own.
-    let found = unsafe { Redistributor::find(irqs.redistributors.as_slice(), block.mpidr) };
-    let Some(mut redist) = found else {
-        kprintln!("warning: cpu {} (mpidr {:#x}): no GIC redistributor", block.index, block.mpidr);
-        return;
-    };
-    if let Err(err) = redist.init_cpu() {
-        kprintln!("warning: cpu {}: redistributor did not wake: {err:?}", block.index);
-        return;
-    }
+    let user_timer = irqs.user_timer.then_some(USER_TIMER);
+    let wanted = [SGI_PING, SGI_PONG, SGI_RESCHEDULE, irqs.timer_intid].into_iter().chain(user_timer);
     // The user timer: off at its source until armed, enabled in the GIC.
     timer::disarm_user();
-    let user_timer = irqs.user_timer.then_some(USER_TIMER);
-    for intid in [SGI_PING, SGI_PONG, SGI_RESCHEDULE, irqs.timer_intid].into_iter().chain(user_timer) {
-        if let Err(err) = redist.enable_ppi_or_sgi(intid) {
-            kprintln!("warning: cpu {}: interrupt {intid} not enabled: {err:?}", block.index);
+    match &irqs.controller {
+        Controller::V3 { redistributors, .. } => {
+            // SAFETY: the regions are the device tree's redistributor regions, mapped as
+            // device memory for good by `init`; each CPU uses only the frame whose
+            // affinity is its own.
+            let found = unsafe { Redistributor::find(redistributors.as_slice(), block.mpidr) };
+            let Some(mut redist) = found else {
+                kprintln!("warning: cpu {} (mpidr {:#x}): no GIC redistributor", block.index, block.mpidr);
+                return;
+            };
+            if let Err(err) = redist.init_cpu() {
+                kprintln!("warning: cpu {}: redistributor did not wake: {err:?}", block.index);
+                return;
+            }
+            for intid in wanted {
+                if let Err(err) = redist.enable_ppi_or_sgi(intid) {
+                    kprintln!("warning: cpu {}: interrupt {intid} not enabled: {err:?}", block.index);
+                }
+            }
+            block.redistributor.store(redist.base(), Ordering::Relaxed);
+            gic::init_cpu_interface();
+        }
+        Controller::V2 { dist, cpu, targets } => {
+            targets.record(block.mpidr, dist.this_cpu_mask());
+            dist.init_this_cpu();
+            for intid in wanted {
+                if let Err(err) = dist.enable_private(intid) {
+                    kprintln!("warning: cpu {}: interrupt {intid} not enabled: {err:?}", block.index);
+                }
+            }
+            cpu.init_this_cpu();
         }
     }
-    block.redistributor.store(redist.base(), Ordering::Relaxed);
-    gic::init_cpu_interface();
     timer::arm(irqs.tick_period);
 }
 
-/// Sends SGI `sgi` to the CPU with affinity `mpidr`.
+/// Sends SGI `sgi` to the CPU with affinity `mpidr` (nothing without an interrupt
+/// controller: no CPU then waits for one).
 pub fn send_sgi(sgi: u32, mpidr: u64) {
-    match gicv3::sgi1r_value(sgi, mpidr) {
-        Ok(value) => gic::send_sgi(value),
-        Err(err) => kprintln!("warning: SGI {sgi} to mpidr {mpidr:#x} not sent: {err:?}"),
+    let sent = match INTERRUPTS.get().map(|irqs| &irqs.controller) {
+        Some(Controller::V3 { .. }) => gicv3::sgi1r_value(sgi, mpidr).map(gic::send_sgi),
+        Some(Controller::V2 { dist, targets, .. }) => {
+            // The SGI must not overtake the memory writes it announces (GICD_SGIR is a
+            // device write: order it after them).
+            cpu::barrier_before_device_write();
+            dist.send_sgi(sgi, targets.mask_of(mpidr))
+        }
+        None => Ok(()),
+    };
+    if let Err(err) = sent {
+        kprintln!("warning: SGI {sgi} to mpidr {mpidr:#x} not sent: {err:?}");
     }
 }
 
@@ -344,8 +487,9 @@ pub fn handle() -> Events {
     let mut events = Events::default();
     let Some(irqs) = INTERRUPTS.get() else { return events };
     let me = cpu::this_percpu();
+    let gic = &irqs.controller;
     loop {
-        let intid = gic::acknowledge();
+        let (intid, raw) = gic.acknowledge();
         if gicv3::is_spurious(intid) {
             return events;
         }
@@ -368,9 +512,7 @@ pub fn handle() -> Events {
             (spi, _) if handler_of(spi).is_some() => {
                 // A user-level driver's interrupt: mask it until the handler has seen
                 // it and acknowledged, then tell the kernel to deliver it.
-                if let Some(dist) = DIST.get() {
-                    let _ = dist.disable_spi(spi);
-                }
+                let _ = gic.disable_spi(spi);
                 let i = spi as usize;
                 set_pending(i);
                 events.interrupts = true;
@@ -384,7 +526,7 @@ pub fn handle() -> Events {
             }
             (other, _) => kprintln!("warning: unexpected interrupt {other} on mpidr {:#x}", cpu::mpidr()),
         }
-        gic::end_of_interrupt(intid);
+        gic.end_of_interrupt(raw);
     }
 }
 

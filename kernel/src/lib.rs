@@ -17,8 +17,9 @@
 //!  5. console from /chosen/stdout-path               boot.rs -> platform::pl011, console.rs
 //!  6. direct map of RAM; one frame pool per node     memory.rs -> mm/physmem.rs, mm/frames.rs
 //!  7. boot CPU's block and stack on its node         smp.rs (prepare) -> percpu.rs
-//!  8. GICv3 distributor, this CPU's redistributor,   irq.rs -> platform::gicv3, arch/aarch64/gic.rs
-//!     CPU interface and timer tick                           arch/aarch64/timer.rs
+//!  8. GIC distributor, this CPU's redistributor      irq.rs -> platform::gicv3 / gicv2,
+//!     (v3) or banked registers (v2), CPU interface,    arch/aarch64/gic.rs, arch/aarch64/timer.rs
+//!     timer tick
 //!  9. every other CPU: PSCI CPU_ON, each on its node smp.rs (start_secondaries) -> psci.rs,
 //!                                                    arch/aarch64/boot.rs (secondary_entry)
 //! 10. NUMA self-test on every CPU, SGI ping, ticks   smp.rs (selftest, ping_all, check_ticks)

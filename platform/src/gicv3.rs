@@ -323,6 +323,8 @@ pub enum GicError {
     NotSgi(u32),
     /// A device tree PPI number outside 0-15.
     NotPpi(u32),
+    /// A GICv2 request naming no CPU interface (an empty target mask).
+    NoTarget,
 }
 
 impl fmt::Display for GicError {
@@ -341,6 +343,7 @@ impl fmt::Display for GicError {
             GicError::NotPrivate(i) => write!(f, "INTID {i} is not an SGI or PPI"),
             GicError::NotSgi(i) => write!(f, "INTID {i} is not an SGI"),
             GicError::NotPpi(p) => write!(f, "PPI {p} is out of range 0-15"),
+            GicError::NoTarget => f.write_str("no target CPU interface"),
         }
     }
 }
@@ -406,7 +409,7 @@ impl fmt::Display for Affinity {
 /// `GICx_ISENABLER`, `ICENABLER`, `IGROUPR` and the SGI TargetList are bitmaps indexed
 /// by interrupt or CPU number rather than registers with named fields, so a bitfield
 /// macro cannot name their bits; this is the one place an index becomes a bit.
-fn one_hot(index: u32) -> u32 {
+pub(crate) fn one_hot(index: u32) -> u32 {
     1u32 << (index % 32)
 }
 
@@ -492,6 +495,24 @@ pub fn locate_frame(
     None
 }
 
+/// The INTIDs a Distributor implements below the special range, from its
+/// `GICD_TYPER.ITLinesNumber` (the same field in GICv2 and v3): `32 * (n + 1)`, at
+/// most 1020.
+pub(crate) fn lines_of(it_lines_number: u32) -> u32 {
+    (32 * (it_lines_number + 1)).min(*SPECIAL_INTIDS.start())
+}
+
+/// `Ok` if `intid` is an SPI among the `lines` a Distributor implements.
+pub(crate) fn check_spi(intid: u32, lines: u32) -> Result<(), GicError> {
+    if !SPI_INTIDS.contains(&intid) {
+        return Err(GicError::NotSpi(intid));
+    }
+    if intid >= lines {
+        return Err(GicError::NotImplemented { intid, lines });
+    }
+    Ok(())
+}
+
 /// Polls `busy` until it is false, at most [`POLL_LIMIT`] times.
 fn wait_while(what: Wait, mut busy: impl FnMut() -> bool) -> Result<(), GicError> {
     for _ in 0..POLL_LIMIT {
@@ -533,8 +554,7 @@ impl Distributor {
     /// Number of INTIDs the Distributor implements below the special range:
     /// `32 * (GICD_TYPER.ITLinesNumber + 1)`, at most 1020. SPIs are `32..lines`.
     pub fn interrupt_lines(&self) -> u32 {
-        let n = self.regs.TYPER.read(GICD_TYPER::ITLinesNumber);
-        (32 * (n + 1)).min(*SPECIAL_INTIDS.start())
+        lines_of(self.regs.TYPER.read(GICD_TYPER::ITLinesNumber))
     }
 
     /// Whether the GIC has a single security state (`GICD_CTLR.DS == 1`): QEMU `virt`
@@ -622,14 +642,7 @@ impl Distributor {
     }
 
     fn check_spi(&self, intid: u32) -> Result<(), GicError> {
-        if !SPI_INTIDS.contains(&intid) {
-            return Err(GicError::NotSpi(intid));
-        }
-        let lines = self.interrupt_lines();
-        if intid >= lines {
-            return Err(GicError::NotImplemented { intid, lines });
-        }
-        Ok(())
+        check_spi(intid, self.interrupt_lines())
     }
 
     /// `GICD_IROUTER<intid>`; `intid` must be a checked SPI.
@@ -764,63 +777,14 @@ impl Redistributor {
     }
 }
 
-fn check_private(intid: u32) -> Result<(), GicError> {
+pub(crate) fn check_private(intid: u32) -> Result<(), GicError> {
     if intid <= *PPI_INTIDS.end() { Ok(()) } else { Err(GicError::NotPrivate(intid)) }
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
-
-    /// Zeroed, 8-byte-aligned host memory standing in for a register frame. It is
-    /// reached only through the raw pointer (by the driver and by these accessors), so
-    /// no Rust reference aliases what the driver writes.
-    struct Fake {
-        ptr: *mut u64,
-        words: usize,
-    }
-
-    impl Fake {
-        fn new(bytes: usize) -> Fake {
-            let words = bytes / 8;
-            let ptr = Box::into_raw(vec![0u64; words].into_boxed_slice()) as *mut u64;
-            Fake { ptr, words }
-        }
-
-        /// Fills every byte with `byte`: stale state a driver must not trust.
-        fn fill(&self, byte: u8) {
-            // SAFETY: `ptr` owns `words * 8` writable bytes.
-            unsafe { core::ptr::write_bytes(self.ptr, byte, self.words) };
-        }
-
-        fn base(&self) -> usize {
-            self.ptr as usize
-        }
-
-        fn at<T>(&self, offset: usize) -> *mut T {
-            assert!(offset + size_of::<T>() <= self.words * 8 && offset.is_multiple_of(size_of::<T>()));
-            self.ptr.cast::<u8>().wrapping_add(offset).cast::<T>()
-        }
-
-        fn read<T: Copy>(&self, offset: usize) -> T {
-            // SAFETY: `at` checked bounds and alignment; all bit patterns are valid.
-            unsafe { self.at::<T>(offset).read_volatile() }
-        }
-
-        fn write<T: Copy>(&self, offset: usize, value: T) {
-            // SAFETY: `at` checked bounds and alignment.
-            unsafe { self.at::<T>(offset).write_volatile(value) }
-        }
-    }
-
-    impl Drop for Fake {
-        fn drop(&mut self) {
-            let slice = core::ptr::slice_from_raw_parts_mut(self.ptr, self.words);
-            // SAFETY: `ptr`/`words` came from `Box::into_raw` of exactly this slice,
-            // and every driver using it has been dropped (declared after the fake).
-            drop(unsafe { Box::from_raw(slice) });
-        }
-    }
+    use crate::fake_regs::Fake;
 
     const CTLR: usize = 0x0;
     const TYPER: usize = 0x4;

@@ -10,7 +10,8 @@
 //! the same machine whichever description it came from ([`Board::firmware`] says
 //! which), and that host tools print (`numactl` format) to check a DTB without
 //! booting it. It also holds the drivers for the devices the kernel itself uses: the
-//! PL011 console ([`pl011`]), the GICv3 distributor and redistributors ([`gicv3`]) and
+//! PL011 console ([`pl011`]), the GICv3 distributor and redistributors ([`gicv3`]), the
+//! GICv2 distributor and CPU interface ([`gicv2`]) and
 //! the generic timer's logic ([`timer`]).
 //!
 //! The device-tree and ACPI modules are pure logic (`#![forbid(unsafe_code)]` each): no
@@ -24,7 +25,7 @@
 //! [`numa`] (node ids and distances), [`cpumap`] (clusters and cores), [`numactl`]
 //! (the printed form), [`dt_check`] (why the parser can trust the blob), `tree` (how it
 //! walks it); [`acpi`] (the same board from ACPI tables); then the drivers: [`pl011`],
-//! [`gicv3`], [`timer`].
+//! [`gicv3`], [`gicv2`], [`timer`].
 //!
 //! # Design
 //!
@@ -67,6 +68,7 @@ pub mod devices;
 pub mod dt_check;
 pub mod error;
 pub mod fixed;
+pub mod gicv2;
 pub mod gicv3;
 pub mod mmio;
 pub mod numa;
@@ -79,6 +81,8 @@ pub mod uart;
 
 #[cfg(test)]
 mod dtb_writer;
+#[cfg(test)]
+mod fake_regs;
 
 pub use acpi::{AcpiError, AcpiErrorKind, AcpiMemory, AcpiWarning, MemoryWindow};
 pub use board::{

@@ -32,7 +32,7 @@
 use crate::dtb::{DtbEdit, ExtraCpu};
 use crate::failures::{ElfCase, InitrdCase};
 use crate::numactl::{FreeLines, Layout, describe_mismatch, find_block, match_block};
-use crate::qemu::{Boot, QemuConfig, UBOOT_BIOS};
+use crate::qemu::{Boot, Machine, QemuConfig, UBOOT_BIOS};
 use crate::runner::Ending;
 use crate::symbolize::parse_frame;
 use crate::topology::Topology;
@@ -147,7 +147,8 @@ pub struct Supervised {
 /// - `fuzz` (`pagers/fuzz`): at least 100,000 random syscalls, no status outside the
 ///   ABI's errors, and the kernel still answering afterwards (`kernel-responsive=yes`);
 /// - `irqtest` (`pagers/irqtest`): a user-level driver of QEMU virt's PL031 RTC; its
-///   interrupt must arrive as IPC (`report: irq ... delivered=yes checks-failed=0`),
+///   interrupt must arrive as IPC, and the user timer's too (`report: irq ... delivered=yes
+///   user-timer=yes checks-failed=0`),
 ///   and a driver that never acknowledges and faults must be contained (`report:
 ///   irq-contained fault-to-pager=true masked=true recovered=true`).
 ///
@@ -249,6 +250,14 @@ impl BootTest {
         match self.config.boot {
             Boot::Uefi { acpi: true, .. } => "acpi",
             _ => "dt",
+        }
+    }
+
+    /// The GIC version the machine has: QEMU `virt`'s choice, a GIC-400 on `raspi4b`.
+    pub fn gic_version(&self) -> u8 {
+        match self.config.machine {
+            Machine::Virt { gic } => gic,
+            Machine::Raspi4b { .. } => 2,
         }
     }
 
@@ -367,6 +376,19 @@ pub fn matrix(image: &Path) -> Vec<BootTest> {
         // every node its own kernel text (7 copies) and memory. About 1.5 s of boot.
         BootTest::new(WIDE_TEST, config(spec(&["cpus=8,mem=128M"; 8], &[], None)), pass.clone()),
     ];
+    // A GICv2 (QEMU `virt,gic-version=2`, as a GIC-400 board has): the same 2-node
+    // board, SGIs by CPU-interface bit, the tick, the root task's user level; and the
+    // user-level driver test: an SPI delivered as IPC, the user timer too.
+    let gic_v2 = || {
+        let mut c = config(Topology::demo());
+        c.machine = Machine::Virt { gic: 2 };
+        c
+    };
+    tests.push(BootTest::new("gic-v2", gic_v2(), pass.clone()));
+    tests.push(BootTest {
+        root_program: Some("irqtest"),
+        ..BootTest::new("gic-v2-irqtest", gic_v2(), pass.clone())
+    });
     let mut el2 = config(Topology::demo());
     el2.el2 = true;
     tests.push(BootTest::new("el2-entry", el2, Expect::Pass { entry_el: 2, load_pa_not: None }));
@@ -1033,6 +1055,9 @@ fn check_root_program(program: &str, output: &str, why: &mut Vec<String>) {
             if get("irq", "delivered").as_deref() != Some("yes") {
                 why.push("the RTC interrupt was not delivered to the user-level driver".to_string());
             }
+            if get("irq", "user-timer").as_deref() != Some("yes") {
+                why.push("the user timer's interrupt was not delivered to its handler".to_string());
+            }
             if number("irq", "checks-failed") != Some(0) {
                 why.push(format!("irqtest checks failed: {:?}", get("irq", "checks-failed")));
             }
@@ -1177,6 +1202,16 @@ fn check_reports(test: &BootTest, output: &str, why: &mut Vec<String>) {
         (false, None) => {}
     }
 
+    // The interrupt controller the machine has, and how the console was chosen.
+    let want_gic = format!("v{}", test.gic_version());
+    match reports.iter().find(|r| r.name == "board") {
+        None => why.push("no `report: board` line".to_string()),
+        Some(r) if r.get("gic") != Some(want_gic.as_str()) => {
+            why.push(format!("expected gic={want_gic} in `{}`", show(r)));
+        }
+        Some(_) => {}
+    }
+
     // The board came from the device tree, or from ACPI on a UEFI boot with ACPI on.
     let table = test.firmware_table();
     if !reports.iter().any(|r| r.name == "firmware" && r.get("table") == Some(table)) {
@@ -1306,6 +1341,7 @@ mod tests {
         }
         out.push_str(&format!("report: smp online={online} expected={}\n", layout.total_cpus()));
         out.push_str(&format!("report: firmware table={}\n", t.firmware_table()));
+        out.push_str(&format!("report: board cpus={online} gic=v{} psci=hvc\n", t.gic_version()));
         let mode = if t.ktext_replicated() { "per-node" } else { "shared" };
         out.push_str(&format!("report: ktext-replica mode={mode} replicas=1 cpus={online} local={online}\n"));
         if t.selftest_runs() {
@@ -1343,7 +1379,7 @@ mod tests {
                 "report: root-task entry=0x400000\nreport: numa-unmap variant=notify pages=3 notifications=6 cycles=177591\nreport: numa-unmap variant=batched pages=3 notifications=2 cycles=67820\nreport: numa-demo-detail workers=4 reads=9 one-fault-per-node-and-page=true\nreport: numa-policy page=hot home=0 periods=6 refaults=[0, 6] moved-to=1 frame-node=1 spread-interleaved=true\nreport: numa-demo nodes=2 spaces=2 pagers=2 code-local=1/1 global-faults=17 max-faults=18 migrations=1 unmaps=13 stale=0 result=pass\nreport: user-level result=pass status=0\n"
             }
             Some("irqtest") => {
-                "report: root-task entry=0x400000\nreport: irq-contained fault-to-pager=true masked=true recovered=true\nreport: irq intid=34 delivered=yes waited_us=1000000 checks-failed=0\nreport: user-level result=pass status=0\n"
+                "report: root-task entry=0x400000\nreport: irq-contained fault-to-pager=true masked=true recovered=true\nreport: irq intid=34 delivered=yes user-timer=yes waited_us=1000000 checks-failed=0\nreport: user-level result=pass status=0\n"
             }
             Some("fuzz") => {
                 "report: root-task entry=0x400000\nreport: fuzz seed=0x5eed calls=100000\nreport: fuzz-statuses ok=1 errors=2 bad-status=0\nreport: fuzz calls=100000 kernel-responsive=yes\nreport: user-level result=pass status=0\n"
@@ -1593,6 +1629,11 @@ mod tests {
         assert!(reasons(&t, &shared).contains("expected `ktext-replica mode=per-node cpus=4`"));
         let acpi = good.replace("table=dt", "table=acpi");
         assert!(reasons(&t, &acpi).contains("no `report: firmware table=dt` line"));
+        let v2 = good.replace("gic=v3", "gic=v2");
+        assert!(reasons(&t, &v2).contains("expected gic=v3"));
+        let gic_v2 = test_named("gic-v2");
+        assert!(check(&gic_v2, Ending::Exited(0), &good_output(&gic_v2, good_boot_line())).is_ok());
+        assert!(reasons(&gic_v2, &good).contains("expected gic=v2"));
         let none = good.replace("report: ktext-replica", "report: ktext-x");
         assert!(reasons(&t, &none).contains("no `report: ktext-replica` line"));
         let off = test_named("ktext-shared");

@@ -7,7 +7,7 @@
 
 #![forbid(unsafe_code)]
 
-use crate::qemu::{Boot, QemuConfig, UBOOT_BIOS};
+use crate::qemu::{Boot, GICV2_MAX_CPUS, Machine, QemuConfig, RASPI4B_TOPOLOGY, UBOOT_BIOS};
 use crate::topology::{SpecError, Topology};
 use std::fmt;
 use std::path::PathBuf;
@@ -121,6 +121,14 @@ pub struct RunOptions {
     pub no_symbolize: bool,
     /// `--legacy-numa`.
     pub legacy_numa: bool,
+    /// `--gic 2|3` (`v2`, `v3`): the GIC of QEMU `virt`.
+    pub gic: Option<u8>,
+    /// `--board virt|raspi4b`.
+    pub board: Option<String>,
+    /// `--dtb FILE`: the device tree of `--board raspi4b`.
+    pub dtb: Option<PathBuf>,
+    /// `--qemu-data DIR`: QEMU's data directory (`-L`).
+    pub qemu_data: Option<PathBuf>,
     /// Everything after `--`, passed to QEMU verbatim.
     pub extra: Vec<String>,
     /// `--help`.
@@ -208,6 +216,23 @@ impl RunOptions {
                 "--elf" => o.elf = Some(value(&name)?.into()),
                 "--initrd" => o.initrd = Some(value(&name)?.into()),
                 "--qemu" => o.qemu = Some(value(&name)?),
+                "--qemu-data" => o.qemu_data = Some(value(&name)?.into()),
+                "--dtb" => o.dtb = Some(value(&name)?.into()),
+                "--gic" => {
+                    let v = value(&name)?;
+                    o.gic = Some(match v.as_str() {
+                        "2" | "v2" => 2,
+                        "3" | "v3" => 3,
+                        _ => return Err(bad(&name, &v)),
+                    });
+                }
+                "--board" => {
+                    let v = value(&name)?;
+                    if !["virt", "raspi4b"].contains(&v.as_str()) {
+                        return Err(bad(&name, &v));
+                    }
+                    o.board = Some(v);
+                }
                 "--el2" | "--uboot" | "--uefi" | "--dt" | "--gdb" | "--print-cmd" | "--no-symbolize"
                 | "--legacy-numa" | "--help" | "-h"
                     if inline.is_some() =>
@@ -232,8 +257,23 @@ impl RunOptions {
         Ok(o)
     }
 
-    /// The topology: the given nodes, or the demo when none are given.
+    /// Whether `--board raspi4b` was asked for.
+    pub fn raspi4b(&self) -> bool {
+        self.board.as_deref() == Some("raspi4b")
+    }
+
+    /// The topology: the given nodes, or the demo when none are given (the board's own
+    /// with `--board raspi4b`).
     pub fn topology(&self) -> Result<Topology, CliError> {
+        if self.raspi4b() {
+            if !self.nodes.is_empty() || !self.dists.is_empty() || self.clusters.is_some() {
+                return Err(CliError::BadValue {
+                    option: "--board".into(),
+                    value: "raspi4b has a fixed topology: no --node, --dist or --clusters".into(),
+                });
+            }
+            return Ok(Topology::parse(&[RASPI4B_TOPOLOGY], &[] as &[&str], None)?);
+        }
         if self.nodes.is_empty() {
             if !self.dists.is_empty() {
                 return Err(CliError::NeedsNodes("--dist"));
@@ -268,7 +308,41 @@ impl RunOptions {
         if let Some(q) = &self.qemu {
             c.qemu = q.clone();
         }
+        if let Some(dir) = &self.qemu_data {
+            c.qemu_data = Some(dir.clone());
+        }
         c.el2 = self.el2;
+        if self.raspi4b() {
+            let Some(dtb) = self.dtb.clone() else {
+                return Err(CliError::MissingValue(
+                    "--dtb (bcm2711-rpi-4-b.dtb, with --board raspi4b)".into(),
+                ));
+            };
+            if self.gic.is_some() || self.el2 || self.uboot || self.uefi || self.legacy_numa {
+                return Err(CliError::BadValue {
+                    option: "--board".into(),
+                    value: "raspi4b takes no --gic, --el2, --uboot, --uefi or --legacy-numa".into(),
+                });
+            }
+            c.machine = Machine::Raspi4b { dtb };
+        } else if self.dtb.is_some() {
+            return Err(CliError::BadValue {
+                option: "--dtb".into(),
+                value: "only with --board raspi4b".into(),
+            });
+        }
+        if let Some(gic) = self.gic {
+            if gic == 2 && c.topology.total_cpus() > GICV2_MAX_CPUS {
+                return Err(CliError::BadValue {
+                    option: "--gic".into(),
+                    value: format!(
+                        "v2 with {} CPUs: a GICv2 serves at most {GICV2_MAX_CPUS}",
+                        c.topology.total_cpus()
+                    ),
+                });
+            }
+            c.machine = Machine::Virt { gic };
+        }
         if self.uboot && self.uefi {
             return Err(CliError::BadValue {
                 option: "--uefi".into(),
@@ -424,6 +498,46 @@ mod tests {
         assert!(parse(&["--dt=1"]).is_err());
         assert!(parse(&["--uefi", "--uboot"]).unwrap().config().is_err());
         assert!(parse(&["--uefi=1"]).is_err());
+    }
+
+    #[test]
+    fn gic_v2_and_the_raspberry_pi_4_are_chosen_with_their_limits() {
+        let c = parse(&["--gic", "v2"]).unwrap().config().unwrap();
+        assert_eq!(c.machine, Machine::Virt { gic: 2 });
+        assert!(c.args().join(" ").starts_with("-M virt,gic-version=2 "), "{:?}", c.args());
+        assert_eq!(parse(&["--gic=3"]).unwrap().config().unwrap().machine, Machine::Virt { gic: 3 });
+        assert!(matches!(parse(&["--gic", "4"]), Err(CliError::BadValue { .. })));
+        let e = parse(&["--gic", "2", "--node", "cpus=9,mem=1G"]).unwrap().config().unwrap_err();
+        assert!(e.to_string().contains("at most 8"), "{e}");
+
+        let o = parse(&[
+            "--board",
+            "raspi4b",
+            "--dtb",
+            "/d/rpi.dtb",
+            "--qemu",
+            "/q/qemu",
+            "--qemu-data",
+            "/q/share",
+        ])
+        .unwrap();
+        assert_eq!(o.topology().unwrap().total_cpus(), 4);
+        let c = o.config().unwrap();
+        assert_eq!(c.machine, Machine::Raspi4b { dtb: "/d/rpi.dtb".into() });
+        let line = c.args().join(" ");
+        assert!(line.starts_with("-L /q/share -M raspi4b -m 2G "), "{line}");
+        assert!(line.contains("-serial null -serial stdio -dtb /d/rpi.dtb -kernel "), "{line}");
+        assert!(line.ends_with("-semihosting -append exit=semihosting"), "{line}");
+        assert!(parse(&["--board", "raspi4b"]).unwrap().config().is_err(), "the DTB is needed");
+        assert!(parse(&["--board", "raspi4b", "--dtb", "x", "--gic", "2"]).unwrap().config().is_err());
+        assert!(
+            parse(&["--board", "raspi4b", "--dtb", "x", "--node", "cpus=1,mem=1G"])
+                .unwrap()
+                .topology()
+                .is_err()
+        );
+        assert!(parse(&["--dtb", "x"]).unwrap().config().is_err(), "--dtb belongs to raspi4b");
+        assert!(matches!(parse(&["--board", "pi5"]), Err(CliError::BadValue { .. })));
     }
 
     #[test]

@@ -59,11 +59,40 @@ pub enum EspSource {
     Text(String),
 }
 
+/// The board QEMU emulates.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Machine {
+    /// QEMU `virt`, any topology, with a GICv3 (`gic: 3`, the default) or a GICv2
+    /// (`gic: 2`: at most 8 CPUs, the GICv2's limit).
+    Virt {
+        /// The GIC architecture version: 2 or 3.
+        gic: u8,
+    },
+    /// QEMU's Raspberry Pi 4 Model B (`-M raspi4b`, QEMU 9 or later: see
+    /// `scripts/lib.sh` `ensure_qemu10`), booted with Linux's device tree for it: 4
+    /// CPUs, 2 GiB, a GIC-400, CPUs started by spin-table, the console on the
+    /// BCM2835 mini-UART (QEMU's second serial port).
+    Raspi4b {
+        /// `bcm2711-rpi-4-b.dtb` (from Debian's arm64 Linux image package).
+        dtb: PathBuf,
+    },
+}
+
+/// The most CPUs QEMU `virt` takes with a GICv2.
+pub const GICV2_MAX_CPUS: u32 = 8;
+/// The topology of QEMU's `raspi4b`: fixed by the board.
+pub const RASPI4B_TOPOLOGY: &str = "cpus=4,mem=2G";
+
 /// Everything that decides one QEMU invocation.
 #[derive(Debug, Clone)]
 pub struct QemuConfig {
     /// The QEMU binary.
     pub qemu: String,
+    /// QEMU's data directory (`-L`: firmware and option ROMs), when the binary is not
+    /// the system's (the QEMU 10 that `raspi4b` needs is extracted privately).
+    pub qemu_data: Option<PathBuf>,
+    /// The board.
+    pub machine: Machine,
     /// The machine's NUMA topology.
     pub topology: Topology,
     /// Enter the kernel at EL2 (`virtualization=on`), as on a server without a hypervisor.
@@ -93,6 +122,8 @@ impl QemuConfig {
     pub fn new(topology: Topology, kernel: impl Into<PathBuf>) -> QemuConfig {
         QemuConfig {
             qemu: "qemu-system-aarch64".to_string(),
+            qemu_data: None,
+            machine: Machine::Virt { gic: 3 },
             topology,
             el2: false,
             boot: Boot::Direct,
@@ -114,13 +145,46 @@ impl QemuConfig {
 
     /// The argument vector, without the QEMU binary itself.
     pub fn args(&self) -> Vec<String> {
+        let mut a = match &self.machine {
+            Machine::Virt { gic } => self.virt_args(*gic),
+            Machine::Raspi4b { dtb } => raspi4b_args(self.qemu_data.as_deref(), dtb),
+        };
+        let mut push = |items: &[&str]| a.extend(items.iter().map(|s| s.to_string()));
+        if let Boot::Firmware(bios) = &self.boot {
+            push(&["-bios", &bios.display().to_string()]);
+        }
+        if let Boot::Uefi { esp, .. } = &self.boot {
+            // vvfat: QEMU serves the directory as a FAT disk; EDK2 boots the removable-media
+            // path EFI/BOOT/BOOTAA64.EFI from it with no boot entry configured. Read-only
+            // (`readonly=on`; without it a read-only vvfat is refused: "Block node is
+            // read-only"), so nothing the guest does is written back into the directory.
+            push(&["-bios", EDK2_BIOS]);
+            push(&["-drive", &format!("if=virtio,format=raw,readonly=on,file=fat:{}", esp.display())]);
+            push(&["-semihosting"]);
+        } else if !matches!(self.boot, Boot::DumpDtb(_)) {
+            push(&["-kernel", &self.kernel.display().to_string()]);
+            // QEMU accepts -initrd only with -kernel, so a DTB dump never gets one.
+            if let Some(initrd) = &self.initrd {
+                push(&["-initrd", &initrd.display().to_string()]);
+            }
+            push(&["-semihosting", "-append", &self.bootargs()]);
+        }
+        if self.gdb {
+            push(&["-s", "-S"]);
+        }
+        a.extend(self.extra.iter().cloned());
+        a
+    }
+
+    /// QEMU `virt`'s machine, CPUs, memory and NUMA options.
+    fn virt_args(&self, gic: u8) -> Vec<String> {
         let t = &self.topology;
         let mut a: Vec<String> = Vec::new();
         let mut push = |items: &[&str]| a.extend(items.iter().map(|s| s.to_string()));
 
         // (virt-5.0 is the newest machine version that still takes `-numa node,mem=`.)
         let mut machine = String::from(if self.legacy_numa && t.is_numa() { "virt-5.0" } else { "virt" });
-        machine.push_str(",gic-version=3");
+        machine.push_str(&format!(",gic-version={gic}"));
         if self.el2 {
             machine.push_str(",virtualization=on");
         }
@@ -146,31 +210,6 @@ impl QemuConfig {
         if t.is_numa() {
             a.extend(numa_args(t, self.legacy_numa));
         }
-
-        let mut push = |items: &[&str]| a.extend(items.iter().map(|s| s.to_string()));
-        if let Boot::Firmware(bios) = &self.boot {
-            push(&["-bios", &bios.display().to_string()]);
-        }
-        if let Boot::Uefi { esp, .. } = &self.boot {
-            // vvfat: QEMU serves the directory as a FAT disk; EDK2 boots the removable-media
-            // path EFI/BOOT/BOOTAA64.EFI from it with no boot entry configured. Read-only
-            // (`readonly=on`; without it a read-only vvfat is refused: "Block node is
-            // read-only"), so nothing the guest does is written back into the directory.
-            push(&["-bios", EDK2_BIOS]);
-            push(&["-drive", &format!("if=virtio,format=raw,readonly=on,file=fat:{}", esp.display())]);
-            push(&["-semihosting"]);
-        } else if !matches!(self.boot, Boot::DumpDtb(_)) {
-            push(&["-kernel", &self.kernel.display().to_string()]);
-            // QEMU accepts -initrd only with -kernel, so a DTB dump never gets one.
-            if let Some(initrd) = &self.initrd {
-                push(&["-initrd", &initrd.display().to_string()]);
-            }
-            push(&["-semihosting", "-append", &self.bootargs()]);
-        }
-        if self.gdb {
-            push(&["-s", "-S"]);
-        }
-        a.extend(self.extra.iter().cloned());
         a
     }
 
@@ -209,6 +248,24 @@ impl QemuConfig {
             .collect::<Vec<_>>()
             .join(" ")
     }
+}
+
+/// `-M raspi4b`: the board has its own CPUs and RAM (no `-smp`/`-numa`), takes the device
+/// tree from a file, and its console, the mini-UART, is QEMU's second serial port (the
+/// first, the PL011, goes nowhere). `data`: QEMU's data directory, when not the system's.
+fn raspi4b_args(data: Option<&Path>, dtb: &Path) -> Vec<String> {
+    let mut a: Vec<String> = Vec::new();
+    if let Some(dir) = data {
+        a.extend(["-L".to_string(), dir.display().to_string()]);
+    }
+    for arg in ["-M", "raspi4b", "-m", "2G", "-display", "none", "-monitor", "none"] {
+        a.push(arg.to_string());
+    }
+    for arg in ["-serial", "null", "-serial", "stdio", "-dtb"] {
+        a.push(arg.to_string());
+    }
+    a.push(dtb.display().to_string());
+    a
 }
 
 /// The `-object`/`-numa` arguments for a multi-node topology (`legacy`: node memory

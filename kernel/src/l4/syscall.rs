@@ -704,9 +704,16 @@ fn device_map(k: &mut Kernel, space: u16, pa: u64, order: u64, va: u64, rights: 
     let overlaps = |base: u64, len: u64| base < end && pa < base.saturating_add(len);
     let mut kernel_owned = board.memory.iter().any(|m| overlaps(m.range.base, m.range.size))
         || board.reserved.iter().any(|r| overlaps(r.base, r.size));
-    if let Some(platform::Gic::V3 { distributor, redistributors }) = board.gic {
-        kernel_owned |= overlaps(distributor.base, distributor.size)
-            || redistributors.iter().any(|r| overlaps(r.base, r.size));
+    match board.gic {
+        Some(platform::Gic::V3 { distributor, redistributors }) => {
+            kernel_owned |= overlaps(distributor.base, distributor.size)
+                || redistributors.iter().any(|r| overlaps(r.base, r.size));
+        }
+        Some(platform::Gic::V2 { distributor, cpu_interface }) => {
+            kernel_owned |= overlaps(distributor.base, distributor.size)
+                || overlaps(cpu_interface.base, cpu_interface.size);
+        }
+        None => {}
     }
     if kernel_owned {
         return Err(Error::InvalidArgument);

@@ -24,6 +24,12 @@
 //!    interrupt still asserted: the system went on, the storm never came.
 //!    `report: irq-contained fault-to-pager= masked= recovered=`.
 //!
+//! 7. **the user timer**: the EL1 virtual timer, which the kernel leaves to one
+//!    user-level handler (`abi::syscall::USER_TIMER_INTID`), attached to this thread,
+//!    armed 10 ms ahead (`InterruptControl` arm) and received as IPC from its
+//!    pseudo-thread, on whatever interrupt controller the board has (GICv2 or v3).
+//!    `report: irq ... user-timer=yes`.
+//!
 //! The RTC's address and line come from the device tree (`rt::device::find_local`:
 //! on QEMU `virt`, `pl031@9010000`, `interrupts = <0 2 4>`): a board without a PL031
 //! fails the test with that reason. The kernel knows nothing of the RTC.
@@ -148,6 +154,28 @@ mod driver {
         (fault, masked, recovered)
     }
 
+    /// Scenario 7 of the crate docs: whether the user timer's interrupt arrived.
+    fn user_timer(failed: &mut u64) -> bool {
+        let me = ThreadId::ROOT.raw();
+        let timer = abi::syscall::USER_TIMER_INTID;
+        let attached = sys::interrupt_control(u64::from(timer), me, 0).is_ok();
+        check(failed, attached, "attach the user timer");
+        let (now, hz) = sys::system_clock();
+        let armed = sys::arm_user_timer(me, now + hz / 100).is_ok();
+        check(failed, armed, "arm the user timer");
+        let irq = ThreadId::interrupt(timer).map_or(0, |t| t.raw());
+        let timeouts = Timeouts { send: Timeout::Never, receive: Timeout::Micros(2_000_000) };
+        let arrived = attached
+            && armed
+            && sys::ipc(0, u64::MAX, timeouts.pack(), [0; 5]).is_ok_and(|m| {
+                let label = Tag::from_raw(m.mr[0]).map(|t| t.label()).unwrap_or(0);
+                m.from == irq && label == abi::fault::INTERRUPT_LABEL && m.mr[1] == u64::from(timer)
+            });
+        check(failed, arrived, "the user timer's interrupt arrives as IPC");
+        check(failed, sys::interrupt_control(u64::from(timer), 0, 0).is_ok(), "detach the user timer");
+        arrived
+    }
+
     fn check(failed: &mut u64, ok: bool, what: &str) {
         if !ok {
             println!("irqtest: FAIL {what}");
@@ -232,11 +260,13 @@ mod driver {
             "{}",
             report::line!("irq-contained", "fault-to-pager" => fault, "masked" => masked, "recovered" => recovered)
         );
+        let timer = user_timer(&mut failed);
         let waited_us = (t1.saturating_sub(t0)).saturating_mul(1_000_000) / hz.max(1);
+        let yes = |b: bool| if b { "yes" } else { "no" };
         println!(
             "{}",
             report::line!("irq",
-                "intid" => intid(), "delivered" => if delivered { "yes" } else { "no" }, "waited_us" => waited_us,
+                "intid" => intid(), "delivered" => yes(delivered), "user-timer" => yes(timer), "waited_us" => waited_us,
                 "checks-failed" => failed)
         );
         let e = sys::power_off(failed);

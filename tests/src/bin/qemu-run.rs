@@ -35,6 +35,14 @@ Topology (without --node: the demo, 2 nodes x 2 CPUs, 512M each, distance 20):
   --clusters C            group the CPUs into C clusters of one socket (-smp N,clusters=C).
 
 Machine and kernel:
+  --gic v2|v3             QEMU virt's interrupt controller (default v3; v2: at most 8 CPUs)
+  --board raspi4b         QEMU's Raspberry Pi 4 Model B (-M raspi4b: 4 CPUs, 2 GiB, GIC-400,
+                          spin-table, the mini-UART console) with --dtb; needs QEMU >= 9,
+                          which scripts/run extracts from Debian's bookworm-backports into
+                          target/qemu10 (--qemu, --qemu-data) and the DTB from Debian's
+                          arm64 Linux image package (target/dtbs)
+  --dtb FILE              the device tree of --board raspi4b (bcm2711-rpi-4-b.dtb)
+  --qemu-data DIR         QEMU's data directory (-L), for a QEMU outside the system's
   --el2                   enter the kernel at EL2 (-M virt,virtualization=on)
   --legacy-numa           node memory as -numa node,mem=SIZE on -M virt-5.0 (no memory
                           backends): QEMU 7.2 then gives TCG plugins correct physical
@@ -72,6 +80,8 @@ Examples:
   scripts/run --uefi
   scripts/run --uefi --node cpus=2,mem=512M --node cpus=2,mem=512M
   scripts/run --uefi --dt
+  scripts/run --gic v2 --node cpus=2,mem=512M --node cpus=2,mem=512M
+  scripts/run --board raspi4b
   scripts/run --append selftest=panic
   scripts/run --gdb
   scripts/run --print-cmd --node cpus=1,mem=512M --node cpus=0,mem=512M

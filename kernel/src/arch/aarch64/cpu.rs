@@ -272,3 +272,13 @@ pub fn send_event() {
     // SAFETY: SEV only sets the event register of every CPU.
     unsafe { core::arch::asm!("dsb ish", "sev", options(nostack, preserves_flags)) };
 }
+
+/// Makes this CPU's earlier stores to memory visible to every CPU before any later
+/// store, a device register write included: what a GICv2 SGI (a write to `GICD_SGIR`)
+/// needs, so the CPU it wakes reads what the sender wrote.
+pub fn barrier_before_device_write() {
+    // SAFETY: a barrier: no memory or register state changes. `DSB ISHST` waits until
+    // the earlier stores are observable in the Inner Shareable domain (all CPUs), Arm
+    // ARM B2.3.12; stores after it, device writes included, come later.
+    unsafe { core::arch::asm!("dsb ishst", options(nostack, preserves_flags)) };
+}
