@@ -39,6 +39,8 @@ use crate::{arch::trap::TrapFrame, backtrace, console, kprintln};
 use crate::{irq, memory, smp};
 use report::{Hex, Maybe, Prefixed, Ratio};
 use core::sync::atomic::{AtomicBool, Ordering};
+use platform::mmio::MmioPage;
+use platform::ns16550::Ns16550;
 use platform::pl011::{self, Pl011};
 use crate::halt::Halt;
 use platform::{AcpiMemory, Board, EarlyFacts, NodeId, PhysRange, Psci};
@@ -91,9 +93,7 @@ extern "C" fn kernel_main(load_pa: u64, dtb_pa: u64, entry_el: u64) -> ! {
     // 3. The command line and the console.
     let opts = cmdline::parse(store.chosen.bootargs);
     OPTIONS.call_once(|| opts);
-    if let Some(uart) = store.chosen.stdout.as_ref().and_then(|u| u.pl011_base()) {
-        start_console(uart);
-    }
+    start_board_console(store);
     kprintln!("numa-l4 {}: an L4-family microkernel for NUMA AArch64 machines", env!("CARGO_PKG_VERSION"));
     kprintln!(
         "{}",
@@ -122,6 +122,13 @@ extern "C" fn kernel_main(load_pa: u64, dtb_pa: u64, entry_el: u64) -> ! {
     let Some(boot_index) = board.cpu_index_by_mpidr(cpu::mpidr()) else {
         fatal(Halt::BadBoard, format_args!("the boot CPU (mpidr {:#x}) is not among the board's CPUs", cpu::mpidr()));
     };
+    // What the kernel needs of the board (interrupt controller, timer, a way to start
+    // the other CPUs, a console it drives), before it touches any of it: a missing
+    // piece is named here instead of faulting later.
+    let tree = (board.firmware() == platform::Firmware::DeviceTree).then_some(blob);
+    if let Some(missing) = platform::support::check(board, tree, boot_index).fatal() {
+        fatal(Halt::UnsupportedBoard, format_args!("unsupported {missing}"));
+    }
 
     // 4. Memory: the direct map of RAM, one frame allocator per node.
     let dtb = arch_boot::early_fdt().map(|(pa, size)| PhysRange { base: pa, size });
@@ -245,7 +252,7 @@ fn read_board(store: &mut Board<'static>, blob: &'static [u8], dtb_pa: u64, earl
     // Without a board there is no console to be sure of; the error paths try the one
     // the firmware names anyway, so the error is seen.
     let early_console = || {
-        if let Some(uart) = early.console.as_ref().and_then(|u| u.pl011_base()) {
+        if let Some(uart) = early.console.as_ref() {
             start_console(uart);
         }
     };
@@ -258,16 +265,16 @@ fn read_board(store: &mut Board<'static>, blob: &'static [u8], dtb_pa: u64, earl
     };
     let tables = AcpiTables(Window::new(ACPI_WINDOW, ACPI_WINDOW_SIZE));
     if let Err(err) = store.parse_acpi(rsdp, &tables) {
-        match platform::acpi::console(rsdp, &tables).and_then(|u| u.pl011_base()) {
-            Some(uart) => start_console(uart),
-            None => early_console(),
+        match platform::acpi::console(rsdp, &tables) {
+            Some(uart) if uart.kind.is_driven() => start_console(&uart),
+            _ => early_console(),
         }
         fatal(Halt::BadBoard, format_args!("ACPI tables (RSDP at {rsdp:#x}): {err}"));
     }
     if let Err(err) = store.parse_acpi_handover(blob) {
-        match store.chosen.stdout.as_ref().and_then(|u| u.pl011_base()) {
-            Some(uart) => start_console(uart),
-            None => early_console(),
+        match store.console() {
+            Some(uart) if uart.kind.is_driven() => start_console(&uart),
+            _ => early_console(),
         }
         fatal(Halt::BadBoard, format_args!("the loader's device tree at {dtb_pa:#x}: {err}"));
     }
@@ -293,14 +300,48 @@ impl AcpiMemory for AcpiTables {
     }
 }
 
-/// Maps the PL011 at physical `base` and makes it the console.
-fn start_console(base: u64) {
-    if let Ok(va) = tables::map_device(base, pl011::REGISTER_BLOCK_SIZE as u64) {
-        // SAFETY: `va` maps one page of device memory at the PL011's physical
-        // address, just created and never handed to anyone else.
-        let mut uart = unsafe { Pl011::new(va as usize) };
-        uart.init();
-        console::install(uart);
+/// Starts the console by the board's rule ([`Board::console`]): `stdout-path`'s UART,
+/// else the first UART the tree names. When `stdout-path` names a UART the kernel
+/// does not drive, the first one it does drive instead, so the `fatal:` line that
+/// follows (`platform::support`) is seen somewhere.
+fn start_board_console(board: &Board) {
+    match board.console() {
+        Some(uart) if uart.kind.is_driven() => start_console(&uart),
+        Some(_) => {
+            if let Some(uart) = board.chosen.first_uart {
+                start_console(&uart);
+            }
+        }
+        None => {}
+    }
+}
+
+/// Maps `uart` and makes it the console, if it is of a kind the kernel drives.
+fn start_console(uart: &platform::Uart) {
+    match platform::ns16550::Variant::of(uart.kind) {
+        Some(variant) => {
+            // The registers from the base to the end of its page (a mini-UART starts
+            // inside one: 0xfe215040).
+            let page = crate::mm::table::PAGE_SIZE;
+            if let Ok(va) = tables::map_device(uart.base, page - uart.base % page) {
+                // SAFETY: `va` maps device memory from the UART's physical base to the
+                // end of its page, just created and handed to nothing else.
+                let regs = unsafe { MmioPage::new(va as usize) };
+                let mut ns16550 = Ns16550::new(regs, variant);
+                ns16550.init();
+                console::install(console::Uart::Ns16550(ns16550));
+            }
+        }
+        None if uart.kind == platform::UartKind::Pl011 => {
+            if let Ok(va) = tables::map_device(uart.base, pl011::REGISTER_BLOCK_SIZE as u64) {
+                // SAFETY: `va` maps one page of device memory at the PL011's physical
+                // address, just created and never handed to anyone else.
+                let mut pl011 = unsafe { Pl011::new(va as usize) };
+                pl011.init();
+                console::install(console::Uart::Pl011(pl011));
+            }
+        }
+        None => {}
     }
 }
 
@@ -315,9 +356,15 @@ fn report_board(board: &Board) {
             "memory_mb" => memory >> 20,
             "gic" => Maybe(board.gic.as_ref().map(|gic| Prefixed("v", gic.version()))),
             "psci" => Maybe(board.psci.as_ref().map(|psci| psci.conduit)),
-            "console" => Maybe(board.chosen.stdout.as_ref()),
+            "console" => Maybe(board.console()),
         )
     );
+    if board.chosen.stdout.is_none()
+        && let Some(uart) = board.console()
+    {
+        // The board's rule (`Board::console`): no stdout-path, so the first UART.
+        kprintln!("warning: no usable /chosen/stdout-path: the console is the first UART the tree names, {}", uart.path);
+    }
 }
 
 /// The image's physical layout, from the linker's symbols and the load address.

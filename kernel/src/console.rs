@@ -2,18 +2,51 @@
 //! The kernel console: `kprintln!` to the UART the device tree names.
 //!
 //! There is one console, shared by every CPU, behind a lock so lines do not
-//! interleave. Until the board is read there is no console at all, and output is
+//! interleave. It is whichever UART the board's rule picks (`platform::Board::console`:
+//! `stdout-path`, else the first UART the tree names) of the kinds the kernel drives: a
+//! PL011 (`platform::pl011`), or an 8250/16550 or BCM2835 mini-UART
+//! (`platform::ns16550`, through one register page). Until the board is read there is no console at all, and output is
 //! dropped: the boot code keeps such early phases tiny. Panics and fatal exceptions
 //! use [`print_fatal`], which takes the console even from a CPU that died holding it.
 
 use crate::sync::Mutex;
 use core::fmt::{self, Write};
+use platform::mmio::MmioPage;
+use platform::ns16550::Ns16550;
 use platform::pl011::Pl011;
 
-static CONSOLE: Mutex<Option<Pl011>> = Mutex::new(None);
+/// The console's UART.
+pub enum Uart {
+    /// An Arm PL011.
+    Pl011(Pl011),
+    /// An 8250/16550 or BCM2835 mini-UART.
+    Ns16550(Ns16550<MmioPage>),
+}
+
+impl Uart {
+    /// Waits until every byte written has left the UART.
+    fn flush(&mut self) {
+        match self {
+            Uart::Pl011(u) => u.flush(),
+            Uart::Ns16550(u) => u.wait_idle(),
+        }
+    }
+}
+
+impl Write for Uart {
+    /// Writes `s`, `\n` as `\r\n`.
+    fn write_str(&mut self, s: &str) -> fmt::Result {
+        match self {
+            Uart::Pl011(u) => u.write_str(s),
+            Uart::Ns16550(u) => u.write_str(s),
+        }
+    }
+}
+
+static CONSOLE: Mutex<Option<Uart>> = Mutex::new(None);
 
 /// Makes `uart` the console.
-pub fn install(uart: Pl011) {
+pub fn install(uart: Uart) {
     *CONSOLE.lock() = Some(uart);
 }
 
@@ -25,7 +58,7 @@ pub fn present() -> bool {
 #[doc(hidden)]
 pub fn print(args: fmt::Arguments) {
     if let Some(uart) = CONSOLE.lock().as_mut() {
-        // Pl011's write_str never fails.
+        // The UARTs' write_str never fails.
         let _ = uart.write_fmt(args);
     }
 }

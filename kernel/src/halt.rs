@@ -48,11 +48,15 @@ pub enum Halt {
     /// The kernel's boot self-test found memory on the wrong node, a CPU that did
     /// not answer an SGI, or one without timer ticks (`report: numa-selftest`).
     SelfTestFailed,
+    /// The board needs what the kernel lacks: an interrupt controller, timer, CPU
+    /// enable method or console (`fatal: unsupported PIECE:NAME`, `platform::support`),
+    /// found before the kernel touches any of it.
+    UnsupportedBoard,
 }
 
 impl Halt {
     /// Every stop, in status order.
-    pub const ALL: [Halt; 9] = [
+    pub const ALL: [Halt; 10] = [
         Halt::Pass,
         Halt::UserFailed,
         Halt::BadBoard,
@@ -62,6 +66,7 @@ impl Halt {
         Halt::NoRootTask,
         Halt::RootTaskDied,
         Halt::SelfTestFailed,
+        Halt::UnsupportedBoard,
     ];
 
     /// The exit status the host sees.
@@ -76,6 +81,7 @@ impl Halt {
             Halt::NoRootTask => 6,
             Halt::RootTaskDied => 7,
             Halt::SelfTestFailed => 8,
+            Halt::UnsupportedBoard => 9,
         }
     }
 
@@ -91,6 +97,7 @@ impl Halt {
             Halt::NoRootTask => "no-root-task",
             Halt::RootTaskDied => "root-task-died",
             Halt::SelfTestFailed => "selftest-failed",
+            Halt::UnsupportedBoard => "unsupported-board",
         }
     }
 

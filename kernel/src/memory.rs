@@ -73,7 +73,13 @@ pub fn init(
 
     // 2. Free memory per node: RAM minus every reservation.
     let boot_ranges = [Some(image_range), dtb, board.chosen.initrd];
-    let reserved = board.reserved.iter().copied().chain(boot_ranges.into_iter().flatten());
+    // Spin-table release words: the firmware's loop reads them (and usually runs
+    // beside them, in the same page) until the CPU is started.
+    let release_words = board.cpus.iter().filter_map(|c| match c.enable_method {
+        platform::EnableMethod::SpinTable { release_addr } => Some(PhysRange { base: release_addr, size: 8 }),
+        _ => None,
+    });
+    let reserved = board.reserved.iter().copied().chain(boot_ranges.into_iter().flatten()).chain(release_words);
     let free = physmem::free_ranges(&board.memory, reserved).map_err(MemoryError::Physmem)?;
     if free.total_free() == 0 {
         return Err(MemoryError::NoFreeMemory);

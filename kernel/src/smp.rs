@@ -1,13 +1,27 @@
 // SPDX-License-Identifier: MIT OR Apache-2.0
-//! Every CPU up, each on its own node: per-CPU data, stacks, PSCI `CPU_ON`, self-test.
+//! Every CPU up, each on its own node: per-CPU data, stacks, PSCI `CPU_ON` or
+//! spin-table, self-test.
 //!
 //! The boot CPU prepares each other CPU before starting it: a per-CPU block and a
 //! kernel stack from that CPU's NUMA node (the nearest node with memory when its own
 //! has none), the stack mapped in the CPU's slot of the stack region with an unmapped
-//! guard below it. It then asks the firmware to start the CPU at `secondary_entry`
-//! (`arch::boot`) with the block's physical address, and waits for the CPU to say it
-//! is online. A CPU that the firmware refuses to start, or that never reports, is
-//! named by MPIDR and PSCI error; the others carry on.
+//! guard below it. It then starts the CPU the way its device-tree node says
+//! (`enable-method`), and waits for the CPU to say it is online:
+//!
+//! - **PSCI**: the firmware is asked (`CPU_ON`) to start the CPU at `secondary_entry`
+//!   (`arch::boot`) with the block's physical address in x0.
+//! - **spin-table** (the Raspberry Pi and other boards without PSCI firmware): the CPU
+//!   already runs, in the firmware's loop that waits in `wfe` until its
+//!   `cpu-release-addr` word is non-zero and then jumps there with nothing in x0. The
+//!   boot CPU records (MPIDR, block) in a table the CPU searches by its own MPIDR
+//!   (`spin_table_entry` in `arch::boot`), cleans that entry to the point of coherency
+//!   (the waiting CPU reads with its caches off), writes the entry point's physical
+//!   address to the release word, cleans it too, and wakes the CPU with `sev`. The
+//!   release word's page is never handed to the frame allocator (`memory::init`): the
+//!   firmware's loop usually lives beside it.
+//!
+//! A CPU that the firmware refuses to start, or that never reports, is named by MPIDR
+//! and error; the others carry on.
 //!
 //! Each CPU then checks its own NUMA placement (see [`selftest`]): frames it allocates
 //! on its node lie in that node's memory, and its stack and per-CPU block really are
@@ -26,7 +40,7 @@ use crate::psci::{self, PsciError};
 use crate::{irq, kprintln};
 use core::sync::atomic::{AtomicUsize, Ordering};
 use crate::mm::placement::{memory_node_for, node_of_pa};
-use platform::Board;
+use platform::{Board, EnableMethod};
 
 /// Why a CPU could not be prepared or started.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -39,6 +53,11 @@ pub enum StartError {
     Psci(PsciError),
     /// The board names no PSCI firmware, so secondaries cannot be started.
     NoPsci,
+    /// The CPU has no enable method the kernel knows (the boot's support check stops
+    /// before this on a device tree; kept for the record).
+    NoEnableMethod,
+    /// Its spin-table release address is not 8-byte aligned, or cannot be mapped.
+    BadReleaseAddress(u64),
     /// It was started but did not report online in time.
     Timeout,
 }
@@ -101,15 +120,36 @@ pub fn start_secondaries(board: &Board) -> usize {
     ONLINE.load(Ordering::Acquire)
 }
 
-/// Prepares CPU `index` and asks the firmware to start it.
+/// Prepares CPU `index` and starts it by its enable method.
 fn start(board: &Board, index: usize) -> Result<(), StartError> {
-    let psci = board.psci.as_ref().ok_or(StartError::NoPsci)?;
+    let method = board.cpus[index].enable_method;
+    // Decode, then act: nothing is allocated for a CPU that cannot be started.
+    let psci = match method {
+        EnableMethod::Psci => Some(board.psci.as_ref().ok_or(StartError::NoPsci)?),
+        EnableMethod::SpinTable { release_addr } if !release_addr.is_multiple_of(8) => {
+            return Err(StartError::BadReleaseAddress(release_addr));
+        }
+        EnableMethod::SpinTable { .. } => None,
+        EnableMethod::None => return Err(StartError::NoEnableMethod),
+    };
     let block = prepare(board, index)?;
     // The CPU reads its hand-off with the MMU and caches off: push it to memory.
     cpu::clean_to_poc(block as *const PerCpu as u64, core::mem::size_of::<SecondaryBoot>() as u64);
-    let entry = arch_boot::secondary_entry_pa();
-    let ret = cpu::psci_call(psci.conduit, psci.cpu_on, block.mpidr, entry, tables::percpu_pa(block));
-    psci::result(ret).map_err(StartError::Psci)?;
+    let handoff = tables::percpu_pa(block);
+    match (psci, method) {
+        (Some(psci), _) => {
+            let entry = arch_boot::secondary_entry_pa();
+            let ret = cpu::psci_call(psci.conduit, psci.cpu_on, block.mpidr, entry, handoff);
+            psci::result(ret).map_err(StartError::Psci)?;
+        }
+        (None, EnableMethod::SpinTable { release_addr }) => {
+            arch_boot::spin_table_handoff(index, block.mpidr, handoff);
+            let in_ram = board.memory.iter().any(|m| m.range.contains(release_addr) && m.range.contains(release_addr + 7));
+            arch_boot::spin_table_release(release_addr, arch_boot::spin_table_entry_pa(), in_ram)
+                .map_err(|_| StartError::BadReleaseAddress(release_addr))?;
+        }
+        (None, _) => return Err(StartError::NoEnableMethod),
+    }
     block.launched.store(true, Ordering::Relaxed);
     Ok(())
 }

@@ -241,10 +241,16 @@ impl Cpu {
         Cpu { mpidr: 0, node: NodeId::ZERO, topo: CpuTopology::UNKNOWN, enable_method: EnableMethod::None };
 }
 
+/// The `compatible` strings of GICv2 implementations (Linux `arm,gic.yaml`, those of
+/// architecture version 2 that arm64 boards carry; Qualcomm's QGIC2 is one, driven by
+/// Linux's generic GIC driver).
+pub const GICV2_COMPATIBLES: [&str; 4] =
+    ["arm,gic-400", "arm,cortex-a15-gic", "arm,cortex-a7-gic", "qcom,msm-qgic2"];
+
 /// The interrupt controller's register frames (CPU physical addresses).
 #[derive(Clone, Copy, Debug, PartialEq)]
 pub enum Gic {
-    /// GICv2 (`arm,gic-400`, `arm,cortex-a15-gic`).
+    /// GICv2 ([`GICV2_COMPATIBLES`]: `arm,gic-400`, `arm,cortex-a15-gic`, ...).
     V2 {
         /// Distributor.
         distributor: PhysRange,
@@ -314,14 +320,54 @@ pub struct Psci {
 pub enum UartKind<'a> {
     /// Arm PL011 (`arm,pl011`, also SBSA UARTs that list it).
     Pl011,
+    /// The 8250/16550 family (`ns16550a`, `ns16550`, `ns16450`, `ns8250`,
+    /// `snps,dw-apb-uart`, `nvidia,tegra20-uart`): register `i` at byte offset
+    /// `i << reg_shift`, accessed `io_width` bytes wide (`reg-shift`, `reg-io-width`
+    /// of Linux's `8250.yaml`; 0 and 1 when absent).
+    Ns16550 {
+        /// `reg-shift`: 0 (byte-spaced registers) to 3.
+        reg_shift: u8,
+        /// `reg-io-width`: 1 or 4 bytes.
+        io_width: u8,
+    },
+    /// The BCM2835 mini-UART (`brcm,bcm2835-aux-uart`: the Raspberry Pi's
+    /// `serial1`): a 16550 subset with 32-bit registers 4 bytes apart.
+    Bcm2835Aux,
     /// Something else: its first `compatible` string.
     Other(&'a str),
 }
 
-/// The console UART from `/chosen/stdout-path`.
+/// The `compatible` strings of the 8250/16550 family the kernel drives as
+/// [`UartKind::Ns16550`] (a node may list a SoC-specific string first, as
+/// `rockchip,rk3399-uart` does before `snps,dw-apb-uart`: every string is tried).
+pub const NS16550_COMPATIBLES: [&str; 6] =
+    ["ns16550a", "ns16550", "ns16450", "ns8250", "snps,dw-apb-uart", "nvidia,tegra20-uart"];
+
+impl UartKind<'_> {
+    /// Whether the kernel (and the user-level console driver) can drive this UART:
+    /// PL011, 8250 family, BCM2835 mini-UART.
+    pub fn is_driven(&self) -> bool {
+        !matches!(self, UartKind::Other(_))
+    }
+
+    /// The name `report: board console=` and the support report give it: `pl011`,
+    /// `ns16550`, `bcm2835-aux`, or the compatible string of one not driven.
+    pub fn name(&self) -> &str {
+        match self {
+            UartKind::Pl011 => "pl011",
+            UartKind::Ns16550 { .. } => "ns16550",
+            UartKind::Bcm2835Aux => "bcm2835-aux",
+            UartKind::Other(compatible) => compatible,
+        }
+    }
+}
+
+/// A console UART: from `/chosen/stdout-path`, or the first UART a tree without one
+/// names ([`Board::console`]).
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub struct Uart<'a> {
-    /// Register base, a CPU physical address.
+    /// Register base, a CPU physical address (the bus address translated through the
+    /// parents' `ranges`, plus `reg-offset`).
     pub base: u64,
     /// The kind of UART.
     pub kind: UartKind<'a>,
@@ -332,19 +378,17 @@ pub struct Uart<'a> {
 }
 
 impl Uart<'_> {
-    /// The register base if this is a PL011 (the only UART the kernel drives).
+    /// The register base if this is a PL011.
     pub fn pl011_base(&self) -> Option<u64> {
         matches!(self.kind, UartKind::Pl011).then_some(self.base)
     }
 }
 
 impl fmt::Display for Uart<'_> {
-    /// `pl011@0x9000000`, or the compatible string of another kind of UART.
+    /// `pl011@0x9000000`, `ns16550@0xff1a0000`, `bcm2835-aux@0xfe215040`, or the
+    /// compatible string of a UART the kernel does not drive.
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        match self.kind {
-            UartKind::Pl011 => write!(f, "pl011@{:#x}", self.base),
-            UartKind::Other(compatible) => write!(f, "{compatible}@{:#x}", self.base),
-        }
+        write!(f, "{}@{:#x}", self.kind.name(), self.base)
     }
 }
 
@@ -369,14 +413,17 @@ impl fmt::Display for Conduit {
 }
 
 /// The console UART alone, for when [`Board::from_fdt`] refused the blob: the kernel
-/// still wants to print why. Needs a structurally valid blob and a resolvable
-/// `/chosen/stdout-path`, nothing else.
+/// still wants to print why. Needs a structurally valid blob, nothing else: the UART
+/// `/chosen/stdout-path` names if it is one the kernel drives, else the first UART
+/// the tree names ([`Board::console`]'s rule).
 pub fn console_of(blob: &[u8]) -> Option<Uart<'_>> {
     let tree = Tree::new(blob).ok()?;
-    let chosen = tree.find_path("/chosen")?;
-    let chosen = chosen[chosen.len() - 1];
-    let spec = chosen.prop_str("stdout-path").or_else(|| chosen.prop_str("linux,stdout-path"))?;
-    stdout_uart(&tree, spec).ok()
+    let stdout = tree.find_path("/chosen").and_then(|chosen| {
+        let chosen = chosen[chosen.len() - 1];
+        let spec = chosen.prop_str("stdout-path").or_else(|| chosen.prop_str("linux,stdout-path"))?;
+        stdout_uart(&tree, spec).ok()
+    });
+    stdout.filter(|u| u.kind.is_driven()).or_else(|| first_uart(&tree))
 }
 
 /// The `/chosen` property in which a UEFI loader hands over the ACPI RSDP's physical
@@ -432,8 +479,12 @@ pub fn acpi_rsdp_of(blob: &[u8]) -> Option<u64> {
 /// Boot parameters from `/chosen`.
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
 pub struct Chosen<'a> {
-    /// The console.
+    /// The console `stdout-path` names (of any kind; `None` without a usable one).
     pub stdout: Option<Uart<'a>>,
+    /// The first UART the tree names that the kernel drives ([`Board::console`]'s
+    /// rule): where the kernel prints when `stdout-path` names none, or one it does
+    /// not drive.
+    pub first_uart: Option<Uart<'a>>,
     /// The command line (empty when absent).
     pub bootargs: &'a str,
     /// The initrd (`linux,initrd-start` .. `linux,initrd-end`).
@@ -442,7 +493,7 @@ pub struct Chosen<'a> {
 
 impl Chosen<'_> {
     /// Nothing chosen.
-    pub const EMPTY: Chosen<'static> = Chosen { stdout: None, bootargs: "", initrd: None };
+    pub const EMPTY: Chosen<'static> = Chosen { stdout: None, first_uart: None, bootargs: "", initrd: None };
 }
 
 /// An optional device that was left out (see [`Warning::DeviceIgnored`]).
@@ -1124,7 +1175,7 @@ impl<'a> Board<'a> {
     fn read_gic(&mut self, tree: &Tree<'a>) {
         let gic = tree.all_nodes().find(|n| {
             n.is_enabled()
-                && ["arm,gic-v3", "arm,gic-400", "arm,cortex-a15-gic"].iter().any(|c| n.is_compatible(c))
+                && (n.is_compatible("arm,gic-v3") || GICV2_COMPATIBLES.iter().any(|c| n.is_compatible(c)))
         });
         let Some(node) = gic else {
             return;
@@ -1181,6 +1232,7 @@ impl<'a> Board<'a> {
                 Err(problem) => self.warn(Warning::DeviceIgnored { device: Device::Stdout, problem }),
             }
         }
+        self.chosen.first_uart = first_uart(tree);
         match initrd(&chosen) {
             Ok(range) => self.chosen.initrd = range,
             Err(problem) => self.warn(Warning::DeviceIgnored { device: Device::Initrd, problem }),
@@ -1362,6 +1414,17 @@ impl<'a> Board<'a> {
         self.dropped_warnings
     }
 
+    /// The console the kernel uses, by this rule: the UART `/chosen/stdout-path` (or
+    /// ACPI's SPCR) names, of whatever kind (the kernel refuses to boot on one it does
+    /// not drive, and says so on [`Chosen::first_uart`]); without one, the first UART
+    /// the tree names that the kernel drives: the enabled `serialN` alias with the
+    /// lowest N, else the first enabled UART node in tree order. (Linux prints nothing
+    /// without `stdout-path` unless told `earlycon=`; a kernel that must say why it
+    /// stopped takes the board's first serial port, as a person would.)
+    pub fn console(&self) -> Option<Uart<'a>> {
+        self.chosen.stdout.or(self.chosen.first_uart)
+    }
+
     /// Where the board was read from: a device tree or ACPI tables.
     pub fn firmware(&self) -> Firmware {
         self.firmware
@@ -1509,14 +1572,87 @@ fn stdout_uart<'a>(tree: &Tree<'a>, spec: &'a str) -> Result<Uart<'a>, DevicePro
         aliases[aliases.len() - 1].prop_str(target).ok_or(DeviceProblem::NotFound)?
     };
     let lineage = tree.find_path(path).ok_or(DeviceProblem::NotFound)?;
+    uart_at(&lineage, path, options)
+}
+
+/// The UART at the end of `lineage` (found as `path`): its kind from `compatible`,
+/// its base translated to a CPU address.
+fn uart_at<'a>(
+    lineage: &Lineage<'a>,
+    path: &'a str,
+    options: Option<&'a str>,
+) -> Result<Uart<'a>, DeviceProblem> {
     let node = lineage[lineage.len() - 1];
-    let base = device_reg(&lineage, 0)?.base;
-    let kind = if node.is_compatible("arm,pl011") {
-        UartKind::Pl011
-    } else {
-        UartKind::Other(node.prop_str("compatible").unwrap_or(""))
+    let offset = match node.prop_u32("reg-offset") {
+        None => 0,
+        Some(Ok(o)) => u64::from(o),
+        Some(Err(_)) => return Err(DeviceProblem::BadProperty("reg-offset")),
     };
-    Ok(Uart { base, kind, path, options })
+    let base =
+        device_reg(lineage, 0)?.base.checked_add(offset).ok_or(DeviceProblem::BadProperty("reg-offset"))?;
+    Ok(Uart { base, kind: uart_kind(&node)?, path, options })
+}
+
+/// The kind of the UART `node`, from every string of its `compatible`.
+fn uart_kind<'a>(node: &Node<'a>) -> Result<UartKind<'a>, DeviceProblem> {
+    if node.is_compatible("arm,pl011") {
+        return Ok(UartKind::Pl011);
+    }
+    if node.is_compatible("brcm,bcm2835-aux-uart") {
+        return Ok(UartKind::Bcm2835Aux);
+    }
+    if !NS16550_COMPATIBLES.iter().any(|c| node.is_compatible(c)) {
+        return Ok(UartKind::Other(node.prop_str("compatible").unwrap_or("")));
+    }
+    let reg_shift = match node.prop_u32("reg-shift") {
+        None => 0,
+        Some(Ok(shift @ 0..=3)) => shift as u8,
+        Some(_) => return Err(DeviceProblem::BadProperty("reg-shift")),
+    };
+    let io_width = match node.prop_u32("reg-io-width") {
+        None => 1,
+        Some(Ok(width @ (1 | 4))) => width as u8,
+        Some(_) => return Err(DeviceProblem::BadProperty("reg-io-width")),
+    };
+    Ok(UartKind::Ns16550 { reg_shift, io_width })
+}
+
+/// The first UART the tree names that the kernel drives ([`Board::console`]'s rule):
+/// the `serialN` alias with the lowest N whose node is such a UART, enabled and with a
+/// usable `reg`; else the first such node in tree order.
+fn first_uart<'a>(tree: &Tree<'a>) -> Option<Uart<'a>> {
+    let usable = |path: &'a str| {
+        let lineage = tree.find_path(path)?;
+        let node = lineage[lineage.len() - 1];
+        if !node.is_enabled() {
+            return None;
+        }
+        uart_at(&lineage, path, None).ok().filter(|u| u.kind.is_driven())
+    };
+    let by_alias = tree.find_path("/aliases").and_then(|aliases| {
+        let aliases = aliases[aliases.len() - 1];
+        let numbered = aliases.properties().filter_map(|(name, _)| {
+            let n: u32 = name.strip_prefix("serial")?.parse().ok()?;
+            Some((n, aliases.prop_str(name)?))
+        });
+        let mut best: Option<(u32, Uart<'a>)> = None;
+        for (n, path) in numbered {
+            if best.is_none_or(|(m, _)| n < m)
+                && let Some(uart) = usable(path)
+            {
+                best = Some((n, uart));
+            }
+        }
+        best.map(|(_, uart)| uart)
+    });
+    by_alias.or_else(|| {
+        // Without an alias there is no path string in the blob to borrow: the node's
+        // name stands in for it.
+        let driven = |node: &Node<'a>| node.is_enabled() && uart_kind(node).is_ok_and(|k| k.is_driven());
+        tree.all_nodes()
+            .filter(driven)
+            .find_map(|node| uart_at(&tree.lineage_of(&node)?, node.name, None).ok())
+    })
 }
 
 fn initrd(chosen: &Node<'_>) -> Result<Option<PhysRange>, DeviceProblem> {
@@ -2347,7 +2483,130 @@ mod tests {
             w.prop_str("stdout-path", "/soc/uart@2000");
         });
         let uart = Board::from_fdt(&blob).unwrap().chosen.stdout.unwrap();
-        assert_eq!((uart.base, uart.kind), (0x900_2000, UartKind::Other("snps,dw-apb-uart")));
+        assert_eq!((uart.base, uart.kind), (0x900_2000, UartKind::Ns16550 { reg_shift: 0, io_width: 1 }));
+        assert_eq!(format!("{uart}"), "ns16550@0x9002000");
+    }
+
+    /// A UART node of a test board: name, `compatible` strings, extra `u32` properties.
+    type UartNode<'a> = (&'a str, &'a [&'a str], &'a [(&'a str, u32)]);
+
+    /// A board whose UARTs are the given nodes (name, compatibles, extra cells) under a
+    /// `/soc` bus at 0x7e00_0000 mapped to 0xfe00_0000 (the Raspberry Pi 4's), with
+    /// `aliases` and `chosen` as given.
+    fn uart_board(uarts: &[UartNode<'_>], aliases: &[(&str, &str)], stdout: Option<&str>) -> Vec<u8> {
+        build(|w| {
+            plain(w);
+            w.begin("aliases");
+            for (alias, path) in aliases {
+                w.prop_str(alias, path);
+            }
+            w.end();
+            w.begin("soc").prop_u32("#address-cells", 1).prop_u32("#size-cells", 1);
+            w.prop_cells("ranges", &[0x7e00_0000, 0, 0xfe00_0000, 0x180_0000]);
+            for (i, (name, compatibles, props)) in uarts.iter().enumerate() {
+                w.begin(name).prop_strs("compatible", compatibles);
+                w.prop_cells("reg", &[0x7e20_1000 + 0x1000 * i as u32, 0x100]);
+                for (prop, value) in props.iter() {
+                    w.prop_u32(prop, *value);
+                }
+                w.end();
+            }
+            w.end();
+            w.begin("chosen");
+            if let Some(spec) = stdout {
+                w.prop_str("stdout-path", spec);
+            }
+            w.end();
+        })
+    }
+
+    #[test]
+    fn uart_kinds_come_from_any_compatible_with_their_register_layout() {
+        let uarts: &[UartNode<'_>] = &[
+            (
+                "serial@0",
+                &["rockchip,rk3399-uart", "snps,dw-apb-uart"],
+                &[("reg-shift", 2), ("reg-io-width", 4)],
+            ),
+            ("serial@1", &["ns16550a"], &[]),
+            ("serial@2", &["brcm,bcm2835-aux-uart"], &[]),
+            ("serial@3", &["arm,pl011", "arm,primecell"], &[("reg-offset", 0x40)]),
+            ("serial@4", &["qcom,msm-uartdm-v1.4", "qcom,msm-uartdm"], &[]),
+            ("serial@5", &["ns16550a"], &[("reg-io-width", 2)]),
+            ("serial@6", &["ns16550a"], &[("reg-shift", 7)]),
+        ];
+        let blob = uart_board(uarts, &[], None);
+        let tree = Tree::new(&blob).unwrap();
+        let at = |i: usize| {
+            let path = format!("/soc/serial@{i}");
+            let lineage = tree.find_path(&path).unwrap();
+            uart_at(&lineage, "x", None).map(|u| (u.base, u.kind))
+        };
+        assert_eq!(at(0), Ok((0xfe20_1000, UartKind::Ns16550 { reg_shift: 2, io_width: 4 })));
+        assert_eq!(at(1), Ok((0xfe20_2000, UartKind::Ns16550 { reg_shift: 0, io_width: 1 })));
+        assert_eq!(at(2), Ok((0xfe20_3000, UartKind::Bcm2835Aux)));
+        assert_eq!(at(3), Ok((0xfe20_4040, UartKind::Pl011)), "reg-offset added");
+        assert_eq!(at(4), Ok((0xfe20_5000, UartKind::Other("qcom,msm-uartdm-v1.4"))));
+        assert_eq!(at(5), Err(DeviceProblem::BadProperty("reg-io-width")));
+        assert_eq!(at(6), Err(DeviceProblem::BadProperty("reg-shift")));
+        assert!(!UartKind::Other("x").is_driven());
+    }
+
+    #[test]
+    fn the_raspberry_pi_4_console_is_the_mini_uart_at_its_cpu_address() {
+        let uarts: &[UartNode<'_>] = &[
+            ("serial@7e201000", &["arm,pl011", "arm,primecell"], &[]),
+            ("serial@7e215040", &["brcm,bcm2835-aux-uart"], &[]),
+        ];
+        let blob = uart_board(
+            uarts,
+            &[("serial0", "/soc/serial@7e201000"), ("serial1", "/soc/serial@7e215040")],
+            Some("serial1:115200n8"),
+        );
+        let b = Board::from_fdt(&blob).unwrap();
+        let console = b.console().unwrap();
+        assert_eq!(
+            (console.base, console.kind, console.path),
+            (0xfe20_2000, UartKind::Bcm2835Aux, "/soc/serial@7e215040")
+        );
+        assert_eq!(format!("{console}"), "bcm2835-aux@0xfe202000");
+    }
+
+    #[test]
+    fn without_stdout_path_the_console_is_the_first_uart_the_tree_names() {
+        let uarts: &[UartNode<'_>] = &[
+            ("serial@0", &["qcom,msm-uartdm"], &[]),
+            ("serial@1", &["ns16550a"], &[]),
+            ("serial@2", &["arm,pl011"], &[]),
+        ];
+        // The lowest serialN alias naming a UART the kernel drives.
+        let blob = uart_board(
+            uarts,
+            &[("serial2", "/soc/serial@1"), ("serial0", "/soc/serial@0"), ("serial1", "/soc/serial@2")],
+            None,
+        );
+        let b = Board::from_fdt(&blob).unwrap();
+        assert_eq!(b.chosen.stdout, None);
+        assert_eq!(b.console().map(|u| (u.base, u.path)), Some((0xfe20_3000, "/soc/serial@2")));
+        // No alias: tree order, the node's name standing in for its path.
+        let blob = uart_board(uarts, &[], None);
+        let b = Board::from_fdt(&blob).unwrap();
+        assert_eq!(b.console().map(|u| (u.base, u.path)), Some((0xfe20_2000, "serial@1")));
+        assert_eq!(console_of(&blob).map(|u| u.base), Some(0xfe20_2000));
+        // stdout-path wins, even naming a UART the kernel does not drive; the first
+        // driven UART is still known, for saying so.
+        let blob = uart_board(uarts, &[("serial0", "/soc/serial@0")], Some("serial0"));
+        let b = Board::from_fdt(&blob).unwrap();
+        assert_eq!(b.console().map(|u| u.kind), Some(UartKind::Other("qcom,msm-uartdm")));
+        assert_eq!(b.chosen.first_uart.map(|u| u.base), Some(0xfe20_2000));
+        assert_eq!(
+            console_of(&blob).map(|u| u.base),
+            Some(0xfe20_2000),
+            "a refused board prints where it can"
+        );
+        // Nothing driven at all: no console.
+        let only: &[UartNode<'_>] = &[("serial@0", &["qcom,msm-uartdm"], &[])];
+        assert_eq!(Board::from_fdt(&uart_board(only, &[], None)).unwrap().console(), None);
     }
 
     #[test]
@@ -2412,8 +2671,8 @@ mod tests {
         assert_eq!(format!("{}", Conduit::Smc), "smc");
         let uart = Uart { base: 0x900_0000, kind: UartKind::Pl011, path: "/pl011@9000000", options: None };
         assert_eq!(format!("{uart}"), "pl011@0x9000000");
-        let other = Uart { kind: UartKind::Other("snps,dw-apb-uart"), ..uart };
-        assert_eq!(format!("{other}"), "snps,dw-apb-uart@0x9000000");
+        let other = Uart { kind: UartKind::Other("qcom,msm-uartdm"), ..uart };
+        assert_eq!(format!("{other}"), "qcom,msm-uartdm@0x9000000");
         assert_eq!(other.pl011_base(), None);
     }
 

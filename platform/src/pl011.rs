@@ -111,12 +111,18 @@ impl Pl011 {
 impl fmt::Write for Pl011 {
     /// Writes `s`, turning `\n` into `\r\n` for terminals.
     fn write_str(&mut self, s: &str) -> fmt::Result {
-        for b in s.bytes() {
-            if b == b'\n' {
-                self.put(b'\r');
-            }
-            self.put(b);
-        }
+        for_terminal(s, |b| self.put(b));
         Ok(())
+    }
+}
+
+/// Sends `s` byte by byte through `put`, each `\n` as `\r\n`: what a terminal on a
+/// serial line wants (the kernel consoles, PL011 and 8250 alike).
+pub fn for_terminal(s: &str, mut put: impl FnMut(u8)) {
+    for b in s.bytes() {
+        if b == b'\n' {
+            put(b'\r');
+        }
+        put(b);
     }
 }

@@ -1,5 +1,6 @@
 // SPDX-License-Identifier: MIT OR Apache-2.0
-//! The PL011 UART at user level, behind `embedded-io`'s `Read` and `Write`.
+//! The PL011 UART at user level, behind `embedded-io`'s `Read` and `Write`; and
+//! [`Console`], whichever UART the board's console is.
 //!
 //! In an L4 system the console is a driver like any other: a user-level thread owns the
 //! UART's registers and programs hand it their output. This is that driver's device
@@ -163,6 +164,47 @@ impl<M: Mmio> embedded_io::ReadReady for Serial<M> {
     }
 }
 
+/// The console UART at user level, whichever kind the board has: a PL011 ([`Serial`])
+/// or an 8250/16550 or BCM2835 mini-UART ([`crate::ns16550::Ns16550`]). The kernel
+/// already set it up (its own console is the same UART): nothing is initialised here.
+pub enum Console<M: Mmio> {
+    /// A PL011.
+    Pl011(Serial<M>),
+    /// An 8250/16550 or mini-UART.
+    Ns16550(crate::ns16550::Ns16550<M>),
+}
+
+impl<M: Mmio> Console<M> {
+    /// The console of kind `kind` behind `regs`; `None` for a kind without a driver.
+    pub fn new(regs: M, kind: crate::UartKind<'_>) -> Option<Console<M>> {
+        match crate::ns16550::Variant::of(kind) {
+            Some(variant) => Some(Console::Ns16550(crate::ns16550::Ns16550::new(regs, variant))),
+            None if kind == crate::UartKind::Pl011 => Some(Console::Pl011(Serial::new(regs))),
+            None => None,
+        }
+    }
+}
+
+impl<M: Mmio> embedded_io::ErrorType for Console<M> {
+    type Error = UartError;
+}
+
+impl<M: Mmio> embedded_io::Write for Console<M> {
+    fn write(&mut self, buf: &[u8]) -> Result<usize, UartError> {
+        match self {
+            Console::Pl011(u) => u.write(buf),
+            Console::Ns16550(u) => u.write(buf),
+        }
+    }
+
+    fn flush(&mut self) -> Result<(), UartError> {
+        match self {
+            Console::Pl011(u) => u.flush(),
+            Console::Ns16550(u) => u.flush(),
+        }
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -244,6 +286,18 @@ mod tests {
         let mut uart = Serial::new(Fills(&fake, RefCell::new(0)));
         assert_eq!(uart.write(b"abcdef").unwrap(), 2);
         assert_eq!(fake.sent.borrow().as_slice(), b"ab");
+    }
+
+    #[test]
+    fn the_console_is_the_driver_of_its_kind() {
+        use embedded_io::Write as _;
+        let fake = Fake::default();
+        let mut console = Console::new(&fake, crate::UartKind::Pl011).expect("a PL011 is driven");
+        console.write_all(b"pl011\n").unwrap();
+        console.flush().unwrap();
+        assert_eq!(fake.sent.borrow().as_slice(), b"pl011\n");
+        assert!(matches!(Console::new(&fake, crate::UartKind::Bcm2835Aux), Some(Console::Ns16550(_))));
+        assert!(Console::new(&fake, crate::UartKind::Other("qcom,msm-uartdm")).is_none());
     }
 
     #[test]

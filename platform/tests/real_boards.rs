@@ -164,10 +164,11 @@ fn rk3399_rock_pi_4b_has_no_memory_node_and_says_so() {
     assert_eq!(clusters, [0, 0, 0, 0, 1, 1]);
     let psci = b.psci.unwrap();
     assert_eq!((psci.conduit, psci.version), (Conduit::Smc, PsciVersion::V1_0));
-    // stdout-path = "serial2:1500000n8" -> /serial@ff1a0000, a DesignWare UART.
+    // stdout-path = "serial2:1500000n8" -> /serial@ff1a0000, a DesignWare UART
+    // (`rockchip,rk3399-uart`, `snps,dw-apb-uart`): 32-bit registers 4 bytes apart.
     let uart = b.chosen.stdout.unwrap();
     assert_eq!(uart.base, 0xff1a_0000);
-    assert_eq!(uart.kind, UartKind::Other("rockchip,rk3399-uart"));
+    assert_eq!(uart.kind, UartKind::Ns16550 { reg_shift: 2, io_width: 4 });
     assert_eq!(uart.options, Some("1500000n8"));
     // GIC with 4 interrupt cells; the timer's PPIs are still the second cell.
     let Some(Gic::V3 { distributor, redistributors }) = b.gic else { panic!("{:?}", b.gic) };

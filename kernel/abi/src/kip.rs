@@ -37,7 +37,12 @@
 //!   15424     8   dtb_address (user VA in the root task, read-only; 0 = none)
 //!   15432     8   dtb_size
 //!   15440     8   console_pl011 (physical base of the console UART if it is a PL011; 0 = none)
-//!   15448         end (the page is 16 KiB; the rest is 0)
+//!   15448     8   console_base (physical base of the console UART, any kind; 0 = none)
+//!   15456     4   console_kind ([`ConsoleKind`]: 0 none, 1 PL011, 2 8250/16550, 3 BCM2835 mini-UART)
+//!   15460     1   console_reg_shift (8250: register i at i << shift)
+//!   15461     1   console_io_width (8250: access width in bytes, 1 or 4)
+//!   15462     2   reserved
+//!   15464         end (the page is 16 KiB; the rest is 0)
 //! ```
 //! Only appending changes this layout: a program built for version 1 reads a later
 //! KIP correctly, so [`Kip::validate`] accepts any `abi_version >= 1`.
@@ -179,6 +184,56 @@ pub struct Kip {
     /// (from the device tree's `stdout-path` or ACPI's SPCR); 0 if none. A user-level
     /// console driver shares it (`pagers/root/src/console.rs`).
     pub console_pl011: u64,
+    /// The physical base of the UART the kernel's console writes to, whatever its
+    /// kind ([`Kip::console_kind`]); 0 if none. A user-level console driver shares it.
+    pub console_base: u64,
+    /// A [`ConsoleKind`] number.
+    pub console_kind: u32,
+    /// For an 8250-family console: register `i` is at `console_base + (i << shift)`.
+    pub console_reg_shift: u8,
+    /// For an 8250-family console: each access is this many bytes wide (1 or 4).
+    pub console_io_width: u8,
+    /// Reserved: 0.
+    pub console_reserved: [u8; 2],
+}
+
+/// What kind of UART the console is ([`Kip::console_kind`]).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+#[repr(u32)]
+pub enum ConsoleKind {
+    /// No console.
+    None = 0,
+    /// Arm PL011.
+    Pl011 = 1,
+    /// The 8250/16550 family, with [`Kip::console_reg_shift`] and
+    /// [`Kip::console_io_width`].
+    Ns16550 = 2,
+    /// The BCM2835 mini-UART (16550 registers 4 bytes apart, 32 bits wide).
+    Bcm2835Aux = 3,
+}
+
+impl ConsoleKind {
+    /// The name reports give it (as the kernel's `report: board console=`): `none`,
+    /// `pl011`, `ns16550`, `bcm2835-aux`.
+    pub const fn name(self) -> &'static str {
+        match self {
+            ConsoleKind::None => "none",
+            ConsoleKind::Pl011 => "pl011",
+            ConsoleKind::Ns16550 => "ns16550",
+            ConsoleKind::Bcm2835Aux => "bcm2835-aux",
+        }
+    }
+
+    /// The kind with number `raw`, if it is one.
+    pub const fn from_raw(raw: u32) -> Option<ConsoleKind> {
+        Some(match raw {
+            0 => ConsoleKind::None,
+            1 => ConsoleKind::Pl011,
+            2 => ConsoleKind::Ns16550,
+            3 => ConsoleKind::Bcm2835Aux,
+            _ => return None,
+        })
+    }
 }
 
 const _: () = {
@@ -201,7 +256,11 @@ const _: () = {
     assert!(offset_of!(Kip, dtb_address) == 15424);
     assert!(offset_of!(Kip, dtb_size) == 15432);
     assert!(offset_of!(Kip, console_pl011) == 15440);
-    assert!(size_of::<Kip>() == 15448);
+    assert!(offset_of!(Kip, console_base) == 15448);
+    assert!(offset_of!(Kip, console_kind) == 15456);
+    assert!(offset_of!(Kip, console_reg_shift) == 15460);
+    assert!(offset_of!(Kip, console_io_width) == 15461);
+    assert!(size_of::<Kip>() == 15464);
     assert!(size_of::<Kip>() <= KIP_SIZE);
     assert!(KIP_ADDRESS.is_multiple_of(KIP_SIZE as u64));
 };
@@ -332,6 +391,11 @@ impl Kip {
             dtb_address: 0,
             dtb_size: 0,
             console_pl011: 0,
+            console_base: 0,
+            console_kind: 0,
+            console_reg_shift: 0,
+            console_io_width: 0,
+            console_reserved: [0; 2],
         }
     }
 

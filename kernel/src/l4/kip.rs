@@ -7,7 +7,7 @@
 //! This is how the pagers learn the NUMA topology: the kernel enforces no policy, it
 //! only publishes the facts.
 
-use abi::kip::{Kip, MemoryDescriptor, MemoryKind};
+use abi::kip::{ConsoleKind, Kip, MemoryDescriptor, MemoryKind};
 use platform::Board;
 
 /// Fills `kip` (all zero) from the board.
@@ -46,7 +46,19 @@ pub fn fill(
         kip.dtb_address = address;
         kip.dtb_size = size;
     }
-    if let Some(uart) = board.chosen.stdout.filter(|u| u.kind == platform::UartKind::Pl011) {
-        kip.console_pl011 = uart.base;
+    // The kernel's console (the board's rule: stdout-path, else the first UART).
+    if let Some(uart) = board.console().filter(|u| u.kind.is_driven()) {
+        let (kind, (shift, width)) = match uart.kind {
+            platform::UartKind::Pl011 => {
+                kip.console_pl011 = uart.base;
+                (ConsoleKind::Pl011, (2, 4))
+            }
+            platform::UartKind::Bcm2835Aux => (ConsoleKind::Bcm2835Aux, (2, 4)),
+            platform::UartKind::Ns16550 { reg_shift, io_width } => (ConsoleKind::Ns16550, (reg_shift, io_width)),
+            platform::UartKind::Other(_) => (ConsoleKind::None, (0, 0)),
+        };
+        kip.console_base = uart.base;
+        kip.console_kind = kind as u32;
+        (kip.console_reg_shift, kip.console_io_width) = (shift, width);
     }
 }

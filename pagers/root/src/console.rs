@@ -2,9 +2,10 @@
 //! The console driver: a thread of the root task that owns the UART.
 //!
 //! In an L4 system the console is a user-level driver like the GPIO one: this thread
-//! maps the PL011 the kernel's console uses (the KIP's `console_pl011`, from the
-//! device tree's `stdout-path` or ACPI's SPCR), drives
-//! it with `embedded-io`'s `Write` (`platform::uart`), and writes what the programs send
+//! maps the UART the kernel's console uses (the KIP's `console_base`, `console_kind`
+//! and 8250 register layout, from the device tree's `stdout-path` or ACPI's SPCR): a
+//! PL011, an 8250/16550 or a BCM2835 mini-UART; drives
+//! it with `embedded-io`'s `Write` (`platform::uart::Console`), and writes what the programs send
 //! it (`rt::console`: calls of 24 bytes, answered once the bytes are in the UART's
 //! FIFO or held for the rest of their line, so a program's output keeps its order
 //! against everything after it). Each program's chunks are assembled into whole lines
@@ -40,26 +41,49 @@ pub fn written() -> (u64, u64) {
 #[cfg(all(target_arch = "aarch64", target_os = "none"))]
 mod target {
     use super::*;
+    use abi::kip::ConsoleKind;
     use abi::syscall::{CURRENT_CPU, ExregsControl, Syscall};
     use abi::timeout::{Timeout, Timeouts};
+    use core::sync::atomic::AtomicU64;
     use embedded_io::Write;
+    use platform::UartKind;
     use platform::mmio::MmioPage;
-    use platform::uart::Serial;
+    use platform::uart::Console;
     use rt::sys;
+
+    /// Where in the mapped page the registers start (a mini-UART's is 0x40), and their
+    /// kind: set by `start`, read by the thread.
+    static OFFSET: AtomicU64 = AtomicU64::new(0);
+
+    /// The console's kind as the KIP describes it.
+    fn kind() -> Option<UartKind<'static>> {
+        let kip = sys::kip();
+        Some(match ConsoleKind::from_raw(kip.console_kind)? {
+            ConsoleKind::None => return None,
+            ConsoleKind::Pl011 => UartKind::Pl011,
+            ConsoleKind::Bcm2835Aux => UartKind::Bcm2835Aux,
+            ConsoleKind::Ns16550 => {
+                UartKind::Ns16550 { reg_shift: kip.console_reg_shift, io_width: kip.console_io_width }
+            }
+        })
+    }
 
     /// MemoryControl flags: device, read-write; read-write, nearest node.
     const DEVICE_RW: u64 = (1 << 1) | (0b110 << 4);
     const RW_NEAREST: u64 = (0b110 << 4) | 1;
 
-    /// Starts the console thread; the UART's physical base, or why not.
-    pub fn start(me: u64) -> Result<u64, &'static str> {
+    /// Starts the console thread; the UART's physical base and kind (its name in
+    /// reports), or why not.
+    pub fn start(me: u64) -> Result<(u64, &'static str), &'static str> {
         // The UART the kernel's console uses (the KIP says, from the device tree or
         // ACPI's SPCR): the one a reader of the console watches.
-        let base = sys::kip().console_pl011;
-        if base == 0 {
-            return Err("the kernel's console is no PL011");
+        let base = sys::kip().console_base;
+        if base == 0 || kind().is_none() {
+            return Err("the kernel has no console this driver knows");
         }
-        sys::memory_control(base, 0, REGS, DEVICE_RW).map_err(|_| "cannot map the UART")?;
+        let page = base & !(abi::PAGE_SIZE - 1);
+        OFFSET.store(base - page, Ordering::Relaxed);
+        sys::memory_control(page, 0, REGS, DEVICE_RW).map_err(|_| "cannot map the UART")?;
         sys::memory_control(0, 2, STACK, RW_NEAREST).map_err(|_| "no stack")?;
         let t = rt::console::console_id();
         sys::thread_control(t, me, me, me, UTCB, CURRENT_CPU).map_err(|_| "cannot create the thread")?;
@@ -67,14 +91,17 @@ mod target {
         let start = (ExregsControl::START | ExregsControl::SET_SP | ExregsControl::SET_IP).raw();
         let entry = console_main as *const () as u64;
         sys::exchange_registers(t, start, STACK + 0x4000, entry, 0).map_err(|_| "cannot start the thread")?;
-        Ok(base)
+        let name = ConsoleKind::from_raw(sys::kip().console_kind).map_or("none", ConsoleKind::name);
+        Ok((base, name))
     }
 
     /// The console thread: write what arrives, answer, wait for the next.
     extern "C" fn console_main(_utcb: u64) -> ! {
         // SAFETY: `start` mapped the UART's register page at REGS (device memory) for
-        // this thread alone.
-        let mut uart = Serial::new(unsafe { MmioPage::new(REGS as usize) });
+        // this thread alone; the registers start OFFSET bytes into it.
+        let regs = unsafe { MmioPage::new((REGS + OFFSET.load(Ordering::Relaxed)) as usize) };
+        let uart = kind().and_then(|k| Console::new(regs, k));
+        let mut uart = uart.expect("invariant: start checked that the KIP's console kind has a driver");
         let (mut reply_to, mut reply) = (0u64, [0u64; 5]);
         // Whole lines only: a program's line comes in several calls (see rt::console).
         let mut lines: rt::console::Lines<8> = rt::console::Lines::new();

@@ -111,12 +111,12 @@ fn root(_utcb: rt::UtcbAddr) -> ! {
     }
     let tally = supervisor::run(sys::kip(), me);
     println!("{}", report::line!("programs", "ran" => tally.ran, "failed" => tally.failed));
-    if let Ok(base) = console {
+    if let Ok((base, driver)) = console {
         let (messages, bytes) = console::written();
         println!(
             "{}",
             report::line!("console",
-                "driver" => "pl011", "base" => report::Hex(base), "messages" => messages, "bytes" => bytes)
+                "driver" => driver, "base" => report::Hex(base), "messages" => messages, "bytes" => bytes)
         );
     }
     let e = sys::power_off(failed + tally.failed);

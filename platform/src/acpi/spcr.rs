@@ -6,7 +6,9 @@
 //! Structure (GAS). The interface types of revision 2 and later are the serial
 //! subtypes of Microsoft's DBG2 specification; revision 1 knew only 16550 (0) and
 //! 16450 (1). The board records the UART the way the device-tree path does: a PL011
-//! as [`UartKind::Pl011`] (the only UART the kernel drives), anything else as
+//! as [`UartKind::Pl011`], a 16550 or 16450 as [`UartKind::Ns16550`] (byte-wide, or
+//! 32-bit when the GAS of interface 0x12 says so), the BCM2835 mini-UART as
+//! [`UartKind::Bcm2835Aux`] (the kinds the kernel drives), anything else as
 //! [`UartKind::Other`] with the device-tree compatible string of that kind (the SBSA
 //! generic UART, a PL011 subset without baud-rate or line control, is
 //! `arm,sbsa-uart`), and the configured baud rate as the `options` a `stdout-path`
@@ -56,14 +58,17 @@ pub(crate) fn console(
         warn(AcpiWarning::ConsoleNotMmio { space });
         return Ok(None);
     }
+    // A 16550 "with parameters in the GAS" says its access width there (Access Size 3:
+    // 32-bit registers 4 bytes apart, as Linux's earlycon `mmio32`); the others are
+    // byte-wide and byte-spaced.
+    let byte_wide = UartKind::Ns16550 { reg_shift: 0, io_width: 1 };
     let kind = match (table.revision, interface) {
-        (1, 0) | (2.., 0x00 | 0x12) => UartKind::Other("ns16550a"),
-        (1, 1) => UartKind::Other("ns16450"),
-        (2.., 0x01) => UartKind::Other("ns16550"),
+        (2.., 0x12) if table.u8(43) == Some(3) => UartKind::Ns16550 { reg_shift: 2, io_width: 4 },
+        (1, 0 | 1) | (2.., 0x00 | 0x01 | 0x12) => byte_wide,
         (2.., 0x03) => UartKind::Pl011,
         (2.., 0x0D | 0x0E) => UartKind::Other("arm,sbsa-uart"),
         (2.., 0x0F) => UartKind::Other("arm,dcc"),
-        (2.., 0x10) => UartKind::Other("brcm,bcm2835-aux-uart"),
+        (2.., 0x10) => UartKind::Bcm2835Aux,
         _ => {
             warn(AcpiWarning::UnknownConsoleType { interface });
             UartKind::Other("unknown")

@@ -985,7 +985,15 @@ fn spcr_fallbacks_and_other_uarts() {
         t[58] = 7;
     });
     let uart = b.chosen.stdout.unwrap();
-    assert_eq!((uart.kind, uart.options), (UartKind::Other("ns16550a"), Some("115200")));
+    assert_eq!((uart.kind, uart.options), (UartKind::Ns16550 { reg_shift: 0, io_width: 1 }, Some("115200")));
+    // A 16550 with its access size in the GAS: 32-bit registers, 4 bytes apart.
+    let b = spcr(&|t| {
+        t[36] = 0x12;
+        t[43] = 3;
+    });
+    assert_eq!(b.chosen.stdout.unwrap().kind, UartKind::Ns16550 { reg_shift: 2, io_width: 4 });
+    let b = spcr(&|t| t[36] = 0x10);
+    assert_eq!(b.chosen.stdout.unwrap().kind, UartKind::Bcm2835Aux);
 }
 
 #[test]

@@ -252,6 +252,31 @@ secondary_high:
     bl      secondary_main          // never returns
     b       park
 
+// ---- secondary CPUs started by spin-table ----
+// The firmware's spin loop jumps here, at the physical address, MMU off, with nothing
+// in x0 (Linux `booting.rst`: only the release address's value matters). The CPU finds
+// its hand-off block in SPIN_HANDOFF by its MPIDR (the boot CPU wrote the entry and
+// cleaned it to the point of coherency before the release) and goes on as a PSCI-started
+// CPU does. A CPU with no entry parks.
+.global spin_table_entry
+spin_table_entry:
+    mrs     x1, mpidr_el1
+    movz    x3, #0xffff             // the affinity fields: 0xff_00ff_ffff
+    movk    x3, #0xff, lsl #16
+    movk    x3, #0xff, lsl #32
+    and     x1, x1, x3
+    adrp    x2, SPIN_HANDOFF        // PC-relative: the image runs at its load address
+    add     x2, x2, :lo12:SPIN_HANDOFF
+    mov     x4, #{max_cpus}
+6:  cbz     x4, park
+    ldp     x5, x6, [x2], #16       // (mpidr, hand-off block PA); PA 0: unused slot
+    sub     x4, x4, #1
+    cbz     x6, 6b
+    cmp     x5, x1
+    b.ne    6b
+    mov     x0, x6
+    b       secondary_entry
+
 // dcache_invalidate_range(x0 = start, x1 = end): DC IVAC over [start, end) by line.
 // Clobbers x0, x2, x3.
 dcache_invalidate_range:
@@ -288,7 +313,25 @@ early_table_pool:
     mair_lo = const crate::mm::layout::MAIR_EL1 & 0xFFFF,
     mair_hi = const crate::mm::layout::MAIR_EL1 >> 16,
     pool_bytes = const EARLY_TABLES * PAGE_SIZE as usize,
+    max_cpus = const platform::MAX_CPUS,
 );
+
+/// The spin-table hand-offs: per CPU slot `(MPIDR, physical address of its hand-off
+/// block)`, read by `spin_table_entry` with the MMU and caches off. Written only by the
+/// boot CPU, before it releases the CPU ([`spin_table_handoff`]).
+#[unsafe(no_mangle)]
+static SPIN_HANDOFF: [[AtomicU64; 2]; platform::MAX_CPUS] =
+    [const { [AtomicU64::new(0), AtomicU64::new(0)] }; platform::MAX_CPUS];
+
+/// Records that the CPU `mpidr` (logical number `slot`) starts with the hand-off block
+/// at physical `handoff_pa`, and pushes the entry to memory, where that CPU reads it
+/// with its caches off.
+pub fn spin_table_handoff(slot: usize, mpidr: u64, handoff_pa: u64) {
+    let Some(entry) = SPIN_HANDOFF.get(slot) else { return };
+    entry[0].store(mpidr & platform::board::MPIDR_AFFINITY_MASK, Ordering::Relaxed);
+    entry[1].store(handoff_pa, Ordering::Release);
+    super::cpu::clean_to_poc(entry.as_ptr() as u64, core::mem::size_of_val(entry) as u64);
+}
 
 /// The early table pool with the MMU off: table `i` is at `base + i * 4 KiB`,
 /// addressed physically.
@@ -365,6 +408,36 @@ extern "C" fn early_map(
 
 unsafe extern "C" {
     fn secondary_entry();
+    fn spin_table_entry();
+}
+
+/// Releases the CPUs spinning on the spin-table word at physical `release_pa`: writes
+/// `entry` (the physical address they jump to) there, pushes it to the point of
+/// coherency, where they read it with their caches off, and wakes them from `wfe`
+/// (`sev`). `in_ram`: the word is RAM the direct map covers (the usual case: the
+/// firmware's spin loop sits in low RAM, its page reserved); otherwise it is mapped as
+/// device memory, which needs no cache maintenance.
+pub fn spin_table_release(release_pa: u64, entry: u64, in_ram: bool) -> Result<(), crate::mm::table::MapError> {
+    if in_ram {
+        // SAFETY: `release_pa` is an 8-byte aligned word of RAM outside the kernel image
+        // (the caller checked), which the direct map covers; it belongs to the firmware's
+        // spin loop, which only reads it, and no Rust reference points into it.
+        unsafe { super::phys::write_u64(release_pa, entry) };
+        super::cpu::clean_to_poc(crate::mm::layout::direct_map(release_pa), 8);
+    } else {
+        let va = super::tables::map_device(release_pa, 8)?;
+        // SAFETY: `va` maps the release word, as device memory, just now; the write is
+        // the one the spin-table protocol asks for.
+        unsafe { core::ptr::write_volatile(va as *mut u64, entry) };
+    }
+    // The write is complete (the clean's DSB, or the DSB in `send_event`) before SEV.
+    super::cpu::send_event();
+    Ok(())
+}
+
+/// The physical address a spin-table release sends secondary CPUs to.
+pub fn spin_table_entry_pa() -> u64 {
+    super::tables::image().pa_of(spin_table_entry as *const () as u64)
 }
 
 /// The physical address PSCI `CPU_ON` starts secondary CPUs at.
