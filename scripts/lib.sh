@@ -5,6 +5,8 @@
 # Source it, do not run it:
 #     source scripts/lib.sh
 #     ensure_deps      # QEMU, dtc, U-Boot, llvm; installs them as root, else says how
+#     ensure_qemu10    # QEMU 10 (raspi4b) from bookworm-backports, extracted into target/qemu10
+#     ensure_dtbs      # every arm64 board DTB of Debian's Linux image package, in target/dtbs
 #     build_kernel     # target/kernel.img (flat arm64 Image) + the ELF beside it
 #     build_uefi_loader   # kernel/uefi-loader for aarch64-unknown-uefi: $UEFI_LOADER
 #     build_harness    # the host tools: $TARGET_DIR/debug/{qemu-run,boot-tests,topology,mkinitrd}
@@ -54,31 +56,124 @@ die() {
     exit 1
 }
 
+# missing_packages: prints the Debian packages of DEB_PACKAGES whose program or file is
+# not there, one a line (nothing when all are).
+missing_packages() {
+    command -v qemu-system-aarch64 >/dev/null || echo qemu-system-arm
+    command -v dtc >/dev/null || echo device-tree-compiler
+    [[ -f "$UBOOT_BIN" ]] || echo u-boot-qemu
+    [[ -f "$EDK2_BIN" ]] || echo qemu-efi-aarch64
+    command -v llvm-symbolizer >/dev/null || command -v llvm-symbolizer-14 >/dev/null || echo llvm
+}
+
 # ensure_deps: makes sure the Debian packages and the Rust targets are there.
 # As root, installs what is missing (non-interactively); otherwise prints the exact command
 # to run and exits non-zero.
 ensure_deps() {
     local missing=()
-    command -v qemu-system-aarch64 >/dev/null || missing+=(qemu-system-arm)
-    command -v dtc >/dev/null || missing+=(device-tree-compiler)
-    [[ -f "$UBOOT_BIN" ]] || missing+=(u-boot-qemu)
-    [[ -f "$EDK2_BIN" ]] || missing+=(qemu-efi-aarch64)
-    command -v llvm-symbolizer >/dev/null || command -v llvm-symbolizer-14 >/dev/null ||
-        missing+=(llvm)
+    mapfile -t missing < <(missing_packages)
     if ((${#missing[@]} > 0)); then
-        local install="DEBIAN_FRONTEND=noninteractive apt-get install -y --no-install-recommends ${DEB_PACKAGES[*]}"
-        if [[ "$(id -u)" -eq 0 ]]; then
-            say "installing missing packages: ${missing[*]}"
-            apt-get update -q || die "apt-get update failed"
-            env DEBIAN_FRONTEND=noninteractive apt-get install -y -q --no-install-recommends \
-                "${DEB_PACKAGES[@]}" </dev/null || die "apt-get install ${DEB_PACKAGES[*]} failed"
-        else
-            say "error: missing packages: ${missing[*]}. Install them with:"
-            echo "    sudo apt-get update && sudo $install" >&2
-            exit 1
-        fi
+        install_packages "${missing[@]}"
     fi
     ensure_rust_targets
+}
+
+# install_packages PKG...: installs exactly these Debian packages (as root; otherwise
+# prints the command and exits 1), and never removes a package the user has. Why that
+# needs saying: `apt-get install -y` removes installed packages when that is its way to
+# satisfy a `Breaks`, and QEMU from bookworm-backports has one: its qemu-utils
+# `Breaks: qemu-system-common (<< 1:8.0)`, the common files of the system's QEMU 7.2
+# that qemu-system-arm needs. So on a machine with qemu-utils from backports,
+# installing the whole package list removed qemu-utils. Now only what is missing is
+# asked for, and `--no-remove` makes apt-get stop instead of removing anything; the
+# user then decides. (`APT_GET` names the program, for the test: tests/scripts.)
+install_packages() {
+    local apt="${APT_GET:-apt-get}"
+    local install="DEBIAN_FRONTEND=noninteractive apt-get install -y --no-install-recommends --no-remove $*"
+    if [[ "$(id -u)" -ne 0 ]]; then
+        say "error: missing packages: $*. Install them with:"
+        echo "    sudo apt-get update && sudo $install" >&2
+        exit 1
+    fi
+    say "installing missing packages: $*"
+    "$apt" update -q || die "apt-get update failed"
+    env DEBIAN_FRONTEND=noninteractive "$apt" install -y -q --no-install-recommends --no-remove "$@" </dev/null ||
+        die "apt-get install $* failed; it removes nothing (--no-remove): if it would have to remove a package you have (a QEMU from another release, say), install these yourself"
+}
+
+# private_apt NAME ARCH SOURCE-LINE ARGS...: apt-get (or, with ARGS starting with
+# `cache`, apt-cache) with lists and cache of its own under $TARGET_DIR/apt/NAME, for
+# ARCH, from the one source line given (a `deb ...` line): it reads package indices and
+# downloads .deb files without touching the system's apt state, its architectures or
+# its installed packages. `update` first, then `download` or `cache search`.
+private_apt() {
+    local name="$1" arch="$2" source="$3" dir="$TARGET_DIR/apt/$1"
+    shift 3
+    mkdir -p "$dir/lists/partial" "$dir/cache/archives/partial"
+    echo "$source" >"$dir/sources.list"
+    local opts=(-o "Dir::State::Lists=$dir/lists" -o "Dir::Cache=$dir/cache"
+        -o "Dir::Etc::SourceList=$dir/sources.list" -o "Dir::Etc::SourceParts=/nonexistent"
+        -o "Dir::State::status=/dev/null" -o "APT::Architecture=$arch" -o "APT::Architectures::=$arch"
+        -o "Debug::NoLocking=true" -o "APT::Sandbox::User=$(id -un)")
+    if [[ "$1" == cache ]]; then
+        shift
+        apt-cache "${opts[@]}" "$@"
+    else
+        apt-get -q "${opts[@]}" "$@"
+    fi
+}
+
+# QEMU 10 for `-M raspi4b` (QEMU 7.2 has no raspi4b): Debian bookworm-backports'
+# qemu-system-arm, -common and -data, extracted (not installed) into $QEMU10_DIR; the
+# system's QEMU 7.2 stays, for scripts/bench's TCG plugin (plugin API v1). The harness
+# finds it there (tests/src/qemu.rs, `qemu10_bin`) and loads its own modules.
+QEMU10_DIR="$TARGET_DIR/qemu10"
+QEMU10_BIN="$QEMU10_DIR/usr/bin/qemu-system-aarch64"
+DEBIAN_KEYRING=/usr/share/keyrings/debian-archive-keyring.gpg
+BACKPORTS_SOURCE="deb [signed-by=$DEBIAN_KEYRING] http://deb.debian.org/debian bookworm-backports main"
+ensure_qemu10() {
+    if [[ -x "$QEMU10_BIN" ]] && "$QEMU10_BIN" -M help 2>/dev/null | grep -q '^raspi4b '; then
+        return 0
+    fi
+    say "extracting QEMU 10 from Debian bookworm-backports into $QEMU10_DIR (for -M raspi4b)"
+    local debs="$QEMU10_DIR/debs" deb
+    rm -rf "$QEMU10_DIR" && mkdir -p "$debs"
+    private_apt backports amd64 "$BACKPORTS_SOURCE" update >/dev/null || die "apt-get update of bookworm-backports failed"
+    (cd "$debs" && private_apt backports amd64 "$BACKPORTS_SOURCE" download \
+        qemu-system-arm/bookworm-backports qemu-system-common/bookworm-backports qemu-system-data/bookworm-backports) ||
+        die "apt-get download of QEMU 10 from bookworm-backports failed"
+    for deb in "$debs"/*.deb; do dpkg-deb -x "$deb" "$QEMU10_DIR" || die "dpkg-deb -x $deb failed"; done
+    "$QEMU10_BIN" -M help 2>/dev/null | grep -q '^raspi4b ' || die "$QEMU10_BIN has no -M raspi4b"
+}
+
+# Every arm64 board's device tree from Debian's Linux image package (the newest
+# linux-image-6.1.0-N-arm64-unsigned of bookworm, arm64, through apt), in $DTB_DIR as
+# VENDOR/BOARD.dtb; $DTB_DIR/PACKAGE names the package they came from. For the
+# support-report corpus (scripts/topology --support) and the Raspberry Pi 4 boot
+# ($RPI4_DTB). Fetched once, a few seconds and 60 MB.
+DTB_DIR="$TARGET_DIR/dtbs"
+RPI4_DTB="$DTB_DIR/broadcom/bcm2711-rpi-4-b.dtb"
+BOOKWORM_SOURCE="deb [signed-by=$DEBIAN_KEYRING] http://deb.debian.org/debian bookworm main
+deb [signed-by=$DEBIAN_KEYRING] http://deb.debian.org/debian-security bookworm-security main"
+ensure_dtbs() {
+    if [[ -f "$DTB_DIR/PACKAGE" && -f "$RPI4_DTB" ]]; then
+        return 0
+    fi
+    say "fetching the arm64 board device trees from Debian's Linux image package into $DTB_DIR"
+    private_apt arm64 arm64 "$BOOKWORM_SOURCE" update >/dev/null || die "apt-get update (arm64) failed"
+    local pkg
+    pkg="$(private_apt arm64 arm64 "$BOOKWORM_SOURCE" cache search --names-only '^linux-image-6\.1\.0-[0-9]+-arm64-unsigned$' |
+        awk '{print $1}' | sort -V | tail -n 1)"
+    [[ -n "$pkg" ]] || die "no linux-image-6.1.0-N-arm64-unsigned package in bookworm"
+    rm -rf "$DTB_DIR" && mkdir -p "$DTB_DIR/deb"
+    (cd "$DTB_DIR/deb" && private_apt arm64 arm64 "$BOOKWORM_SOURCE" download "$pkg:arm64") ||
+        die "apt-get download $pkg:arm64 failed"
+    # ./usr/lib/linux-image-VERSION/VENDOR/BOARD.dtb -> VENDOR/BOARD.dtb
+    dpkg-deb --fsys-tarfile "$DTB_DIR"/deb/*.deb | tar -x -C "$DTB_DIR" --wildcards --strip-components=4 '*.dtb' ||
+        die "extracting the device trees of $pkg failed"
+    rm -rf "$DTB_DIR/deb"
+    [[ -f "$RPI4_DTB" ]] || die "$pkg has no $(basename "$RPI4_DTB")"
+    echo "$pkg" >"$DTB_DIR/PACKAGE"
 }
 
 # ensure_rust_targets: the bare-metal and UEFI targets of rust-toolchain.toml (rustup normally fetches

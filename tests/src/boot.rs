@@ -77,7 +77,15 @@ pub enum Expect {
         /// Words its complaint must contain.
         named: &'static str,
     },
+    /// A board with a piece the kernel lacks: a `fatal: unsupported PIECE:NAME` line
+    /// containing this text, exit status [`UNSUPPORTED_BOARD_STATUS`], before any
+    /// CPU is started or the GIC touched (no `report: smp`), nothing else fatal.
+    Unsupported(&'static str),
 }
+
+/// The kernel's exit status for a board it lacks a driver for
+/// (`kernel/src/halt.rs`, `Halt::UnsupportedBoard`).
+pub const UNSUPPORTED_BOARD_STATUS: i32 = 9;
 
 /// One boot test.
 #[derive(Debug, Clone)]
@@ -253,6 +261,14 @@ impl BootTest {
         }
     }
 
+    /// The console's driver at user level: QEMU `virt`'s PL011, `raspi4b`'s mini-UART.
+    pub fn console_driver(&self) -> &'static str {
+        match self.config.machine {
+            Machine::Virt { .. } => "pl011",
+            Machine::Raspi4b { .. } => "bcm2835-aux",
+        }
+    }
+
     /// The GIC version the machine has: QEMU `virt`'s choice, a GIC-400 on `raspi4b`.
     pub fn gic_version(&self) -> u8 {
         match self.config.machine {
@@ -389,6 +405,16 @@ pub fn matrix(image: &Path) -> Vec<BootTest> {
         root_program: Some("irqtest"),
         ..BootTest::new("gic-v2-irqtest", gic_v2(), pass.clone())
     });
+    // The Raspberry Pi 4 Model B (QEMU 10's raspi4b, Linux's bcm2711-rpi-4-b.dtb): a
+    // GIC-400, four CPUs released from the firmware's spin-table, the console on the
+    // BCM2835 mini-UART behind the /soc bus's ranges, entered at EL2, loaded at
+    // 0x20_0000 (the board's RAM starts at 0), user level with its console driver on
+    // the mini-UART.
+    let mut rpi4 = config(spec(&[crate::qemu::RASPI4B_TOPOLOGY], &[], None));
+    rpi4.machine = Machine::Raspi4b { dtb: crate::qemu::rpi4_dtb() };
+    rpi4.qemu = crate::qemu::qemu10_bin().display().to_string();
+    rpi4.qemu_data = Some(crate::qemu::qemu10_data());
+    tests.push(BootTest::new("raspi4b", rpi4, Expect::Pass { entry_el: 2, load_pa_not: Some(QEMU_LOAD_PA) }));
     let mut el2 = config(Topology::demo());
     el2.el2 = true;
     tests.push(BootTest::new("el2-entry", el2, Expect::Pass { entry_el: 2, load_pa_not: None }));
@@ -439,6 +465,47 @@ pub fn matrix(image: &Path) -> Vec<BootTest> {
         ..BootTest::new(
             "numademo-single-space",
             config(spec(&["cpus=2,mem=256M"; 2], &[], None)),
+            pass.clone(),
+        )
+    });
+    // Hardware the kernel lacks is named before anything touches it: QEMU's tree with
+    // one piece swapped for one no driver here knows (platform::support).
+    for (name, patch, fatal) in [
+        (
+            "unsupported-gic",
+            "&{/intc@8000000} { compatible = \"apple,aic\"; };\n",
+            "fatal: unsupported interrupt-controller:apple,aic",
+        ),
+        (
+            "unsupported-timer",
+            "&{/timer} { compatible = \"arm,armv7-timer\"; };\n",
+            "fatal: unsupported timer:none(arm,armv8-timer)",
+        ),
+        (
+            "unsupported-enable-method",
+            "&{/cpus/cpu@1} { enable-method = \"brcm,bcm2836-smp\"; };\n",
+            "fatal: unsupported enable-method:brcm,bcm2836-smp(cpu1)",
+        ),
+        (
+            // Said on the first UART the kernel drives: the PL011.
+            "unsupported-console",
+            "/ { serial@9100000 { compatible = \"qcom,msm-uartdm\"; reg = <0x0 0x9100000 0x0 0x1000>; }; };\n\
+             &{/chosen} { stdout-path = \"/serial@9100000\"; };\n",
+            "fatal: unsupported console:qcom,msm-uartdm",
+        ),
+    ] {
+        tests.push(BootTest {
+            dtb_edit: Some(DtbEdit::Append(patch.into())),
+            ..BootTest::new(name, config(spec(&["cpus=2,mem=256M"], &[], None)), Expect::Unsupported(fatal))
+        });
+    }
+    // A tree without stdout-path: the console is the first UART the tree names (the
+    // PL011), and the whole boot is seen there.
+    tests.push(BootTest {
+        dtb_edit: Some(DtbEdit::Append("&{/chosen} { /delete-property/ stdout-path; };\n".into())),
+        ..BootTest::new(
+            "console-without-stdout-path",
+            config(spec(&["cpus=2,mem=256M"], &[], None)),
             pass.clone(),
         )
     });
@@ -656,7 +723,9 @@ pub fn check(test: &BootTest, ending: Ending, output: &str) -> Result<(), Vec<St
             match (test.root_program, test.supervised) {
                 (Some(program), _) => check_root_program(program, output, &mut why),
                 (None, Some(supervised)) => check_supervised(&supervised, output, &mut why),
-                (None, None) if test.config.initrd.is_some() => check_user_level(output, &mut why),
+                (None, None) if test.config.initrd.is_some() => {
+                    check_user_level(output, test.console_driver(), &mut why)
+                }
                 (None, None) => {}
             }
         }
@@ -698,6 +767,24 @@ pub fn check(test: &BootTest, ending: Ending, output: &str) -> Result<(), Vec<St
             }
             if has_line(output, |l| l.starts_with("numa-l4 ")) {
                 why.push("the kernel started although qemu-run must refuse".to_string());
+            }
+        }
+        Expect::Unsupported(fatal) => {
+            if ending != Ending::Exited(UNSUPPORTED_BOARD_STATUS) {
+                why.push(format!("expected exit status {UNSUPPORTED_BOARD_STATUS}, got {ending}"));
+            }
+            let fatals: Vec<&str> = output.lines().filter(|l| l.starts_with("fatal:")).collect();
+            if fatals.len() != 1 || !fatals[0].contains(fatal) {
+                why.push(format!("expected one `fatal:` line containing `{fatal}`, got {fatals:?}"));
+            }
+            let halt = format!("report: halt status={UNSUPPORTED_BOARD_STATUS} cause=unsupported-board");
+            if !has_line(output, |l| l == halt) {
+                why.push(format!("no `{halt}` line"));
+            }
+            for bad in ["panic:", "exception:", "report: smp", "report: boot result=pass"] {
+                if let Some(l) = output.lines().find(|l| l.starts_with(bad)) {
+                    why.push(format!("`{l}` printed: the kernel went on past the missing piece"));
+                }
             }
         }
         Expect::Panic | Expect::Fault => {
@@ -794,7 +881,7 @@ fn position(output: &str, name: &str, fields: &[(&str, &str)]) -> Option<usize> 
 /// must report a clean run, 100 IPC round trips with its worker, every space's kernel
 /// metadata on the space's home node (or, for a space homed on a memory-less node, none
 /// of it there), and its programs: at least one ran (`hello` with status 0), none failed.
-fn check_user_level(output: &str, why: &mut Vec<String>) {
+fn check_user_level(output: &str, driver: &str, why: &mut Vec<String>) {
     if !check_root_task(output, why) {
         return;
     }
@@ -805,7 +892,7 @@ fn check_user_level(output: &str, why: &mut Vec<String>) {
     {
         why.push("no `report: user-level result=pass` line".to_string());
     }
-    check_programs(output, why);
+    check_programs(output, driver, why);
 }
 
 /// The root task's own checks (`pagers/root/src/selftest.rs`): it started, its checks
@@ -974,12 +1061,13 @@ pub fn check_supervised(s: &Supervised, output: &str, why: &mut Vec<String>) {
 /// The root task's supervisor: `report: programs ran=N failed=0` with N >= 1, a
 /// `report: program name=hello status=0` line, every program that did not exit with
 /// status 0 named, and the programs' output written by the user-level console driver
-/// (`report: console driver=pl011 ... messages=M` with M >= 1: hello's line at least).
-fn check_programs(output: &str, why: &mut Vec<String>) {
+/// (`report: console driver=KIND ... messages=M` with M >= 1: hello's line at least;
+/// KIND the board's console, `driver`).
+fn check_programs(output: &str, driver: &str, why: &mut Vec<String>) {
     match report::find(output, "console", "messages") {
         None => why.push("no `report: console driver= messages=` line: no user-level console".to_string()),
         Some(r) => {
-            if r.get("driver") != Some("pl011") || r.get("messages").and_then(parse_u64).is_none_or(|m| m < 1)
+            if r.get("driver") != Some(driver) || r.get("messages").and_then(parse_u64).is_none_or(|m| m < 1)
             {
                 why.push(format!(
                     "the programs' output did not go through the console driver: `{}`",
@@ -1757,15 +1845,16 @@ mod tests {
 
     #[test]
     fn every_kernel_status_is_produced_by_a_test() {
-        // kernel/src/halt.rs: 0 pass .. 8 selftest-failed; each must be some test's
+        // kernel/src/halt.rs: 0 pass .. 9 unsupported-board; each must be some test's
         // expected ending, so a status nobody provokes cannot rot.
         let tests = matrix(Path::new("k.img"));
-        for status in 0..=8 {
+        for status in 0..=9 {
             let produced = tests.iter().any(|t| match t.expect {
                 Expect::Pass { .. } => t.expected_status() == status,
                 Expect::Panic => status == 3,
                 Expect::Fault => status == 4,
                 Expect::Stop { status: s, .. } => s == status,
+                Expect::Unsupported(_) => status == UNSUPPORTED_BOARD_STATUS,
                 Expect::Refused { .. } => false,
             });
             assert!(produced, "no boot test ends with status {status}");
@@ -1796,9 +1885,28 @@ mod tests {
         out
     }
 
+    #[test]
+    fn unsupported_hardware_must_be_named_once_with_its_status_and_stop_the_boot() {
+        let t = test_named("unsupported-gic");
+        let good = "numa-l4 0.1.0\nreport: board cpus=2\nfatal: unsupported interrupt-controller:apple,aic\n\
+                    report: halt status=9 cause=unsupported-board\n";
+        assert!(check(&t, Ending::Exited(UNSUPPORTED_BOARD_STATUS), good).is_ok());
+        assert!(reasons_with(&t, Ending::Exited(0), good).contains("expected exit status 9"));
+        let silent = good.replace("report: halt", "report: hal");
+        assert!(reasons_with(&t, Ending::Exited(9), &silent).contains("no `report: halt status=9"));
+        let vague = good.replace("apple,aic", "x");
+        assert!(reasons_with(&t, Ending::Exited(9), &vague).contains("expected one `fatal:` line"));
+        let went_on = format!("{good}report: smp online=2 expected=2\n");
+        assert!(reasons_with(&t, Ending::Exited(9), &went_on).contains("went on past"));
+    }
+
+    fn reasons_with(t: &BootTest, ending: Ending, output: &str) -> String {
+        check(t, ending, output).err().unwrap_or_default().join("\n")
+    }
+
     fn user_level_reasons(output: &str) -> String {
         let mut why = Vec::new();
-        check_user_level(output, &mut why);
+        check_user_level(output, "pl011", &mut why);
         why.join("\n")
     }
 

@@ -313,11 +313,12 @@ impl RunOptions {
         }
         c.el2 = self.el2;
         if self.raspi4b() {
-            let Some(dtb) = self.dtb.clone() else {
-                return Err(CliError::MissingValue(
-                    "--dtb (bcm2711-rpi-4-b.dtb, with --board raspi4b)".into(),
-                ));
-            };
+            // Without --dtb, --qemu and --qemu-data: where scripts/lib.sh puts them.
+            let dtb = self.dtb.clone().unwrap_or_else(crate::qemu::rpi4_dtb);
+            if self.qemu.is_none() {
+                c.qemu = crate::qemu::qemu10_bin().display().to_string();
+                c.qemu_data = Some(self.qemu_data.clone().unwrap_or_else(crate::qemu::qemu10_data));
+            }
             if self.gic.is_some() || self.el2 || self.uboot || self.uefi || self.legacy_numa {
                 return Err(CliError::BadValue {
                     option: "--board".into(),
@@ -528,7 +529,10 @@ mod tests {
         assert!(line.starts_with("-L /q/share -M raspi4b -m 2G "), "{line}");
         assert!(line.contains("-serial null -serial stdio -dtb /d/rpi.dtb -kernel "), "{line}");
         assert!(line.ends_with("-semihosting -append exit=semihosting"), "{line}");
-        assert!(parse(&["--board", "raspi4b"]).unwrap().config().is_err(), "the DTB is needed");
+        let c = parse(&["--board", "raspi4b"]).unwrap().config().unwrap();
+        assert_eq!(c.machine, Machine::Raspi4b { dtb: crate::qemu::rpi4_dtb() });
+        assert_eq!(c.qemu, crate::qemu::qemu10_bin().display().to_string(), "scripts/lib.sh's QEMU 10");
+        assert_eq!(c.qemu_data, Some(crate::qemu::qemu10_data()));
         assert!(parse(&["--board", "raspi4b", "--dtb", "x", "--gic", "2"]).unwrap().config().is_err());
         assert!(
             parse(&["--board", "raspi4b", "--dtb", "x", "--node", "cpus=1,mem=1G"])

@@ -120,8 +120,7 @@ pub fn write_edited(
     let result = (|| {
         let mut dump = config.clone();
         dump.boot = Boot::DumpDtb(dumped.clone());
-        let mut cmd = Command::new(&dump.qemu);
-        cmd.args(dump.args());
+        let cmd = dump.command();
         let run = Runner { timeout: Some(timeout), echo: false, symbolizer: None, on_line: None }
             .run(cmd)
             .map_err(|e| e.to_string())?;

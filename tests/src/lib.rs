@@ -26,6 +26,7 @@
 
 pub mod boot;
 pub mod cli;
+pub mod corpus;
 pub mod doccheck;
 pub mod dtb;
 pub mod eval;

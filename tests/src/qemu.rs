@@ -78,10 +78,35 @@ pub enum Machine {
     },
 }
 
+/// Where `scripts/lib.sh`'s `ensure_qemu10` extracts QEMU 10 (Debian bookworm-backports'
+/// `qemu-system-arm`, `-common`, `-data`), beside the system's QEMU 7.2 (which the
+/// memory plugin of `scripts/bench` needs): the root of that tree.
+pub fn qemu10_root() -> PathBuf {
+    crate::cli::target_dir().join("qemu10")
+}
+
+/// The QEMU 10 binary `raspi4b` runs on.
+pub fn qemu10_bin() -> PathBuf {
+    qemu10_root().join("usr/bin/qemu-system-aarch64")
+}
+
+/// QEMU 10's data directory (`-L`).
+pub fn qemu10_data() -> PathBuf {
+    qemu10_root().join("usr/share/qemu")
+}
+
+/// Where `scripts/lib.sh`'s `ensure_dtbs` puts the Raspberry Pi 4's device tree (from
+/// Debian's arm64 Linux image package).
+pub fn rpi4_dtb() -> PathBuf {
+    crate::cli::target_dir().join("dtbs/broadcom/bcm2711-rpi-4-b.dtb")
+}
+
 /// The most CPUs QEMU `virt` takes with a GICv2.
 pub const GICV2_MAX_CPUS: u32 = 8;
-/// The topology of QEMU's `raspi4b`: fixed by the board.
-pub const RASPI4B_TOPOLOGY: &str = "cpus=4,mem=2G";
+/// The topology of QEMU's `raspi4b`, fixed by the board: 4 CPUs, and of its 2 GiB the
+/// 960 MiB QEMU writes into the tree's memory node (the low GiB less the VideoCore's
+/// share, as the Pi's firmware does).
+pub const RASPI4B_TOPOLOGY: &str = "cpus=4,mem=960M";
 
 /// Everything that decides one QEMU invocation.
 #[derive(Debug, Clone)]
@@ -141,6 +166,23 @@ impl QemuConfig {
         let mut args = vec![EXIT_BOOTARG.to_string()];
         args.extend(self.append.iter().filter(|a| !a.is_empty()).cloned());
         args.join(" ")
+    }
+
+    /// The command that runs QEMU with [`QemuConfig::args`]. A QEMU outside the
+    /// system's (`qemu_data` given) loads its own modules (`QEMU_MODULE_DIR`: the
+    /// `lib/<triplet>/qemu` directory of its tree), not the system QEMU's, which a
+    /// different build refuses with a warning each.
+    pub fn command(&self) -> std::process::Command {
+        let mut cmd = std::process::Command::new(&self.qemu);
+        cmd.args(self.args());
+        let usr = self.qemu_data.as_deref().and_then(|d| d.parent()).and_then(|d| d.parent());
+        let modules = usr
+            .and_then(|usr| std::fs::read_dir(usr.join("lib")).ok())
+            .and_then(|dirs| dirs.filter_map(Result::ok).map(|e| e.path().join("qemu")).find(|p| p.is_dir()));
+        if let Some(dir) = modules {
+            cmd.env("QEMU_MODULE_DIR", dir);
+        }
+        cmd
     }
 
     /// The argument vector, without the QEMU binary itself.

@@ -12,7 +12,7 @@ use harness::cli::{DEFAULT_TIMEOUT_SECS, RunOptions, check_initrd_file, status, 
 use harness::qemu::{Boot, EDK2_BIOS, UBOOT_BIOS};
 use harness::runner::{Ending, Runner, kernel_status};
 use harness::symbolize::Symbolizer;
-use std::process::{Command, ExitCode};
+use std::process::ExitCode;
 
 fn usage() -> String {
     format!(
@@ -168,8 +168,7 @@ fn main() -> ExitCode {
         eprintln!("    {}", opts.gdb_command());
     }
 
-    let mut cmd = Command::new(&config.qemu);
-    cmd.args(config.args());
+    let cmd = config.command();
     let runner = Runner {
         timeout: opts.timeout(),
         echo: true,

@@ -16,13 +16,16 @@
 #![forbid(unsafe_code)]
 
 use harness::cli::RunOptions;
+use harness::corpus;
 use harness::numactl::{describe_mismatch, expected_block};
 use harness::qemu::Boot;
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 use std::process::{Command, ExitCode};
 
 const USAGE: &str = "\
 usage: topology [--clusters] FILE.dtb
+       topology --support FILE.dtb
+       topology --corpus DIR [--min-bootable N] [--out FILE]
        topology [--check] [--keep FILE.dtb] --node cpus=N,mem=SIZE [--node ...] [--dist A-B=D ...]
                 [--clusters C] [--el2] [--qemu BIN]
 
@@ -31,6 +34,20 @@ the `numactl --hardware` block; warnings go to stderr; a parse error exits 1.
   --clusters    (before or after FILE.dtb) make every cpu-map cluster a NUMA node, as the
                 kernel does with `numa=clusters` in /chosen/bootargs (a blob whose bootargs
                 hold that word gets it without the flag); refused transformations exit 1
+
+--support FILE.dtb: the same, then whether the kernel would boot the board, naming every
+piece it lacks (platform::support): one line
+    support: bootable=yes|no gic=v2|v3|none enable-method=... console=KIND@BASE|none
+             timer=ppiN|none missing=PIECE:NAME;...|none
+exit 0 whatever the verdict (1 only if the blob cannot be read).
+
+--corpus DIR: every .dtb under DIR (e.g. target/dtbs, Debian's arm64 board trees:
+scripts/lib.sh ensure_dtbs): each read with a panic caught, its CPU count compared with
+the tree's (counted from `dtc -O dts` text), its support line written to FILE (--out,
+default DIR/support.txt); prints the boards that fail, the tally by GIC, enable method
+and console, `report: dtb-corpus boards= parsed= cpus-match= panics= bootable= missing-...`
+and `N passed, N failed` (a board passes when it is read, without a panic, with the
+tree's CPU count; with --min-bootable N one more check: at least N bootable boards).
 
 With --node (same syntax as scripts/run), QEMU dumps the DTB of that topology first
 (-M virt,dumpdtb=...), which is then parsed the same way.
@@ -83,11 +100,148 @@ fn file_args(args: &[String]) -> Option<(&str, bool)> {
     }
 }
 
+/// `--support FILE.dtb`: the block, then the support line.
+fn support(path: &str) -> ExitCode {
+    let bytes = match std::fs::read(path) {
+        Ok(b) => b,
+        Err(e) => {
+            eprintln!("topology: cannot read {path}: {e}");
+            return ExitCode::FAILURE;
+        }
+    };
+    match parse_dtb(&bytes, path, false) {
+        Ok(block) => print!("{block}"),
+        Err(e) => {
+            eprintln!("error: {e}");
+            return ExitCode::FAILURE;
+        }
+    }
+    match platform::Board::from_fdt(&bytes) {
+        Ok(board) => println!("{}", platform::support::check(&board, Some(&bytes), 0)),
+        Err(e) => eprintln!("error: {path}: {e}"),
+    }
+    ExitCode::SUCCESS
+}
+
+/// The tree's CPU count, from `dtc`'s source text of the blob at `path`.
+fn tree_cpus(path: &Path) -> Result<usize, String> {
+    let out = Command::new("dtc")
+        .args(["-q", "-I", "dtb", "-O", "dts"])
+        .arg(path)
+        .output()
+        .map_err(|e| format!("cannot run dtc (apt-get install device-tree-compiler): {e}"))?;
+    if !out.status.success() {
+        return Err(format!(
+            "dtc could not read {}: {}",
+            path.display(),
+            String::from_utf8_lossy(&out.stderr).trim()
+        ));
+    }
+    Ok(corpus::tree_cpu_count(&String::from_utf8_lossy(&out.stdout)))
+}
+
+/// `--corpus DIR [--min-bootable N] [--out FILE]`: see the usage.
+fn run_corpus(args: &[String]) -> ExitCode {
+    let mut dir = None;
+    let mut min_bootable = None;
+    let mut out_file = None;
+    let mut it = args.iter();
+    while let Some(a) = it.next() {
+        match (a.as_str(), it.clone().next()) {
+            ("--corpus", Some(v)) => dir = Some(PathBuf::from(v)),
+            ("--min-bootable", Some(v)) => match v.parse::<usize>() {
+                Ok(n) => min_bootable = Some(n),
+                Err(_) => {
+                    eprintln!("topology: --min-bootable: bad value `{v}`");
+                    return ExitCode::from(2);
+                }
+            },
+            ("--out", Some(v)) => out_file = Some(PathBuf::from(v)),
+            _ => {
+                eprintln!("topology: unexpected `{a}` with --corpus (see --help)");
+                return ExitCode::from(2);
+            }
+        }
+        it.next();
+    }
+    let Some(dir) = dir else {
+        eprintln!("topology: --corpus needs a directory");
+        return ExitCode::from(2);
+    };
+    let files = match corpus::dtbs(&dir) {
+        Ok(f) if !f.is_empty() => f,
+        Ok(_) => {
+            eprintln!("topology: no .dtb under {} (scripts/lib.sh: ensure_dtbs)", dir.display());
+            println!("0 passed, 1 failed");
+            return ExitCode::FAILURE;
+        }
+        Err(e) => {
+            eprintln!("topology: cannot read {}: {e}", dir.display());
+            println!("0 passed, 1 failed");
+            return ExitCode::FAILURE;
+        }
+    };
+    // A panic is caught and counted per board; the default hook would print each.
+    std::panic::set_hook(Box::new(|_| {}));
+    let (mut tally, mut lines, mut failed) = (corpus::Tally::default(), String::new(), 0);
+    for (path, name) in &files {
+        let verdict = match (std::fs::read(path), tree_cpus(path)) {
+            (Ok(bytes), Ok(count)) => corpus::judge(&bytes, count),
+            (Err(e), _) => corpus::Verdict::Refused(format!("cannot read: {e}")),
+            (_, Err(e)) => corpus::Verdict::Refused(e),
+        };
+        tally.add(&verdict);
+        let line = match &verdict {
+            corpus::Verdict::Read { support, cpus, tree_cpus, .. } => {
+                format!("{} board={name} cpus={cpus} tree-cpus={tree_cpus}", support)
+            }
+            corpus::Verdict::Refused(e) => format!("support: board={name} refused: {e}"),
+            corpus::Verdict::Panicked(p) => format!("support: board={name} PANIC: {p}"),
+        };
+        if !verdict.passes() {
+            failed += 1;
+            println!("FAILED {name}: {line}");
+        }
+        lines.push_str(&line);
+        lines.push('\n');
+    }
+    let _ = std::panic::take_hook();
+    let out_file = out_file.unwrap_or_else(|| dir.join("support.txt"));
+    if let Err(e) = std::fs::write(&out_file, &lines) {
+        eprintln!("topology: cannot write {}: {e}", out_file.display());
+        failed += 1;
+    }
+    for (kind, n) in &tally.kinds {
+        println!("  {kind}: {n}");
+    }
+    println!("support lines: {}", out_file.display());
+    println!("{tally}");
+    let mut passed = files.len() - failed.min(files.len());
+    if let Some(min) = min_bootable {
+        if tally.bootable >= min {
+            passed += 1;
+        } else {
+            println!("FAILED bootable boards: {} < {min}", tally.bootable);
+            failed += 1;
+        }
+    }
+    println!("{passed} passed, {failed} failed");
+    if failed == 0 { ExitCode::SUCCESS } else { ExitCode::FAILURE }
+}
+
 fn main() -> ExitCode {
     let mut args: Vec<String> = std::env::args().skip(1).collect();
     if args.is_empty() || args.iter().any(|a| a == "-h" || a == "--help") {
         print!("{USAGE}");
         return if args.is_empty() { ExitCode::from(2) } else { ExitCode::SUCCESS };
+    }
+    if let [flag, file] = args.as_slice()
+        && flag == "--support"
+    {
+        return support(file);
+    }
+    if args.first().is_some_and(|a| a == "--corpus") {
+        return run_corpus(&args);
     }
     if let Some((path, clusters)) = file_args(&args) {
         let bytes = match std::fs::read(path) {
