@@ -45,7 +45,8 @@ UEFI_TARGET=aarch64-unknown-uefi
 UEFI_LOADER="$TARGET_DIR/$UEFI_TARGET/release/uefi-loader.efi"
 # Debian packages the QEMU side needs: the emulator, dtc (to read DTBs), U-Boot for the
 # booti test, EDK2 for UEFI boots, llvm for llvm-symbolizer (backtraces) and llvm-objcopy.
-DEB_PACKAGES=(qemu-system-arm device-tree-compiler u-boot-qemu qemu-efi-aarch64 llvm)
+# mtools writes the FAT file systems of scripts/image's boot media (no mount, no root).
+DEB_PACKAGES=(qemu-system-arm device-tree-compiler u-boot-qemu qemu-efi-aarch64 llvm mtools)
 
 # Prints a message on stderr, prefixed with the calling script's name.
 say() { echo "${0##*/}: $*" >&2; }
@@ -64,6 +65,7 @@ missing_packages() {
     [[ -f "$UBOOT_BIN" ]] || echo u-boot-qemu
     [[ -f "$EDK2_BIN" ]] || echo qemu-efi-aarch64
     command -v llvm-symbolizer >/dev/null || command -v llvm-symbolizer-14 >/dev/null || echo llvm
+    command -v mcopy >/dev/null || echo mtools
 }
 
 # ensure_deps: makes sure the Debian packages and the Rust targets are there.

@@ -13,19 +13,7 @@
 set -uo pipefail
 source "$(dirname "${BASH_SOURCE[0]}")/../../scripts/lib.sh"
 
-passed=0
-failed=0
-check() {
-    local what="$1"
-    shift
-    if "$@"; then
-        passed=$((passed + 1))
-        echo "ok $what"
-    else
-        failed=$((failed + 1))
-        echo "FAILED $what"
-    fi
-}
+source "$(dirname "${BASH_SOURCE[0]}")/check.sh"
 
 work="$(mktemp -d)"
 trap 'rm -rf "$work"' EXIT
@@ -40,7 +28,7 @@ chmod +x "$work/apt-get"
 # the real PATH and files, only what this machine lacks.
 all="$(PATH="$work/empty" UBOOT_BIN=/nonexistent EDK2_BIN=/nonexistent missing_packages | tr '\n' ' ')"
 check "an empty machine misses every package" \
-    test "$all" = "qemu-system-arm device-tree-compiler u-boot-qemu qemu-efi-aarch64 llvm "
+    test "$all" = "qemu-system-arm device-tree-compiler u-boot-qemu qemu-efi-aarch64 llvm mtools "
 some="$(UBOOT_BIN=/nonexistent missing_packages | tr '\n' ' ')"
 check "a missing file is one missing package" grep -q "u-boot-qemu" <<<"$some"
 
@@ -71,5 +59,4 @@ if [[ "$(id -u)" -eq 0 ]]; then
     check "a refusal to remove stops the installer" test "$status" -ne 0
     check "and says why" grep -q "removes nothing (--no-remove)" "$work/out"
 fi
-echo "$passed passed, $failed failed"
-((failed == 0))
+finish

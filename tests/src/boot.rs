@@ -549,6 +549,19 @@ pub fn matrix(image: &Path) -> Vec<BootTest> {
         uefi_acpi,
         Expect::Pass { entry_el: 1, load_pa_not: Some(QEMU_LOAD_PA) },
     ));
+    // The GICv2 named by ACPI's MADT (GICC and GICD entries of version 2), not a tree.
+    let mut uefi_acpi_v2 = config(spec(&["cpus=2,mem=512M", "cpus=2,mem=512M"], &[], None));
+    uefi_acpi_v2.machine = Machine::Virt { gic: 2 };
+    uefi_acpi_v2.boot = Boot::Uefi {
+        loader: crate::cli::default_uefi_loader(),
+        esp: crate::cli::target_dir().join("esp-boot-tests-acpi-gicv2"),
+        acpi: true,
+    };
+    tests.push(BootTest::new(
+        "uefi-acpi-gic-v2",
+        uefi_acpi_v2,
+        Expect::Pass { entry_el: 1, load_pa_not: Some(QEMU_LOAD_PA) },
+    ));
     tests.extend(failure_matrix(image));
     tests
 }
