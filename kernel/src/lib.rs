@@ -14,14 +14,16 @@
 //!  2. first tables: image at KERNEL_BASE, DTB window mm/early.rs, mm/table.rs
 //!  3. MMU on, jump to the link address               arch/aarch64/boot.rs  (high_entry)
 //!  4. drop the identity map, read the board          boot.rs (kernel_main) -> platform::Board
-//!  5. console from /chosen/stdout-path               boot.rs -> platform::pl011, console.rs
+//!  5. console from /chosen/stdout-path (else the    boot.rs -> platform::pl011 / ns16550,
+//!     first UART); what the board lacks, named      console.rs; platform::support
 //!  6. direct map of RAM; one frame pool per node     memory.rs -> mm/physmem.rs, mm/frames.rs
 //!  7. boot CPU's block and stack on its node         smp.rs (prepare) -> percpu.rs
 //!  8. GIC distributor, this CPU's redistributor      irq.rs -> platform::gicv3 / gicv2,
 //!     (v3) or banked registers (v2), CPU interface,    arch/aarch64/gic.rs, arch/aarch64/timer.rs
 //!     timer tick
-//!  9. every other CPU: PSCI CPU_ON, each on its node smp.rs (start_secondaries) -> psci.rs,
-//!                                                    arch/aarch64/boot.rs (secondary_entry)
+//!  9. every other CPU: PSCI CPU_ON or spin-table,    smp.rs (start_secondaries) -> psci.rs,
+//!     each on its node                               arch/aarch64/boot.rs (secondary_entry,
+//!                                                    spin_table_entry)
 //! 10. NUMA self-test on every CPU, SGI ping, ticks   smp.rs (selftest, ping_all, check_ticks)
 //! 11. topology report with free memory per node      platform::numactl, memory.rs (report)
 //! 12. exit with a status the host sees               boot.rs (exit): semihosting or PSCI

@@ -110,6 +110,10 @@ pub struct BootTest {
     /// Press QEMU's power button (`system_powerdown` over a QMP socket) when a line of
     /// output starts with this.
     pub powerdown_on: Option<&'static str>,
+    /// End QEMU (QMP `quit`) when a line starts with this: a board without PSCI, whose
+    /// kernel parks its CPU after the halt line, for nothing else could end the run. The
+    /// halt line must then be `report: halt status=0 cause=pass` and the last line.
+    pub quit_on: Option<&'static str>,
     /// A boot of `pagers/root` with programs of the test's choosing, ending with the
     /// root task's orderly shutdown: boot-tests packs an initrd of `root` and these
     /// programs, and judges the shutdown's reports ([`Supervised`]). `None`: not such a
@@ -216,6 +220,7 @@ impl BootTest {
             root_program: None,
             root_flags: &[],
             powerdown_on: None,
+            quit_on: None,
             supervised: None,
             dtb_edit: None,
             initrd_case: None,
@@ -414,7 +419,15 @@ pub fn matrix(image: &Path) -> Vec<BootTest> {
     rpi4.machine = Machine::Raspi4b { dtb: crate::qemu::rpi4_dtb() };
     rpi4.qemu = crate::qemu::qemu10_bin().display().to_string();
     rpi4.qemu_data = Some(crate::qemu::qemu10_data());
-    tests.push(BootTest::new("raspi4b", rpi4, Expect::Pass { entry_el: 2, load_pa_not: Some(QEMU_LOAD_PA) }));
+    let rpi4_pass = Expect::Pass { entry_el: 2, load_pa_not: Some(QEMU_LOAD_PA) };
+    tests.push(BootTest::new("raspi4b", rpi4.clone(), rpi4_pass.clone()));
+    // As a real Pi 4 ends: `exit=psci` (the default on hardware) on a board without
+    // PSCI prints the halt line and parks the CPU; the test ends QEMU on that line.
+    rpi4.append.push("exit=psci".into());
+    tests.push(BootTest {
+        quit_on: Some("report: halt"),
+        ..BootTest::new("raspi4b-halt-without-psci", rpi4, rpi4_pass)
+    });
     let mut el2 = config(Topology::demo());
     el2.el2 = true;
     tests.push(BootTest::new("el2-entry", el2, Expect::Pass { entry_el: 2, load_pa_not: None }));
@@ -730,6 +743,12 @@ pub fn check(test: &BootTest, ending: Ending, output: &str) -> Result<(), Vec<St
                 }
             }
             check_reports(test, output, &mut why);
+            if test.quit_on.is_some()
+                && output.lines().rev().find(|l| !l.trim().is_empty())
+                    != Some("report: halt status=0 cause=pass")
+            {
+                why.push("the run must end with `report: halt status=0 cause=pass`, nothing after it (the CPU parks)".into());
+            }
             if !passed_line {
                 why.push("no `report: boot result=pass` line".to_string());
             }
@@ -1488,7 +1507,10 @@ mod tests {
             _ => "",
         };
         let supervised = t.supervised.map(|s| supervised_output(&s)).unwrap_or_default();
-        format!("{out}{block}\n{memory}report: boot result=pass stack_used_kib=35\n{program}{supervised}")
+        let halt = if t.quit_on.is_some() { "report: halt status=0 cause=pass\n" } else { "" };
+        format!(
+            "{out}{block}\n{memory}report: boot result=pass stack_used_kib=35\n{program}{supervised}{halt}"
+        )
     }
 
     /// What the root task and its programs print on a good supervised run (as the
@@ -1635,6 +1657,17 @@ mod tests {
         let out = good_output(&t, good_boot_line());
         assert!(out.contains("node 0 free: 510 MB\n"), "{out}");
         assert_eq!(check(&t, Ending::Exited(0), &out), Ok(()));
+    }
+
+    #[test]
+    fn a_board_without_psci_must_end_with_its_halt_line() {
+        let t = test_named("raspi4b-halt-without-psci");
+        let good = good_output(&t, "report: boot cpu=0 entry_el=2 load_pa=0x200000");
+        assert_eq!(check(&t, Ending::Exited(0), &good), Ok(()));
+        let after = format!("{good}exception: undefined (CurrentSpx Sync)\n");
+        assert!(reasons(&t, &after).contains("nothing after it"), "{}", reasons(&t, &after));
+        let none = good.replace("report: halt status=0 cause=pass\n", "");
+        assert!(reasons(&t, &none).contains("must end with `report: halt"));
     }
 
     #[test]

@@ -331,10 +331,11 @@ fn run_boot(test: &BootTest, config: &QemuConfig, opts: &Options) -> Outcome {
     // The power button: a QMP socket, and the line that says when to press it.
     let socket =
         std::env::temp_dir().join(format!("numa-l4-boot-tests-{}-{}.qmp", std::process::id(), test.name));
-    let on_line = test.powerdown_on.map(|prefix| {
+    let qmp = test.powerdown_on.map(|p| (p, "system_powerdown")).or(test.quit_on.map(|p| (p, "quit")));
+    let on_line = qmp.map(|(prefix, command)| {
         let _ = std::fs::remove_file(&socket);
         cmd.args(["-qmp", &format!("unix:{},server=on,wait=off", socket.display())]);
-        OnLine { prefix: prefix.to_string(), socket: socket.clone(), command: "system_powerdown".to_string() }
+        OnLine { prefix: prefix.to_string(), socket: socket.clone(), command: command.to_string() }
     });
     // qemu-run has a deadline of its own; ours comes a little later, so that its
     // verdict (a timeout is its status 124) is the one judged.
