@@ -37,10 +37,11 @@ Topology (without --node: the demo, 2 nodes x 2 CPUs, 512M each, distance 20):
 Machine and kernel:
   --gic v2|v3             QEMU virt's interrupt controller (default v3; v2: at most 8 CPUs)
   --board raspi4b         QEMU's Raspberry Pi 4 Model B (-M raspi4b: 4 CPUs, 2 GiB, GIC-400,
-                          spin-table, the mini-UART console) with --dtb; needs QEMU >= 9,
-                          which scripts/run extracts from Debian's bookworm-backports into
-                          target/qemu10 (--qemu, --qemu-data) and the DTB from Debian's
-                          arm64 Linux image package (target/dtbs)
+                          spin-table, the mini-UART console); needs QEMU >= 9, which
+                          scripts/run extracts from Debian's bookworm-backports into
+                          target/qemu10 (the default --qemu, --qemu-data), and the DTB
+                          from Debian's arm64 Linux image package (the default --dtb,
+                          target/dtbs/broadcom/bcm2711-rpi-4-b.dtb)
   --dtb FILE              the device tree of --board raspi4b (bcm2711-rpi-4-b.dtb)
   --qemu-data DIR         QEMU's data directory (-L), for a QEMU outside the system's
   --el2                   enter the kernel at EL2 (-M virt,virtualization=on)
