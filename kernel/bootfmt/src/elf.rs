@@ -28,7 +28,10 @@
 //!  PT_INTERP,      refused: the program wants a dynamic linker / relocations /
 //!  PT_DYNAMIC,     thread-local storage set up, none of which v1 provides
 //!  PT_TLS
-//!  anything else   ignored (PT_NOTE, PT_GNU_STACK, PT_PHDR, attributes ...)
+//!  PT_NOTE         not loaded; its notes are read on request ([`Elf::note`]): a program
+//!                  declares itself to its loader this way (a NUMA program carries
+//!                  the `numa-l4` note, `pagers/numa/src/decl.rs`)
+//!  anything else   ignored (PT_GNU_STACK, PT_PHDR, attributes ...)
 //!  e_entry         4-byte aligned, inside the file-backed part of an executable segment
 //! ```
 //!
@@ -360,7 +363,13 @@ pub struct Elf<'a> {
     entry: u64,
     loads: [Segment<'a>; MAX_LOAD_SEGMENTS],
     count: usize,
+    /// The whole file and its program header table (for [`Elf::note`]).
+    file: &'a [u8],
+    phdrs: &'a [u8],
 }
+
+/// `p_type` of a segment of notes.
+pub const PT_NOTE: u32 = 4;
 
 /// Little-endian loads from `bytes` at `at`; `None` when out of bounds.
 fn u16_at(bytes: &[u8], at: usize) -> Option<u16> {
@@ -428,7 +437,8 @@ impl<'a> Elf<'a> {
             .and_then(|start| bytes.get(start..start.checked_add(usize::from(phnum) * PHDR_LEN)?))
             .ok_or(ElfError::ProgramHeadersOutOfBounds { phoff, phnum })?;
 
-        let mut elf = Elf { entry, loads: [Segment::EMPTY; MAX_LOAD_SEGMENTS], count: 0 };
+        let mut elf =
+            Elf { entry, loads: [Segment::EMPTY; MAX_LOAD_SEGMENTS], count: 0, file: bytes, phdrs: table };
         for (index, ph) in table.chunks_exact(PHDR_LEN).enumerate() {
             let p_type = u32_at(ph, 0).unwrap_or(0);
             match p_type {
@@ -470,6 +480,38 @@ impl<'a> Elf<'a> {
     /// The loadable segments, in program-header order.
     pub fn segments(&self) -> impl Iterator<Item = &Segment<'a>> + '_ {
         self.loads.iter().take(self.count)
+    }
+
+    /// The descriptor of the first note called `name` with type `kind` in the file's
+    /// `PT_NOTE` segments, or `None`. A note is `namesz`, `descsz`, `type` (32 bits
+    /// each), the name (NUL-terminated, padded to 4 bytes), the descriptor (padded to 4
+    /// bytes). Read with bounds-checked loads: a broken note (sizes past the segment,
+    /// a segment past the file) ends the search instead of reading out of bounds.
+    pub fn note(&self, name: &str, kind: u32) -> Option<&'a [u8]> {
+        let pad = |n: usize| n.checked_add(3).map(|n| n & !3);
+        for ph in self.phdrs.chunks_exact(PHDR_LEN) {
+            if u32_at(ph, 0) != Some(PT_NOTE) {
+                continue;
+            }
+            let (offset, size) =
+                (usize::try_from(u64_at(ph, 8)?).ok()?, usize::try_from(u64_at(ph, 32)?).ok()?);
+            let notes = self.file.get(offset..offset.checked_add(size)?)?;
+            let mut at = 0;
+            while at + 12 <= notes.len() {
+                let (namesz, descsz) = (u32_at(notes, at)? as usize, u32_at(notes, at + 4)? as usize);
+                let name_at = at + 12;
+                let desc_at = name_at.checked_add(pad(namesz)?)?;
+                let end = desc_at.checked_add(pad(descsz)?)?;
+                let this_name = notes.get(name_at..name_at.checked_add(namesz)?)?;
+                let desc = notes.get(desc_at..desc_at.checked_add(descsz)?)?;
+                let matches = this_name.strip_suffix(&[0]).unwrap_or(this_name) == name.as_bytes();
+                if matches && u32_at(notes, at + 8) == Some(kind) {
+                    return Some(desc);
+                }
+                at = end;
+            }
+        }
+        None
     }
 
     /// The lowest and one-past-the-highest address any segment occupies.
@@ -591,6 +633,71 @@ mod tests {
 
     fn put64(b: &mut [u8], at: usize, v: u64) {
         b[at..at + 8].copy_from_slice(&v.to_le_bytes());
+    }
+
+    /// One note: `name` (with its NUL), type `kind`, descriptor `desc`, padded.
+    fn note_bytes(name: &str, kind: u32, desc: &[u8]) -> Vec<u8> {
+        let mut n = Vec::new();
+        n.extend_from_slice(&(name.len() as u32 + 1).to_le_bytes());
+        n.extend_from_slice(&(desc.len() as u32).to_le_bytes());
+        n.extend_from_slice(&kind.to_le_bytes());
+        n.extend_from_slice(name.as_bytes());
+        n.push(0);
+        n.resize(n.len().next_multiple_of(4), 0);
+        n.extend_from_slice(desc);
+        n.resize(n.len().next_multiple_of(4), 0);
+        n
+    }
+
+    /// The program with a PT_NOTE segment holding `notes` in the file at 0x800.
+    fn with_notes(notes: &[u8]) -> Vec<u8> {
+        let ph = Ph {
+            p_type: PT_NOTE,
+            flags: R,
+            offset: 0x800,
+            vaddr: 0,
+            filesz: notes.len() as u64,
+            memsz: 0,
+            align: 4,
+        };
+        let mut b = build(0x40_0010, &[load(R | X, 0x1000, 0x40_0000, 0x100, 0x100), ph], 0x100);
+        b[0x800..0x800 + notes.len()].copy_from_slice(notes);
+        b
+    }
+
+    #[test]
+    fn a_note_is_found_by_name_and_type() {
+        let mut notes = note_bytes("GNU", 3, b"build-id");
+        notes.extend(note_bytes("numa-l4", 1, b"\x01\x02\x03"));
+        notes.extend(note_bytes("numa-l4", 2, b"other type"));
+        let bytes = with_notes(&notes);
+        let elf = Elf::parse(&bytes).unwrap();
+        assert_eq!(elf.note("numa-l4", 1), Some(&b"\x01\x02\x03"[..]));
+        assert_eq!(elf.note("numa-l4", 2), Some(&b"other type"[..]));
+        assert_eq!(elf.note("GNU", 3), Some(&b"build-id"[..]));
+        assert_eq!(elf.note("numa-l4", 9), None);
+        assert_eq!(elf.note("numa", 1), None, "names match whole");
+        assert_eq!(Elf::parse(&program()).unwrap().note("numa-l4", 1), None, "no PT_NOTE");
+    }
+
+    #[test]
+    fn a_broken_note_ends_the_search_without_reading_out_of_bounds() {
+        let mut notes = note_bytes("numa-l4", 1, b"abcd");
+        // A descriptor size far past the segment.
+        notes[4..8].copy_from_slice(&u32::MAX.to_le_bytes());
+        let bytes = with_notes(&notes);
+        assert_eq!(Elf::parse(&bytes).unwrap().note("numa-l4", 1), None);
+        // A segment past the end of the file.
+        let mut bytes = with_notes(&note_bytes("numa-l4", 1, b"abcd"));
+        put64(&mut bytes, ph_field(1, 8), 1 << 40);
+        assert_eq!(Elf::parse(&bytes).unwrap().note("numa-l4", 1), None);
+        // Every truncation of the segment: never a panic.
+        let full = note_bytes("numa-l4", 1, b"abcdefgh");
+        for len in 0..full.len() {
+            let mut bytes = with_notes(&full);
+            put64(&mut bytes, ph_field(1, 32), len as u64);
+            assert_eq!(Elf::parse(&bytes).unwrap().note("numa-l4", 1), None, "cut at {len}");
+        }
     }
 
     #[test]

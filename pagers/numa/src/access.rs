@@ -11,16 +11,22 @@
 //! enough samples. Moving then is: allocate on that node, copy, and switch the entry
 //! (again under a global unmap, so no node keeps the old frame). Pure logic, tested.
 
-/// Nodes the counters cover.
-pub const MAX_SLOTS: usize = 8;
+/// Nodes the counters cover: every node a program can run on.
+pub const MAX_SLOTS: usize = crate::plan::MAX_NODES;
 
 /// Re-faults per node over the sampling periods of one page.
-#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub struct Samples {
     /// `faults[slot]`: how many periods node `slot` faulted the page back in.
     pub faults: [u32; MAX_SLOTS],
     /// Sampling periods so far.
     pub periods: u32,
+}
+
+impl Default for Samples {
+    fn default() -> Samples {
+        Samples { faults: [0; MAX_SLOTS], periods: 0 }
+    }
 }
 
 impl Samples {

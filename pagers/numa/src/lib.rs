@@ -1,29 +1,38 @@
 // SPDX-License-Identifier: MIT OR Apache-2.0
-//! `numa`: the user-level half of the paper, as a library the per-node pagers share.
+//! `numa`: the user-level half of the paper, as a library: the NUMA runtime's logic.
 //!
 //! The kernel offers only local primitives (a space per node, `Notify` between nodes,
-//! moving a thread into another space). Everything that makes one application out of
-//! several per-node spaces lives here, at user level, as the paper prescribes: the
-//! global mapping table that keeps the spaces coherent lazily through page faults, and
-//! the protocol that takes a global page away from every node before its frame is
-//! reused. Pure logic, `no_std`, so the same code runs in the pagers and in host tests.
+//! moving a thread into another space, memory that comes back). Everything that makes
+//! one application out of several per-node spaces lives here, at user level, as the
+//! paper prescribes. Pure logic, `no_std` (with `alloc`), so the same code runs in the
+//! runtime (`pagers/numa-pager`) and in host tests:
 //!
-//! - [`region`]: the regions an application declares (global with a placement policy,
-//!   node-local replicated or zeroed) and the lookup a pager does on a fault;
-//! - [`global`]: one global page's entry and its protocol (fault, global unmap,
-//!   acknowledgement), with the invariants it keeps;
-//! - [`access`]: per-node access information (re-faults after sampling unmaps) and the
-//!   policy that moves a page to the node that uses it most;
-//! - [`workload`]: the evaluation's workloads (a sweep with a chosen sharing degree, a
-//!   stencil) and their parameters, run by the workers and checked by the root task;
-//! - `model` (tests only): an exhaustive check of that protocol, composed with CPUs
-//!   that cache translations, pagers that interleave, and the kernel's unmap, and of
-//!   the broken variants the check must catch.
+//! - [`decl`]: what a program declares in its ELF (threads, regions, sizes) and every
+//!   way a declaration can be wrong;
+//! - [`layout`]: the runtime's address map: program spaces, pager spaces, the server;
+//! - [`plan`]: the program's nodes and where each thread goes, from the machine;
+//! - [`server`]: the memory server's decisions: global and stack frames, placement,
+//!   the global unmap, stacks following their thread, pages moved to their users;
+//! - [`proto`]: the messages between the root task, the server, the pagers and the
+//!   program's threads;
+//! - [`region`]: region kinds and placement policies;
+//! - [`access`]: per-node access information and the policy that moves a page;
+//! - [`workload`]: the evaluation's workloads (a sweep, a stencil), shared by the
+//!   programs that run them and the host that checks them;
+//! - [`global`]: the earlier protocol of pagers in one shared space (`numademo`), with
+//!   `model` (tests only), its exhaustive check.
 #![cfg_attr(not(test), no_std)]
 
+extern crate alloc;
+
 pub mod access;
+pub mod decl;
 pub mod global;
+pub mod layout;
+pub mod plan;
+pub mod proto;
 pub mod region;
+pub mod server;
 pub mod workload;
 
 #[cfg(test)]

@@ -1,0 +1,682 @@
+// SPDX-License-Identifier: MIT OR Apache-2.0
+//! The memory server's decisions: which frame backs a program's global and stack pages,
+//! on which node, and when one goes.
+//!
+//! One memory server runs per NUMA program (`pagers/numa-pager`, role "server"). It
+//! owns every frame that more than one of the program's spaces may map: the **global**
+//! pages (the image's data and bss, the heap, the program's global regions) and the
+//! **stacks** (node-local to their thread, following it when it migrates). Each such
+//! frame is the root of all its mappings, kept at `layout::WINDOW + address` of the
+//! server's space. A node's pager asks for a page when a thread of its node faults on
+//! one ([`Server::page`]); the server maps the frame into the pager's staging page, and
+//! the pager grants it on to its node's space. So:
+//!
+//! - **lazy coherence through faults**: a node's space gets a global page when one of
+//!   its threads first touches it, at most once per node and page between two unmaps
+//!   (a second request from the same node is counted apart, as two CPUs of one node
+//!   faulting on one page at the same moment do);
+//! - **placement**: a page's frame is allocated when the page is first touched, on the
+//!   node the region's policy names (first touch: the toucher's; interleave; fixed),
+//!   or, for a node without memory, on its memory node (`plan.rs`);
+//! - **the global unmap is one kernel call per page** ([`Server::unmap`]): the frame is
+//!   the root of every node's mapping, so giving it back (`MemoryControl`'s free)
+//!   revokes the page from every space and every CPU's TLB; no round of messages
+//!   between the pagers is needed, and no node can keep a stale mapping (the kernel's
+//!   mapping database does what `global.rs`'s protocol did by hand);
+//! - **stacks follow their thread**: a stack page asked for by a node other than its
+//!   frame's is copied into a frame on that node and the old frame given back;
+//! - **moving a page to the node that uses it** ([`Server::sample`], [`Server::place`]):
+//!   revoke the pages (keeping the frames), count which nodes fault them back in, and
+//!   move each to the node that clearly uses it most (`access.rs`).
+//!
+//! Pure logic over a [`Frames`] trait (the server's system calls), so the host tests
+//! drive it with a fake and check every decision.
+//!
+//! # Invariants
+//! - Every global or stack page has at most one frame, recorded here, at the server's
+//!   window address for it; a page not recorded has no mapping in any space.
+//! - `mapped` holds exactly the node slots that got the page since its last unmap or
+//!   revoke (a slot may have lost it since, in a concurrent re-grant: never more).
+//! - A node misses a page at most once between two unmaps or revokes of it: table
+//!   misses per (page, slot) never exceed `1 + unmaps + revokes` of that page.
+
+use crate::access::{self, Samples, Thresholds};
+use crate::decl::Declaration;
+use crate::layout::{self, Area, WINDOW};
+use crate::region::{Kind, PAGE, Policy};
+use alloc::collections::BTreeMap;
+use core::fmt;
+
+/// The server's system calls (the target's are `MemoryControl`, its free, `Unmap`, and
+/// plain stores into its own mappings).
+pub trait Frames {
+    /// A zeroed frame on `node` (or the nearest node with memory), mapped read-write at
+    /// the server's address `va`; the node it came from, or `None` when memory is out.
+    fn alloc(&mut self, node: u16, va: u64) -> Option<u16>;
+    /// Gives the frame at `va` back: every mapping derived from it goes, everywhere.
+    fn free(&mut self, va: u64);
+    /// Revokes every mapping derived from the frame at `va`, keeping the frame.
+    fn revoke(&mut self, va: u64);
+    /// Writes `bytes` at `va` (inside one page).
+    fn write(&mut self, va: u64, bytes: &[u8]);
+    /// Copies the page at `from` to the page at `to`.
+    fn copy(&mut self, from: u64, to: u64);
+}
+
+/// A loadable segment of the program (from its ELF), as the server needs it.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct Segment {
+    /// Where it starts.
+    pub vaddr: u64,
+    /// Its size in memory.
+    pub memsz: u64,
+    /// Its size in the file.
+    pub filesz: u64,
+    /// Where its bytes are in the file.
+    pub offset: u64,
+    /// Writable (data, bss: global). The others (code, read-only data) are node-local:
+    /// a node's pager copies them itself.
+    pub writable: bool,
+}
+
+/// What a page request gets.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct Grant {
+    /// The server's address of the frame (to map into the pager's staging page).
+    pub va: u64,
+    /// The program's page.
+    pub page: u64,
+    /// The frame's node.
+    pub node: u16,
+    /// Whether this request was a table miss (the node's first since the last unmap).
+    pub miss: bool,
+}
+
+/// Why a page request is refused.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Refusal {
+    /// Nothing of the program is at the address: the thread is broken.
+    Unmapped(u64),
+    /// The address is below a thread's stack: a stack overflow.
+    StackOverflow(u64),
+    /// A node-local page: the asking pager makes it itself (a pager bug to ask).
+    NodeLocal(u64),
+    /// No memory on any node.
+    OutOfMemory(u64),
+    /// A node slot the program does not run on.
+    BadSlot(usize),
+}
+
+impl fmt::Display for Refusal {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match *self {
+            Refusal::Unmapped(a) => write!(f, "fault at {a:#x}, outside the program"),
+            Refusal::StackOverflow(a) => write!(f, "fault at {a:#x}, below a thread's stack: stack overflow"),
+            Refusal::NodeLocal(a) => write!(f, "page {a:#x} is node-local: its pager makes it"),
+            Refusal::OutOfMemory(a) => write!(f, "no memory on any node for page {a:#x}"),
+            Refusal::BadSlot(s) => write!(f, "node slot {s} is not one of the program's"),
+        }
+    }
+}
+
+/// One global or stack page's frame.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+struct Frame {
+    /// The frame's node.
+    node: u16,
+    /// Node slots that got the page since its last unmap or revoke (bit per slot).
+    mapped: u64,
+}
+
+/// The server's counters, for the program's report.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct Stats {
+    /// Table misses: a node's first request for a global page since its last unmap.
+    pub misses: u64,
+    /// Requests from a node that already had the page (concurrent faults).
+    pub repeats: u64,
+    /// Distinct global pages ever made.
+    pub pages_made: u64,
+    /// Global pages unmapped (given back on the program's request).
+    pub unmapped: u64,
+    /// Revokes for sampling (frames kept).
+    pub revokes: u64,
+    /// Pages moved to another node (stacks following a thread, the access policy).
+    pub moves: u64,
+    /// Stack pages copied after a migrated thread.
+    pub stack_moves: u64,
+    /// Frames given back in all.
+    pub freed: u64,
+}
+
+/// The memory server's state for one program.
+pub struct Server {
+    decl: Declaration,
+    /// The node of each slot and the node whose memory serves it.
+    nodes: [u16; crate::plan::MAX_NODES],
+    memory: [u16; crate::plan::MAX_NODES],
+    slots: usize,
+    /// The program's loadable segments.
+    segments: [Segment; 16],
+    segment_count: usize,
+    /// Global pages, by page address.
+    global: BTreeMap<u64, Frame>,
+    /// Stack pages, by page address.
+    stacks: BTreeMap<u64, Frame>,
+    /// Pages being sampled, and who faulted them back in.
+    sampling: BTreeMap<u64, Samples>,
+    /// Misses per (page, slot) since the start, and unmaps + revokes per page: the
+    /// invariant's check.
+    misses: BTreeMap<(u64, usize), u32>,
+    epochs: BTreeMap<u64, u32>,
+    stats: Stats,
+}
+
+impl Server {
+    /// A server for a program declared `decl`, running on `nodes` (by slot), whose
+    /// slot `s` is served by the memory of `memory[s]`, with loadable `segments`.
+    pub fn new(decl: Declaration, nodes: &[u16], memory: &[u16], segments: &[Segment]) -> Server {
+        let mut s = Server {
+            decl,
+            nodes: [0; crate::plan::MAX_NODES],
+            memory: [0; crate::plan::MAX_NODES],
+            slots: nodes.len().min(crate::plan::MAX_NODES),
+            segments: [Segment { vaddr: 0, memsz: 0, filesz: 0, offset: 0, writable: false }; 16],
+            segment_count: segments.len().min(16),
+            global: BTreeMap::new(),
+            stacks: BTreeMap::new(),
+            sampling: BTreeMap::new(),
+            misses: BTreeMap::new(),
+            epochs: BTreeMap::new(),
+            stats: Stats::default(),
+        };
+        s.nodes[..s.slots].copy_from_slice(&nodes[..s.slots]);
+        s.memory[..s.slots].copy_from_slice(&memory[..s.slots]);
+        s.segments[..s.segment_count].copy_from_slice(&segments[..s.segment_count]);
+        s
+    }
+
+    /// The counters.
+    pub fn stats(&self) -> Stats {
+        self.stats
+    }
+
+    /// The most misses the invariant allows so far: every page made, on every node,
+    /// once, and once more per node for each unmap and revoke.
+    pub fn max_misses(&self) -> u64 {
+        (self.stats.pages_made + self.stats.unmapped + self.stats.revokes) * self.slots as u64
+    }
+
+    /// Whether every (page, slot) pair missed at most once per epoch of the page.
+    pub fn misses_within_bound(&self) -> bool {
+        self.misses.iter().all(|(&(page, _), &n)| n <= 1 + self.epochs.get(&page).copied().unwrap_or(0))
+    }
+
+    /// The global pages that have a frame, with the frame's node.
+    pub fn global_pages(&self) -> impl Iterator<Item = (u64, u16)> + '_ {
+        self.global.iter().map(|(&page, f)| (page, f.node))
+    }
+
+    /// What is at `address`, by the layout and the declaration.
+    fn area(&self, address: u64) -> Area {
+        let mut declared = [(0u64, 0u64); crate::decl::MAX_REGIONS];
+        for (slot, r) in declared.iter_mut().zip(self.decl.declared()) {
+            *slot = (r.base, r.end().unwrap_or(r.base));
+        }
+        layout::area(
+            address,
+            self.decl.stack_kib,
+            self.decl.heap_kib,
+            self.slots,
+            &declared[..self.decl.region_count],
+        )
+    }
+
+    /// The node a new global page at `page` goes to, when slot `toucher` touched it.
+    fn placement(&self, page: u64, toucher: usize) -> Result<u16, Refusal> {
+        let slot = match self.area(page) {
+            Area::Image => toucher,
+            Area::Heap(node) => node,
+            Area::Declared(i) => match self.decl.declared()[i].kind {
+                Kind::Global(policy) => {
+                    let index = ((page - self.decl.declared()[i].base) / PAGE) as usize;
+                    match policy {
+                        // A fixed node the program does not run on falls back to the toucher.
+                        Policy::Fixed(node) => self.nodes[..self.slots]
+                            .iter()
+                            .position(|&n| usize::from(n) == node)
+                            .unwrap_or(toucher),
+                        other => other.place(index, toucher, self.slots),
+                    }
+                }
+                Kind::NodeLocal(_) => return Err(Refusal::NodeLocal(page)),
+            },
+            Area::Stack(_) => toucher,
+            Area::StackGuard(_) => return Err(Refusal::StackOverflow(page)),
+            Area::Nothing => return Err(Refusal::Unmapped(page)),
+        };
+        Ok(self.memory[slot.min(self.slots.saturating_sub(1))])
+    }
+
+    /// The segment holding `page`, if any.
+    fn segment_of(&self, page: u64) -> Option<&Segment> {
+        self.segments[..self.segment_count].iter().find(|s| page + PAGE > s.vaddr && page < s.vaddr + s.memsz)
+    }
+
+    /// Fills a new frame at `va` for `page`: the file bytes of the image's data that
+    /// land in it (the rest stays zero: bss, heap, stacks, declared regions).
+    fn fill(&self, frames: &mut impl Frames, va: u64, page: u64, elf: &[u8]) {
+        let Some(seg) = self.segment_of(page) else { return };
+        let (from, to) = (page.max(seg.vaddr), (page + PAGE).min(seg.vaddr + seg.filesz));
+        if from >= to {
+            return;
+        }
+        let start = (seg.offset + (from - seg.vaddr)) as usize;
+        if let Some(bytes) = elf.get(start..start + (to - from) as usize) {
+            frames.write(va + (from - page), bytes);
+        }
+    }
+
+    /// Node slot `slot`'s pager asks for the page at `address`, which one of its
+    /// threads faulted on. `elf` is the program's file (for the data's bytes).
+    pub fn page(
+        &mut self,
+        frames: &mut impl Frames,
+        elf: &[u8],
+        address: u64,
+        slot: usize,
+    ) -> Result<Grant, Refusal> {
+        if slot >= self.slots {
+            return Err(Refusal::BadSlot(slot));
+        }
+        let page = address & !(PAGE - 1);
+        let va = WINDOW + page;
+        let area = self.area(page);
+        if area == Area::Image && !self.segment_of(page).is_some_and(|s| s.writable) {
+            return match self.segment_of(page) {
+                Some(_) => Err(Refusal::NodeLocal(page)),
+                None => Err(Refusal::Unmapped(page)),
+            };
+        }
+        let want = self.placement(page, slot)?;
+        if let Area::Stack(_) = area {
+            return self.stack_page(frames, page, slot, want);
+        }
+        let bit = 1u64 << slot;
+        if let Some(f) = self.global.get_mut(&page) {
+            let miss = f.mapped & bit == 0;
+            f.mapped |= bit;
+            let node = f.node;
+            self.count(page, slot, miss);
+            return Ok(Grant { va, page, node, miss });
+        }
+        let node = frames.alloc(want, va).ok_or(Refusal::OutOfMemory(page))?;
+        self.fill(frames, va, page, elf);
+        self.global.insert(page, Frame { node, mapped: bit });
+        self.stats.pages_made += 1;
+        self.count(page, slot, true);
+        Ok(Grant { va, page, node, miss: true })
+    }
+
+    /// Counts a request: a miss (and a sample, if the page is being sampled) or a repeat.
+    fn count(&mut self, page: u64, slot: usize, miss: bool) {
+        if !miss {
+            self.stats.repeats += 1;
+            return;
+        }
+        self.stats.misses += 1;
+        *self.misses.entry((page, slot)).or_insert(0) += 1;
+        let canonical = self.canonical(slot);
+        if let Some(s) = self.sampling.get_mut(&page) {
+            s.record([canonical]);
+            s.periods = s.periods.saturating_sub(1); // `record` counts a period: not ours
+        }
+    }
+
+    /// The first slot served by the same memory as `slot`: slots that share a memory
+    /// node share their samples (a page on that node is home to all of them).
+    fn canonical(&self, slot: usize) -> usize {
+        let memory = self.memory[slot];
+        self.memory[..self.slots].iter().position(|&m| m == memory).unwrap_or(slot)
+    }
+
+    /// A stack page for `slot`, whose memory node is `want`: the thread's frame if it is
+    /// there; else a copy of it there (the thread migrated), the old frame given back;
+    /// else a fresh one.
+    fn stack_page(
+        &mut self,
+        frames: &mut impl Frames,
+        page: u64,
+        slot: usize,
+        want: u16,
+    ) -> Result<Grant, Refusal> {
+        let va = WINDOW + page;
+        let bit = 1u64 << slot;
+        match self.stacks.get(&page).copied() {
+            Some(f) if f.node == want => {
+                let f = self.stacks.entry(page).or_insert(f);
+                f.mapped |= bit;
+                Ok(Grant { va, page, node: want, miss: false })
+            }
+            Some(_) => {
+                // The thread moved: copy its page to the new node through a spare
+                // address, give the old frame back (revoking the old node's mapping),
+                // and put the copy in its place.
+                let spare = WINDOW + layout::USER_TOP - PAGE;
+                let node = frames.alloc(want, spare).ok_or(Refusal::OutOfMemory(page))?;
+                frames.copy(va, spare);
+                frames.free(va);
+                let fresh = frames.alloc(node, va).ok_or(Refusal::OutOfMemory(page))?;
+                frames.copy(spare, va);
+                frames.free(spare);
+                self.stats.freed += 2;
+                self.stats.stack_moves += 1;
+                self.stacks.insert(page, Frame { node: fresh, mapped: bit });
+                Ok(Grant { va, page, node: fresh, miss: true })
+            }
+            None => {
+                let node = frames.alloc(want, va).ok_or(Refusal::OutOfMemory(page))?;
+                self.stacks.insert(page, Frame { node, mapped: bit });
+                Ok(Grant { va, page, node, miss: true })
+            }
+        }
+    }
+
+    /// The program unmaps the global pages of `[start, start + pages)`: each that has a
+    /// frame gives it back, which takes it from every node at once. Returns how many.
+    pub fn unmap(&mut self, frames: &mut impl Frames, start: u64, pages: u64) -> u64 {
+        let (first, end) = (start & !(PAGE - 1), start.saturating_add(pages.saturating_mul(PAGE)));
+        let gone: alloc::vec::Vec<u64> = self.global.range(first..end).map(|(&p, _)| p).collect();
+        for &page in &gone {
+            frames.free(WINDOW + page);
+            self.global.remove(&page);
+            self.sampling.remove(&page);
+            *self.epochs.entry(page).or_insert(0) += 1;
+        }
+        self.stats.unmapped += gone.len() as u64;
+        self.stats.freed += gone.len() as u64;
+        gone.len() as u64
+    }
+
+    /// Starts a sampling period over the global pages of `[start, start + pages)`:
+    /// each is revoked everywhere (its frame kept), and the nodes that fault it back
+    /// in are counted. Returns the pages revoked.
+    pub fn sample(&mut self, frames: &mut impl Frames, start: u64, pages: u64) -> u64 {
+        let end = start.saturating_add(pages.saturating_mul(PAGE));
+        let mut n = 0;
+        for (&page, f) in self.global.range_mut(start & !(PAGE - 1)..end) {
+            frames.revoke(WINDOW + page);
+            f.mapped = 0;
+            let s = self.sampling.entry(page).or_default();
+            s.periods = s.periods.saturating_add(1);
+            *self.epochs.entry(page).or_insert(0) += 1;
+            n += 1;
+        }
+        self.stats.revokes += n;
+        n
+    }
+
+    /// Ends sampling over `[start, start + pages)`: each sampled page that another node
+    /// used clearly more often than the node its frame is on ([`access::decide`]) moves
+    /// there (a copy, the old frame given back, every mapping revoked). Returns the
+    /// pages moved.
+    pub fn place(&mut self, frames: &mut impl Frames, start: u64, pages: u64, t: Thresholds) -> u64 {
+        let end = start.saturating_add(pages.saturating_mul(PAGE));
+        let sampled: alloc::vec::Vec<(u64, Samples)> =
+            self.sampling.range(start & !(PAGE - 1)..end).map(|(&p, &s)| (p, s)).collect();
+        let mut moved = 0;
+        for (page, samples) in sampled {
+            self.sampling.remove(&page);
+            let Some(f) = self.global.get(&page).copied() else { continue };
+            let home = self.memory[..self.slots].iter().position(|&m| m == f.node).unwrap_or(0);
+            let Some(to) = access::decide(home, &samples, t) else { continue };
+            let target = self.memory[to];
+            if target == f.node {
+                continue;
+            }
+            let (va, spare) = (WINDOW + page, WINDOW + layout::USER_TOP - PAGE);
+            let Some(_) = frames.alloc(target, spare) else { continue };
+            frames.copy(va, spare);
+            frames.free(va);
+            let Some(node) = frames.alloc(target, va) else {
+                // The old frame is gone and no new one could be had: the page is gone
+                // too (a fresh one on the next touch), as after an unmap.
+                frames.free(spare);
+                self.global.remove(&page);
+                continue;
+            };
+            frames.copy(spare, va);
+            frames.free(spare);
+            self.global.insert(page, Frame { node, mapped: 0 });
+            *self.epochs.entry(page).or_insert(0) += 1;
+            self.stats.moves += 1;
+            self.stats.freed += 2;
+            moved += 1;
+        }
+        moved
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::decl::{DeclRegion, Threads};
+    use crate::region::Source;
+    use std::collections::{BTreeMap, BTreeSet};
+
+    /// Frames in a map: address -> (node, contents); every free and revoke recorded.
+    #[derive(Default)]
+    struct Fake {
+        pages: BTreeMap<u64, (u16, Vec<u8>)>,
+        freed: Vec<u64>,
+        revoked: Vec<u64>,
+        /// Nodes that have no memory left.
+        full: BTreeSet<u16>,
+    }
+
+    impl Frames for Fake {
+        fn alloc(&mut self, node: u16, va: u64) -> Option<u16> {
+            assert!(!self.pages.contains_key(&va), "alloc over a live frame at {va:#x}");
+            if self.full.contains(&node) {
+                return None;
+            }
+            self.pages.insert(va, (node, vec![0; PAGE as usize]));
+            Some(node)
+        }
+        fn free(&mut self, va: u64) {
+            assert!(self.pages.remove(&va).is_some(), "free of nothing at {va:#x}");
+            self.freed.push(va);
+        }
+        fn revoke(&mut self, va: u64) {
+            assert!(self.pages.contains_key(&va));
+            self.revoked.push(va);
+        }
+        fn write(&mut self, va: u64, bytes: &[u8]) {
+            let (base, off) = (va & !(PAGE - 1), (va % PAGE) as usize);
+            let page = &mut self.pages.get_mut(&base).expect("write to a live frame").1;
+            page[off..off + bytes.len()].copy_from_slice(bytes);
+        }
+        fn copy(&mut self, from: u64, to: u64) {
+            let data = self.pages[&from].1.clone();
+            self.pages.get_mut(&to).expect("copy to a live frame").1 = data;
+        }
+    }
+
+    const NODES: [u16; 3] = [0, 1, 3];
+    /// Node 1 has no memory: node 3 serves it.
+    const MEMORY: [u16; 3] = [0, 3, 3];
+    const DATA: u64 = 0x40_2000;
+
+    fn segments() -> [Segment; 2] {
+        [
+            Segment { vaddr: 0x40_0000, memsz: 0x2000, filesz: 0x2000, offset: 0x1000, writable: false },
+            // Data: 0x1800 file bytes, then bss to 0x40_6000.
+            Segment { vaddr: DATA, memsz: 0x4000, filesz: 0x1800, offset: 0x3000, writable: true },
+        ]
+    }
+
+    fn elf() -> Vec<u8> {
+        (0..0x8000u32).map(|i| (i % 251) as u8).collect()
+    }
+
+    fn decl() -> Declaration {
+        Declaration::new()
+            .threads(Threads::PerCpu(1))
+            .heap_kib(64)
+            .region(DeclRegion::new("spread", 0x1000_0000_0000, 6, Kind::Global(Policy::Interleave)))
+            .region(DeclRegion::new("fixed", 0x1001_0000_0000, 2, Kind::Global(Policy::Fixed(3))))
+            .region(DeclRegion::new("local", 0x1002_0000_0000, 2, Kind::NodeLocal(Source::Zero)))
+    }
+
+    fn server() -> Server {
+        Server::new(decl(), &NODES, &MEMORY, &segments())
+    }
+
+    #[test]
+    fn a_data_page_is_made_once_with_its_file_bytes_and_shared_by_every_node() {
+        let (mut s, mut f, elf) = (server(), Fake::default(), elf());
+        let g = s.page(&mut f, &elf, DATA + 0x1234, 1).unwrap();
+        assert_eq!((g.page, g.va, g.node, g.miss), (DATA + 0x1000, WINDOW + DATA + 0x1000, 3, true));
+        // File bytes 0x1000..0x1800 of the segment, then zeros (bss).
+        let page = &f.pages[&g.va].1;
+        assert_eq!(page[..0x800], elf[0x4000..0x4800]);
+        assert!(page[0x800..].iter().all(|&b| b == 0));
+        let again = s.page(&mut f, &elf, DATA + 0x1000, 0).unwrap();
+        assert_eq!((again.va, again.node, again.miss), (g.va, 3, true), "same frame, first touch stays");
+        let repeat = s.page(&mut f, &elf, DATA + 0x1008, 0).unwrap();
+        assert!(!repeat.miss, "node 0 had it: a concurrent fault");
+        assert_eq!(s.stats().misses, 2);
+        assert_eq!(s.stats().repeats, 1);
+        assert_eq!(s.stats().pages_made, 1);
+        assert!(s.misses_within_bound());
+    }
+
+    #[test]
+    fn placement_follows_the_policy_and_a_memoryless_node_uses_its_memory_node() {
+        let (mut s, mut f, elf) = (server(), Fake::default(), elf());
+        let node = |s: &mut Server, f: &mut Fake, a, slot| s.page(f, &elf, a, slot).unwrap().node;
+        let spread: Vec<u16> = (0..6).map(|i| node(&mut s, &mut f, 0x1000_0000_0000 + i * PAGE, 0)).collect();
+        assert_eq!(spread, [0, 3, 3, 0, 3, 3], "interleaved over the slots, slot 1 served by node 3");
+        assert_eq!(node(&mut s, &mut f, 0x1001_0000_0000, 0), 3, "fixed on node 3");
+        let (arena2, _) = layout::arena(2, 64);
+        assert_eq!(node(&mut s, &mut f, arena2, 0), 3, "slot 2's arena lives on slot 2's node");
+        assert_eq!(node(&mut s, &mut f, layout::arena(0, 64).0, 2), 0);
+        assert_eq!(node(&mut s, &mut f, DATA + 0x3000, 1), 3, "bss: first touch");
+    }
+
+    #[test]
+    fn what_is_not_the_servers_is_refused_by_name() {
+        let (mut s, mut f, elf) = (server(), Fake::default(), elf());
+        assert_eq!(s.page(&mut f, &elf, 0x40_0010, 0), Err(Refusal::NodeLocal(0x40_0000)), "code");
+        assert_eq!(s.page(&mut f, &elf, 0x1002_0000_0000, 0), Err(Refusal::NodeLocal(0x1002_0000_0000)));
+        assert_eq!(s.page(&mut f, &elf, 0x10, 0), Err(Refusal::Unmapped(0)));
+        assert_eq!(s.page(&mut f, &elf, 0x40_7000, 0), Err(Refusal::Unmapped(0x40_7000)), "past the image");
+        let (low, _) = layout::stack_slot(4);
+        assert_eq!(s.page(&mut f, &elf, low, 0), Err(Refusal::StackOverflow(low)));
+        assert_eq!(s.page(&mut f, &elf, DATA, 3), Err(Refusal::BadSlot(3)));
+        f.full.insert(0);
+        assert_eq!(s.page(&mut f, &elf, DATA, 0), Err(Refusal::OutOfMemory(DATA)));
+        assert!(f.pages.is_empty(), "nothing made for a refusal");
+    }
+
+    #[test]
+    fn an_unmap_gives_every_frame_back_and_the_next_touch_makes_a_new_one() {
+        let (mut s, mut f, elf) = (server(), Fake::default(), elf());
+        for slot in 0..3 {
+            for i in 0..3 {
+                s.page(&mut f, &elf, 0x1000_0000_0000 + i * PAGE, slot).unwrap();
+            }
+        }
+        assert_eq!(s.stats().misses, 9);
+        assert_eq!(s.unmap(&mut f, 0x1000_0000_0000, 6), 3, "three of the six pages had frames");
+        assert_eq!(f.freed.len(), 3);
+        assert!(f.pages.is_empty());
+        // Every node misses again, once: within the bound.
+        for slot in 0..3 {
+            assert!(s.page(&mut f, &elf, 0x1000_0000_0000, slot).unwrap().miss);
+        }
+        assert!(s.misses_within_bound());
+        assert_eq!(s.max_misses(), (4 + 3) * 3);
+        assert!(s.stats().misses <= s.max_misses());
+    }
+
+    #[test]
+    fn a_stack_follows_its_thread_to_another_node() {
+        let (mut s, mut f, elf) = (server(), Fake::default(), elf());
+        let top = layout::stack_top(2);
+        let g = s.page(&mut f, &elf, top - 8, 0).unwrap();
+        assert_eq!(g.node, 0);
+        f.write(g.va + 0xFF0, b"hello");
+        // The thread moved to slot 2 (node 3): its page is copied there.
+        let moved = s.page(&mut f, &elf, top - 8, 2).unwrap();
+        assert_eq!((moved.va, moved.node), (g.va, 3));
+        assert_eq!(&f.pages[&moved.va].1[0xFF0..0xFF5], b"hello");
+        assert_eq!(f.freed.len(), 2, "the old frame and the spare");
+        assert_eq!(s.stats().stack_moves, 1);
+        // Slot 1 is served by node 3 too: no copy.
+        assert_eq!(s.page(&mut f, &elf, top - 8, 1).unwrap().node, 3);
+        assert_eq!(s.stats().stack_moves, 1);
+    }
+
+    #[test]
+    fn sampling_moves_a_page_to_the_node_that_uses_it() {
+        let (mut s, mut f, elf) = (server(), Fake::default(), elf());
+        let hot = 0x1001_0000_0000; // fixed on node 3, used from slot 0 only
+        s.page(&mut f, &elf, hot, 0).unwrap();
+        f.write(WINDOW + hot, b"data");
+        for _ in 0..4 {
+            assert_eq!(s.sample(&mut f, hot, 1), 1);
+            assert!(s.page(&mut f, &elf, hot, 0).unwrap().miss);
+        }
+        assert_eq!(f.revoked.len(), 4);
+        assert_eq!(s.place(&mut f, hot, 1, Thresholds::DEFAULT), 1);
+        assert_eq!(f.pages[&(WINDOW + hot)].0, 0, "on node 0 now");
+        assert_eq!(&f.pages[&(WINDOW + hot)].1[..4], b"data");
+        assert_eq!(s.stats().moves, 1);
+        assert!(s.misses_within_bound());
+        // A page used evenly stays.
+        let even = 0x1001_0000_1000;
+        s.page(&mut f, &elf, even, 0).unwrap();
+        for _ in 0..4 {
+            s.sample(&mut f, even, 1);
+            s.page(&mut f, &elf, even, 0).unwrap();
+            s.page(&mut f, &elf, even, 2).unwrap();
+        }
+        assert_eq!(s.place(&mut f, even, 1, Thresholds::DEFAULT), 0);
+    }
+
+    #[test]
+    fn random_requests_keep_the_invariants() {
+        let (mut s, mut f, elf) = (server(), Fake::default(), elf());
+        let mut x: u64 = 0x2545_F491_4F6C_DD1D;
+        let mut next = |n: u64| {
+            x ^= x << 13;
+            x ^= x >> 7;
+            x ^= x << 17;
+            x % n
+        };
+        for _ in 0..5000 {
+            let page = 0x1000_0000_0000 + next(6) * PAGE;
+            match next(10) {
+                0 => {
+                    s.unmap(&mut f, page, 1 + next(3));
+                }
+                1 => {
+                    s.sample(&mut f, page, 1);
+                }
+                2 => {
+                    s.place(&mut f, 0x1000_0000_0000, 6, Thresholds::DEFAULT);
+                }
+                _ => {
+                    s.page(&mut f, &elf, page, next(3) as usize).unwrap();
+                }
+            }
+            // One frame per page with an entry, at its window address, nothing else.
+            let live: BTreeSet<u64> = f.pages.keys().copied().collect();
+            let recorded: BTreeSet<u64> = s.global_pages().map(|(p, _)| WINDOW + p).collect();
+            assert_eq!(live, recorded);
+            assert!(s.misses_within_bound());
+            assert!(s.stats().misses <= s.max_misses());
+        }
+    }
+}
