@@ -59,7 +59,7 @@ pub const MAX_THREADS: usize = 1024;
 pub const STACK_BASE: u64 = 0x2_0000_0000;
 /// Virtual space per thread's stack: the largest stack plus a guard.
 pub const STACK_SLOT: u64 = 2 << 20;
-/// Bytes at the top of each stack slot for the thread's [`ThreadInfo`] words.
+/// Bytes at the top of each stack slot for the thread's words (`proto::ThreadInfo`).
 pub const THREAD_INFO_BYTES: u64 = 64;
 /// Node `n`'s heap arena: `HEAP_BASE + n * ARENA_SPAN`, as much of it as declared.
 pub const HEAP_BASE: u64 = 0x100_0000_0000;
