@@ -13,6 +13,7 @@
 #     build_user       # every user program (pagers/NAME/src/main.rs), aarch64-unknown-none
 #     build_initrd     # build_user, then pack them all into target/initrd.cpio
 #     build_bench_initrd  # pagers/bench as the root task: target/bench/initrd.cpio
+#     build_program_initrd LINE...  # root + the NUMA runtime + programs, a manifest line each
 #     ensure_mdbook    # mdBook (pinned, from crates.io) in target/tools/bin, built once
 #     build_book       # docs/ -> target/book/ (the book); fails on any mdBook warning
 #
@@ -37,6 +38,9 @@ INITRD="$TARGET_DIR/initrd.cpio"
 BENCH_INITRD="$TARGET_DIR/bench/initrd.cpio"
 # The default demo's initrd: pagers/numademo packed as `root` (scripts/run boots it).
 DEMO_INITRD="$TARGET_DIR/demo/initrd.cpio"
+# A NUMA run's initrd (scripts/run --program): root, the runtime (pagers/numa-pager),
+# the programs and their manifest.
+PROGRAM_INITRD="$TARGET_DIR/programs/initrd.cpio"
 UBOOT_BIN=/usr/lib/u-boot/qemu_arm64/u-boot.bin
 # EDK2 (UEFI) for QEMU virt: scripts/run --uefi boots the kernel through it.
 EDK2_BIN=/usr/share/qemu-efi-aarch64/QEMU_EFI.fd
@@ -313,6 +317,34 @@ build_demo_initrd() {
     fi
     "$HARNESS_BIN/mkinitrd" "$DEMO_INITRD" "${specs[@]}" >/dev/null ||
         die "mkinitrd could not pack $DEMO_INITRD"
+}
+
+# build_program_initrd LINE...: builds the user programs and packs a NUMA run into
+# $PROGRAM_INITRD: the root task, the runtime (pagers/numa-pager), each program a LINE
+# names and the manifest `programs`, one LINE a line (`NAME [ARGS] [*N] [&]`, see
+# pagers/root/src/manifest.rs). A name that is no user program is refused with the list.
+build_program_initrd() {
+    (($# > 0)) || die "build_program_initrd: no program"
+    build_user
+    (cd "$ROOT" && cargo build -q -p harness --bin mkinitrd) || die "mkinitrd does not build"
+    local dir="${PROGRAM_INITRD%/*}" line name names=() specs=()
+    mkdir -p "$dir"
+    : >"$dir/programs"
+    for line in "$@"; do
+        name="${line%% *}"
+        [[ "$name" != root && "$name" != numa-pager ]] ||
+            die "'$name' is the system's own (the root task, the NUMA runtime), not a program to run"
+        if [[ ! -f "$ROOT/pagers/$name/src/main.rs" || ! -f "$USER_BIN_DIR/$name" ]]; then
+            die "no user program named '$name' (pagers/NAME); the programs are: $(user_programs | tr '\n' ' ')"
+        fi
+        case " ${names[*]} " in *" $name "*) ;; *) names+=("$name") ;; esac
+        echo "$line" >>"$dir/programs"
+    done
+    specs=("root=$USER_BIN_DIR/root" "numa-pager=$USER_BIN_DIR/numa-pager")
+    for name in "${names[@]}"; do specs+=("$name=$USER_BIN_DIR/$name"); done
+    specs+=("programs=$dir/programs")
+    "$HARNESS_BIN/mkinitrd" "$PROGRAM_INITRD" "${specs[@]}" >/dev/null ||
+        die "mkinitrd could not pack $PROGRAM_INITRD"
 }
 
 # build_memplugin: the memory-locality plugin (tests/memplugin, a QEMU TCG plugin) for

@@ -119,6 +119,9 @@ pub struct BootTest {
     /// programs, and judges the shutdown's reports ([`Supervised`]). `None`: not such a
     /// test.
     pub supervised: Option<Supervised>,
+    /// A boot of `pagers/root` running NUMA programs under the runtime
+    /// (`pagers/numa-pager`) from a manifest ([`NumaRun`]). `None`: not such a test.
+    pub numa: Option<NumaRun>,
     /// A device tree of the test's own, from QEMU's: boot-tests writes it (see
     /// `dtb.rs`) and boots with `-dtb` (after any `extra_cpus`' edit).
     pub dtb_edit: Option<DtbEdit>,
@@ -150,6 +153,23 @@ pub struct Supervised {
     /// The exit status the root powers off with: its failed programs (a program that
     /// did not answer the notice is one).
     pub status: i32,
+}
+
+/// A boot of `pagers/root` that runs NUMA programs (written with `pagers/numa-rt`)
+/// under the runtime (`pagers/numa-pager`), as `scripts/run --program` does:
+/// boot-tests packs `root`, `numa-pager`, the programs and the manifest. The run must
+/// pass [`check_numa_run`]: every run's `report: numa-program ... result=pass` with
+/// its code and pager spaces local and no stale mapping, each program's own `report:
+/// NAME ... result=ok`, every node's memory back (`report: memory-balance ...
+/// leaked_kib=0`), and `report: programs ran=RUNS failed=0`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct NumaRun {
+    /// The NUMA programs packed beside `root` and `numa-pager`.
+    pub programs: &'static [&'static str],
+    /// The manifest: the initrd's `programs` entry (`pagers/root/src/manifest.rs`).
+    pub manifest: &'static str,
+    /// The runs the manifest makes (each a `report: numa-program` line).
+    pub runs: u64,
 }
 
 /// The programs a boot test may run as the root task, each judged by its reports:
@@ -222,6 +242,7 @@ impl BootTest {
             powerdown_on: None,
             quit_on: None,
             supervised: None,
+            numa: None,
             dtb_edit: None,
             initrd_case: None,
             via_runner: false,
@@ -481,6 +502,46 @@ pub fn matrix(image: &Path) -> Vec<BootTest> {
             pass.clone(),
         )
     });
+    // The NUMA runtime (pagers/numa-pager) running ordinary programs from a manifest,
+    // as `scripts/run --program` does: per-node spaces and pagers, then the paper's
+    // baseline (one space, one pager) in the same boot; every frame back at the end.
+    tests.push(BootTest {
+        numa: Some(NumaRun {
+            programs: &["sweep", "stencil", "kvstore"],
+            manifest: "sweep\nstencil\nkvstore\nsweep mode=single-space\nstencil mode=single-space\nkvstore mode=single-space\n",
+            runs: 6,
+        }),
+        ..BootTest::new("numa-programs", config(spec(&["cpus=2,mem=256M"; 2], &[], None)), pass.clone())
+    });
+    // Boards nobody tuned for: the boot node without memory (its space, pager and
+    // threads' memory come from the nearest node), a node without CPUs, four nodes
+    // with asymmetric distances.
+    for (name, nodes, dist) in [
+        (
+            "numa-programs-memoryless-boot-node",
+            &["cpus=1,mem=0", "cpus=2,mem=256M", "cpus=1,mem=256M"][..],
+            &["0-1=15", "1-0=25", "0-2=30", "2-0=30"][..],
+        ),
+        (
+            "numa-programs-cpuless-node",
+            &["cpus=2,mem=256M", "cpus=0,mem=256M", "cpus=2,mem=256M"][..],
+            &[][..],
+        ),
+        (
+            "numa-programs-4-nodes",
+            &["cpus=1,mem=128M"; 4][..],
+            &["0-1=15", "1-0=25", "0-2=30", "2-0=40", "0-3=40", "1-2=35", "1-3=30", "2-3=15", "3-2=18"][..],
+        ),
+    ] {
+        tests.push(BootTest {
+            numa: Some(NumaRun {
+                programs: &["sweep", "stencil", "kvstore"],
+                manifest: "sweep\nstencil\nkvstore\n",
+                runs: 3,
+            }),
+            ..BootTest::new(name, config(spec(nodes, dist, None)), pass.clone())
+        });
+    }
     // Hardware the kernel lacks is named before anything touches it: QEMU's tree with
     // one piece swapped for one no driver here knows (platform::support).
     for (name, patch, fatal) in [
@@ -669,7 +730,7 @@ pub fn failure_matrix(image: &Path) -> Vec<BootTest> {
     ));
     tests.push(with(
         "user-level-out-of-memory",
-        config(spec(&["cpus=128,mem=5M"], &[], None)),
+        config(spec(&["cpus=120,mem=5M"], &[], None)),
         stop(1, "root: ", "OutOfMemory", true),
     ));
     tests.push(with(
@@ -752,13 +813,14 @@ pub fn check(test: &BootTest, ending: Ending, output: &str) -> Result<(), Vec<St
             if !passed_line {
                 why.push("no `report: boot result=pass` line".to_string());
             }
-            match (test.root_program, test.supervised) {
-                (Some(program), _) => check_root_program(program, output, &mut why),
-                (None, Some(supervised)) => check_supervised(&supervised, output, &mut why),
-                (None, None) if test.config.initrd.is_some() => {
+            match (test.root_program, test.supervised, test.numa) {
+                (Some(program), _, _) => check_root_program(program, output, &mut why),
+                (None, Some(supervised), _) => check_supervised(&supervised, output, &mut why),
+                (None, None, Some(numa)) => check_numa_run(&numa, output, &mut why),
+                (None, None, None) if test.config.initrd.is_some() => {
                     check_user_level(output, test.console_driver(), &mut why)
                 }
-                (None, None) => {}
+                (None, None, None) => {}
             }
         }
         Expect::Stop { status, line, named, after_boot } => {
@@ -1087,6 +1149,74 @@ pub fn check_supervised(s: &Supervised, output: &str, why: &mut Vec<String>) {
     let want_user = report::line!("user-level", "result" => verdict, "status" => s.status).to_string();
     if position(output, "user-level", &[("result", verdict), ("status", &s.status.to_string())]).is_none() {
         why.push(format!("no `{want_user}` line"));
+    }
+}
+
+/// The checks of a [`NumaRun`]: the root task's own; for each run, `report:
+/// numa-program ... result=pass` with `pager-spaces-local` and `code-local` all local
+/// (`A/B` with A = B; code only when its `numa-program-detail` says `replicate=on`),
+/// `stale=0`, and the detail's `migrant-local` all local (or `0/0`: no migrant); each program's own
+/// `report: NAME ... result=ok` (the programs of this repository end so); `report:
+/// program name=NAME status=0` for each run; `report: memory-balance ... leaked_kib=0`
+/// for every node with memory; `report: programs ran=RUNS failed=0`; and the kernel's
+/// `report: user-level result=pass status=0`.
+pub fn check_numa_run(n: &NumaRun, output: &str, why: &mut Vec<String>) {
+    if !check_root_task(output, why) {
+        return;
+    }
+    let all_local =
+        |v: Option<&str>| v.and_then(|v| v.split_once('/')).is_some_and(|(a, b)| a == b && b != "0");
+    let runs: Vec<Report> = report::reports(output).filter(|r| r.name == "numa-program").collect();
+    let details: Vec<Report> = report::reports(output).filter(|r| r.name == "numa-program-detail").collect();
+    if runs.len() as u64 != n.runs || details.len() != runs.len() {
+        why.push(format!(
+            "expected {} `report: numa-program` lines and as many `numa-program-detail`, got {} and {}",
+            n.runs,
+            runs.len(),
+            details.len()
+        ));
+    }
+    for (r, detail) in runs.iter().zip(&details) {
+        if r.get("result") != Some("pass") {
+            why.push(format!("a NUMA run failed: `{}`", show(r)));
+            continue;
+        }
+        if !all_local(r.get("pager-spaces-local")) || r.get("stale") != Some("0") {
+            why.push(format!("a pager space not local, or a stale mapping: `{}`", show(r)));
+        }
+        if detail.get("replicate") == Some("on") && !all_local(r.get("code-local")) {
+            why.push(format!("replicated code not on the node that runs it: `{}`", show(r)));
+        }
+        if detail.get("migrant-local") != Some("0/0") && !all_local(detail.get("migrant-local")) {
+            why.push(format!("a migrated thread's stack or UTCB not on its new node: `{}`", show(detail)));
+        }
+    }
+    for &program in n.programs {
+        let own: Vec<Report> = report::reports(output).filter(|r| r.name == program).collect();
+        if own.is_empty() {
+            why.push(format!("no `report: {program} ... result=ok` line"));
+        }
+        for r in own.iter().filter(|r| r.get("result") != Some("ok")) {
+            why.push(format!("{program} found its own results wrong: `{}`", show(r)));
+        }
+    }
+    let programs: Vec<Report> = report::reports(output).filter(|r| r.name == "program").collect();
+    for r in programs.iter().filter(|r| r.get("status") != Some("0")) {
+        why.push(format!("program failed: `{}`", show(r)));
+    }
+    let balance: Vec<Report> = report::reports(output).filter(|r| r.name == "memory-balance").collect();
+    if balance.is_empty() {
+        why.push("no `report: memory-balance` line: the root did not measure what the runs left".into());
+    }
+    for r in balance.iter().filter(|r| r.get("leaked_kib") != Some("0")) {
+        why.push(format!("memory not given back: `{}`", show(r)));
+    }
+    let want = report::line!("programs", "ran" => n.runs, "failed" => 0).to_string();
+    if !output.lines().any(|l| l == want) {
+        why.push(format!("no `{want}` line"));
+    }
+    if position(output, "user-level", &[("result", "pass"), ("status", "0")]).is_none() {
+        why.push("no `report: user-level result=pass status=0` line".into());
     }
 }
 
@@ -1474,9 +1604,11 @@ mod tests {
         }
         let mut memory = String::new();
         let mut block = layout.block(FreeLines::Placeholder);
+        // The image and the boot's reservations are on the first node with memory.
+        let first = (0..layout.node_count()).find(|&k| layout.size_mib[k] > 0);
         for k in 0..layout.node_count() {
             let total = layout.size_mib[k] * 1024;
-            let reserved = if k == 0 { 1024 } else { 0 };
+            let reserved = if Some(k) == first { 1024 } else { 0 };
             let kernel = if total > 0 { 40 } else { 0 };
             let free = total - reserved - kernel;
             let fallbacks = if total == 0 && !layout.cpus[k].is_empty() { 3 } else { 0 };
@@ -1507,10 +1639,47 @@ mod tests {
             _ => "",
         };
         let supervised = t.supervised.map(|s| supervised_output(&s)).unwrap_or_default();
+        let mut numa = t.numa.map(|n| numa_output(&n)).unwrap_or_default();
+        if layout.size_mib[0] == 0 {
+            // The root's space is homed on a memoryless boot node: nothing of it there.
+            numa = numa.replace(
+                "home=0 tables=37/37 mdb=1084/1084 tcbs=4/4",
+                "home=0 tables=0/37 mdb=0/1084 tcbs=0/4",
+            );
+        }
         let halt = if t.quit_on.is_some() { "report: halt status=0 cause=pass\n" } else { "" };
         format!(
-            "{out}{block}\n{memory}report: boot result=pass stack_used_kib=35\n{program}{supervised}{halt}"
+            "{out}{block}\n{memory}report: boot result=pass stack_used_kib=35\n{program}{supervised}{numa}{halt}"
         )
+    }
+
+    /// What a good NUMA run prints (as `numa-programs` printed it, trimmed).
+    fn numa_output(n: &NumaRun) -> String {
+        let mut out = String::from(
+            "report: root-task entry=0x400000 segments=3 space=1 home=0 cpu=0\n\
+             report: ipc-pingpong rounds=100 worker-checks-ok=100 faults=2\n\
+             report: kmem space=2 home=1 tables=6/6 mdb=2/2 tcbs=2/2 fallbacks=0\n\
+             report: root-task checks-failed=0\n",
+        );
+        for run in 0..n.runs {
+            let p = n.programs[run as usize % n.programs.len()];
+            out.push_str(&format!(
+                "report: {p} ranks=4 share=25 predicted=56 result=ok\n\
+                 report: numa-region program={p} name={p} pages=272 misses=56\n\
+                 report: numa-program name={p} nodes=2 spaces=2 pagers=2 pager-spaces-local=2/2 code-local=10/10 global-faults=62 max-faults=112 migrations=0 unmaps=0 stale=0 result=pass\n\
+                 report: numa-program-detail name={p} threads=4 repeats=8 pages=56 stack-moves=0 moves=0 migrant-local=2/2 expected-faults=56 mode=per-node replicate=on\n\
+                 report: program name={p} status=0 node=1 cpu=2 faults=33\n"
+            ));
+        }
+        out.push_str(&format!(
+            "report: memory-balance node=0 before_kib=517712 after_kib=517712 leaked_kib=0\n\
+             report: memory-balance node=1 before_kib=522644 after_kib=522644 leaked_kib=0\n\
+             report: programs ran={} failed=0\n\
+             report: kmem space=1 home=0 tables=37/37 mdb=1084/1084 tcbs=4/4 fallbacks=0\n\
+             report: user-level result=pass status=0\n",
+            n.runs
+        ));
+        out
     }
 
     /// What the root task and its programs print on a good supervised run (as the
@@ -1736,6 +1905,35 @@ mod tests {
         // A CPU-less node needs no fallback.
         let t = test_named("numa-cpuless-node");
         assert_eq!(check(&t, Ending::Exited(0), &good_output(&t, good_boot_line())), Ok(()));
+    }
+
+    #[test]
+    fn a_numa_run_must_pass_give_every_frame_back_and_run_each_program() {
+        let t = test_named("numa-programs");
+        let good = good_output(&t, good_boot_line());
+        assert_eq!(check(&t, Ending::Exited(0), &good), Ok(()));
+        let leaked = good.replacen("after_kib=522644 leaked_kib=0", "after_kib=522640 leaked_kib=4", 1);
+        assert!(reasons(&t, &leaked).contains("memory not given back"));
+        let failed = good.replacen("stale=0 result=pass", "stale=0 result=fail", 1);
+        assert!(reasons(&t, &failed).contains("a NUMA run failed"));
+        let remote = good.replacen("pager-spaces-local=2/2", "pager-spaces-local=1/2", 1);
+        assert!(reasons(&t, &remote).contains("a pager space not local"));
+        let code = good.replacen("code-local=10/10", "code-local=9/10", 1);
+        assert!(reasons(&t, &code).contains("replicated code not on the node"));
+        let unreplicated = code.replacen("replicate=on", "replicate=off", 1);
+        assert_eq!(check(&t, Ending::Exited(0), &unreplicated), Ok(()), "one copy: not all local");
+        let moved = good.replacen("migrant-local=2/2", "migrant-local=1/2", 1);
+        assert!(reasons(&t, &moved).contains("a migrated thread's stack or UTCB"));
+        let wrong = good.replacen("predicted=56 result=ok", "predicted=56 result=wrong", 1);
+        assert!(reasons(&t, &wrong).contains("sweep found its own results wrong"));
+        let one_run: String = good
+            .lines()
+            .filter(|l| !l.starts_with("report: numa-program"))
+            .map(|l| format!("{l}\n"))
+            .collect();
+        assert!(reasons(&t, &one_run).contains("expected 6 `report: numa-program` lines"));
+        let fewer = good.replace("programs ran=6", "programs ran=5");
+        assert!(reasons(&t, &fewer).contains("report: programs ran=6 failed=0"));
     }
 
     #[test]

@@ -479,6 +479,10 @@ fn introspect(k: &mut Kernel, cur: u32, privileged: bool, a: &[u64; 8]) -> Resul
             if !crate::boot::board().nodes().any(|n| n == node) {
                 return Err(Error::InvalidNode);
             }
+            // Empty MDB slabs the cache keeps for the next allocation are free memory
+            // too: give them back first, so "free" means free (what a supervisor
+            // compares before and after a program).
+            super::mapdb::ENTRIES.shrink();
             Ok(NodeMemory { free: FRAMES.free_bytes(node), total: FRAMES.total_bytes(node) }.to_regs())
         }
         Request::NodeOfPhysical { pa } => {

@@ -11,11 +11,13 @@
 //!   way a declaration can be wrong;
 //! - [`layout`]: the runtime's address map: program spaces, pager spaces, the server;
 //! - [`plan`]: the program's nodes and where each thread goes, from the machine;
-//! - [`server`]: the memory server's decisions: global and stack frames, placement,
-//!   the global unmap, stacks following their thread, pages moved to their users;
+//! - the memory server's decisions (global and stack frames, placement, the global
+//!   unmap, stacks following their thread, pages moved to their users) are
+//!   `pagers/numa-pager/src/memory.rs`, beside the server that makes them;
 //! - [`proto`]: the messages between the root task, the server, the pagers and the
 //!   program's threads;
 //! - [`region`]: region kinds and placement policies;
+//! - [`heap`]: per-node heap arenas behind `alloc`, for programs and the server;
 //! - [`access`]: per-node access information and the policy that moves a page;
 //! - [`workload`]: the evaluation's workloads (a sweep, a stencil), shared by the
 //!   programs that run them and the host that checks them;
@@ -23,16 +25,14 @@
 //!   `model` (tests only), its exhaustive check.
 #![cfg_attr(not(test), no_std)]
 
-extern crate alloc;
-
 pub mod access;
 pub mod decl;
 pub mod global;
+pub mod heap;
 pub mod layout;
 pub mod plan;
 pub mod proto;
 pub mod region;
-pub mod server;
 pub mod workload;
 
 #[cfg(test)]

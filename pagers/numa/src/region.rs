@@ -14,6 +14,17 @@
 //! A pager looks the faulting address up ([`Regions::find`]) and acts on the kind. Pure
 //! logic, host-tested.
 
+/// What a program's threads may do with a page the runtime gives them.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Access {
+    /// Read and write (data, bss, heap, stacks, regions).
+    ReadWrite,
+    /// Read and execute (code).
+    ReadExecute,
+    /// Read only (read-only data).
+    Read,
+}
+
 /// Where a global page's frame is allocated when the page is first made.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum Policy {

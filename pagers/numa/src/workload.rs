@@ -240,7 +240,8 @@ impl core::fmt::Display for ParamError<'_> {
 impl Params {
     /// Parses `key=value` words separated by whitespace; keys not given keep their
     /// defaults. `share` is 0..=100 (percent), `replicate` `on` or `off`,
-    /// `sweep-rounds` and `stencil-iters` 0..=1000.
+    /// `sweep-rounds` and `stencil-iters` 0..=1000. `mode=` is the NUMA runtime's
+    /// (`numa::proto`), in a program's arguments beside these: passed over.
     pub fn parse(text: &str) -> Result<Params, ParamError<'_>> {
         let mut p = Params::default();
         for word in text.split_ascii_whitespace() {
@@ -260,6 +261,7 @@ impl Params {
                         _ => return Err(ParamError::BadValue { key, value, expected: "on or off" }),
                     }
                 }
+                "mode" => {}
                 _ => return Err(ParamError::UnknownKey(key)),
             }
         }
@@ -342,6 +344,11 @@ mod tests {
     fn parameters_parse_with_defaults_and_named_errors() {
         assert_eq!(Params::parse(""), Ok(Params::default()));
         let p = Params::parse("share=100\nreplicate=off  sweep-rounds=3 stencil-iters=0").unwrap();
+        assert_eq!(
+            Params::parse("mode=single-space share=50").map(|p| p.share),
+            Ok(50),
+            "the runtime's word"
+        );
         assert_eq!(p, Params { share: 100, replicate: false, sweep_rounds: 3, stencil_steps: 0 });
         assert_eq!(
             Params::parse("share=101").unwrap_err(),

@@ -31,12 +31,13 @@
 //! the stack) cost nothing until the child touches them, so a program with a large
 //! zero-initialised array pays only for what it uses.
 //!
-//! The window is never reused: the root reclaims nothing of an ended program (it halts
-//! the program's thread rather than deleting it, and unmaps none of its pages), so its
-//! frames stay where they are and each program simply gets the next part of the window
-//! ([`SCRATCH_BASE`] up to the end of the user address space). The kernel could take
-//! them back (thread deletion, `Unmap`, `MemoryControl`'s free flag); a root that runs
-//! programs without end would.
+//! When a program ends the root deletes its thread (its space, and what the space owned,
+//! go with it) and gives its scratch frames back (`reclaim`: `MemoryControl`'s free
+//! flag), so a run of a thousand programs ends with the memory it started with
+//! (`report: memory-balance`). Each program gets the next part of the window
+//! ([`SCRATCH_BASE`] up to the end of the user address space) while others run; once
+//! none does, the window starts again at its base, and the root's own tables for it
+//! are made once.
 //!
 //! # What a program must be
 //!
@@ -62,6 +63,8 @@ use bootfmt::elf::{ElfError, MAX_LOAD_SEGMENTS, Segment};
 pub const PAGE: u64 = abi::PAGE_SIZE;
 /// The name under which the root task itself is in the initrd: never started again.
 pub const ROOT_NAME: &str = "root";
+/// The NUMA runtime's name in the initrd: started for NUMA programs, never by itself.
+pub const RUNTIME_NAME: &str = "numa-pager";
 /// Where every child's UTCB is (as for the root task).
 pub const CHILD_UTCB: u64 = 0x20_0000;
 /// The top of every child's stack (the stack grows down from here).
@@ -252,7 +255,8 @@ pub fn file_bytes_in_page<'d>(seg: &Segment<'d>, page: u64) -> (u64, &'d [u8]) {
 }
 
 /// The program to start after the one called `after` (or the first, for `None`): the
-/// regular file with the smallest name greater than `after`, `root` excepted. Name
+/// regular file with the smallest name greater than `after`, `root`, the NUMA runtime
+/// and the manifest excepted. Name
 /// order, not archive order, so the run does not depend on how the archive was packed.
 pub fn next_program<'a>(archive: &Archive<'a>, after: Option<&str>) -> Result<Option<Entry<'a>>, CpioError> {
     let mut best: Option<Entry<'a>> = None;
@@ -260,7 +264,8 @@ pub fn next_program<'a>(archive: &Archive<'a>, after: Option<&str>) -> Result<Op
         let entry = entry?;
         let later = after.is_none_or(|a| entry.name > a);
         let earlier_than_best = best.is_none_or(|b| entry.name < b.name);
-        if entry.is_file() && entry.name != ROOT_NAME && later && earlier_than_best {
+        let program = entry.name != ROOT_NAME && entry.name != RUNTIME_NAME && entry.name != crate::manifest::MANIFEST;
+        if entry.is_file() && program && later && earlier_than_best {
             best = Some(entry);
         }
     }
@@ -288,6 +293,42 @@ pub fn load(image: &Image, elf: &bootfmt::elf::Elf<'_>, node: u64) -> Result<(),
         }
     }
     Ok(())
+}
+
+/// Gives back every frame the root built `image`'s pages in: each page of its scratch
+/// range that is mapped (the file pages built at load, the fresh ones its faults took).
+/// Call it after the program's thread is deleted: then nothing maps them any more; if
+/// something still did, the free would revoke it.
+#[cfg(all(target_arch = "aarch64", target_os = "none"))]
+pub fn reclaim(image: &Image) {
+    let start = image.regions().first().map_or(image.stack_scratch, |r| r.scratch);
+    let mut page = start;
+    while page < image.scratch_end {
+        let q = abi::introspect::Request::Translate { space: abi::thread::ThreadId::NIL, va: page }.encode();
+        if rt::sys::introspect(q).ok().and_then(abi::introspect::Translation::from_regs).is_some() {
+            let _ = rt::sys::memory_free(page, 0);
+        }
+        page += PAGE;
+    }
+}
+
+/// The span of the scratch window whose translation tables the root makes before the
+/// first program (`warm`): 32 MiB, room for the programs of a run and those beside
+/// them. (The kernel keeps a space's tables once made, so tables first made for a
+/// program would count as memory it did not give back.)
+pub const WARM_SPAN: u64 = 32 << 20;
+
+/// Makes the root's translation tables for the first [`WARM_SPAN`] of the scratch
+/// window: a frame taken and given back every 2 MiB (one last-level table each).
+#[cfg(all(target_arch = "aarch64", target_os = "none"))]
+pub fn warm() {
+    let mut va = SCRATCH_BASE;
+    while va < SCRATCH_BASE + WARM_SPAN {
+        if frame(0, va, Rights::RW).is_ok() {
+            let _ = rt::sys::memory_free(va, 0);
+        }
+        va += 2 << 20;
+    }
 }
 
 /// Takes one zeroed frame on `node` (the nearest node with memory if it has none) and
@@ -378,7 +419,7 @@ mod tests {
     #[test]
     fn programs_come_in_name_order_without_the_root_or_directories() {
         let mut w = bootfmt::cpio::write::Writer::new(bootfmt::cpio::write::Format::Newc);
-        for name in ["zeta", "root", "alpha", "hello"] {
+        for name in ["zeta", "root", "alpha", "hello", "numa-pager", "programs"] {
             w.add_file(name, 0o755, b"x").unwrap();
         }
         w.add_dir("dir").unwrap();

@@ -85,6 +85,8 @@ macro_rules! host_allows_dead_code {
 
 host_allows_dead_code! {
     mod loader;
+    mod manifest;
+    mod numbers;
     mod pager;
     mod shutdown;
     mod supervisor;

@@ -293,6 +293,11 @@ pub enum Role {
     /// itself: see the module docs), resident from its start, and allowed to ask for
     /// the shutdown.
     Driver,
+    /// The NUMA runtime's memory server for a NUMA program (`pagers/numa-pager`): its
+    /// space privileged (it makes the program's spaces, threads and memory) and in a
+    /// group of its own, which everything it makes inherits. It has no silence limit:
+    /// the program's threads talk to it, not to the root.
+    Runtime,
 }
 
 impl Role {
@@ -326,7 +331,30 @@ pub struct Child<'a> {
     pub resident: bool,
     /// Page faults served.
     pub faults: u64,
+    /// A NUMA program's: what its memory server runs (`None` for other programs).
+    pub runtime: Option<RuntimeOf<'a>>,
+    /// Whether the root waits for it to end before starting the next program.
+    pub awaited: bool,
 }
+
+/// What a NUMA program's memory server is told ([`Role::Runtime`]).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct RuntimeOf<'a> {
+    /// The program's name and ELF.
+    pub name: &'a str,
+    pub elf: &'a [u8],
+    /// The runtime's own ELF (the pagers run it).
+    pub pager_elf: &'a [u8],
+    /// The program's arguments (its manifest line).
+    pub args: &'a str,
+    /// The runtime's flags (`numa::proto::FLAG_*`).
+    pub flags: u64,
+    /// The program's group.
+    pub group: u16,
+    /// The thread numbers the server was given (start, count), if it asked.
+    pub block: Option<(u64, u64)>,
+}
+
 
 /// The running programs: a fixed table, found by thread id.
 #[derive(Clone, Debug, Default)]
@@ -400,8 +428,10 @@ pub enum Reason {
 pub struct View {
     /// Every program of the initrd has been started (or failed to).
     pub all_started: bool,
-    /// A foreground program is running.
+    /// A program the root waits for before it starts the next is running.
     pub foreground: bool,
+    /// Programs the root waits for (not resident) still running.
+    pub awaited: usize,
     /// Programs running (foreground and resident).
     pub running: usize,
     /// Drivers running.
@@ -421,6 +451,9 @@ pub fn next_step(v: View) -> Step {
     match v.phase {
         Phase::Requested { by } => Step::BeginShutdown(Reason::Requested(by)),
         Phase::Running if v.running == 0 => Step::Finish,
+        // Programs started beside the next (`&` in the manifest) are waited for, not
+        // shut down.
+        Phase::Running if v.awaited > 0 => Step::Wait,
         Phase::Running if v.drivers == 0 => Step::BeginShutdown(Reason::NobodyCanAsk),
         _ => Step::Wait,
     }
@@ -454,13 +487,17 @@ pub use target::run;
 mod target {
     use super::*;
     use crate::loader::{self, CHILD_STACK_TOP, CHILD_UTCB, LoadError, SCRATCH_BASE, SCRATCH_END};
+    use crate::manifest::{self, Launch};
+    use crate::numbers::Numbers;
     use crate::pager;
+    use numa::layout::{SERVER_APP_ELF, SERVER_PAGER_ELF};
+    use numa::proto;
     use crate::shutdown::{ANSWER_US, Shutdown, Unanswered};
     use abi::Error;
     use abi::kip::Kip;
     use abi::syscall::{ExregsControl, Syscall};
     use abi::timeout::Timeouts;
-    use bootfmt::cpio::Archive;
+    use bootfmt::cpio::{Archive, Entry};
     use bootfmt::elf::Elf;
     use rt::shutdown::ShutdownError;
     use rt::{println, sys};
@@ -474,10 +511,29 @@ mod target {
         // SAFETY: the kernel maps the initrd read-only at `address` in the root task's
         // space for its whole life (KIP `initrd`, kernel/src/l4/task.rs), `size` bytes.
         let blob: &'static [u8] = unsafe { core::slice::from_raw_parts(address as *const u8, size as usize) };
+        let archive = Archive::new(blob);
+        let manifest = match archive.find(manifest::MANIFEST) {
+            Ok(Some(entry)) => match manifest::parse(entry.data) {
+                Ok(_) => Some(entry.data),
+                Err(e) => {
+                    println!("root: {e}: no programs run");
+                    return Tally { ran: 0, failed: 1 };
+                }
+            },
+            _ => None,
+        };
+        loader::warm();
+        let before = memory_now(kip);
         let mut s = Supervisor {
             kip,
             me,
-            archive: Archive::new(blob),
+            archive,
+            manifest,
+            line: 0,
+            runs_left: 0,
+            numbers: Numbers::new(FIRST_THREAD, &[rt::console::CONSOLE_THREAD_NUMBER]),
+            groups: 0,
+            before,
             cpus: CpuOrder::new(kip.cpus()),
             // Position 0 is the first CPU of node 0, where the root itself runs (the
             // boot CPU): start one further, so the first program runs on another node
@@ -500,6 +556,7 @@ mod target {
             let view = View {
                 all_started: s.all_started,
                 foreground: s.foreground.is_some(),
+                awaited: s.children.iter().filter(|c| c.awaited).count(),
                 running: s.children.iter().count(),
                 drivers: s.children.iter().filter(|c| c.role == Role::Driver).count(),
                 phase: s.shutdown.phase(),
@@ -519,6 +576,16 @@ mod target {
         kip: &'k Kip,
         me: u64,
         archive: Archive<'static>,
+        /// The manifest (`manifest.rs`), if the initrd has one; the index of the line
+        /// whose runs are under way, and how many of them are left.
+        manifest: Option<&'static [u8]>,
+        line: usize,
+        runs_left: u32,
+        /// Thread numbers (`numbers.rs`) and the last group handed out.
+        numbers: Numbers,
+        groups: u16,
+        /// Free memory per node before the first program.
+        before: [u64; abi::MAX_NODES],
         cpus: CpuOrder,
         next_cpu: usize,
         /// Where the next program's pages go in the root's scratch window.
@@ -546,60 +613,121 @@ mod target {
             micros(sys::counter(), self.kip.counter_frequency)
         }
 
+        /// The next program to start: the manifest's next run, or the initrd's next
+        /// program in name order; `None` when there is none left.
+        fn next_launch(&mut self) -> Option<Result<(Entry<'static>, Launch<'static>), &'static str>> {
+            let Some(text) = self.manifest else {
+                return match loader::next_program(&self.archive, self.after) {
+                    Ok(Some(entry)) => {
+                        self.after = Some(entry.name);
+                        let launch = Launch { name: entry.name, args: "", repeat: 1, parallel: false, flags: 0 };
+                        Some(Ok((entry, launch)))
+                    }
+                    Ok(None) => None,
+                    Err(_) => Some(Err("the initrd is damaged")),
+                };
+            };
+            let launch = manifest::parse(text).ok()?.nth(self.line)?;
+            if self.runs_left == 0 {
+                self.runs_left = launch.repeat;
+            }
+            self.runs_left -= 1;
+            if self.runs_left == 0 {
+                self.line += 1;
+            }
+            match self.archive.find(launch.name) {
+                Ok(Some(entry)) => Some(Ok((entry, launch))),
+                _ => Some(Err(launch.name)),
+            }
+        }
+
         /// Starts the next program of the initrd, or notes that there is none.
         fn start_next(&mut self) {
-            let entry = match loader::next_program(&self.archive, self.after) {
-                Ok(Some(entry)) => entry,
-                Ok(None) => {
+            let (entry, launch) = match self.next_launch() {
+                Some(Ok(next)) => next,
+                None => {
                     self.all_started = true;
                     return;
                 }
-                Err(e) => {
-                    println!("root: the initrd is damaged: {e}");
-                    self.tally.count(Outcome::NotLoaded);
-                    self.all_started = true;
+                Some(Err(name)) => {
+                    println!("root: {name}: no such program in the initrd (or the initrd is damaged)");
+                    self.report(name, Outcome::NotLoaded, None, None, 0);
                     return;
                 }
             };
-            self.after = Some(entry.name);
-            let id = abi::thread::ThreadId::new(FIRST_THREAD + self.started, 1).map_or(0, |t| t.raw());
+            let Some(number) = self.numbers.take(1) else {
+                println!("root: {} not started: no thread number is free", entry.name);
+                self.report(entry.name, Outcome::NotLoaded, None, None, 0);
+                return;
+            };
+            let id = abi::thread::ThreadId::new(number, 1).map_or(0, |t| t.raw());
             self.started += 1;
             if self.children.is_full() {
                 // Cannot happen (see MAX_CHILDREN), but a full table is a report, not a
                 // program the root loses track of.
                 println!("root: {} not started: {MAX_CHILDREN} programs run already", entry.name);
+                self.numbers.give(number, 1);
                 self.report(entry.name, Outcome::NotLoaded, None, None, 0);
                 return;
             }
-            let role = Role::of(entry.name);
+            // A NUMA program runs under the runtime: the root starts its memory server.
+            let numa = Elf::parse(entry.data).ok().and_then(|e| e.note(numa::decl::NOTE_NAME, numa::decl::NOTE_TYPE));
+            let (role, file, runtime) = match numa {
+                None => (Role::of(entry.name), entry.data, None),
+                Some(_) => match self.archive.find(loader::RUNTIME_NAME) {
+                    Ok(Some(pager)) => {
+                        self.groups = self.groups.checked_add(1).unwrap_or(1);
+                        let runtime = RuntimeOf {
+                            name: entry.name,
+                            elf: entry.data,
+                            pager_elf: pager.data,
+                            args: launch.args,
+                            flags: launch.flags,
+                            group: self.groups,
+                            block: None,
+                        };
+                        (Role::Runtime, pager.data, Some(runtime))
+                    }
+                    _ => {
+                        println!("root: {} is a NUMA program, and the initrd has no {}", entry.name, loader::RUNTIME_NAME);
+                        self.numbers.give(number, 1);
+                        self.report(entry.name, Outcome::NotLoaded, None, None, 0);
+                        return;
+                    }
+                },
+            };
+            let group = runtime.map(|r| r.group);
             let placed =
-                start(self.kip, self.me, id, entry.data, &self.cpus, &mut self.next_cpu, self.scratch, role);
+                start(self.kip, self.me, id, file, &self.cpus, &mut self.next_cpu, self.scratch, role, group);
             let (cpu, node, image) = match placed {
                 Ok(p) => p,
                 Err((e, placed)) => {
                     println!("root: {} not started: {e}", entry.name);
                     if let Some(child) = placed {
-                        stop(child, entry.name);
+                        delete(child);
                     }
+                    self.numbers.give(number, 1);
                     self.report(entry.name, Outcome::NotLoaded, None, None, 0);
                     return;
                 }
             };
             self.scratch = image.scratch_end;
             let resident = role == Role::Driver;
+            let awaited = !resident && !launch.parallel;
             if resident {
                 println!(
                     "root: {} is a driver: privileged, and runs alongside the next programs",
                     entry.name
                 );
-            } else {
+            } else if awaited {
                 self.foreground = Some(id);
                 self.silence_deadline = self.now().saturating_add(u64::from(SILENCE_US));
             }
-            let child = Child { id, name: entry.name, cpu, node, image, role, resident, faults: 0 };
+            let child = Child { id, name: entry.name, cpu, node, image, role, resident, faults: 0, runtime, awaited };
             if self.children.insert(child).is_err() {
                 // Checked above: unreachable, but never a program left unreported.
-                stop(id, entry.name);
+                delete(id);
+                self.numbers.give(number, 1);
                 self.foreground = None;
                 self.report(entry.name, Outcome::NotLoaded, Some(cpu), Some(node), 0);
             }
@@ -646,6 +774,7 @@ mod target {
             let now = self.now();
             if let Some(id) = self.foreground
                 && now >= self.silence_deadline
+                && self.children.get(id).is_some_and(|c| c.role != Role::Runtime)
             {
                 let name = self.children.get(id).map_or("?", |c| c.name);
                 println!("root: {name}: silent for {} s: given up", SILENCE_US / 1_000_000);
@@ -684,6 +813,16 @@ mod target {
             if self.foreground == Some(id) {
                 self.silence_deadline = now.saturating_add(u64::from(SILENCE_US));
             }
+            if let Some(runtime) = child.runtime
+                && let Some(answer) = runtime_answer(&runtime, msg.mr, &mut self.numbers)
+            {
+                if let Some(block) = answer.1 {
+                    child.runtime = Some(RuntimeOf { block: Some(block), ..runtime });
+                }
+                self.reply = answer.0;
+                self.reply_to = id;
+                return;
+            }
             match event {
                 Event::PageFault { address, ip, access } => {
                     child.faults += 1;
@@ -715,6 +854,7 @@ mod target {
                     match r {
                         Ok(()) => {
                             child.resident = true;
+                            child.awaited = false;
                             if self.foreground == Some(id) {
                                 self.foreground = None;
                             }
@@ -797,8 +937,24 @@ mod target {
                 self.foreground = None;
             }
             self.shutdown.program_ended(id, matches!(outcome, Outcome::Exited(_)));
-            stop(id, child.name);
-            self.report(child.name, outcome, Some(child.cpu), Some(child.node), child.faults);
+            self.reclaim(&child);
+            let name = child.runtime.map_or(child.name, |r| r.name);
+            self.report(name, outcome, Some(child.cpu), Some(child.node), child.faults);
+        }
+
+        /// Everything an ended program held goes back: its thread (and so its space,
+        /// and every frame the space owned), the frames the root built its pages in,
+        /// its thread numbers. The scratch window is reused once no program runs.
+        fn reclaim(&mut self, child: &Child<'static>) {
+            delete(child.id);
+            loader::reclaim(&child.image);
+            self.numbers.give(child.id >> 16, 1);
+            if let Some((start, count)) = child.runtime.and_then(|r| r.block) {
+                self.numbers.give(start, count);
+            }
+            if self.children.iter().next().is_none() {
+                self.scratch = SCRATCH_BASE;
+            }
         }
 
         /// `report: program ...`, and the tally.
@@ -837,9 +993,31 @@ mod target {
                     let outcome =
                         if self.shutdown.answered_all(c.id) { Outcome::ShutDown } else { Outcome::NoAnswer };
                     self.report(c.name, outcome, Some(c.cpu), Some(c.node), c.faults);
+                    self.reclaim(c);
                 }
             }
+            self.memory_balance();
             self.tally
+        }
+
+        /// `report: memory-balance` for every node with memory: free memory before the
+        /// first program and after the last, and what did not come back.
+        fn memory_balance(&self) {
+            let after = memory_now(self.kip);
+            for (node, (&before, &after)) in self.before.iter().zip(after.iter()).enumerate() {
+                if before == 0 && after == 0 {
+                    continue;
+                }
+                println!(
+                    "{}",
+                    report::line!("memory-balance",
+                        "node" => node,
+                        "before_kib" => before / 1024,
+                        "after_kib" => after / 1024,
+                        "leaked_kib" => before.saturating_sub(after) / 1024,
+                    )
+                );
+            }
         }
     }
 
@@ -871,6 +1049,7 @@ mod target {
         next_cpu: &mut usize,
         scratch: u64,
         role: Role,
+        group: Option<u16>,
     ) -> Result<(usize, u64, Image), (LoadError, Option<u64>)> {
         let elf = Elf::parse(file).map_err(|e| (LoadError::Elf(e), None))?;
         let image = loader::plan(elf.segments(), elf.entry(), scratch, SCRATCH_END).map_err(|e| (e, None))?;
@@ -890,9 +1069,13 @@ mod target {
         }
         let cpu = placed.ok_or((LoadError::NoCpu, None))?;
         let node = u64::from(kip.node_of_cpu(cpu).unwrap_or(0));
-        // A driver's space is privileged (see the module docs for why).
+        // A driver's space is privileged (see the module docs for why); so is a NUMA
+        // program's memory server's, in the program's own group.
         if role == Role::Driver {
             sys::space_control(id, true).map_err(|e| (LoadError::Kernel(e), Some(id)))?;
+        }
+        if let Some(group) = group {
+            sys::set_group(id, group, true).map_err(|e| (LoadError::Kernel(e), Some(id)))?;
         }
         // 3. Its file pages, on its node.
         loader::load(&image, &elf, node).map_err(|e| (e, Some(id)))?;
@@ -917,27 +1100,72 @@ mod target {
         Kernel(Error),
     }
 
-    /// Halts a program's thread for good (it is kept, not deleted: see the module docs). A thread
-    /// blocked in its fault, call or exit halts at once. One that still runs (a program
-    /// that timed out) makes the kernel answer `Busy` (in ABI v1 also while it waits in
-    /// a run queue after preemption): it is retried a few times, yielding in between,
-    /// and if it never halts the root says so and goes on; the program keeps its CPU
-    /// share, which slows the programs after it but does not stop them.
-    fn stop(id: u64, name: &str) {
-        let halt = ExregsControl::HALT.raw();
-        for _ in 0..STOP_TRIES {
-            match sys::exchange_registers(id, halt, 0, 0, 0) {
-                Err(Error::Busy) => {
-                    let _ = sys::raw(Syscall::ThreadSwitch, [0; 8]);
-                }
-                _ => return,
-            }
-        }
-        println!("root: {name} could not be halted (the kernel answers Busy): it keeps running");
+    /// Deletes a program's thread (and with its last thread its space, whose memory the
+    /// kernel takes back). A thread still running on another CPU is deleted when that
+    /// CPU next enters the kernel.
+    fn delete(id: u64) {
+        let _ = sys::raw(Syscall::ThreadControl, [id, 0, 0, 0, 0, 0, 0, 0]);
     }
 
-    /// How often [`stop`] asks before it gives up.
-    const STOP_TRIES: usize = 100;
+    /// The free bytes of every node's pool now (after the kernel's empty slabs went
+    /// back: `Introspect` `NodeMemory`).
+    fn memory_now(kip: &Kip) -> [u64; abi::MAX_NODES] {
+        let mut free = [0; abi::MAX_NODES];
+        for (node, f) in free.iter_mut().enumerate().take(kip.node_count()) {
+            *f = sys::node_memory(node as u64).map_or(0, |m| m.free);
+        }
+        free
+    }
+
+    /// An answer to a NUMA program's memory server, and the thread numbers it gave.
+    type RuntimeAnswer = ([u64; 5], Option<(u64, u64)>);
+
+    /// The root's answer to a message `mr` of a NUMA program's memory server
+    /// (`numa::proto`, or a fault on one of its ELF windows), and the thread numbers
+    /// the answer gave it; `None` for any other message (served like any program's).
+    fn runtime_answer(r: &RuntimeOf<'_>, mr: [u64; 5], numbers: &mut Numbers) -> Option<RuntimeAnswer> {
+        let tag = |label: u16, u: u8, t: u8| Tag::new(label, u, t).map_or(0, |t| t.raw());
+        let (app, pager) = (r.elf.as_ptr() as u64, r.pager_elf.as_ptr() as u64);
+        match Event::classify(mr) {
+            Event::PageFault { address, .. } => {
+                // The two ELF windows: the initrd's pages, read-only.
+                let window = |base: u64, file: u64, len: u64| {
+                    let end = base + (file % loader::PAGE) + len;
+                    (base..end)
+                        .contains(&address)
+                        .then(|| (file & !(loader::PAGE - 1)) + (address & !(loader::PAGE - 1)) - base)
+                };
+                let page = window(SERVER_APP_ELF, app, r.elf.len() as u64)
+                    .or_else(|| window(SERVER_PAGER_ELF, pager, r.pager_elf.len() as u64))?;
+                let fpage = abi::fpage::Fpage::new(page, 12, Rights::R).ok()?;
+                let item = abi::message::TypedItem::Map { send_base: address & !(loader::PAGE - 1), fpage }.encode().ok()?;
+                Some(([tag(0, 0, 2), item[0], item[1], 0, 0], None))
+            }
+            Event::Other { label: proto::HELLO } => {
+                let (a, p) = (app % loader::PAGE, pager % loader::PAGE);
+                Some(([tag(proto::HELLO, 4, 0), r.elf.len() as u64, a, r.pager_elf.len() as u64, p], None))
+            }
+            Event::Other { label: proto::NAME } => {
+                let w = rt::words::pack(r.name.as_bytes());
+                Some(([tag(proto::NAME, 4, 0), w[0], w[1], w[2], r.name.len() as u64], None))
+            }
+            Event::Other { label: proto::ARGS } => {
+                let from = (mr[1] as usize).min(r.args.len());
+                let w = rt::words::pack(&r.args.as_bytes()[from..]);
+                Some(([tag(proto::ARGS, 4, 0), w[0], w[1], w[2], r.args.len() as u64], None))
+            }
+            Event::Other { label: proto::CONFIG } => {
+                // The server asks once: a second ask keeps the first block.
+                let (start, count) = match r.block {
+                    Some(block) => block,
+                    None => numbers.take(mr[1]).map_or((0, 0), |start| (start, mr[1])),
+                };
+                let msg = [tag(proto::CONFIG, 4, 0), start, count, u64::from(r.group), r.flags];
+                Some((msg, (count > 0).then_some((start, count))))
+            }
+            _ => None,
+        }
+    }
 }
 
 #[cfg(test)]
@@ -1040,7 +1268,7 @@ mod tests {
     }
 
     fn view(all_started: bool, foreground: bool, running: usize, drivers: usize, phase: Phase) -> View {
-        View { all_started, foreground, running, drivers, phase }
+        View { all_started, foreground, awaited: usize::from(foreground), running, drivers, phase }
     }
 
     #[test]
@@ -1104,7 +1332,18 @@ mod tests {
 
     fn child(id: u64) -> Child<'static> {
         let image = crate::loader::plan(core::iter::empty(), 0x40_0000, 0x80_0000_0000, u64::MAX).unwrap();
-        Child { id, name: "p", cpu: 0, node: 0, image, role: Role::Program, resident: false, faults: 0 }
+        Child {
+            id,
+            name: "p",
+            cpu: 0,
+            node: 0,
+            image,
+            role: Role::Program,
+            resident: false,
+            faults: 0,
+            runtime: None,
+            awaited: true,
+        }
     }
 
     #[test]

@@ -62,7 +62,7 @@ on_target! {
     pub mod start;
     pub mod sys;
     pub mod time;
-    pub use start::{exit, my_id};
+    pub use start::{exit, my_id, set_utcb_locator};
 }
 
 pub mod console;

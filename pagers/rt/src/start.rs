@@ -50,9 +50,37 @@ extern "C" fn rt_entry(utcb: usize) -> ! {
     __rt_main(UtcbAddr::new(utcb))
 }
 
+/// How a program with several threads in one space finds the calling thread's UTCB
+/// (a `fn() -> usize` as an address; 0: none, use [`UTCB`]). [`UTCB`] is one `.bss` word
+/// for the whole program: right for a program with one thread (every program the root
+/// task starts itself), wrong for one whose threads share their statics, which
+/// registers a locator ([`set_utcb_locator`]) that works it out per thread (a NUMA
+/// program's: from its stack slot, `numa_rt`).
+static LOCATOR: AtomicUsize = AtomicUsize::new(0);
+
+/// Makes `locate` the way this program finds the calling thread's UTCB (see
+/// [`LOCATOR`]); `exit`, `my_id` and the panic handler use it from then on.
+pub fn set_utcb_locator(locate: fn() -> usize) {
+    LOCATOR.store(locate as usize, Ordering::Relaxed);
+}
+
+/// This thread's UTCB address, or 0 if it is not known yet.
+fn utcb() -> usize {
+    match LOCATOR.load(Ordering::Relaxed) {
+        0 => UTCB.load(Ordering::Relaxed),
+        f => {
+            // SAFETY: LOCATOR only ever holds 0 or a `fn() -> usize` that
+            // `set_utcb_locator` stored (a function pointer as an address, of this very
+            // type), so calling it as one is calling that function.
+            let locate: fn() -> usize = unsafe { core::mem::transmute::<usize, fn() -> usize>(f) };
+            locate()
+        }
+    }
+}
+
 /// Reads word `offset` of this thread's UTCB; 0 if the UTCB is not known yet.
 fn utcb_word(offset: usize) -> u64 {
-    let utcb = UTCB.load(Ordering::Relaxed);
+    let utcb = utcb();
     if utcb == 0 {
         return 0;
     }

@@ -215,16 +215,23 @@ fn user_bin(opts: &Options) -> PathBuf {
 
 /// For a test with a root program: packs an initrd whose `root` is that program (in a
 /// temporary file the caller removes) and points the config at it. For a supervised
-/// test: an initrd of `pagers/root` and the test's programs, under their own names.
+/// test: an initrd of `pagers/root` and the test's programs, under their own names; for
+/// a NUMA run, `root`, `numa-pager`, the programs and the manifest (`programs`).
 fn pack_root_program(
     test: &BootTest,
     config: &mut QemuConfig,
     opts: &Options,
 ) -> Result<Option<PathBuf>, String> {
-    let (root, others): (&str, &[&str]) = match (test.root_program, test.supervised) {
-        (Some(program), _) => (program, &[]),
-        (None, Some(s)) => ("root", s.programs),
-        (None, None) => return Ok(None),
+    let numa_programs: Vec<&str> = test
+        .numa
+        .iter()
+        .flat_map(|n| std::iter::once("numa-pager").chain(n.programs.iter().copied()))
+        .collect();
+    let (root, others): (&str, &[&str]) = match (test.root_program, test.supervised, &test.numa) {
+        (Some(program), _, _) => (program, &[]),
+        (None, Some(s), _) => ("root", s.programs),
+        (None, None, Some(_)) => ("root", &numa_programs),
+        (None, None, None) => return Ok(None),
     };
     let bin = user_bin(opts);
     for program in std::iter::once(&root).chain(others) {
@@ -241,6 +248,21 @@ fn pack_root_program(
         std::env::temp_dir().join(format!("numa-l4-boot-tests-{}-{}.cpio", std::process::id(), test.name));
     let mut specs = vec![format!("root={}", elf.display())];
     specs.extend(others.iter().map(|p| format!("{p}={}", bin.join(p).display())));
+    // A NUMA run's manifest: an entry called `programs` beside the ELFs.
+    let manifest = test.numa.map(|n| {
+        let file = std::env::temp_dir().join(format!(
+            "numa-l4-boot-tests-{}-{}.programs",
+            std::process::id(),
+            test.name
+        ));
+        specs.push(format!("programs={}", file.display()));
+        (file, n.manifest)
+    });
+    if let Some((file, text)) = &manifest
+        && let Err(e) = std::fs::write(file, text)
+    {
+        return Err(format!("cannot write the manifest {}: {e}", file.display()));
+    }
     let packed = parse_inputs(&specs)
         .and_then(|inputs| pack(&inputs))
         .and_then(|(archive, _)| {
@@ -255,6 +277,9 @@ fn pack_root_program(
             pack_bytes(entries).map_err(InitrdError::Archive)
         })
         .and_then(|archive| write(&path, &archive));
+    if let Some((file, _)) = &manifest {
+        let _ = std::fs::remove_file(file);
+    }
     if let Err(e) = packed {
         let _ = std::fs::remove_file(&path);
         return Err(format!("cannot pack the initrd for {}: {e}", test.name));
@@ -474,6 +499,7 @@ fn main() -> ExitCode {
                 && matches!(t.config.machine, Machine::Virt { .. })
                 && t.root_program.is_none()
                 && t.supervised.is_none()
+                && t.numa.is_none()
         });
         if tests.is_empty() {
             // The filter chose tests, none of them with a DTB of its own to check (e.g.

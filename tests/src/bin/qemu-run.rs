@@ -60,6 +60,9 @@ Machine and kernel:
   --initrd FILE           load FILE as the initrd (-initrd): the kernel starts its `root`
                           entry as the root task (scripts/run passes the default demo's,
                           target/demo/initrd.cpio, unless given one or --bare)
+  (scripts/run only)      --program 'NAME [ARGS]': run NUMA programs under the runtime
+                          (repeatable; packs target/programs/initrd.cpio); --single-space:
+                          the paper's baseline; --bare: no initrd
   --elf ELF               the kernel ELF for symbols and gdb
                           (default: target/aarch64-unknown-none-softfloat/release/kernel)
   --qemu BIN              the QEMU binary (default: qemu-system-aarch64)

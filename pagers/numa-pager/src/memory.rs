@@ -2,13 +2,13 @@
 //! The memory server's decisions: which frame backs a program's global and stack pages,
 //! on which node, and when one goes.
 //!
-//! One memory server runs per NUMA program (`pagers/numa-pager`, role "server"). It
+//! One memory server runs per NUMA program (`server.rs`). It
 //! owns every frame that more than one of the program's spaces may map: the **global**
 //! pages (the image's data and bss, the heap, the program's global regions) and the
 //! **stacks** (node-local to their thread, following it when it migrates). Each such
 //! frame is the root of all its mappings, kept at `layout::WINDOW + address` of the
 //! server's space. A node's pager asks for a page when a thread of its node faults on
-//! one ([`Server::page`]); the server maps the frame into the pager's staging page, and
+//! one (`Server::page`); the server maps the frame into the pager's staging page, and
 //! the pager grants it on to its node's space. So:
 //!
 //! - **lazy coherence through faults**: a node's space gets a global page when one of
@@ -17,19 +17,19 @@
 //!   faulting on one page at the same moment do);
 //! - **placement**: a page's frame is allocated when the page is first touched, on the
 //!   node the region's policy names (first touch: the toucher's; interleave; fixed),
-//!   or, for a node without memory, on its memory node (`plan.rs`);
-//! - **the global unmap is one kernel call per page** ([`Server::unmap`]): the frame is
+//!   or, for a node without memory, on its memory node (`numa::plan`);
+//! - **the global unmap is one kernel call per page** (`Server::unmap`): the frame is
 //!   the root of every node's mapping, so giving it back (`MemoryControl`'s free)
 //!   revokes the page from every space and every CPU's TLB; no round of messages
 //!   between the pagers is needed, and no node can keep a stale mapping (the kernel's
-//!   mapping database does what `global.rs`'s protocol did by hand);
+//!   mapping database does what `numa::global`'s protocol did by hand);
 //! - **stacks follow their thread**: a stack page asked for by a node other than its
 //!   frame's is copied into a frame on that node and the old frame given back;
-//! - **moving a page to the node that uses it** ([`Server::sample`], [`Server::place`]):
+//! - **moving a page to the node that uses it** (`Server::sample`, `Server::place`):
 //!   revoke the pages (keeping the frames), count which nodes fault them back in, and
-//!   move each to the node that clearly uses it most (`access.rs`).
+//!   move each to the node that clearly uses it most (`numa::access`).
 //!
-//! Pure logic over a [`Frames`] trait (the server's system calls), so the host tests
+//! Pure logic over a `Frames` trait (the server's system calls), so the host tests
 //! drive it with a fake and check every decision.
 //!
 //! # Invariants
@@ -40,12 +40,12 @@
 //! - A node misses a page at most once between two unmaps or revokes of it: table
 //!   misses per (page, slot) never exceed `1 + unmaps + revokes` of that page.
 
-use crate::access::{self, Samples, Thresholds};
-use crate::decl::Declaration;
-use crate::layout::{self, Area, WINDOW};
-use crate::region::{Kind, PAGE, Policy};
 use alloc::collections::BTreeMap;
 use core::fmt;
+use numa::access::{self, Samples, Thresholds};
+use numa::decl::Declaration;
+use numa::layout::{self, Area, WINDOW};
+use numa::region::{Kind, PAGE, Policy};
 
 /// The server's system calls (the target's are `MemoryControl`, its free, `Unmap`, and
 /// plain stores into its own mappings).
@@ -77,6 +77,14 @@ pub struct Segment {
     /// Writable (data, bss: global). The others (code, read-only data) are node-local:
     /// a node's pager copies them itself.
     pub writable: bool,
+    /// Executable (code).
+    pub executable: bool,
+}
+
+impl Segment {
+    /// No segment (an unused entry of a table of them).
+    pub const NONE: Segment =
+        Segment { vaddr: 0, memsz: 0, filesz: 0, offset: 0, writable: false, executable: false };
 }
 
 /// What a page request gets.
@@ -90,6 +98,10 @@ pub struct Grant {
     pub node: u16,
     /// Whether this request was a table miss (the node's first since the last unmap).
     pub miss: bool,
+    /// The rights the program's threads get: read-write, or for the image's code and
+    /// read-only data (one copy for every node, without replication) read-execute or
+    /// read.
+    pub rights: numa::region::Access,
 }
 
 /// Why a page request is refused.
@@ -153,8 +165,8 @@ pub struct Stats {
 pub struct Server {
     decl: Declaration,
     /// The node of each slot and the node whose memory serves it.
-    nodes: [u16; crate::plan::MAX_NODES],
-    memory: [u16; crate::plan::MAX_NODES],
+    nodes: [u16; numa::plan::MAX_NODES],
+    memory: [u16; numa::plan::MAX_NODES],
     slots: usize,
     /// The program's loadable segments.
     segments: [Segment; 16],
@@ -170,6 +182,11 @@ pub struct Server {
     misses: BTreeMap<(u64, usize), u32>,
     epochs: BTreeMap<u64, u32>,
     stats: Stats,
+    /// Code and read-only data node-local (the pagers copy them) or the server's.
+    replicate: bool,
+    /// One space for every slot (the paper's baseline): a page is mapped, and
+    /// missed, once for all of them; placement still follows the toucher's node.
+    single: bool,
 }
 
 impl Server {
@@ -178,10 +195,10 @@ impl Server {
     pub fn new(decl: Declaration, nodes: &[u16], memory: &[u16], segments: &[Segment]) -> Server {
         let mut s = Server {
             decl,
-            nodes: [0; crate::plan::MAX_NODES],
-            memory: [0; crate::plan::MAX_NODES],
-            slots: nodes.len().min(crate::plan::MAX_NODES),
-            segments: [Segment { vaddr: 0, memsz: 0, filesz: 0, offset: 0, writable: false }; 16],
+            nodes: [0; numa::plan::MAX_NODES],
+            memory: [0; numa::plan::MAX_NODES],
+            slots: nodes.len().min(numa::plan::MAX_NODES),
+            segments: [Segment::NONE; 16],
             segment_count: segments.len().min(16),
             global: BTreeMap::new(),
             stacks: BTreeMap::new(),
@@ -189,11 +206,32 @@ impl Server {
             misses: BTreeMap::new(),
             epochs: BTreeMap::new(),
             stats: Stats::default(),
+            replicate: true,
+            single: false,
         };
         s.nodes[..s.slots].copy_from_slice(&nodes[..s.slots]);
         s.memory[..s.slots].copy_from_slice(&memory[..s.slots]);
         s.segments[..s.segment_count].copy_from_slice(&segments[..s.segment_count]);
         s
+    }
+
+    /// Without replication: the image's code and read-only data are global pages (one
+    /// frame for every node, placed by first touch) instead of node-local copies.
+    pub fn without_replication(mut self) -> Server {
+        self.replicate = false;
+        self
+    }
+
+    /// One space and one pager for every node (`mode=single-space`): a page's table
+    /// entry is shared by all slots, so each page is missed once, whoever touches it.
+    pub fn single_space(mut self) -> Server {
+        self.single = true;
+        self
+    }
+
+    /// The space slot whose table a thread of node slot `slot` uses.
+    fn space_of(&self, slot: usize) -> usize {
+        if self.single { 0 } else { slot }
     }
 
     /// The counters.
@@ -204,7 +242,13 @@ impl Server {
     /// The most misses the invariant allows so far: every page made, on every node,
     /// once, and once more per node for each unmap and revoke.
     pub fn max_misses(&self) -> u64 {
-        (self.stats.pages_made + self.stats.unmapped + self.stats.revokes) * self.slots as u64
+        let spaces = if self.single { 1 } else { self.slots as u64 };
+        (self.stats.pages_made + self.stats.unmapped + self.stats.revokes) * spaces
+    }
+
+    /// Table misses on pages of `[start, end)` (a declared region's, say).
+    pub fn misses_in(&self, start: u64, end: u64) -> u64 {
+        self.misses.range((start, 0)..(end, 0)).map(|(_, &n)| u64::from(n)).sum()
     }
 
     /// Whether every (page, slot) pair missed at most once per epoch of the page.
@@ -213,13 +257,14 @@ impl Server {
     }
 
     /// The global pages that have a frame, with the frame's node.
+    #[cfg(test)]
     pub fn global_pages(&self) -> impl Iterator<Item = (u64, u16)> + '_ {
         self.global.iter().map(|(&page, f)| (page, f.node))
     }
 
     /// What is at `address`, by the layout and the declaration.
     fn area(&self, address: u64) -> Area {
-        let mut declared = [(0u64, 0u64); crate::decl::MAX_REGIONS];
+        let mut declared = [(0u64, 0u64); numa::decl::MAX_REGIONS];
         for (slot, r) in declared.iter_mut().zip(self.decl.declared()) {
             *slot = (r.base, r.end().unwrap_or(r.base));
         }
@@ -292,40 +337,45 @@ impl Server {
         let page = address & !(PAGE - 1);
         let va = WINDOW + page;
         let area = self.area(page);
-        if area == Area::Image && !self.segment_of(page).is_some_and(|s| s.writable) {
-            return match self.segment_of(page) {
-                Some(_) => Err(Refusal::NodeLocal(page)),
-                None => Err(Refusal::Unmapped(page)),
-            };
+        let mut rights = numa::region::Access::ReadWrite;
+        if area == Area::Image {
+            match self.segment_of(page) {
+                None => return Err(Refusal::Unmapped(page)),
+                Some(s) if !s.writable && self.replicate => return Err(Refusal::NodeLocal(page)),
+                Some(s) if !s.writable && s.executable => rights = numa::region::Access::ReadExecute,
+                Some(s) if !s.writable => rights = numa::region::Access::Read,
+                Some(_) => {}
+            }
         }
         let want = self.placement(page, slot)?;
         if let Area::Stack(_) = area {
             return self.stack_page(frames, page, slot, want);
         }
-        let bit = 1u64 << slot;
+        let bit = 1u64 << self.space_of(slot);
         if let Some(f) = self.global.get_mut(&page) {
             let miss = f.mapped & bit == 0;
             f.mapped |= bit;
             let node = f.node;
             self.count(page, slot, miss);
-            return Ok(Grant { va, page, node, miss });
+            return Ok(Grant { va, page, node, miss, rights });
         }
         let node = frames.alloc(want, va).ok_or(Refusal::OutOfMemory(page))?;
         self.fill(frames, va, page, elf);
         self.global.insert(page, Frame { node, mapped: bit });
         self.stats.pages_made += 1;
         self.count(page, slot, true);
-        Ok(Grant { va, page, node, miss: true })
+        Ok(Grant { va, page, node, miss: true, rights })
     }
 
-    /// Counts a request: a miss (and a sample, if the page is being sampled) or a repeat.
+    /// Counts a request of node slot `slot`: a miss of its space (and a sample of its
+    /// node, if the page is being sampled) or a repeat.
     fn count(&mut self, page: u64, slot: usize, miss: bool) {
         if !miss {
             self.stats.repeats += 1;
             return;
         }
         self.stats.misses += 1;
-        *self.misses.entry((page, slot)).or_insert(0) += 1;
+        *self.misses.entry((page, self.space_of(slot))).or_insert(0) += 1;
         let canonical = self.canonical(slot);
         if let Some(s) = self.sampling.get_mut(&page) {
             s.record([canonical]);
@@ -351,12 +401,12 @@ impl Server {
         want: u16,
     ) -> Result<Grant, Refusal> {
         let va = WINDOW + page;
-        let bit = 1u64 << slot;
+        let bit = 1u64 << self.space_of(slot);
         match self.stacks.get(&page).copied() {
             Some(f) if f.node == want => {
                 let f = self.stacks.entry(page).or_insert(f);
                 f.mapped |= bit;
-                Ok(Grant { va, page, node: want, miss: false })
+                Ok(Grant { va, page, node: want, miss: false, rights: numa::region::Access::ReadWrite })
             }
             Some(_) => {
                 // The thread moved: copy its page to the new node through a spare
@@ -372,12 +422,12 @@ impl Server {
                 self.stats.freed += 2;
                 self.stats.stack_moves += 1;
                 self.stacks.insert(page, Frame { node: fresh, mapped: bit });
-                Ok(Grant { va, page, node: fresh, miss: true })
+                Ok(Grant { va, page, node: fresh, miss: true, rights: numa::region::Access::ReadWrite })
             }
             None => {
                 let node = frames.alloc(want, va).ok_or(Refusal::OutOfMemory(page))?;
                 self.stacks.insert(page, Frame { node, mapped: bit });
-                Ok(Grant { va, page, node, miss: true })
+                Ok(Grant { va, page, node, miss: true, rights: numa::region::Access::ReadWrite })
             }
         }
     }
@@ -460,8 +510,8 @@ impl Server {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::decl::{DeclRegion, Threads};
-    use crate::region::Source;
+    use numa::decl::{DeclRegion, Threads};
+    use numa::region::Source;
     use std::collections::{BTreeMap, BTreeSet};
 
     /// Frames in a map: address -> (node, contents); every free and revoke recorded.
@@ -509,9 +559,23 @@ mod tests {
 
     fn segments() -> [Segment; 2] {
         [
-            Segment { vaddr: 0x40_0000, memsz: 0x2000, filesz: 0x2000, offset: 0x1000, writable: false },
+            Segment {
+                vaddr: 0x40_0000,
+                memsz: 0x2000,
+                filesz: 0x2000,
+                offset: 0x1000,
+                writable: false,
+                executable: true,
+            },
             // Data: 0x1800 file bytes, then bss to 0x40_6000.
-            Segment { vaddr: DATA, memsz: 0x4000, filesz: 0x1800, offset: 0x3000, writable: true },
+            Segment {
+                vaddr: DATA,
+                memsz: 0x4000,
+                filesz: 0x1800,
+                offset: 0x3000,
+                writable: true,
+                executable: false,
+            },
         ]
     }
 
@@ -546,6 +610,8 @@ mod tests {
         let repeat = s.page(&mut f, &elf, DATA + 0x1008, 0).unwrap();
         assert!(!repeat.miss, "node 0 had it: a concurrent fault");
         assert_eq!(s.stats().misses, 2);
+        assert_eq!(s.misses_in(DATA, DATA + 0x4000), 2);
+        assert_eq!(s.misses_in(DATA, DATA + 0x1000), 0, "another page");
         assert_eq!(s.stats().repeats, 1);
         assert_eq!(s.stats().pages_made, 1);
         assert!(s.misses_within_bound());
@@ -562,6 +628,29 @@ mod tests {
         assert_eq!(node(&mut s, &mut f, arena2, 0), 3, "slot 2's arena lives on slot 2's node");
         assert_eq!(node(&mut s, &mut f, layout::arena(0, 64).0, 2), 0);
         assert_eq!(node(&mut s, &mut f, DATA + 0x3000, 1), 3, "bss: first touch");
+    }
+
+    #[test]
+    fn in_one_space_a_page_is_missed_once_but_placed_by_its_toucher() {
+        let (mut s, mut f, elf) = (server().single_space(), Fake::default(), elf());
+        let first = s.page(&mut f, &elf, 0x1000_0000_0000 + PAGE, 1).unwrap();
+        assert_eq!((first.node, first.miss), (3, true), "interleave: page 1 goes to slot 1's memory");
+        let other = s.page(&mut f, &elf, 0x1000_0000_0000 + PAGE, 0).unwrap();
+        assert!(!other.miss, "slot 0 shares slot 1's table: not a miss");
+        assert_eq!(s.page(&mut f, &elf, DATA, 1).unwrap().node, 3, "first touch: slot 1's node");
+        assert_eq!(s.stats().misses, 2);
+        assert_eq!(s.misses_in(0x1000_0000_0000, 0x1000_0001_0000), 1);
+        assert_eq!(s.max_misses(), 2, "one space: each page once");
+        assert!(s.misses_within_bound());
+    }
+
+    #[test]
+    fn without_replication_the_code_is_one_global_copy() {
+        let (mut s, mut f, elf) = (server().without_replication(), Fake::default(), elf());
+        let g = s.page(&mut f, &elf, 0x40_0010, 1).unwrap();
+        assert_eq!((g.page, g.node, g.rights), (0x40_0000, 3, numa::region::Access::ReadExecute));
+        assert_eq!(f.pages[&g.va].1[..16], elf[0x1000..0x1010], "the code's bytes");
+        assert_eq!(s.page(&mut f, &elf, 0x40_0000, 0).unwrap().va, g.va, "the same frame for node 0");
     }
 
     #[test]
