@@ -36,11 +36,12 @@ USER_BIN_DIR="$TARGET_DIR/$USER_TARGET/release"
 INITRD="$TARGET_DIR/initrd.cpio"
 # The benchmark's initrd: pagers/bench packed as `root` (scripts/bench boots it).
 BENCH_INITRD="$TARGET_DIR/bench/initrd.cpio"
-# The default demo's initrd: pagers/numademo packed as `root` (scripts/run boots it).
-DEMO_INITRD="$TARGET_DIR/demo/initrd.cpio"
 # A NUMA run's initrd (scripts/run --program): root, the runtime (pagers/numa-pager),
 # the programs and their manifest.
 PROGRAM_INITRD="$TARGET_DIR/programs/initrd.cpio"
+# The default demo (scripts/run, scripts/image): such a run of these programs.
+DEMO_INITRD="$PROGRAM_INITRD"
+DEMO_PROGRAMS=(sweep stencil kvstore)
 UBOOT_BIN=/usr/lib/u-boot/qemu_arm64/u-boot.bin
 # EDK2 (UEFI) for QEMU virt: scripts/run --uefi boots the kernel through it.
 EDK2_BIN=/usr/share/qemu-efi-aarch64/QEMU_EFI.fd
@@ -303,20 +304,15 @@ check_initrd() {
     "$HARNESS_BIN/mkinitrd" --check "$INITRD"
 }
 
-# build_demo_initrd [true]: builds the user programs and packs pagers/numademo as the root
-# task into $DEMO_INITRD (the default of scripts/run: the paper's runtime on every node);
-# with `true`, also an empty `single-space` entry, numademo's flag for the baseline.
+# build_demo_initrd [true]: the default demo into $DEMO_INITRD: the NUMA runtime running
+# $DEMO_PROGRAMS one after the other (build_program_initrd); with `true`, each as the
+# paper's baseline (`mode=single-space`: one space, one pager).
 build_demo_initrd() {
-    build_user
-    (cd "$ROOT" && cargo build -q -p harness --bin mkinitrd) || die "mkinitrd does not build"
-    mkdir -p "${DEMO_INITRD%/*}"
-    local specs=("root=$USER_BIN_DIR/numademo")
-    if [[ "${1:-false}" == true ]]; then
-        : >"${DEMO_INITRD%/*}/single-space"
-        specs+=("single-space=${DEMO_INITRD%/*}/single-space")
-    fi
-    "$HARNESS_BIN/mkinitrd" "$DEMO_INITRD" "${specs[@]}" >/dev/null ||
-        die "mkinitrd could not pack $DEMO_INITRD"
+    local lines=() p
+    for p in "${DEMO_PROGRAMS[@]}"; do
+        if [[ "${1:-false}" == true ]]; then lines+=("$p mode=single-space"); else lines+=("$p"); fi
+    done
+    build_program_initrd "${lines[@]}"
 }
 
 # build_program_initrd LINE...: builds the user programs and packs a NUMA run into

@@ -134,6 +134,9 @@ pub struct BootTest {
     /// The most the boot may take, when less than boot-tests' `--timeout`: a failure
     /// must end promptly, not merely before the general deadline.
     pub deadline: Option<std::time::Duration>,
+    /// The least time the boot is given, when more than `--timeout`: a soak test's
+    /// long run.
+    pub at_least: Option<std::time::Duration>,
 }
 
 /// A boot whose root task (`pagers/root`) supervises [`Supervised::programs`] and ends
@@ -171,6 +174,11 @@ pub struct NumaRun {
     /// The runs the manifest makes (each a `report: numa-program` line).
     pub runs: u64,
 }
+
+/// The soak test's manifest (boot test `numa-soak`): `churn` with 520 rounds of 64
+/// pages mapped on two nodes and unmapped (66,560 maps, 33,280 unmaps), then 1,000
+/// starts and exits of it.
+pub const SOAK_MANIFEST: &str = "churn rounds=520\nchurn *1000\n";
 
 /// The programs a boot test may run as the root task, each judged by its reports:
 /// - `badargs` (`pagers/badargs`): every documented error of every syscall; must
@@ -247,6 +255,7 @@ impl BootTest {
             initrd_case: None,
             via_runner: false,
             deadline: None,
+            at_least: None,
         }
     }
 
@@ -535,13 +544,21 @@ pub fn matrix(image: &Path) -> Vec<BootTest> {
     ] {
         tests.push(BootTest {
             numa: Some(NumaRun {
-                programs: &["sweep", "stencil", "kvstore"],
-                manifest: "sweep\nstencil\nkvstore\n",
-                runs: 3,
+                programs: &["sweep", "stencil", "kvstore", "hist"],
+                manifest: "sweep\nstencil\nkvstore\nhist\n",
+                runs: 4,
             }),
             ..BootTest::new(name, config(spec(nodes, dist, None)), pass.clone())
         });
     }
+    // The soak test: 100,000 global map and unmap operations across two nodes (520
+    // rounds of 64 pages mapped on both, then unmapped), then 1,000 starts and exits of
+    // a NUMA program; every node's memory must come back (about 100 s).
+    tests.push(BootTest {
+        numa: Some(NumaRun { programs: &["churn"], manifest: SOAK_MANIFEST, runs: 1001 }),
+        at_least: Some(std::time::Duration::from_secs(400)),
+        ..BootTest::new("numa-soak", config(spec(&["cpus=1,mem=256M"; 2], &[], None)), pass.clone())
+    });
     // Hardware the kernel lacks is named before anything touches it: QEMU's tree with
     // one piece swapped for one no driver here knows (platform::support).
     for (name, patch, fatal) in [

@@ -305,6 +305,14 @@ impl Role {
     pub fn of(name: &str) -> Role {
         if DRIVERS.contains(&name) { Role::Driver } else { Role::Program }
     }
+
+    /// The silence deadline that applies to a foreground program of this role: its own
+    /// (`deadline`), or none for the runtime, which may be quiet toward the root for as
+    /// long as its program runs. (A deadline that passed and is never acted on would
+    /// make the root's receive poll: at its priority, a busy loop on its CPU.)
+    pub fn silence(self, deadline: u64) -> Option<u64> {
+        (self != Role::Runtime).then_some(deadline)
+    }
 }
 
 /// How many programs can run at once: every driver, a program per registration (a
@@ -736,7 +744,10 @@ mod target {
         /// Waits for one message (or deadline) and handles it.
         fn receive(&mut self) {
             let now = self.now();
-            let silence = self.foreground.map(|_| self.silence_deadline);
+            let silence = self
+                .foreground
+                .and_then(|id| self.children.get(id))
+                .and_then(|c| c.role.silence(self.silence_deadline));
             let timeouts = Timeouts {
                 send: Timeout::Zero,
                 receive: receive_timeout(now, [silence, self.shutdown.deadline()]),
@@ -773,8 +784,7 @@ mod target {
         fn deadlines(&mut self) {
             let now = self.now();
             if let Some(id) = self.foreground
-                && now >= self.silence_deadline
-                && self.children.get(id).is_some_and(|c| c.role != Role::Runtime)
+                && self.children.get(id).and_then(|c| c.role.silence(self.silence_deadline)).is_some_and(|d| now >= d)
             {
                 let name = self.children.get(id).map_or("?", |c| c.name);
                 println!("root: {name}: silent for {} s: given up", SILENCE_US / 1_000_000);
@@ -1310,6 +1320,11 @@ mod tests {
     #[test]
     fn the_receive_wakes_at_the_earliest_deadline() {
         assert_eq!(receive_timeout(100, [None, None]), Timeout::Never);
+        // The runtime's silence has no deadline: the root must not poll while it runs.
+        assert_eq!(Role::Runtime.silence(5), None);
+        assert_eq!(receive_timeout(100, [Role::Runtime.silence(5), None]), Timeout::Never);
+        assert_eq!(Role::Program.silence(5), Some(5));
+        assert_eq!(Role::Driver.silence(5), Some(5));
         assert_eq!(receive_timeout(100, [Some(350), None]), Timeout::Micros(250));
         assert_eq!(receive_timeout(100, [Some(350), Some(200)]), Timeout::Micros(100));
         assert_eq!(receive_timeout(100, [None, Some(100)]), Timeout::Zero, "due now: poll");

@@ -19,7 +19,7 @@
 //! qemu-system-aarch64 -M virt-5.0,gic-version=3 -cpu cortex-a53 -smp 2 -m 512M \
 //!     -numa node,nodeid=0,cpus=0,mem=256M -numa node,nodeid=1,cpus=1,mem=256M \
 //!     -icount shift=0 -nographic -nic none -semihosting \
-//!     -kernel target/kernel.img -initrd target/demo/initrd.cpio -append exit=semihosting \
+//!     -kernel target/kernel.img -initrd target/programs/initrd.cpio -append exit=semihosting \
 //!     -plugin target/release/libmemplugin.so,out=/tmp/mem.txt,cpu=0:0,cpu=1:1,mem=0x40000000:0x10000000:0,mem=0x50000000:0x10000000:1
 //! ```
 //!

@@ -350,7 +350,8 @@ fn run_boot(test: &BootTest, config: &QemuConfig, opts: &Options) -> Outcome {
             return fail(format!("filling the ESP: {e}"));
         }
     }
-    let timeout = test.deadline.map_or(opts.timeout, |d| d.min(opts.timeout));
+    let timeout =
+        test.deadline.map_or(opts.timeout, |d| d.min(opts.timeout)).max(test.at_least.unwrap_or_default());
     let mut cmd =
         if test.via_runner { runner_command(test, config, opts, timeout) } else { config.command() };
     // The power button: a QMP socket, and the line that says when to press it.
