@@ -22,28 +22,30 @@
 //! (`mm::window`) with the kernel tables the boot code built; everything after step 3
 //! is the same on both paths.
 //!
-//! This module also owns the two ways the kernel ends: [`exit`] (work done or failed,
-//! with a status the host can see) and the fatal reports (panic, unexpected
-//! exception) that print what happened, with a backtrace, before exiting.
+//! This module is where the kernel is assembled: it owns the frame allocator
+//! ([`FRAMES`]) and the board, and hands them to what needs them (`memory`, `smp`,
+//! `ktext`, and the L4 core through `entry::init`); nothing else names them. How the
+//! kernel ends (`stop::exit`, `stop::fatal`) is `stop`'s, told here how to end as
+//! soon as that is known.
 
 use crate::arch::{boot as arch_boot, cpu, tables};
-use crate::cmdline::{self, ExitMethod, SelfTest};
-use crate::exception::{self, Trap};
+use crate::cmdline::{self, SelfTest};
 use crate::mm::early::ImageLayout;
 use crate::mm::frames::Frames;
 use crate::mm::layout::{ACPI_WINDOW, ACPI_WINDOW_SIZE, FDT_WINDOW, KERNEL_BASE, NEVER_MAPPED};
 use crate::mm::table::Attrs;
 use crate::mm::window::Window;
 use crate::percpu::PerCpu;
-use crate::{arch::trap::TrapFrame, backtrace, console, kprintln};
-use crate::{irq, memory, smp};
+use crate::slab::SlabCache;
+use crate::stop::{exit, fatal};
+use crate::{console, entry, irq, kprintln, memory, smp, stop};
 use report::{Hex, Maybe, Prefixed, Ratio};
-use core::sync::atomic::{AtomicBool, Ordering};
+use core::sync::atomic::Ordering;
 use platform::mmio::MmioPage;
 use platform::ns16550::Ns16550;
 use platform::pl011::{self, Pl011};
 use crate::halt::Halt;
-use platform::{AcpiMemory, Board, EarlyFacts, NodeId, PhysRange, Psci};
+use platform::{AcpiMemory, Board, EarlyFacts, NodeId, PhysRange};
 use crate::sync::{Mutex, MutexGuard};
 use spin::Once;
 
@@ -52,15 +54,13 @@ use spin::Once;
 static BOARD_STORE: Mutex<Board<'static>> = Mutex::new(Board::empty());
 /// The board, once read; `'static` because the blob stays mapped at `FDT_WINDOW`.
 static BOARD: Once<&'static Board<'static>> = Once::new();
-/// How to end: the command line's exit method and the tree's PSCI node, read before
-/// the board itself ([`platform::early_facts`]) so that even a refused board ends the
-/// way the command line asked. Once the board is read, its PSCI (which ACPI may give
-/// where the loader's stub tree has none) takes precedence.
-static EXIT: Once<(ExitMethod, Option<Psci>)> = Once::new();
 /// The command line, once read.
 static OPTIONS: Once<cmdline::Options<'static>> = Once::new();
-/// The physical memory of every node.
-pub static FRAMES: Frames = Frames::new();
+/// The physical memory of every node: the frame allocator, handed to what needs it.
+static FRAMES: Frames = Frames::new();
+/// The mapping database's entries: a slab cache on [`FRAMES`], one set of slabs per
+/// node (an entry lives on its space's home node), handed to the L4 core.
+static MDB_ENTRIES: SlabCache = SlabCache::for_type::<crate::mdb::Entry>(&FRAMES);
 
 unsafe extern "C" {
     static __image_start: u8;
@@ -86,7 +86,7 @@ extern "C" fn kernel_main(load_pa: u64, dtb_pa: u64, entry_el: u64) -> ! {
     //    every stop needs (exit method, PSCI, console), then the board.
     let Some(blob) = fdt_blob() else { cpu::park() };
     let early = platform::early_facts(blob);
-    EXIT.call_once(|| (cmdline::parse(early.bootargs).exit, early.psci));
+    stop::set_exit(cmdline::parse(early.bootargs).exit, early.psci);
     let store = MutexGuard::leak(BOARD_STORE.lock());
     read_board(store, blob, dtb_pa, &early);
 
@@ -115,6 +115,7 @@ extern "C" fn kernel_main(load_pa: u64, dtb_pa: u64, entry_el: u64) -> ! {
         fatal(Halt::BadBoard, format_args!("numa=clusters: {err}"));
     }
     let board: &'static Board = BOARD.call_once(|| store);
+    stop::set_board(board);
     for warning in board.warnings.iter() {
         kprintln!("warning: {warning}");
     }
@@ -132,12 +133,12 @@ extern "C" fn kernel_main(load_pa: u64, dtb_pa: u64, entry_el: u64) -> ! {
 
     // 4. Memory: the direct map of RAM, one frame allocator per node.
     let dtb = arch_boot::early_fdt().map(|(pa, size)| PhysRange { base: pa, size });
-    if let Err(err) = memory::init(board, &image, dtb, board.cpus[boot_index].node) {
+    if let Err(err) = memory::init(board, &FRAMES, &image, dtb, board.cpus[boot_index].node) {
         fatal(Halt::NoMemory, format_args!("memory: {err:?}"));
     }
 
     // 5. The boot CPU moves to a stack on its own node and continues there.
-    match smp::prepare(board, boot_index) {
+    match smp::prepare(board, &FRAMES, boot_index) {
         Ok(block) => {
             let arg = block as *const PerCpu as u64;
             // SAFETY: `prepare` just mapped this CPU's stack, unused so far; nothing on
@@ -152,7 +153,7 @@ extern "C" fn kernel_main(load_pa: u64, dtb_pa: u64, entry_el: u64) -> ! {
 
 /// The boot CPU after the stack switch: interrupts, the other CPUs, the self-test.
 extern "C" fn boot_cpu_main(block_va: u64) -> ! {
-    let board = board();
+    let board = BOARD.get().copied().expect("invariant: read before the stack switch");
     let block = crate::percpu::all().find(|&b| b as *const PerCpu as u64 == block_va);
     let block = block.expect("invariant: smp::prepare installed the boot CPU's block");
     cpu::set_percpu(block);
@@ -169,20 +170,20 @@ extern "C" fn boot_cpu_main(block_va: u64) -> ! {
     // Every node's copy of the kernel text, before any other CPU starts (they start on
     // their node's copy), and this CPU moves to its own.
     if opts.ktext_replicas {
-        crate::ktext::replicate(board, block);
+        crate::ktext::replicate(board, &FRAMES, block);
     }
     block.ktext_local.store(crate::ktext::check_local(board, block), Ordering::Release);
     let initrd = board.chosen.initrd;
-    if let Err(err) = crate::l4::init(board, initrd) {
+    if let Err(err) = entry::init(&FRAMES, &MDB_ENTRIES, board, arch_boot::early_fdt()) {
         fatal(Halt::NoMemory, format_args!("kernel objects: {err}"));
     }
-    let online = smp::start_secondaries(board);
+    let online = smp::start_secondaries(board, &FRAMES);
     kprintln!("{}", report::line!("smp", "online" => online, "expected" => board.cpus.len()));
     crate::ktext::report(opts.ktext_replicas);
 
     // 7. Every CPU checked its own placement; the boot CPU adds its own and the pings.
     if opts.numa_selftest {
-        smp::selftest(board, block);
+        smp::selftest(board, &FRAMES, block);
         if opts.selftest == Some(SelfTest::Placement) {
             block.check(false); // on purpose: the failure path below must stop the boot
         }
@@ -216,7 +217,7 @@ extern "C" fn boot_cpu_main(block_va: u64) -> ! {
     //    where each node's memory went.
     let free = |node: NodeId| FRAMES.free_bytes(node);
     kprintln!("{}", board.numactl().with_free(&free));
-    memory::report(board);
+    memory::report(board, &FRAMES);
 
     // 9. Deliberate failures, for the tests of the failure paths.
     match opts.selftest {
@@ -234,15 +235,27 @@ extern "C" fn boot_cpu_main(block_va: u64) -> ! {
     // 10. User level: the root task from the initrd, if there is one; it ends the run
     //     (SystemControl). Without an initrd the boot itself was the whole job.
     let Some(initrd) = initrd else { exit(Halt::Pass) };
-    if let Err(err) = crate::l4::task::start_root(initrd, block.index as u32, block.node) {
+    if let Err(err) = entry::start_root(initrd, arch_boot::early_fdt(), block.index as u32, block.node) {
         fatal(err.halt(), format_args!("root task: {err}"));
     }
-    crate::l4::idle_loop(block)
+    entry::idle_loop(block)
 }
 
-/// The board, once `kernel_main` has read it.
-pub fn board() -> &'static Board<'static> {
-    BOARD.get().expect("invariant: the board is read before any other CPU starts")
+/// A secondary CPU's first Rust code, on its own stack, MMU on, at the link address
+/// (`arch::boot`'s `secondary_entry` jumps here with its block's virtual address).
+#[unsafe(no_mangle)]
+extern "C" fn secondary_main(block_va: u64) -> ! {
+    cpu::drop_identity_map();
+    let block = crate::percpu::all().find(|&b| b as *const PerCpu as u64 == block_va);
+    let block = block.expect("invariant: the boot CPU installed this block before starting the CPU");
+    cpu::set_percpu(block);
+    irq::init_this_cpu(block);
+    let board = BOARD.get().expect("invariant: the board is read before any other CPU starts");
+    block.ktext_local.store(crate::ktext::check_local(board, block), Ordering::Release);
+    smp::selftest(board, &FRAMES, block);
+    entry::cpu_init();
+    smp::came_online(block);
+    entry::idle_loop(block)
 }
 
 /// Reads the board into `store` from the device tree `blob`, or from ACPI when the tree
@@ -406,106 +419,3 @@ fn boot_stack_used() -> u64 {
     top - addr
 }
 
-/// Prints `fatal: WHY` and stops with `halt`: the end of every boot step that cannot go
-/// on.
-pub fn fatal(halt: Halt, why: core::fmt::Arguments) -> ! {
-    console::print_fatal(format_args!("fatal: {why}\n"));
-    exit(halt)
-}
-
-/// Ends the kernel: prints `report: halt status= cause=` (see `halt.rs`), then stops
-/// the machine the way the command line asked. Semihosting carries the status to the
-/// host; PSCI `SYSTEM_OFF` cannot, so the line is how a runner learns it there. Without
-/// PSCI (or before anything about the board is known) the CPU parks, the line printed.
-pub fn exit(halt: Halt) -> ! {
-    let status = halt.status();
-    console::print_fatal(format_args!("{}\n", report::line!("halt", "status" => status, "cause" => halt.name())));
-    let (method, early_psci) = EXIT.get().copied().unwrap_or((ExitMethod::Psci, None));
-    match method {
-        ExitMethod::Semihosting => cpu::semihosting_exit(status),
-        ExitMethod::Psci => {
-            let psci = BOARD.get().and_then(|b| b.psci).or(early_psci);
-            if let Some((conduit, system_off)) = psci.and_then(|p| Some((p.conduit, p.system_off?))) {
-                cpu::psci_call(conduit, system_off, 0, 0, 0);
-            }
-            cpu::park()
-        }
-    }
-}
-
-/// Set by the first fatal report; a second one (a fault inside the report) stops.
-static DYING: AtomicBool = AtomicBool::new(false);
-
-fn enter_fatal() {
-    if DYING.swap(true, Ordering::SeqCst) {
-        cpu::park();
-    }
-}
-
-fn this_cpu() -> i64 {
-    let mpidr = cpu::mpidr();
-    BOARD.get().and_then(|b| b.cpu_index_by_mpidr(mpidr)).map_or(-1, |i| i as i64)
-}
-
-/// Prints the return addresses up the frame-pointer chain from `fp`, numbered from
-/// `first` (the caller may have printed frame #0 itself).
-fn print_backtrace(fp: u64, first: usize) {
-    // The stack this CPU runs on: its own once it has one, else the boot stack.
-    let stack = match cpu::this_percpu() {
-        Some(block) => block.stack.0..block.stack.1,
-        None => (&raw const __boot_stack_bottom as u64)..(&raw const __boot_stack_top as u64),
-    };
-    // SAFETY: `walk` only reads addresses inside `stack`, this CPU's current stack,
-    // which is mapped read-write for the kernel's whole life.
-    let read = |addr: u64| unsafe { core::ptr::read_volatile(addr as *const u64) };
-    backtrace::walk(
-        fp,
-        stack,
-        read,
-        |i, addr| console::print_fatal(format_args!("  #{} {addr:#x}\n", first + i)),
-        32,
-    );
-}
-
-/// Reports an exception nobody expected and stops: a kernel bug.
-pub fn fatal_exception(trap: Trap, frame: &TrapFrame) -> ! {
-    enter_fatal();
-    let ec = exception::class(frame.esr);
-    console::print_fatal(format_args!(
-        "exception: {} ({:?} {:?}) esr={:#x} far={:#x} elr={:#x} cpu={} mpidr={:#x}\n",
-        exception::class_name(ec),
-        trap.source,
-        trap.kind,
-        frame.esr,
-        frame.far,
-        frame.elr,
-        this_cpu(),
-        cpu::mpidr(),
-    ));
-    if let Some(status) = exception::fault_status(frame.esr) {
-        let access = if exception::is_write(frame.esr) { "write" } else { "read" };
-        console::print_fatal(format_args!("exception: {status} on {access} of {:#x}\n", frame.far));
-    }
-    console::print_fatal(format_args!("backtrace:\n  #0 {:#x}\n", frame.elr));
-    print_backtrace(frame.x[29], 1);
-    exit(Halt::Exception)
-}
-
-#[panic_handler]
-fn panic(info: &core::panic::PanicInfo) -> ! {
-    enter_fatal();
-    match info.location() {
-        Some(loc) => console::print_fatal(format_args!(
-            "panic: {} at {}:{}:{} cpu={}\n",
-            info.message(),
-            loc.file(),
-            loc.line(),
-            loc.column(),
-            this_cpu()
-        )),
-        None => console::print_fatal(format_args!("panic: {} cpu={}\n", info.message(), this_cpu())),
-    }
-    console::print_fatal(format_args!("backtrace:\n"));
-    print_backtrace(cpu::frame_pointer(), 0);
-    exit(Halt::Panic)
-}

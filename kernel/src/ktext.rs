@@ -24,7 +24,7 @@
 //! writing code), D8.14 (TLB maintenance after changing TTBR1).
 
 use crate::arch::{cpu, tables};
-use crate::boot::FRAMES;
+use crate::mm::frames::Frames;
 use crate::kprintln;
 use crate::mm::layout::direct_map;
 use crate::mm::table::PAGE_SIZE;
@@ -39,10 +39,10 @@ static REPLICAS: AtomicUsize = AtomicUsize::new(0);
 /// the image's own, and a replica of the kernel tables using it, then moves the boot CPU (`me`) onto its
 /// node's replica. A node whose copy cannot be made (no memory, no tables) keeps
 /// running from the master copy, with a warning.
-pub fn replicate(board: &Board, me: &PerCpu) {
+pub fn replicate(board: &Board, frames: &Frames, me: &PerCpu) {
     let image = tables::image();
     let bytes = image.rodata_end - image.start;
-    let frames = bytes.div_ceil(PAGE_SIZE) as usize;
+    let count = bytes.div_ceil(PAGE_SIZE) as usize;
     let source = image.va_of(image.start);
     let mut nodes_done = [false; platform::MAX_NODES];
     for range in board.memory.iter() {
@@ -52,14 +52,14 @@ pub fn replicate(board: &Board, me: &PerCpu) {
         if core::mem::replace(&mut nodes_done[node.index()], true) || image_node == Some(node) {
             continue;
         }
-        let pa = match FRAMES.alloc_on(node, frames) {
+        let pa = match frames.alloc_on(node, count) {
             Ok(pa) => pa,
             Err(err) => {
                 kprintln!("warning: node {}: no copy of the kernel text ({err:?})", node.index());
                 continue;
             }
         };
-        // SAFETY: `pa` is a block of `frames` frames just allocated for the copy (RAM
+        // SAFETY: `pa` is a block of `count` frames just allocated for the copy (RAM
         // outside the image, mapped read-write at `direct_map(pa)`); the source is the
         // image's text and read-only data, mapped readable at `source`, and never
         // written; the two do not overlap.

@@ -26,17 +26,28 @@
 //!                                                    spin_table_entry)
 //! 10. NUMA self-test on every CPU, SGI ping, ticks   smp.rs (selftest, ping_all, check_ticks)
 //! 11. topology report with free memory per node      platform::numactl, memory.rs (report)
-//! 12. exit with a status the host sees               boot.rs (exit): semihosting or PSCI
+//! 12. the root task, then user level: every trap      entry.rs -> l4 (Kernel::trap), machine.rs
+//!     enters the L4 core through `entry`
+//! 13. exit with a status the host sees               stop.rs (exit): semihosting or PSCI
 //! ```
 //!
 //! Failures on the way: an unexpected exception lands in `arch/aarch64/trap.rs` and
-//! is reported by `boot::fatal_exception` (decoded by `exception.rs`); a panic by
-//! `boot`'s panic handler; both print a frame-pointer backtrace (`backtrace.rs`).
+//! is reported by `stop::fatal_exception` (decoded by `exception.rs`); a panic by
+//! `stop`'s panic handler; both print a frame-pointer backtrace (`backtrace.rs`).
 //!
 //! # Portable logic and hardware leaves
-//! Every module outside `arch` compiles for the host and is tested there with plain
-//! `cargo test`. `arch` and the modules that drive it (`boot`, `irq`, `memory`, `smp`)
-//! exist only on the bare-metal target: one cfg gate, below, chooses them.
+//! Every module but the hardware leaf compiles for the host and is tested there with
+//! plain `cargo test`: the L4 core (`l4`) included, over a fake machine
+//! (`l4::fake`). `arch` (the instructions) and the modules that assemble the kernel
+//! on the hardware (`boot`, `entry`, `irq`, `ktext`, `machine`, `memory`, `smp`,
+//! `stop`) exist only on the bare-metal target: one cfg gate, below, chooses them.
+//!
+//! # Layers
+//! Modules depend on the ones below them, never up (`tests::modules_form_no_cycle`
+//! checks every `crate::` path): `boot` assembles the machine and hands the frame
+//! allocator and the board to what needs them; `entry` and `machine` put the L4 core
+//! on the hardware; `l4` is logic over `l4::Machine`; `arch` is the leaf the rest
+//! stands on, calling up only by symbol (the vectors' entries are `entry`'s).
 #![cfg_attr(not(test), no_std)]
 
 pub mod backtrace;
@@ -45,6 +56,7 @@ pub mod console;
 pub mod exception;
 pub mod halt;
 pub mod ipc_fast;
+pub mod l4;
 pub mod mdb;
 pub mod mm;
 pub mod notify;
@@ -65,10 +77,11 @@ macro_rules! on_target {
 on_target! {
     pub mod arch;
     pub mod boot;
+    pub mod entry;
     pub mod irq;
     pub mod ktext;
-    pub mod l4;
+    pub mod machine;
     pub mod memory;
     pub mod smp;
-    pub use boot::fatal_exception;
+    pub mod stop;
 }

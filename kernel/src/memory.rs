@@ -19,10 +19,9 @@
 //! numbers add up: `total = reserved + kernel + free`.
 
 use crate::arch::tables;
-use crate::boot::FRAMES;
 use crate::kprintln;
 use crate::mm::early::ImageLayout;
-use crate::mm::frames::FrameError;
+use crate::mm::frames::{FrameError, Frames};
 use crate::mm::layout::{DIRECT_MAP_SIZE, direct_map};
 use crate::mm::physmem::{self, NodeAccount, PhysmemError};
 use crate::mm::table::{Attrs, MapError};
@@ -53,9 +52,14 @@ static ACCOUNTS: Once<[NodeAccount; MAX_NODES]> = Once::new();
 /// The node kernel tables come from (the boot CPU's, or the nearest with memory).
 static TABLE_NODE: AtomicU16 = AtomicU16::new(0);
 
-/// Builds the direct map and hands every node's free memory to its allocator.
+/// The frame allocator kernel translation tables come from ([`init`] is handed it).
+static TABLE_FRAMES: Once<&'static Frames> = Once::new();
+
+/// Builds the direct map and hands every node's free memory to `frames`, one
+/// allocator per node.
 pub fn init(
     board: &Board,
+    frames: &'static Frames,
     image: &ImageLayout,
     dtb: Option<PhysRange>,
     boot_node: NodeId,
@@ -84,14 +88,14 @@ pub fn init(
     if free.total_free() == 0 {
         return Err(MemoryError::NoFreeMemory);
     }
-    FRAMES.set_distances(|a, b| board.distance(a, b));
+    frames.set_distances(|a, b| board.distance(a, b));
     for m in free.ranges() {
         // SAFETY: `m.range` is RAM (from the device tree's memory nodes) minus every
         // range in use (reservations, image, DTB, initrd), so nothing else uses it; it
         // is mapped read-write at `direct_map(pa)` by step 1 (only the image, which it
         // excludes, was left out); `free_ranges` returns disjoint ranges, so none is
         // handed over twice.
-        unsafe { FRAMES.add_free(m.node, m.range) }.map_err(MemoryError::Frames)?;
+        unsafe { frames.add_free(m.node, m.range) }.map_err(MemoryError::Frames)?;
     }
     let mut accounts = [NodeAccount::default(); MAX_NODES];
     for node in board.nodes() {
@@ -100,6 +104,7 @@ pub fn init(
     ACCOUNTS.call_once(|| accounts);
     let table_node = crate::mm::placement::memory_node_for(board, boot_node).unwrap_or(boot_node);
     TABLE_NODE.store(table_node.raw() as u16, Ordering::Relaxed);
+    TABLE_FRAMES.call_once(|| frames);
     tables::set_table_source(table_frame);
     Ok(())
 }
@@ -107,7 +112,7 @@ pub fn init(
 /// A zeroed frame for a kernel translation table.
 fn table_frame() -> Option<u64> {
     let node = NodeId::new(u32::from(TABLE_NODE.load(Ordering::Relaxed)))?;
-    let (pa, _) = FRAMES.alloc_near(node, 1).ok()?;
+    let (pa, _) = TABLE_FRAMES.get()?.alloc_near(node, 1).ok()?;
     // SAFETY: the frame was just allocated from the node's pool (RAM outside the image)
     // and nothing references it yet.
     unsafe { tables::zero_frame(pa) };
@@ -116,11 +121,11 @@ fn table_frame() -> Option<u64> {
 
 /// Prints one line per node: `total = reserved + kernel + free` in KiB, plus how
 /// often an allocation for the node had to fall back to another.
-pub fn report(board: &Board) {
+pub fn report(board: &Board, frames: &Frames) {
     let Some(accounts) = ACCOUNTS.get() else { return };
     for node in board.nodes() {
         let account = accounts[node.index()];
-        let free_now = FRAMES.free_bytes(node);
+        let free_now = frames.free_bytes(node);
         let kernel = account.free.saturating_sub(free_now);
         kprintln!(
             "{}",
@@ -130,7 +135,7 @@ pub fn report(board: &Board) {
                 "reserved_kib" => account.reserved / 1024,
                 "kernel_kib" => kernel / 1024,
                 "free_kib" => free_now / 1024,
-                "fallbacks" => FRAMES.fallbacks(node),
+                "fallbacks" => frames.fallbacks(node),
             )
         );
     }

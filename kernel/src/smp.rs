@@ -33,6 +33,7 @@
 //! - The per-CPU block and stack of a CPU are never freed (no CPU hot-unplug).
 
 use crate::arch::{boot as arch_boot, cpu, tables, timer};
+use crate::mm::frames::Frames;
 use crate::mm::layout::{self, STACK_SIZE, direct_map, stack_of};
 use crate::mm::table::{Attrs, PAGE_SIZE};
 use crate::percpu::{self, PerCpu, SecondaryBoot};
@@ -66,9 +67,8 @@ pub enum StartError {
 static ONLINE: AtomicUsize = AtomicUsize::new(1);
 
 /// Allocates and maps CPU `index`'s block and stack on its node, and installs them.
-pub fn prepare(board: &Board, index: usize) -> Result<&'static PerCpu, StartError> {
+pub fn prepare(board: &Board, frames: &Frames, index: usize) -> Result<&'static PerCpu, StartError> {
     let cpu = board.cpus[index];
-    let frames = &crate::boot::FRAMES;
     let (block_pa, memory_node) = frames.alloc_near(cpu.node, 1).map_err(|_| StartError::NoMemory)?;
     let stack_frames = (STACK_SIZE / PAGE_SIZE) as usize;
     let (stack_pa, _) = frames.alloc_near(cpu.node, stack_frames).map_err(|_| StartError::NoMemory)?;
@@ -92,7 +92,7 @@ pub fn prepare(board: &Board, index: usize) -> Result<&'static PerCpu, StartErro
 }
 
 /// Starts every CPU but the boot CPU; returns how many are online in all.
-pub fn start_secondaries(board: &Board) -> usize {
+pub fn start_secondaries(board: &Board, frames: &Frames) -> usize {
     let boot_mpidr = cpu::mpidr();
     let mut started = 0;
     for index in 0..board.cpus.len() {
@@ -100,7 +100,7 @@ pub fn start_secondaries(board: &Board) -> usize {
         if mpidr == boot_mpidr {
             continue;
         }
-        match start(board, index) {
+        match start(board, frames, index) {
             Ok(()) => started += 1,
             Err(err) => report_failure(index, mpidr, err),
         }
@@ -109,7 +109,7 @@ pub fn start_secondaries(board: &Board) -> usize {
     // emulation on a loaded host a CPU can take long to come up).
     let deadline = timer::now() + timer::cntfrq().saturating_mul(10);
     while ONLINE.load(Ordering::Acquire) < started + 1 && timer::now() < deadline {
-        crate::arch::cpu::relax();
+        crate::sync::relax();
     }
     for block in percpu::all() {
         // Only CPUs the firmware accepted: a refused one was reported already.
@@ -121,7 +121,7 @@ pub fn start_secondaries(board: &Board) -> usize {
 }
 
 /// Prepares CPU `index` and starts it by its enable method.
-fn start(board: &Board, index: usize) -> Result<(), StartError> {
+fn start(board: &Board, frames: &Frames, index: usize) -> Result<(), StartError> {
     let method = board.cpus[index].enable_method;
     // Decode, then act: nothing is allocated for a CPU that cannot be started.
     let psci = match method {
@@ -132,7 +132,7 @@ fn start(board: &Board, index: usize) -> Result<(), StartError> {
         EnableMethod::SpinTable { .. } => None,
         EnableMethod::None => return Err(StartError::NoEnableMethod),
     };
-    let block = prepare(board, index)?;
+    let block = prepare(board, frames, index)?;
     // The CPU reads its hand-off with the MMU and caches off: push it to memory.
     cpu::clean_to_poc(block as *const PerCpu as u64, core::mem::size_of::<SecondaryBoot>() as u64);
     let handoff = tables::percpu_pa(block);
@@ -165,21 +165,11 @@ fn report_failure(index: usize, mpidr: u64, err: StartError) {
     }
 }
 
-/// A secondary CPU's first Rust code, on its own stack, MMU on, at the link address.
-#[unsafe(no_mangle)]
-extern "C" fn secondary_main(block_va: u64) -> ! {
-    cpu::drop_identity_map();
-    let block = percpu::all().find(|&b| b as *const PerCpu as u64 == block_va);
-    let block = block.expect("invariant: the boot CPU installed this block before CPU_ON");
-    cpu::set_percpu(block);
-    irq::init_this_cpu(block);
-    let board = crate::boot::board();
-    block.ktext_local.store(crate::ktext::check_local(board, block), Ordering::Release);
-    selftest(board, block);
-    crate::l4::cpu_init();
+/// Called by a secondary CPU (`boot`'s `secondary_main`) once it runs on its own
+/// stack with its interrupt controller ready: it may be sent interrupts from now on.
+pub fn came_online(block: &PerCpu) {
     block.online.store(true, Ordering::Release);
     ONLINE.fetch_add(1, Ordering::AcqRel);
-    crate::l4::idle_loop(block)
 }
 
 /// The NUMA self-test one CPU runs on itself: where its memory really is.
@@ -188,9 +178,8 @@ extern "C" fn secondary_main(block_va: u64) -> ! {
 ///    (the node itself, or the nearest with memory), and lies in that node's memory.
 /// 2. The CPU's stack, as the MMU translates it, lies in that node's memory.
 /// 3. So does its per-CPU block.
-pub fn selftest(board: &Board, block: &PerCpu) {
+pub fn selftest(board: &Board, frames: &Frames, block: &PerCpu) {
     let want = memory_node_for(board, block.node);
-    let frames = &crate::boot::FRAMES;
     match frames.alloc_near(block.node, 1) {
         Ok((pa, node)) => {
             block.check(Some(node) == want && node_of_pa(board, pa) == want);

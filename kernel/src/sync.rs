@@ -16,6 +16,14 @@
 //!   turn at a `yield`, so the holder runs at once and the numbers measure the kernel.
 //!
 //! The same type, with `core::hint::spin_loop`, serves the host tests.
+//!
+//! What must hold: this module depends on no other kernel module (everything, the
+//! hardware leaf `arch` included, takes locks). Its one instruction, the hint, is its
+//! own child module, kept with the other instructions in `arch/aarch64/relax.rs`.
+
+#[cfg(all(target_arch = "aarch64", target_os = "none"))]
+#[path = "arch/aarch64/relax.rs"]
+mod hint;
 
 /// How a CPU waits for a kernel lock: see the module docs.
 pub struct Relax;
@@ -23,11 +31,18 @@ pub struct Relax;
 impl spin::RelaxStrategy for Relax {
     #[inline(always)]
     fn relax() {
-        #[cfg(all(target_arch = "aarch64", target_os = "none"))]
-        crate::arch::cpu::relax();
-        #[cfg(not(all(target_arch = "aarch64", target_os = "none")))]
-        core::hint::spin_loop();
+        relax();
     }
+}
+
+/// A spin-wait's pause (the `yield` hint on the target): for every loop that waits
+/// for another CPU.
+#[inline(always)]
+pub fn relax() {
+    #[cfg(all(target_arch = "aarch64", target_os = "none"))]
+    hint::relax();
+    #[cfg(not(all(target_arch = "aarch64", target_os = "none")))]
+    core::hint::spin_loop();
 }
 
 /// A spin lock that waits with [`Relax`].

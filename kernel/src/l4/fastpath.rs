@@ -81,8 +81,7 @@
 //!
 //! [`SVC0_ESR`]: crate::ipc_fast::SVC0_ESR
 
-use super::{KERNEL, Kernel, ipc, mapdb};
-use crate::arch::{tables, user};
+use super::{Kernel, Machine, UserTables, ipc, mapdb};
 use crate::ipc_fast::{Shape, classify};
 use crate::mdb::SpaceId;
 use crate::mm::table::{self, TableMemory};
@@ -95,30 +94,27 @@ use abi::message::TypedItem;
 // may send those ids to the general path without a lookup).
 const _: () = assert!(MAX_THREADS as u64 <= abi::thread::INTERRUPT_NUMBER_BASE);
 
-/// The fast path's entry: called by the entry assembly (`trap_user`) for an `svc #0`
-/// from AArch64 EL0 (ESR = [`crate::ipc_fast::SVC0_ESR`]) with the caller's registers
-/// saved in its TCB. True: done, `user_restore` runs the thread now current. False:
-/// nothing changed, the general path (`user_trap`) handles the call.
+/// The fast path's entry: called (through `crate::entry`, with the kernel locked) by
+/// the entry assembly (`trap_user`) for an `svc #0` from AArch64 EL0 (ESR =
+/// [`crate::ipc_fast::SVC0_ESR`]) with the caller's registers saved in its TCB. True:
+/// done, `user_restore` runs the thread now current. False: nothing changed, the
+/// general path ([`Kernel::trap`]) handles the call.
 #[inline(always)]
-pub fn svc() -> bool {
-    let Some(me) = crate::arch::cpu::this_percpu() else { return false };
-    let mut k = KERNEL.lock();
-    match try_ipc(&mut k, me) {
+pub fn svc<M: Machine>(k: &mut Kernel<M>, me: &PerCpu) -> bool {
+    match try_ipc(k, me) {
         Taken::Done => true,
         Taken::No => false,
         // Out of line: nothing is live across the call (the lock is a static).
-        Taken::MapReply { cur, words } => try_map_reply(&mut k, me, cur, words),
+        Taken::MapReply { cur, words } => try_map_reply(k, me, cur, words),
     }
 }
 
-/// The fault fast path's entry: called by `trap_user` for a data or instruction
-/// abort from AArch64 EL0 (EC 0x24 / 0x20), registers saved. As [`svc`]: true when
-/// done, false (nothing changed) for the general path.
+/// The fault fast path's entry: called for a data or instruction abort from AArch64
+/// EL0 (EC 0x24 / 0x20), registers saved. As [`svc`]: true when done, false (nothing
+/// changed) for the general path.
 #[inline(always)]
-pub fn abort() -> bool {
-    let Some(me) = crate::arch::cpu::this_percpu() else { return false };
-    let mut k = KERNEL.lock();
-    try_fault(&mut k, me)
+pub fn abort<M: Machine>(k: &mut Kernel<M>, me: &PerCpu) -> bool {
+    try_fault(k, me)
 }
 
 /// What [`try_ipc`] did.
@@ -140,7 +136,8 @@ enum Taken {
 /// that would need the caller's registers spilled. (The general path's `dispatch` and
 /// `fp_switch` do the same steps as the tail below, spread over calls.)
 #[inline(always)]
-fn try_ipc(k: &mut Kernel, me: &PerCpu) -> Taken {
+fn try_ipc<M: Machine>(k: &mut Kernel<M>, me: &PerCpu) -> Taken {
+    let m = k.machine;
     let mut sched = me.sched.lock();
     let cur = sched.current;
     let Some(c) = k.tcb(cur) else { return Taken::No };
@@ -153,7 +150,7 @@ fn try_ipc(k: &mut Kernel, me: &PerCpu) -> Taken {
     if shape == Shape::ReplyMap {
         return Taken::MapReply { cur, words };
     }
-    if shape == Shape::ReplyWait && (c.send_queue != 0 || !c.notes.is_empty() || crate::irq::any_pending()) {
+    if shape == Shape::ReplyWait && (c.send_queue != 0 || !c.notes.is_empty() || m.any_interrupt_pending()) {
         return Taken::No;
     }
     let to = regs[0];
@@ -161,7 +158,7 @@ fn try_ipc(k: &mut Kernel, me: &PerCpu) -> Taken {
     // interrupts), waiting in a receive that accepts the caller, on this CPU, and
     // above every ready thread here.
     let (dest, version) = ((to >> 16) as u32, to as u16);
-    let Some((c, d)) = k.two(cur, dest) else { return Taken::No };
+    let Some((c, d, earliest)) = k.two_and_deadlines(cur, dest) else { return Taken::No };
     let waits = matches!(d.state, ThreadState::RecvBlocked { from } if from.is_none_or(|f| f == cur));
     if !waits || !runs_next(d, version, me, &sched) {
         return Taken::No;
@@ -169,9 +166,9 @@ fn try_ipc(k: &mut Kernel, me: &PerCpu) -> Taken {
     copy_message(c, d, words);
     // The caller's receive phase: it waits (with a deadline if its timeout is finite).
     c.state = ThreadState::RecvBlocked { from: (shape == Shape::Call).then_some(dest) };
-    c.deadline = receive_deadline(c.context.x[2]);
-    ipc::note_deadline(c.deadline);
-    run_next(d, me, &mut sched, dest);
+    c.deadline = receive_deadline(m, c.context.x[2]);
+    super::note_deadline(earliest, c.deadline);
+    run_next(m, d, me, &mut sched, dest);
     k.fp_handover(&mut sched, dest);
     sched.fast.ipc += 1;
     Taken::Done
@@ -191,11 +188,12 @@ fn try_ipc(k: &mut Kernel, me: &PerCpu) -> Taken {
 /// `cur` is the thread running on `me` (the kernel lock, held since [`try_ipc`] found
 /// it, keeps it so), its registers classified as a [`Shape::ReplyMap`] of `words`.
 #[inline(never)]
-fn try_map_reply(k: &mut Kernel, me: &PerCpu, cur: u32, words: usize) -> bool {
+fn try_map_reply<M: Machine>(k: &mut Kernel<M>, me: &PerCpu, cur: u32, words: usize) -> bool {
+    let m = k.machine;
     let mut sched = me.sched.lock();
     let Some(c) = k.tcb(cur) else { return false };
     let regs: &[u64; 9] = c.context.x.first_chunk().expect("31 registers");
-    if c.send_queue != 0 || !c.notes.is_empty() || crate::irq::any_pending() {
+    if c.send_queue != 0 || !c.notes.is_empty() || m.any_interrupt_pending() {
         return false;
     }
     let (to, item, src) = (regs[0], [regs[3 + words - 2], regs[3 + words - 1]], c.space);
@@ -210,7 +208,7 @@ fn try_map_reply(k: &mut Kernel, me: &PerCpu, cur: u32, words: usize) -> bool {
         ThreadState::FaultBlocked { handler, delivered: true, kind: FaultKind::Page } if handler == cur
     );
     let window = match (receives, faulted) {
-        (true, _) => ipc::receive_window(d),
+        (true, _) => ipc::receive_window::<M>(d),
         (_, true) => Fpage::whole_space(Rights::RWX),
         _ => return false,
     };
@@ -223,14 +221,14 @@ fn try_map_reply(k: &mut Kernel, me: &PerCpu, cur: u32, words: usize) -> bool {
         return false;
     }
     // Mapped: from here on the IPC completes as the general path would complete it.
-    let (c, d) = k.two(cur, dest).expect("invariant: both looked up above");
+    let (c, d, earliest) = k.two_and_deadlines(cur, dest).expect("invariant: both looked up above");
     if receives {
         copy_message(c, d, words);
     }
     c.state = ThreadState::RecvBlocked { from: None };
-    c.deadline = receive_deadline(c.context.x[2]);
-    ipc::note_deadline(c.deadline);
-    run_next(d, me, &mut sched, dest);
+    c.deadline = receive_deadline(m, c.context.x[2]);
+    super::note_deadline(earliest, c.deadline);
+    run_next(m, d, me, &mut sched, dest);
     k.fp_handover(&mut sched, dest);
     sched.fast.map_replies += 1;
     true
@@ -241,11 +239,12 @@ fn try_map_reply(k: &mut Kernel, me: &PerCpu, cur: u32, words: usize) -> bool {
 /// MDB with some of the rights asked, `dst`'s quota and node cover the worst case (as
 /// `ipc::afford`'s one-page check), `dst` has the last-level table, and nothing is
 /// mapped at the target. False, having changed nothing, otherwise.
-fn map_page(k: &mut Kernel, src: u16, dst: u16, item: TypedItem, window: Fpage) -> bool {
+fn map_page<M: Machine>(k: &mut Kernel<M>, src: u16, dst: u16, item: TypedItem, window: Fpage) -> bool {
     let fpage = item.fpage();
     let to_va = ipc::target_of(item, window);
+    let frames = k.frames();
     let Some(space) = k.space(dst) else { return false };
-    if !ipc::one_page_affordable(space) {
+    if !ipc::one_page_affordable(frames, space) {
         return false;
     }
     let root = space.root;
@@ -254,15 +253,16 @@ fn map_page(k: &mut Kernel, src: u16, dst: u16, item: TypedItem, window: Fpage) 
         let e = k.mdb.entry(entry);
         (e.rights(), e.pa())
     };
-    let give = crate::mdb::Rights::from_bits(rights.bits() & mapdb::mdb_rights(fpage.rights()).bits()).unwrap_or_default();
+    let give = crate::mdb::Rights::from_bits(rights.bits() & mapdb::mdb_rights(fpage.rights()).bits())
+        .unwrap_or_default();
     if give.is_empty() {
         return false;
     }
-    let mut mem = tables::DirectTables { alloc: || None };
+    let mut mem = UserTables::<M, _>::existing();
     let Some(leaf) = table::leaf_table(&mut mem, root, to_va) else { return false };
     let slot = table::index(to_va, 3);
     let target = SpaceId::new(u32::from(dst));
-    if mem.entries(leaf)[slot] != 0 || mapdb::entry_in(leaf, to_va).is_some() {
+    if mem.entries(leaf)[slot] != 0 || mapdb::entry_in::<M>(leaf, to_va).is_some() {
         return false;
     }
     if k.mdb.map_vacant(entry, target, to_va, give).is_err() {
@@ -270,10 +270,10 @@ fn map_page(k: &mut Kernel, src: u16, dst: u16, item: TypedItem, window: Fpage) 
     }
     let attrs = mapdb::attrs_of(give);
     if attrs.user_exec {
-        user::sync_icache(pa);
+        k.machine.sync_icache(pa);
     }
     mem.entries(leaf)[slot] = table::leaf_desc(pa, attrs, 3);
-    crate::arch::cpu::tables_changed();
+    k.machine.tables_changed();
     true
 }
 
@@ -282,7 +282,8 @@ fn map_page(k: &mut Kernel, src: u16, dst: u16, item: TypedItem, window: Fpage) 
 /// the fault message (label with the access kind, address, IP) in the pager's
 /// registers, the faulting thread blocked until the reply.
 #[inline(always)]
-fn try_fault(k: &mut Kernel, me: &PerCpu) -> bool {
+fn try_fault<M: Machine>(k: &mut Kernel<M>, me: &PerCpu) -> bool {
+    let m = k.machine;
     let mut sched = me.sched.lock();
     let cur = sched.current;
     let Some(c) = k.tcb(cur) else { return false };
@@ -303,7 +304,7 @@ fn try_fault(k: &mut Kernel, me: &PerCpu) -> bool {
     into[0] = abi::error::status(Ok(()));
     into[1] = c.id();
     c.state = ThreadState::FaultBlocked { handler: pager, delivered: true, kind: FaultKind::Page };
-    run_next(p, me, &mut sched, pager);
+    run_next(m, p, me, &mut sched, pager);
     k.fp_handover(&mut sched, pager);
     sched.fast.faults += 1;
     true
@@ -312,10 +313,10 @@ fn try_fault(k: &mut Kernel, me: &PerCpu) -> bool {
 /// The deadline of the receive phase whose timeouts are `x2` (0: never; `classify`
 /// let no zero timeout through).
 #[inline(always)]
-fn receive_deadline(x2: u64) -> u64 {
+fn receive_deadline<M: Machine>(m: M, x2: u64) -> u64 {
     match x2 as u32 {
         abi::timeout::NEVER => 0,
-        _ => ipc::deadline_of(abi::timeout::Timeouts::unpack(x2).receive),
+        _ => ipc::deadline_of(m, abi::timeout::Timeouts::unpack(x2).receive),
     }
 }
 
@@ -354,7 +355,7 @@ fn runs_next(d: &Tcb, version: u16, me: &PerCpu, sched: &CpuSched) -> bool {
 /// the running thread of `me`, as `Kernel::dispatch` does (with the scheduler lock the
 /// caller holds), its IPC deadline cleared.
 #[inline(always)]
-fn run_next(d: &mut Tcb, me: &PerCpu, sched: &mut CpuSched, next: u32) {
+fn run_next<M: Machine>(m: M, d: &mut Tcb, me: &PerCpu, sched: &mut CpuSched, next: u32) {
     d.deadline = 0;
-    super::make_running(d, me, sched, next);
+    super::make_running(m, d, me, sched, next);
 }

@@ -32,7 +32,8 @@ pub fn fill(
         }
     }
     for m in board.memory.iter() {
-        let desc = MemoryDescriptor::new(m.range.base, m.range.size, m.node.raw() as u16, MemoryKind::Conventional);
+        let desc =
+            MemoryDescriptor::new(m.range.base, m.range.size, m.node.raw() as u16, MemoryKind::Conventional);
         let _ = kip.add_memory(desc);
     }
     for r in board.reserved.iter() {
@@ -54,7 +55,9 @@ pub fn fill(
                 (ConsoleKind::Pl011, (2, 4))
             }
             platform::UartKind::Bcm2835Aux => (ConsoleKind::Bcm2835Aux, (2, 4)),
-            platform::UartKind::Ns16550 { reg_shift, io_width } => (ConsoleKind::Ns16550, (reg_shift, io_width)),
+            platform::UartKind::Ns16550 { reg_shift, io_width } => {
+                (ConsoleKind::Ns16550, (reg_shift, io_width))
+            }
             platform::UartKind::Other(_) => (ConsoleKind::None, (0, 0)),
         };
         kip.console_base = uart.base;

@@ -15,17 +15,16 @@
 //! - **`frame -> root entry`** is one 8-byte slot per frame of RAM, in an array per
 //!   memory range, allocated at boot on that range's own node (0.2 % of memory).
 
-use crate::arch::{phys, tables};
-use crate::boot::FRAMES;
+use super::{Machine, UserTables};
 use crate::mdb::{Entry, EntryId, MdbError, MdbStore, SpaceId};
+use crate::mm::frames::Frames;
 use crate::mm::table::{self, PAGE_SIZE, index};
 use crate::slab::{Fallback, Quota, SlabCache};
 use crate::space::MAX_SPACES;
+use core::marker::PhantomData;
 use core::ptr::NonNull;
 use platform::{Board, FixedVec, MAX_MEMORY_RANGES, NodeId};
 
-/// The slab cache of MDB entries (one set of slabs per node).
-pub static ENTRIES: SlabCache = SlabCache::for_type::<Entry>(&FRAMES);
 /// Entries are not charged to a quota: each sits in a slot of a last-level table its
 /// space paid for (the table and its shadow page are charged), so a space holds at
 /// most 512 entries per such table, about 3.5 times the tables' own memory. The
@@ -57,33 +56,55 @@ struct RootArray {
     slots: u64,
 }
 
-/// The kernel's MDB store.
-pub struct KernelStore {
+/// The kernel's MDB store, reaching memory through machine `M`'s window.
+pub struct KernelStore<M> {
     /// Per space (indexed like the space table).
     pub spaces: [SpaceSlot; MAX_SPACES],
     roots: FixedVec<RootArray, MAX_MEMORY_RANGES>,
+    /// The slab cache of MDB entries (one set of slabs per node), handed over by
+    /// [`KernelStore::init`] (the kernel's is built beside the frame allocator, in
+    /// `boot`).
+    entries: Option<&'static SlabCache<'static>>,
+    machine: PhantomData<M>,
 }
 
-impl KernelStore {
-    /// An empty store (no root arrays until [`KernelStore::init`]).
-    pub const fn new() -> KernelStore {
-        const EMPTY: SpaceSlot = SpaceSlot { root: 0, home: NodeId::ZERO, on_home: 0, total: 0, fallbacks: 0 };
+impl<M: Machine> KernelStore<M> {
+    /// An empty store (no root arrays and no entries until [`KernelStore::init`]).
+    pub const fn new() -> KernelStore<M> {
+        const EMPTY: SpaceSlot =
+            SpaceSlot { root: 0, home: NodeId::ZERO, on_home: 0, total: 0, fallbacks: 0 };
         const NONE: RootArray = RootArray { base: 0, frames: 0, slots: 0 };
-        KernelStore { spaces: [EMPTY; MAX_SPACES], roots: FixedVec::filled(NONE) }
+        KernelStore {
+            spaces: [EMPTY; MAX_SPACES],
+            roots: FixedVec::filled(NONE),
+            entries: None,
+            machine: PhantomData,
+        }
     }
 
-    /// Allocates the frame-root arrays, each on its memory range's node.
-    pub fn init(&mut self, board: &Board) -> Result<(), abi::Error> {
+    /// Takes the slab cache the entries come from, and allocates the frame-root
+    /// arrays from `frames`, each on its memory range's node.
+    pub fn init(
+        &mut self,
+        frames: &Frames,
+        entries: &'static SlabCache<'static>,
+        board: &Board,
+    ) -> Result<(), abi::Error> {
+        assert!(
+            entries.object_bytes() >= core::mem::size_of::<Entry>() as u64,
+            "invariant: the cache was made for MDB entries"
+        );
+        self.entries = Some(entries);
         for m in board.memory.iter() {
-            let frames = m.range.size / PAGE_SIZE;
-            let bytes = frames * 8;
+            let frames_in_range = m.range.size / PAGE_SIZE;
+            let bytes = frames_in_range * 8;
             let table_frames = bytes.div_ceil(PAGE_SIZE) as usize;
-            let (pa, _) = FRAMES.alloc_near(m.node, table_frames).map_err(|_| abi::Error::OutOfMemory)?;
+            let (pa, _) = frames.alloc_near(m.node, table_frames).map_err(|_| abi::Error::OutOfMemory)?;
             for f in 0..table_frames as u64 {
                 // SAFETY: the block was just allocated for this array, referenced by nothing.
-                unsafe { tables::zero_frame(pa + f * PAGE_SIZE) };
+                unsafe { M::MEMORY.zero_frame(pa + f * PAGE_SIZE) };
             }
-            let array = RootArray { base: m.range.base, frames, slots: pa };
+            let array = RootArray { base: m.range.base, frames: frames_in_range, slots: pa };
             self.roots.push(array).map_err(|_| abi::Error::OutOfMemory)?;
         }
         Ok(())
@@ -110,9 +131,19 @@ impl KernelStore {
         if root == 0 {
             return None;
         }
-        let mut mem = tables::DirectTables { alloc: || None };
-        let leaf = table::leaf_table(&mut mem, root, va)?;
+        let leaf = table::leaf_table(&mut UserTables::<M, _>::existing(), root, va)?;
         Some(shadow_slot_in(leaf, va))
+    }
+
+    /// Returns the entry cache's empty slabs to the frame allocator.
+    pub fn shrink_entries(&self) {
+        if let Some(entries) = self.entries {
+            entries.shrink();
+        }
+    }
+
+    fn slab(&self) -> &'static SlabCache<'static> {
+        self.entries.expect("invariant: KernelStore::init ran before the first mapping")
     }
 }
 
@@ -124,27 +155,27 @@ fn shadow_slot_in(leaf: u64, va: u64) -> u64 {
 
 /// The MDB entry of the page at `va`, given the last-level table `leaf` that holds
 /// its entry (a caller that has walked the tables already: the IPC fast path).
-pub fn entry_in(leaf: u64, va: u64) -> Option<EntryId> {
+pub fn entry_in<M: Machine>(leaf: u64, va: u64) -> Option<EntryId> {
     // SAFETY: as in `KernelStore::lookup`: `leaf` is a space's last-level table, so
     // its shadow page follows it.
-    EntryId::new(unsafe { phys::read_u64(shadow_slot_in(leaf, va)) })
+    EntryId::new(unsafe { M::MEMORY.read_u64(shadow_slot_in(leaf, va)) })
 }
 
-impl Default for KernelStore {
+impl<M: Machine> Default for KernelStore<M> {
     fn default() -> Self {
         Self::new()
     }
 }
 
-fn entry_ptr(id: EntryId) -> NonNull<Entry> {
-    NonNull::new(crate::mm::layout::direct_map(id.raw()) as *mut Entry).expect("invariant: direct map is not 0")
+fn entry_ptr<M: Machine>(id: EntryId) -> NonNull<Entry> {
+    NonNull::new(M::MEMORY.va(id.raw()) as *mut Entry).expect("invariant: no entry sits at address 0")
 }
 
-impl MdbStore for KernelStore {
+impl<M: Machine> MdbStore for KernelStore<M> {
     fn alloc(&mut self, mut entry: Entry) -> Result<EntryId, MdbError> {
         let space = entry.space().raw() as usize;
         let home = self.spaces.get(space).map(|s| s.home).ok_or(MdbError::NoMemory)?;
-        let slot = ENTRIES.alloc(home, Fallback::Nearest, &NO_QUOTA).map_err(|_| MdbError::NoMemory)?;
+        let slot = self.slab().alloc(home, Fallback::Nearest, &NO_QUOTA).map_err(|_| MdbError::NoMemory)?;
         entry.set_node(slot.node);
         // SAFETY: the slab handed out this object for us alone: `slot.ptr` is writable,
         // aligned and sized for an `Entry` (the cache was made for that type).
@@ -172,31 +203,31 @@ impl MdbStore for KernelStore {
         }
         // SAFETY: `id` is a live entry the slab gave `alloc` (the MDB frees each once),
         // reached at its direct-map address; nothing uses it after this.
-        let _ = unsafe { ENTRIES.free(entry_ptr(id).cast(), &NO_QUOTA) };
+        let _ = unsafe { self.slab().free(entry_ptr::<M>(id).cast(), &NO_QUOTA) };
     }
 
     fn get(&self, id: EntryId) -> &Entry {
         // SAFETY: the MDB only passes ids of live entries, which `alloc` initialised in
         // slab memory that stays put until `free`; `&self` ties the borrow to the store.
-        unsafe { entry_ptr(id).as_ref() }
+        unsafe { entry_ptr::<M>(id).as_ref() }
     }
 
     fn get_mut(&mut self, id: EntryId) -> &mut Entry {
         // SAFETY: as in `get`; `&mut self` makes this the only reference.
-        unsafe { entry_ptr(id).as_mut() }
+        unsafe { entry_ptr::<M>(id).as_mut() }
     }
 
     fn lookup(&self, space: SpaceId, va: u64) -> Option<EntryId> {
         let slot = self.shadow_slot(space, va)?;
         // SAFETY: shadow pages are kernel frames beside the space's tables, reached
         // only through this store (no Rust reference points into them).
-        EntryId::new(unsafe { phys::read_u64(slot) })
+        EntryId::new(unsafe { M::MEMORY.read_u64(slot) })
     }
 
     fn set_lookup(&mut self, space: SpaceId, va: u64, id: Option<EntryId>) {
         if let Some(slot) = self.shadow_slot(space, va) {
             // SAFETY: as in `lookup`.
-            unsafe { phys::write_u64(slot, id.map_or(0, EntryId::raw)) };
+            unsafe { M::MEMORY.write_u64(slot, id.map_or(0, EntryId::raw)) };
         }
     }
 
@@ -205,7 +236,7 @@ impl MdbStore for KernelStore {
         if root == 0 {
             return None;
         }
-        let mut mem = tables::DirectTables { alloc: || None };
+        let mut mem = UserTables::<M, _>::existing();
         let mut va = from & !(PAGE_SIZE - 1);
         // Only where last-level tables exist: a missing subtree is skipped whole (a
         // step of 2 MiB over the empty user half would be 2^27 walks, seconds with the
@@ -215,7 +246,7 @@ impl MdbStore for KernelStore {
             for i in index(at, 3)..512 {
                 let slot = leaf + PAGE_SIZE + i as u64 * 8;
                 // SAFETY: as in `lookup`.
-                if let Some(id) = EntryId::new(unsafe { phys::read_u64(slot) }) {
+                if let Some(id) = EntryId::new(unsafe { M::MEMORY.read_u64(slot) }) {
                     return Some(((at & !0x1F_FFFF) + i as u64 * PAGE_SIZE, id));
                 }
             }
@@ -227,13 +258,13 @@ impl MdbStore for KernelStore {
     fn root_of(&self, pa: u64) -> Option<EntryId> {
         let slot = self.root_slot(pa)?;
         // SAFETY: root arrays are kernel frames reached only through this store.
-        EntryId::new(unsafe { phys::read_u64(slot) })
+        EntryId::new(unsafe { M::MEMORY.read_u64(slot) })
     }
 
     fn set_root(&mut self, pa: u64, id: Option<EntryId>) {
         if let Some(slot) = self.root_slot(pa) {
             // SAFETY: as in `root_of`.
-            unsafe { phys::write_u64(slot, id.map_or(0, EntryId::raw)) };
+            unsafe { M::MEMORY.write_u64(slot, id.map_or(0, EntryId::raw)) };
         }
     }
 }
@@ -254,6 +285,7 @@ pub fn mdb_rights(r: abi::fpage::Rights) -> crate::mdb::Rights {
 }
 
 /// The user page attributes MDB rights give (user pages are always readable).
+#[inline(always)]
 pub fn attrs_of(r: crate::mdb::Rights) -> crate::mm::table::Attrs {
     super::user_attrs(r.contains(crate::mdb::Rights::WRITE), r.contains(crate::mdb::Rights::EXEC))
 }

@@ -8,22 +8,31 @@
 //! thread's registers. Nothing ever blocks *inside* the kernel: a thread that waits
 //! (for an IPC partner, for its pager) is just a state in its TCB, and its system-call
 //! results are written into its saved registers when the partner arrives. A CPU with
-//! nothing to run waits in [`idle_loop`].
+//! nothing to run idles ([`Kernel::idle`]).
+//!
+//! All of it is logic over a [`Machine`] ([`machine`]): [`Kernel`] is generic over the
+//! hardware it runs on. [`Kernel::trap`] is its one safe entry: given the CPU, the
+//! trap and what the interrupt controller said, it does the work and says what the CPU
+//! runs next ([`Next`]). On the target, `crate::entry` holds the one `Kernel` behind
+//! the kernel lock and calls it from the exception vectors; in host tests, `fake`
+//! provides a machine and the tests drive the same code with system calls, faults and
+//! ticks (`l4::tests`, `l4::ipc::tests`, `l4::syscall::tests`, `l4::fastpath::tests`).
 //!
 //! Three things keep the common IPC cheap without changing that model:
 //! - the entry vectors save a thread's registers **straight into its TCB** (through
 //!   `PerCpu::user_context`) and the exit loads the next thread's from its TCB: no
 //!   frame is copied (`arch::aarch64::trap`);
-//! - FP/SIMD registers are switched **lazily** ([`Kernel::fp_switch`], [`fp_trap`]):
+//! - FP/SIMD registers are switched **lazily** (`Kernel::fp_switch`, `fp_trap`):
 //!   a thread's TCB copy is current whenever it is not running with FP open, and a
 //!   thread that does not touch FP costs no FP work;
 //! - a register-only `Call`/`ReplyWait` to a partner already waiting on this CPU takes
 //!   the **fast path** ([`fastpath`]) before the general code, with the same result.
 //!
-//! In this first version one lock, [`KERNEL`], serialises all kernel work on all CPUs.
-//! It keeps the code simple while the semantics are built; the run queues already sit
-//! per CPU in each CPU's node-local block, and splitting the lock (per-CPU scheduling,
-//! per-space locks) is the next step once the IPC paths are measured.
+//! In this first version one lock (`crate::entry`'s `KERNEL`) serialises all kernel
+//! work on all CPUs. It keeps the code simple while the semantics are built; the run
+//! queues already sit per CPU in each CPU's node-local block, and splitting the lock
+//! (per-CPU scheduling, per-space locks) is the next step once the IPC paths are
+//! measured.
 //!
 //! Every object the kernel makes for a space comes from the space's home node and is
 //! charged to the space ([`Kernel::alloc_for`]); see `space.rs`.
@@ -34,37 +43,47 @@
 //!   are on their CPU's run queue, and nothing else is.
 //! - A thread's saved context is only changed by the kernel while the thread is not
 //!   running (or by the CPU running it, on the way out).
+//! - The frame allocator and the board are the ones [`Kernel::init`] was handed; no
+//!   system call runs before it.
 
 pub mod fastpath;
 pub mod ipc;
 pub mod kip;
+pub mod machine;
 pub mod mapdb;
 pub mod syscall;
 pub mod task;
 
-use crate::arch::{cpu, phys, tables, user};
-use crate::boot::FRAMES;
-use crate::exception::{self, Kind, Source, Trap, TrapFrame};
+#[cfg(test)]
+pub mod fake;
+#[cfg(test)]
+mod tests;
+
+pub use machine::Machine;
+
+use crate::exception::{self, Kind, Source, Trap};
+use crate::halt::Halt;
 use crate::mdb::{EntryId, Mdb, MdbError, Revoked, SpaceId};
-use crate::mm::asid::Asids;
-use crate::mm::table::{self, Attrs, MemType, PAGE_SIZE};
-use crate::percpu::{self, CpuSched, PerCpu};
+use crate::mm::asid::{Asids, ttbr0};
+use crate::mm::frames::Frames;
+use crate::mm::table::{self, Attrs, ENTRIES, MemType, PAGE_SIZE, TableMemory};
+use crate::percpu::{CpuSched, PerCpu};
 use crate::sched::Links;
+use crate::slab::SlabCache;
 use crate::space::{Kmem, MAX_SPACES, Space};
 use crate::thread::{FaultKind, MAX_THREADS, Tcb, ThreadState, split_id};
-use crate::{irq, kprintln};
 use abi::Error;
+use core::marker::PhantomData;
 use core::ptr::NonNull;
-use core::sync::atomic::{AtomicUsize, Ordering};
-use platform::NodeId;
-use crate::sync::Mutex;
+use core::sync::atomic::Ordering;
+use platform::{Board, NodeId};
 
 /// A TCB living in a frame of its space's home node.
 #[derive(Clone, Copy)]
 struct TcbPtr(NonNull<Tcb>);
 
-// SAFETY: a TCB is only ever reached through the thread table inside `KERNEL`, whose
-// lock serialises every access, from whichever CPU holds it.
+// SAFETY: a TCB is only ever reached through the thread table inside the kernel,
+// whose lock serialises every access, from whichever CPU holds it.
 unsafe impl Send for TcbPtr {}
 
 /// What a map could cost, checked before anything is mapped ([`Kernel::map_cost`]).
@@ -73,7 +92,7 @@ pub struct MapCost {
     /// Translation tables to create (each two frames, table and MDB shadow page,
     /// charged to the receiving space's quota).
     pub tables: table::TableCount,
-    /// Bytes of MDB entries (slab memory; not charged: see `mapdb::ENTRIES`).
+    /// Bytes of MDB entries (slab memory; not charged: see `mapdb::KernelStore`).
     pub entries: u64,
 }
 
@@ -92,12 +111,79 @@ pub enum Frame {
     Lent,
     /// From a node's pool, owned by the space: when its root mapping goes (a free, an
     /// unmap of it, the space's deletion) the frame returns to the pool
-    /// ([`crate::mdb::Revoked::freed`], in [`revoke`]).
+    /// ([`crate::mdb::Revoked::freed`], in `revoke`).
     Owned,
 }
 
+/// What the interrupts taken with a trap mean for the scheduler (the interrupt
+/// controller's driver works it out; the kernel acts on it).
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct Events {
+    /// This CPU's timer ticked.
+    pub ticked: bool,
+    /// A device interrupt for a user-level handler is pending.
+    pub interrupts: bool,
+}
+
+/// What a CPU does once [`Kernel::trap`] has handled a trap.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Next {
+    /// Return to user mode, in the thread whose registers `PerCpu::user_context`
+    /// names (and whose space and FP state are loaded).
+    User,
+    /// Nothing to run: the CPU idles until an interrupt ([`Kernel::idle`]).
+    Idle,
+    /// The machine stops with this status: the root task died, or powered off. What
+    /// happened is printed already; the caller ends the run, still holding the lock.
+    Stop(Halt),
+}
+
+/// Translation tables of user spaces, reached through the machine's memory window;
+/// new tables come from `alloc`, which the caller makes charge the right space and
+/// node.
+pub struct UserTables<M, F> {
+    /// Gives a zeroed frame for a new table.
+    pub alloc: F,
+    machine: PhantomData<M>,
+}
+
+impl<M: Machine> UserTables<M, fn() -> Option<u64>> {
+    /// Tables that are only walked or changed in place: nothing is allocated.
+    #[inline(always)]
+    pub fn existing() -> Self {
+        UserTables { alloc: || None, machine: PhantomData }
+    }
+}
+
+impl<M: Machine, F: FnMut() -> Option<u64>> UserTables<M, F> {
+    /// Tables whose new tables come from `alloc`.
+    pub fn new(alloc: F) -> Self {
+        UserTables { alloc, machine: PhantomData }
+    }
+}
+
+impl<M: Machine, F: FnMut() -> Option<u64>> TableMemory for UserTables<M, F> {
+    #[inline(always)]
+    fn entries(&mut self, pa: u64) -> &mut [u64; ENTRIES] {
+        // SAFETY: user-space tables are frames from the node pools (reached through
+        // the machine's window), owned by their space and only ever reached under the
+        // kernel lock, through the one `UserTables` in use (the `&mut self` borrow),
+        // so no other reference to the table exists.
+        unsafe { M::MEMORY.table(pa) }
+    }
+
+    fn alloc_table(&mut self) -> Option<u64> {
+        (self.alloc)()
+    }
+}
+
 /// All kernel objects, behind the kernel lock.
-pub struct Kernel {
+pub struct Kernel<M: Machine> {
+    machine: M,
+    /// The frame allocator, handed over by [`Kernel::init`].
+    frames: Option<&'static Frames>,
+    /// The board, handed over by [`Kernel::init`].
+    board: Option<&'static Board<'static>>,
     threads: [Option<TcbPtr>; MAX_THREADS],
     versions: [u16; MAX_THREADS],
     spaces: [Option<Space>; MAX_SPACES],
@@ -109,28 +195,28 @@ pub struct Kernel {
     kip: u64,
     /// The mapping database: every user mapping of a frame, rooted where the kernel
     /// handed the frame out.
-    pub mdb: Mdb<mapdb::KernelStore>,
+    pub mdb: Mdb<mapdb::KernelStore<M>>,
+    /// No thread's IPC deadline is earlier than this: a lower bound, lowered by
+    /// [`Kernel::note_deadline`] whenever a deadline is set and recomputed by
+    /// `ipc::expire_timeouts` when it passes (a deadline that goes away early leaves it
+    /// low: one scan too many, never a timeout missed).
+    earliest_deadline: u64,
+    /// The CPU that watches IPC timeouts: the boot CPU, which is surely online.
+    timekeeper: usize,
+    /// A stop the last operation asked for ([`Next::Stop`]).
+    stop: Option<Halt>,
 }
-
-/// The CPU that watches IPC timeouts: the boot CPU, which is surely online.
-static TIMEKEEPER: AtomicUsize = AtomicUsize::new(0);
-
-/// The kernel lock and everything it protects.
-///
-/// A plain spin lock, knowingly unfair: a CPU making system calls in a tight loop can
-/// win it again and again (user code busy-waits on the counter it reads directly, not
-/// through system calls, to avoid that). A ticket lock was tried and measured worse
-/// here: with more vCPUs than host cores, a waiter the host has descheduled holds up
-/// every CPU behind it (stalls of 100 ms and more in `pagers/l4test`). The cure for
-/// both is the per-CPU locking this single lock is a placeholder for.
-pub static KERNEL: Mutex<Kernel> = Mutex::new(Kernel::new());
 
 /// Bytes charged for one frame.
 const FRAME: u64 = PAGE_SIZE;
 
-impl Kernel {
-    const fn new() -> Kernel {
+impl<M: Machine> Kernel<M> {
+    /// An empty kernel on `machine`; [`Kernel::init`] hands it its memory and board.
+    pub const fn new(machine: M) -> Kernel<M> {
         Kernel {
+            machine,
+            frames: None,
+            board: None,
             threads: [None; MAX_THREADS],
             versions: [0; MAX_THREADS],
             spaces: [const { None }; MAX_SPACES],
@@ -139,10 +225,61 @@ impl Kernel {
             empty_root: 0,
             kip: 0,
             mdb: Mdb::new(mapdb::KernelStore::new()),
+            earliest_deadline: u64::MAX,
+            timekeeper: 0,
+            stop: None,
         }
     }
 
+    /// Prepares the kernel objects: takes the frame allocator, the slab cache of MDB
+    /// entries (built on it) and the board, builds the empty root table, the kernel
+    /// interface page (`initrd` and `dtb`: where the root task will find them) and
+    /// the MDB's frame-root arrays. The calling CPU becomes the one that watches IPC
+    /// timeouts.
+    pub fn init(
+        &mut self,
+        frames: &'static Frames,
+        entries: &'static SlabCache<'static>,
+        board: &'static Board<'static>,
+        initrd: Option<(u64, u64)>,
+        dtb: Option<(u64, u64)>,
+    ) -> Result<(), Error> {
+        assert!(frames.window() == M::MEMORY, "invariant: the kernel reaches memory as its allocator does");
+        self.frames = Some(frames);
+        self.board = Some(board);
+        let boot_node = board.cpus.first().map_or(NodeId::ZERO, |c| c.node);
+        let (empty, _) = frames.alloc_near(boot_node, 1).map_err(|_| Error::OutOfMemory)?;
+        // SAFETY: just allocated, unshared.
+        unsafe { M::MEMORY.zero_frame(empty) };
+        self.empty_root = empty;
+        self.timekeeper = self.machine.this_cpu();
+        self.kip = task::build_kip::<M>(frames, board, self.machine.counter_frequency(), initrd, dtb)?;
+        self.mdb.store_mut().init(frames, entries, board)?;
+        Ok(())
+    }
+
+    /// The machine the kernel runs on.
+    pub fn machine(&self) -> M {
+        self.machine
+    }
+
+    /// The frame allocator.
+    pub fn frames(&self) -> &'static Frames {
+        self.frames.expect("invariant: Kernel::init ran before any kernel object is made")
+    }
+
+    /// The board.
+    pub fn board(&self) -> &'static Board<'static> {
+        self.board.expect("invariant: Kernel::init ran before any system call")
+    }
+
+    /// TTBR0 while no user space runs (the empty root, ASID 0).
+    pub fn empty_ttbr0(&self) -> u64 {
+        ttbr0(self.empty_root, 0)
+    }
+
     /// Thread `number`, if it exists.
+    #[inline(always)]
     pub fn tcb(&mut self, number: u32) -> Option<&mut Tcb> {
         let ptr = (*self.threads.get(number as usize)?)?;
         // SAFETY: the table holds pointers to live TCBs (frames never freed while
@@ -151,18 +288,28 @@ impl Kernel {
     }
 
     /// Two different threads at once (an IPC's sender and receiver).
+    #[inline(always)]
     pub fn two(&mut self, a: u32, b: u32) -> Option<(&mut Tcb, &mut Tcb)> {
+        self.two_and_deadlines(a, b).map(|(first, second, _)| (first, second))
+    }
+
+    /// [`Kernel::two`], and the kernel's lower bound on IPC deadlines with them: the
+    /// fast paths block one of the two with a deadline (`note_deadline`).
+    #[inline(always)]
+    pub(crate) fn two_and_deadlines(&mut self, a: u32, b: u32) -> Option<(&mut Tcb, &mut Tcb, &mut u64)> {
         if a == b {
             return None;
         }
         let pa = (*self.threads.get(a as usize)?)?;
         let pb = (*self.threads.get(b as usize)?)?;
-        // SAFETY: as in `tcb`; `a != b` and the table never lists one TCB twice, so the
-        // two references are to different objects.
+        // SAFETY: the table holds pointers to live TCBs (frames never freed while
+        // listed), and `&mut self` (the kernel lock) makes these the only references;
+        // `a != b` and the table never lists one TCB twice, so the two references are
+        // to different objects.
         let first = unsafe { &mut *pa.0.as_ptr() };
         // SAFETY: as above, for the other, different TCB.
         let second = unsafe { &mut *pb.0.as_ptr() };
-        Some((first, second))
+        Some((first, second, &mut self.earliest_deadline))
     }
 
     /// The thread a full id names, if it exists with that version.
@@ -176,6 +323,19 @@ impl Kernel {
         self.spaces.get_mut(index as usize)?.as_mut()
     }
 
+    /// Records that a thread now waits with `deadline` (0: none).
+    #[inline(always)]
+    pub fn note_deadline(&mut self, deadline: u64) {
+        note_deadline(&mut self.earliest_deadline, deadline);
+    }
+
+    /// Prints `fatal: WHY` and asks the CPU that made this trap to stop the machine
+    /// with `halt` ([`Next::Stop`]): the root task died, and nothing else can run.
+    fn fatal(&mut self, halt: Halt, why: core::fmt::Arguments) {
+        self.machine.print(format_args!("fatal: {why}\n"));
+        self.stop = Some(halt);
+    }
+
     /// A zeroed frame for `space`, from its home node (else the nearest), charged to it.
     /// A translation table takes two frames: the table and its MDB shadow page
     /// (`mapdb`); the address returned is the table's.
@@ -185,10 +345,10 @@ impl Kernel {
         let s = self.space(space).ok_or(Error::InvalidSpace)?;
         s.can_charge(bytes).map_err(|_| Error::OutOfMemory)?;
         let home = s.home;
-        let (pa, node) = FRAMES.alloc_near(home, frames).map_err(|_| Error::OutOfMemory)?;
+        let (pa, node) = self.frames().alloc_near(home, frames).map_err(|_| Error::OutOfMemory)?;
         for f in 0..frames as u64 {
             // SAFETY: the block was just allocated (RAM outside the image), unshared.
-            unsafe { tables::zero_frame(pa + f * FRAME) };
+            unsafe { M::MEMORY.zero_frame(pa + f * FRAME) };
         }
         let s = self.space(space).ok_or(Error::InvalidSpace)?;
         s.record(kind, node, bytes).map_err(|_| Error::OutOfMemory)?;
@@ -202,15 +362,13 @@ impl Kernel {
         let mut failure = None;
         let result = {
             let this = &mut *self;
-            let mut mem = tables::DirectTables {
-                alloc: || match this.alloc_for(space, Kmem::Table) {
-                    Ok((pa, _)) => Some(pa),
-                    Err(e) => {
-                        failure = Some(e);
-                        None
-                    }
-                },
-            };
+            let mut mem = UserTables::<M, _>::new(|| match this.alloc_for(space, Kmem::Table) {
+                Ok((pa, _)) => Some(pa),
+                Err(e) => {
+                    failure = Some(e);
+                    None
+                }
+            });
             table::prepare(&mut mem, root, va)
         };
         match result {
@@ -222,7 +380,14 @@ impl Kernel {
 
     /// Gives `space` the frame at `pa` as a new MDB root mapped at `va` (memory the
     /// kernel hands to user level: MemoryControl, the root task's image).
-    pub fn map_root(&mut self, space: u16, va: u64, pa: u64, rights: crate::mdb::Rights, frame: Frame) -> Result<(), Error> {
+    pub fn map_root(
+        &mut self,
+        space: u16,
+        va: u64,
+        pa: u64,
+        rights: crate::mdb::Rights,
+        frame: Frame,
+    ) -> Result<(), Error> {
         self.prepare_user(space, va)?;
         let id = self
             .mdb
@@ -247,12 +412,13 @@ impl Kernel {
         grant: bool,
     ) -> Result<(), Error> {
         self.prepare_user(to, to_va)?;
+        let (machine, frames) = (self.machine, self.frames());
         let Kernel { mdb, spaces, .. } = self;
         let target = SpaceId::new(u32::from(to));
         let result = if grant {
-            mdb.grant(entry, target, to_va, rights, |r| revoke(spaces, r))
+            mdb.grant(entry, target, to_va, rights, |r| revoke(machine, frames, spaces, r))
         } else {
-            mdb.map(entry, target, to_va, rights, |r| revoke(spaces, r))
+            mdb.map(entry, target, to_va, rights, |r| revoke(machine, frames, spaces, r))
         };
         let new = match result {
             // The target already holds the source, or a mapping it derives from:
@@ -276,8 +442,9 @@ impl Kernel {
     /// (and from it too when `flush`): L4's recursive unmap.
     pub fn unmap_recursive(&mut self, space: u16, va: u64, mask: crate::mdb::Rights, flush: bool) {
         let Some(entry) = self.mdb.lookup(SpaceId::new(u32::from(space)), va) else { return };
+        let (machine, frames) = (self.machine, self.frames());
         let Kernel { mdb, spaces, .. } = self;
-        mdb.unmap(entry, mask, flush, |r| revoke(spaces, r));
+        mdb.unmap(entry, mask, flush, |r| revoke(machine, frames, spaces, r));
     }
 
     /// Copies the MDB's placement counters into the space (for `report: kmem`).
@@ -294,25 +461,23 @@ impl Kernel {
     pub fn map_user(&mut self, space: u16, va: u64, pa: u64, attrs: Attrs) -> Result<(), Error> {
         let root = self.space(space).ok_or(Error::InvalidSpace)?.root;
         if attrs.user_exec && attrs.mem == MemType::Normal {
-            user::sync_icache(pa);
+            self.machine.sync_icache(pa);
         }
         let mut failure = None;
         let result = {
             let this = &mut *self;
-            let mut mem = tables::DirectTables {
-                alloc: || match this.alloc_for(space, Kmem::Table) {
-                    Ok((pa, _)) => Some(pa),
-                    Err(e) => {
-                        failure = Some(e);
-                        None
-                    }
-                },
-            };
+            let mut mem = UserTables::<M, _>::new(|| match this.alloc_for(space, Kmem::Table) {
+                Ok((pa, _)) => Some(pa),
+                Err(e) => {
+                    failure = Some(e);
+                    None
+                }
+            });
             table::map(&mut mem, root, va, pa, PAGE_SIZE, attrs, false)
         };
         // The new entry visible to table walks before the thread runs again (an eret
         // orders instructions, not the table stores).
-        crate::arch::cpu::tables_changed();
+        self.machine.tables_changed();
         match result {
             Ok(()) => Ok(()),
             Err(table::MapError::OutOfTables) => Err(failure.unwrap_or(Error::OutOfMemory)),
@@ -325,9 +490,8 @@ impl Kernel {
     pub fn unmap_user(&mut self, space: u16, va: u64) -> Option<(u64, Attrs)> {
         let s = self.space(space)?;
         let (root, asid) = (s.root, s.asid);
-        let mut mem = tables::DirectTables { alloc: || None };
-        let old = table::unmap_page(&mut mem, root, va)?;
-        user::invalidate_page(asid, va);
+        let old = table::unmap_page(&mut UserTables::<M, _>::existing(), root, va)?;
+        self.machine.invalidate_page(asid, va);
         Some(old)
     }
 
@@ -337,7 +501,7 @@ impl Kernel {
     /// ([`table::next_populated`]).
     pub fn next_span(&mut self, space: u16, at: u64, end: u64) -> Option<(u64, u64)> {
         let root = self.space(space)?.root;
-        let mut mem = tables::DirectTables { alloc: || None };
+        let mut mem = UserTables::<M, _>::existing();
         let found = table::next_populated(&mut mem, root, at, end.min(abi::USER_ADDRESS_LIMIT))?;
         let span_end = (found | (table::entry_span(2) - 1)).saturating_add(1).min(end);
         Some((found, span_end))
@@ -346,14 +510,21 @@ impl Kernel {
     /// What mapping `src`'s pages in `[va, va + size)` to `to` in `dst` could cost:
     /// for each 2 MiB span where `src` has pages, the tables `dst` lacks for it and an
     /// MDB entry per page. Added to `cost` (several items add up).
-    pub fn map_cost(&mut self, src: u16, (va, size): (u64, u64), dst: u16, to: u64, cost: &mut MapCost) -> Option<()> {
+    pub fn map_cost(
+        &mut self,
+        src: u16,
+        (va, size): (u64, u64),
+        dst: u16,
+        to: u64,
+        cost: &mut MapCost,
+    ) -> Option<()> {
         let dst_root = self.space(dst)?.root;
         let src_root = self.space(src)?.root;
         let entry_bytes = core::mem::size_of::<crate::mdb::Entry>() as u64;
         let end = va.saturating_add(size);
         let mut at = va;
         while let Some((found, span_end)) = self.next_span(src, at, end) {
-            let mut mem = tables::DirectTables { alloc: || None };
+            let mut mem = UserTables::<M, _>::existing();
             let pages = table::mapped_in_span(&mut mem, src_root, found, span_end);
             if pages > 0 {
                 cost.tables.add(&mut mem, dst_root, to + (found - va), span_end - found);
@@ -372,8 +543,7 @@ impl Kernel {
             return None;
         }
         let root = self.space(space)?.root;
-        let mut mem = tables::DirectTables { alloc: || None };
-        table::translate(&mut mem, root, va).filter(|(_, a)| a.user)
+        table::translate(&mut UserTables::<M, _>::existing(), root, va).filter(|(_, a)| a.user)
     }
 
     /// Creates an empty space homed on `home`.
@@ -382,7 +552,7 @@ impl Kernel {
         let asid = self.asids.alloc().ok_or(Error::OutOfMemory)?;
         // Two frames: the root table and its MDB shadow page (unused at the root level,
         // but every user table has one, so any table can be a last-level table).
-        let (root, node) = match FRAMES.alloc_near(home, 2) {
+        let (root, node) = match self.frames().alloc_near(home, 2) {
             Ok(frame) => frame,
             Err(_) => {
                 self.asids.free(asid);
@@ -391,7 +561,7 @@ impl Kernel {
         };
         for f in 0..2 {
             // SAFETY: just allocated, unshared.
-            unsafe { tables::zero_frame(root + f * FRAME) };
+            unsafe { M::MEMORY.zero_frame(root + f * FRAME) };
         }
         let mut space = Space::new(index, root, asid, home, quota);
         // The root table is the space's first table; it cannot exceed a fresh quota.
@@ -414,17 +584,17 @@ impl Kernel {
     /// Frees a space with no threads: its tables and ASID (after a TLB flush).
     pub fn destroy_space(&mut self, index: u16) {
         let Some(space) = self.spaces[index as usize].take() else { return };
-        let mut mem = tables::DirectTables { alloc: || None };
+        let frames = self.frames();
         let mut frees = |t: u64| {
             // SAFETY: `t` is a table (with its shadow) of this space, which is gone from
             // the space table; nothing references it any more.
-            let _ = unsafe { FRAMES.free(t, 2) };
+            let _ = unsafe { frames.free(t, 2) };
         };
-        table::for_each_table(&mut mem, space.root, &mut frees);
+        table::for_each_table(&mut UserTables::<M, _>::existing(), space.root, &mut frees);
         // SAFETY: as above, for the root table.
-        let _ = unsafe { FRAMES.free(space.root, 2) };
+        let _ = unsafe { frames.free(space.root, 2) };
         self.mdb.store_mut().remove_space(index);
-        user::invalidate_asid(space.asid);
+        self.machine.invalidate_asid(space.asid);
         self.asids.free(space.asid);
     }
 
@@ -479,35 +649,48 @@ impl Kernel {
         Ok((tcb_pa, node, utcb_pa))
     }
 
-    fn create_thread_numbered(&mut self, number: u32, space: u16, utcb_va: u64, cpu: u32) -> Result<u32, Error> {
+    fn create_thread_numbered(
+        &mut self,
+        number: u32,
+        space: u16,
+        utcb_va: u64,
+        cpu: u32,
+    ) -> Result<u32, Error> {
         let (tcb_pa, node, utcb_pa) = self.thread_frames(space, utcb_va)?;
         let version = self.versions[number as usize].wrapping_add(1).max(1);
         self.versions[number as usize] = version;
         let mut tcb = Tcb::new(number, version, space, cpu, node);
-        tcb.ttbr0 = self.space(space).map_or(0, |s| user::ttbr0(s.root, s.asid));
+        tcb.ttbr0 = self.space(space).map_or(0, |s| ttbr0(s.root, s.asid));
         tcb.utcb_va = utcb_va;
         tcb.utcb_pa = utcb_pa;
         // SAFETY: `tcb_pa` was allocated just above for this TCB alone; the thread table
         // owns it from here on.
-        let ptr = unsafe { tables::place_tcb(tcb_pa, tcb) };
+        let ptr = unsafe { M::MEMORY.place(tcb_pa, tcb) };
         self.threads[number as usize] = Some(TcbPtr(ptr));
         if let Some(s) = self.space(space) {
             s.threads += 1;
         }
         let id = self.tcb(number).map_or(0, |t| t.id());
         // SAFETY: the UTCB frame is this thread's, user memory now mapped in its space.
-        unsafe { phys::write_u64(utcb_pa + abi::utcb::MY_GLOBAL_ID_OFFSET as u64, id) };
+        unsafe { M::MEMORY.write_u64(utcb_pa + abi::utcb::MY_GLOBAL_ID_OFFSET as u64, id) };
         self.set_cpu(number, cpu);
         Ok(number)
     }
 
     fn free_for(&mut self, space: u16, kind: Kmem, pa: u64) {
-        let node = FRAMES.node_of(pa);
+        let frames = self.frames();
+        let node = frames.node_of(pa);
         // SAFETY: `pa` is a frame `alloc_for` gave this space, no longer referenced.
-        let _ = unsafe { FRAMES.free(pa, 1) };
+        let _ = unsafe { frames.free(pa, 1) };
         if let (Some(s), Some(node)) = (self.space(space), node) {
             s.release(kind, node, FRAME);
         }
+    }
+
+    /// The physical address of thread `t`'s TCB frame.
+    fn tcb_pa(&self, t: u32) -> Option<u64> {
+        let ptr = (*self.threads.get(t as usize)?)?;
+        Some(M::MEMORY.pa(ptr.0.as_ptr() as usize))
     }
 
     /// Moves thread `t` (not running) into space `to` and places it on `cpu`: the
@@ -535,7 +718,7 @@ impl Kernel {
         }
         let (from, old_utcb_va, old_utcb_pa, was_ready) =
             (tcb.space, tcb.utcb_va, tcb.utcb_pa, tcb.state == ThreadState::Ready);
-        let ttbr0 = self.space(to).map(|s| user::ttbr0(s.root, s.asid)).ok_or(Error::InvalidSpace)?;
+        let ttbr0 = self.space(to).map(|s| ttbr0(s.root, s.asid)).ok_or(Error::InvalidSpace)?;
         if from == to {
             // Nothing to move but the CPU.
             if utcb_va != old_utcb_va {
@@ -555,22 +738,24 @@ impl Kernel {
         // buffer registers) first.
         // SAFETY: the old UTCB frame, still this thread's (kernel-allocated user
         // memory, a whole page), read while nothing writes it (kernel lock held).
-        let old_words = unsafe { phys::slice(old_utcb_pa, PAGE_SIZE as usize) };
+        let old_words = unsafe { M::MEMORY.slice(old_utcb_pa, PAGE_SIZE as usize) };
         // SAFETY: the new UTCB frame, just allocated for this thread, a whole page,
         // distinct from the old one.
-        unsafe { phys::write_bytes(utcb_pa, old_words) };
+        unsafe { M::MEMORY.write_bytes(utcb_pa, old_words) };
         if was_ready {
             self.unready(t);
         }
         let mut copy = self.tcb(t).expect("invariant: looked up above").clone();
-        (copy.space, copy.ttbr0, copy.utcb_va, copy.utcb_pa, copy.memory_node) = (to, ttbr0, utcb_va, utcb_pa, node);
+        (copy.space, copy.ttbr0, copy.utcb_va, copy.utcb_pa, copy.memory_node) =
+            (to, ttbr0, utcb_va, utcb_pa, node);
+        let old_tcb_pa = self.tcb_pa(t);
         // SAFETY: `tcb_pa` was allocated just above for this TCB alone; the thread table
         // owns it from here on (the old frame is forgotten in the same step).
-        let ptr = unsafe { tables::place_tcb(tcb_pa, copy) };
-        let old = self.threads[t as usize].replace(TcbPtr(ptr));
+        let ptr = unsafe { M::MEMORY.place(tcb_pa, copy) };
+        self.threads[t as usize] = Some(TcbPtr(ptr));
         self.unmap_user(from, old_utcb_va);
-        if let Some(old) = old {
-            self.free_for(from, Kmem::Tcb, old.0.as_ptr() as u64 - crate::mm::layout::DIRECT_MAP_BASE);
+        if let Some(old) = old_tcb_pa {
+            self.free_for(from, Kmem::Tcb, old);
         }
         self.free_for(from, Kmem::Tcb, old_utcb_pa);
         if let Some(s) = self.space(to) {
@@ -606,13 +791,13 @@ impl Kernel {
     /// enter the kernel to finish (the caller sees the thread gone at once: it can no
     /// longer be named, and its partners have their results).
     pub fn delete_thread(&mut self, t: u32) {
+        let m = self.machine;
         let Some(tcb) = self.tcb(t) else { return };
         let (state, cpu) = (tcb.state, tcb.cpu);
-        let here = percpu::get(cpu as usize).is_some_and(|b| b.mpidr == cpu::mpidr());
-        if state == ThreadState::Running && !here {
+        if state == ThreadState::Running && cpu as usize != m.this_cpu() {
             tcb.doomed = true;
-            if let Some(block) = percpu::get(cpu as usize) {
-                irq::send_sgi(irq::SGI_RESCHEDULE, block.mpidr);
+            if let Some(block) = m.cpu(cpu as usize) {
+                m.wake(block);
             }
             return;
         }
@@ -641,7 +826,10 @@ impl Kernel {
                 }
                 ThreadState::RecvBlocked { from: Some(from) } if from == t => ipc::cancel(self, n),
                 ThreadState::FaultBlocked { handler, .. } if handler == t => {
-                    kprintln!("warning: thread {:#x} halted: its fault handler {id:#x} was deleted", other.id());
+                    let other_id = other.id();
+                    self.machine.print(format_args!(
+                        "warning: thread {other_id:#x} halted: its fault handler {id:#x} was deleted\n"
+                    ));
                     ipc::dequeue_anywhere(self, n);
                     if let Some(o) = self.tcb(n) {
                         o.state = ThreadState::Halted;
@@ -650,7 +838,7 @@ impl Kernel {
                 _ => {}
             }
         }
-        for block in percpu::all() {
+        for block in self.machine.cpus() {
             let mut sched = block.sched.lock();
             // Its registers die with it (the CPU's `fp_open`, if set, is closed at that
             // CPU's next dispatch: only the running owner has FP open).
@@ -661,11 +849,13 @@ impl Kernel {
                 sched.current = 0;
             }
         }
-        irq::detach_all(t);
+        self.machine.detach_all_interrupts(t);
         self.unmap_user(space, utcb_va);
         // Forget the TCB first, then give its frame back: no reference to it remains.
-        if let Some(ptr) = self.threads[t as usize].take() {
-            let tcb_pa = ptr.0.as_ptr() as u64 - crate::mm::layout::DIRECT_MAP_BASE;
+        let tcb_pa = self.tcb_pa(t);
+        if self.threads[t as usize].take().is_some()
+            && let Some(tcb_pa) = tcb_pa
+        {
             self.free_for(space, Kmem::Tcb, tcb_pa);
         }
         self.free_for(space, Kmem::Tcb, utcb_pa);
@@ -682,8 +872,9 @@ impl Kernel {
     /// derived from it, in every space), then its tables and ASID go.
     fn delete_space(&mut self, space: u16) {
         {
+            let (machine, frames) = (self.machine, self.frames());
             let Kernel { mdb, spaces, .. } = self;
-            mdb.delete_space(SpaceId::new(u32::from(space)), |r| revoke(spaces, r));
+            mdb.delete_space(SpaceId::new(u32::from(space)), |r| revoke(machine, frames, spaces, r));
         }
         self.destroy_space(space);
     }
@@ -695,7 +886,7 @@ impl Kernel {
         tcb.cpu = cpu;
         tcb.move_to = None;
         // SAFETY: the UTCB frame is this thread's (user memory, kernel-allocated).
-        unsafe { phys::write_u64(tcb.utcb_pa + abi::utcb::CPU_OFFSET as u64, u64::from(cpu)) };
+        unsafe { M::MEMORY.write_u64(tcb.utcb_pa + abi::utcb::CPU_OFFSET as u64, u64::from(cpu)) };
     }
 
     /// Makes thread `t` ready on its CPU, waking that CPU if it is another.
@@ -703,21 +894,23 @@ impl Kernel {
         if let Some(to) = self.tcb(t).and_then(|tcb| tcb.move_to) {
             self.set_cpu(t, to);
         }
+        let m = self.machine;
         let Some(tcb) = self.tcb(t) else { return };
         tcb.state = ThreadState::Ready;
         let (cpu, prio) = (tcb.cpu, tcb.priority);
-        let Some(block) = percpu::get(cpu as usize) else { return };
+        let Some(block) = m.cpu(cpu as usize) else { return };
         let queued = block.sched.lock().queues.push_back(&mut self.links, t, prio);
-        if queued.is_ok() && block.mpidr != cpu::mpidr() {
-            irq::send_sgi(irq::SGI_RESCHEDULE, block.mpidr);
+        if queued.is_ok() && block.index != m.this_cpu() {
+            m.wake(block);
         }
     }
 
     /// Takes thread `t` off its CPU's run queue if it is there.
     pub fn unready(&mut self, t: u32) {
+        let m = self.machine;
         let Some(tcb) = self.tcb(t) else { return };
         let (cpu, prio) = (tcb.cpu, tcb.priority);
-        if let Some(block) = percpu::get(cpu as usize) {
+        if let Some(block) = m.cpu(cpu as usize) {
             block.sched.lock().queues.remove(&mut self.links, t, prio);
         }
     }
@@ -751,16 +944,16 @@ impl Kernel {
     /// **Invariant**: a thread's FP/SIMD state is in its TCB (`Tcb::fp`) whenever it
     /// is not running with EL0 FP open (`fp_open`) on a CPU. The registers of a CPU hold
     /// `fp_owner`'s state (equal to its TCB copy while FP is closed); no two CPUs name
-    /// the same owner ([`fp_trap`] clears it elsewhere when it loads a thread).
+    /// the same owner (`fp_trap` clears it elsewhere when it loads a thread).
     ///
     /// So leaving an owner that had FP open saves its registers (they may be newer),
     /// closes EL0 FP, and keeps it as the owner: if it is the next thread to run here,
     /// FP opens again without a load. Any other thread runs with FP closed until it
-    /// uses FP, which traps ([`fp_trap`]) and loads its state. Threads that never touch
+    /// uses FP, which traps (`fp_trap`) and loads its state. Threads that never touch
     /// FP (most IPC round trips) cost no FP work at all. Because the TCB copy is
     /// current whenever a thread is off a CPU, moving a thread to another CPU
     /// (`Schedule`), `ExchangeRegisters` and deletion need no FP care beyond
-    /// [`Kernel::destroy_thread`] forgetting a deleted owner.
+    /// `Kernel::destroy_thread` forgetting a deleted owner.
     #[inline(never)]
     fn fp_switch(&mut self, me: &PerCpu, next: u32) {
         self.fp_handover(&mut me.sched.lock(), next);
@@ -771,17 +964,18 @@ impl Kernel {
     /// compiler keep its live values in callee-saved registers.
     #[inline(always)]
     fn fp_handover(&mut self, sched: &mut CpuSched, next: u32) {
+        let m = self.machine;
         let (owner, open) = (sched.fp_owner, sched.fp_open);
         if owner == next {
             if !open && next != 0 {
-                user::set_user_fp(true);
+                m.set_user_fp(true);
                 sched.fp_open = true;
             }
         } else if open {
             if let Some(old) = self.tcb(owner) {
-                user::save_fp(&mut old.fp);
+                m.save_fp(&mut old.fp);
             }
-            user::set_user_fp(false);
+            m.set_user_fp(false);
             sched.fp_open = false;
         }
     }
@@ -789,10 +983,98 @@ impl Kernel {
     /// Makes `next` the running thread of `me`: state, FP/SIMD registers, space, and
     /// `me.user_context` (the frame the way back to EL0 loads).
     fn dispatch(&mut self, me: &PerCpu, next: u32) {
+        let m = self.machine;
         let mut sched = me.sched.lock();
         self.fp_handover(&mut sched, next);
         let tcb = self.tcb(next).expect("invariant: a picked thread exists");
-        make_running(tcb, me, &mut sched, next);
+        make_running(m, tcb, me, &mut sched, next);
+    }
+
+    /// The kernel's one entry from user mode (and for interrupts taken while a thread
+    /// ran on `me`): the trap's work, then what `me` runs next.
+    ///
+    /// The thread's registers are already in its TCB (the vectors saved them there);
+    /// on [`Next::User`] the thread this leaves for is named by `me.user_context`,
+    /// which `Kernel::dispatch` set, with its space and FP state loaded. `events` is
+    /// what the interrupts taken with the trap meant (default for other traps).
+    pub fn trap(&mut self, me: &PerCpu, trap: Trap, events: Events) -> Next {
+        let mut current = me.sched.lock().current;
+        // Deleted by another CPU while it ran here: finish the deletion now.
+        if self.tcb(current).is_some_and(|t| t.doomed) {
+            self.destroy_thread(current);
+            current = 0;
+        }
+        if events.interrupts {
+            ipc::deliver_interrupts(self);
+        }
+        let mut expired = false;
+        if events.ticked {
+            if let Some(t) = self.tcb(current) {
+                t.remaining = t.remaining.saturating_sub(1);
+                expired = t.remaining == 0;
+            }
+            // One CPU is enough to notice expired IPC timeouts (tick resolution either
+            // way); the others need not scan the thread table under the lock.
+            if me.index == self.timekeeper {
+                let now = self.machine.now();
+                ipc::expire_timeouts(self, now);
+            }
+        }
+        if trap.kind == Kind::Sync && current != 0 {
+            let esr = self.tcb(current).map_or(0, |t| t.context.esr);
+            match exception::class(esr) {
+                0x15 => syscall::dispatch(self, current, (esr & 0xFFFF) as u16),
+                0x20 | 0x24 => ipc::fault(self, current, FaultKind::Page),
+                0x07 => fp_trap(self, me, current),
+                _ => ipc::fault(self, current, FaultKind::Exception),
+            }
+        } else if trap.kind == Kind::SError || trap.kind == Kind::Fiq || trap.source == Source::Lower32 {
+            ipc::fault(self, current, FaultKind::Exception);
+        }
+        if let Some(halt) = self.stop.take() {
+            return Next::Stop(halt);
+        }
+        // Moved to another CPU by `Schedule` while it ran here: it goes there now.
+        if self.tcb(current).is_some_and(|t| t.state == ThreadState::Running && t.move_to.is_some()) {
+            self.make_ready(current);
+            current = 0;
+        }
+        let next = self.pick(me, current, expired);
+        if next == 0 {
+            self.fp_switch(me, 0);
+            me.sched.lock().current = 0;
+            self.machine.set_ttbr0(self.empty_ttbr0());
+            return Next::Idle;
+        }
+        self.dispatch(me, next);
+        Next::User
+    }
+
+    /// A CPU with nothing to run, after an interrupt woke it: watches the IPC
+    /// timeouts (the timekeeper), delivers pending interrupts, and dispatches a ready
+    /// thread if there is one. True: `me.user_context` names it, and the CPU enters
+    /// user mode; false: it waits again.
+    pub fn idle(&mut self, me: &PerCpu) -> bool {
+        // The CPU that watches IPC timeouts does so when idle too (this runs after
+        // every interrupt, so at least once per tick).
+        if me.index == self.timekeeper {
+            let now = self.machine.now();
+            ipc::expire_timeouts(self, now);
+        }
+        ipc::deliver_interrupts(self);
+        let next = self.pick(me, 0, false);
+        if next == 0 {
+            return false;
+        }
+        self.dispatch(me, next);
+        true
+    }
+
+    /// Prepares the calling CPU for user threads: FP/SIMD closed to EL0 (its use traps:
+    /// lazy switching, `fp_trap`), the empty lower half loaded.
+    pub fn cpu_init(&self) {
+        self.machine.set_user_fp(false);
+        self.machine.set_ttbr0(self.empty_ttbr0());
     }
 }
 
@@ -801,34 +1083,43 @@ impl Kernel {
 /// a fresh slice if it used its last, `me.user_context` (the frame the way back to
 /// EL0 loads), its space. The FP/SIMD registers are [`Kernel::fp_handover`]'s.
 #[inline(always)]
-fn make_running(tcb: &mut Tcb, me: &PerCpu, sched: &mut CpuSched, next: u32) {
+fn make_running<M: Machine>(m: M, tcb: &mut Tcb, me: &PerCpu, sched: &mut CpuSched, next: u32) {
     tcb.state = ThreadState::Running;
     if tcb.remaining == 0 {
         tcb.remaining = tcb.timeslice;
     }
     me.user_context.store(&raw mut tcb.context as u64, Ordering::Relaxed);
-    user::set_ttbr0(tcb.ttbr0);
+    m.set_ttbr0(tcb.ttbr0);
     sched.current = next;
+}
+
+/// Lowers the kernel's bound on IPC deadlines, `earliest`, for a thread that now waits
+/// with `deadline` (0: none).
+#[inline(always)]
+fn note_deadline(earliest: &mut u64, deadline: u64) {
+    if deadline != 0 {
+        *earliest = (*earliest).min(deadline);
+    }
 }
 
 /// Applies one MDB revocation to the page tables: clears the page (or lowers its
 /// rights) and invalidates it in every CPU's TLB.
-fn revoke(spaces: &mut [Option<Space>; MAX_SPACES], r: Revoked) {
+fn revoke<M: Machine>(m: M, frames: &Frames, spaces: &mut [Option<Space>; MAX_SPACES], r: Revoked) {
     let Some(s) = spaces.get(r.space.raw() as usize).and_then(Option::as_ref) else { return };
     let (root, asid) = (s.root, s.asid);
-    let mut mem = tables::DirectTables { alloc: || None };
+    let mut mem = UserTables::<M, _>::existing();
     if table::unmap_page(&mut mem, root, r.va).is_some() && !r.rights.is_empty() {
         // Downgrade: the tables exist (the page was mapped), so this allocates nothing.
         let _ = table::map(&mut mem, root, r.va, r.pa, PAGE_SIZE, mapdb::attrs_of(r.rights), false);
     }
-    user::invalidate_page(asid, r.va);
+    m.invalidate_page(asid, r.va);
     if r.freed {
         // SAFETY: the MDB reported the owned frame's root removed after every mapping
         // derived from it, and each was cleared from its page table and invalidated
-        // in every CPU's TLB (the DSB in `invalidate_page` waited for that) before
-        // this one; the kernel keeps no other reference to a user frame beyond a
-        // system call, and this one holds the kernel lock. Nobody can reach it.
-        let freed = unsafe { FRAMES.free(r.pa, 1) };
+        // in every CPU's TLB (the machine waits for that) before this one; the kernel
+        // keeps no other reference to a user frame beyond a system call, and this one
+        // holds the kernel lock. Nobody can reach it.
+        let freed = unsafe { frames.free(r.pa, 1) };
         freed.expect("invariant: an owned root's frame came from a node's pool and is freed once");
     }
 }
@@ -846,79 +1137,22 @@ pub fn user_attrs(write: bool, exec: bool) -> Attrs {
     Attrs { mem: MemType::Normal, write, kernel_exec: false, user: true, user_exec: exec }
 }
 
-/// The way into the kernel from EL0 (and for interrupts taken while a thread ran).
-///
-/// The thread's registers are already in its TCB (`trap_user` saved them there), and
-/// whatever thread this leaves for is loaded from its TCB by `user_restore`, through
-/// `me.user_context`, which [`Kernel::dispatch`] sets.
-pub fn user_trap(trap: Trap) {
-    let me = cpu::this_percpu().expect("invariant: user threads run only on set-up CPUs");
-    let events = if trap.kind == Kind::Irq { irq::handle() } else { irq::Events::default() };
-    let mut k = KERNEL.lock();
-    let mut current = me.sched.lock().current;
-    // Deleted by another CPU while it ran here: finish the deletion now.
-    if k.tcb(current).is_some_and(|t| t.doomed) {
-        k.destroy_thread(current);
-        current = 0;
-    }
-    if events.interrupts {
-        ipc::deliver_interrupts(&mut k);
-    }
-    let mut expired = false;
-    if events.ticked {
-        if let Some(t) = k.tcb(current) {
-            t.remaining = t.remaining.saturating_sub(1);
-            expired = t.remaining == 0;
-        }
-        // One CPU is enough to notice expired IPC timeouts (tick resolution either
-        // way); the others need not scan the thread table under the lock.
-        if me.index == TIMEKEEPER.load(Ordering::Relaxed) {
-            ipc::expire_timeouts(&mut k, crate::arch::timer::now());
-        }
-    }
-    if trap.kind == Kind::Sync && current != 0 {
-        let esr = k.tcb(current).map_or(0, |t| t.context.esr);
-        match exception::class(esr) {
-            0x15 => syscall::dispatch(&mut k, current, (esr & 0xFFFF) as u16),
-            0x20 | 0x24 => ipc::fault(&mut k, current, FaultKind::Page),
-            0x07 => fp_trap(&mut k, me, current),
-            _ => ipc::fault(&mut k, current, FaultKind::Exception),
-        }
-    } else if trap.kind == Kind::SError || trap.kind == Kind::Fiq || trap.source == Source::Lower32 {
-        ipc::fault(&mut k, current, FaultKind::Exception);
-    }
-    // Moved to another CPU by `Schedule` while it ran here: it goes there now.
-    if k.tcb(current).is_some_and(|t| t.state == ThreadState::Running && t.move_to.is_some()) {
-        k.make_ready(current);
-        current = 0;
-    }
-    let next = k.pick(me, current, expired);
-    if next == 0 {
-        k.fp_switch(me, 0);
-        me.sched.lock().current = 0;
-        let empty = k.empty_root;
-        user::switch_space(empty, 0);
-        drop(k);
-        idle_loop(me);
-    }
-    k.dispatch(me, next);
-}
-
 /// EL0 used FP/SIMD while it was closed (EC 0x07): `current` gets its FP state loaded
 /// and FP opened, then retries the instruction (ELR points at it). The registers hold
 /// nothing newer than the TCB copy of their owner (FP was closed: see
 /// [`Kernel::fp_switch`]), so they are overwritten without a save.
-fn fp_trap(k: &mut Kernel, me: &PerCpu, current: u32) {
+fn fp_trap<M: Machine>(k: &mut Kernel<M>, me: &PerCpu, current: u32) {
     {
         let sched = me.sched.lock();
         if sched.fp_open && sched.fp_owner == current {
             return; // not a trap of ours (FP is open): the registers are current's
         }
     }
+    let m = k.machine;
     let Some(t) = k.tcb(current) else { return };
-    user::restore_fp(&t.fp);
-    user::set_user_fp(true);
-    for block in percpu::all() {
+    m.restore_fp(&t.fp);
+    m.set_user_fp(true);
+    for block in m.cpus() {
         let mut sched = block.sched.lock();
         if core::ptr::eq(block, me) {
             sched.fp_owner = current;
@@ -926,76 +1160,6 @@ fn fp_trap(k: &mut Kernel, me: &PerCpu, current: u32) {
         } else if sched.fp_owner == current {
             // Its state there is stale from now on: never reuse it.
             sched.fp_owner = 0;
-        }
-    }
-}
-
-/// A CPU with nothing to run: wait for an interrupt, then look for a ready thread.
-pub fn idle_loop(me: &PerCpu) -> ! {
-    loop {
-        {
-            let mut k = KERNEL.lock();
-            // The CPU that watches IPC timeouts does so when idle too (this loop runs
-            // after every interrupt, so at least once per tick).
-            if me.index == TIMEKEEPER.load(Ordering::Relaxed) {
-                ipc::expire_timeouts(&mut k, crate::arch::timer::now());
-            }
-            ipc::deliver_interrupts(&mut k);
-            let next = k.pick(me, 0, false);
-            if next != 0 {
-                k.dispatch(me, next);
-                let context = me.user_context.load(Ordering::Relaxed) as *const TrapFrame;
-                drop(k);
-                // SAFETY: the stack top is this CPU's own kernel stack, and nothing on
-                // it is needed: this loop never returns. `context` is `user_context`,
-                // which `dispatch` just pointed at the saved registers in `next`'s TCB;
-                // the thread is Running on this CPU, so no other CPU changes them (nor
-                // frees the TCB: deletion of a running thread is finished by its own
-                // CPU) now. `dispatch` loaded its space and FP state.
-                unsafe { user::enter_user(context, me.stack.1) };
-            }
-        }
-        cpu::wait_for_interrupt();
-    }
-}
-
-/// Prepares the kernel objects: the empty root table and the kernel interface page.
-pub fn init(board: &platform::Board, initrd: Option<platform::PhysRange>) -> Result<(), Error> {
-    let mut k = KERNEL.lock();
-    let boot_node = board.cpus.first().map_or(NodeId::ZERO, |c| c.node);
-    let (empty, _) = FRAMES.alloc_near(boot_node, 1).map_err(|_| Error::OutOfMemory)?;
-    // SAFETY: just allocated, unshared.
-    unsafe { tables::zero_frame(empty) };
-    k.empty_root = empty;
-    if let Some(me) = cpu::this_percpu() {
-        TIMEKEEPER.store(me.index, Ordering::Relaxed);
-    }
-    k.kip = task::build_kip(board, initrd)?;
-    k.mdb.store_mut().init(board)?;
-    drop(k);
-    cpu_init();
-    Ok(())
-}
-
-/// Prepares this CPU for user threads: FP/SIMD open to EL1 only (EL0 use traps: lazy
-/// switching, [`fp_trap`]), the cycle counter readable at EL0
-/// (for `scripts/bench`; see [`user::enable_user_cycle_counter`]), the empty lower half
-/// loaded. Every CPU calls it once, after [`init`].
-pub fn cpu_init() {
-    user::set_user_fp(false);
-    user::enable_user_counter();
-    user::enable_user_cycle_counter();
-    let empty = KERNEL.lock().empty_root;
-    user::switch_space(empty, 0);
-    user::open_lower_half();
-}
-
-/// Prints the `report: kmem` line of every live space.
-pub fn report_kmem() {
-    let mut k = KERNEL.lock();
-    for i in 0..MAX_SPACES as u16 {
-        if let Some(s) = k.space(i) {
-            kprintln!("{}", s.kmem_report());
         }
     }
 }

@@ -13,17 +13,15 @@
 //! `SystemClock`, `KernelInterface`, `DebugWrite`, `Introspect`, `MemoryControl`,
 //! `InterruptControl`, `SystemControl`.
 
-use super::{Kernel, ipc};
-use crate::arch::{phys, timer};
-use crate::boot::FRAMES;
-use crate::kprintln;
+use super::machine::{ArmError, AttachError};
+use super::{Kernel, Machine, ipc};
 use crate::thread::ThreadState;
 use abi::Error;
 use abi::syscall::Syscall;
 use platform::NodeId;
 
 /// Handles the `svc` of thread `cur` (immediate `imm`).
-pub fn dispatch(k: &mut Kernel, cur: u32, imm: u16) {
+pub fn dispatch<M: Machine>(k: &mut Kernel<M>, cur: u32, imm: u16) {
     let Some(t) = k.tcb(cur) else { return };
     let number = t.context.x[8];
     let args: [u64; 8] = core::array::from_fn(|i| t.context.x[i]);
@@ -69,7 +67,10 @@ pub fn dispatch(k: &mut Kernel, cur: u32, imm: u16) {
             }
             k.make_ready(cur);
         }
-        Syscall::SystemClock => finish(k, cur, Ok(()), &[timer::now(), timer::cntfrq()]),
+        Syscall::SystemClock => {
+            let m = k.machine;
+            finish(k, cur, Ok(()), &[m.now(), m.counter_frequency()])
+        }
         Syscall::KernelInterface => finish(
             k,
             cur,
@@ -118,16 +119,17 @@ pub fn dispatch(k: &mut Kernel, cur: u32, imm: u16) {
 }
 
 /// Whether thread `id` is in a space of `space`'s group, which is a group (not 0).
-fn same_group(k: &mut Kernel, space: u16, id: u64) -> bool {
+fn same_group<M: Machine>(k: &mut Kernel<M>, space: u16, id: u64) -> bool {
     let mine = k.space(space).map_or(0, |s| s.group);
-    let theirs = k.lookup(id).and_then(|t| k.tcb(t)).map(|t| t.space).and_then(|s| k.space(s)).map(|s| s.group);
+    let theirs =
+        k.lookup(id).and_then(|t| k.tcb(t)).map(|t| t.space).and_then(|s| k.space(s)).map(|s| s.group);
     mine != 0 && theirs == Some(mine)
 }
 
 /// A new space for a thread that `cur` creates or moves on `cpu`: homed on that CPU's
 /// node, in `cur`'s group.
-fn new_space(k: &mut Kernel, cur: u32, cpu: u32) -> Result<u16, Error> {
-    let home = crate::percpu::get(cpu as usize).map_or(NodeId::ZERO, |b| b.node);
+fn new_space<M: Machine>(k: &mut Kernel<M>, cur: u32, cpu: u32) -> Result<u16, Error> {
+    let home = k.machine.cpu(cpu as usize).map_or(NodeId::ZERO, |b| b.node);
     let group = k.tcb(cur).map(|t| t.space).and_then(|s| k.space(s)).map_or(0, |s| s.group);
     let space = k.create_space(home, QUOTA)?;
     if let Some(s) = k.space(space) {
@@ -137,7 +139,7 @@ fn new_space(k: &mut Kernel, cur: u32, cpu: u32) -> Result<u16, Error> {
 }
 
 /// Writes status and results into the caller's saved registers.
-fn finish(k: &mut Kernel, cur: u32, status: Result<(), Error>, results: &[u64]) {
+fn finish<M: Machine>(k: &mut Kernel<M>, cur: u32, status: Result<(), Error>, results: &[u64]) {
     if let Some(t) = k.tcb(cur) {
         t.context.x[0] = abi::error::status(status);
         for (i, &v) in results.iter().enumerate().take(7) {
@@ -148,7 +150,7 @@ fn finish(k: &mut Kernel, cur: u32, status: Result<(), Error>, results: &[u64]) 
 
 /// ThreadControl: create `dest` in the space of `space_of` (or a new space when
 /// `space_of == dest`), with pager, UTCB address and CPU.
-fn thread_control(k: &mut Kernel, cur: u32, a: &[u64; 8]) -> Result<u32, Error> {
+fn thread_control<M: Machine>(k: &mut Kernel<M>, cur: u32, a: &[u64; 8]) -> Result<u32, Error> {
     let (dest, space_of, scheduler, pager, utcb, cpu_hint) = (a[0], a[1], a[2], a[3], a[4], a[5]);
     if space_of == 0 {
         // Delete `dest` (and its space with its last thread). Not the caller itself:
@@ -161,16 +163,19 @@ fn thread_control(k: &mut Kernel, cur: u32, a: &[u64; 8]) -> Result<u32, Error> 
             // A thread of the root task deleted the root's own: it supervises everything
             // and nothing else can ever run (`halt.rs`).
             let by = k.tcb(cur).map_or(0, |c| c.id());
-            crate::boot::fatal(
+            k.fatal(
                 crate::halt::Halt::RootTaskDied,
                 format_args!("the root task died: thread {dest:#x} deleted by thread {by:#x}"),
             );
+            return Ok(t);
         }
         k.delete_thread(t);
         return Ok(t);
     }
     let number = abi::thread::ThreadId::from_raw(dest).number();
-    if !abi::thread::ThreadId::from_raw(dest).is_valid() || number == 0 || number >= crate::thread::MAX_THREADS as u64
+    if !abi::thread::ThreadId::from_raw(dest).is_valid()
+        || number == 0
+        || number >= crate::thread::MAX_THREADS as u64
     {
         return Err(Error::InvalidThread);
     }
@@ -180,7 +185,11 @@ fn thread_control(k: &mut Kernel, cur: u32, a: &[u64; 8]) -> Result<u32, Error> 
     }
     let cpu = match cpu_hint {
         u64::MAX => k.tcb(cur).map_or(0, |t| t.cpu),
-        c if crate::percpu::get(c as usize).is_some_and(|b| b.online.load(core::sync::atomic::Ordering::Acquire)) => {
+        c if k
+            .machine
+            .cpu(c as usize)
+            .is_some_and(|b| b.online.load(core::sync::atomic::Ordering::Acquire)) =>
+        {
             c as u32
         }
         _ => return Err(Error::InvalidCpu),
@@ -217,8 +226,8 @@ fn thread_control(k: &mut Kernel, cur: u32, a: &[u64; 8]) -> Result<u32, Error> 
         tcb.version = abi::thread::ThreadId::from_raw(dest).version();
         let id = tcb.id();
         // SAFETY: the new thread's UTCB frame, user memory.
-        unsafe { phys::write_u64(tcb.utcb_pa + abi::utcb::MY_GLOBAL_ID_OFFSET as u64, id) };
-        write_utcb_words(tcb);
+        unsafe { M::MEMORY.write_u64(tcb.utcb_pa + abi::utcb::MY_GLOBAL_ID_OFFSET as u64, id) };
+        write_utcb_words::<M>(tcb);
     }
     Ok(t)
 }
@@ -228,8 +237,8 @@ fn thread_control(k: &mut Kernel, cur: u32, a: &[u64; 8]) -> Result<u32, Error> 
 /// address `utcb` (0: the one it has), places it on `cpu`, and sets its pager and
 /// scheduler where those are not 0. Checks everything before changing anything.
 #[allow(clippy::too_many_arguments)]
-fn move_thread(
-    k: &mut Kernel,
+fn move_thread<M: Machine>(
+    k: &mut Kernel<M>,
     cur: u32,
     t: u32,
     dest: u64,
@@ -277,7 +286,12 @@ fn move_thread(
 const QUOTA: u64 = 16 << 20;
 
 /// Schedule: set priority and CPU of `dest` (its scheduler, or a privileged thread).
-fn schedule(k: &mut Kernel, cur: u32, privileged: bool, a: &[u64; 8]) -> Result<(u64, u64), Error> {
+fn schedule<M: Machine>(
+    k: &mut Kernel<M>,
+    cur: u32,
+    privileged: bool,
+    a: &[u64; 8],
+) -> Result<(u64, u64), Error> {
     let dest = k.lookup(a[0]).ok_or(Error::InvalidThread)?;
     let caller = k.tcb(cur).map_or(0, |t| t.id());
     let scheduler = k.tcb(dest).map_or(0, |t| t.scheduler);
@@ -288,15 +302,16 @@ fn schedule(k: &mut Kernel, cur: u32, privileged: bool, a: &[u64; 8]) -> Result<
     if prio != u64::MAX && prio > 255 {
         return Err(Error::InvalidArgument);
     }
+    let m = k.machine;
     if cpu != u64::MAX
-        && !crate::percpu::get(cpu as usize).is_some_and(|b| b.online.load(core::sync::atomic::Ordering::Acquire))
+        && !m.cpu(cpu as usize).is_some_and(|b| b.online.load(core::sync::atomic::Ordering::Acquire))
     {
         return Err(Error::InvalidCpu);
     }
     let t = k.tcb(dest).ok_or(Error::InvalidThread)?;
     let old = (u64::from(t.priority), u64::from(t.move_to.unwrap_or(t.cpu)));
     if a[3] != 0 {
-        t.timeslice = crate::thread::timeslice_ticks(a[3], crate::irq::TICK_HZ);
+        t.timeslice = crate::thread::timeslice_ticks(a[3], M::TICK_HZ);
     }
     if t.state == ThreadState::Running {
         // Running (here: the caller itself; or on another CPU): its CPU moves it at
@@ -307,9 +322,8 @@ fn schedule(k: &mut Kernel, cur: u32, privileged: bool, a: &[u64; 8]) -> Result<
         }
         if cpu != u64::MAX && cpu != u64::from(t.cpu) {
             t.move_to = Some(cpu as u32);
-            let here = crate::percpu::get(t.cpu as usize);
-            if let Some(block) = here.filter(|b| b.mpidr != crate::arch::cpu::mpidr()) {
-                crate::irq::send_sgi(crate::irq::SGI_RESCHEDULE, block.mpidr);
+            if let Some(block) = m.cpu(t.cpu as usize).filter(|b| b.index != m.this_cpu()) {
+                m.wake(block);
             }
         } else if cpu != u64::MAX {
             t.move_to = None;
@@ -334,7 +348,7 @@ fn schedule(k: &mut Kernel, cur: u32, privileged: bool, a: &[u64; 8]) -> Result<
 }
 
 /// ExchangeRegisters: read and set SP, IP, pager, exception handler; start or halt.
-fn exchange_registers(k: &mut Kernel, cur: u32, a: &[u64; 8]) -> Result<[u64; 4], Error> {
+fn exchange_registers<M: Machine>(k: &mut Kernel<M>, cur: u32, a: &[u64; 8]) -> Result<[u64; 4], Error> {
     let control = abi::syscall::ExregsControl::from_raw(a[1])?;
     use abi::syscall::ExregsControl as C;
     let dest = k.lookup(a[0]).ok_or(Error::InvalidThread)?;
@@ -372,7 +386,7 @@ fn exchange_registers(k: &mut Kernel, cur: u32, a: &[u64; 8]) -> Result<[u64; 4]
     if control.contains(C::SET_EXCEPTION_HANDLER) {
         t.exception_handler = a[5];
     }
-    write_utcb_words(t);
+    write_utcb_words::<M>(t);
     let startable = matches!(t.state, ThreadState::Inactive | ThreadState::Halted);
     if control.contains(C::HALT) && dest != cur {
         if t.state == ThreadState::Ready {
@@ -396,8 +410,10 @@ fn exchange_registers(k: &mut Kernel, cur: u32, a: &[u64; 8]) -> Result<[u64; 4]
 }
 
 /// DebugWrite: copies up to 4096 bytes from the caller's memory to the console.
-fn debug_write(k: &mut Kernel, space: u16, va: u64, len: u64) -> Result<u64, Error> {
-    if len > abi::syscall::DEBUG_WRITE_MAX || va.checked_add(len).is_none_or(|end| end > abi::USER_ADDRESS_LIMIT) {
+fn debug_write<M: Machine>(k: &mut Kernel<M>, space: u16, va: u64, len: u64) -> Result<u64, Error> {
+    if len > abi::syscall::DEBUG_WRITE_MAX
+        || va.checked_add(len).is_none_or(|end| end > abi::USER_ADDRESS_LIMIT)
+    {
         return Err(Error::InvalidArgument);
     }
     let mut buf = [0u8; abi::syscall::DEBUG_WRITE_MAX as usize];
@@ -407,21 +423,24 @@ fn debug_write(k: &mut Kernel, space: u16, va: u64, len: u64) -> Result<u64, Err
         let (pa, attrs) = k.translate_user(space, at).ok_or(Error::InvalidArgument)?;
         // Only RAM is read through the direct map: device registers mapped for a driver
         // are not memory the kernel may touch on a user's say-so.
-        if attrs.mem != crate::mm::table::MemType::Normal || FRAMES.node_of(pa).is_none() && !in_initrd(pa) {
+        if attrs.mem != crate::mm::table::MemType::Normal
+            || k.frames().node_of(pa).is_none() && !in_initrd(k, pa)
+        {
             return Err(Error::InvalidArgument);
         }
         let chunk = (abi::PAGE_SIZE - at % abi::PAGE_SIZE).min(len - done);
         // SAFETY: `pa..pa + chunk` lies in one user page of the caller's space (just
         // translated, user-accessible), RAM outside the kernel image.
-        unsafe { phys::read_bytes(pa, &mut buf[done as usize..(done + chunk) as usize]) };
+        unsafe { M::MEMORY.read_bytes(pa, &mut buf[done as usize..(done + chunk) as usize]) };
         done += chunk;
     }
     let text = &buf[..len as usize];
     match core::str::from_utf8(text) {
-        Ok(s) => crate::kprint!("{s}"),
+        Ok(s) => k.machine.print(format_args!("{s}")),
         Err(_) => {
             for &b in text {
-                crate::kprint!("{}", if b.is_ascii_graphic() || b == b' ' || b == b'\n' { b as char } else { '?' });
+                let c = if b.is_ascii_graphic() || b == b' ' || b == b'\n' { b as char } else { '?' };
+                k.machine.print(format_args!("{c}"));
             }
         }
     }
@@ -430,9 +449,14 @@ fn debug_write(k: &mut Kernel, space: u16, va: u64, len: u64) -> Result<u64, Err
 
 /// Introspect: kmem of a space, translation in a space, node of an address, where am I,
 /// how often the fast paths ran.
-fn introspect(k: &mut Kernel, cur: u32, privileged: bool, a: &[u64; 8]) -> Result<[u64; 6], Error> {
+fn introspect<M: Machine>(
+    k: &mut Kernel<M>,
+    cur: u32,
+    privileged: bool,
+    a: &[u64; 8],
+) -> Result<[u64; 6], Error> {
     use abi::introspect::{CurrentCpu, FastPaths, KmemReport, NodeMemory, Request, Translation};
-    let space_of = |k: &mut Kernel, id: abi::thread::ThreadId| -> Result<u16, Error> {
+    let space_of = |k: &mut Kernel<M>, id: abi::thread::ThreadId| -> Result<u16, Error> {
         let t = if id.is_nil() { cur } else { k.lookup(id.raw()).ok_or(Error::InvalidThread)? };
         k.tcb(t).map(|t| t.space).ok_or(Error::InvalidThread)
     };
@@ -440,8 +464,9 @@ fn introspect(k: &mut Kernel, cur: u32, privileged: bool, a: &[u64; 8]) -> Resul
         Request::KmemReport { space } => {
             let s = space_of(k, space)?;
             k.sync_mdb_counts(s);
+            let m = k.machine;
             let sp = k.space(s).ok_or(Error::InvalidSpace)?;
-            kprintln!("{}", sp.kmem_report());
+            m.print(format_args!("{}\n", sp.kmem_report()));
             let home = u64::from(sp.tables.on_home + sp.mdb.on_home + sp.tcbs.on_home);
             let all = u64::from(sp.tables.total + sp.mdb.total + sp.tcbs.total);
             Ok(KmemReport {
@@ -461,6 +486,7 @@ fn introspect(k: &mut Kernel, cur: u32, privileged: bool, a: &[u64; 8]) -> Resul
             if !privileged && Some(s) != k.tcb(cur).map(|t| t.space) {
                 return Err(Error::NoPrivilege);
             }
+            let frames = k.frames();
             let t = k.translate_user(s, va).map(|(pa, attrs)| {
                 let mut rights = abi::fpage::Rights::R;
                 if attrs.write {
@@ -469,36 +495,37 @@ fn introspect(k: &mut Kernel, cur: u32, privileged: bool, a: &[u64; 8]) -> Resul
                 if attrs.user_exec {
                     rights = rights | abi::fpage::Rights::X;
                 }
-                let node = FRAMES.node_of(pa).map_or(u64::MAX, |n| u64::from(n.raw()));
+                let node = frames.node_of(pa).map_or(u64::MAX, |n| u64::from(n.raw()));
                 Translation { pa, node, rights, size_log2: 12 }
             });
             Ok(Translation::to_regs(t))
         }
         Request::NodeMemory { node } => {
             let node = u32::try_from(node).ok().and_then(NodeId::new).ok_or(Error::InvalidNode)?;
-            if !crate::boot::board().nodes().any(|n| n == node) {
+            if !k.board().nodes().any(|n| n == node) {
                 return Err(Error::InvalidNode);
             }
             // Empty MDB slabs the cache keeps for the next allocation are free memory
             // too: give them back first, so "free" means free (what a supervisor
             // compares before and after a program).
-            super::mapdb::ENTRIES.shrink();
-            Ok(NodeMemory { free: FRAMES.free_bytes(node), total: FRAMES.total_bytes(node) }.to_regs())
+            k.mdb.store().shrink_entries();
+            let frames = k.frames();
+            Ok(NodeMemory { free: frames.free_bytes(node), total: frames.total_bytes(node) }.to_regs())
         }
         Request::NodeOfPhysical { pa } => {
-            let node = FRAMES.node_of(pa).ok_or(Error::InvalidArgument)?;
+            let node = k.frames().node_of(pa).ok_or(Error::InvalidArgument)?;
             Ok([u64::from(node.raw()), 0, 0, 0, 0, 0])
         }
         Request::CurrentCpu => {
             let cpu = k.tcb(cur).map_or(0, |t| t.cpu);
-            let block = crate::percpu::get(cpu as usize);
+            let block = k.machine.cpu(cpu as usize);
             let node = block.map_or(0, |b| u64::from(b.node.raw()));
             let mpidr = block.map_or(0, |b| b.mpidr);
             Ok(CurrentCpu { cpu: u64::from(cpu), node, mpidr }.to_regs())
         }
         Request::FastPaths => {
             let mut sum = FastPaths::default();
-            for block in crate::percpu::all() {
+            for block in k.machine.cpus() {
                 let f = block.sched.lock().fast;
                 sum.ipc += f.ipc;
                 sum.map_replies += f.map_replies;
@@ -511,7 +538,7 @@ fn introspect(k: &mut Kernel, cur: u32, privileged: bool, a: &[u64; 8]) -> Resul
 
 /// MemoryControl: a naturally aligned block of frames on a node, mapped into the
 /// caller's space (the root task's way to own memory, node by node).
-fn memory_control(k: &mut Kernel, space: u16, a: &[u64; 8]) -> Result<(u64, u64), Error> {
+fn memory_control<M: Machine>(k: &mut Kernel<M>, space: u16, a: &[u64; 8]) -> Result<(u64, u64), Error> {
     let flags = abi::memory_control::MemoryControlFlags::from_raw(a[3])?;
     if flags.device {
         return device_map(k, space, a[0], a[1], a[2], flags.rights);
@@ -521,7 +548,7 @@ fn memory_control(k: &mut Kernel, space: u16, a: &[u64; 8]) -> Result<(u64, u64)
         return free_block(k, space, request.dest, request.block_size()).map(|freed| (freed, 0));
     }
     let node = u32::try_from(a[0]).ok().and_then(NodeId::new).ok_or(Error::InvalidNode)?;
-    if !crate::boot::board().nodes().any(|n| n == node) {
+    if !k.board().nodes().any(|n| n == node) {
         return Err(Error::InvalidNode);
     }
     let order = a[1];
@@ -531,20 +558,22 @@ fn memory_control(k: &mut Kernel, space: u16, a: &[u64; 8]) -> Result<(u64, u64)
     let frames = 1usize << order;
     let size = (frames as u64) * abi::PAGE_SIZE;
     let va = a[2];
-    if !va.is_multiple_of(size) || va == 0 || va.checked_add(size).is_none_or(|e| e > abi::USER_ADDRESS_LIMIT) {
+    if !va.is_multiple_of(size) || va == 0 || va.checked_add(size).is_none_or(|e| e > abi::USER_ADDRESS_LIMIT)
+    {
         return Err(Error::InvalidArgument);
     }
     // Allocate first: a block larger than the node fails here at once, so the loops
     // below only ever walk memory that exists.
+    let pool = k.frames();
     let (pa, used) = if flags.nearest_if_exhausted {
-        FRAMES.alloc_near(node, frames).map_err(|_| Error::OutOfMemory)?
+        pool.alloc_near(node, frames).map_err(|_| Error::OutOfMemory)?
     } else {
-        (FRAMES.alloc_on(node, frames).map_err(|_| Error::OutOfMemory)?, node)
+        (pool.alloc_on(node, frames).map_err(|_| Error::OutOfMemory)?, node)
     };
     for off in (0..size).step_by(abi::PAGE_SIZE as usize) {
         if k.translate_user(space, va + off).is_some() {
             // SAFETY: the block was just allocated by this call and is mapped nowhere.
-            let freed = unsafe { FRAMES.free(pa, frames) };
+            let freed = unsafe { pool.free(pa, frames) };
             freed.expect("invariant: the block this call allocated");
             return Err(Error::InvalidArgument);
         }
@@ -554,7 +583,7 @@ fn memory_control(k: &mut Kernel, space: u16, a: &[u64; 8]) -> Result<(u64, u64)
         let off = i * abi::PAGE_SIZE;
         // SAFETY: the block was just allocated for this call; zeroing it before the
         // user sees it (no data leaks between spaces).
-        unsafe { crate::arch::tables::zero_frame(pa + off) };
+        unsafe { M::MEMORY.zero_frame(pa + off) };
         if let Err(e) = k.map_root(space, va + off, pa + off, rights, super::Frame::Owned) {
             // The pages mapped so far are owned roots: unmapping them gives their
             // frames back (`revoke`); the rest were never mapped.
@@ -563,7 +592,7 @@ fn memory_control(k: &mut Kernel, space: u16, a: &[u64; 8]) -> Result<(u64, u64)
             }
             for j in i..frames as u64 {
                 // SAFETY: frame j of the block is ours and was never mapped.
-                let freed = unsafe { FRAMES.free(pa + j * abi::PAGE_SIZE, 1) };
+                let freed = unsafe { pool.free(pa + j * abi::PAGE_SIZE, 1) };
                 freed.expect("invariant: a frame of the block this call allocated");
             }
             return Err(e);
@@ -578,9 +607,9 @@ fn memory_control(k: &mut Kernel, space: u16, a: &[u64; 8]) -> Result<(u64, u64)
 /// is unmapped with everything derived from it, everywhere, and its frame goes back to
 /// its node's pool (in `revoke`, when the MDB reports the root gone). Returns the
 /// frames freed.
-fn free_block(k: &mut Kernel, space: u16, va: u64, size: u64) -> Result<u64, Error> {
+fn free_block<M: Machine>(k: &mut Kernel<M>, space: u16, va: u64, size: u64) -> Result<u64, Error> {
     let sid = crate::mdb::SpaceId::new(u32::from(space));
-    let owned = |k: &Kernel, page: u64| k.mdb.lookup(sid, page).is_some_and(|e| k.mdb.entry(e).owned());
+    let owned = |k: &Kernel<M>, page: u64| k.mdb.lookup(sid, page).is_some_and(|e| k.mdb.entry(e).owned());
     let pages = (0..size / abi::PAGE_SIZE).map(|i| va + i * abi::PAGE_SIZE);
     if !pages.clone().all(|page| owned(k, page)) {
         return Err(Error::InvalidArgument);
@@ -592,7 +621,7 @@ fn free_block(k: &mut Kernel, space: u16, va: u64, size: u64) -> Result<u64, Err
 }
 
 /// SpaceControl: report (and optionally set privileged on, or put in a group) a space.
-fn space_control(k: &mut Kernel, a: &[u64; 8]) -> Result<(u64, u64), Error> {
+fn space_control<M: Machine>(k: &mut Kernel<M>, a: &[u64; 8]) -> Result<(u64, u64), Error> {
     let (flags, group) = abi::syscall::SpaceControlFlags::decode(a[1], a[2])?;
     let t = k.lookup(a[0]).ok_or(Error::InvalidSpace)?;
     let s = k.tcb(t).map(|t| t.space).ok_or(Error::InvalidSpace)?;
@@ -609,9 +638,9 @@ fn space_control(k: &mut Kernel, a: &[u64; 8]) -> Result<(u64, u64), Error> {
 /// ThreadControl by an unprivileged thread: only a move of a thread of the caller's
 /// group into another (unprivileged) space of the group (see the ABI). Decode and
 /// check everything, then move as a privileged caller would.
-fn group_move(k: &mut Kernel, cur: u32, a: &[u64; 8]) -> Result<u32, Error> {
+fn group_move<M: Machine>(k: &mut Kernel<M>, cur: u32, a: &[u64; 8]) -> Result<u32, Error> {
     let (dest, space_of, scheduler, pager) = (a[0], a[1], a[2], a[3]);
-    let group_of = |k: &mut Kernel, id: u64| -> Option<(u16, bool)> {
+    let group_of = |k: &mut Kernel<M>, id: u64| -> Option<(u16, bool)> {
         let t = k.lookup(id)?;
         let s = k.tcb(t)?.space;
         k.space(s).map(|s| (s.group, s.privileged))
@@ -619,7 +648,7 @@ fn group_move(k: &mut Kernel, cur: u32, a: &[u64; 8]) -> Result<u32, Error> {
     let mine = k.tcb(cur).map(|t| t.space).and_then(|s| k.space(s)).map_or(0, |s| s.group);
     // Creating (a dest that does not exist), deleting (space NIL), a new space
     // (space == dest): privileged. So are threads and spaces outside the group.
-    let in_group = |k: &mut Kernel, id: u64| group_of(k, id).is_some_and(|(g, _)| g == mine);
+    let in_group = |k: &mut Kernel<M>, id: u64| group_of(k, id).is_some_and(|(g, _)| g == mine);
     let target_ok = group_of(k, space_of).is_some_and(|(g, privileged)| g == mine && !privileged);
     if mine == 0
         || space_of == 0
@@ -635,36 +664,38 @@ fn group_move(k: &mut Kernel, cur: u32, a: &[u64; 8]) -> Result<u32, Error> {
 }
 
 /// SystemControl: power off with a status (the root task ends the run this way).
-fn system_control(k: &mut Kernel, cur: u32, a: &[u64; 8]) {
+fn system_control<M: Machine>(k: &mut Kernel<M>, cur: u32, a: &[u64; 8]) {
     if a[0] != abi::syscall::SYSTEM_POWER_OFF {
         return finish(k, cur, Err(Error::InvalidArgument), &[]);
     }
+    let m = k.machine;
     for i in 0..crate::space::MAX_SPACES as u16 {
         k.sync_mdb_counts(i);
         if let Some(s) = k.space(i) {
-            kprintln!("{}", s.kmem_report());
+            m.print(format_args!("{}\n", s.kmem_report()));
         }
     }
     let status = a[1];
-    kprintln!(
-        "{}",
+    m.print(format_args!(
+        "{}\n",
         report::line!("user-level", "result" => if status == 0 { "pass" } else { "fail" }, "status" => status)
-    );
-    crate::boot::exit(crate::halt::Halt::of_user_status(status))
+    ));
+    // The CPU stops the machine on its way out of the kernel (`Next::Stop`).
+    k.stop = Some(crate::halt::Halt::of_user_status(status));
 }
 
 /// Unmap: for each flexpage in the caller's UTCB MR0..MR(n-1), remove its rights from
 /// every mapping derived from the caller's pages (and from the caller's own, with
 /// flush-own), recursively through the MDB. Accessed bits are not tracked yet: the
 /// flexpages are written back with an empty rights field.
-fn unmap(k: &mut Kernel, cur: u32, control: u64) -> Result<(), Error> {
+fn unmap<M: Machine>(k: &mut Kernel<M>, cur: u32, control: u64) -> Result<(), Error> {
     let control = abi::syscall::UnmapControl::from_raw(control)?;
     let (space, utcb) = k.tcb(cur).map(|t| (t.space, t.utcb_pa)).ok_or(Error::InvalidThread)?;
     let n = usize::from(control.count());
     let mut fpages = [abi::fpage::Fpage::nil(); 64];
     for (i, slot) in fpages.iter_mut().enumerate().take(n) {
         // SAFETY: MR i of the caller's UTCB frame (user memory, i < 64).
-        let raw = unsafe { phys::read_u64(utcb + (abi::utcb::MR_OFFSET + 8 * i) as u64) };
+        let raw = unsafe { M::MEMORY.read_u64(utcb + (abi::utcb::MR_OFFSET + 8 * i) as u64) };
         *slot = abi::fpage::Fpage::from_raw(raw).map_err(|_| Error::InvalidArgument)?;
     }
     for (i, fpage) in fpages.iter().enumerate().take(n) {
@@ -684,7 +715,7 @@ fn unmap(k: &mut Kernel, cur: u32, control: u64) -> Result<(), Error> {
         }
         let cleared = fpage.with_rights(abi::fpage::Rights::NONE);
         // SAFETY: as above.
-        unsafe { phys::write_u64(utcb + (abi::utcb::MR_OFFSET + 8 * i) as u64, cleared.raw()) };
+        unsafe { M::MEMORY.write_u64(utcb + (abi::utcb::MR_OFFSET + 8 * i) as u64, cleared.raw()) };
     }
     Ok(())
 }
@@ -695,16 +726,24 @@ fn unmap(k: &mut Kernel, cur: u32, control: u64) -> Result<(), Error> {
 /// mapped: the user-level console driver (`pagers/root/src/console.rs`) writes the
 /// programs' output to it, beside the kernel's own lines (the kernel only ever
 /// writes, polling, so the two share the device byte by byte).
-fn device_map(k: &mut Kernel, space: u16, pa: u64, order: u64, va: u64, rights: abi::fpage::Rights) -> Result<(u64, u64), Error> {
+fn device_map<M: Machine>(
+    k: &mut Kernel<M>,
+    space: u16,
+    pa: u64,
+    order: u64,
+    va: u64,
+    rights: abi::fpage::Rights,
+) -> Result<(u64, u64), Error> {
     if order > 18 || !pa.is_multiple_of(abi::PAGE_SIZE) {
         return Err(Error::InvalidArgument);
     }
     let size = abi::PAGE_SIZE << order;
     let end = pa.checked_add(size).ok_or(Error::InvalidArgument)?;
-    if !va.is_multiple_of(size) || va == 0 || va.checked_add(size).is_none_or(|e| e > abi::USER_ADDRESS_LIMIT) {
+    if !va.is_multiple_of(size) || va == 0 || va.checked_add(size).is_none_or(|e| e > abi::USER_ADDRESS_LIMIT)
+    {
         return Err(Error::InvalidArgument);
     }
-    let board = crate::boot::board();
+    let board = k.board();
     let overlaps = |base: u64, len: u64| base < end && pa < base.saturating_add(len);
     let mut kernel_owned = board.memory.iter().any(|m| overlaps(m.range.base, m.range.size))
         || board.reserved.iter().any(|r| overlaps(r.base, r.size));
@@ -748,7 +787,7 @@ fn device_map(k: &mut Kernel, space: u16, pa: u64, order: u64, va: u64, rights: 
 /// InterruptControl: attach SPI `intid` (or the user timer) to a handler thread (it
 /// then receives the interrupt as IPC from the interrupt's pseudo-thread, and
 /// acknowledges by sending to it), or detach it (handler NIL); or arm the user timer.
-fn interrupt_control(k: &mut Kernel, a: &[u64; 8]) -> Result<(), Error> {
+fn interrupt_control<M: Machine>(k: &mut Kernel<M>, a: &[u64; 8]) -> Result<(), Error> {
     use abi::syscall::{INTERRUPT_CONTROL_ACK, INTERRUPT_CONTROL_ARM};
     let intid = u32::try_from(a[0]).map_err(|_| Error::InvalidInterrupt)?;
     if a[2] & !(INTERRUPT_CONTROL_ACK | INTERRUPT_CONTROL_ARM) != 0 {
@@ -759,41 +798,41 @@ fn interrupt_control(k: &mut Kernel, a: &[u64; 8]) -> Result<(), Error> {
         if a[1] == 0 {
             return Err(Error::InvalidArgument);
         }
-        if intid != crate::irq::USER_TIMER {
+        if intid != M::USER_TIMER {
             return Err(Error::InvalidInterrupt);
         }
         let t = k.lookup(a[1]).ok_or(Error::InvalidThread)?;
-        return crate::irq::arm_user_timer(t, a[3]).map_err(|e| match e {
-            crate::irq::ArmError::NotHandler => Error::InvalidThread,
-            crate::irq::ArmError::WrongCpu => Error::InvalidCpu,
+        return k.machine.arm_user_timer(t, a[3]).map_err(|e| match e {
+            ArmError::NotHandler => Error::InvalidThread,
+            ArmError::WrongCpu => Error::InvalidCpu,
         });
     }
     if a[1] == 0 {
-        let handler = crate::irq::handler_of(intid).ok_or(Error::InvalidInterrupt)?;
-        crate::irq::detach(intid, handler);
+        let handler = k.machine.interrupt_handler(intid).ok_or(Error::InvalidInterrupt)?;
+        k.machine.detach_interrupt(intid, handler);
         return Ok(());
     }
     let t = k.lookup(a[1]).ok_or(Error::InvalidThread)?;
     let cpu = k.tcb(t).map(|t| t.cpu).ok_or(Error::InvalidThread)?;
-    let mpidr = crate::percpu::get(cpu as usize).map(|b| b.mpidr).ok_or(Error::InvalidCpu)?;
-    crate::irq::attach(intid, t, mpidr).map_err(|e| match e {
-        crate::irq::AttachError::NotAnSpi => Error::InvalidInterrupt,
-        crate::irq::AttachError::Busy => Error::Busy,
+    let mpidr = k.machine.cpu(cpu as usize).map(|b| b.mpidr).ok_or(Error::InvalidCpu)?;
+    k.machine.attach_interrupt(intid, t, mpidr).map_err(|e| match e {
+        AttachError::NotAnSpi => Error::InvalidInterrupt,
+        AttachError::Busy => Error::Busy,
     })
 }
 
 /// Copies a thread's pager and exception handler into its UTCB (for the thread's
 /// convenience: the kernel's own record stays the TCB's).
-fn write_utcb_words(t: &crate::thread::Tcb) {
+fn write_utcb_words<M: Machine>(t: &crate::thread::Tcb) {
     // SAFETY: the thread's UTCB frame (user memory); the offsets are inside it.
-    unsafe {
-        phys::write_u64(t.utcb_pa + abi::utcb::PAGER_OFFSET as u64, t.pager);
-    }
+    unsafe { M::MEMORY.write_u64(t.utcb_pa + abi::utcb::PAGER_OFFSET as u64, t.pager) };
     // SAFETY: as above.
-    unsafe { phys::write_u64(t.utcb_pa + abi::utcb::EXCEPTION_HANDLER_OFFSET as u64, t.exception_handler) };
+    unsafe {
+        M::MEMORY.write_u64(t.utcb_pa + abi::utcb::EXCEPTION_HANDLER_OFFSET as u64, t.exception_handler)
+    };
 }
 
 /// Whether `pa` is in the initrd (RAM the kernel reserved, mapped into the root task).
-fn in_initrd(pa: u64) -> bool {
-    crate::boot::board().chosen.initrd.is_some_and(|r| r.contains(pa))
+fn in_initrd<M: Machine>(k: &Kernel<M>, pa: u64) -> bool {
+    k.board().chosen.initrd.is_some_and(|r| r.contains(pa))
 }

@@ -27,11 +27,9 @@
 //!  0x11_0000_0000  the device tree, read-only (at its offset in the first page)
 //! ```
 
-use super::{Frame, KERNEL};
-use crate::arch::{phys, tables};
-use crate::boot::FRAMES;
+use super::{Frame, Kernel, Machine};
 use crate::exception::TrapFrame;
-use crate::kprintln;
+use crate::mm::frames::Frames;
 use abi::Error;
 use bootfmt::cpio::Archive;
 use bootfmt::elf::Elf;
@@ -69,7 +67,9 @@ impl core::fmt::Display for RootError {
         match self {
             RootError::Archive(e) => write!(f, "the initrd is not a usable archive: {e}"),
             RootError::NoRoot => write!(f, "the initrd has no `{ROOT_NAME}` entry"),
-            RootError::Elf(e) => write!(f, "the initrd's `{ROOT_NAME}` is not a program this kernel can start: {e}"),
+            RootError::Elf(e) => {
+                write!(f, "the initrd's `{ROOT_NAME}` is not a program this kernel can start: {e}")
+            }
             RootError::Kernel(e) => write!(f, "the kernel could not set up the root task: {e}"),
         }
     }
@@ -91,35 +91,55 @@ impl From<Error> for RootError {
     }
 }
 
-/// Builds the kernel interface page (16 KiB on the boot node); returns its address.
-pub fn build_kip(board: &Board, initrd: Option<PhysRange>) -> Result<u64, Error> {
+/// Builds the kernel interface page (16 KiB on the boot node) from the board, the
+/// counter frequency, the initrd's and the device tree's (physical address, size);
+/// returns its address.
+pub fn build_kip<M: Machine>(
+    frames: &Frames,
+    board: &Board,
+    counter_frequency: u64,
+    initrd: Option<(u64, u64)>,
+    dtb: Option<(u64, u64)>,
+) -> Result<u64, Error> {
     let boot_node = board.cpus.first().map_or(NodeId::ZERO, |c| c.node);
-    let frames = abi::kip::KIP_SIZE / abi::PAGE_SIZE as usize;
-    let (pa, _) = FRAMES.alloc_near(boot_node, frames).map_err(|_| Error::OutOfMemory)?;
-    // SAFETY: the block was just allocated (RAM outside the image) for the KIP alone;
-    // user spaces only ever map it read-only, and the kernel writes it only here.
-    let kip = unsafe { tables::place_kip(pa) };
-    let dtb = crate::arch::boot::early_fdt().map(|(pa, size)| (DTB_ADDRESS + (pa & (abi::PAGE_SIZE - 1)), size));
-    super::kip::fill(kip, board, crate::arch::timer::cntfrq(), initrd.map(|r| (INITRD_ADDRESS, r.size)), dtb);
+    let count = abi::kip::KIP_SIZE / abi::PAGE_SIZE as usize;
+    let (pa, _) = frames.alloc_near(boot_node, count).map_err(|_| Error::OutOfMemory)?;
+    for f in 0..count as u64 {
+        // SAFETY: the block was just allocated for the KIP alone, referenced by nothing.
+        unsafe { M::MEMORY.zero_frame(pa + f * abi::PAGE_SIZE) };
+    }
+    // SAFETY: the frames are the KIP's alone, just zeroed: all-zero bytes are a valid
+    // `Kip` (integers and arrays of them, `Kip::zeroed`), page alignment exceeds its
+    // alignment, and it fits in KIP_SIZE (abi's assertion). User spaces only ever map
+    // it read-only, and the kernel writes it only here.
+    let kip = unsafe { M::MEMORY.zeroed::<abi::kip::Kip>(pa) };
+    let dtb = dtb.map(|(pa, size)| (DTB_ADDRESS + (pa & (abi::PAGE_SIZE - 1)), size));
+    super::kip::fill(kip, board, counter_frequency, initrd.map(|(_, size)| (INITRD_ADDRESS, size)), dtb);
     Ok(pa)
 }
 
-/// Loads and starts the root task from the initrd at `initrd` (physical).
-pub fn start_root(initrd: PhysRange, cpu: u32, node: NodeId) -> Result<(), RootError> {
-    // SAFETY: the initrd range is RAM the boot loader filled and the kernel reserved
-    // (it is excluded from every frame pool), so nothing writes it while it is read.
-    let blob = unsafe { phys::slice(initrd.base, initrd.size as usize) };
+/// Loads and starts the root task from the initrd `blob`, which lies at `initrd`
+/// (physical), with the device tree at `dtb` (physical address, size) mapped
+/// read-only for it: its thread on `cpu`, its space homed on `node`.
+pub fn start_root<M: Machine>(
+    k: &mut Kernel<M>,
+    blob: &[u8],
+    initrd: PhysRange,
+    dtb: Option<(u64, u64)>,
+    cpu: u32,
+    node: NodeId,
+) -> Result<(), RootError> {
     let archive = Archive::new(blob);
     let entry = archive.find(ROOT_NAME).map_err(RootError::Archive)?.ok_or(RootError::NoRoot)?;
     let elf = Elf::parse(entry.data).map_err(RootError::Elf)?;
     // A program bigger than all free memory is refused before a frame is taken: page
     // by page it would take seconds to find out (4 GiB of .bss is a million pages).
     let pages: u64 = elf.segments().map(|s| (s.pages().1 - s.pages().0) / abi::PAGE_SIZE).sum();
-    let free: u64 = FRAMES.nodes_with_memory().iter().map(|n| FRAMES.free_bytes(n)).sum();
+    let frames = k.frames();
+    let free: u64 = frames.nodes_with_memory().iter().map(|n| frames.free_bytes(n)).sum();
     if pages.saturating_add(ROOT_STACK_SIZE / abi::PAGE_SIZE) > free / abi::PAGE_SIZE {
         return Err(RootError::Kernel(Error::OutOfMemory));
     }
-    let mut k = KERNEL.lock();
     let space = k.create_space(node, u64::MAX)?;
     if let Some(s) = k.space(space) {
         s.privileged = true;
@@ -128,7 +148,7 @@ pub fn start_root(initrd: PhysRange, cpu: u32, node: NodeId) -> Result<(), RootE
         let (first, last) = seg.pages();
         let mut page = first;
         while page < last {
-            let pa = user_frame(node)?;
+            let pa = user_frame::<M>(frames, node)?;
             let rights = crate::mdb::Rights::READ
                 .union(if seg.flags.write { crate::mdb::Rights::WRITE } else { crate::mdb::Rights::NONE })
                 .union(if seg.flags.execute { crate::mdb::Rights::EXEC } else { crate::mdb::Rights::NONE });
@@ -137,7 +157,7 @@ pub fn start_root(initrd: PhysRange, cpu: u32, node: NodeId) -> Result<(), RootE
             if from < to {
                 let src = &seg.data[(from - seg.vaddr) as usize..(to - seg.vaddr) as usize];
                 // SAFETY: `pa` is a frame just allocated for this program's page.
-                unsafe { phys::write_bytes(pa + (from - page), src) };
+                unsafe { M::MEMORY.write_bytes(pa + (from - page), src) };
             }
             k.map_root(space, page, pa, rights, Frame::Lent)?;
             page += abi::PAGE_SIZE;
@@ -145,7 +165,7 @@ pub fn start_root(initrd: PhysRange, cpu: u32, node: NodeId) -> Result<(), RootE
     }
     let mut page = ROOT_STACK_TOP - ROOT_STACK_SIZE;
     while page < ROOT_STACK_TOP {
-        let pa = user_frame(node)?;
+        let pa = user_frame::<M>(frames, node)?;
         k.map_root(space, page, pa, crate::mdb::Rights::READ.union(crate::mdb::Rights::WRITE), Frame::Lent)?;
         page += abi::PAGE_SIZE;
     }
@@ -156,7 +176,7 @@ pub fn start_root(initrd: PhysRange, cpu: u32, node: NodeId) -> Result<(), RootE
         off += abi::PAGE_SIZE;
     }
     // The device tree, read-only (the kernel keeps it reserved for good).
-    if let Some((pa, size)) = crate::arch::boot::early_fdt() {
+    if let Some((pa, size)) = dtb {
         let first = pa & !(abi::PAGE_SIZE - 1);
         let mut off = 0;
         while first + off < pa + size {
@@ -171,8 +191,8 @@ pub fn start_root(initrd: PhysRange, cpu: u32, node: NodeId) -> Result<(), RootE
         tcb.priority = 200;
     }
     k.make_ready(t);
-    kprintln!(
-        "{}",
+    k.machine.print(format_args!(
+        "{}\n",
         report::line!("root-task",
             "entry" => report::Hex(elf.entry()),
             "segments" => elf.segments().count(),
@@ -180,14 +200,14 @@ pub fn start_root(initrd: PhysRange, cpu: u32, node: NodeId) -> Result<(), RootE
             "home" => node,
             "cpu" => cpu,
         )
-    );
+    ));
     Ok(())
 }
 
 /// A zeroed frame of user memory for the root task, on its node.
-fn user_frame(node: NodeId) -> Result<u64, Error> {
-    let (pa, _) = FRAMES.alloc_near(node, 1).map_err(|_| Error::OutOfMemory)?;
+fn user_frame<M: Machine>(frames: &Frames, node: NodeId) -> Result<u64, Error> {
+    let (pa, _) = frames.alloc_near(node, 1).map_err(|_| Error::OutOfMemory)?;
     // SAFETY: just allocated, unshared.
-    unsafe { tables::zero_frame(pa) };
+    unsafe { M::MEMORY.zero_frame(pa) };
     Ok(pa)
 }

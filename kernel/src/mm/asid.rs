@@ -16,6 +16,12 @@
 /// The largest number of ASIDs any CPU has (16-bit ASIDs).
 pub const MAX_ASIDS: usize = 1 << 16;
 
+/// TTBR0_EL1 for the space with root table `root` (physical) and `asid`: the ASID
+/// in bits 63..48, the table's address in 47..12.
+pub const fn ttbr0(root: u64, asid: u16) -> u64 {
+    ((asid as u64) << 48) | (root & 0x0000_FFFF_FFFF_F000)
+}
+
 /// A pool of ASIDs.
 pub struct Asids {
     used: [u64; MAX_ASIDS / 64],

@@ -78,7 +78,8 @@ use crate::sync::Mutex;
 use buddy_system_allocator::Heap;
 use platform::{Board, MAX_NODES, NodeId, NodeSet, PhysRange};
 
-use crate::mm::layout::{DIRECT_MAP_BASE, DIRECT_MAP_SIZE};
+use crate::mm::layout::DIRECT_MAP_BASE;
+pub use crate::mm::phys::Window;
 use crate::mm::table::PAGE_SIZE;
 
 /// The heap's number of size classes: blocks of `2^0 ..= 2^(ORDER-1)` bytes, so one
@@ -99,48 +100,6 @@ const _: () = assert!(DIRECT_MAP_BASE.is_multiple_of(MAX_BLOCK));
 /// The number of frames an allocation of `frames` really takes: the next power of two.
 pub const fn block_frames(frames: usize) -> usize {
     frames.next_power_of_two()
-}
-
-/// How the allocator reaches the memory it manages: `va = pa + offset`, for physical
-/// addresses below `limit`.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub struct Window {
-    offset: u64,
-    limit: u64,
-}
-
-impl Window {
-    /// The kernel's direct map of physical memory ([`crate::mm::layout::direct_map`]).
-    pub const DIRECT_MAP: Window = Window::new(DIRECT_MAP_BASE, DIRECT_MAP_SIZE);
-
-    /// A window at `offset` covering physical addresses `[0, limit)`.
-    ///
-    /// # Panics
-    /// When `offset` is not a multiple of [`MAX_BLOCK`] (block alignment would differ
-    /// between virtual and physical addresses) or `offset + limit` overflows. Used in
-    /// a `const` or `static`, that is a compile-time error.
-    pub const fn new(offset: u64, limit: u64) -> Window {
-        assert!(offset.is_multiple_of(MAX_BLOCK), "window offset must be MAX_BLOCK aligned");
-        assert!(offset.checked_add(limit).is_some(), "window wraps around");
-        Window { offset, limit }
-    }
-
-    /// The address through which the CPU reaches physical address `pa`.
-    pub fn va(self, pa: u64) -> usize {
-        pa.wrapping_add(self.offset) as usize
-    }
-
-    /// The physical address behind `va` (the inverse of [`Window::va`]).
-    pub fn pa(self, va: usize) -> u64 {
-        (va as u64).wrapping_sub(self.offset)
-    }
-
-    /// True when all of `range` is inside the window and none of it sits at virtual
-    /// address 0 (the heap's lists use 0 as "end of list").
-    fn covers(self, range: PhysRange) -> bool {
-        let inside = range.base.checked_add(range.size).is_some_and(|end| end <= self.limit);
-        inside && self.va(range.base) != 0
-    }
 }
 
 /// Why frames could not be allocated, freed or added.
@@ -871,12 +830,7 @@ mod tests {
     }
 
     #[test]
-    fn the_direct_map_window_matches_the_kernel_layout() {
-        let w = Window::DIRECT_MAP;
-        assert_eq!(Frames::new().window, w);
-        assert_eq!(w.va(0x4000_0000) as u64, crate::mm::layout::direct_map(0x4000_0000));
-        assert_eq!(w.pa(w.va(0x8_4000_1000)), 0x8_4000_1000);
-        assert!(w.covers(PhysRange { base: 0, size: P }), "pa 0 is fine behind an offset");
-        assert!(!w.covers(PhysRange { base: DIRECT_MAP_SIZE - P, size: 2 * P }));
+    fn the_kernel_allocator_reaches_memory_through_the_direct_map() {
+        assert_eq!(Frames::new().window, Window::DIRECT_MAP);
     }
 }

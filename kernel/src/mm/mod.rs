@@ -2,7 +2,8 @@
 //! Memory management: the address map, translation tables, and physical memory per node.
 //!
 //! `layout` is the kernel's virtual address map; `table` and `early` build translation
-//! tables; `physmem` works out which RAM is free on each NUMA node; `frames` hands that
+//! tables; `phys` is how physical memory is reached (a window: the direct map, or host
+//! memory in tests); `physmem` works out which RAM is free on each NUMA node; `frames` hands that
 //! RAM out, one pool per node with distance-ordered fallback; `placement` states from
 //! the device tree alone which node should serve which, for self-tests; `window` maps
 //! the ACPI tables on demand before there is a direct map. Everything here
@@ -14,6 +15,7 @@ pub mod asid;
 pub mod early;
 pub mod frames;
 pub mod layout;
+pub mod phys;
 pub mod physmem;
 pub mod placement;
 pub mod table;

@@ -21,14 +21,6 @@ pub fn mpidr() -> u64 {
     MPIDR_EL1.get() & 0xFF_00FF_FFFF
 }
 
-/// A spin-wait's pause: the `yield` hint (see `sync`: what it does on hardware and
-/// under QEMU's round-robin TCG).
-#[inline(always)]
-pub fn relax() {
-    // SAFETY: a hint instruction: no memory, no registers, no state changes.
-    unsafe { core::arch::asm!("yield", options(nomem, nostack, preserves_flags)) };
-}
-
 /// Stops this CPU for good, with interrupts masked.
 pub fn park() -> ! {
     loop {

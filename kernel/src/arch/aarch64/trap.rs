@@ -7,10 +7,10 @@
 //! - **From EL1** (slots 0..7: interrupts while the kernel idles, kernel bugs): the slot
 //!   saves x0/x1, puts its slot number in x0 and branches to `trap_common`, which saves
 //!   the rest of the registers and the syndrome into a [`TrapFrame`] on the kernel
-//!   stack, calls [`trap_entry`] and restores from that frame (`trap_restore`).
+//!   stack, calls `trap_entry` (`crate::entry`) and restores from that frame (`trap_restore`).
 //! - **From EL0** (slots 8..15: system calls, faults, interrupts while a thread ran):
 //!   `trap_user` saves the thread's registers **straight into its TCB** (the frame the
-//!   CPU's `PerCpu::user_context` points at), calls [`trap_user_entry`], and
+//!   CPU's `PerCpu::user_context` points at), calls `trap_user_entry`, and
 //!   `user_restore` loads the registers of whichever thread the kernel picked from
 //!   `user_context` again (the kernel repointed it in `dispatch`) and erets to EL0.
 //!   No copy of the frame is made on the way in or out: a system call that switches
@@ -20,6 +20,10 @@
 //!   abort the page-fault fast path (`trap_user_abort`, both in `l4::fastpath`); each
 //!   returns straight to `user_restore` when it did the work.
 //!
+//! The Rust functions the assembly calls (`trap_entry`, `trap_user_entry`,
+//! `trap_user_svc`, `trap_user_abort`) are not here: they are the kernel's entries
+//! (`crate::entry`), reached by symbol name, so this leaf depends on nothing above it.
+//!
 //! The frame's layout is shared by the assembly and the Rust struct; a `const`
 //! assertion below keeps the two in step, and `PerCpu::user_context`'s offset is
 //! passed to the assembly by `offset_of!`.
@@ -27,7 +31,6 @@
 //! # References
 //! Arm ARM (DDI 0487) D1.10 "Exception entry" (vector offsets), D17.2.40 ESR_EL1.
 
-use crate::exception::{Kind, Source, Trap};
 use crate::percpu::PerCpu;
 
 pub use crate::exception::TrapFrame;
@@ -234,40 +237,3 @@ trap_restore:
     user_context = const core::mem::offset_of!(PerCpu, user_context),
     svc0_esr = const crate::ipc_fast::SVC0_ESR,
 );
-
-/// Called by `trap_common` (exceptions from EL1) with the slot number and the frame.
-#[unsafe(no_mangle)]
-extern "C" fn trap_entry(slot: u64, frame: &mut TrapFrame) {
-    let trap = Trap::from_slot(slot);
-    match (trap.source, trap.kind) {
-        // Interrupts, taken where the kernel waits (it is not preemptible): the idle
-        // loop looks for ready threads after each one.
-        (Source::CurrentSpx, Kind::Irq) => {
-            let _ = crate::irq::handle();
-        }
-        // Everything else from EL1 is a kernel bug, reported and fatal. (Exceptions
-        // from EL0 take `trap_user`, never this path.)
-        _ => crate::fatal_exception(trap, frame),
-    }
-}
-
-/// Called by `trap_user` for an `svc #0` from AArch64 EL0 (registers in the TCB):
-/// whether the IPC fast path did it (see `l4::fastpath`).
-#[unsafe(no_mangle)]
-extern "C" fn trap_user_svc() -> bool {
-    crate::l4::fastpath::svc()
-}
-
-/// Called by `trap_user` for a data or instruction abort from AArch64 EL0 (registers
-/// in the TCB): whether the page-fault fast path delivered it (see `l4::fastpath`).
-#[unsafe(no_mangle)]
-extern "C" fn trap_user_abort() -> bool {
-    crate::l4::fastpath::abort()
-}
-
-/// Called by `trap_user` (exceptions from EL0: system calls, faults, interrupts while
-/// a thread ran) with the slot number; the thread's registers are in its TCB already.
-#[unsafe(no_mangle)]
-extern "C" fn trap_user_entry(slot: u64) {
-    crate::l4::user_trap(Trap::from_slot(slot));
-}

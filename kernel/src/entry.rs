@@ -1,0 +1,163 @@
+// SPDX-License-Identifier: MIT OR Apache-2.0
+//! The kernel on this machine: the one `Kernel`, its lock, and the ways in from the
+//! exception vectors.
+//!
+//! The L4 core (`l4`) is logic over a `Machine`; this module makes it *the* kernel:
+//! [`KERNEL`] is the one `Kernel<Aarch64>` (`crate::machine`), and the functions the
+//! vector assembly (`arch::aarch64::trap`) calls by name take the lock and hand the
+//! trap to the core:
+//!
+//! - `trap_user_svc` and `trap_user_abort`: the fast paths (`l4::fastpath`), tried
+//!   first for an `svc #0` and for a page fault from AArch64 EL0;
+//! - `trap_user_entry`: every other trap from EL0, through `Kernel::trap`, which says
+//!   what the CPU runs next: back to user mode, idle ([`idle_loop`]), or stop
+//!   (`stop::exit`, still holding the lock, as a stop from anywhere else would);
+//! - `trap_entry`: exceptions from EL1, which are interrupts while the kernel idles
+//!   (it is not preemptible) or kernel bugs (`stop::fatal_exception`).
+//!
+//! `boot` hands the kernel its frame allocator and board ([`init`]) before any CPU
+//! can run a user thread, and starts the root task ([`start_root`]).
+//!
+//! What must hold: the vectors reach the kernel only through these functions, and
+//! every one that touches kernel state holds [`KERNEL`]'s lock while it does.
+
+use crate::arch::{cpu, user};
+use crate::exception::{Kind, Source, Trap, TrapFrame};
+use crate::l4::task::RootError;
+use crate::l4::{self, Events, Kernel, Next};
+use crate::machine::Aarch64;
+use crate::mm::frames::Frames;
+use crate::percpu::PerCpu;
+use crate::slab::SlabCache;
+use crate::sync::Mutex;
+use crate::{irq, stop};
+use abi::Error;
+use core::sync::atomic::Ordering;
+use platform::{Board, NodeId, PhysRange};
+
+/// The kernel lock and everything it protects.
+///
+/// A plain spin lock, knowingly unfair: a CPU making system calls in a tight loop can
+/// win it again and again (user code busy-waits on the counter it reads directly, not
+/// through system calls, to avoid that). A ticket lock was tried and measured worse
+/// here: with more vCPUs than host cores, a waiter the host has descheduled holds up
+/// every CPU behind it (stalls of 100 ms and more in `pagers/l4test`). The cure for
+/// both is the per-CPU locking this single lock is a placeholder for.
+pub static KERNEL: Mutex<Kernel<Aarch64>> = Mutex::new(Kernel::new(Aarch64));
+
+/// Prepares the kernel objects on the boot CPU, handing the kernel its frame
+/// allocator, the slab cache of MDB entries and the board: the empty root table, the kernel interface page (which
+/// names the initrd and the device tree at `dtb`), the MDB's frame-root arrays.
+pub fn init(
+    frames: &'static Frames,
+    entries: &'static SlabCache<'static>,
+    board: &'static Board<'static>,
+    dtb: Option<(u64, u64)>,
+) -> Result<(), Error> {
+    let initrd = board.chosen.initrd.map(|r| (r.base, r.size));
+    KERNEL.lock().init(frames, entries, board, initrd, dtb)?;
+    cpu_init();
+    Ok(())
+}
+
+/// Prepares this CPU for user threads: FP/SIMD closed to EL0 (lazy switching), the
+/// counters readable at EL0 (the cycle counter for `scripts/bench`; see
+/// `user::enable_user_cycle_counter`), the empty lower half loaded and opened. Every
+/// CPU calls it once, after [`init`].
+pub fn cpu_init() {
+    let k = KERNEL.lock();
+    k.cpu_init();
+    user::enable_user_counter();
+    user::enable_user_cycle_counter();
+    drop(k);
+    user::open_lower_half();
+}
+
+/// Loads and starts the root task from the initrd at `initrd` (physical), its thread
+/// on CPU `cpu`, its space homed on `node`, the device tree at `dtb` mapped for it.
+pub fn start_root(initrd: PhysRange, dtb: Option<(u64, u64)>, cpu: u32, node: NodeId) -> Result<(), RootError> {
+    // SAFETY: the initrd range is RAM the boot loader filled and the kernel reserved
+    // (it is excluded from every frame pool), so nothing writes it while it is read.
+    let blob = unsafe { crate::mm::phys::Window::DIRECT_MAP.slice(initrd.base, initrd.size as usize) };
+    l4::task::start_root(&mut KERNEL.lock(), blob, initrd, dtb, cpu, node)
+}
+
+/// A CPU with nothing to run: wait for an interrupt, then look for a ready thread.
+pub fn idle_loop(me: &'static PerCpu) -> ! {
+    loop {
+        {
+            let mut k = KERNEL.lock();
+            if k.idle(me) {
+                let context = me.user_context.load(Ordering::Relaxed) as *const TrapFrame;
+                drop(k);
+                // SAFETY: the stack top is this CPU's own kernel stack, and nothing on
+                // it is needed: this loop never returns. `context` is `user_context`,
+                // which `idle` just pointed at the saved registers of the thread it
+                // dispatched; the thread is Running on this CPU, so no other CPU
+                // changes them (nor frees the TCB: deletion of a running thread is
+                // finished by its own CPU) now. Its space and FP state are loaded.
+                unsafe { user::enter_user(context, me.stack.1) };
+            }
+        }
+        cpu::wait_for_interrupt();
+    }
+}
+
+/// Called by `trap_common` (exceptions from EL1) with the slot number and the frame.
+#[unsafe(no_mangle)]
+extern "C" fn trap_entry(slot: u64, frame: &mut TrapFrame) {
+    let trap = Trap::from_slot(slot);
+    match (trap.source, trap.kind) {
+        // Interrupts, taken where the kernel waits (it is not preemptible): the idle
+        // loop looks for ready threads after each one.
+        (Source::CurrentSpx, Kind::Irq) => {
+            let _ = irq::handle();
+        }
+        // Everything else from EL1 is a kernel bug, reported and fatal. (Exceptions
+        // from EL0 take `trap_user`, never this path.)
+        _ => stop::fatal_exception(trap, frame),
+    }
+}
+
+/// Called by `trap_user` for an `svc #0` from AArch64 EL0 (registers in the TCB):
+/// whether the IPC fast path did it (see `l4::fastpath`).
+#[unsafe(no_mangle)]
+extern "C" fn trap_user_svc() -> bool {
+    let Some(me) = cpu::this_percpu() else { return false };
+    let mut k = KERNEL.lock();
+    l4::fastpath::svc(&mut k, me)
+}
+
+/// Called by `trap_user` for a data or instruction abort from AArch64 EL0 (registers
+/// in the TCB): whether the page-fault fast path delivered it (see `l4::fastpath`).
+#[unsafe(no_mangle)]
+extern "C" fn trap_user_abort() -> bool {
+    let Some(me) = cpu::this_percpu() else { return false };
+    let mut k = KERNEL.lock();
+    l4::fastpath::abort(&mut k, me)
+}
+
+/// Called by `trap_user` (exceptions from EL0: system calls, faults, interrupts while
+/// a thread ran) with the slot number; the thread's registers are in its TCB already.
+/// Returns into `user_restore`, which loads the thread `me.user_context` names.
+#[unsafe(no_mangle)]
+extern "C" fn trap_user_entry(slot: u64) {
+    let trap = Trap::from_slot(slot);
+    let me = cpu::this_percpu().expect("invariant: user threads run only on set-up CPUs");
+    let events = match trap.kind {
+        Kind::Irq => {
+            let irq::Events { ticked, interrupts, .. } = irq::handle();
+            Events { ticked, interrupts }
+        }
+        _ => Events::default(),
+    };
+    let mut k = KERNEL.lock();
+    match k.trap(me, trap, events) {
+        Next::User => {}
+        Next::Idle => {
+            drop(k);
+            idle_loop(me)
+        }
+        Next::Stop(halt) => stop::exit(halt),
+    }
+}
