@@ -57,6 +57,8 @@ pub mod exception;
 pub mod halt;
 pub mod ipc_fast;
 pub mod l4;
+#[cfg(test)]
+mod layers;
 pub mod mdb;
 pub mod mm;
 pub mod notify;
