@@ -359,3 +359,198 @@ fn run_next<M: Machine>(m: M, d: &mut Tcb, me: &PerCpu, sched: &mut CpuSched, ne
     d.deadline = 0;
     super::make_running(m, d, me, sched, next);
 }
+
+#[cfg(test)]
+mod tests {
+    use super::super::Machine;
+    use super::super::fake::{Outcome, ROOT, Rng, World};
+    use super::super::tests::{memory, tag};
+    use crate::thread::ThreadState;
+    use abi::fpage::{Fpage, Rights};
+    use abi::message::TypedItem;
+    use abi::syscall::Syscall;
+    use abi::timeout::{Timeout, Timeouts};
+    use platform::NodeId;
+    use std::collections::BTreeMap;
+    use std::vec::Vec;
+
+    const NEVER: u64 = Timeouts::NEVER.pack();
+    const PAGES: u64 = 0x1000_0000;
+
+    /// A world with a pager in the root's space and four threads in a space of their
+    /// own, all on CPU 1, each at a priority of its own (the fast paths need the
+    /// partner to be what the scheduler would pick); the pager holds 16 pages at
+    /// [`PAGES`].
+    fn world() -> (World, u32, Vec<u32>) {
+        let mut w = World::new();
+        let root_space = w.space_of(ROOT);
+        let _ = memory(&mut w, 0, PAGES, 4);
+        let pager = w.thread(root_space, 0x60_0000, 1, 150);
+        let pid = w.id(pager);
+        let s = w.k.create_space(NodeId::ZERO, 16 << 20).unwrap();
+        let threads: Vec<u32> =
+            (0..4).map(|i| w.thread(s, 0x20_0000 + i * abi::PAGE_SIZE, 1, 100 + i as u8)).collect();
+        for &t in &threads {
+            w.k.tcb(t).unwrap().pager = pid;
+            w.write_utcb(t, abi::utcb::BR_OFFSET, Fpage::new(0x5000_0000, 24, Rights::RWX).unwrap().raw());
+        }
+        // Every thread's last-level table at its fault and window addresses exists (so
+        // map replies can take the fast path), each with a page mapped there already.
+        for (i, &t) in threads.iter().enumerate() {
+            let va = 0x7000_0000 + i as u64 * 0x1000;
+            let _ = w.k.prepare_user(s, va);
+            let _ = w.k.prepare_user(s, 0x5000_0000);
+            let _ = t;
+        }
+        (w, pager, threads)
+    }
+
+    /// Everything a thread or the scheduler shows: states, registers, mappings.
+    ///
+    /// A blocked thread's x0 and x1 are not shown: nothing can read them before the
+    /// thread leaves its wait, and every way out of a wait (a message, a timeout, a
+    /// cancellation) writes both. (The general path writes a status there when a
+    /// pager's reply resolves a fault and then blocks the pager; the fast path leaves
+    /// them: the same to any observer.)
+    fn observe(w: &mut World, threads: &[u32]) -> Vec<String> {
+        let mut out = Vec::new();
+        for &t in threads {
+            let mut regs = w.regs(t);
+            let state = w.state(t);
+            if !matches!(state, ThreadState::Ready | ThreadState::Running) {
+                regs[..2].fill(0);
+            }
+            out.push(std::format!("{t}: {state:?} {:x?}", &regs[..8]));
+        }
+        for cpu in 0..4 {
+            let current = w.m.cpu(cpu).unwrap().sched.lock().current;
+            out.push(std::format!("cpu {cpu}: {current}"));
+        }
+        let space = w.space_of(threads[1]);
+        let maps: BTreeMap<u64, bool> =
+            w.mappings(space).into_iter().map(|(va, (_, write))| (va, write)).collect();
+        out.push(std::format!("mappings: {maps:x?}"));
+        out
+    }
+
+    #[test]
+    fn the_fast_paths_leave_exactly_the_state_the_general_path_leaves() {
+        let (mut fast, pager, threads) = world();
+        let (mut slow, _, _) = world();
+        let mut all = threads.clone();
+        all.push(pager);
+        let mut rng = Rng::new(0xFA57);
+        let mut taken = 0;
+        for step in 0..6000 {
+            let runnable: Vec<u32> = all
+                .iter()
+                .copied()
+                .filter(|&t| matches!(fast.state(t), ThreadState::Ready | ThreadState::Running))
+                .collect();
+            if runnable.is_empty() || rng.below(50) == 0 {
+                for w in [&mut fast, &mut slow] {
+                    w.advance(10_000);
+                    w.tick(0);
+                    w.tick(1);
+                }
+                continue;
+            }
+            let t = rng.pick(&runnable);
+            // Mostly a zero send timeout: a sender that finds nobody waiting fails at
+            // once instead of queueing (a queue on the pager sends its ReplyWait to the
+            // general path, rightly).
+            let timeouts = match rng.below(8) {
+                0 => NEVER,
+                1 => Timeouts { send: Timeout::Never, receive: Timeout::Micros(5000) }.pack(),
+                2 => Timeouts { send: Timeout::Zero, receive: Timeout::Micros(5000) }.pack(),
+                _ => Timeouts { send: Timeout::Zero, receive: Timeout::Never }.pack(),
+            };
+            let words = rng.below(5) as u8;
+            let mut mrs = [tag(7, words, 0), rng.bits(), rng.bits(), rng.bits(), rng.bits()];
+            // Nobody waits for ever for a message nobody owes it: if every thread waits
+            // for another, the timeouts end that.
+            let pager_timeouts = Timeouts { send: Timeout::Zero, receive: Timeout::Micros(5000) }.pack();
+            let args = if t == pager {
+                // The pager's loop: answer a thread that waits for its answer (a
+                // reply, with a page now and then: what a fault or a call wants),
+                // else wait for the next request.
+                let owed: Vec<u32> = threads
+                    .iter()
+                    .copied()
+                    .filter(|&c| match fast.state(c) {
+                        ThreadState::FaultBlocked { delivered, .. } => delivered,
+                        ThreadState::RecvBlocked { from } => from == Some(pager),
+                        _ => false,
+                    })
+                    .collect();
+                let queue = fast.k.tcb(pager).unwrap().send_queue;
+                match owed.is_empty() {
+                    false if rng.below(8) != 0 => {
+                        let c = rng.pick(&owed);
+                        if rng.below(2) == 0 || matches!(fast.state(c), ThreadState::FaultBlocked { .. }) {
+                            let page = PAGES + rng.below(16) * abi::PAGE_SIZE;
+                            let rights = rng.pick(&[Rights::R, Rights::RW, Rights::RX]);
+                            let base = 0x7000_0000 + rng.below(4) * 0x1000;
+                            let fpage = Fpage::new(page, 12, rights).unwrap();
+                            let [i0, i1] = TypedItem::Map { send_base: base, fpage }.encode().unwrap();
+                            let u = rng.below(3) as u8;
+                            mrs = [tag(0, u, 2), rng.bits(), rng.bits(), rng.bits(), rng.bits()];
+                            mrs[1 + u as usize] = i0;
+                            mrs[2 + u as usize] = i1;
+                        }
+                        let cid = fast.id(c);
+                        let _ = queue;
+                        [cid, u64::MAX, pager_timeouts, mrs[0], mrs[1], mrs[2], mrs[3], mrs[4]]
+                    }
+                    _ => [0, u64::MAX, pager_timeouts, 0, 0, 0, 0, 0],
+                }
+            } else {
+                let pid = fast.id(pager);
+                match rng.below(10) {
+                    0..=5 => [pid, pid, timeouts, mrs[0], mrs[1], mrs[2], mrs[3], mrs[4]],
+                    6..=7 => {
+                        // A page fault: both worlds through their own path.
+                        let va = 0x7000_0000 + rng.below(4) * 0x1000 + rng.below(0x1000);
+                        let write = rng.below(2) == 0;
+                        let a = fast.fault(t, va, write, true);
+                        let b = slow.fault(t, va, write, false);
+                        assert_eq!(a, b, "step {step}: fault of {t}");
+                        assert_eq!(
+                            observe(&mut fast, &all),
+                            observe(&mut slow, &all),
+                            "step {step}: after a fault"
+                        );
+                        continue;
+                    }
+                    8 => {
+                        let peer = fast.id(rng.pick(&all));
+                        [peer, u64::MAX, pager_timeouts, mrs[0], mrs[1], mrs[2], mrs[3], mrs[4]]
+                    }
+                    _ => [0, u64::MAX, pager_timeouts, 0, 0, 0, 0, 0],
+                }
+            };
+            let (took, a) = fast.svc_fast(t, Syscall::Ipc, args);
+            let b = slow.svc(t, Syscall::Ipc, args);
+            taken += usize::from(took);
+            assert_eq!(a, b, "step {step}: thread {t} ({args:x?}); fast path taken: {took}");
+            assert_eq!(
+                observe(&mut fast, &all),
+                observe(&mut slow, &all),
+                "step {step}: {args:x?}, fast: {took}"
+            );
+            if step % 50 == 0 {
+                fast.check();
+                slow.check();
+            }
+        }
+        let counts = fast.m.cpu(1).unwrap().sched.lock().fast;
+        assert!(taken > 200, "the fast paths ran often enough to be tested: {taken}");
+        assert!(
+            counts.ipc > 0 && counts.map_replies > 0 && counts.faults > 0,
+            "each of them ran: {counts:?}"
+        );
+        fast.check();
+        slow.check();
+        let _ = Outcome::Done([0; 8]);
+    }
+}

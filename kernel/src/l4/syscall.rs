@@ -836,3 +836,591 @@ fn write_utcb_words<M: Machine>(t: &crate::thread::Tcb) {
 fn in_initrd<M: Machine>(k: &Kernel<M>, pa: u64) -> bool {
     k.board().chosen.initrd.is_some_and(|r| r.contains(pa))
 }
+
+#[cfg(test)]
+mod tests {
+    use super::super::Machine;
+    use super::super::fake::{Outcome, ROOT, World};
+    use super::super::tests::{memory, tag};
+    use crate::halt::Halt;
+    use crate::thread::ThreadState;
+    use abi::Error::{self, *};
+    use abi::fpage::{Fpage, Rights};
+    use abi::memory_control::MemoryControlFlags;
+    use abi::syscall::{ExregsControl, KEEP, SpaceControlFlags, Syscall};
+    use abi::thread::ThreadId;
+    use platform::NodeId;
+    use std::vec::Vec;
+
+    const P: u64 = abi::PAGE_SIZE;
+
+    /// Ids that name no live thread, as `pagers/badargs` makes them.
+    struct Bad {
+        version0: u64,
+        unused: u64,
+        beyond: u64,
+        stale: u64,
+    }
+
+    fn bad(w: &mut World) -> Bad {
+        let s = w.k.create_space(NodeId::ZERO, 16 << 20).unwrap();
+        let gone = w.thread(s, 0x20_0000, 1, 10);
+        let keep = w.thread(s, 0x21_0000, 1, 10);
+        let stale = w.id(gone);
+        w.k.delete_thread(gone);
+        let _ = keep;
+        Bad {
+            version0: (ROOT as u64) << 16,
+            unused: 900 << 16 | 1,
+            beyond: (crate::thread::MAX_THREADS as u64) << 16 | 1,
+            stale,
+        }
+    }
+
+    /// Runs each case as `caller` and checks its status.
+    fn table(w: &mut World, caller: u32, call: Syscall, cases: &[(&str, [u64; 8], Result<(), Error>)]) {
+        for (name, args, want) in cases {
+            assert_eq!(w.svc(caller, call, *args).status(), *want, "{}: {name}", call.name());
+        }
+        w.check();
+    }
+
+    #[test]
+    fn unknown_numbers_and_immediates_are_refused() {
+        let mut w = World::new();
+        let _ = w.enter(ROOT);
+        let c = &mut w.k.tcb(ROOT).unwrap().context;
+        c.x[8] = 15;
+        c.esr = crate::ipc_fast::SVC0_ESR;
+        let me = w.m.cpu(0).unwrap();
+        w.k.trap(me, crate::exception::Trap::from_slot(8), super::super::Events::default());
+        assert_eq!(w.outcome(ROOT).status(), Err(UnknownSyscall));
+        let c = &mut w.k.tcb(ROOT).unwrap().context;
+        c.x[8] = 7;
+        c.esr = crate::ipc_fast::SVC0_ESR | 1;
+        w.k.trap(me, crate::exception::Trap::from_slot(8), super::super::Events::default());
+        assert_eq!(w.outcome(ROOT).status(), Err(UnknownSyscall), "svc #1");
+    }
+
+    #[test]
+    fn schedule_exchange_registers_thread_switch_and_notify_name_each_bad_argument() {
+        let mut w = World::new();
+        let b = bad(&mut w);
+        let me = w.id(ROOT);
+        let sched = |dest: u64, prio: u64, cpu: u64| [dest, prio, cpu, 0, 0, 0, 0, 0];
+        table(
+            &mut w,
+            ROOT,
+            Syscall::Schedule,
+            &[
+                ("keep everything", sched(me, KEEP, KEEP), Ok(())),
+                ("dest NIL", sched(0, KEEP, KEEP), Err(InvalidThread)),
+                ("dest ANY", sched(u64::MAX, KEEP, KEEP), Err(InvalidThread)),
+                ("dest version 0", sched(b.version0, KEEP, KEEP), Err(InvalidThread)),
+                ("dest unused", sched(b.unused, KEEP, KEEP), Err(InvalidThread)),
+                ("dest past the table", sched(b.beyond, KEEP, KEEP), Err(InvalidThread)),
+                ("dest stale", sched(b.stale, KEEP, KEEP), Err(InvalidThread)),
+                ("priority 256", sched(me, 256, KEEP), Err(InvalidArgument)),
+                ("priority u64::MAX - 1", sched(me, u64::MAX - 1, KEEP), Err(InvalidArgument)),
+                ("CPU 4 of 4", sched(me, KEEP, 4), Err(InvalidCpu)),
+                ("CPU 1 << 32", sched(me, KEEP, 1 << 32), Err(InvalidCpu)),
+            ],
+        );
+        let exregs =
+            |dest: u64, control: u64, pager: u64, handler: u64| [dest, control, 0, 0, pager, handler, 0, 0];
+        let (pager, handler) = (ExregsControl::SET_PAGER.raw(), ExregsControl::SET_EXCEPTION_HANDLER.raw());
+        table(
+            &mut w,
+            ROOT,
+            Syscall::ExchangeRegisters,
+            &[
+                ("read myself", exregs(me, 0, 0, 0), Ok(())),
+                ("control bit 6", exregs(me, 1 << 6, 0, 0), Err(InvalidArgument)),
+                ("control u64::MAX", exregs(me, u64::MAX, 0, 0), Err(InvalidArgument)),
+                ("dest NIL", exregs(0, 0, 0, 0), Err(InvalidThread)),
+                ("dest stale", exregs(b.stale, 0, 0, 0), Err(InvalidThread)),
+                ("pager names no thread", exregs(me, pager, b.unused, 0), Err(InvalidThread)),
+                ("exception handler past the table", exregs(me, handler, 0, b.beyond), Err(InvalidThread)),
+            ],
+        );
+        let one = |dest: u64| [dest, 7, 0, 0, 0, 0, 0, 0];
+        table(
+            &mut w,
+            ROOT,
+            Syscall::ThreadSwitch,
+            &[
+                ("NIL yields", one(0), Ok(())),
+                ("dest unused", one(b.unused), Err(InvalidThread)),
+                ("dest version 0", one(b.version0), Err(InvalidThread)),
+            ],
+        );
+        let irq = ThreadId::interrupt(40).unwrap().raw();
+        table(
+            &mut w,
+            ROOT,
+            Syscall::Notify,
+            &[
+                ("dest NIL", one(0), Err(InvalidThread)),
+                ("dest ANY", one(u64::MAX), Err(InvalidThread)),
+                ("dest unused", one(b.unused), Err(InvalidThread)),
+                ("dest stale", one(b.stale), Err(InvalidThread)),
+                ("dest an interrupt", one(irq), Err(InvalidThread)),
+            ],
+        );
+    }
+
+    #[test]
+    fn debug_write_copies_user_bytes_and_refuses_what_it_cannot_read() {
+        let mut w = World::new();
+        let va = 0x1000_0000;
+        let pa = memory(&mut w, 0, va, 1);
+        // SAFETY: the page is the root task's, host memory of this world.
+        unsafe { super::super::fake::Fake::MEMORY.write_bytes(pa + P - 3, b"hi \xffok") };
+        let write = |ptr: u64, len: u64| [ptr, len, 0, 0, 0, 0, 0, 0];
+        w.output();
+        assert_eq!(w.svc(ROOT, Syscall::DebugWrite, write(va + P - 3, 6)).regs()[..2], [0, 6]);
+        assert_eq!(w.output(), "hi ?ok", "across a page boundary; a byte that is not UTF-8 is shown as ?");
+        let limit = abi::USER_ADDRESS_LIMIT;
+        table(
+            &mut w,
+            ROOT,
+            Syscall::DebugWrite,
+            &[
+                ("length 0", write(va, 0), Ok(())),
+                ("length 4097", write(va, 4097), Err(InvalidArgument)),
+                ("length u64::MAX", write(va, u64::MAX), Err(InvalidArgument)),
+                ("null pointer", write(0, 1), Err(InvalidArgument)),
+                ("unmapped pointer", write(0x7000_0000, 8), Err(InvalidArgument)),
+                ("pointer + length wraps", write(u64::MAX - 1, 4), Err(InvalidArgument)),
+                ("range crosses the user limit", write(limit - 2, 4), Err(InvalidArgument)),
+                ("range runs off the block", write(va + 2 * P - 2, 4), Err(InvalidArgument)),
+            ],
+        );
+    }
+
+    #[test]
+    fn introspect_answers_and_names_each_bad_query() {
+        let mut w = World::new();
+        let b = bad(&mut w);
+        let me = w.id(ROOT);
+        let va = 0x1000_0000;
+        let pa = memory(&mut w, 1, va, 0);
+        let q = |a: u64, b: u64, c: u64, d: u64| [a, b, c, d, 0, 0, 0, 0];
+        let t = w.svc(ROOT, Syscall::Introspect, q(1, 0, va, 0)).regs();
+        assert_eq!((t[0], t[1], t[2]), (0, pa, 1), "translated, on node 1");
+        assert_eq!(w.svc(ROOT, Syscall::Introspect, q(2, pa, 0, 0)).regs()[..2], [0, 1], "node of physical");
+        let cpu = w.svc(ROOT, Syscall::Introspect, q(3, 0, 0, 0)).regs();
+        assert_eq!(cpu[..3], [0, 0, 0], "CPU 0 on node 0");
+        let kmem = w.svc(ROOT, Syscall::Introspect, q(0, me, 0, 0)).regs();
+        assert_eq!(kmem[0], 0);
+        assert!(w.output().contains("report: kmem space="));
+        table(
+            &mut w,
+            ROOT,
+            Syscall::Introspect,
+            &[
+                ("FastPaths", q(4, 0, 0, 0), Ok(())),
+                ("FastPaths with x3 != 0", q(4, 0, 0, 1), Err(InvalidArgument)),
+                ("NodeMemory of node 0", q(5, 0, 0, 0), Ok(())),
+                ("NodeMemory of node 2 (none)", q(5, 2, 0, 0), Err(InvalidNode)),
+                ("NodeMemory of node 64", q(5, 64, 0, 0), Err(InvalidNode)),
+                ("unknown query 6", q(6, 0, 0, 0), Err(InvalidArgument)),
+                ("query u64::MAX", q(u64::MAX, 0, 0, 0), Err(InvalidArgument)),
+                ("NodeOfPhysical of PA 0", q(2, 0, 0, 0), Err(InvalidArgument)),
+                ("KmemReport of an unused thread", q(0, b.unused, 0, 0), Err(InvalidThread)),
+                ("Translate in a stale id's space", q(1, b.stale, va, 0), Err(InvalidThread)),
+            ],
+        );
+        let t = w.svc(ROOT, Syscall::Introspect, q(1, 0, abi::USER_ADDRESS_LIMIT + va, 0)).regs();
+        assert_eq!((t[0], t[4]), (0, 0), "an address outside the user half is not mapped");
+    }
+
+    #[test]
+    fn memory_control_hands_out_owned_frames_and_free_gives_them_back() {
+        let mut w = World::new();
+        let free = w.free();
+        let va = 0x4000_0000;
+        let pa = memory(&mut w, 1, va, 2);
+        assert_eq!(w.frames.node_of(pa), Some(NodeId::new(1).unwrap()));
+        assert!(w.free()[1] <= free[1] - 4 * P);
+        let root = w.space_of(ROOT);
+        for i in 0..4 {
+            let e = w.entry(root, va + i * P).expect("an MDB root");
+            assert!(w.k.mdb.entry(e).owned());
+        }
+        // The frames are zeroed before the program sees them.
+        assert_eq!(w.touch(ROOT, va, true), Some(pa));
+        w.check();
+        let rw = MemoryControlFlags {
+            nearest_if_exhausted: false,
+            rights: Rights::RW,
+            device: false,
+            free: false,
+        };
+        let free_flags = MemoryControlFlags::FREE.raw();
+        let mc = |node: u64, order: u64, dest: u64, flags: u64| [node, order, dest, flags, 0, 0, 0, 0];
+        table(
+            &mut w,
+            ROOT,
+            Syscall::MemoryControl,
+            &[
+                ("node 2 (none)", mc(2, 0, 0x5000_0000, rw.raw()), Err(InvalidNode)),
+                ("node 64", mc(64, 0, 0x5000_0000, rw.raw()), Err(InvalidNode)),
+                ("order 36", mc(0, 36, 0x5000_0000, rw.raw()), Err(InvalidArgument)),
+                (
+                    "destination not aligned to the block",
+                    mc(0, 1, 0x5000_1000, rw.raw()),
+                    Err(InvalidArgument),
+                ),
+                ("destination 0", mc(0, 0, 0, rw.raw()), Err(InvalidArgument)),
+                (
+                    "destination past the user half",
+                    mc(0, 0, abi::USER_ADDRESS_LIMIT, rw.raw()),
+                    Err(InvalidArgument),
+                ),
+                ("reserved flag bits", mc(0, 0, 0x5000_0000, 1 << 9), Err(InvalidArgument)),
+                ("destination already mapped", mc(0, 0, va, rw.raw()), Err(InvalidArgument)),
+                ("larger than the node", mc(0, 20, 0x80_0000_0000, rw.raw()), Err(OutOfMemory)),
+                (
+                    "free of lent memory (the KIP)",
+                    mc(0, 0, abi::kip::KIP_ADDRESS, free_flags),
+                    Err(InvalidArgument),
+                ),
+                ("free of memory not all owned", mc(0, 3, va, free_flags), Err(InvalidArgument)),
+            ],
+        );
+        assert_eq!(w.svc(ROOT, Syscall::MemoryControl, mc(0, 2, va, free_flags)).regs()[..2], [0, 4]);
+        assert_eq!(w.k.translate_user(root, va), None);
+        assert_eq!(w.free()[1], free[1], "the frames are back on node 1");
+        w.check();
+    }
+
+    #[test]
+    fn freed_memory_leaves_every_space_it_was_mapped_into() {
+        let mut w = World::new();
+        let va = 0x4000_0000;
+        let _ = memory(&mut w, 0, va, 0);
+        let s = w.k.create_space(NodeId::ZERO, 16 << 20).unwrap();
+        let t = w.thread(s, 0x20_0000, 1, 100);
+        let tid = w.id(t);
+        w.write_utcb(t, abi::utcb::BR_OFFSET, Fpage::new(0x5000_0000, 20, Rights::RWX).unwrap().raw());
+        let _ = w.svc(t, Syscall::Ipc, [0, u64::MAX, abi::timeout::Timeouts::NEVER.pack(), 0, 0, 0, 0, 0]);
+        let item =
+            abi::message::TypedItem::Map { send_base: 0, fpage: Fpage::new(va, 12, Rights::RW).unwrap() };
+        let [i0, i1] = item.encode().unwrap();
+        let send = [tid, 0, abi::timeout::Timeouts::NEVER.pack(), tag(1, 0, 2), i0, i1, 0, 0];
+        assert_eq!(w.svc(ROOT, Syscall::Ipc, send).status(), Ok(()));
+        assert!(w.touch(t, 0x5000_0000, true).is_some());
+        let free = w.free();
+        let flags = MemoryControlFlags::FREE.raw();
+        assert_eq!(w.svc(ROOT, Syscall::MemoryControl, [0, 0, va, flags, 0, 0, 0, 0]).status(), Ok(()));
+        assert_eq!(w.k.translate_user(s, 0x5000_0000), None, "the child's mapping went first");
+        assert_eq!(w.free()[0], free[0] + P);
+        w.check();
+    }
+
+    #[test]
+    fn device_memory_is_mapped_for_drivers_but_ram_and_the_gic_are_not() {
+        let mut w = World::new();
+        let device =
+            MemoryControlFlags { nearest_if_exhausted: false, rights: Rights::RW, device: true, free: false };
+        let dev = |pa: u64, order: u64, va: u64| [pa, order, va, device.raw(), 0, 0, 0, 0];
+        let uart = 0x0900_0000;
+        let r = w.svc(ROOT, Syscall::MemoryControl, dev(uart, 0, 0x6000_0000)).regs();
+        assert_eq!(r[..3], [0, uart, u64::MAX]);
+        let root = w.space_of(ROOT);
+        let (pa, attrs) = w.k.translate_user(root, 0x6000_0000).unwrap();
+        assert_eq!((pa, attrs.mem), (uart, crate::mm::table::MemType::Device));
+        let ram = w.ram[0].base;
+        let gic = match w.board.gic {
+            Some(platform::Gic::V3 { distributor, .. }) => distributor.base,
+            _ => panic!("the fixture has a GICv3"),
+        };
+        table(
+            &mut w,
+            ROOT,
+            Syscall::MemoryControl,
+            &[
+                ("RAM", dev(ram, 0, 0x6100_0000), Err(InvalidArgument)),
+                ("the GIC distributor", dev(gic, 0, 0x6100_0000), Err(InvalidArgument)),
+                ("unaligned", dev(uart + 8, 0, 0x6100_0000), Err(InvalidArgument)),
+                ("order 19", dev(uart, 19, 0x6100_0000), Err(InvalidArgument)),
+                ("already mapped", dev(uart, 0, 0x6000_0000), Err(InvalidArgument)),
+            ],
+        );
+        // Device memory is never read by DebugWrite on a user's say-so.
+        assert_eq!(
+            w.svc(ROOT, Syscall::DebugWrite, [0x6000_0000, 4, 0, 0, 0, 0, 0, 0]).status(),
+            Err(InvalidArgument)
+        );
+    }
+
+    #[test]
+    fn thread_control_creates_moves_and_deletes_and_names_each_bad_argument() {
+        let mut w = World::new();
+        let b = bad(&mut w);
+        let me = w.id(ROOT);
+        let (t1, t2) = (0x50 << 16 | 1, 0x51 << 16 | 1);
+        let tc =
+            |dest: u64, space: u64, pager: u64, utcb: u64, cpu: u64| [dest, space, 0, pager, utcb, cpu, 0, 0];
+        // A new thread in a new space on CPU 2 (node 1).
+        assert_eq!(w.svc(ROOT, Syscall::ThreadControl, tc(t1, t1, me, 0x20_0000, 2)).status(), Ok(()));
+        let n1 = w.k.lookup(t1).unwrap();
+        let s1 = w.space_of(n1);
+        assert_eq!(w.k.space(s1).unwrap().home, NodeId::new(1).unwrap(), "homed on its CPU's node");
+        assert_eq!(w.read_utcb(n1, abi::utcb::PAGER_OFFSET), me);
+        // A second one in the same space, on the caller's CPU.
+        assert_eq!(w.svc(ROOT, Syscall::ThreadControl, tc(t2, t1, 0, 0x21_0000, u64::MAX)).status(), Ok(()));
+        let n2 = w.k.lookup(t2).unwrap();
+        assert_eq!((w.space_of(n2), w.k.tcb(n2).unwrap().cpu), (s1, 0));
+        w.check();
+        table(
+            &mut w,
+            ROOT,
+            Syscall::ThreadControl,
+            &[
+                (
+                    "create with a bad pager",
+                    tc(0x52 << 16 | 1, t1, b.unused, 0x22_0000, 0),
+                    Err(InvalidThread),
+                ),
+                (
+                    "create in a stale id's space",
+                    tc(0x52 << 16 | 1, b.stale, 0, 0x22_0000, 0),
+                    Err(InvalidSpace),
+                ),
+                ("create on CPU 4", tc(0x52 << 16 | 1, t1, 0, 0x22_0000, 4), Err(InvalidCpu)),
+                ("create with the UTCB taken", tc(0x52 << 16 | 1, t1, 0, 0x20_0000, 0), Err(InvalidUtcb)),
+                ("create version 0", tc(0x52 << 16, t1, 0, 0x22_0000, 0), Err(InvalidThread)),
+                ("create past the table", tc(b.beyond, t1, 0, 0x22_0000, 0), Err(InvalidThread)),
+                ("a stale id of a live thread", tc(t2 + 1, t1, 0, 0, 0), Err(InvalidThread)),
+                ("change the caller itself", tc(me, t1, 0, 0, 0), Err(InvalidThread)),
+                ("delete an unused thread", tc(b.unused, 0, 0, 0, 0), Err(InvalidThread)),
+                ("delete the caller", tc(me, 0, 0, 0, 0), Err(InvalidThread)),
+            ],
+        );
+        let bad_scheduler = [0x52 << 16 | 1, t1, b.unused, 0, 0x22_0000, 0, 0, 0];
+        assert_eq!(w.svc(ROOT, Syscall::ThreadControl, bad_scheduler).status(), Err(InvalidScheduler));
+        // Move t2 into the root's space on CPU 1, then delete both.
+        assert_eq!(w.svc(ROOT, Syscall::ThreadControl, tc(t2, me, 0, 0x23_0000, 1)).status(), Ok(()));
+        assert_eq!(w.space_of(n2), w.space_of(ROOT));
+        assert_eq!(w.svc(ROOT, Syscall::ThreadControl, tc(t1, 0, 0, 0, 0)).status(), Ok(()));
+        assert!(w.k.space(s1).is_none(), "its last thread gone, the space went too");
+        assert_eq!(w.svc(ROOT, Syscall::ThreadControl, tc(t2, 0, 0, 0, 0)).status(), Ok(()));
+        w.check();
+    }
+
+    #[test]
+    fn deleting_the_root_task_stops_the_machine() {
+        let mut w = World::new();
+        let me = w.id(ROOT);
+        let other = 0x50 << 16 | 1;
+        let tc = [other, me, 0, 0, 0x60_0000, u64::MAX, 0, 0];
+        assert_eq!(w.svc(ROOT, Syscall::ThreadControl, tc).status(), Ok(()));
+        let n = w.k.lookup(other).unwrap();
+        w.start(n, 0x40_0000, 0x30_0000);
+        let delete_root = [me, 0, 0, 0, 0, 0, 0, 0];
+        assert_eq!(w.svc(n, Syscall::ThreadControl, delete_root), Outcome::Stopped(Halt::RootTaskDied));
+        assert!(w.output().starts_with("fatal: the root task died"));
+    }
+
+    /// The root task, an unprivileged space in group 7 with two threads (`a` runs),
+    /// a second space of group 7, a space of group 8 and a privileged space of group 7.
+    fn groups(w: &mut World) -> [u32; 5] {
+        let mut make = |group: u16, privileged: bool| {
+            let s = w.k.create_space(NodeId::ZERO, 16 << 20).unwrap();
+            let space = w.k.space(s).unwrap();
+            (space.group, space.privileged) = (group, privileged);
+            s
+        };
+        let (mine, peer, other, strong) = (make(7, false), make(7, false), make(8, false), make(7, true));
+        let a = w.thread(mine, 0x20_0000, 1, 100);
+        let mover = w.thread(peer, 0x30_0000, 2, 10);
+        let peer_thread = w.thread(peer, 0x21_0000, 2, 10);
+        let stranger = w.thread(other, 0x20_0000, 2, 10);
+        let privileged = w.thread(strong, 0x20_0000, 2, 10);
+        let _ = peer_thread;
+        [a, mover, stranger, privileged, peer_thread]
+    }
+
+    #[test]
+    fn an_unprivileged_thread_acts_only_on_its_groups_threads_and_spaces() {
+        let mut w = World::new();
+        let [a, mover, stranger, privileged, peer] = groups(&mut w);
+        let ids = [a, mover, stranger, privileged, peer].map(|t| w.id(t));
+        let [me, mover_id, stranger_id, privileged_id, peer_id] = ids;
+        let root = w.id(ROOT);
+        let tc = |dest: u64, space: u64, pager: u64| [dest, space, 0, pager, 0, u64::MAX, 0, 0];
+        table(
+            &mut w,
+            a,
+            Syscall::Notify,
+            &[
+                ("a thread of my group", [peer_id, 1, 0, 0, 0, 0, 0, 0], Ok(())),
+                ("a thread of another group", [stranger_id, 1, 0, 0, 0, 0, 0, 0], Err(NoPrivilege)),
+                ("no such thread", [900 << 16 | 1, 1, 0, 0, 0, 0, 0, 0], Err(InvalidThread)),
+            ],
+        );
+        table(
+            &mut w,
+            a,
+            Syscall::ThreadControl,
+            &[
+                ("move my group's thread into my space", tc(mover_id, me, 0), Ok(())),
+                ("and back", tc(mover_id, peer_id, 0), Ok(())),
+                ("into another group's space", tc(mover_id, stranger_id, 0), Err(NoPrivilege)),
+                ("another group's thread into my space", tc(stranger_id, me, 0), Err(NoPrivilege)),
+                ("into a new space", tc(mover_id, mover_id, 0), Err(NoPrivilege)),
+                ("delete", tc(mover_id, 0, 0), Err(NoPrivilege)),
+                ("into a privileged space of my group", tc(mover_id, privileged_id, 0), Err(NoPrivilege)),
+                ("with a pager outside the group", tc(mover_id, me, root), Err(NoPrivilege)),
+                ("create", tc(0x60 << 16 | 1, me, 0), Err(NoPrivilege)),
+            ],
+        );
+        let rw = MemoryControlFlags {
+            nearest_if_exhausted: false,
+            rights: Rights::RW,
+            device: false,
+            free: false,
+        };
+        let cases: Vec<(Syscall, [u64; 8], Error)> = std::vec![
+            (Syscall::MemoryControl, [0, 0, 0x5000_0000, rw.raw(), 0, 0, 0, 0], NoPrivilege),
+            (Syscall::InterruptControl, [27, me, 0, 0, 0, 0, 0, 0], NoPrivilege),
+            (Syscall::SystemControl, [abi::syscall::SYSTEM_POWER_OFF, 99, 0, 0, 0, 0, 0, 0], NoPrivilege),
+            (Syscall::Schedule, [stranger_id, KEEP, KEEP, 0, 0, 0, 0, 0], NoPrivilege),
+            (Syscall::ExchangeRegisters, [stranger_id, 0, 0, 0, 0, 0, 0, 0], InvalidThread),
+            (Syscall::SpaceControl, [me, 1, 0, 0, 0, 0, 0, 0], NoPrivilege),
+            (Syscall::Introspect, [1, root, abi::kip::KIP_ADDRESS, 0, 0, 0, 0, 0], NoPrivilege),
+        ];
+        for (call, args, want) in cases {
+            assert_eq!(w.svc(a, call, args).status(), Err(want), "unprivileged {}", call.name());
+        }
+        let mine = w.space_of(a);
+        assert!(!w.k.space(mine).unwrap().privileged);
+        w.check();
+    }
+
+    #[test]
+    fn space_control_sets_privilege_and_groups_and_refuses_bad_words() {
+        let mut w = World::new();
+        let s = w.k.create_space(NodeId::new(1).unwrap(), 16 << 20).unwrap();
+        let t = w.thread(s, 0x20_0000, 2, 10);
+        let tid = w.id(t);
+        let group = SpaceControlFlags { privileged: false, group: true }.raw();
+        let r = w.svc(ROOT, Syscall::SpaceControl, [tid, group, 9, 0, 0, 0, 0, 0]).regs();
+        assert_eq!(r[..3], [0, 1, 9], "home node 1, group 9");
+        let sc = |space: u64, flags: u64, group: u64| [space, flags, group, 0, 0, 0, 0, 0];
+        table(
+            &mut w,
+            ROOT,
+            Syscall::SpaceControl,
+            &[
+                ("reserved bits", sc(tid, 4, 0), Err(InvalidArgument)),
+                ("a group above 65535", sc(tid, group, 1 << 16), Err(InvalidArgument)),
+                ("a group without the bit", sc(tid, 0, 3), Err(InvalidArgument)),
+                ("no such thread", sc(900 << 16 | 1, 0, 0), Err(InvalidSpace)),
+            ],
+        );
+        assert_eq!(w.svc(ROOT, Syscall::SpaceControl, sc(tid, 1, 0)).status(), Ok(()));
+        assert!(w.k.space(s).unwrap().privileged);
+    }
+
+    #[test]
+    fn exchange_registers_reads_sets_starts_and_halts() {
+        let mut w = World::new();
+        let me = w.id(ROOT);
+        let tc = [0x50 << 16 | 1, me, 0, 0, 0x60_0000, 1, 0, 0];
+        assert_eq!(w.svc(ROOT, Syscall::ThreadControl, tc).status(), Ok(()));
+        let t = w.k.lookup(0x50 << 16 | 1).unwrap();
+        let tid = w.id(t);
+        let set =
+            (ExregsControl::SET_SP | ExregsControl::SET_IP | ExregsControl::SET_PAGER | ExregsControl::START)
+                .raw();
+        let r = w.svc(ROOT, Syscall::ExchangeRegisters, [tid, set, 0x30_0000, 0x40_1000, me, 0, 0, 0]).regs();
+        assert_eq!(r[..5], [0, 0, 0, 0, 1], "the old values, and `inactive`");
+        assert_eq!(w.state(t), ThreadState::Ready);
+        let c = w.k.tcb(t).unwrap().context;
+        assert_eq!((c.sp, c.elr, c.x[0]), (0x30_0000, 0x40_1000, 0x60_0000), "started with its UTCB in x0");
+        assert_eq!(w.read_utcb(t, abi::utcb::PAGER_OFFSET), me);
+        // It waits in a receive; a halt cancels that, a start resumes it with Cancelled.
+        let _ = w.svc(t, Syscall::Ipc, [0, u64::MAX, abi::timeout::Timeouts::NEVER.pack(), 0, 0, 0, 0, 0]);
+        let halt = ExregsControl::HALT.raw();
+        assert_eq!(w.svc(ROOT, Syscall::ExchangeRegisters, [tid, halt, 0, 0, 0, 0, 0, 0]).status(), Ok(()));
+        assert_eq!(w.state(t), ThreadState::Halted);
+        let r = w.svc(ROOT, Syscall::ExchangeRegisters, [tid, ExregsControl::START.raw(), 0, 0, 0, 0, 0, 0]);
+        assert_eq!(r.regs()[4], 2, "`halted`");
+        assert_eq!(w.outcome(t).status(), Err(Cancelled));
+        w.check();
+    }
+
+    #[test]
+    fn schedule_sets_priority_and_cpu_and_moves_a_running_thread_on_its_way_out() {
+        let mut w = World::new();
+        let me = w.id(ROOT);
+        let r = w.svc(ROOT, Syscall::Schedule, [me, 150, 2, 20_000, 0, 0, 0, 0]).regs();
+        assert_eq!(r[..3], [0, 200, 0], "old priority and CPU");
+        let root = w.k.tcb(ROOT).unwrap();
+        assert_eq!((root.priority, root.cpu, root.timeslice), (150, 2, 2));
+        assert_eq!(w.run(2), ROOT, "the caller moved to CPU 2 on its way out");
+        assert_eq!(w.read_utcb(ROOT, abi::utcb::CPU_OFFSET), 2);
+        w.check();
+    }
+
+    #[test]
+    fn interrupt_control_attaches_detaches_and_arms_the_user_timer() {
+        let mut w = World::new();
+        let me = w.id(ROOT);
+        let ic = |intid: u64, handler: u64, control: u64, deadline: u64| {
+            [intid, handler, control, deadline, 0, 0, 0, 0]
+        };
+        let arm = abi::syscall::INTERRUPT_CONTROL_ARM;
+        let timer = u64::from(abi::syscall::USER_TIMER_INTID);
+        table(
+            &mut w,
+            ROOT,
+            Syscall::InterruptControl,
+            &[
+                ("attach SPI 40", ic(40, me, 0, 0), Ok(())),
+                ("attach it again", ic(40, me, 0, 0), Ok(())),
+                ("an INTID above 32 bits", ic(1 << 32, me, 0, 0), Err(InvalidInterrupt)),
+                ("not an SPI", ic(20, me, 0, 0), Err(InvalidInterrupt)),
+                ("reserved control bits", ic(40, me, 4, 0), Err(InvalidArgument)),
+                ("arm with NIL", ic(timer, 0, arm, 5), Err(InvalidArgument)),
+                ("arm an SPI", ic(40, me, arm, 5), Err(InvalidInterrupt)),
+                ("arm before attaching", ic(timer, me, arm, 5), Err(InvalidThread)),
+                ("attach the user timer", ic(timer, me, 0, 0), Ok(())),
+                ("arm it", ic(timer, me, arm, 5), Ok(())),
+                ("detach SPI 40", ic(40, 0, 0, 0), Ok(())),
+                ("detach it again", ic(40, 0, 0, 0), Err(InvalidInterrupt)),
+                ("attach to no thread", ic(41, 900 << 16 | 1, 0, 0), Err(InvalidThread)),
+            ],
+        );
+        assert_eq!(w.user_timer(), Some((0, Some(5))));
+    }
+
+    #[test]
+    fn system_control_powers_off_with_the_user_status_after_the_reports() {
+        let mut w = World::new();
+        let sc = |op: u64, status: u64| [op, status, 0, 0, 0, 0, 0, 0];
+        assert_eq!(w.svc(ROOT, Syscall::SystemControl, sc(1, 0)).status(), Err(InvalidArgument));
+        w.output();
+        let out = w.svc(ROOT, Syscall::SystemControl, sc(abi::syscall::SYSTEM_POWER_OFF, 3));
+        assert_eq!(out, Outcome::Stopped(Halt::of_user_status(3)));
+        let text = w.output();
+        assert!(text.starts_with("report: kmem space="), "{text}");
+        assert!(text.ends_with("report: user-level result=fail status=3\n"), "{text}");
+    }
+
+    #[test]
+    fn the_clock_and_the_kip_are_there_whatever_the_arguments() {
+        let mut w = World::new();
+        w.advance(41);
+        let r = w.svc(ROOT, Syscall::SystemClock, [u64::MAX; 8]).regs();
+        assert_eq!(r[..3], [0, 42, super::super::fake::FREQUENCY]);
+        let r = w.svc(ROOT, Syscall::KernelInterface, [u64::MAX; 8]).regs();
+        assert_eq!(
+            r[..4],
+            [0, abi::kip::KIP_ADDRESS, u64::from(abi::ABI_VERSION), abi::kip::KIP_SIZE as u64]
+        );
+    }
+}
