@@ -124,6 +124,7 @@
 #![cfg_attr(not(test), no_std)]
 #![forbid(unsafe_code)]
 
+pub mod call;
 pub mod error;
 pub mod fault;
 pub mod fpage;

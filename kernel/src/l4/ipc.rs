@@ -25,7 +25,7 @@ use crate::thread::{FaultKind, Tcb, ThreadState};
 use abi::Error;
 use abi::fpage::{Fpage, Rights};
 use abi::message::{Tag, TypedItem};
-use abi::timeout::{Timeout, Timeouts};
+use abi::timeout::Timeout;
 
 /// Byte offset of message register `i` in a UTCB.
 fn mr_offset(i: usize) -> u64 {
@@ -74,15 +74,9 @@ fn complete(t: &mut Tcb, status: Result<(), Error>, partner: u64) {
     t.deadline = 0;
 }
 
-/// The `Ipc` system call of thread `cur` (arguments in its saved registers).
-pub fn ipc<M: Machine>(k: &mut Kernel<M>, cur: u32) {
-    let Some(t) = k.tcb(cur) else { return };
-    let (to, from, timeouts) = (t.context.x[0], t.context.x[1], Timeouts::unpack(t.context.x[2]));
-    let tag = match Tag::from_raw(t.context.x[3]) {
-        Ok(tag) => tag,
-        // u + t > 63 is MessageOverflow, every other malformed tag InvalidArgument.
-        Err(e) => return fail(k, cur, e.into()),
-    };
+/// The `Ipc` system call of thread `cur`, its registers decoded into `ipc`.
+pub fn ipc<M: Machine>(k: &mut Kernel<M>, cur: u32, ipc: abi::call::Ipc) {
+    let (to, from, timeouts, tag) = (ipc.to.raw(), ipc.from.raw(), ipc.timeouts, ipc.tag);
     let call = to != 0 && to == from;
     // Whom the receive phase (if any) accepts: checked before anything is sent.
     let accept = match from {

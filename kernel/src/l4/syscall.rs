@@ -1,30 +1,49 @@
 // SPDX-License-Identifier: MIT OR Apache-2.0
 //! System calls: decode and check the arguments, then act.
 //!
-//! Each call reads its arguments from the caller's saved registers, validates all of
-//! them before changing anything (seL4's decode-then-invoke), and writes its status
-//! to x0 and its results to x1.. of the saved registers. Nothing a user passes can
-//! make the kernel panic: every bad value is an `abi::Error`. The ABI (numbers,
-//! registers, errors) is documented item by item in the `abi` crate.
+//! [`dispatch`] decodes the call's number, refuses a privileged call from an
+//! unprivileged space, then decodes its registers into the call's type from
+//! `abi::call` (`ThreadControl`, `Schedule`, ...): a malformed register is the error
+//! the ABI names, before anything else happens. Each handler then receives that
+//! validated value, checks what needs the kernel's state (does the thread exist, is
+//! the CPU online, may the caller act on it) and only then acts (seL4's
+//! decode-then-invoke), writing its status to x0 and its results to x1.. of the
+//! caller's saved registers. Nothing a user passes can make the kernel panic: every
+//! bad value is an `abi::Error`. The ABI (numbers, registers, errors) is documented
+//! item by item in the `abi` crate, and `abi::call` holds its encoding.
 //!
 //! Every syscall of the ABI is handled here: `Ipc` (in `ipc`), `ThreadControl` (create
 //! and delete), `SpaceControl`, `Schedule`, `ExchangeRegisters`, `Unmap`,
 //! `ThreadSwitch` (a yield: donation to `dest` is not implemented, as the ABI says),
 //! `SystemClock`, `KernelInterface`, `DebugWrite`, `Introspect`, `MemoryControl`,
-//! `InterruptControl`, `SystemControl`.
+//! `InterruptControl`, `SystemControl`, `Notify`.
 
 use super::machine::{ArmError, AttachError};
 use super::{Kernel, Machine, ipc};
 use crate::thread::ThreadState;
 use abi::Error;
+use abi::call::{
+    DebugWrite, ExchangeRegisters, InterruptControl, Introspect, Ipc, Notify, Schedule, SpaceControl,
+    SystemCall, SystemControl, ThreadControl, ThreadSwitch, Unmap,
+};
+use abi::memory_control::MemoryControlRequest;
 use abi::syscall::Syscall;
+use abi::thread::ThreadId;
 use platform::NodeId;
+
+/// Who makes a system call: the thread, its space, and whether that is privileged.
+#[derive(Clone, Copy)]
+struct Caller {
+    thread: u32,
+    space: u16,
+    privileged: bool,
+}
 
 /// Handles the `svc` of thread `cur` (immediate `imm`).
 pub fn dispatch<M: Machine>(k: &mut Kernel<M>, cur: u32, imm: u16) {
     let Some(t) = k.tcb(cur) else { return };
     let number = t.context.x[8];
-    let args: [u64; 8] = core::array::from_fn(|i| t.context.x[i]);
+    let x: [u64; 8] = *t.context.x.first_chunk().expect("31 registers");
     let space = t.space;
     let call = match abi::syscall::decode(imm, number) {
         Ok(call) => call,
@@ -34,39 +53,38 @@ pub fn dispatch<M: Machine>(k: &mut Kernel<M>, cur: u32, imm: u16) {
     if call.is_privileged() && !privileged {
         return finish(k, cur, Err(Error::NoPrivilege), &[]);
     }
+    let caller = Caller { thread: cur, space, privileged };
     match call {
-        Syscall::Ipc => ipc::ipc(k, cur),
+        Syscall::Ipc => match Ipc::decode(&x) {
+            Ok(ipc) => ipc::ipc(k, cur, ipc),
+            Err(e) => finish(k, cur, Err(e), &[]),
+        },
         Syscall::ThreadControl => {
-            let r = if privileged { thread_control(k, cur, &args) } else { group_move(k, cur, &args) };
+            let r = ThreadControl::decode(&x).and_then(|c| match privileged {
+                true => thread_control(k, cur, c),
+                false => group_move(k, cur, c),
+            });
             finish(k, cur, r.map(|_| ()), &[])
         }
         Syscall::Schedule => {
-            let r = schedule(k, cur, privileged, &args);
-            match r {
-                Ok((prio, cpu)) => finish(k, cur, Ok(()), &[prio, cpu]),
-                Err(e) => finish(k, cur, Err(e), &[]),
-            }
+            let r = Schedule::decode(&x).and_then(|c| schedule(k, caller, c));
+            reply(k, cur, r)
         }
-        Syscall::ExchangeRegisters => match exchange_registers(k, cur, &args) {
-            Ok(old) => finish(k, cur, Ok(()), &old),
+        Syscall::ExchangeRegisters => {
+            let r = ExchangeRegisters::decode(&x).and_then(|c| exchange_registers(k, caller, c));
+            reply(k, cur, r)
+        }
+        Syscall::ThreadSwitch => match ThreadSwitch::decode(&x).and_then(|c| thread_switch(k, cur, c)) {
+            Ok(()) => {
+                finish(k, cur, Ok(()), &[]);
+                // Yield: back of the queue at the same priority.
+                if let Some(t) = k.tcb(cur) {
+                    t.state = ThreadState::Ready;
+                }
+                k.make_ready(cur);
+            }
             Err(e) => finish(k, cur, Err(e), &[]),
         },
-        Syscall::ThreadSwitch => {
-            // NIL yields; another thread is checked (donating the rest of the slice to
-            // it is not implemented: it yields as well).
-            if args[0] != 0 && k.lookup(args[0]).is_none() {
-                return finish(k, cur, Err(Error::InvalidThread), &[]);
-            }
-            if let Some(t) = k.tcb(cur) {
-                t.remaining = 0;
-            }
-            finish(k, cur, Ok(()), &[]);
-            // Yield: back of the queue at the same priority.
-            if let Some(t) = k.tcb(cur) {
-                t.state = ThreadState::Ready;
-            }
-            k.make_ready(cur);
-        }
         Syscall::SystemClock => {
             let m = k.machine;
             finish(k, cur, Ok(()), &[m.now(), m.counter_frequency()])
@@ -78,43 +96,70 @@ pub fn dispatch<M: Machine>(k: &mut Kernel<M>, cur: u32, imm: u16) {
             &[abi::kip::KIP_ADDRESS, u64::from(abi::ABI_VERSION), abi::kip::KIP_SIZE as u64],
         ),
         Syscall::DebugWrite => {
-            let r = debug_write(k, space, args[0], args[1]);
-            match r {
-                Ok(n) => finish(k, cur, Ok(()), &[n]),
-                Err(e) => finish(k, cur, Err(e), &[]),
-            }
+            let r = DebugWrite::decode(&x).and_then(|c| debug_write(k, space, c));
+            reply(k, cur, r)
         }
-        Syscall::Introspect => match introspect(k, cur, privileged, &args) {
-            Ok(v) => finish(k, cur, Ok(()), &v),
+        Syscall::Introspect => {
+            let r = Introspect::decode(&x).and_then(|c| introspect(k, caller, c));
+            reply(k, cur, r)
+        }
+        Syscall::MemoryControl => {
+            let r =
+                <MemoryControlRequest as SystemCall>::decode(&x).and_then(|c| memory_control(k, space, c));
+            reply(k, cur, r)
+        }
+        Syscall::SpaceControl => {
+            let r = SpaceControl::decode(&x).and_then(|c| space_control(k, c));
+            reply(k, cur, r)
+        }
+        Syscall::SystemControl => match SystemControl::decode(&x) {
+            Ok(c) => system_control(k, c),
             Err(e) => finish(k, cur, Err(e), &[]),
         },
-        Syscall::MemoryControl => match memory_control(k, space, &args) {
-            Ok((pa, node)) => finish(k, cur, Ok(()), &[pa, node]),
-            Err(e) => finish(k, cur, Err(e), &[]),
-        },
-        Syscall::SpaceControl => match space_control(k, &args) {
-            Ok((home, group)) => finish(k, cur, Ok(()), &[home, group]),
-            Err(e) => finish(k, cur, Err(e), &[]),
-        },
-        Syscall::SystemControl => system_control(k, cur, &args),
         Syscall::Unmap => {
-            let r = unmap(k, cur, args[0]);
+            let r = Unmap::decode(&x).and_then(|c| unmap(k, cur, c));
             finish(k, cur, r, &[])
         }
         Syscall::InterruptControl => {
-            let r = interrupt_control(k, &args);
+            let r = InterruptControl::decode(&x).and_then(|c| interrupt_control(k, c));
             finish(k, cur, r, &[])
         }
         Syscall::Notify => {
-            let r = if privileged || same_group(k, space, args[0]) {
-                ipc::notify(k, cur, args[0], args[1])
-            } else if k.lookup(args[0]).is_none() {
-                Err(Error::InvalidThread)
-            } else {
-                Err(Error::NoPrivilege)
-            };
+            let r = Notify::decode(&x).and_then(|c| notify(k, caller, c));
             finish(k, cur, r, &[])
         }
+    }
+}
+
+/// Notify: privileged, or to a thread of the caller's group.
+fn notify<M: Machine>(k: &mut Kernel<M>, caller: Caller, n: Notify) -> Result<(), Error> {
+    let dest = n.dest.raw();
+    if caller.privileged || same_group(k, caller.space, dest) {
+        ipc::notify(k, caller.thread, dest, n.word)
+    } else if k.lookup(dest).is_none() {
+        Err(Error::InvalidThread)
+    } else {
+        Err(Error::NoPrivilege)
+    }
+}
+
+/// ThreadSwitch: NIL yields; another thread is checked (donating the rest of the
+/// slice to it is not implemented: the caller yields as well, as the ABI says).
+fn thread_switch<M: Machine>(k: &mut Kernel<M>, cur: u32, c: ThreadSwitch) -> Result<(), Error> {
+    if !c.dest.is_nil() && k.lookup(c.dest.raw()).is_none() {
+        return Err(Error::InvalidThread);
+    }
+    if let Some(t) = k.tcb(cur) {
+        t.remaining = 0;
+    }
+    Ok(())
+}
+
+/// Writes the status and, on success, the results of a call that returns `N` words.
+fn reply<M: Machine, const N: usize>(k: &mut Kernel<M>, cur: u32, r: Result<[u64; N], Error>) {
+    match r {
+        Ok(results) => finish(k, cur, Ok(()), &results),
+        Err(e) => finish(k, cur, Err(e), &[]),
     }
 }
 
@@ -148,82 +193,66 @@ fn finish<M: Machine>(k: &mut Kernel<M>, cur: u32, status: Result<(), Error>, re
     }
 }
 
-/// ThreadControl: create `dest` in the space of `space_of` (or a new space when
-/// `space_of == dest`), with pager, UTCB address and CPU.
-fn thread_control<M: Machine>(k: &mut Kernel<M>, cur: u32, a: &[u64; 8]) -> Result<u32, Error> {
-    let (dest, space_of, scheduler, pager, utcb, cpu_hint) = (a[0], a[1], a[2], a[3], a[4], a[5]);
-    if space_of == 0 {
-        // Delete `dest` (and its space with its last thread). Not the caller itself:
-        // a thread that deletes itself has nobody to report the result to.
-        let t = k.lookup(dest).ok_or(Error::InvalidThread)?;
-        if t == cur {
-            return Err(Error::InvalidThread);
+/// ThreadControl: delete `dest`, or create it in the space of `space` (a new space
+/// when `space` is `dest`), or move it there when it exists.
+fn thread_control<M: Machine>(k: &mut Kernel<M>, cur: u32, c: ThreadControl) -> Result<u32, Error> {
+    let (dest, space_of, scheduler, pager, utcb, cpu_hint) = match c {
+        ThreadControl::Delete { dest } => return delete(k, cur, dest),
+        ThreadControl::Make { dest, space, scheduler, pager, utcb, cpu } => {
+            (dest, space, scheduler, pager, utcb, cpu)
         }
-        if t == abi::thread::ROOT_THREAD_NUMBER as u32 {
-            // A thread of the root task deleted the root's own: it supervises everything
-            // and nothing else can ever run (`halt.rs`).
-            let by = k.tcb(cur).map_or(0, |c| c.id());
-            k.fatal(
-                crate::halt::Halt::RootTaskDied,
-                format_args!("the root task died: thread {dest:#x} deleted by thread {by:#x}"),
-            );
-            return Ok(t);
-        }
-        k.delete_thread(t);
-        return Ok(t);
-    }
-    let number = abi::thread::ThreadId::from_raw(dest).number();
-    if !abi::thread::ThreadId::from_raw(dest).is_valid()
-        || number == 0
-        || number >= crate::thread::MAX_THREADS as u64
-    {
+    };
+    let number = dest.number();
+    if number >= crate::thread::MAX_THREADS as u64 {
         return Err(Error::InvalidThread);
     }
-    let existing = k.tcb(number as u32).is_some();
-    if existing && (k.lookup(dest) != Some(number as u32) || number as u32 == cur) {
+    let number = number as u32;
+    let existing = k.tcb(number).is_some();
+    if existing && (k.lookup(dest.raw()) != Some(number) || number == cur) {
         return Err(Error::InvalidThread); // a stale id of a live thread, or the caller
     }
     let cpu = match cpu_hint {
-        u64::MAX => k.tcb(cur).map_or(0, |t| t.cpu),
-        c if k
-            .machine
-            .cpu(c as usize)
-            .is_some_and(|b| b.online.load(core::sync::atomic::Ordering::Acquire)) =>
+        None => k.tcb(cur).map_or(0, |t| t.cpu),
+        Some(c)
+            if k.machine
+                .cpu(c as usize)
+                .is_some_and(|b| b.online.load(core::sync::atomic::Ordering::Acquire)) =>
         {
-            c as u32
+            c
         }
-        _ => return Err(Error::InvalidCpu),
+        Some(_) => return Err(Error::InvalidCpu),
     };
+    let new = space_of == dest;
     if existing {
-        return move_thread(k, cur, number as u32, dest, space_of, scheduler, pager, utcb, cpu);
+        let target = Target { space_of, new, scheduler, pager, utcb, cpu };
+        return move_thread(k, cur, number, target);
     }
-    let pager_ok = pager == 0 || k.lookup(pager).is_some();
-    if !pager_ok {
+    if !pager.is_nil() && k.lookup(pager.raw()).is_none() {
         return Err(Error::InvalidThread);
     }
-    if scheduler != 0 && k.lookup(scheduler).is_none() {
+    if !scheduler.is_nil() && k.lookup(scheduler.raw()).is_none() {
         return Err(Error::InvalidScheduler);
     }
-    let space = if space_of == dest {
+    let space = if new {
         new_space(k, cur, cpu)?
     } else {
-        let s = k.lookup(space_of).ok_or(Error::InvalidSpace)?;
+        let s = k.lookup(space_of.raw()).ok_or(Error::InvalidSpace)?;
         k.tcb(s).ok_or(Error::InvalidSpace)?.space
     };
-    let made = k.create_thread_numbered_checked(number as u32, space, utcb, cpu);
+    let made = k.create_thread_numbered_checked(number, space, utcb, cpu);
     let t = match made {
         Ok(t) => t,
         Err(e) => {
-            if space_of == dest {
+            if new {
                 k.destroy_space(space);
             }
             return Err(e);
         }
     };
     if let Some(tcb) = k.tcb(t) {
-        tcb.pager = pager;
-        tcb.scheduler = scheduler;
-        tcb.version = abi::thread::ThreadId::from_raw(dest).version();
+        tcb.pager = pager.raw();
+        tcb.scheduler = scheduler.raw();
+        tcb.version = dest.version();
         let id = tcb.id();
         // SAFETY: the new thread's UTCB frame, user memory.
         unsafe { M::MEMORY.write_u64(tcb.utcb_pa + abi::utcb::MY_GLOBAL_ID_OFFSET as u64, id) };
@@ -232,51 +261,76 @@ fn thread_control<M: Machine>(k: &mut Kernel<M>, cur: u32, a: &[u64; 8]) -> Resu
     Ok(t)
 }
 
-/// ThreadControl on an existing thread `t` (`dest`, not the caller): moves it into
-/// the space of `space_of` (== `dest`: a new space homed on `cpu`'s node) at UTCB
-/// address `utcb` (0: the one it has), places it on `cpu`, and sets its pager and
-/// scheduler where those are not 0. Checks everything before changing anything.
-#[allow(clippy::too_many_arguments)]
-fn move_thread<M: Machine>(
-    k: &mut Kernel<M>,
-    cur: u32,
-    t: u32,
-    dest: u64,
-    space_of: u64,
-    scheduler: u64,
-    pager: u64,
-    utcb: u64,
-    cpu: u32,
-) -> Result<u32, Error> {
-    if pager != 0 && k.lookup(pager).is_none() {
+/// ThreadControl with space NIL: delete `dest` (and its space with its last thread).
+/// Not the caller itself: a thread that deletes itself has nobody to report the
+/// result to.
+fn delete<M: Machine>(k: &mut Kernel<M>, cur: u32, dest: ThreadId) -> Result<u32, Error> {
+    let t = k.lookup(dest.raw()).ok_or(Error::InvalidThread)?;
+    if t == cur {
         return Err(Error::InvalidThread);
     }
-    if scheduler != 0 && k.lookup(scheduler).is_none() {
+    if t == abi::thread::ROOT_THREAD_NUMBER as u32 {
+        // A thread of the root task deleted the root's own: it supervises everything
+        // and nothing else can ever run (`halt.rs`).
+        let by = k.tcb(cur).map_or(0, |c| c.id());
+        k.fatal(
+            crate::halt::Halt::RootTaskDied,
+            format_args!("the root task died: thread {:#x} deleted by thread {by:#x}", dest.raw()),
+        );
+        return Ok(t);
+    }
+    k.delete_thread(t);
+    Ok(t)
+}
+
+/// Where a ThreadControl on an existing thread moves it, and what else it sets.
+struct Target {
+    /// A thread of the target space (unless `new`).
+    space_of: ThreadId,
+    /// A new space, homed on `cpu`'s node.
+    new: bool,
+    /// The new scheduler and pager (NIL: keep).
+    scheduler: ThreadId,
+    pager: ThreadId,
+    /// The UTCB address in the target space (0: the one it has).
+    utcb: u64,
+    /// The CPU, online (checked).
+    cpu: u32,
+}
+
+/// ThreadControl on an existing thread `t` (not the caller): moves it into the space
+/// `to` names at UTCB address `to.utcb`, places it on `to.cpu`, and sets its pager
+/// and scheduler where those are not NIL. Checks everything before changing anything.
+fn move_thread<M: Machine>(k: &mut Kernel<M>, cur: u32, t: u32, to: Target) -> Result<u32, Error> {
+    if !to.pager.is_nil() && k.lookup(to.pager.raw()).is_none() {
+        return Err(Error::InvalidThread);
+    }
+    if !to.scheduler.is_nil() && k.lookup(to.scheduler.raw()).is_none() {
         return Err(Error::InvalidScheduler);
     }
     let (state, old_utcb) = k.tcb(t).map(|c| (c.state, c.utcb_va)).ok_or(Error::InvalidThread)?;
     if state == ThreadState::Running {
         return Err(Error::Busy);
     }
-    let utcb = if utcb == 0 { old_utcb } else { utcb };
-    let (space, fresh) = if space_of == dest {
-        (new_space(k, cur, cpu)?, true)
+    let utcb = if to.utcb == 0 { old_utcb } else { to.utcb };
+    let space = if to.new {
+        new_space(k, cur, to.cpu)?
     } else {
-        let s = k.lookup(space_of).ok_or(Error::InvalidSpace)?;
-        (k.tcb(s).ok_or(Error::InvalidSpace)?.space, false)
+        let s = k.lookup(to.space_of.raw()).ok_or(Error::InvalidSpace)?;
+        k.tcb(s).ok_or(Error::InvalidSpace)?.space
     };
-    if let Err(e) = k.move_thread(t, space, utcb, cpu) {
-        if fresh {
+    if let Err(e) = k.move_thread(t, space, utcb, to.cpu) {
+        if to.new {
             k.destroy_space(space);
         }
         return Err(e);
     }
     if let Some(c) = k.tcb(t) {
-        if pager != 0 {
-            c.pager = pager;
+        if !to.pager.is_nil() {
+            c.pager = to.pager.raw();
         }
-        if scheduler != 0 {
-            c.scheduler = scheduler;
+        if !to.scheduler.is_nil() {
+            c.scheduler = to.scheduler.raw();
         }
     }
     Ok(t)
@@ -285,48 +339,42 @@ fn move_thread<M: Machine>(
 /// Kernel memory a new space may use (bytes): tables, TCBs, UTCBs.
 const QUOTA: u64 = 16 << 20;
 
-/// Schedule: set priority and CPU of `dest` (its scheduler, or a privileged thread).
-fn schedule<M: Machine>(
-    k: &mut Kernel<M>,
-    cur: u32,
-    privileged: bool,
-    a: &[u64; 8],
-) -> Result<(u64, u64), Error> {
-    let dest = k.lookup(a[0]).ok_or(Error::InvalidThread)?;
-    let caller = k.tcb(cur).map_or(0, |t| t.id());
+/// Schedule: set priority, CPU and timeslice of `dest` (by its scheduler, or a
+/// privileged thread); the old priority and CPU.
+fn schedule<M: Machine>(k: &mut Kernel<M>, caller: Caller, c: Schedule) -> Result<[u64; 2], Error> {
+    let dest = k.lookup(c.dest.raw()).ok_or(Error::InvalidThread)?;
+    let me = k.tcb(caller.thread).map_or(0, |t| t.id());
     let scheduler = k.tcb(dest).map_or(0, |t| t.scheduler);
-    if !privileged && (scheduler == 0 || scheduler != caller) {
+    if !caller.privileged && (scheduler == 0 || scheduler != me) {
         return Err(Error::NoPrivilege);
     }
-    let (prio, cpu) = (a[1], a[2]);
-    if prio != u64::MAX && prio > 255 {
-        return Err(Error::InvalidArgument);
-    }
     let m = k.machine;
-    if cpu != u64::MAX
+    if let Some(cpu) = c.cpu
         && !m.cpu(cpu as usize).is_some_and(|b| b.online.load(core::sync::atomic::Ordering::Acquire))
     {
         return Err(Error::InvalidCpu);
     }
     let t = k.tcb(dest).ok_or(Error::InvalidThread)?;
-    let old = (u64::from(t.priority), u64::from(t.move_to.unwrap_or(t.cpu)));
-    if a[3] != 0 {
-        t.timeslice = crate::thread::timeslice_ticks(a[3], M::TICK_HZ);
+    let old = [u64::from(t.priority), u64::from(t.move_to.unwrap_or(t.cpu))];
+    if let Some(us) = c.timeslice_us {
+        t.timeslice = crate::thread::timeslice_ticks(us, M::TICK_HZ);
     }
     if t.state == ThreadState::Running {
         // Running (here: the caller itself; or on another CPU): its CPU moves it at
-        // its next kernel entry (`user_trap`), at the end of this call here, or after
-        // the SGI there. Its priority counts from its next scheduling decision.
-        if prio != u64::MAX {
-            t.priority = prio as u8;
+        // its next kernel entry (`Kernel::trap`), at the end of this call here, or
+        // after the SGI there. Its priority counts from its next scheduling decision.
+        if let Some(p) = c.priority {
+            t.priority = p;
         }
-        if cpu != u64::MAX && cpu != u64::from(t.cpu) {
-            t.move_to = Some(cpu as u32);
-            if let Some(block) = m.cpu(t.cpu as usize).filter(|b| b.index != m.this_cpu()) {
-                m.wake(block);
+        match c.cpu {
+            Some(cpu) if cpu != t.cpu => {
+                t.move_to = Some(cpu);
+                if let Some(block) = m.cpu(t.cpu as usize).filter(|b| b.index != m.this_cpu()) {
+                    m.wake(block);
+                }
             }
-        } else if cpu != u64::MAX {
-            t.move_to = None;
+            Some(_) => t.move_to = None,
+            None => {}
         }
         return Ok(old);
     }
@@ -335,11 +383,11 @@ fn schedule<M: Machine>(
         k.unready(dest);
     }
     let t = k.tcb(dest).ok_or(Error::InvalidThread)?;
-    if prio != u64::MAX {
-        t.priority = prio as u8;
+    if let Some(p) = c.priority {
+        t.priority = p;
     }
-    if cpu != u64::MAX {
-        k.set_cpu(dest, cpu as u32);
+    if let Some(cpu) = c.cpu {
+        k.set_cpu(dest, cpu);
     }
     if was_ready {
         k.make_ready(dest);
@@ -348,20 +396,26 @@ fn schedule<M: Machine>(
 }
 
 /// ExchangeRegisters: read and set SP, IP, pager, exception handler; start or halt.
-fn exchange_registers<M: Machine>(k: &mut Kernel<M>, cur: u32, a: &[u64; 8]) -> Result<[u64; 4], Error> {
-    let control = abi::syscall::ExregsControl::from_raw(a[1])?;
+/// The old SP, IP, pager and state flags.
+fn exchange_registers<M: Machine>(
+    k: &mut Kernel<M>,
+    caller: Caller,
+    c: ExchangeRegisters,
+) -> Result<[u64; 4], Error> {
     use abi::syscall::ExregsControl as C;
-    let dest = k.lookup(a[0]).ok_or(Error::InvalidThread)?;
-    let same_space = k.tcb(dest).map(|t| t.space) == k.tcb(cur).map(|t| t.space);
-    let privileged = k.tcb(cur).map(|t| t.space).and_then(|s| k.space(s)).is_some_and(|s| s.privileged);
-    if !same_space && !privileged {
+    let control = c.control;
+    let cur = caller.thread;
+    let dest = k.lookup(c.dest.raw()).ok_or(Error::InvalidThread)?;
+    let same_space = k.tcb(dest).map(|t| t.space) == Some(caller.space);
+    if !same_space && !caller.privileged {
         // Another space's threads are not the caller's to name (the ABI's error).
         return Err(Error::InvalidThread);
     }
-    if control.contains(C::SET_PAGER) && a[4] != 0 && k.lookup(a[4]).is_none() {
+    let names_no_thread = |k: &mut Kernel<M>, id: ThreadId| !id.is_nil() && k.lookup(id.raw()).is_none();
+    if control.contains(C::SET_PAGER) && names_no_thread(k, c.pager) {
         return Err(Error::InvalidThread);
     }
-    if control.contains(C::SET_EXCEPTION_HANDLER) && a[5] != 0 && k.lookup(a[5]).is_none() {
+    if control.contains(C::SET_EXCEPTION_HANDLER) && names_no_thread(k, c.exception_handler) {
         return Err(Error::InvalidThread);
     }
     let t = k.tcb(dest).ok_or(Error::InvalidThread)?;
@@ -375,16 +429,16 @@ fn exchange_registers<M: Machine>(k: &mut Kernel<M>, cur: u32, a: &[u64; 8]) -> 
     };
     let old = [t.context.sp, t.context.elr, t.pager, state_flags];
     if control.contains(C::SET_SP) {
-        t.context.sp = a[2];
+        t.context.sp = c.sp;
     }
     if control.contains(C::SET_IP) {
-        t.context.elr = a[3];
+        t.context.elr = c.ip;
     }
     if control.contains(C::SET_PAGER) {
-        t.pager = a[4];
+        t.pager = c.pager.raw();
     }
     if control.contains(C::SET_EXCEPTION_HANDLER) {
-        t.exception_handler = a[5];
+        t.exception_handler = c.exception_handler.raw();
     }
     write_utcb_words::<M>(t);
     let startable = matches!(t.state, ThreadState::Inactive | ThreadState::Halted);
@@ -409,13 +463,10 @@ fn exchange_registers<M: Machine>(k: &mut Kernel<M>, cur: u32, a: &[u64; 8]) -> 
     Ok(old)
 }
 
-/// DebugWrite: copies up to 4096 bytes from the caller's memory to the console.
-fn debug_write<M: Machine>(k: &mut Kernel<M>, space: u16, va: u64, len: u64) -> Result<u64, Error> {
-    if len > abi::syscall::DEBUG_WRITE_MAX
-        || va.checked_add(len).is_none_or(|end| end > abi::USER_ADDRESS_LIMIT)
-    {
-        return Err(Error::InvalidArgument);
-    }
+/// DebugWrite: copies up to 4096 bytes from the caller's memory to the console (the
+/// range's bounds are `DebugWrite::decode`'s); the bytes written.
+fn debug_write<M: Machine>(k: &mut Kernel<M>, space: u16, c: DebugWrite) -> Result<[u64; 1], Error> {
+    let (va, len) = (c.va, c.len);
     let mut buf = [0u8; abi::syscall::DEBUG_WRITE_MAX as usize];
     let mut done = 0u64;
     while done < len {
@@ -444,23 +495,19 @@ fn debug_write<M: Machine>(k: &mut Kernel<M>, space: u16, va: u64, len: u64) -> 
             }
         }
     }
-    Ok(len)
+    Ok([len])
 }
 
 /// Introspect: kmem of a space, translation in a space, node of an address, where am I,
 /// how often the fast paths ran.
-fn introspect<M: Machine>(
-    k: &mut Kernel<M>,
-    cur: u32,
-    privileged: bool,
-    a: &[u64; 8],
-) -> Result<[u64; 6], Error> {
+fn introspect<M: Machine>(k: &mut Kernel<M>, caller: Caller, c: Introspect) -> Result<[u64; 6], Error> {
+    let (cur, privileged) = (caller.thread, caller.privileged);
     use abi::introspect::{CurrentCpu, FastPaths, KmemReport, NodeMemory, Request, Translation};
     let space_of = |k: &mut Kernel<M>, id: abi::thread::ThreadId| -> Result<u16, Error> {
         let t = if id.is_nil() { cur } else { k.lookup(id.raw()).ok_or(Error::InvalidThread)? };
         k.tcb(t).map(|t| t.space).ok_or(Error::InvalidThread)
     };
-    match Request::decode([a[0], a[1], a[2], a[3]])? {
+    match c.request {
         Request::KmemReport { space } => {
             let s = space_of(k, space)?;
             k.sync_mdb_counts(s);
@@ -538,28 +585,30 @@ fn introspect<M: Machine>(
 
 /// MemoryControl: a naturally aligned block of frames on a node, mapped into the
 /// caller's space (the root task's way to own memory, node by node).
-fn memory_control<M: Machine>(k: &mut Kernel<M>, space: u16, a: &[u64; 8]) -> Result<(u64, u64), Error> {
-    let flags = abi::memory_control::MemoryControlFlags::from_raw(a[3])?;
+/// The physical base and the node used (`u64::MAX` for device registers; for a free,
+/// the frames freed and 0).
+fn memory_control<M: Machine>(
+    k: &mut Kernel<M>,
+    space: u16,
+    c: MemoryControlRequest,
+) -> Result<[u64; 2], Error> {
+    let flags = c.flags;
     if flags.device {
-        return device_map(k, space, a[0], a[1], a[2], flags.rights);
+        return device_map(k, space, c.node, c.order, c.dest, flags.rights);
     }
     if flags.free {
-        let request = abi::memory_control::MemoryControlRequest::decode([a[0], a[1], a[2], a[3]])?;
-        return free_block(k, space, request.dest, request.block_size()).map(|freed| (freed, 0));
+        return free_block(k, space, c.dest, c.block_size()).map(|freed| [freed, 0]);
     }
-    let node = u32::try_from(a[0]).ok().and_then(NodeId::new).ok_or(Error::InvalidNode)?;
+    // `decode` checked the order, the alignment and the range; what it cannot know:
+    // the machine's nodes.
+    let node = u32::try_from(c.node).ok().and_then(NodeId::new).ok_or(Error::InvalidNode)?;
     if !k.board().nodes().any(|n| n == node) {
         return Err(Error::InvalidNode);
     }
-    let order = a[1];
-    if order > abi::memory_control::MAX_ORDER {
-        return Err(Error::InvalidArgument);
-    }
-    let frames = 1usize << order;
-    let size = (frames as u64) * abi::PAGE_SIZE;
-    let va = a[2];
-    if !va.is_multiple_of(size) || va == 0 || va.checked_add(size).is_none_or(|e| e > abi::USER_ADDRESS_LIMIT)
-    {
+    let frames = 1usize << c.order;
+    let size = c.block_size();
+    let va = c.dest;
+    if va == 0 {
         return Err(Error::InvalidArgument);
     }
     // Allocate first: a block larger than the node fails here at once, so the loops
@@ -598,7 +647,7 @@ fn memory_control<M: Machine>(k: &mut Kernel<M>, space: u16, a: &[u64; 8]) -> Re
             return Err(e);
         }
     }
-    Ok((pa, u64::from(used.raw())))
+    Ok([pa, u64::from(used.raw())])
 }
 
 /// MemoryControl with the free flag: gives back the block `[va, va + size)` of
@@ -621,53 +670,52 @@ fn free_block<M: Machine>(k: &mut Kernel<M>, space: u16, va: u64, size: u64) -> 
 }
 
 /// SpaceControl: report (and optionally set privileged on, or put in a group) a space.
-fn space_control<M: Machine>(k: &mut Kernel<M>, a: &[u64; 8]) -> Result<(u64, u64), Error> {
-    let (flags, group) = abi::syscall::SpaceControlFlags::decode(a[1], a[2])?;
-    let t = k.lookup(a[0]).ok_or(Error::InvalidSpace)?;
+fn space_control<M: Machine>(k: &mut Kernel<M>, c: SpaceControl) -> Result<[u64; 2], Error> {
+    let t = k.lookup(c.space.raw()).ok_or(Error::InvalidSpace)?;
     let s = k.tcb(t).map(|t| t.space).ok_or(Error::InvalidSpace)?;
     let space = k.space(s).ok_or(Error::InvalidSpace)?;
-    if flags.privileged {
+    if c.privileged {
         space.privileged = true;
     }
-    if let Some(group) = group {
+    if let Some(group) = c.group {
         space.group = group;
     }
-    Ok((u64::from(space.home.raw()), u64::from(space.group)))
+    Ok([u64::from(space.home.raw()), u64::from(space.group)])
 }
 
 /// ThreadControl by an unprivileged thread: only a move of a thread of the caller's
 /// group into another (unprivileged) space of the group (see the ABI). Decode and
 /// check everything, then move as a privileged caller would.
-fn group_move<M: Machine>(k: &mut Kernel<M>, cur: u32, a: &[u64; 8]) -> Result<u32, Error> {
-    let (dest, space_of, scheduler, pager) = (a[0], a[1], a[2], a[3]);
-    let group_of = |k: &mut Kernel<M>, id: u64| -> Option<(u16, bool)> {
-        let t = k.lookup(id)?;
+fn group_move<M: Machine>(k: &mut Kernel<M>, cur: u32, c: ThreadControl) -> Result<u32, Error> {
+    let ThreadControl::Make { dest, space: space_of, scheduler, pager, .. } = c else {
+        // Deleting: privileged.
+        return Err(Error::NoPrivilege);
+    };
+    let group_of = |k: &mut Kernel<M>, id: ThreadId| -> Option<(u16, bool)> {
+        let t = k.lookup(id.raw())?;
         let s = k.tcb(t)?.space;
         k.space(s).map(|s| (s.group, s.privileged))
     };
     let mine = k.tcb(cur).map(|t| t.space).and_then(|s| k.space(s)).map_or(0, |s| s.group);
     // Creating (a dest that does not exist), deleting (space NIL), a new space
     // (space == dest): privileged. So are threads and spaces outside the group.
-    let in_group = |k: &mut Kernel<M>, id: u64| group_of(k, id).is_some_and(|(g, _)| g == mine);
+    let in_group = |k: &mut Kernel<M>, id: ThreadId| group_of(k, id).is_some_and(|(g, _)| g == mine);
     let target_ok = group_of(k, space_of).is_some_and(|(g, privileged)| g == mine && !privileged);
     if mine == 0
-        || space_of == 0
         || space_of == dest
         || !in_group(k, dest)
         || !target_ok
-        || (pager != 0 && !in_group(k, pager))
-        || (scheduler != 0 && !in_group(k, scheduler))
+        || (!pager.is_nil() && !in_group(k, pager))
+        || (!scheduler.is_nil() && !in_group(k, scheduler))
     {
         return Err(Error::NoPrivilege);
     }
-    thread_control(k, cur, a)
+    thread_control(k, cur, c)
 }
 
 /// SystemControl: power off with a status (the root task ends the run this way).
-fn system_control<M: Machine>(k: &mut Kernel<M>, cur: u32, a: &[u64; 8]) {
-    if a[0] != abi::syscall::SYSTEM_POWER_OFF {
-        return finish(k, cur, Err(Error::InvalidArgument), &[]);
-    }
+fn system_control<M: Machine>(k: &mut Kernel<M>, c: SystemControl) {
+    let SystemControl::PowerOff { status } = c;
     let m = k.machine;
     for i in 0..crate::space::MAX_SPACES as u16 {
         k.sync_mdb_counts(i);
@@ -675,7 +723,6 @@ fn system_control<M: Machine>(k: &mut Kernel<M>, cur: u32, a: &[u64; 8]) {
             m.print(format_args!("{}\n", s.kmem_report()));
         }
     }
-    let status = a[1];
     m.print(format_args!(
         "{}\n",
         report::line!("user-level", "result" => if status == 0 { "pass" } else { "fail" }, "status" => status)
@@ -688,8 +735,8 @@ fn system_control<M: Machine>(k: &mut Kernel<M>, cur: u32, a: &[u64; 8]) {
 /// every mapping derived from the caller's pages (and from the caller's own, with
 /// flush-own), recursively through the MDB. Accessed bits are not tracked yet: the
 /// flexpages are written back with an empty rights field.
-fn unmap<M: Machine>(k: &mut Kernel<M>, cur: u32, control: u64) -> Result<(), Error> {
-    let control = abi::syscall::UnmapControl::from_raw(control)?;
+fn unmap<M: Machine>(k: &mut Kernel<M>, cur: u32, c: Unmap) -> Result<(), Error> {
+    let control = c.control;
     let (space, utcb) = k.tcb(cur).map(|t| (t.space, t.utcb_pa)).ok_or(Error::InvalidThread)?;
     let n = usize::from(control.count());
     let mut fpages = [abi::fpage::Fpage::nil(); 64];
@@ -733,7 +780,7 @@ fn device_map<M: Machine>(
     order: u64,
     va: u64,
     rights: abi::fpage::Rights,
-) -> Result<(u64, u64), Error> {
+) -> Result<[u64; 2], Error> {
     if order > 18 || !pa.is_multiple_of(abi::PAGE_SIZE) {
         return Err(Error::InvalidArgument);
     }
@@ -781,44 +828,37 @@ fn device_map<M: Machine>(
             return Err(e);
         }
     }
-    Ok((pa, u64::MAX))
+    Ok([pa, u64::MAX])
 }
 
 /// InterruptControl: attach SPI `intid` (or the user timer) to a handler thread (it
 /// then receives the interrupt as IPC from the interrupt's pseudo-thread, and
 /// acknowledges by sending to it), or detach it (handler NIL); or arm the user timer.
-fn interrupt_control<M: Machine>(k: &mut Kernel<M>, a: &[u64; 8]) -> Result<(), Error> {
-    use abi::syscall::{INTERRUPT_CONTROL_ACK, INTERRUPT_CONTROL_ARM};
-    let intid = u32::try_from(a[0]).map_err(|_| Error::InvalidInterrupt)?;
-    if a[2] & !(INTERRUPT_CONTROL_ACK | INTERRUPT_CONTROL_ARM) != 0 {
-        return Err(Error::InvalidArgument);
-    }
-    if a[2] & INTERRUPT_CONTROL_ARM != 0 {
-        // Arm the user timer of the caller's CPU for its handler (attached already).
-        if a[1] == 0 {
-            return Err(Error::InvalidArgument);
+fn interrupt_control<M: Machine>(k: &mut Kernel<M>, c: InterruptControl) -> Result<(), Error> {
+    match c {
+        InterruptControl::Arm { handler, deadline } => {
+            // Arm the user timer of the caller's CPU for its handler (attached already).
+            let t = k.lookup(handler.raw()).ok_or(Error::InvalidThread)?;
+            k.machine.arm_user_timer(t, deadline).map_err(|e| match e {
+                ArmError::NotHandler => Error::InvalidThread,
+                ArmError::WrongCpu => Error::InvalidCpu,
+            })
         }
-        if intid != M::USER_TIMER {
-            return Err(Error::InvalidInterrupt);
+        InterruptControl::Detach { intid } => {
+            let handler = k.machine.interrupt_handler(intid).ok_or(Error::InvalidInterrupt)?;
+            k.machine.detach_interrupt(intid, handler);
+            Ok(())
         }
-        let t = k.lookup(a[1]).ok_or(Error::InvalidThread)?;
-        return k.machine.arm_user_timer(t, a[3]).map_err(|e| match e {
-            ArmError::NotHandler => Error::InvalidThread,
-            ArmError::WrongCpu => Error::InvalidCpu,
-        });
+        InterruptControl::Attach { intid, handler, .. } => {
+            let t = k.lookup(handler.raw()).ok_or(Error::InvalidThread)?;
+            let cpu = k.tcb(t).map(|t| t.cpu).ok_or(Error::InvalidThread)?;
+            let mpidr = k.machine.cpu(cpu as usize).map(|b| b.mpidr).ok_or(Error::InvalidCpu)?;
+            k.machine.attach_interrupt(intid, t, mpidr).map_err(|e| match e {
+                AttachError::NotAnSpi => Error::InvalidInterrupt,
+                AttachError::Busy => Error::Busy,
+            })
+        }
     }
-    if a[1] == 0 {
-        let handler = k.machine.interrupt_handler(intid).ok_or(Error::InvalidInterrupt)?;
-        k.machine.detach_interrupt(intid, handler);
-        return Ok(());
-    }
-    let t = k.lookup(a[1]).ok_or(Error::InvalidThread)?;
-    let cpu = k.tcb(t).map(|t| t.cpu).ok_or(Error::InvalidThread)?;
-    let mpidr = k.machine.cpu(cpu as usize).map(|b| b.mpidr).ok_or(Error::InvalidCpu)?;
-    k.machine.attach_interrupt(intid, t, mpidr).map_err(|e| match e {
-        AttachError::NotAnSpi => Error::InvalidInterrupt,
-        AttachError::Busy => Error::Busy,
-    })
 }
 
 /// Copies a thread's pager and exception handler into its UTCB (for the thread's

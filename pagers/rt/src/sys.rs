@@ -3,10 +3,16 @@
 //!
 //! These are the only place user code enters the kernel. Each stub puts the syscall
 //! number in x8 and the arguments in x0..x7, and gets the status in x0 and results in
-//! x1..x7. The typed wrappers turn the status into `Result<_, abi::Error>`.
+//! x1..x7. The arguments are encoded by the call's type in `abi::call` ([`call`]), the
+//! same types whose `decode` the kernel uses, so the two sides cannot drift apart; the
+//! wrappers below turn the status into `Result<_, abi::Error>`. [`raw`] stays for the
+//! programs that pass registers no type would encode on purpose (`badargs`, `fuzz`).
 
 use abi::Error;
+use abi::call::{self, SystemCall};
+use abi::memory_control::{MemoryControlFlags, MemoryControlRequest};
 use abi::syscall::Syscall;
+use abi::thread::ThreadId;
 use core::arch::asm;
 
 /// Makes syscall `call` with arguments `a`; returns x0..x7 after it.
@@ -27,7 +33,14 @@ pub fn raw(call: Syscall, a: [u64; 8]) -> [u64; 8] {
     r
 }
 
-fn status(x0: u64) -> Result<(), Error> {
+/// Makes the system call `c` (its registers encoded by its `abi::call` type); returns
+/// x0..x7 after it.
+pub fn call<C: SystemCall>(c: &C) -> [u64; 8] {
+    raw(C::SYSCALL, c.encode())
+}
+
+/// The status in x0 as a result.
+pub fn status(x0: u64) -> Result<(), Error> {
     match Error::from_code(x0) {
         None if x0 == 0 => Ok(()),
         Some(e) => Err(e),
@@ -37,7 +50,7 @@ fn status(x0: u64) -> Result<(), Error> {
 
 /// Writes `bytes` to the kernel console.
 pub fn debug_write(bytes: &[u8]) -> Result<u64, Error> {
-    let r = raw(Syscall::DebugWrite, [bytes.as_ptr() as u64, bytes.len() as u64, 0, 0, 0, 0, 0, 0]);
+    let r = call(&call::DebugWrite { va: bytes.as_ptr() as u64, len: bytes.len() as u64 });
     status(r[0]).map(|()| r[1])
 }
 
@@ -51,12 +64,19 @@ pub struct Received {
 }
 
 /// `Ipc`: send `mr` (MR0..MR4; MR0 the tag) to `to`, then receive from `from`.
+///
+/// The one stub that does not build its `abi::call::Ipc` first: it is on every
+/// program's hot path (a fault's round trip through a pager, every server's loop), and
+/// checking the tag here would only repeat what the kernel checks anyway (its fast
+/// path with masks the `abi` decoders are tested against). The registers are the ones
+/// [`abi::call::Ipc::encode`] writes.
 pub fn ipc(to: u64, from: u64, timeouts: u64, mr: [u64; 5]) -> Result<Received, Error> {
     let r = raw(Syscall::Ipc, [to, from, timeouts, mr[0], mr[1], mr[2], mr[3], mr[4]]);
     status(r[0]).map(|()| Received { from: r[1], mr: [r[3], r[4], r[5], r[6], r[7]] })
 }
 
 /// `ThreadControl`: create `dest` in the space of `space` (== dest: a new space).
+/// `space` NIL deletes `dest`; `cpu` is an index or [`abi::syscall::CURRENT_CPU`].
 pub fn thread_control(
     dest: u64,
     space: u64,
@@ -65,57 +85,74 @@ pub fn thread_control(
     utcb: u64,
     cpu: u64,
 ) -> Result<(), Error> {
-    status(raw(Syscall::ThreadControl, [dest, space, scheduler, pager, utcb, cpu, 0, 0])[0])
+    let dest = ThreadId::from_raw(dest);
+    let c = if space == 0 {
+        call::ThreadControl::Delete { dest }
+    } else {
+        if !dest.is_valid() || dest.number() == 0 {
+            return Err(Error::InvalidThread);
+        }
+        let cpu = match cpu {
+            abi::syscall::CURRENT_CPU => None,
+            c => Some(u32::try_from(c).map_err(|_| Error::InvalidCpu)?),
+        };
+        let (space, scheduler, pager) = (ThreadId::from_raw(space), ThreadId::from_raw(scheduler), ThreadId::from_raw(pager));
+        call::ThreadControl::Make { dest, space, scheduler, pager, utcb, cpu }
+    };
+    status(call(&c)[0])
 }
 
 /// `ExchangeRegisters`; returns (old sp, old ip, old pager, state flags).
 pub fn exchange_registers(dest: u64, control: u64, sp: u64, ip: u64, pager: u64) -> Result<[u64; 4], Error> {
-    let r = raw(Syscall::ExchangeRegisters, [dest, control, sp, ip, pager, 0, 0, 0]);
+    let c = call::ExchangeRegisters {
+        dest: ThreadId::from_raw(dest),
+        control: abi::syscall::ExregsControl::from_raw(control)?,
+        sp,
+        ip,
+        pager: ThreadId::from_raw(pager),
+        exception_handler: ThreadId::NIL,
+    };
+    let r = call(&c);
     status(r[0]).map(|()| [r[1], r[2], r[3], r[4]])
 }
 
 /// `MemoryControl`: 2^order frames on `node` at `va`; returns (physical base, node used).
 pub fn memory_control(node: u64, order: u64, va: u64, flags: u64) -> Result<(u64, u64), Error> {
-    let r = raw(Syscall::MemoryControl, [node, order, va, flags, 0, 0, 0, 0]);
+    let request = MemoryControlRequest { node, order, dest: va, flags: MemoryControlFlags::from_raw(flags)? };
+    let r = call(&request);
     status(r[0]).map(|()| (r[1], r[2]))
 }
 
 /// `Introspect` with request words `q`; returns x1..x6.
 pub fn introspect(q: [u64; 4]) -> Result<[u64; 6], Error> {
-    let r = raw(Syscall::Introspect, [q[0], q[1], q[2], q[3], 0, 0, 0, 0]);
+    let c = call::Introspect { request: abi::introspect::Request::decode(q)? };
+    let r = call(&c);
     status(r[0]).map(|()| [r[1], r[2], r[3], r[4], r[5], r[6]])
 }
 
 /// `InterruptControl`: make `handler` (raw id; 0 = detach) the handler of `intid`.
 pub fn interrupt_control(intid: u64, handler: u64, control: u64) -> Result<(), Error> {
-    status(raw(Syscall::InterruptControl, [intid, handler, control, 0, 0, 0, 0, 0])[0])
+    let c = <call::InterruptControl as SystemCall>::decode(&[intid, handler, control, 0, 0, 0, 0, 0])?;
+    status(call(&c)[0])
 }
 
 /// `InterruptControl` with `INTERRUPT_CONTROL_ARM`: the user timer (attached to
 /// `handler`, on the caller's CPU) fires once when the counter reaches `deadline`.
 pub fn arm_user_timer(handler: u64, deadline: u64) -> Result<(), Error> {
-    let intid = u64::from(abi::syscall::USER_TIMER_INTID);
-    status(
-        raw(
-            Syscall::InterruptControl,
-            [intid, handler, abi::syscall::INTERRUPT_CONTROL_ARM, deadline, 0, 0, 0, 0],
-        )[0],
-    )
+    status(call(&call::InterruptControl::Arm { handler: ThreadId::from_raw(handler), deadline })[0])
 }
 
 /// `SpaceControl`: report the home node of `space`'s space (a thread in it) and, with
 /// `privileged`, make its threads privileged.
 pub fn space_control(space: u64, privileged: bool) -> Result<u64, Error> {
-    let flags = abi::syscall::SpaceControlFlags { privileged, group: false }.raw();
-    let r = raw(Syscall::SpaceControl, [space, flags, 0, 0, 0, 0, 0, 0]);
+    let r = call(&call::SpaceControl { space: ThreadId::from_raw(space), privileged, group: None });
     status(r[0]).map(|()| r[1])
 }
 
 /// `SpaceControl` with the group bit: puts `space`'s space in `group` (and, with
 /// `privileged`, makes it privileged). Returns the space's home node.
 pub fn set_group(space: u64, group: u16, privileged: bool) -> Result<u64, Error> {
-    let flags = abi::syscall::SpaceControlFlags { privileged, group: true }.raw();
-    let r = raw(Syscall::SpaceControl, [space, flags, u64::from(group), 0, 0, 0, 0, 0]);
+    let r = call(&call::SpaceControl { space: ThreadId::from_raw(space), privileged, group: Some(group) });
     status(r[0]).map(|()| r[1])
 }
 
@@ -123,8 +160,7 @@ pub fn set_group(space: u64, group: u16, privileged: bool) -> Result<u64, Error>
 /// `va` (memory `memory_control` put there); every mapping derived from it goes, and
 /// the frames return to their node. Returns the frames freed.
 pub fn memory_free(va: u64, order: u64) -> Result<u64, Error> {
-    let flags = abi::memory_control::MemoryControlFlags::FREE.raw();
-    let r = raw(Syscall::MemoryControl, [0, order, va, flags, 0, 0, 0, 0]);
+    let r = call(&MemoryControlRequest { node: 0, order, dest: va, flags: MemoryControlFlags::FREE });
     status(r[0]).map(|()| r[1])
 }
 
@@ -135,7 +171,26 @@ pub fn node_memory(node: u64) -> Result<abi::introspect::NodeMemory, Error> {
 
 /// `Notify`: queue `word` for `dest` (delivered at its next open receive); never blocks.
 pub fn notify(dest: u64, word: u64) -> Result<(), Error> {
-    status(raw(Syscall::Notify, [dest, word, 0, 0, 0, 0, 0, 0])[0])
+    status(call(&call::Notify { dest: ThreadId::from_raw(dest), word })[0])
+}
+
+/// `Schedule`: `dest`'s priority, CPU and timeslice (`None`: keep); the old priority
+/// and CPU.
+pub fn schedule(dest: u64, priority: Option<u8>, cpu: Option<u32>, timeslice_us: Option<u64>) -> Result<(u64, u64), Error> {
+    let r = call(&call::Schedule { dest: ThreadId::from_raw(dest), priority, cpu, timeslice_us });
+    status(r[0]).map(|()| (r[1], r[2]))
+}
+
+/// `ThreadSwitch`: yield the rest of the timeslice.
+pub fn yield_now() {
+    let _ = call(&call::ThreadSwitch { dest: ThreadId::NIL });
+}
+
+/// `Unmap` of the first `count` flexpages in the caller's UTCB (flush-own: the
+/// caller's own mappings too).
+pub fn unmap(count: u8, flush_own: bool) -> Result<(), Error> {
+    let control = abi::syscall::UnmapControl::new(count, flush_own).ok_or(Error::InvalidArgument)?;
+    status(call(&call::Unmap { control })[0])
 }
 
 /// The system counter, read directly (the kernel lets EL0 read CNTVCT_EL0): no
@@ -150,13 +205,13 @@ pub fn counter() -> u64 {
 
 /// `SystemClock`: (counter ticks, counter frequency).
 pub fn system_clock() -> (u64, u64) {
-    let r = raw(Syscall::SystemClock, [0; 8]);
+    let r = call(&call::SystemClock);
     (r[1], r[2])
 }
 
 /// `SystemControl`: power off with `status_code`; returns only if refused.
 pub fn power_off(status_code: u64) -> Error {
-    let r = raw(Syscall::SystemControl, [abi::syscall::SYSTEM_POWER_OFF, status_code, 0, 0, 0, 0, 0, 0]);
+    let r = call(&call::SystemControl::PowerOff { status: status_code });
     status(r[0]).err().unwrap_or(Error::InvalidArgument)
 }
 
