@@ -16,6 +16,7 @@
 #     build_program_initrd LINE...  # root + the NUMA runtime + programs, a manifest line each
 #     ensure_mdbook    # mdBook (pinned, from crates.io) in target/tools/bin, built once
 #     build_book       # docs/ -> target/book/ (the book); fails on any mdBook warning
+#     ensure_llvm_cov  # cargo-llvm-cov (pinned, crates.io) and rustup's llvm-tools, for scripts/coverage
 #
 # Everything a fresh Debian machine lacks is installed here (CI runs as root with no
 # standard input), so no step of the project depends on what someone installed by hand.
@@ -399,6 +400,28 @@ ensure_mdbook() {
         --no-default-features --root "$TOOLS_DIR") ||
         die "cargo install mdbook $MDBOOK_VERSION failed (it needs crates.io)"
     [[ -x "$MDBOOK" ]] || die "cargo installed no mdbook at $MDBOOK"
+}
+
+# cargo-llvm-cov (for scripts/coverage), pinned, from crates.io, beside mdBook; it needs
+# rustup's llvm-tools component (llvm-profdata, llvm-cov of the toolchain's own LLVM).
+LLVM_COV_VERSION=0.9.1
+CARGO_LLVM_COV="$TOOLS_DIR/bin/cargo-llvm-cov"
+
+# ensure_llvm_cov: installs llvm-tools (rustup) and cargo-llvm-cov (crates.io, into
+# $TOOLS_DIR) when they are missing.
+ensure_llvm_cov() {
+    command -v rustup >/dev/null || die "scripts/coverage needs rustup (for its llvm-tools component)"
+    if ! (cd "$ROOT" && rustup component list --installed 2>/dev/null | grep -q '^llvm-tools'); then
+        say "adding the llvm-tools component (rustup)"
+        (cd "$ROOT" && rustup component add llvm-tools) || die "rustup component add llvm-tools failed"
+    fi
+    if [[ -x "$CARGO_LLVM_COV" && "$("$CARGO_LLVM_COV" llvm-cov --version 2>/dev/null)" == "cargo-llvm-cov $LLVM_COV_VERSION" ]]; then
+        return 0
+    fi
+    say "installing cargo-llvm-cov $LLVM_COV_VERSION from crates.io into $TOOLS_DIR (once)"
+    (cd "$ROOT" && cargo install cargo-llvm-cov --quiet --locked --version "=$LLVM_COV_VERSION" --root "$TOOLS_DIR") ||
+        die "cargo install cargo-llvm-cov $LLVM_COV_VERSION failed (it needs crates.io)"
+    [[ -x "$CARGO_LLVM_COV" ]] || die "cargo installed no cargo-llvm-cov at $CARGO_LLVM_COV"
 }
 
 # build_book: builds the book (docs/) into $BOOK_DIR. mdBook reports problems (a missing

@@ -65,11 +65,9 @@ pub fn init(
 /// `user::enable_user_cycle_counter`), the empty lower half loaded and opened. Every
 /// CPU calls it once, after [`init`].
 pub fn cpu_init() {
-    let k = KERNEL.lock();
-    k.cpu_init();
+    KERNEL.lock().cpu_init();
     user::enable_user_counter();
     user::enable_user_cycle_counter();
-    drop(k);
     user::open_lower_half();
 }
 

@@ -306,6 +306,19 @@ impl World {
 
     /// As [`World::new`], with `pages` pages of RAM on each node.
     pub fn with_pages(pages: u64) -> World {
+        let mut w = World::bare(pages);
+        w.root_space = w.k.create_space(NodeId::ZERO, u64::MAX).expect("room for the root space");
+        w.k.space(w.root_space).expect("just made").privileged = true;
+        let root =
+            w.k.create_thread_numbered_checked(ROOT, w.root_space, 0x20_0000, 0).expect("the root thread");
+        w.k.tcb(root).expect("just made").priority = 200;
+        w.start(root, 0x40_0000, 0x38_0000);
+        w.run(0);
+        w
+    }
+
+    /// A kernel on the machine, set up (`Kernel::init`), with no space and no thread.
+    pub fn bare(pages: u64) -> World {
         let blob = include_bytes!("../../../platform/tests/fixtures/virt-2n2c.dtb");
         let mut board = Box::new(Board::from_fdt(blob).expect("the fixture is a valid board"));
         let frames: &'static Frames = Box::leak(Box::new(Frames::with_window(Window::HOST)));
@@ -356,15 +369,7 @@ impl World {
             k.cpu_init();
         }
         m.0.this_cpu.set(0);
-        let mut w = World { k, m, frames, board, ram, root_space: 0 };
-        w.root_space = w.k.create_space(NodeId::ZERO, u64::MAX).expect("room for the root space");
-        w.k.space(w.root_space).expect("just made").privileged = true;
-        let root =
-            w.k.create_thread_numbered_checked(ROOT, w.root_space, 0x20_0000, 0).expect("the root thread");
-        w.k.tcb(root).expect("just made").priority = 200;
-        w.start(root, 0x40_0000, 0x38_0000);
-        w.run(0);
-        w
+        World { k, m, frames, board, ram, root_space: 0 }
     }
 
     /// The id of thread `t`.

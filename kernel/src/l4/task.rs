@@ -211,3 +211,126 @@ fn user_frame<M: Machine>(frames: &Frames, node: NodeId) -> Result<u64, Error> {
     unsafe { M::MEMORY.zero_frame(pa) };
     Ok(pa)
 }
+
+#[cfg(test)]
+mod tests {
+    use super::super::Machine;
+    use super::super::fake::{Fake, PAGES_PER_NODE, World};
+    use super::*;
+    use crate::thread::ThreadState;
+    use bootfmt::cpio::write::{Format, Writer};
+    use std::vec::Vec;
+
+    /// A program as `linker/user.ld` lays one out: text (read, execute) at 0x40_0000,
+    /// data (read, write) at 0x40_1000 with 0x40 bytes from the file and 0x2000 in
+    /// memory (the rest is .bss), entry at 0x40_0010.
+    fn program() -> Vec<u8> {
+        let mut b = Vec::new();
+        b.extend_from_slice(b"\x7fELF\x02\x01\x01\x00");
+        b.extend_from_slice(&[0; 8]);
+        b.extend_from_slice(&2u16.to_le_bytes()); // ET_EXEC
+        b.extend_from_slice(&183u16.to_le_bytes()); // EM_AARCH64
+        b.extend_from_slice(&1u32.to_le_bytes());
+        b.extend_from_slice(&0x40_0010u64.to_le_bytes());
+        b.extend_from_slice(&64u64.to_le_bytes()); // program headers after the header
+        b.extend_from_slice(&0u64.to_le_bytes());
+        b.extend_from_slice(&0u32.to_le_bytes());
+        b.extend_from_slice(&64u16.to_le_bytes());
+        b.extend_from_slice(&56u16.to_le_bytes());
+        b.extend_from_slice(&2u16.to_le_bytes());
+        b.extend_from_slice(&[0; 6]);
+        for (flags, offset, vaddr, filesz, memsz) in
+            [(5u32, 0x1000u64, 0x40_0000u64, 0x100u64, 0x100u64), (6, 0x2000, 0x40_1000, 0x40, 0x2000)]
+        {
+            b.extend_from_slice(&1u32.to_le_bytes()); // PT_LOAD
+            b.extend_from_slice(&flags.to_le_bytes());
+            for v in [offset, vaddr, vaddr, filesz, memsz, 0x1000] {
+                b.extend_from_slice(&v.to_le_bytes());
+            }
+        }
+        b.resize(0x2040, 0);
+        for (i, byte) in b[0x1000..].iter_mut().enumerate() {
+            *byte = (i as u8) | 1;
+        }
+        b
+    }
+
+    /// `files` packed as an initrd, placed in the world's memory (node 0): the blob
+    /// and where it lies.
+    fn initrd(w: &mut World, files: &[(&str, &[u8])]) -> (&'static [u8], PhysRange) {
+        let mut archive = Writer::new(Format::Newc);
+        for (name, data) in files {
+            archive.add_file(name, 0o755, data).unwrap();
+        }
+        let bytes = archive.finish();
+        let pages = bytes.len().div_ceil(abi::PAGE_SIZE as usize);
+        let (pa, _) = w.frames.alloc_near(NodeId::ZERO, pages).unwrap();
+        // SAFETY: the block was just allocated from the world's host memory for this
+        // archive alone; it is written once, here, and only read after.
+        unsafe { Fake::MEMORY.write_bytes(pa, &bytes) };
+        // SAFETY: as above: nothing writes the block from now on.
+        let blob = unsafe { Fake::MEMORY.slice(pa, bytes.len()) };
+        (blob, PhysRange { base: pa, size: bytes.len() as u64 })
+    }
+
+    #[test]
+    fn the_root_task_starts_from_the_initrd_with_its_image_stack_and_initrd_mapped() {
+        let mut w = World::bare(PAGES_PER_NODE);
+        let elf = program();
+        let (blob, range) = initrd(&mut w, &[("hello", b"not a program"), ("root", &elf)]);
+        let (tree, _) = w.frames.alloc_near(NodeId::ZERO, 1).unwrap();
+        start_root(&mut w.k, blob, range, Some((tree + 0x10, 64)), 1, NodeId::ZERO).unwrap();
+        let root = abi::thread::ROOT_THREAD_NUMBER as u32;
+        let tcb = w.k.tcb(root).unwrap();
+        assert_eq!(
+            (tcb.state, tcb.priority, tcb.context.elr, tcb.context.sp),
+            (ThreadState::Ready, 200, 0x40_0010, ROOT_STACK_TOP)
+        );
+        assert_eq!(tcb.context.x[0], ROOT_UTCB, "the UTCB's address in x0");
+        let space = tcb.space;
+        assert!(w.k.space(space).unwrap().privileged);
+        let text = w.k.translate_user(space, 0x40_0000).unwrap();
+        assert!(text.1.user_exec && !text.1.write, "text: read and execute");
+        let data = w.k.translate_user(space, 0x40_1000).unwrap();
+        assert!(data.1.write && !data.1.user_exec, "data: read and write");
+        // SAFETY: the data page is the root task's frame, host memory of this world.
+        let first = unsafe { Fake::MEMORY.read_u64(data.0) };
+        assert_eq!(first & 0xFF, 1, "the data segment's file bytes are copied");
+        let bss = w.k.translate_user(space, 0x40_2000).unwrap();
+        // SAFETY: as above.
+        assert_eq!(unsafe { Fake::MEMORY.read_u64(bss.0 + 8) }, 0, ".bss is zero");
+        assert!(w.k.translate_user(space, ROOT_STACK_TOP - 8).is_some_and(|(_, a)| a.write));
+        assert!(
+            w.k.translate_user(space, ROOT_STACK_TOP - ROOT_STACK_SIZE - 8).is_none(),
+            "a guard below the stack"
+        );
+        let initrd = w.k.translate_user(space, INITRD_ADDRESS).unwrap();
+        assert_eq!((initrd.0, initrd.1.write), (range.base, false), "the initrd, read-only");
+        assert_eq!(w.k.translate_user(space, DTB_ADDRESS).map(|(pa, _)| pa), Some(tree), "the device tree");
+        assert!(w.output().starts_with("report: root-task entry=0x400010 segments=2 space="));
+        w.check();
+    }
+
+    #[test]
+    fn an_initrd_without_a_usable_root_is_refused_with_the_reason() {
+        let mut w = World::bare(PAGES_PER_NODE);
+        let (blob, range) = initrd(&mut w, &[("hello", b"x")]);
+        assert_eq!(start_root(&mut w.k, blob, range, None, 0, NodeId::ZERO), Err(RootError::NoRoot));
+        let (blob, range) = initrd(&mut w, &[("root", b"\x7fELF but no more")]);
+        assert!(matches!(start_root(&mut w.k, blob, range, None, 0, NodeId::ZERO), Err(RootError::Elf(_))));
+        let garbage = [0x55u8; 64];
+        assert!(matches!(
+            start_root(&mut w.k, &garbage, range, None, 0, NodeId::ZERO),
+            Err(RootError::Archive(_))
+        ));
+        let mut huge = program();
+        // The data segment asks for 1 GiB: more than every node has.
+        huge[64 + 56 + 40..64 + 56 + 48].copy_from_slice(&(1u64 << 30).to_le_bytes());
+        let (blob, range) = initrd(&mut w, &[("root", &huge)]);
+        let err = start_root(&mut w.k, blob, range, None, 0, NodeId::ZERO).unwrap_err();
+        assert_eq!((err, err.halt()), (RootError::Kernel(Error::OutOfMemory), crate::halt::Halt::NoMemory));
+        assert_eq!(RootError::NoRoot.halt(), crate::halt::Halt::NoRootTask);
+        assert!(std::format!("{}", RootError::NoRoot).contains("`root`"));
+        assert_eq!(w.spaces(), [] as [u16; 0], "nothing was made");
+    }
+}
