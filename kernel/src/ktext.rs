@@ -29,6 +29,7 @@ use crate::kprintln;
 use crate::mm::layout::direct_map;
 use crate::mm::table::PAGE_SIZE;
 use crate::percpu::PerCpu;
+use crate::pernode::PerNode;
 use core::sync::atomic::{AtomicUsize, Ordering};
 use platform::Board;
 
@@ -44,12 +45,12 @@ pub fn replicate(board: &Board, frames: &Frames, me: &PerCpu) {
     let bytes = image.rodata_end - image.start;
     let count = bytes.div_ceil(PAGE_SIZE) as usize;
     let source = image.va_of(image.start);
-    let mut nodes_done = [false; platform::MAX_NODES];
+    let mut nodes_done = PerNode::filled(false);
     for range in board.memory.iter() {
         let node = range.node;
         // (The node the image itself is on runs from the image: no copy needed.)
         let image_node = crate::mm::placement::node_of_pa(board, image.start);
-        if core::mem::replace(&mut nodes_done[node.index()], true) || image_node == Some(node) {
+        if core::mem::replace(&mut nodes_done[node], true) || image_node == Some(node) {
             continue;
         }
         let pa = match frames.alloc_on(node, count) {
@@ -65,14 +66,14 @@ pub fn replicate(board: &Board, frames: &Frames, me: &PerCpu) {
         // written; the two do not overlap.
         unsafe { core::ptr::copy_nonoverlapping(source as *const u8, direct_map(pa) as *mut u8, bytes as usize) };
         cpu::sync_icache(direct_map(pa), bytes);
-        match tables::replicate_image(node.index(), pa) {
+        match tables::replicate_image(node, pa) {
             Ok(_) => {
                 REPLICAS.fetch_add(1, Ordering::Relaxed);
             }
             Err(err) => kprintln!("warning: node {}: no kernel tables for the text copy ({err:?})", node.index()),
         }
     }
-    let root = tables::kernel_root(me.memory_node.index());
+    let root = tables::kernel_root(me.memory_node);
     cpu::switch_kernel_root(root);
 }
 

@@ -63,6 +63,7 @@ pub mod mdb;
 pub mod mm;
 pub mod notify;
 pub mod percpu;
+pub mod pernode;
 pub mod psci;
 pub mod sched;
 pub mod slab;

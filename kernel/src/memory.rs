@@ -26,7 +26,8 @@ use crate::mm::layout::{DIRECT_MAP_SIZE, direct_map};
 use crate::mm::physmem::{self, NodeAccount, PhysmemError};
 use crate::mm::table::{Attrs, MapError};
 use core::sync::atomic::{AtomicU16, Ordering};
-use platform::{Board, MAX_NODES, NodeId, PhysRange};
+use crate::pernode::PerNode;
+use platform::{Board, NodeId, PhysRange};
 use spin::Once;
 
 /// Why memory could not be set up.
@@ -48,7 +49,7 @@ pub enum MemoryError {
 }
 
 /// Each node's RAM as the allocators received it (for the report).
-static ACCOUNTS: Once<[NodeAccount; MAX_NODES]> = Once::new();
+static ACCOUNTS: Once<PerNode<NodeAccount>> = Once::new();
 /// The node kernel tables come from (the boot CPU's, or the nearest with memory).
 static TABLE_NODE: AtomicU16 = AtomicU16::new(0);
 
@@ -97,9 +98,9 @@ pub fn init(
         // handed over twice.
         unsafe { frames.add_free(m.node, m.range) }.map_err(MemoryError::Frames)?;
     }
-    let mut accounts = [NodeAccount::default(); MAX_NODES];
+    let mut accounts: PerNode<NodeAccount> = PerNode::default();
     for node in board.nodes() {
-        accounts[node.index()] = free.account(node);
+        accounts[node] = free.account(node);
     }
     ACCOUNTS.call_once(|| accounts);
     let table_node = crate::mm::placement::memory_node_for(board, boot_node).unwrap_or(boot_node);
@@ -124,7 +125,7 @@ fn table_frame() -> Option<u64> {
 pub fn report(board: &Board, frames: &Frames) {
     let Some(accounts) = ACCOUNTS.get() else { return };
     for node in board.nodes() {
-        let account = accounts[node.index()];
+        let account = accounts[node];
         let free_now = frames.free_bytes(node);
         let kernel = account.free.saturating_sub(free_now);
         kprintln!(

@@ -88,6 +88,7 @@ use core::mem::size_of;
 use core::ptr::{self, NonNull};
 use core::sync::atomic::{AtomicU64, Ordering};
 
+use crate::pernode::PerNode;
 use crate::sync::{Mutex, MutexGuard};
 use platform::{MAX_NODES, NodeId};
 
@@ -316,9 +317,9 @@ impl NodeSlabs {
 pub struct SlabCache<'f> {
     frames: &'f Frames,
     geometry: Geometry,
-    nodes: [Mutex<NodeSlabs>; MAX_NODES],
+    nodes: PerNode<Mutex<NodeSlabs>>,
     /// Per requesting node: allocations another node served.
-    fallbacks: [AtomicU64; MAX_NODES],
+    fallbacks: PerNode<AtomicU64>,
 }
 
 impl<'f> SlabCache<'f> {
@@ -333,8 +334,8 @@ impl<'f> SlabCache<'f> {
         SlabCache {
             frames,
             geometry: Geometry::new(size, align),
-            nodes: [const { Mutex::new(NodeSlabs::new()) }; MAX_NODES],
-            fallbacks: [const { AtomicU64::new(0) }; MAX_NODES],
+            nodes: PerNode::new([const { Mutex::new(NodeSlabs::new()) }; MAX_NODES]),
+            fallbacks: PerNode::new([const { AtomicU64::new(0) }; MAX_NODES]),
         }
     }
 
@@ -428,12 +429,12 @@ impl<'f> SlabCache<'f> {
 
     /// The counters of `node`.
     pub fn stats(&self, node: NodeId) -> SlabStats {
-        let list = self.nodes[node.index()].lock();
+        let list = self.nodes[node].lock();
         SlabStats {
             slabs: list.slabs,
             empty_slabs: list.empty_slabs,
             objects: list.objects,
-            fallbacks: self.fallbacks[node.index()].load(Ordering::Relaxed),
+            fallbacks: self.fallbacks[node].load(Ordering::Relaxed),
         }
     }
 
@@ -446,7 +447,7 @@ impl<'f> SlabCache<'f> {
         }
         for other in self.frames.fallback_order(node) {
             if let Some(pa) = self.alloc_from(other) {
-                self.fallbacks[node.index()].fetch_add(1, Ordering::Relaxed);
+                self.fallbacks[node].fetch_add(1, Ordering::Relaxed);
                 return Ok(self.slot(pa, other, true));
             }
         }
@@ -480,7 +481,7 @@ impl<'f> SlabCache<'f> {
     }
 
     fn lock(&self, node: NodeId) -> Locked<'_> {
-        Locked { list: self.nodes[node.index()].lock(), window: self.frames.window(), g: self.geometry }
+        Locked { list: self.nodes[node].lock(), window: self.frames.window(), g: self.geometry }
     }
 }
 

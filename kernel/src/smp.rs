@@ -80,7 +80,7 @@ pub fn prepare(board: &Board, frames: &Frames, index: usize) -> Result<&'static 
         mair: layout::MAIR_EL1,
         tcr: arch_boot::tcr(),
         ttbr0: arch_boot::IDENTITY_ROOT.load(Ordering::Relaxed),
-        ttbr1: tables::kernel_root(memory_node.index()),
+        ttbr1: tables::kernel_root(memory_node),
         stack_top: stack.1,
         arg: direct_map(block_pa),
     };

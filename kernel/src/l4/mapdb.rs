@@ -203,7 +203,8 @@ impl<M: Machine> MdbStore for KernelStore<M> {
         }
         // SAFETY: `id` is a live entry the slab gave `alloc` (the MDB frees each once),
         // reached at its direct-map address; nothing uses it after this.
-        let _ = unsafe { self.slab().free(entry_ptr::<M>(id).cast(), &NO_QUOTA) };
+        let freed = unsafe { self.slab().free(entry_ptr::<M>(id).cast(), &NO_QUOTA) };
+        freed.expect("invariant: an MDB entry is a live object of its slab cache, freed once");
     }
 
     fn get(&self, id: EntryId) -> &Entry {

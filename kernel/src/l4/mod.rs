@@ -564,8 +564,8 @@ impl<M: Machine> Kernel<M> {
             unsafe { M::MEMORY.zero_frame(root + f * FRAME) };
         }
         let mut space = Space::new(index, root, asid, home, quota);
-        // The root table is the space's first table; it cannot exceed a fresh quota.
-        let _ = space.record(Kmem::Table, node, 2 * FRAME);
+        // The root table is the space's first table: every quota holds it.
+        space.record(Kmem::Table, node, 2 * FRAME).expect("invariant: a space's quota holds its root table");
         self.spaces[index as usize] = Some(space);
         self.mdb.store_mut().add_space(index, root, home);
         if self.kip != 0 {
@@ -588,11 +588,13 @@ impl<M: Machine> Kernel<M> {
         let mut frees = |t: u64| {
             // SAFETY: `t` is a table (with its shadow) of this space, which is gone from
             // the space table; nothing references it any more.
-            let _ = unsafe { frames.free(t, 2) };
+            let freed = unsafe { frames.free(t, 2) };
+            freed.expect("invariant: a space's tables came from a node's pool and are freed once");
         };
         table::for_each_table(&mut UserTables::<M, _>::existing(), space.root, &mut frees);
         // SAFETY: as above, for the root table.
-        let _ = unsafe { frames.free(space.root, 2) };
+        let freed = unsafe { frames.free(space.root, 2) };
+        freed.expect("invariant: a space's root table came from a node's pool and is freed once");
         self.mdb.store_mut().remove_space(index);
         self.machine.invalidate_asid(space.asid);
         self.asids.free(space.asid);
@@ -681,7 +683,8 @@ impl<M: Machine> Kernel<M> {
         let frames = self.frames();
         let node = frames.node_of(pa);
         // SAFETY: `pa` is a frame `alloc_for` gave this space, no longer referenced.
-        let _ = unsafe { frames.free(pa, 1) };
+        let freed = unsafe { frames.free(pa, 1) };
+        freed.expect("invariant: a TCB or UTCB frame came from a node's pool and is freed once");
         if let (Some(s), Some(node)) = (self.space(space), node) {
             s.release(kind, node, FRAME);
         }
@@ -925,7 +928,8 @@ impl<M: Machine> Kernel<M> {
             if !preempt {
                 return current;
             }
-            let _ = sched.queues.push_back(&mut self.links, current, prio);
+            let queued = sched.queues.push_back(&mut self.links, current, prio);
+            queued.expect("invariant: the running thread is on no run queue");
             drop(sched);
             if let Some(t) = self.tcb(current) {
                 t.state = ThreadState::Ready;
@@ -1110,7 +1114,8 @@ fn revoke<M: Machine>(m: M, frames: &Frames, spaces: &mut [Option<Space>; MAX_SP
     let mut mem = UserTables::<M, _>::existing();
     if table::unmap_page(&mut mem, root, r.va).is_some() && !r.rights.is_empty() {
         // Downgrade: the tables exist (the page was mapped), so this allocates nothing.
-        let _ = table::map(&mut mem, root, r.va, r.pa, PAGE_SIZE, mapdb::attrs_of(r.rights), false);
+        let mapped = table::map(&mut mem, root, r.va, r.pa, PAGE_SIZE, mapdb::attrs_of(r.rights), false);
+        mapped.expect("invariant: a page just unmapped has its tables: mapping it again needs none");
     }
     m.invalidate_page(asid, r.va);
     if r.freed {

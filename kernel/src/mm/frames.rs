@@ -74,6 +74,7 @@ use core::fmt;
 use core::ptr::{self, NonNull};
 use core::sync::atomic::{AtomicU8, AtomicU16, AtomicU64, AtomicUsize, Ordering};
 
+use crate::pernode::PerNode;
 use crate::sync::Mutex;
 use buddy_system_allocator::Heap;
 use platform::{Board, MAX_NODES, NodeId, NodeSet, PhysRange};
@@ -209,7 +210,7 @@ struct Owned {
 /// The frame allocators of all nodes.
 pub struct Frames {
     window: Window,
-    nodes: [Node; MAX_NODES],
+    nodes: PerNode<Node>,
     owned: [Owned; MAX_OWNED_RANGES],
     /// Entries of `owned` in use; stored with `Release` after the entry is written.
     owned_len: AtomicUsize,
@@ -229,7 +230,7 @@ impl Frames {
     pub const fn with_window(window: Window) -> Frames {
         Frames {
             window,
-            nodes: [const { Node::new() }; MAX_NODES],
+            nodes: PerNode::new([const { Node::new() }; MAX_NODES]),
             owned: [const { Owned { base: AtomicU64::new(0), end: AtomicU64::new(0), node: AtomicU16::new(0) } };
                 MAX_OWNED_RANGES],
             owned_len: AtomicUsize::new(0),
@@ -276,7 +277,7 @@ impl Frames {
             self.owned_len.store(len + 1, Ordering::Release);
         }
 
-        let n = &self.nodes[node.index()];
+        let n = &self.nodes[node];
         let mut heap = n.heap.lock();
         // SAFETY: the caller guarantees the range is otherwise unused RAM, writable at
         // its window address for the allocator's lifetime; the checks above make it
@@ -301,7 +302,7 @@ impl Frames {
             }
             let node_of = |raw: u8| NodeId::new(u32::from(raw)).unwrap_or(NodeId::ZERO);
             others[..len].sort_unstable_by_key(|&raw| (distance(from, node_of(raw)), raw));
-            let n = &self.nodes[from.index()];
+            let n = &self.nodes[from];
             for (slot, &raw) in n.order.iter().zip(&others[..len]) {
                 slot.store(raw, Ordering::Relaxed);
             }
@@ -316,7 +317,7 @@ impl Frames {
 
     /// The nodes [`Frames::alloc_near`] tries after `node`, in order: those with memory.
     pub fn fallback_order(&self, node: NodeId) -> impl Iterator<Item = NodeId> + '_ {
-        let n = &self.nodes[node.index()];
+        let n = &self.nodes[node];
         let len = n.order_len.load(Ordering::Acquire);
         let by_id = len == ORDER_UNSET;
         let len = if by_id { MAX_NODES - 1 } else { len };
@@ -349,7 +350,7 @@ impl Frames {
         }
         for other in self.fallback_order(node) {
             if let Some(pa) = self.alloc_block(other, layout) {
-                self.nodes[node.index()].fallbacks.fetch_add(1, Ordering::Relaxed);
+                self.nodes[node].fallbacks.fetch_add(1, Ordering::Relaxed);
                 return Ok((pa, other));
             }
         }
@@ -386,7 +387,7 @@ impl Frames {
         }
         let va = NonNull::new(ptr::with_exposed_provenance_mut::<u8>(self.window.va(pa)))
             .ok_or(FrameError::NotOwned { pa })?;
-        let n = &self.nodes[node.index()];
+        let n = &self.nodes[node];
         let mut heap = n.heap.lock();
         if n.free.load(Ordering::Relaxed) + size > n.total.load(Ordering::Relaxed) {
             return Err(FrameError::NotAllocated { pa });
@@ -417,17 +418,17 @@ impl Frames {
 
     /// Free bytes on `node` (for reports: may be stale by the time it is read).
     pub fn free_bytes(&self, node: NodeId) -> u64 {
-        self.nodes[node.index()].free.load(Ordering::Relaxed)
+        self.nodes[node].free.load(Ordering::Relaxed)
     }
 
     /// Bytes ever given to `node`'s allocator.
     pub fn total_bytes(&self, node: NodeId) -> u64 {
-        self.nodes[node.index()].total.load(Ordering::Relaxed)
+        self.nodes[node].total.load(Ordering::Relaxed)
     }
 
     /// How many of `node`'s [`Frames::alloc_near`] requests another node served.
     pub fn fallbacks(&self, node: NodeId) -> u64 {
-        self.nodes[node.index()].fallbacks.load(Ordering::Relaxed)
+        self.nodes[node].fallbacks.load(Ordering::Relaxed)
     }
 
     /// The nodes that have memory.
@@ -439,7 +440,7 @@ impl Frames {
 
     /// A block of `layout` from `node`'s heap, as a physical address.
     fn alloc_block(&self, node: NodeId, layout: Layout) -> Option<u64> {
-        let n = &self.nodes[node.index()];
+        let n = &self.nodes[node];
         // Skip a node that certainly cannot serve without touching its lock (and its
         // cache line of remote memory); the heap has the final word.
         if n.free.load(Ordering::Relaxed) < layout.size() as u64 {

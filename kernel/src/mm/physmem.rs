@@ -46,7 +46,8 @@
 
 use core::fmt;
 
-use platform::{FixedVec, MAX_MEMORY_RANGES, MAX_NODES, MAX_RESERVED, MemoryRange, NodeId, PhysRange};
+use crate::pernode::PerNode;
+use platform::{FixedVec, MAX_MEMORY_RANGES, MAX_RESERVED, MemoryRange, NodeId, PhysRange};
 
 use crate::mm::table::PAGE_SIZE;
 
@@ -120,7 +121,7 @@ pub struct NodeAccount {
 pub struct FreeMap {
     ranges: FixedVec<MemoryRange, MAX_FREE_RANGES>,
     /// Bytes of RAM per node, before anything was subtracted.
-    totals: [u64; MAX_NODES],
+    totals: PerNode<u64>,
 }
 
 impl FreeMap {
@@ -146,7 +147,7 @@ impl FreeMap {
 
     /// What became of `node`'s RAM: total, reserved, free.
     pub fn account(&self, node: NodeId) -> NodeAccount {
-        let total = self.totals[node.index()];
+        let total = self.totals[node];
         let free = self.node_bytes(node);
         // `free` is a subset of `total` by construction (invariant above), so this
         // cannot underflow; `saturating_sub` keeps a broken invariant from wrapping.
@@ -174,10 +175,10 @@ pub fn free_ranges(
     }
     holes.as_mut_slice().sort_unstable_by_key(|r| r.base);
 
-    let mut map = FreeMap { ranges: FixedVec::new(), totals: [0; MAX_NODES] };
+    let mut map = FreeMap { ranges: FixedVec::new(), totals: PerNode::filled(0) };
     let full = PhysmemError::TooManyFreeRanges { limit: MAX_FREE_RANGES };
     for m in ram.iter() {
-        map.totals[m.node.index()] += m.range.size;
+        map.totals[m.node] += m.range.size;
         let (mut cur, end) = (page_up(m.range.base), page_down(m.range.end()));
         for hole in holes.iter() {
             if cur >= end || hole.base >= end {
@@ -251,6 +252,7 @@ fn page_up(addr: u64) -> u64 {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use platform::MAX_NODES;
 
     const MIB: u64 = 1 << 20;
     const GIB: u64 = 1 << 30;

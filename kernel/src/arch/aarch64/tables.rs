@@ -17,6 +17,8 @@ use crate::mm::early::ImageLayout;
 use crate::mm::layout::{MMIO_BASE, MMIO_SIZE, direct_map};
 use crate::mm::table::{self, Attrs, ENTRIES, MapError, PAGE_SIZE, TableMemory};
 use crate::percpu::PerCpu;
+use crate::pernode::PerNode;
+use platform::NodeId;
 use crate::thread::Tcb;
 use core::ptr::NonNull;
 use core::sync::atomic::Ordering;
@@ -40,17 +42,15 @@ struct KernelTables {
     master: u64,
     /// Per node: the root of its replica (its own copy of the kernel's text and
     /// read-only data; every other table shared with `master`), or 0.
-    replicas: [u64; MAX_NODES],
+    replicas: PerNode<u64>,
 }
 
-/// Nodes that can have a replica of the kernel text.
-const MAX_NODES: usize = platform::MAX_NODES;
 
 impl KernelTables {
     /// After a change in `master`: the replicas see it too.
     fn sync_replicas(&mut self) {
         let (master, replicas) = (self.master, self.replicas);
-        for replica in replicas.into_iter().filter(|&r| r != 0) {
+        for (_, &replica) in replicas.iter().filter(|(_, r)| **r != 0) {
             table::sync_replica(self, master, replica);
         }
     }
@@ -93,7 +93,7 @@ pub fn init(image: ImageLayout) {
         source: None,
         from_source: 0,
         master: ttbr1(),
-        replicas: [0; MAX_NODES],
+        replicas: PerNode::filled(0),
     });
 }
 
@@ -177,20 +177,20 @@ pub fn image() -> ImageLayout {
 
 /// The root of the kernel's tables (TTBR1_EL1) for a CPU whose memory node is
 /// `node`: that node's replica if it has one, else the master.
-pub fn kernel_root(node: usize) -> u64 {
-    with_tables(|t| match t.replicas.get(node) {
-        Some(&r) if r != 0 => r,
-        _ => t.master,
+pub fn kernel_root(node: NodeId) -> u64 {
+    with_tables(|t| match t.replicas[node] {
+        0 => t.master,
+        r => r,
     })
 }
 
 /// Makes node `node`'s replica of the kernel tables: the same mappings, but the
 /// kernel's text and read-only data from the copy at `copy_pa` (already written, one
 /// page per image page, `image().rodata_end - image().start` bytes). Returns its root.
-pub fn replicate_image(node: usize, copy_pa: u64) -> Result<u64, MapError> {
+pub fn replicate_image(node: NodeId, copy_pa: u64) -> Result<u64, MapError> {
     with_tables(|t| {
         let image = t.image;
-        let slot = t.replicas.get(node).copied().ok_or(MapError::BadRange)?;
+        let slot = t.replicas[node];
         if slot != 0 {
             return Ok(slot);
         }
