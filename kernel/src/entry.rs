@@ -34,6 +34,7 @@ use crate::{irq, stop};
 use abi::Error;
 use core::sync::atomic::Ordering;
 use platform::{Board, NodeId, PhysRange};
+use crate::mm::addr::PhysAddr;
 
 /// The kernel lock and everything it protects.
 ///
@@ -76,7 +77,7 @@ pub fn cpu_init() {
 pub fn start_root(initrd: PhysRange, dtb: Option<(u64, u64)>, cpu: u32, node: NodeId) -> Result<(), RootError> {
     // SAFETY: the initrd range is RAM the boot loader filled and the kernel reserved
     // (it is excluded from every frame pool), so nothing writes it while it is read.
-    let blob = unsafe { crate::mm::phys::Window::DIRECT_MAP.slice(initrd.base, initrd.size as usize) };
+    let blob = unsafe { crate::mm::phys::Window::DIRECT_MAP.slice(PhysAddr::new(initrd.base), initrd.size as usize) };
     l4::task::start_root(&mut KERNEL.lock(), blob, initrd, dtb, cpu, node)
 }
 

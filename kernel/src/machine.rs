@@ -15,6 +15,7 @@
 
 use crate::arch::{cpu, timer, user};
 use crate::l4::machine::{ArmError, AttachError, Machine};
+use crate::mm::addr::{PhysAddr, VirtAddr};
 use crate::mm::phys::Window;
 use crate::percpu::{self, PerCpu};
 use crate::thread::FpState;
@@ -36,13 +37,13 @@ impl Machine for Aarch64 {
     }
 
     #[inline(always)]
-    fn sync_icache(self, pa: u64) {
-        user::sync_icache(pa);
+    fn sync_icache(self, pa: PhysAddr) {
+        user::sync_icache(pa.raw());
     }
 
     #[inline(always)]
-    fn invalidate_page(self, asid: u16, va: u64) {
-        user::invalidate_page(asid, va);
+    fn invalidate_page(self, asid: u16, va: VirtAddr) {
+        user::invalidate_page(asid, va.raw());
     }
 
     #[inline(always)]

@@ -24,6 +24,7 @@
 #![forbid(unsafe_code)]
 
 use crate::exception::TrapFrame;
+use crate::mm::addr::PhysAddr;
 use platform::NodeId;
 
 /// Most threads the kernel holds at once (thread numbers are `1..MAX_THREADS`).
@@ -122,7 +123,7 @@ pub struct Tcb {
     /// The UTCB: user virtual address and the kernel frame behind it.
     pub utcb_va: u64,
     /// Physical address of the UTCB frame.
-    pub utcb_pa: u64,
+    pub utcb_pa: PhysAddr,
     /// The node the TCB and UTCB frames came from.
     pub memory_node: NodeId,
     /// First thread waiting to send to this one (thread number), 0 = none.
@@ -165,7 +166,7 @@ impl Tcb {
             scheduler: 0,
             exception_handler: 0,
             utcb_va: 0,
-            utcb_pa: 0,
+            utcb_pa: PhysAddr::new(0),
             memory_node,
             send_queue: 0,
             send_next: 0,

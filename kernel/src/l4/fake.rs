@@ -36,6 +36,7 @@ use super::{Events, Kernel, Next, UserTables};
 use crate::exception::{Kind, Source, Trap, TrapFrame};
 use crate::ipc_fast::SVC0_ESR;
 use crate::mdb::{EntryId, MdbStore, SpaceId};
+use crate::mm::addr::{PhysAddr, VirtAddr};
 use crate::mm::frames::Frames;
 use crate::mm::phys::Window;
 use crate::mm::table::{self, PAGE_SIZE};
@@ -96,12 +97,12 @@ impl Machine for Fake {
 
     fn tables_changed(self) {}
 
-    fn sync_icache(self, _pa: u64) {
+    fn sync_icache(self, _pa: PhysAddr) {
         self.0.icache_syncs.set(self.0.icache_syncs.get() + 1);
     }
 
-    fn invalidate_page(self, asid: u16, va: u64) {
-        self.0.tlb.borrow_mut().remove(&(asid, va & !(PAGE_SIZE - 1)));
+    fn invalidate_page(self, asid: u16, va: VirtAddr) {
+        self.0.tlb.borrow_mut().remove(&(asid, va.page().raw()));
     }
 
     fn invalidate_asid(self, asid: u16) {
@@ -734,11 +735,15 @@ impl World {
             let tcb_pa = self.k.tcb_pa(t).expect("listed");
             let home = self.k.space(space).expect("a thread's space is live").home;
             assert_eq!(self.frames.node_of(tcb_pa), Some(home), "thread {t}'s TCB is on its home node");
-            assert_eq!(self.frames.node_of(utcb_pa), Some(home), "thread {t}'s UTCB is on its home node");
+            assert_eq!(
+                self.frames.node_of(utcb_pa.raw()),
+                Some(home),
+                "thread {t}'s UTCB is on its home node"
+            );
             assert_eq!(memory_node, home);
             assert_eq!(
                 self.k.translate_user(space, utcb_va).map(|(pa, _)| pa),
-                Some(utcb_pa),
+                Some(utcb_pa.raw()),
                 "UTCB of {t} mapped"
             );
         }

@@ -84,6 +84,7 @@
 use super::{Kernel, Machine, UserTables, ipc, mapdb};
 use crate::ipc_fast::{Shape, classify};
 use crate::mdb::SpaceId;
+use crate::mm::addr::PhysAddr;
 use crate::mm::table::{self, TableMemory};
 use crate::percpu::{CpuSched, PerCpu};
 use crate::thread::{FaultKind, MAX_THREADS, Tcb, ThreadState, split_id};
@@ -270,7 +271,7 @@ fn map_page<M: Machine>(k: &mut Kernel<M>, src: u16, dst: u16, item: TypedItem, 
     }
     let attrs = mapdb::attrs_of(give);
     if attrs.user_exec {
-        k.machine.sync_icache(pa);
+        k.machine.sync_icache(PhysAddr::new(pa));
     }
     mem.entries(leaf)[slot] = table::leaf_desc(pa, attrs, 3);
     k.machine.tables_changed();

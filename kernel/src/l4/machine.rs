@@ -26,6 +26,7 @@
 //! - Nothing here may fail in a way a user could cause: the interrupt operations
 //!   return the reasons the ABI turns into errors.
 
+use crate::mm::addr::{PhysAddr, VirtAddr};
 use crate::mm::phys::Window;
 use crate::percpu::PerCpu;
 use crate::thread::FpState;
@@ -66,9 +67,9 @@ pub trait Machine: Copy {
     fn tables_changed(self);
     /// Instructions written to the frame at `pa` become visible to instruction fetch
     /// on every CPU (before the frame is first mapped executable).
-    fn sync_icache(self, pa: u64);
+    fn sync_icache(self, pa: PhysAddr);
     /// Every CPU forgets its TLB entries for user page `va` of address space `asid`.
-    fn invalidate_page(self, asid: u16, va: u64);
+    fn invalidate_page(self, asid: u16, va: VirtAddr);
     /// Every CPU forgets its TLB entries of address space `asid` (before it is reused).
     fn invalidate_asid(self, asid: u16);
 

@@ -17,6 +17,7 @@
 
 use super::{Machine, UserTables};
 use crate::mdb::{Entry, EntryId, MdbError, MdbStore, SpaceId};
+use crate::mm::addr::PhysAddr;
 use crate::mm::frames::Frames;
 use crate::mm::table::{self, PAGE_SIZE, index};
 use crate::slab::{Fallback, Quota, SlabCache};
@@ -102,7 +103,7 @@ impl<M: Machine> KernelStore<M> {
             let (pa, _) = frames.alloc_near(m.node, table_frames).map_err(|_| abi::Error::OutOfMemory)?;
             for f in 0..table_frames as u64 {
                 // SAFETY: the block was just allocated for this array, referenced by nothing.
-                unsafe { M::MEMORY.zero_frame(pa + f * PAGE_SIZE) };
+                unsafe { M::MEMORY.zero_frame(PhysAddr::new(pa + f * PAGE_SIZE)) };
             }
             let array = RootArray { base: m.range.base, frames: frames_in_range, slots: pa };
             self.roots.push(array).map_err(|_| abi::Error::OutOfMemory)?;
@@ -158,7 +159,7 @@ fn shadow_slot_in(leaf: u64, va: u64) -> u64 {
 pub fn entry_in<M: Machine>(leaf: u64, va: u64) -> Option<EntryId> {
     // SAFETY: as in `KernelStore::lookup`: `leaf` is a space's last-level table, so
     // its shadow page follows it.
-    EntryId::new(unsafe { M::MEMORY.read_u64(shadow_slot_in(leaf, va)) })
+    EntryId::new(unsafe { M::MEMORY.read_u64(PhysAddr::new(shadow_slot_in(leaf, va))) })
 }
 
 impl<M: Machine> Default for KernelStore<M> {
@@ -222,13 +223,13 @@ impl<M: Machine> MdbStore for KernelStore<M> {
         let slot = self.shadow_slot(space, va)?;
         // SAFETY: shadow pages are kernel frames beside the space's tables, reached
         // only through this store (no Rust reference points into them).
-        EntryId::new(unsafe { M::MEMORY.read_u64(slot) })
+        EntryId::new(unsafe { M::MEMORY.read_u64(PhysAddr::new(slot)) })
     }
 
     fn set_lookup(&mut self, space: SpaceId, va: u64, id: Option<EntryId>) {
         if let Some(slot) = self.shadow_slot(space, va) {
             // SAFETY: as in `lookup`.
-            unsafe { M::MEMORY.write_u64(slot, id.map_or(0, EntryId::raw)) };
+            unsafe { M::MEMORY.write_u64(PhysAddr::new(slot), id.map_or(0, EntryId::raw)) };
         }
     }
 
@@ -247,7 +248,7 @@ impl<M: Machine> MdbStore for KernelStore<M> {
             for i in index(at, 3)..512 {
                 let slot = leaf + PAGE_SIZE + i as u64 * 8;
                 // SAFETY: as in `lookup`.
-                if let Some(id) = EntryId::new(unsafe { M::MEMORY.read_u64(slot) }) {
+                if let Some(id) = EntryId::new(unsafe { M::MEMORY.read_u64(PhysAddr::new(slot)) }) {
                     return Some(((at & !0x1F_FFFF) + i as u64 * PAGE_SIZE, id));
                 }
             }
@@ -259,13 +260,13 @@ impl<M: Machine> MdbStore for KernelStore<M> {
     fn root_of(&self, pa: u64) -> Option<EntryId> {
         let slot = self.root_slot(pa)?;
         // SAFETY: root arrays are kernel frames reached only through this store.
-        EntryId::new(unsafe { M::MEMORY.read_u64(slot) })
+        EntryId::new(unsafe { M::MEMORY.read_u64(PhysAddr::new(slot)) })
     }
 
     fn set_root(&mut self, pa: u64, id: Option<EntryId>) {
         if let Some(slot) = self.root_slot(pa) {
             // SAFETY: as in `root_of`.
-            unsafe { M::MEMORY.write_u64(slot, id.map_or(0, EntryId::raw)) };
+            unsafe { M::MEMORY.write_u64(PhysAddr::new(slot), id.map_or(0, EntryId::raw)) };
         }
     }
 }

@@ -64,6 +64,7 @@ pub use machine::Machine;
 use crate::exception::{self, Kind, Source, Trap};
 use crate::halt::Halt;
 use crate::mdb::{EntryId, Mdb, MdbError, Revoked, SpaceId};
+use crate::mm::addr::{PhysAddr, VirtAddr};
 use crate::mm::asid::{Asids, ttbr0};
 use crate::mm::frames::Frames;
 use crate::mm::table::{self, Attrs, ENTRIES, MemType, PAGE_SIZE, TableMemory};
@@ -169,7 +170,7 @@ impl<M: Machine, F: FnMut() -> Option<u64>> TableMemory for UserTables<M, F> {
         // the machine's window), owned by their space and only ever reached under the
         // kernel lock, through the one `UserTables` in use (the `&mut self` borrow),
         // so no other reference to the table exists.
-        unsafe { M::MEMORY.table(pa) }
+        unsafe { M::MEMORY.table(PhysAddr::new(pa)) }
     }
 
     fn alloc_table(&mut self) -> Option<u64> {
@@ -250,7 +251,7 @@ impl<M: Machine> Kernel<M> {
         let boot_node = board.cpus.first().map_or(NodeId::ZERO, |c| c.node);
         let (empty, _) = frames.alloc_near(boot_node, 1).map_err(|_| Error::OutOfMemory)?;
         // SAFETY: just allocated, unshared.
-        unsafe { M::MEMORY.zero_frame(empty) };
+        unsafe { M::MEMORY.zero_frame(PhysAddr::new(empty)) };
         self.empty_root = empty;
         self.timekeeper = self.machine.this_cpu();
         self.kip = task::build_kip::<M>(frames, board, self.machine.counter_frequency(), initrd, dtb)?;
@@ -348,7 +349,7 @@ impl<M: Machine> Kernel<M> {
         let (pa, node) = self.frames().alloc_near(home, frames).map_err(|_| Error::OutOfMemory)?;
         for f in 0..frames as u64 {
             // SAFETY: the block was just allocated (RAM outside the image), unshared.
-            unsafe { M::MEMORY.zero_frame(pa + f * FRAME) };
+            unsafe { M::MEMORY.zero_frame(PhysAddr::new(pa + f * FRAME)) };
         }
         let s = self.space(space).ok_or(Error::InvalidSpace)?;
         s.record(kind, node, bytes).map_err(|_| Error::OutOfMemory)?;
@@ -461,7 +462,7 @@ impl<M: Machine> Kernel<M> {
     pub fn map_user(&mut self, space: u16, va: u64, pa: u64, attrs: Attrs) -> Result<(), Error> {
         let root = self.space(space).ok_or(Error::InvalidSpace)?.root;
         if attrs.user_exec && attrs.mem == MemType::Normal {
-            self.machine.sync_icache(pa);
+            self.machine.sync_icache(PhysAddr::new(pa));
         }
         let mut failure = None;
         let result = {
@@ -491,7 +492,7 @@ impl<M: Machine> Kernel<M> {
         let s = self.space(space)?;
         let (root, asid) = (s.root, s.asid);
         let old = table::unmap_page(&mut UserTables::<M, _>::existing(), root, va)?;
-        self.machine.invalidate_page(asid, va);
+        self.machine.invalidate_page(asid, VirtAddr::new(va));
         Some(old)
     }
 
@@ -561,7 +562,7 @@ impl<M: Machine> Kernel<M> {
         };
         for f in 0..2 {
             // SAFETY: just allocated, unshared.
-            unsafe { M::MEMORY.zero_frame(root + f * FRAME) };
+            unsafe { M::MEMORY.zero_frame(PhysAddr::new(root + f * FRAME)) };
         }
         let mut space = Space::new(index, root, asid, home, quota);
         // The root table is the space's first table: every quota holds it.
@@ -664,17 +665,17 @@ impl<M: Machine> Kernel<M> {
         let mut tcb = Tcb::new(number, version, space, cpu, node);
         tcb.ttbr0 = self.space(space).map_or(0, |s| ttbr0(s.root, s.asid));
         tcb.utcb_va = utcb_va;
-        tcb.utcb_pa = utcb_pa;
+        tcb.utcb_pa = PhysAddr::new(utcb_pa);
         // SAFETY: `tcb_pa` was allocated just above for this TCB alone; the thread table
         // owns it from here on.
-        let ptr = unsafe { M::MEMORY.place(tcb_pa, tcb) };
+        let ptr = unsafe { M::MEMORY.place(PhysAddr::new(tcb_pa), tcb) };
         self.threads[number as usize] = Some(TcbPtr(ptr));
         if let Some(s) = self.space(space) {
             s.threads += 1;
         }
         let id = self.tcb(number).map_or(0, |t| t.id());
         // SAFETY: the UTCB frame is this thread's, user memory now mapped in its space.
-        unsafe { M::MEMORY.write_u64(utcb_pa + abi::utcb::MY_GLOBAL_ID_OFFSET as u64, id) };
+        unsafe { M::MEMORY.write_u64(PhysAddr::new(utcb_pa + abi::utcb::MY_GLOBAL_ID_OFFSET as u64), id) };
         self.set_cpu(number, cpu);
         Ok(number)
     }
@@ -744,23 +745,23 @@ impl<M: Machine> Kernel<M> {
         let old_words = unsafe { M::MEMORY.slice(old_utcb_pa, PAGE_SIZE as usize) };
         // SAFETY: the new UTCB frame, just allocated for this thread, a whole page,
         // distinct from the old one.
-        unsafe { M::MEMORY.write_bytes(utcb_pa, old_words) };
+        unsafe { M::MEMORY.write_bytes(PhysAddr::new(utcb_pa), old_words) };
         if was_ready {
             self.unready(t);
         }
         let mut copy = self.tcb(t).expect("invariant: looked up above").clone();
         (copy.space, copy.ttbr0, copy.utcb_va, copy.utcb_pa, copy.memory_node) =
-            (to, ttbr0, utcb_va, utcb_pa, node);
+            (to, ttbr0, utcb_va, PhysAddr::new(utcb_pa), node);
         let old_tcb_pa = self.tcb_pa(t);
         // SAFETY: `tcb_pa` was allocated just above for this TCB alone; the thread table
         // owns it from here on (the old frame is forgotten in the same step).
-        let ptr = unsafe { M::MEMORY.place(tcb_pa, copy) };
+        let ptr = unsafe { M::MEMORY.place(PhysAddr::new(tcb_pa), copy) };
         self.threads[t as usize] = Some(TcbPtr(ptr));
         self.unmap_user(from, old_utcb_va);
         if let Some(old) = old_tcb_pa {
             self.free_for(from, Kmem::Tcb, old);
         }
-        self.free_for(from, Kmem::Tcb, old_utcb_pa);
+        self.free_for(from, Kmem::Tcb, old_utcb_pa.raw());
         if let Some(s) = self.space(to) {
             s.threads += 1;
         }
@@ -861,7 +862,7 @@ impl<M: Machine> Kernel<M> {
         {
             self.free_for(space, Kmem::Tcb, tcb_pa);
         }
-        self.free_for(space, Kmem::Tcb, utcb_pa);
+        self.free_for(space, Kmem::Tcb, utcb_pa.raw());
         let threads = self.space(space).map_or(0, |s| {
             s.threads = s.threads.saturating_sub(1);
             s.threads
@@ -1117,7 +1118,7 @@ fn revoke<M: Machine>(m: M, frames: &Frames, spaces: &mut [Option<Space>; MAX_SP
         let mapped = table::map(&mut mem, root, r.va, r.pa, PAGE_SIZE, mapdb::attrs_of(r.rights), false);
         mapped.expect("invariant: a page just unmapped has its tables: mapping it again needs none");
     }
-    m.invalidate_page(asid, r.va);
+    m.invalidate_page(asid, VirtAddr::new(r.va));
     if r.freed {
         // SAFETY: the MDB reported the owned frame's root removed after every mapping
         // derived from it, and each was cleared from its page table and invalidated

@@ -20,6 +20,7 @@
 
 use super::machine::{ArmError, AttachError};
 use super::{Kernel, Machine, ipc};
+use crate::mm::addr::PhysAddr;
 use crate::thread::ThreadState;
 use abi::Error;
 use abi::call::{
@@ -482,7 +483,7 @@ fn debug_write<M: Machine>(k: &mut Kernel<M>, space: u16, c: DebugWrite) -> Resu
         let chunk = (abi::PAGE_SIZE - at % abi::PAGE_SIZE).min(len - done);
         // SAFETY: `pa..pa + chunk` lies in one user page of the caller's space (just
         // translated, user-accessible), RAM outside the kernel image.
-        unsafe { M::MEMORY.read_bytes(pa, &mut buf[done as usize..(done + chunk) as usize]) };
+        unsafe { M::MEMORY.read_bytes(PhysAddr::new(pa), &mut buf[done as usize..(done + chunk) as usize]) };
         done += chunk;
     }
     let text = &buf[..len as usize];
@@ -632,7 +633,7 @@ fn memory_control<M: Machine>(
         let off = i * abi::PAGE_SIZE;
         // SAFETY: the block was just allocated for this call; zeroing it before the
         // user sees it (no data leaks between spaces).
-        unsafe { M::MEMORY.zero_frame(pa + off) };
+        unsafe { M::MEMORY.zero_frame(PhysAddr::new(pa + off)) };
         if let Err(e) = k.map_root(space, va + off, pa + off, rights, super::Frame::Owned) {
             // The pages mapped so far are owned roots: unmapping them gives their
             // frames back (`revoke`); the rest were never mapped.
@@ -1015,7 +1016,10 @@ mod tests {
         let va = 0x1000_0000;
         let pa = memory(&mut w, 0, va, 1);
         // SAFETY: the page is the root task's, host memory of this world.
-        unsafe { super::super::fake::Fake::MEMORY.write_bytes(pa + P - 3, b"hi \xffok") };
+        unsafe {
+            super::super::fake::Fake::MEMORY
+                .write_bytes(crate::mm::addr::PhysAddr::new(pa + P - 3), b"hi \xffok")
+        };
         let write = |ptr: u64, len: u64| [ptr, len, 0, 0, 0, 0, 0, 0];
         w.output();
         assert_eq!(w.svc(ROOT, Syscall::DebugWrite, write(va + P - 3, 6)).regs()[..2], [0, 6]);

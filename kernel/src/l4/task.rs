@@ -29,6 +29,7 @@
 
 use super::{Frame, Kernel, Machine};
 use crate::exception::TrapFrame;
+use crate::mm::addr::PhysAddr;
 use crate::mm::frames::Frames;
 use abi::Error;
 use bootfmt::cpio::Archive;
@@ -106,13 +107,13 @@ pub fn build_kip<M: Machine>(
     let (pa, _) = frames.alloc_near(boot_node, count).map_err(|_| Error::OutOfMemory)?;
     for f in 0..count as u64 {
         // SAFETY: the block was just allocated for the KIP alone, referenced by nothing.
-        unsafe { M::MEMORY.zero_frame(pa + f * abi::PAGE_SIZE) };
+        unsafe { M::MEMORY.zero_frame(PhysAddr::new(pa + f * abi::PAGE_SIZE)) };
     }
     // SAFETY: the frames are the KIP's alone, just zeroed: all-zero bytes are a valid
     // `Kip` (integers and arrays of them, `Kip::zeroed`), page alignment exceeds its
     // alignment, and it fits in KIP_SIZE (abi's assertion). User spaces only ever map
     // it read-only, and the kernel writes it only here.
-    let kip = unsafe { M::MEMORY.zeroed::<abi::kip::Kip>(pa) };
+    let kip = unsafe { M::MEMORY.zeroed::<abi::kip::Kip>(PhysAddr::new(pa)) };
     let dtb = dtb.map(|(pa, size)| (DTB_ADDRESS + (pa & (abi::PAGE_SIZE - 1)), size));
     super::kip::fill(kip, board, counter_frequency, initrd.map(|(_, size)| (INITRD_ADDRESS, size)), dtb);
     Ok(pa)
@@ -157,7 +158,7 @@ pub fn start_root<M: Machine>(
             if from < to {
                 let src = &seg.data[(from - seg.vaddr) as usize..(to - seg.vaddr) as usize];
                 // SAFETY: `pa` is a frame just allocated for this program's page.
-                unsafe { M::MEMORY.write_bytes(pa + (from - page), src) };
+                unsafe { M::MEMORY.write_bytes(PhysAddr::new(pa + (from - page)), src) };
             }
             k.map_root(space, page, pa, rights, Frame::Lent)?;
             page += abi::PAGE_SIZE;
@@ -208,7 +209,7 @@ pub fn start_root<M: Machine>(
 fn user_frame<M: Machine>(frames: &Frames, node: NodeId) -> Result<u64, Error> {
     let (pa, _) = frames.alloc_near(node, 1).map_err(|_| Error::OutOfMemory)?;
     // SAFETY: just allocated, unshared.
-    unsafe { M::MEMORY.zero_frame(pa) };
+    unsafe { M::MEMORY.zero_frame(PhysAddr::new(pa)) };
     Ok(pa)
 }
 
@@ -267,9 +268,9 @@ mod tests {
         let (pa, _) = w.frames.alloc_near(NodeId::ZERO, pages).unwrap();
         // SAFETY: the block was just allocated from the world's host memory for this
         // archive alone; it is written once, here, and only read after.
-        unsafe { Fake::MEMORY.write_bytes(pa, &bytes) };
+        unsafe { Fake::MEMORY.write_bytes(PhysAddr::new(pa), &bytes) };
         // SAFETY: as above: nothing writes the block from now on.
-        let blob = unsafe { Fake::MEMORY.slice(pa, bytes.len()) };
+        let blob = unsafe { Fake::MEMORY.slice(PhysAddr::new(pa), bytes.len()) };
         (blob, PhysRange { base: pa, size: bytes.len() as u64 })
     }
 
@@ -294,11 +295,11 @@ mod tests {
         let data = w.k.translate_user(space, 0x40_1000).unwrap();
         assert!(data.1.write && !data.1.user_exec, "data: read and write");
         // SAFETY: the data page is the root task's frame, host memory of this world.
-        let first = unsafe { Fake::MEMORY.read_u64(data.0) };
+        let first = unsafe { Fake::MEMORY.read_u64(PhysAddr::new(data.0)) };
         assert_eq!(first & 0xFF, 1, "the data segment's file bytes are copied");
         let bss = w.k.translate_user(space, 0x40_2000).unwrap();
         // SAFETY: as above.
-        assert_eq!(unsafe { Fake::MEMORY.read_u64(bss.0 + 8) }, 0, ".bss is zero");
+        assert_eq!(unsafe { Fake::MEMORY.read_u64(PhysAddr::new(bss.0 + 8)) }, 0, ".bss is zero");
         assert!(w.k.translate_user(space, ROOT_STACK_TOP - 8).is_some_and(|(_, a)| a.write));
         assert!(
             w.k.translate_user(space, ROOT_STACK_TOP - ROOT_STACK_SIZE - 8).is_none(),

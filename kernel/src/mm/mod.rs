@@ -11,6 +11,7 @@
 //! touch memory by address live in `arch::aarch64` (and `frames`' narrow unsafe
 //! boundary, where free lists are written into free memory).
 
+pub mod addr;
 pub mod asid;
 pub mod early;
 pub mod frames;

@@ -12,12 +12,15 @@
 //! kernel at any moment (another thread of the space runs on another CPU), so the word
 //! and byte accesses here are volatile, and nothing read is trusted beyond the access.
 //!
+//! Every access takes a [`PhysAddr`]: the one way from a physical address to memory.
+//!
 //! # Invariants
 //! - The offset is a multiple of the frame allocator's largest block, so virtual and
 //!   physical block alignment agree ([`Window::new`] checks it).
 //! - Every access's `# Safety` says which frames the caller must own: the window itself
 //!   only computes addresses.
 
+use crate::mm::addr::PhysAddr;
 use crate::mm::frames::MAX_BLOCK;
 use crate::mm::layout::{DIRECT_MAP_BASE, DIRECT_MAP_SIZE};
 use crate::mm::table::{ENTRIES, PAGE_SIZE};
@@ -78,9 +81,9 @@ impl Window {
     /// window that is user memory, a UTCB, or a kernel page no Rust reference points
     /// into (MDB shadow pages and root arrays).
     #[inline(always)]
-    pub unsafe fn read_u64(self, pa: u64) -> u64 {
+    pub unsafe fn read_u64(self, pa: PhysAddr) -> u64 {
         // SAFETY: the caller's contract; the window reaches the frame at `va(pa)`.
-        unsafe { core::ptr::read_volatile(self.va(pa) as *const u64) }
+        unsafe { core::ptr::read_volatile(self.va(pa.raw()) as *const u64) }
     }
 
     /// Writes the 64-bit word at `pa`.
@@ -88,9 +91,9 @@ impl Window {
     /// # Safety
     /// As for [`Window::read_u64`].
     #[inline(always)]
-    pub unsafe fn write_u64(self, pa: u64, value: u64) {
+    pub unsafe fn write_u64(self, pa: PhysAddr, value: u64) {
         // SAFETY: the caller's contract; the window reaches the frame at `va(pa)`.
-        unsafe { core::ptr::write_volatile(self.va(pa) as *mut u64, value) }
+        unsafe { core::ptr::write_volatile(self.va(pa.raw()) as *mut u64, value) }
     }
 
     /// Reads `out.len()` bytes starting at `pa` (within one frame).
@@ -98,9 +101,9 @@ impl Window {
     /// # Safety
     /// `[pa, pa + out.len())` must lie in one frame that satisfies
     /// [`Window::read_u64`]'s contract.
-    pub unsafe fn read_bytes(self, pa: u64, out: &mut [u8]) {
+    pub unsafe fn read_bytes(self, pa: PhysAddr, out: &mut [u8]) {
         for (i, byte) in out.iter_mut().enumerate() {
-            let at = (self.va(pa) + i) as *const u8;
+            let at = (self.va(pa.raw()) + i) as *const u8;
             // SAFETY: the caller's contract covers every byte of the range.
             *byte = unsafe { core::ptr::read_volatile(at) };
         }
@@ -110,9 +113,9 @@ impl Window {
     ///
     /// # Safety
     /// As for [`Window::read_bytes`].
-    pub unsafe fn write_bytes(self, pa: u64, bytes: &[u8]) {
+    pub unsafe fn write_bytes(self, pa: PhysAddr, bytes: &[u8]) {
         for (i, byte) in bytes.iter().enumerate() {
-            let at = (self.va(pa) + i) as *mut u8;
+            let at = (self.va(pa.raw()) + i) as *mut u8;
             // SAFETY: the caller's contract covers every byte of the range.
             unsafe { core::ptr::write_volatile(at, *byte) };
         }
@@ -123,9 +126,9 @@ impl Window {
     /// # Safety
     /// The range must be RAM reachable through this window that nothing writes for as
     /// long as the slice is used (the initrd: reserved from every pool, never written).
-    pub unsafe fn slice<'a>(self, pa: u64, len: usize) -> &'a [u8] {
+    pub unsafe fn slice<'a>(self, pa: PhysAddr, len: usize) -> &'a [u8] {
         // SAFETY: the caller's contract.
-        unsafe { core::slice::from_raw_parts(self.va(pa) as *const u8, len) }
+        unsafe { core::slice::from_raw_parts(self.va(pa.raw()) as *const u8, len) }
     }
 
     /// Zeroes the frame at `pa`.
@@ -133,9 +136,9 @@ impl Window {
     /// # Safety
     /// `pa` must be a whole frame of RAM reachable through this window that the caller
     /// owns (just allocated, referenced by nothing).
-    pub unsafe fn zero_frame(self, pa: u64) {
+    pub unsafe fn zero_frame(self, pa: PhysAddr) {
         // SAFETY: the frame is the caller's alone (contract above).
-        unsafe { core::ptr::write_bytes(self.va(pa) as *mut u8, 0, PAGE_SIZE as usize) };
+        unsafe { core::ptr::write_bytes(self.va(pa.raw()) as *mut u8, 0, PAGE_SIZE as usize) };
     }
 
     /// Moves `value` into the frames at `pa` and returns where it now lives.
@@ -144,10 +147,10 @@ impl Window {
     /// `[pa, pa + size_of::<T>())` must be whole frames of RAM reachable through this
     /// window, just allocated for this value and referenced by nothing; they stay the
     /// value's until its owner forgets the pointer.
-    pub unsafe fn place<T>(self, pa: u64, value: T) -> NonNull<T> {
-        assert!(pa.is_multiple_of(PAGE_SIZE), "invariant: a whole, aligned frame");
+    pub unsafe fn place<T>(self, pa: PhysAddr, value: T) -> NonNull<T> {
+        assert!(pa.is_page_aligned(), "invariant: a whole, aligned frame");
         const { assert!(core::mem::align_of::<T>() as u64 <= PAGE_SIZE) };
-        let ptr = self.va(pa) as *mut T;
+        let ptr = self.va(pa.raw()) as *mut T;
         // SAFETY: the frames are the value's alone (the caller's contract), page aligned
         // (more than `T` needs, checked above) and large enough.
         unsafe { ptr.write(value) };
@@ -161,12 +164,12 @@ impl Window {
     /// `[pa, pa + size_of::<T>())` must be whole frames of RAM reachable through this
     /// window, just allocated and zeroed for this value and referenced by nothing else;
     /// all-zero bytes must be a valid `T`.
-    pub unsafe fn zeroed<'a, T>(self, pa: u64) -> &'a mut T {
-        assert!(pa.is_multiple_of(PAGE_SIZE), "invariant: whole, aligned frames");
+    pub unsafe fn zeroed<'a, T>(self, pa: PhysAddr) -> &'a mut T {
+        assert!(pa.is_page_aligned(), "invariant: whole, aligned frames");
         const { assert!(core::mem::align_of::<T>() as u64 <= PAGE_SIZE) };
         // SAFETY: the caller's contract: zeroed memory of the right size, valid as a
         // `T`, aligned (a page is more than `T` needs), referenced by nothing else.
-        unsafe { &mut *(self.va(pa) as *mut T) }
+        unsafe { &mut *(self.va(pa.raw()) as *mut T) }
     }
 
     /// The 512 entries of the translation table at `pa`.
@@ -176,10 +179,10 @@ impl Window {
     /// window) that no other reference reaches while the returned one is used: tables
     /// are only reached under the lock of the tables they belong to.
     #[inline(always)]
-    pub unsafe fn table<'a>(self, pa: u64) -> &'a mut [u64; ENTRIES] {
-        debug_assert!(pa.is_multiple_of(PAGE_SIZE), "invariant: tables are page aligned");
+    pub unsafe fn table<'a>(self, pa: PhysAddr) -> &'a mut [u64; ENTRIES] {
+        debug_assert!(pa.is_page_aligned(), "invariant: tables are page aligned");
         // SAFETY: the caller's contract.
-        unsafe { &mut *(self.va(pa) as *mut [u64; ENTRIES]) }
+        unsafe { &mut *(self.va(pa.raw()) as *mut [u64; ENTRIES]) }
     }
 }
 
@@ -200,7 +203,7 @@ mod tests {
     #[test]
     fn words_bytes_and_values_go_where_the_window_says() {
         let mut frame = vec![0u64; 2 * ENTRIES];
-        let base = (frame.as_mut_ptr() as u64).next_multiple_of(PAGE_SIZE / 2);
+        let base = PhysAddr::new((frame.as_mut_ptr() as u64).next_multiple_of(PAGE_SIZE / 2));
         let w = Window::HOST;
         // `base` and the words after it lie in `frame`, host memory of this test, which
         // nothing else uses.
