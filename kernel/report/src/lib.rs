@@ -22,7 +22,7 @@
 //!   [`core::fmt::Write`] (the kernel's console, a program's line buffer, a `String`) with
 //!   `write!`/`println!`, formatting each value in place. Parsing borrows from the text.
 //! - **Values format themselves.** A value is anything [`Display`]; [`Hex`] writes
-//!   `0x...` (`{:#x}`), [`Ratio`] writes `a/b`, [`Prefixed`] a fixed prefix and a value,
+//!   `0x...` (`{:#x}`), [`Ratio`] writes `a/b`, [`Slashed`] a list `a/b/c`, [`Prefixed`] a fixed prefix and a value,
 //!   [`Dbg`] writes `{:?}`, [`Maybe`] leaves the whole field out when absent, and
 //!   `format_args!` covers the rest, so a conversion from a format string keeps every
 //!   byte.
@@ -163,6 +163,22 @@ pub struct Ratio<A, B>(pub A, pub B);
 impl<A: Display, B: Display> Display for Ratio<A, B> {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         write!(f, "{}/{}", self.0, self.1)
+    }
+}
+
+/// A list as `a/b/c` (`faults-per-node=40/40`, `sums=1/2/3`); nothing for an empty one.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct Slashed<'a, T>(pub &'a [T]);
+
+impl<T: Display> Display for Slashed<'_, T> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        for (i, v) in self.0.iter().enumerate() {
+            if i > 0 {
+                f.write_str("/")?;
+            }
+            write!(f, "{v}")?;
+        }
+        Ok(())
     }
 }
 
@@ -353,6 +369,15 @@ mod tests {
         assert_eq!(parse_u64("12"), Some(12));
         assert_eq!(parse_u64("0xzz"), None);
         assert_eq!(parse_u64(""), None);
+    }
+
+    #[test]
+    fn a_slashed_list_is_one_word() {
+        let s = format!(
+            "{}",
+            line!("numa-program-detail", "faults-per-node" => Slashed(&[40u64, 41, 0]), "none" => Slashed::<u64>(&[]))
+        );
+        assert_eq!(s, "report: numa-program-detail faults-per-node=40/41/0 none=");
     }
 
     #[test]

@@ -46,13 +46,33 @@ pub fn write(va: u64, value: u64) {
     unsafe { core::ptr::write_volatile(va as *mut u64, value) }
 }
 
-/// Copies `bytes` to `va` of this space (a frame of its own, writable).
-pub fn write_bytes(va: u64, bytes: &[u8]) {
-    for (i, &b) in bytes.iter().enumerate() {
-        // SAFETY: `va .. va + bytes.len()` lies in a page this thread just mapped
-        // writable for exactly this (the callers keep the range inside the page).
-        unsafe { core::ptr::write_volatile((va + i as u64) as *mut u8, b) };
+/// This space's memory for `copy::copy`: the callers' ranges (see [`write_bytes`]).
+struct Mapped;
+
+impl crate::copy::Memory for Mapped {
+    fn load(&mut self, addr: u64) -> u64 {
+        read(addr)
     }
+    fn store(&mut self, addr: u64, value: u64) {
+        write(addr, value)
+    }
+    fn load_byte(&mut self, addr: u64) -> u8 {
+        // SAFETY: a byte of the source slice `write_bytes` was given.
+        unsafe { core::ptr::read_volatile(addr as *const u8) }
+    }
+    fn store_byte(&mut self, addr: u64, value: u8) {
+        // SAFETY: a byte of the destination range `write_bytes` was given.
+        unsafe { core::ptr::write_volatile(addr as *mut u8, value) }
+    }
+}
+
+/// Copies `bytes` to `va` of this space (a frame of its own, writable), a word at a
+/// time (`copy.rs`).
+pub fn write_bytes(va: u64, bytes: &[u8]) {
+    // `va .. va + bytes.len()` lies in a page this thread just mapped writable for
+    // exactly this (the callers keep the range inside the page); `copy` reads only
+    // aligned words holding bytes of `bytes`, which lie in mapped pages of the file.
+    crate::copy::copy(&mut Mapped, bytes.as_ptr() as u64, va, bytes.len() as u64);
 }
 
 /// Copies the page at `from` to the page at `to` (both mapped in this space).

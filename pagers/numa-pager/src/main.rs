@@ -50,6 +50,12 @@ mod memory;
 
 #[cfg(all(target_arch = "aarch64", target_os = "none"))]
 mod common;
+/// Copying file bytes a word at a time: pure, host-tested.
+#[cfg_attr(
+    not(all(target_arch = "aarch64", target_os = "none")),
+    allow(dead_code, reason = "host: tests only")
+)]
+mod copy;
 #[cfg(all(target_arch = "aarch64", target_os = "none"))]
 mod pager;
 #[cfg(all(target_arch = "aarch64", target_os = "none"))]

@@ -53,8 +53,10 @@ pub trait Frames {
     /// A zeroed frame on `node` (or the nearest node with memory), mapped read-write at
     /// the server's address `va`; the node it came from, or `None` when memory is out.
     fn alloc(&mut self, node: u16, va: u64) -> Option<u16>;
-    /// Gives the frame at `va` back: every mapping derived from it goes, everywhere.
-    fn free(&mut self, va: u64);
+    /// Gives the block of `2^order` frames at `va` back (each got by `alloc`, `va`
+    /// aligned to the block): every mapping derived from them goes, everywhere. One
+    /// kernel call, however many frames.
+    fn free(&mut self, va: u64, order: u32);
     /// Revokes every mapping derived from the frame at `va`, keeping the frame.
     fn revoke(&mut self, va: u64);
     /// Writes `bytes` at `va` (inside one page).
@@ -181,6 +183,8 @@ pub struct Server {
     /// invariant's check.
     misses: BTreeMap<(u64, usize), u32>,
     epochs: BTreeMap<u64, u32>,
+    /// Table misses by the node slot of the faulting thread (in one space too).
+    misses_by_slot: [u64; numa::plan::MAX_NODES],
     stats: Stats,
     /// Code and read-only data node-local (the pagers copy them) or the server's.
     replicate: bool,
@@ -205,6 +209,7 @@ impl Server {
             sampling: BTreeMap::new(),
             misses: BTreeMap::new(),
             epochs: BTreeMap::new(),
+            misses_by_slot: [0; numa::plan::MAX_NODES],
             stats: Stats::default(),
             replicate: true,
             single: false,
@@ -249,6 +254,11 @@ impl Server {
     /// Table misses on pages of `[start, end)` (a declared region's, say).
     pub fn misses_in(&self, start: u64, end: u64) -> u64 {
         self.misses.range((start, 0)..(end, 0)).map(|(_, &n)| u64::from(n)).sum()
+    }
+
+    /// Table misses by the node slot of the faulting thread, for each slot.
+    pub fn misses_by_slot(&self) -> &[u64] {
+        &self.misses_by_slot[..self.slots]
     }
 
     /// Whether every (page, slot) pair missed at most once per epoch of the page.
@@ -375,6 +385,7 @@ impl Server {
             return;
         }
         self.stats.misses += 1;
+        self.misses_by_slot[slot] += 1;
         *self.misses.entry((page, self.space_of(slot))).or_insert(0) += 1;
         let canonical = self.canonical(slot);
         if let Some(s) = self.sampling.get_mut(&page) {
@@ -415,10 +426,10 @@ impl Server {
                 let spare = WINDOW + layout::USER_TOP - PAGE;
                 let node = frames.alloc(want, spare).ok_or(Refusal::OutOfMemory(page))?;
                 frames.copy(va, spare);
-                frames.free(va);
+                frames.free(va, 0);
                 let fresh = frames.alloc(node, va).ok_or(Refusal::OutOfMemory(page))?;
                 frames.copy(spare, va);
-                frames.free(spare);
+                frames.free(spare, 0);
                 self.stats.freed += 2;
                 self.stats.stack_moves += 1;
                 self.stacks.insert(page, Frame { node: fresh, mapped: bit });
@@ -433,12 +444,16 @@ impl Server {
     }
 
     /// The program unmaps the global pages of `[start, start + pages)`: each that has a
-    /// frame gives it back, which takes it from every node at once. Returns how many.
+    /// frame gives it back, which takes it from every node at once. The frames go back
+    /// in naturally aligned blocks ([`blocks`]): one kernel call for a whole aligned
+    /// batch, not one per page. Returns how many pages.
     pub fn unmap(&mut self, frames: &mut impl Frames, start: u64, pages: u64) -> u64 {
         let (first, end) = (start & !(PAGE - 1), start.saturating_add(pages.saturating_mul(PAGE)));
         let gone: alloc::vec::Vec<u64> = self.global.range(first..end).map(|(&p, _)| p).collect();
+        for (page, order) in blocks(&gone) {
+            frames.free(WINDOW + page, order);
+        }
         for &page in &gone {
-            frames.free(WINDOW + page);
             self.global.remove(&page);
             self.sampling.remove(&page);
             *self.epochs.entry(page).or_insert(0) += 1;
@@ -487,16 +502,16 @@ impl Server {
             let (va, spare) = (WINDOW + page, WINDOW + layout::USER_TOP - PAGE);
             let Some(_) = frames.alloc(target, spare) else { continue };
             frames.copy(va, spare);
-            frames.free(va);
+            frames.free(va, 0);
             let Some(node) = frames.alloc(target, va) else {
                 // The old frame is gone and no new one could be had: the page is gone
                 // too (a fresh one on the next touch), as after an unmap.
-                frames.free(spare);
+                frames.free(spare, 0);
                 self.global.remove(&page);
                 continue;
             };
             frames.copy(spare, va);
-            frames.free(spare);
+            frames.free(spare, 0);
             self.global.insert(page, Frame { node, mapped: 0 });
             *self.epochs.entry(page).or_insert(0) += 1;
             self.stats.moves += 1;
@@ -505,6 +520,32 @@ impl Server {
         }
         moved
     }
+}
+
+/// The naturally aligned blocks `(first page, order)` that cover `pages` (sorted,
+/// distinct, page-aligned addresses): each run of consecutive pages is cut into blocks
+/// of `2^order` pages aligned to their size, each as large as its alignment and what is
+/// left of the run allow. A run of 64 pages aligned to 64 is one block; an unaligned or
+/// broken run takes a few more (at most two per order). The server frees each block
+/// with one kernel call (`MemoryControl`'s free takes such a block).
+pub fn blocks(pages: &[u64]) -> alloc::vec::Vec<(u64, u32)> {
+    let mut out = alloc::vec::Vec::new();
+    let mut i = 0;
+    while i < pages.len() {
+        let mut j = i + 1;
+        while j < pages.len() && pages[j] == pages[j - 1] + PAGE {
+            j += 1;
+        }
+        let (mut at, end) = (pages[i] / PAGE, pages[j - 1] / PAGE + 1);
+        while at < end {
+            let fits = (end - at).ilog2();
+            let order = if at == 0 { fits } else { at.trailing_zeros().min(fits) };
+            out.push((at * PAGE, order));
+            at += 1 << order;
+        }
+        i = j;
+    }
+    out
 }
 
 #[cfg(test)]
@@ -520,6 +561,8 @@ mod tests {
         pages: BTreeMap<u64, (u16, Vec<u8>)>,
         freed: Vec<u64>,
         revoked: Vec<u64>,
+        /// Kernel calls that freed.
+        calls: usize,
         /// Nodes that have no memory left.
         full: BTreeSet<u16>,
     }
@@ -533,9 +576,14 @@ mod tests {
             self.pages.insert(va, (node, vec![0; PAGE as usize]));
             Some(node)
         }
-        fn free(&mut self, va: u64) {
-            assert!(self.pages.remove(&va).is_some(), "free of nothing at {va:#x}");
-            self.freed.push(va);
+        fn free(&mut self, va: u64, order: u32) {
+            assert_eq!(va % (PAGE << order), 0, "a block aligned to its size");
+            for i in 0..1u64 << order {
+                let page = va + i * PAGE;
+                assert!(self.pages.remove(&page).is_some(), "free of nothing at {page:#x}");
+                self.freed.push(page);
+            }
+            self.calls += 1;
         }
         fn revoke(&mut self, va: u64) {
             assert!(self.pages.contains_key(&va));
@@ -613,6 +661,7 @@ mod tests {
         assert_eq!(s.misses_in(DATA, DATA + 0x4000), 2);
         assert_eq!(s.misses_in(DATA, DATA + 0x1000), 0, "another page");
         assert_eq!(s.stats().repeats, 1);
+        assert_eq!(s.misses_by_slot(), [1, 1, 0], "slot 1's and slot 0's");
         assert_eq!(s.stats().pages_made, 1);
         assert!(s.misses_within_bound());
     }
@@ -766,6 +815,55 @@ mod tests {
             assert_eq!(live, recorded);
             assert!(s.misses_within_bound());
             assert!(s.stats().misses <= s.max_misses());
+        }
+    }
+
+    #[test]
+    fn an_aligned_batch_goes_back_in_one_call() {
+        let (mut s, mut f, elf) = (server(), Fake::default(), elf());
+        let base = 0x1000_0000_0000;
+        let spread = |s: &mut Server, f: &mut Fake| {
+            for slot in 0..3 {
+                for i in 0..6 {
+                    s.page(f, &elf, base + i * PAGE, slot).unwrap();
+                }
+            }
+        };
+        spread(&mut s, &mut f);
+        assert_eq!(s.unmap(&mut f, base, 4), 4);
+        assert_eq!((f.calls, f.freed.len()), (1, 4), "four pages aligned to four: one call");
+        f.calls = 0;
+        assert_eq!(s.unmap(&mut f, base, 6), 2, "the two left");
+        assert_eq!(f.calls, 1);
+        assert!(f.pages.is_empty());
+    }
+
+    #[test]
+    fn blocks_are_aligned_to_their_size_and_cover_exactly_the_pages() {
+        let p = |i: u64| i * PAGE;
+        assert_eq!(blocks(&[]), []);
+        assert_eq!(blocks(&(64..128).map(p).collect::<Vec<_>>()), [(p(64), 6)]);
+        assert_eq!(blocks(&[p(0), p(1), p(2)]), [(0, 1), (p(2), 0)]);
+        assert_eq!(blocks(&[p(3), p(4), p(5), p(6), p(7), p(9)]), [(p(3), 0), (p(4), 2), (p(9), 0)]);
+        // Random sets: the blocks are aligned, disjoint, and cover the set exactly.
+        let mut x: u64 = 0x9E37_79B9_7F4A_7C15;
+        for _ in 0..200 {
+            let mut pages = Vec::new();
+            for i in 0..200 {
+                x ^= x << 13;
+                x ^= x >> 7;
+                x ^= x << 17;
+                if x % 5 != 0 {
+                    pages.push(p(1000 + i));
+                }
+            }
+            let mut covered = Vec::new();
+            for (at, order) in blocks(&pages) {
+                assert_eq!(at % (PAGE << order), 0, "aligned");
+                covered.extend((0..1u64 << order).map(|i| at + i * PAGE));
+            }
+            assert_eq!(covered, pages);
+            assert!(blocks(&pages).len() <= pages.len());
         }
     }
 }

@@ -67,6 +67,9 @@ static HEAP: Heap = Heap(Arena::new());
 const HEAP_BASE: u64 = 0x20_0000_0000;
 const HEAP_ORDER: u64 = 8;
 const SCRATCH: u64 = 0x30_0000_0000;
+/// The priority of the program's threads: below the pagers' and the server's (the
+/// kernel's default, 100), as an L4 pager runs above the threads it serves.
+const PROGRAM_PRIORITY: u64 = 90;
 /// The app thread slots reserved beyond the declared threads, for `spawn`.
 const SPARE_THREADS: u64 = 64;
 
@@ -287,10 +290,15 @@ struct SysFrames {
 
 impl Frames for SysFrames {
     fn alloc(&mut self, node: u16, va: u64) -> Option<u16> {
-        sys::memory_control(u64::from(node), 0, va, (0b110 << 4) | 1).ok().map(|(_, n)| n as u16)
+        // Read-write-execute: a mapping derived from the frame gets at most its rights,
+        // and without replication the program's code is such a frame (read-execute in
+        // the program's spaces). With read-write only, every code fault of a
+        // `replicate=off` run was answered with a page its thread could not execute,
+        // and it faulted again for ever.
+        sys::memory_control(u64::from(node), 0, va, common::RWX_NEAREST).ok().map(|(_, n)| n as u16)
     }
-    fn free(&mut self, va: u64) {
-        let _ = sys::memory_free(va, 0);
+    fn free(&mut self, va: u64, order: u32) {
+        let _ = sys::memory_free(va, u64::from(order));
     }
     fn revoke(&mut self, va: u64) {
         common::revoke_from_others(self.utcb, va);
@@ -401,6 +409,10 @@ impl Runtime<'_> {
         }
         let (anchor, pager, me) = (self.anchor_id(serve), self.pager_id(serve), self.me);
         Self::on_node(node, cpu, |cpu| sys::thread_control(tid, anchor, me, pager, layout::utcb(t), cpu))?;
+        // Below the runtime's own threads: a program thread that spins (on a lock whose
+        // holder waits in a page fault) must not starve the pager or the server on its
+        // CPU that the holder waits for (a one-space run under -icount hung so).
+        let _ = sys::raw(Syscall::Schedule, [tid, PROGRAM_PRIORITY, u64::MAX, 0, 0, 0, 0, 0]);
         start(tid, layout::stack_top(t), self.program.entry, self.me)?;
         self.threads.insert(t, Thread { id: tid, slot, live: true, result: 0, joiner: 0, moved: false });
         Ok(tid)
@@ -854,6 +866,7 @@ impl Runtime<'_> {
                 "moves" => stats.moves,
                 "migrant-local" => report::Ratio(self.migrant_local.0, self.migrant_local.1),
                 "expected-faults" => self.notes[Note::ExpectedMisses as usize],
+                "faults-per-node" => report::Slashed(self.server.misses_by_slot()),
                 "mode" => if self.single { "single-space" } else { "per-node" },
                 "replicate" => if self.replicating() { "on" } else { "off" },
             )

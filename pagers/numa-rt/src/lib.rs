@@ -9,7 +9,7 @@
 //! and UTCBs on the node each thread runs on. The program itself sees ordinary memory
 //! and this API:
 //!
-//! | call | what it does | cost (see the book's chapter "Write a NUMA program") |
+//! | call | what it does | cost (measured by `pagers/numacost`: the book's evaluation chapter, "What each call costs") |
 //! |---|---|---|
 //! | [`Context::rank`], [`Context::ranks`], `node`, `cpu`, `nodes` | who and where am I | no system call |
 //! | `spawn` / `Thread::join` | a thread on a CPU, a node or anywhere; wait for its result | one call to the server each |

@@ -29,7 +29,7 @@ pub struct Heap(Arenas<MAX_NODES>);
 impl Heap {
     /// Arenas without memory yet (each gets its range when the program starts).
     pub const fn new() -> Heap {
-        Heap(Arenas::new(here_slot))
+        Heap(Arenas::new(here_slot, yield_cpu))
     }
 }
 
@@ -49,6 +49,12 @@ unsafe impl GlobalAlloc for Heap {
         // SAFETY: as the caller of `GlobalAlloc::dealloc` guarantees.
         unsafe { self.0.dealloc(ptr, layout) }
     }
+}
+
+/// Gives the CPU to another thread (`ThreadSwitch` NIL): what a thread waiting for an
+/// arena's lock does, so the holder's pager, on the same CPU maybe, can run.
+fn yield_cpu() {
+    let _ = sys::raw(abi::syscall::Syscall::ThreadSwitch, [0; 8]);
 }
 
 /// The program's heap, as `run` was given it (for [`alloc_on`]).
@@ -401,4 +407,38 @@ pub fn args(out: &mut [u8]) -> usize {
         }
     }
     at
+}
+
+/// The calling CPU's cycle counter (PMCCNTR_EL0, which the kernel lets EL0 read). Under
+/// QEMU `-icount shift=0` it counts one per guest instruction, on whichever CPU ran it
+/// (they run in turn): the difference of two reads is what everything in between cost,
+/// the other CPUs' work for the call included. The `isb` keeps the read in order.
+pub fn cycles() -> u64 {
+    let c: u64;
+    // SAFETY: reads a counter register the kernel enables for EL0 on every CPU; no
+    // memory, no flags.
+    unsafe { core::arch::asm!("isb", "mrs {}, pmccntr_el0", out(reg) c, options(nomem, nostack, preserves_flags)) };
+    c
+}
+
+/// Takes `[address, address + pages * 4 KiB)` out of the calling thread's own space
+/// only (the kernel's `Unmap` with flush-own), leaving every other node's mapping and
+/// the runtime's frames as they are; the next touch faults the same frame back in.
+/// At most one flexpage: `pages` a power of two and `address` aligned to it.
+pub fn unmap_own(address: u64, pages: u64) -> Result<(), Refused> {
+    let bits = 12 + pages.trailing_zeros() as u8;
+    if !pages.is_power_of_two() {
+        return Err(Refused::Kernel(abi::Error::InvalidArgument));
+    }
+    let f = abi::fpage::Fpage::new(address, bits, abi::fpage::Rights::RWX)
+        .map_err(|_| Refused::Kernel(abi::Error::InvalidArgument))?;
+    let mr = my_utcb() + abi::utcb::MR_OFFSET;
+    // SAFETY: MR0 of this thread's own UTCB, mapped for its life (see `utcb_word`).
+    unsafe { core::ptr::write_volatile(mr as *mut u64, f.raw()) };
+    let control = abi::syscall::UnmapControl::new(1, true).map_or(0, |c| c.raw());
+    let r = sys::raw(abi::syscall::Syscall::Unmap, [control, 0, 0, 0, 0, 0, 0, 0]);
+    match abi::Error::from_code(r[0]) {
+        Some(e) => Err(Refused::Kernel(e)),
+        None => Ok(()),
+    }
 }

@@ -11,7 +11,12 @@
 //!
 //! The heaps are `buddy_system_allocator::Heap`s (power-of-two blocks, merged on
 //! free), each with a spin lock of its own, so threads of different nodes never
-//! contend. A heap's bookkeeping (its free-list heads) lives in the [`Arenas`] value,
+//! contend. A holder of the lock can fault (the allocator writes arena pages first
+//! touched under it), and the fault waits for a pager that may share a CPU with a
+//! waiter; so a waiter does not only spin: after each failed try it calls the arena's
+//! `relax` (`numa_rt` yields the CPU, `ThreadSwitch`), or it could starve the very
+//! pager the holder waits for (a one-space run under `-icount` hung so, and spun 55
+//! million remote loads where it did not). A heap's bookkeeping (its free-list heads) lives in the [`Arenas`] value,
 //! a static of the program; its free lists live in the arena's own memory. Memory comes
 //! from the arena lazily: the heap is given the whole arena at once, and pages are
 //! faulted in (zeroed, on the arena's node) as the allocator first writes them.
@@ -30,6 +35,8 @@ const ORDER: usize = 32;
 /// One heap behind a spin lock.
 pub struct Arena {
     lock: AtomicBool,
+    /// Called after each failed try for the lock.
+    relax: fn(),
     heap: UnsafeCell<Heap<ORDER>>,
     /// `[start, end)` of the memory given to it (0, 0: none yet).
     range: UnsafeCell<(usize, usize)>,
@@ -40,10 +47,17 @@ pub struct Arena {
 unsafe impl Sync for Arena {}
 
 impl Arena {
-    /// An arena with no memory.
+    /// An arena with no memory, whose waiters only spin (one thread, or no faults).
     pub const fn new() -> Arena {
+        Arena::with_relax(core::hint::spin_loop)
+    }
+
+    /// An arena with no memory whose waiters call `relax` after each failed try (a
+    /// yield of the CPU).
+    pub const fn with_relax(relax: fn()) -> Arena {
         Arena {
             lock: AtomicBool::new(false),
+            relax,
             heap: UnsafeCell::new(Heap::new()),
             range: UnsafeCell::new((0, 0)),
         }
@@ -52,7 +66,7 @@ impl Arena {
     /// Runs `f` on the heap and its range with the lock held.
     fn with<R>(&self, f: impl FnOnce(&mut Heap<ORDER>, &mut (usize, usize)) -> R) -> R {
         while self.lock.compare_exchange_weak(false, true, Ordering::Acquire, Ordering::Relaxed).is_err() {
-            core::hint::spin_loop();
+            (self.relax)();
         }
         // SAFETY: the lock is held: nobody else reaches the heap or the range now.
         let r = f(unsafe { &mut *self.heap.get() }, unsafe { &mut *self.range.get() });
@@ -119,9 +133,16 @@ pub struct Arenas<const N: usize> {
 }
 
 impl<const N: usize> Arenas<N> {
-    /// Arenas without memory; `here` names the caller's node slot.
-    pub const fn new(here: fn() -> usize) -> Arenas<N> {
-        Arenas { arenas: [const { Arena::new() }; N], here }
+    /// Arenas without memory; `here` names the caller's node slot, `relax` is what a
+    /// thread waiting for an arena's lock does between tries ([`Arena::with_relax`]).
+    pub const fn new(here: fn() -> usize, relax: fn()) -> Arenas<N> {
+        let mut arenas = [const { Arena::new() }; N];
+        let mut i = 0;
+        while i < N {
+            arenas[i].relax = relax;
+            i += 1;
+        }
+        Arenas { arenas, here }
     }
 
     /// Arena `slot`.
@@ -178,7 +199,7 @@ mod tests {
     #[test]
     fn blocks_come_from_the_callers_arena_and_go_back_to_their_own() {
         let memory: Vec<Box<[u64]>> = (0..3).map(|_| vec![0u64; 8192].into_boxed_slice()).collect();
-        let arenas: Arenas<3> = Arenas::new(here);
+        let arenas: Arenas<3> = Arenas::new(here, core::hint::spin_loop);
         for (i, m) in memory.iter().enumerate() {
             let start = m.as_ptr() as usize;
             // SAFETY: the test's own memory, used for nothing else while `arenas` lives.
@@ -206,7 +227,7 @@ mod tests {
     #[test]
     fn an_empty_arena_falls_back_and_a_range_is_given_once() {
         let memory = vec![0u64; 4096].into_boxed_slice();
-        let arenas: Arenas<2> = Arenas::new(here);
+        let arenas: Arenas<2> = Arenas::new(here, core::hint::spin_loop);
         let start = memory.as_ptr() as usize;
         // SAFETY: the test's own memory.
         assert!(unsafe { arenas.arena(1).unwrap().init(start, start + 8 * 4096) });
@@ -219,5 +240,34 @@ mod tests {
             arenas.alloc_on(0, Layout::from_size_align(1 << 20, 8).unwrap()).is_none(),
             "too big anywhere"
         );
+    }
+
+    #[test]
+    fn a_waiter_relaxes_between_tries_until_the_holder_lets_go() {
+        use std::sync::atomic::AtomicUsize;
+        static RELAXED: AtomicUsize = AtomicUsize::new(0);
+        fn relax() {
+            RELAXED.fetch_add(1, Ordering::Relaxed);
+            std::thread::yield_now();
+        }
+        let arena = Box::leak(Box::new(Arena::with_relax(relax)));
+        let mem = Box::leak(vec![0u64; 4096].into_boxed_slice());
+        let start = mem.as_mut_ptr() as usize;
+        // SAFETY: the leaked buffer is the arena's alone.
+        assert!(unsafe { arena.init(start, start + 8 * 4096) });
+        let holding = std::sync::Barrier::new(2);
+        std::thread::scope(|s| {
+            s.spawn(|| {
+                arena.with(|_, _| {
+                    holding.wait();
+                    while RELAXED.load(Ordering::Relaxed) == 0 {
+                        std::thread::yield_now();
+                    }
+                })
+            });
+            holding.wait();
+            assert!(arena.alloc(Layout::from_size_align(64, 8).unwrap()).is_some());
+        });
+        assert!(RELAXED.load(Ordering::Relaxed) > 0, "the waiter relaxed while the lock was held");
     }
 }

@@ -16,7 +16,8 @@
 //!
 //! Arguments (its manifest line): `stencil-iters=N` (`numa::workload::Params`), beside
 //! the runtime's own (`mode=single-space`, `replicate=off`). It prints
-//! `report: stencil ranks= steps= predicted= result=ok|wrong`.
+//! `report: stencil ranks= steps= predicted= sums= result=ok|wrong`, `sums` each working
+//! rank's final sum (`a/b/..`), which `scripts/bench` recomputes on the host.
 #![cfg_attr(all(target_arch = "aarch64", target_os = "none"), no_std, no_main)]
 
 extern crate alloc;
@@ -129,12 +130,15 @@ mod target {
             (0..working as usize).map(|r| NODES[r].load(Ordering::Relaxed)).collect();
         let predicted = predicted_misses(&nodes, steps, numa_rt::single_space());
         numa_rt::note(Note::ExpectedMisses, predicted);
+        let sums: alloc::vec::Vec<u64> =
+            (0..working as usize).map(|r| SUMS[r].load(Ordering::Relaxed)).collect();
         rt::println!(
             "{}",
             report::line!("stencil",
                 "ranks" => ranks,
                 "steps" => steps,
                 "predicted" => predicted,
+                "sums" => report::Slashed(&sums),
                 "result" => if ok { "ok" } else { "wrong" },
             )
         );
