@@ -16,6 +16,9 @@
 //! cpu=VCPU:NODE            repeatable: vCPU index VCPU (QEMU's cpu_index) is on NODE
 //! mem=START:SIZE:NODE      repeatable, at least once: guest-physical RAM [START, START+SIZE)
 //!                          is on NODE
+//! span=NAME:START:END      repeatable, at most MAX_SPANS: user accesses through virtual
+//!                          addresses [START, END) are also counted under NAME (where in a
+//!                          program's layout the remote ones come from); the rest as `other`
 //! ```
 
 #![forbid(unsafe_code)]
@@ -29,9 +32,11 @@ pub const MAX_VCPUS: usize = 64;
 /// Node ids must be below this (the counters are arrays indexed by node).
 pub const MAX_NODES: usize = 16;
 
+/// Most `span=` arguments.
+pub const MAX_SPANS: usize = 16;
+
 /// One line that shows the whole argument syntax, printed after every argument error.
-pub const USAGE: &str =
-    "usage: -plugin libmemplugin.so,out=PATH[,cpu=VCPU:NODE...],mem=START:SIZE:NODE[,...]";
+pub const USAGE: &str = "usage: -plugin libmemplugin.so,out=PATH[,cpu=VCPU:NODE...],mem=START:SIZE:NODE[,...][,span=NAME:START:END...]";
 
 /// A NUMA node id, known to be below [`MAX_NODES`].
 #[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Hash)]
@@ -106,6 +111,17 @@ impl MemoryMap {
     }
 }
 
+/// A named span of user virtual addresses `[start, end)` (`span=`).
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Span {
+    /// Its name in the report.
+    pub name: String,
+    /// First address.
+    pub start: u64,
+    /// One past the last.
+    pub end: u64,
+}
+
 /// Everything the plugin was told on the command line.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct Config {
@@ -115,6 +131,20 @@ pub struct Config {
     pub cpu_nodes: [Option<NodeId>; MAX_VCPUS],
     /// The guest's RAM and its nodes.
     pub memory: MemoryMap,
+    /// The named spans of user addresses, sorted by start and disjoint.
+    pub spans: Vec<Span>,
+}
+
+impl Config {
+    /// The index of the span holding user address `vaddr`, or [`MAX_SPANS`] (`other`).
+    #[inline]
+    pub fn span_of(&self, vaddr: u64) -> usize {
+        let after = self.spans.partition_point(|s| s.start <= vaddr);
+        match after.checked_sub(1) {
+            Some(i) if vaddr < self.spans[i].end => i,
+            _ => MAX_SPANS,
+        }
+    }
 }
 
 /// What QEMU tells the plugin about the machine at install time.
@@ -176,6 +206,13 @@ pub enum Error {
         /// The argument as given.
         arg: String,
     },
+    /// More than [`MAX_SPANS`] `span=` arguments.
+    TooManySpans,
+    /// Two `span=` ranges that share addresses, or one named twice.
+    SpanOverlap {
+        /// The second of the two, as given.
+        arg: String,
+    },
     /// The same vCPU given twice.
     RepeatedVcpu {
         /// The vCPU index.
@@ -224,7 +261,9 @@ impl fmt::Display for Error {
         match self {
             Error::NotKeyValue { arg } => write!(f, "`{arg}`: expected key=value"),
             Error::NotUtf8 { arg } => write!(f, "`{arg}`: not valid UTF-8"),
-            Error::UnknownKey { arg } => write!(f, "`{arg}`: unknown key (known: out, cpu, mem)"),
+            Error::UnknownKey { arg } => write!(f, "`{arg}`: unknown key (known: out, cpu, mem, span)"),
+            Error::TooManySpans => write!(f, "more than {MAX_SPANS} span= arguments"),
+            Error::SpanOverlap { arg } => write!(f, "`{arg}`: overlaps or repeats the name of another span"),
             Error::MissingOut => write!(f, "missing out=PATH (the file the report is written to)"),
             Error::RepeatedOut => write!(f, "out= given more than once"),
             Error::EmptyOut => write!(f, "out= needs a path"),
@@ -299,6 +338,7 @@ pub fn parse_args<'a>(args: impl IntoIterator<Item = &'a str>) -> Result<Config,
     let mut out = None;
     let mut cpu_nodes = [None; MAX_VCPUS];
     let mut ranges = Vec::new();
+    let mut spans: Vec<Span> = Vec::new();
 
     for arg in args {
         let (key, value) = arg.split_once('=').ok_or_else(|| Error::NotKeyValue { arg: arg.to_owned() })?;
@@ -333,6 +373,26 @@ pub fn parse_args<'a>(args: impl IntoIterator<Item = &'a str>) -> Result<Config,
                     .ok_or_else(|| Error::RangeWraps { arg: arg.to_owned() })?;
                 ranges.push(MemRange { start, last, node });
             }
+            "span" => {
+                const SYNTAX: &str = "span=NAME:START:END";
+                let (name, range) = value
+                    .split_once(':')
+                    .ok_or_else(|| Error::Malformed { arg: arg.to_owned(), syntax: SYNTAX })?;
+                if name.is_empty() || name.contains(char::is_whitespace) || name == "other" {
+                    return Err(Error::Malformed { arg: arg.to_owned(), syntax: SYNTAX });
+                }
+                let [start, end] = numbers(arg, range, SYNTAX)?;
+                if end <= start {
+                    return Err(Error::EmptyRange { arg: arg.to_owned() });
+                }
+                if spans.len() == MAX_SPANS {
+                    return Err(Error::TooManySpans);
+                }
+                if spans.iter().any(|s| s.name == name || (start < s.end && s.start < end)) {
+                    return Err(Error::SpanOverlap { arg: arg.to_owned() });
+                }
+                spans.push(Span { name: name.to_owned(), start, end });
+            }
             _ => return Err(Error::UnknownKey { arg: arg.to_owned() }),
         }
     }
@@ -345,7 +405,8 @@ pub fn parse_args<'a>(args: impl IntoIterator<Item = &'a str>) -> Result<Config,
     if let Some(pair) = ranges.windows(2).find(|pair| pair[1].start <= pair[0].last) {
         return Err(Error::Overlap { first: show(&pair[0]), second: show(&pair[1]) });
     }
-    Ok(Config { out, cpu_nodes, memory: MemoryMap { ranges } })
+    spans.sort_by_key(|s| s.start);
+    Ok(Config { out, cpu_nodes, memory: MemoryMap { ranges }, spans })
 }
 
 impl Config {
@@ -581,5 +642,34 @@ mod tests {
         assert!(Error::MissingOut.to_string().starts_with("missing out=PATH"));
         assert!(Error::MissingMem.to_string().starts_with("missing mem=START:SIZE:NODE"));
         assert!(Error::NotSystemEmulation.to_string().contains("full-system"));
+    }
+
+    #[test]
+    fn spans_are_named_sorted_and_found_and_bad_ones_refused() {
+        let mut args = TWO_NODES.to_vec();
+        args.extend(["span=heap:0x1000:0x2000", "span=image:0x400000:0x100000000"]);
+        let c = parse(&args).unwrap();
+        assert_eq!(c.spans.iter().map(|s| s.name.as_str()).collect::<Vec<_>>(), ["heap", "image"]);
+        assert_eq!(c.span_of(0x1000), 0);
+        assert_eq!(c.span_of(0x1fff), 0);
+        assert_eq!(c.span_of(0x2000), MAX_SPANS, "the end is not in it");
+        assert_eq!(c.span_of(0x40_0000), 1);
+        assert_eq!(c.span_of(0), MAX_SPANS);
+        let with = |extra: &[&str]| {
+            let mut a = TWO_NODES.to_vec();
+            a.extend(extra);
+            parse(&a)
+        };
+        assert!(matches!(with(&["span=a:0x10"]), Err(Error::Malformed { .. })));
+        assert!(matches!(with(&["span=:1:2"]), Err(Error::Malformed { .. })));
+        assert!(matches!(with(&["span=other:1:2"]), Err(Error::Malformed { .. })));
+        assert!(matches!(with(&["span=a:2:2"]), Err(Error::EmptyRange { .. })));
+        assert!(matches!(with(&["span=a:x:2"]), Err(Error::BadNumber { .. })));
+        assert!(matches!(with(&["span=a:1:5", "span=b:4:9"]), Err(Error::SpanOverlap { .. })));
+        assert!(matches!(with(&["span=a:1:5", "span=a:5:9"]), Err(Error::SpanOverlap { .. })));
+        let many: Vec<String> =
+            (0..=MAX_SPANS).map(|i| format!("span=s{i}:{}:{}", 2 * i, 2 * i + 1)).collect();
+        let many: Vec<&str> = many.iter().map(String::as_str).collect();
+        assert!(matches!(with(&many), Err(Error::TooManySpans)));
     }
 }

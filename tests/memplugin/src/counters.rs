@@ -16,7 +16,7 @@
 
 use core::sync::atomic::{AtomicU64, Ordering};
 
-use crate::config::{MAX_NODES, MAX_VCPUS, NodeId};
+use crate::config::{MAX_NODES, MAX_SPANS, MAX_VCPUS, NodeId};
 
 /// Where one access went, as the physical address and QEMU's `is_io` say.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Hash)]
@@ -118,6 +118,41 @@ impl Counters {
     }
 }
 
+/// User accesses by span of virtual addresses (`config::Span`; the last slot is
+/// `other`): `[local, remote]` RAM accesses of vCPUs whose node is known.
+pub struct SpanCounters([[AtomicU64; 2]; MAX_SPANS + 1]);
+
+/// A snapshot of [`SpanCounters`].
+pub type SpanSnapshot = [[u64; 2]; MAX_SPANS + 1];
+
+impl Default for SpanCounters {
+    fn default() -> Self {
+        SpanCounters::new()
+    }
+}
+
+impl SpanCounters {
+    /// All zero.
+    pub const fn new() -> SpanCounters {
+        SpanCounters([const { [const { AtomicU64::new(0) }; 2] }; MAX_SPANS + 1])
+    }
+
+    /// Counts one access in span `span` (clamped to `other`), local or remote.
+    #[inline]
+    pub fn record(&self, span: usize, remote: bool) {
+        self.0[span.min(MAX_SPANS)][usize::from(remote)].fetch_add(1, Ordering::Relaxed);
+    }
+
+    /// The counts now.
+    pub fn snapshot(&self) -> SpanSnapshot {
+        let mut out = [[0; 2]; MAX_SPANS + 1];
+        for (o, c) in out.iter_mut().zip(&self.0) {
+            *o = [c[0].load(Ordering::Relaxed), c[1].load(Ordering::Relaxed)];
+        }
+        out
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -177,5 +212,17 @@ mod tests {
         });
         let s = c.snapshot();
         assert_eq!(s[0][1][0] + s[1][1][0], 40_000);
+    }
+
+    #[test]
+    fn span_counts_keep_local_and_remote_apart_and_clamp_to_other() {
+        let c = SpanCounters::new();
+        c.record(0, false);
+        c.record(0, true);
+        c.record(0, true);
+        c.record(MAX_SPANS + 7, false);
+        let s = c.snapshot();
+        assert_eq!(s[0], [1, 2]);
+        assert_eq!(s[MAX_SPANS], [1, 0]);
     }
 }

@@ -19,7 +19,7 @@ use std::io::Write as _;
 use std::sync::{Mutex, OnceLock, PoisonError};
 
 use crate::config::{self, Config, Error, MachineInfo};
-use crate::counters::{Access, Counters, Target};
+use crate::counters::{Access, Counters, SpanCounters, Target};
 use crate::qemu::{self, HwAddr, Info, Insn, MemInfo, PluginId, Tb};
 use crate::report;
 
@@ -43,6 +43,8 @@ static STATE: OnceLock<State> = OnceLock::new();
 static COUNTERS: Counters = Counters::new();
 /// The accesses through kernel (upper-half) addresses; [`COUNTERS`] has the user's.
 static KERNEL_COUNTERS: Counters = Counters::new();
+/// The user's RAM accesses again, by `span=` of virtual addresses.
+static SPANS: SpanCounters = SpanCounters::new();
 
 /// Called by QEMU once, when it loads the plugin, before the guest runs. Returns 0 on success;
 /// anything else makes QEMU print "qemu_plugin_install returned error code" and exit.
@@ -163,7 +165,13 @@ extern "C" fn on_access(vcpu_index: c_uint, info: MemInfo, vaddr: u64, _userdata
     };
     // SAFETY: info is this memory callback's argument.
     let access = if unsafe { qemu::qemu_plugin_mem_is_store(info) } { Access::Store } else { Access::Load };
-    let counters = match report::Level::of(vaddr) {
+    let level = report::Level::of(vaddr);
+    if let (report::Level::User, Target::Node(mem)) = (level, target)
+        && let Some(Some(cpu)) = state.config.cpu_nodes.get(vcpu_index as usize)
+    {
+        SPANS.record(state.config.span_of(vaddr), *cpu != mem);
+    }
+    let counters = match level {
         report::Level::User => &COUNTERS,
         report::Level::Kernel => &KERNEL_COUNTERS,
     };
@@ -177,11 +185,12 @@ extern "C" fn on_exit(_id: PluginId, _userdata: *mut c_void) {
     let Some(state) = STATE.get() else { return };
     let (user, kernel) = (COUNTERS.snapshot(), KERNEL_COUNTERS.snapshot());
     let tally = report::tally(&report::sum(&user, &kernel), &state.config.cpu_nodes);
-    let text = report::format_levels(
+    let mut text = report::format_levels(
         &report::tally(&user, &state.config.cpu_nodes),
         &report::tally(&kernel, &state.config.cpu_nodes),
         &tally,
     );
+    text.push_str(&report::format_spans(&state.config.spans, &SPANS.snapshot()));
     let file = state.out.lock().unwrap_or_else(PoisonError::into_inner).take();
     if let Some(mut file) = file
         && let Err(error) = file.write_all(text.as_bytes())

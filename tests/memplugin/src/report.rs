@@ -11,6 +11,8 @@
 //! report: memaccess-total local=L remote=R io=I unmapped=U unknown-cpu=K remote-fraction=0.1234
 //! report: memaccess-level level=user local=L remote=R io=I unmapped=U unknown-cpu=K remote-fraction=0.1234
 //! report: memaccess-level level=kernel local=L remote=R io=I unmapped=U unknown-cpu=K remote-fraction=0.1234
+//! report: memaccess-span name=NAME local=L remote=R remote-fraction=0.1234
+//! report: memaccess-span name=other local=L remote=R remote-fraction=0.1234
 //! ```
 //!
 //! `cpu-node` is a node or `unknown` (a vCPU no `cpu=` named); `mem-node` is a node, `io` (a
@@ -176,6 +178,25 @@ impl Level {
     }
 }
 
+/// The `memaccess-span` lines: each span's user-level local and remote accesses, in
+/// address order, then those in no span (`other`); every line ends in `\n`.
+pub fn format_spans(spans: &[crate::config::Span], counts: &crate::counters::SpanSnapshot) -> String {
+    let mut out = String::new();
+    let names = spans.iter().map(|s| s.name.as_str()).chain(["other"]);
+    let rows = counts[..spans.len()].iter().chain([&counts[crate::config::MAX_SPANS]]);
+    for (name, &[local, remote]) in names.zip(rows) {
+        let fraction = remote_fraction(local, remote);
+        let line = ::report::line!("memaccess-span",
+            "name" => name,
+            "local" => local,
+            "remote" => remote,
+            "remote-fraction" => fraction,
+        );
+        let _ = writeln!(out, "{line}");
+    }
+    out
+}
+
 /// Element-wise sum of two snapshots.
 pub fn sum(a: &Snapshot, b: &Snapshot) -> Snapshot {
     let mut out = *a;
@@ -327,5 +348,22 @@ mod tests {
         let t = tally(&c.snapshot(), &config.cpu_nodes).totals();
         assert_eq!(t.local + t.remote + t.io + t.unmapped + t.unknown_cpu, all);
         assert_eq!(t, Totals { local: 2, remote: 2, io: 6, unmapped: 6, unknown_cpu: 8 });
+    }
+
+    #[test]
+    fn span_lines_name_every_span_then_other() {
+        let spans = [
+            crate::config::Span { name: "image".into(), start: 0x40_0000, end: 0x1_0000_0000 },
+            crate::config::Span { name: "heap".into(), start: 0x100_0000_0000, end: 0x1000_0000_0000 },
+        ];
+        let mut counts = [[0; 2]; crate::config::MAX_SPANS + 1];
+        counts[0] = [3, 1];
+        counts[crate::config::MAX_SPANS] = [0, 2];
+        assert_eq!(
+            format_spans(&spans, &counts),
+            "report: memaccess-span name=image local=3 remote=1 remote-fraction=0.2500\n\
+             report: memaccess-span name=heap local=0 remote=0 remote-fraction=none\n\
+             report: memaccess-span name=other local=0 remote=2 remote-fraction=1.0000\n"
+        );
     }
 }
