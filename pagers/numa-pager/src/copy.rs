@@ -6,12 +6,12 @@
 //! wherever the archive put them (4-byte aligned at best). Byte by byte that was 4096
 //! loads from the initrd's node and 4096 stores per page: most of the user level's
 //! memory accesses of a run, and most of its remote ones (the memory-locality plugin
-//! counts accesses, and so does a real memory system's interconnect). [`copy`] moves 8
+//! counts accesses, and so does a real memory system's interconnect). `copy` moves 8
 //! bytes per load and store: it aligns the destination with a few single bytes, then
 //! reads aligned source words and shifts each output word together from two of them,
 //! so a page costs 512 loads and 512 stores whatever the source's offset.
 //!
-//! Pure over a [`Memory`] of aligned words and single bytes, so host tests check it
+//! Pure over a `Memory` of aligned words and single bytes, so host tests check it
 //! against a byte copy for every alignment; the target's memory is in `common.rs`.
 #![forbid(unsafe_code)]
 

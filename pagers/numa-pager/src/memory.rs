@@ -853,7 +853,7 @@ mod tests {
                 x ^= x << 13;
                 x ^= x >> 7;
                 x ^= x << 17;
-                if x % 5 != 0 {
+                if !x.is_multiple_of(5) {
                     pages.push(p(1000 + i));
                 }
             }

@@ -263,8 +263,12 @@ mod target {
             emit("note", timed(o, |_| note(Note::Stale, 0)));
             emit("barrier", timed(o, |i| ok &= barrier(1000 + i as u64, 1).is_ok()));
             let layout = Layout::from_size_align(64, 8).unwrap_or(Layout::new::<u64>());
-            // SAFETY: a block of `layout`, freed with the same layout.
-            unsafe { alloc::alloc::dealloc(alloc::alloc::alloc(layout), layout) };
+            // SAFETY: a block of `layout` (nonzero size), freed next with the same layout.
+            let warm = unsafe { alloc::alloc::alloc(layout) };
+            if !warm.is_null() {
+                // SAFETY: the block just allocated with `layout`, used by nobody.
+                unsafe { alloc::alloc::dealloc(warm, layout) };
+            }
             let mut blocks = [core::ptr::null_mut(); REPS];
             // SAFETY: each block is allocated once and freed once, with `layout`.
             emit("alloc", timed(o, |i| blocks[i] = unsafe { alloc::alloc::alloc(layout) }));
