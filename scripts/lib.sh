@@ -353,9 +353,10 @@ build_memplugin() {
 }
 
 # run_numa_eval ARGS...: the NUMA evaluation (tests/src/bin/numa-eval.rs) with the kernel,
-# numademo and the plugin (all built already); ARGS: --out-dir DIR and more.
+# the root task, the NUMA runtime, the programs sweep, stencil and numacost (from
+# $USER_BIN_DIR) and the plugin (all built already); ARGS: --out-dir DIR and more.
 run_numa_eval() {
-    "$HARNESS_BIN/numa-eval" --kernel "$KERNEL_IMG" --numademo "$USER_BIN_DIR/numademo" \
+    "$HARNESS_BIN/numa-eval" --kernel "$KERNEL_IMG" --programs "$USER_BIN_DIR" \
         --plugin "$MEMPLUGIN" "$@"
 }
 

@@ -3,27 +3,45 @@
 //!
 //! The paper closes with open questions: how per-node address spaces compare with one
 //! node-spanning space, what the extra global unmap costs, and what happens on realistic
-//! workloads. This module answers them with numbers anyone can reproduce. Every
-//! configuration ([`Config`]: one space or one per node, 1/2/4 nodes, a sharing degree,
-//! code replication on or off) boots `pagers/numademo` in its bench mode under QEMU with
-//! `-icount shift=0` (instructions, deterministic) and the memory-locality plugin
-//! (`tests/memplugin`). From each boot's `report:` lines and the plugin's ([`measure`])
-//! come the figures ([`Metrics`]): page faults, the global unmap's cost per page, where the
-//! kernel's metadata is, and the remote access fraction seen from outside the kernel,
-//! with a modelled cost that weighs each access by the board's distance / 10.
+//! workloads. This module answers them with numbers anyone can reproduce, through the
+//! NUMA runtime as any program meets it. Every configuration ([`Config`]: one space or
+//! one per node, 1/2/4 nodes, a sharing degree, code replication on or off) boots the
+//! root task with the runtime (`pagers/numa-pager`) and an ordinary NUMA program from a
+//! manifest that carries the configuration, once for each of three programs
+//! ([`Config::boots`]): `sweep`, `stencil` and `numacost calls=unmap`, under QEMU with
+//! `-icount shift=0`
+//! (instructions, deterministic) and the memory-locality plugin (`tests/memplugin`).
+//! From each boot's `report:` lines and the plugin's ([`measure`]) come the figures
+//! ([`Metrics`]): page faults, the global unmap's cost per page, where the kernel's
+//! metadata is, and the remote access fraction seen from outside the kernel (all, user
+//! level, kernel; the user level's also by span of the programs' layout,
+//! [`Config::spans`]), with a modelled cost that weighs each access by the board's
+//! distance / 10.
 //!
-//! Nothing is taken on trust: the sweep's page faults must equal what the sharing degree
-//! predicts (numademo checks), and each worker's stencil result must equal the host's own
-//! run of the same code ([`numa::workload::stencil_reference`]); a run that disagrees is
-//! an error, not a number. The `numa-eval` binary runs the matrix and writes
+//! Nothing is taken on trust: every program must end `result=pass` in the runtime's
+//! report (its own checks and the runtime's: code on its node, pagers on theirs, no
+//! stale read after an unmap); the sweep's and the stencil's table misses, which the
+//! runtime counts on their regions, must equal what each program predicts from where
+//! its threads ran; and each stencil rank's result must equal the host's own run of
+//! the same code ([`numa::workload::stencil_reference`]). A run that disagrees is an
+//! error, not a number. The `numa-eval` binary runs the matrix and writes
 //! `results.json` ([`results_json`]), a markdown table ([`markdown`]) and the SVG plots
 //! ([`plots`]).
+//!
+//! # What "user level" counts
+//! The plugin splits accesses by the half of the address space they use: user (EL0,
+//! lower half) or kernel. Everything at EL0 is user level: the programs, and the
+//! runtime's memory server and pagers, and the root task that starts them (its boot
+//! self-test included), over the whole of the configuration's three boots. The runtime is user level in the paper's
+//! design too (that is its point), so its accesses count; the spans
+//! ([`Config::spans`]) say which part of the layout each remote access went through.
 
 #![forbid(unsafe_code)]
 
 use crate::plot::{self, Chart, PlotError, Series};
 use crate::topology::{NodeSpec, Topology};
-use numa::workload::{self, Layout, Params, STENCIL_CELLS, Words};
+use numa::layout;
+use numa::workload::{self, Layout, MAX_RANKS, Params, STENCIL_CELLS, Words};
 use report::Report;
 use std::fmt;
 
@@ -37,6 +55,11 @@ pub const TOTAL_MEM_MIB: u64 = 512;
 /// Where QEMU `virt` puts RAM: node k's from `RAM_BASE + k * size`, in node order (with
 /// `-numa node,mem=`).
 pub const RAM_BASE: u64 = 0x4000_0000;
+/// The initrd entries of every run besides the manifest: the root task, the runtime,
+/// the programs.
+pub const PROGRAMS: [&str; 5] = ["root", "numa-pager", "sweep", "stencil", "numacost"];
+/// Pages of the global unmap's batch (`numacost`'s pool).
+pub const UNMAP_BATCH: u64 = 64;
 
 /// One space for all nodes (the baseline), or one per node (the paper).
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -77,21 +100,61 @@ impl Config {
         format!("{}-{}n-s{}{rep}", self.mode.name(), self.nodes, self.share)
     }
 
-    /// The numademo knobs: this configuration's sharing and replication, default sizes.
+    /// The workloads' knobs: this configuration's sharing and replication, default sizes.
     pub fn params(&self) -> Params {
         Params { share: self.share, replicate: self.replicate, ..Params::default() }
     }
 
-    /// The text of the initrd entry `params`.
-    pub fn params_text(&self) -> String {
-        let p = self.params();
-        format!(
-            "share={} replicate={} sweep-rounds={} stencil-iters={}\n",
-            p.share,
-            if p.replicate { "on" } else { "off" },
-            p.sweep_rounds,
-            p.stencil_steps
-        )
+    /// The runtime's flags as program arguments: the baseline's mode, no replication.
+    fn flags(&self) -> String {
+        let mut f = String::new();
+        if self.mode == Mode::SingleSpace {
+            f.push_str(" mode=single-space");
+        }
+        if !self.replicate {
+            f.push_str(" replicate=off");
+        }
+        f
+    }
+
+    /// The boots of this configuration, one per program: the program's name and its
+    /// manifest (initrd entry `programs`, `pagers/root/src/manifest.rs`), a line with
+    /// this configuration's knobs and the runtime's flags. The sweep, the stencil and
+    /// the unmap's measurement each boot alone, so each runtime's memory server starts
+    /// on the same CPU (the root task's next), whatever ran before: a one-space program
+    /// whose server runs on a later CPU than the second hangs under `-icount` (found
+    /// here, also on a2814d2; see the evaluation chapter).
+    pub fn boots(&self) -> [(&'static str, String); 3] {
+        let (p, f) = (self.params(), self.flags());
+        [
+            ("sweep", format!("sweep share={} sweep-rounds={}{f}\n", p.share, p.sweep_rounds)),
+            ("stencil", format!("stencil stencil-iters={}{f}\n", p.stencil_steps)),
+            ("numacost", format!("numacost calls=unmap{f}\n")),
+        ]
+    }
+
+    /// The spans of user addresses the plugin counts apart (`span=NAME:START:END`): the
+    /// parts of the runtime's layout (`numa::layout`) where a program's and the
+    /// runtime's accesses go. Every user space uses the same map (the root task's image
+    /// is at the same address as a program's), so a span names a kind of memory, not a
+    /// space.
+    pub fn spans() -> Vec<(&'static str, u64, u64)> {
+        vec![
+            // The KIP, a pager's UTCB, the images (code, data, bss) of the root task,
+            // the runtime and the programs; a pager's stack.
+            ("images", 0x10_0000, layout::UTCB_BASE),
+            ("utcbs", layout::UTCB_BASE, layout::STACK_BASE),
+            ("stacks", layout::STACK_BASE, layout::APP_ELF),
+            // The program's and the runtime's files, read-only windows onto the initrd.
+            ("elf-windows", layout::APP_ELF, layout::STAGING),
+            // A pager's staging page; the server's heap (at the same address in its own
+            // space) and its scratch page.
+            ("staging-server-heap", layout::STAGING, layout::HEAP_BASE),
+            ("heap-arenas", layout::HEAP_BASE, layout::DECLARED_BASE),
+            ("declared-regions", layout::DECLARED_BASE, layout::WINDOW),
+            // The server's frames of every global and stack page.
+            ("server-window", layout::WINDOW, 1 << 48),
+        ]
     }
 
     /// MiB of RAM per node.
@@ -107,12 +170,16 @@ impl Config {
             .expect("invariant: 1..=8 nodes of 1 CPU and equal RAM are valid")
     }
 
-    /// The plugin's arguments after its path: vCPU k on node k, node k's RAM range.
+    /// The plugin's arguments after its path: vCPU k on node k, node k's RAM range,
+    /// the spans.
     pub fn plugin_args(&self, out: &str) -> String {
         let size = self.mem_per_node_mib() << 20;
         let mut a = format!("out={out}");
         for k in 0..self.nodes {
             a.push_str(&format!(",cpu={k}:{k},mem={:#x}:{size:#x}:{k}", RAM_BASE + k as u64 * size));
+        }
+        for (name, start, end) in Config::spans() {
+            a.push_str(&format!(",span={name}:{start:#x}:{end:#x}"));
         }
         a
     }
@@ -150,6 +217,11 @@ pub struct Locality {
 }
 
 impl Locality {
+    /// Both counts added.
+    pub fn plus(self, other: Locality) -> Locality {
+        Locality { local: self.local + other.local, remote: self.remote + other.remote }
+    }
+
     /// `remote / (local + remote)`; 0 without accesses.
     pub fn fraction(&self) -> f64 {
         let all = self.local + self.remote;
@@ -160,20 +232,24 @@ impl Locality {
 /// What one configuration measured.
 #[derive(Clone, Debug, PartialEq)]
 pub struct Metrics {
-    /// Global-page table misses of the whole run (every node's first fault on a page).
+    /// Global-page table misses of the workloads (sweep and stencil, every region:
+    /// each node's first fault on a page, as the runtime counts them).
     pub page_faults: u64,
     /// The same, by the node of the faulting thread.
     pub page_faults_per_node: Vec<u64>,
-    /// Table misses of the sweep alone, and what the sharing degree predicts.
+    /// Table misses on the sweep's region.
     pub sweep_faults: u64,
-    /// Predicted sweep faults: shared pages once per space, private pages once.
+    /// What the sweep predicts: shared pages once per space, private pages once.
     pub sweep_faults_predicted: u64,
-    /// Table misses of the stencil.
+    /// Table misses on the stencil's grid.
     pub stencil_faults: u64,
-    /// Guest instructions per page of a global unmap with a notification round per page.
+    /// Guest instructions per page of the global unmap, one call per page.
     pub global_unmap_insns: u64,
-    /// The same with one batch through shared memory.
+    /// The same, [`UNMAP_BATCH`] pages in one call.
     pub global_unmap_insns_batched: u64,
+    /// The kernel's own `Unmap` per page, [`UNMAP_BATCH`] pages of one space in one
+    /// flexpage: what revoking a page costs the kernel in one space.
+    pub kernel_unmap_insns: u64,
     /// Frames of tables, MDB entries and TCBs on their space's home node, of all.
     pub kmeta_home_fraction: f64,
     /// The plugin's counts: all accesses, through user addresses, through kernel ones.
@@ -182,6 +258,8 @@ pub struct Metrics {
     pub user: Locality,
     /// Accesses through kernel (upper-half) addresses.
     pub kernel: Locality,
+    /// The user accesses by span of the layout ([`Config::spans`], then `other`).
+    pub user_spans: Vec<(String, Locality)>,
     /// The average cost of an access, in local accesses, with each (CPU node, memory
     /// node) pair weighted by distance / 10.
     pub modelled_access_cost: f64,
@@ -237,45 +315,115 @@ pub fn stencil_expected(ranks: u64, steps: u64) -> Vec<u64> {
     sums[..ranks as usize].to_vec()
 }
 
-/// The figures of one run, from the serial output `log` and the plugin's report `mem`.
-pub fn measure(config: &Config, log: &str, mem: &str) -> Result<Metrics, EvalError> {
-    let reports: Vec<Report> = report::reports(log).collect();
-    let bench = line(&reports, "numa-bench", "result")?;
-    if bench.get("result") != Some("pass") {
-        return Err(EvalError::Wrong(format!("numademo says result={}", bench.get("result").unwrap_or(""))));
-    }
-    if bench.get("mode") != Some(config.mode.name()) || number(&bench, "nodes")? != config.nodes as u64 {
+/// The line `report: NAME` whose `key` is `value`.
+fn line_with<'a>(
+    reports: &[Report<'a>],
+    kind: &str,
+    key: &str,
+    value: &str,
+) -> Result<Report<'a>, EvalError> {
+    reports
+        .iter()
+        .rev()
+        .find(|r| r.name == kind && r.get(key) == Some(value))
+        .copied()
+        .ok_or_else(|| EvalError::Missing(format!("`report: {kind} {key}={value}`")))
+}
+
+/// A program's checks: the runtime passed it, on this configuration's nodes and spaces
+/// and replication. Its `numa-program` and `numa-program-detail` lines.
+fn program<'a>(
+    reports: &[Report<'a>],
+    config: &Config,
+    name: &str,
+) -> Result<(Report<'a>, Report<'a>), EvalError> {
+    let run = line_with(reports, "numa-program", "name", name)?;
+    let detail = line_with(reports, "numa-program-detail", "name", name)?;
+    if run.get("result") != Some("pass") {
         return Err(EvalError::Wrong(format!(
-            "the run is not the configuration: mode={} nodes={}",
-            bench.get("mode").unwrap_or(""),
-            bench.get("nodes").unwrap_or("")
+            "the runtime says {name} result={} (error={})",
+            run.get("result").unwrap_or(""),
+            run.get("error").unwrap_or("none")
         )));
     }
-    let work = line(&reports, "numa-workload", "stencil-sums")?;
+    let spaces = if config.mode == Mode::SingleSpace { 1 } else { config.nodes as u64 };
+    let replicated = config.mode == Mode::PerNode && config.replicate;
+    if number(&run, "nodes")? != config.nodes as u64
+        || number(&run, "spaces")? != spaces
+        || detail.get("mode") != Some(config.mode.name())
+        || detail.get("replicate") != Some(if replicated { "on" } else { "off" })
+    {
+        return Err(EvalError::Wrong(format!(
+            "{name} ran another configuration: nodes={} spaces={} mode={} replicate={}",
+            run.get("nodes").unwrap_or(""),
+            run.get("spaces").unwrap_or(""),
+            detail.get("mode").unwrap_or(""),
+            detail.get("replicate").unwrap_or("")
+        )));
+    }
+    Ok((run, detail))
+}
+
+/// The table misses the runtime counted on `program`'s region `region`.
+fn region_misses(reports: &[Report], program: &str, region: &str) -> Result<u64, EvalError> {
+    let r = reports
+        .iter()
+        .rev()
+        .find(|r| {
+            r.name == "numa-region" && r.get("program") == Some(program) && r.get("name") == Some(region)
+        })
+        .ok_or_else(|| {
+            EvalError::Missing(format!("`report: numa-region program={program} name={region}`"))
+        })?;
+    number(r, "misses")
+}
+
+/// The figures of one configuration, from the serial output of its boots `log` (one
+/// after the other) and the plugin's report of each boot, `mems`.
+pub fn measure(config: &Config, log: &str, mems: &[&str]) -> Result<Metrics, EvalError> {
+    let reports: Vec<Report> = report::reports(log).collect();
     let params = config.params();
-    if number(&work, "share")? != params.share || number(&work, "sweep-rounds")? != params.sweep_rounds {
-        return Err(EvalError::Wrong("numa-workload ran other parameters than the initrd's".into()));
+    let (sweep_run, sweep_detail) = program(&reports, config, "sweep")?;
+    let (stencil_run, stencil_detail) = program(&reports, config, "stencil")?;
+    program(&reports, config, "numacost")?;
+    let sweep = line(&reports, "sweep", "predicted")?;
+    if number(&sweep, "share")? != params.share || number(&sweep, "rounds")? != params.sweep_rounds {
+        return Err(EvalError::Wrong("the sweep ran other parameters than the manifest's".into()));
     }
-    if work.get("sweep") != Some("ok") {
-        return Err(EvalError::Wrong("a worker's sweep result differs from sweep_expected".into()));
+    if sweep.get("result") != Some("ok") {
+        return Err(EvalError::Wrong("a rank's sweep result differs from sweep_expected".into()));
     }
-    let ranks = number(&work, "ranks")?;
-    let sums = slashed(&work, "stencil-sums")?;
-    let expected = stencil_expected(ranks, params.stencil_steps);
-    if sums != expected {
-        return Err(EvalError::Wrong(format!("stencil sums {sums:?}, the host computes {expected:?}")));
-    }
-    let (sweep_faults, predicted) = (number(&work, "sweep-faults")?, number(&work, "sweep-faults-expected")?);
+    let (sweep_faults, predicted) =
+        (region_misses(&reports, "sweep", "sweep")?, number(&sweep, "predicted")?);
     if sweep_faults != predicted {
         return Err(EvalError::Wrong(format!("{sweep_faults} sweep faults, {predicted} predicted")));
     }
-    let unmap = |variant: &str| -> Result<u64, EvalError> {
-        let r = reports
-            .iter()
-            .find(|r| r.name == "numa-unmap" && r.get("variant") == Some(variant))
-            .ok_or_else(|| EvalError::Missing(format!("`report: numa-unmap variant={variant}`")))?;
-        Ok(number(r, "cycles")? / number(r, "pages")?.max(1))
-    };
+    let stencil = line(&reports, "stencil", "sums")?;
+    if number(&stencil, "steps")? != params.stencil_steps {
+        return Err(EvalError::Wrong("the stencil ran other parameters than the manifest's".into()));
+    }
+    let working = number(&stencil, "ranks")?.min(MAX_RANKS);
+    let sums = slashed(&stencil, "sums")?;
+    let expected = stencil_expected(working, params.stencil_steps);
+    if sums != expected || stencil.get("result") != Some("ok") {
+        return Err(EvalError::Wrong(format!("stencil sums {sums:?}, the host computes {expected:?}")));
+    }
+    let stencil_faults = region_misses(&reports, "stencil", "grid")?;
+    let stencil_predicted = number(&stencil, "predicted")?;
+    if stencil_faults != stencil_predicted {
+        return Err(EvalError::Wrong(format!(
+            "{stencil_faults} stencil faults, {stencil_predicted} predicted"
+        )));
+    }
+    let cost = line_with(&reports, "numacost", "calls", "unmap")?;
+    if cost.get("result") != Some("ok") || number(&cost, "pages")? != UNMAP_BATCH {
+        return Err(EvalError::Wrong("numacost's unmaps failed their checks".into()));
+    }
+    let unmap = |call: &str| number(&line_with(&reports, "numa-cost", "call", call)?, "insns");
+    let mut per_node = slashed(&sweep_detail, "faults-per-node")?;
+    for (a, b) in per_node.iter_mut().zip(slashed(&stencil_detail, "faults-per-node")?) {
+        *a += b;
+    }
     // Kernel metadata: frames of tables, MDB entries and TCBs of every space, on its home.
     let (mut home, mut total) = (0u64, 0u64);
     for r in reports.iter().filter(|r| r.name == "kmem") {
@@ -292,25 +440,59 @@ pub fn measure(config: &Config, log: &str, mem: &str) -> Result<Metrics, EvalErr
     if total == 0 {
         return Err(EvalError::Missing("`report: kmem` lines".into()));
     }
-    let (all, user, kernel, cost) = locality(config, mem)?;
+    if mems.is_empty() {
+        return Err(EvalError::Missing("the plugin's reports".into()));
+    }
+    let (mut all, mut user, mut kernel, mut weighted, mut count) =
+        (Locality::default(), Locality::default(), Locality::default(), 0, 0);
+    let mut user_spans: Vec<(String, Locality)> = Vec::new();
+    for mem in mems {
+        let (a, u, k, w, c) = locality(config, mem)?;
+        (all, user, kernel) = (all.plus(a), user.plus(u), kernel.plus(k));
+        (weighted, count) = (weighted + w, count + c);
+        let boot = spans(mem)?;
+        if user_spans.is_empty() {
+            user_spans = boot;
+        } else {
+            for ((_, sum), (_, l)) in user_spans.iter_mut().zip(boot) {
+                *sum = sum.plus(l);
+            }
+        }
+    }
+    let cost = if count == 0 { 0.0 } else { weighted as f64 / 10.0 / count as f64 };
     Ok(Metrics {
-        page_faults: number(&bench, "page-faults")?,
-        page_faults_per_node: slashed(&bench, "faults-per-node")?,
+        page_faults: number(&sweep_run, "global-faults")? + number(&stencil_run, "global-faults")?,
+        page_faults_per_node: per_node,
         sweep_faults,
         sweep_faults_predicted: predicted,
-        stencil_faults: number(&work, "stencil-faults")?,
-        global_unmap_insns: unmap("notify")?,
-        global_unmap_insns_batched: unmap("batched")?,
+        stencil_faults,
+        global_unmap_insns: unmap("unmap-page")?,
+        global_unmap_insns_batched: unmap("unmap-page-batched")?,
+        kernel_unmap_insns: unmap("kernel-unmap-page")?,
         kmeta_home_fraction: home as f64 / total as f64,
         all,
         user,
         kernel,
+        user_spans,
         modelled_access_cost: cost,
     })
 }
 
-/// The plugin's totals (all, user, kernel) and the modelled cost per access.
-fn locality(config: &Config, mem: &str) -> Result<(Locality, Locality, Locality, f64), EvalError> {
+/// The plugin's `memaccess-span` lines: every span of [`Config::spans`], then `other`.
+fn spans(mem: &str) -> Result<Vec<(String, Locality)>, EvalError> {
+    let reports: Vec<Report> = report::reports(mem).collect();
+    let names = Config::spans().into_iter().map(|(n, _, _)| n).chain(["other"]);
+    names
+        .map(|name| {
+            let r = line_with(&reports, "memaccess-span", "name", name)?;
+            Ok((name.to_string(), Locality { local: number(&r, "local")?, remote: number(&r, "remote")? }))
+        })
+        .collect()
+}
+
+/// The plugin's totals (all, user, kernel) of one boot, and its accesses weighted by
+/// distance and counted (for the modelled cost).
+fn locality(config: &Config, mem: &str) -> Result<(Locality, Locality, Locality, u64, u64), EvalError> {
     let reports: Vec<Report> = report::reports(mem).collect();
     let of = |r: &Report| -> Result<Locality, EvalError> {
         if number(r, "unmapped")? > 0 || number(r, "unknown-cpu")? > 0 {
@@ -348,8 +530,7 @@ fn locality(config: &Config, mem: &str) -> Result<(Locality, Locality, Locality,
     if count != all.local + all.remote {
         return Err(EvalError::Wrong("the plugin's pairs do not add up to its totals".into()));
     }
-    let cost = if count == 0 { 0.0 } else { weighted as f64 / 10.0 / count as f64 };
-    Ok((all, user, kernel, cost))
+    Ok((all, user, kernel, weighted, count))
 }
 
 /// One configuration's outcome.
@@ -383,15 +564,22 @@ fn json_f(x: f64) -> String {
 pub fn json_entry(o: &Outcome, commit: &str) -> String {
     let (c, m, p) = (&o.config, &o.metrics, o.config.params());
     let per_node = m.page_faults_per_node.iter().map(u64::to_string).collect::<Vec<_>>().join(", ");
+    let spans = m
+        .user_spans
+        .iter()
+        .map(|(name, l)| format!("\"{name}\": [{}, {}]", l.local, l.remote))
+        .collect::<Vec<_>>()
+        .join(", ");
     format!(
-        "{{\"config\": {{\"workload\": \"numademo\", \"mode\": \"{}\", \"nodes\": {}, \"cpus_per_node\": 1, \"mem_per_node_mib\": {}, \
+        "{{\"config\": {{\"workload\": \"numa-programs\", \"programs\": \"sweep stencil numacost\", \"mode\": \"{}\", \"nodes\": {}, \"cpus_per_node\": 1, \"mem_per_node_mib\": {}, \
          \"share_percent\": {}, \"code_replication\": {}, \"sweep_rounds\": {}, \"stencil_steps\": {}, \"cpu\": \"{CPU}\", \
          \"icount\": \"{ICOUNT}\", \"machine\": \"virt-5.0, -numa node,mem=\", \"commit\": \"{commit}\"}}, \
          \"metrics\": {{\"page_faults\": {}, \"page_faults_per_node\": [{per_node}], \"sweep_page_faults\": {}, \
          \"sweep_page_faults_predicted\": {}, \"stencil_page_faults\": {}, \"global_unmap_insns\": {}, \
-         \"global_unmap_insns_batched\": {}, \"kmeta_home_fraction\": {}, \"remote_access_fraction\": {}, \
+         \"global_unmap_insns_batched\": {}, \"unmap_batch_pages\": {UNMAP_BATCH}, \"kernel_unmap_insns\": {}, \
+         \"kmeta_home_fraction\": {}, \"remote_access_fraction\": {}, \
          \"remote_access_fraction_user\": {}, \"remote_access_fraction_kernel\": {}, \"modelled_access_cost\": {}, \
-         \"ram_accesses\": {}}}, \"runs\": {}, \"deterministic\": {}}}",
+         \"ram_accesses\": {}, \"user_accesses_by_span\": {{{spans}}}}}, \"runs\": {}, \"deterministic\": {}}}",
         c.mode.name(),
         c.nodes,
         c.mem_per_node_mib(),
@@ -405,6 +593,7 @@ pub fn json_entry(o: &Outcome, commit: &str) -> String {
         m.stencil_faults,
         m.global_unmap_insns,
         m.global_unmap_insns_batched,
+        m.kernel_unmap_insns,
         json_f(m.kmeta_home_fraction),
         json_f(m.all.fraction()),
         json_f(m.user.fraction()),
@@ -429,8 +618,8 @@ pub fn results_json(other: &[String], outcomes: &[Outcome], commit: &str) -> Str
 /// The results as a markdown table, one row per configuration.
 pub fn markdown(outcomes: &[Outcome]) -> String {
     let mut t = String::from(
-        "| spaces | nodes | sharing | code replicated | sweep faults (predicted) | stencil faults | global unmap / page (Notify round) | (batched) | kernel metadata on home | remote accesses: all | user | kernel | modelled cost / access |\n\
-         |---|---:|---:|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|\n",
+        "| spaces | nodes | sharing | code replicated | sweep faults (predicted) | stencil faults | global unmap / page (a call a page) | (64 a call) | kernel `Unmap` / page, one space | kernel metadata on home | remote accesses: all | user | kernel | modelled cost / access |\n\
+         |---|---:|---:|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|\n",
     );
     for o in outcomes {
         let (c, m) = (&o.config, &o.metrics);
@@ -440,7 +629,7 @@ pub fn markdown(outcomes: &[Outcome]) -> String {
             Mode::PerNode => "no",
         };
         t.push_str(&format!(
-            "| {} | {} | {} % | {replicated} | {} ({}) | {} | {} | {} | {:.3} | {:.4} | {:.4} | {:.4} | {:.3} |\n",
+            "| {} | {} | {} % | {replicated} | {} ({}) | {} | {} | {} | {} | {:.3} | {:.4} | {:.4} | {:.4} | {:.3} |\n",
             if c.mode == Mode::PerNode { "one per node" } else { "one" },
             c.nodes,
             c.share,
@@ -449,12 +638,32 @@ pub fn markdown(outcomes: &[Outcome]) -> String {
             m.stencil_faults,
             m.global_unmap_insns,
             m.global_unmap_insns_batched,
+            m.kernel_unmap_insns,
             m.kmeta_home_fraction,
             m.all.fraction(),
             m.user.fraction(),
             m.kernel.fraction(),
             m.modelled_access_cost,
         ));
+    }
+    t
+}
+
+/// Where the user level's remote accesses went: one row per configuration, one column
+/// per span of the layout ([`Config::spans`], then `other`): remote accesses, and in
+/// brackets the share of all that configuration's remote user accesses.
+pub fn spans_markdown(outcomes: &[Outcome]) -> String {
+    let names: Vec<&str> = Config::spans().into_iter().map(|(n, _, _)| n).chain(["other"]).collect();
+    let mut t = format!("| configuration | {} |\n|---|{}\n", names.join(" | "), "---:|".repeat(names.len()));
+    for o in outcomes {
+        let all: u64 = o.metrics.user_spans.iter().map(|(_, l)| l.remote).sum();
+        let cells: Vec<String> = o
+            .metrics
+            .user_spans
+            .iter()
+            .map(|(_, l)| format!("{} ({:.0} %)", l.remote, 100.0 * l.remote as f64 / all.max(1) as f64))
+            .collect();
+        t.push_str(&format!("| {} | {} |\n", o.config.slug(), cells.join(" | ")));
     }
     t
 }
@@ -503,9 +712,9 @@ pub fn plots(outcomes: &[Outcome]) -> Result<Vec<(&'static str, String)>, PlotEr
         Series::new(name, points)
     };
     let unmaps = [
-        unmap("per-node spaces, a Notify round per page", Mode::PerNode, false),
-        unmap("per-node spaces, batched in shared memory", Mode::PerNode, true),
-        unmap("one space", Mode::SingleSpace, false),
+        unmap("per-node spaces, a call per page", Mode::PerNode, false),
+        unmap("per-node spaces, 64 pages a call", Mode::PerNode, true),
+        unmap("one space, 64 pages a call", Mode::SingleSpace, true),
     ];
     if unmaps.iter().all(|s| !s.points.is_empty()) {
         let chart = Chart {
@@ -555,6 +764,7 @@ pub fn plots(outcomes: &[Outcome]) -> Result<Vec<(&'static str, String)>, PlotEr
 mod tests {
     use super::*;
 
+    /// A run's output as the programs and the runtime print it.
     fn log(c: &Config, sums: &str) -> String {
         let p = c.params();
         let ranks = c.nodes;
@@ -563,36 +773,73 @@ mod tests {
         } else {
             p.shared_pages() + (16 - p.shared_pages()) * ranks as u64
         };
+        let spaces = if c.mode == Mode::PerNode { c.nodes } else { 1 };
+        let rep = if c.mode == Mode::PerNode && c.replicate { "on" } else { "off" };
+        let per_node = vec!["20"; c.nodes].join("/");
+        let program = |name: &str, faults: u64| {
+            format!(
+                "report: numa-program name={name} nodes={} spaces={spaces} pagers={spaces} pager-spaces-local={spaces}/{spaces} \
+                 code-local=20/20 global-faults={faults} max-faults=232 migrations=0 unmaps=0 stale=0 result=pass\n\
+                 report: numa-program-detail name={name} threads={ranks} repeats=0 pages=58 stack-moves=0 moves=0 \
+                 migrant-local=0/0 expected-faults=0 faults-per-node={per_node} mode={} replicate={rep}\n",
+                c.nodes,
+                c.mode.name()
+            )
+        };
         format!(
-            "noise\nreport: numa-unmap variant=notify pages=3 notifications=6 cycles=300\n\
-             report: numa-unmap variant=batched pages=3 notifications=2 cycles=150\n\
-             report: numa-workload mode={} ranks={ranks} share={} shared-pages={} replicate=on sweep-rounds={} stencil-steps={} \
-             sweep-faults={predicted} sweep-faults-expected={predicted} stencil-faults=22 sweep=ok stencil-sums={sums}\n\
-             report: numa-bench nodes={} mode={} workers={ranks} page-faults=80 faults-per-node=40/40 migrations=0 result=pass\n\
+            "noise\nreport: sweep ranks={ranks} share={} shared-pages={} rounds={} predicted={predicted} result=ok\n\
+             report: numa-region program=sweep name=sweep pages=272 misses={predicted}\n{}\
+             report: stencil ranks={ranks} steps={} predicted=22 sums={sums} result=ok\n\
+             report: numa-region program=stencil name=grid pages=128 misses=22\n{}\
+             report: numa-cost call=unmap-page insns=6000\n\
+             report: numa-cost call=unmap-page-batched insns=2600\n\
+             report: numa-cost call=kernel-unmap-page insns=400\n\
+             report: numacost ranks={ranks} pages=64 calls=unmap result=ok\n{}\
              report: kmem space=1 home=0 tables=15/15 mdb=470/470 tcbs=6/6 fallbacks=0\n\
              report: kmem space=2 home=1 tables=5/10 mdb=42/42 tcbs=2/2 fallbacks=0\n",
-            c.mode.name(),
             c.share,
             p.shared_pages(),
             p.sweep_rounds,
+            program("sweep", 40),
             p.stencil_steps,
-            c.nodes,
-            c.mode.name()
+            program("stencil", 40),
+            program("numacost", 300),
         )
     }
 
-    const MEM: &str = "report: memaccess cpu-node=0 mem-node=0 loads=60 stores=20\n\
+    /// The plugin's span lines: `remote` remote accesses in the declared regions.
+    fn span_lines(remote: u64) -> String {
+        Config::spans()
+            .into_iter()
+            .map(|(n, _, _)| n)
+            .chain(["other"])
+            .map(|n| {
+                let r = if n == "declared-regions" { remote } else { 0 };
+                format!("report: memaccess-span name={n} local=5 remote={r} remote-fraction=0.0\n")
+            })
+            .collect()
+    }
+
+    fn mem() -> String {
+        "report: memaccess cpu-node=0 mem-node=0 loads=60 stores=20\n\
         report: memaccess cpu-node=0 mem-node=1 loads=5 stores=5\n\
         report: memaccess cpu-node=1 mem-node=0 loads=10 stores=0\n\
         report: memaccess cpu-node=1 mem-node=io loads=1 stores=1\n\
         report: memaccess-total local=80 remote=20 io=2 unmapped=0 unknown-cpu=0 remote-fraction=0.2000\n\
         report: memaccess-level level=user local=30 remote=10 io=0 unmapped=0 unknown-cpu=0 remote-fraction=0.2500\n\
-        report: memaccess-level level=kernel local=50 remote=10 io=2 unmapped=0 unknown-cpu=0 remote-fraction=0.1667\n";
+        report: memaccess-level level=kernel local=50 remote=10 io=2 unmapped=0 unknown-cpu=0 remote-fraction=0.1667\n"
+            .to_string()
+            + &span_lines(10)
+    }
 
-    const MEM1: &str = "report: memaccess cpu-node=0 mem-node=0 loads=80 stores=20\n\
+    fn mem1() -> String {
+        "report: memaccess cpu-node=0 mem-node=0 loads=80 stores=20\n\
         report: memaccess-total local=100 remote=0 io=0 unmapped=0 unknown-cpu=0 remote-fraction=0.0000\n\
         report: memaccess-level level=user local=40 remote=0 io=0 unmapped=0 unknown-cpu=0 remote-fraction=0.0000\n\
-        report: memaccess-level level=kernel local=60 remote=0 io=0 unmapped=0 unknown-cpu=0 remote-fraction=0.0000\n";
+        report: memaccess-level level=kernel local=60 remote=0 io=0 unmapped=0 unknown-cpu=0 remote-fraction=0.0000\n"
+            .to_string()
+            + &span_lines(0)
+    }
 
     fn two_nodes() -> Config {
         Config { mode: Mode::PerNode, nodes: 2, share: 25, replicate: true }
@@ -624,29 +871,67 @@ mod tests {
     }
 
     #[test]
-    fn a_configuration_becomes_a_board_params_and_plugin_ranges() {
+    fn a_configuration_becomes_a_board_a_manifest_and_plugin_ranges() {
         let c = Config { mode: Mode::PerNode, nodes: 4, share: 50, replicate: false };
         assert_eq!(c.slug(), "per-node-4n-s50-norep");
-        assert_eq!(Params::parse(&c.params_text()).unwrap(), c.params());
+        let boots = c.boots();
+        assert_eq!(boots.clone().map(|(name, _)| name), ["sweep", "stencil", "numacost"]);
+        assert_eq!(
+            boots.clone().map(|(_, m)| m).concat(),
+            "sweep share=50 sweep-rounds=16 replicate=off\nstencil stencil-iters=8 replicate=off\n\
+             numacost calls=unmap replicate=off\n"
+        );
+        let base = Config { mode: Mode::SingleSpace, nodes: 2, share: 25, replicate: true };
+        assert!(base.boots().iter().all(|(_, m)| m.ends_with(" mode=single-space\n")), "{:?}", base.boots());
+        // The workloads read their knobs back from their manifest line.
+        for (_, line) in boots.iter().take(2) {
+            let args = line.trim_end().split_once(' ').unwrap().1;
+            let p = Params::parse(args).unwrap();
+            assert_eq!((p.share, p.replicate), (if line.starts_with("sweep") { 50 } else { 25 }, false));
+        }
         assert_eq!(c.topology().total_mem_mib(), TOTAL_MEM_MIB);
         assert_eq!(c.topology().nodes().len(), 4);
         let a = c.plugin_args("/t/m.txt");
         assert!(a.starts_with("out=/t/m.txt,cpu=0:0,mem=0x40000000:0x8000000:0,"), "{a}");
-        assert!(a.ends_with(",cpu=3:3,mem=0x58000000:0x8000000:3"), "{a}");
+        assert!(a.contains(",cpu=3:3,mem=0x58000000:0x8000000:3,span=images:0x100000:0x100000000,"), "{a}");
+        assert!(a.ends_with(",span=server-window:0x800000000000:0x1000000000000"), "{a}");
+    }
+
+    #[test]
+    fn the_spans_cover_the_layout_in_order_without_gaps() {
+        let spans = Config::spans();
+        assert!(spans.windows(2).all(|w| w[0].2 == w[1].1), "each span ends where the next starts");
+        for (name, addr) in [
+            ("images", layout::IMAGE_BASE),
+            ("utcbs", layout::utcb(3)),
+            ("stacks", layout::stack_top(3)),
+            ("heap-arenas", layout::arena(2, 64).0),
+            ("declared-regions", layout::DECLARED_BASE),
+            ("server-window", layout::WINDOW + layout::IMAGE_BASE),
+        ] {
+            let (n, _, _) = spans.iter().find(|(_, s, e)| (*s..*e).contains(&addr)).unwrap();
+            assert_eq!(*n, name, "{addr:#x}");
+        }
     }
 
     #[test]
     fn a_good_run_gives_its_numbers() {
         let c = two_nodes();
-        let m = measure(&c, &log(&c, &sums(&c)), MEM).unwrap();
-        assert_eq!((m.global_unmap_insns, m.global_unmap_insns_batched), (100, 50));
-        assert_eq!(m.page_faults, 80);
+        let m = measure(&c, &log(&c, &sums(&c)), &[&mem()]).unwrap();
+        assert_eq!(
+            (m.global_unmap_insns, m.global_unmap_insns_batched, m.kernel_unmap_insns),
+            (6000, 2600, 400)
+        );
+        assert_eq!(m.page_faults, 80, "the sweep's and the stencil's, not numacost's");
         assert_eq!(m.page_faults_per_node, [40, 40]);
         assert_eq!(m.sweep_faults, 32);
         assert_eq!(m.stencil_faults, 22);
         assert!((m.kmeta_home_fraction - (15.0 + 470.0 + 6.0 + 5.0 + 42.0 + 2.0) / 545.0).abs() < 1e-9);
         assert!((m.all.fraction() - 0.2).abs() < 1e-9);
         assert!((m.user.fraction() - 0.25).abs() < 1e-9);
+        let declared = m.user_spans.iter().find(|(n, _)| n == "declared-regions").unwrap().1;
+        assert_eq!((declared.local, declared.remote), (5, 10));
+        assert_eq!(m.user_spans.last().unwrap().0, "other");
         // 80 local at 1.0, 20 remote at 2.0 (distance 20): 120 / 100.
         assert!((m.modelled_access_cost - 1.2).abs() < 1e-9);
         let again = Metrics { global_unmap_insns: 101, ..m.clone() };
@@ -656,47 +941,87 @@ mod tests {
         assert!(Outcome::of_runs(c, Vec::new()).is_none());
         let json = json_entry(&Outcome::of_runs(c, vec![m]).unwrap(), "abc");
         assert!(json.ends_with("\"runs\": 1, \"deterministic\": null}"), "{json}");
-        assert!(json.contains("\"global_unmap_insns\": 100"), "{json}");
+        assert!(json.contains("\"global_unmap_insns\": 6000"), "{json}");
+        assert!(json.contains("\"kernel_unmap_insns\": 400"), "{json}");
+        assert!(json.contains("\"declared-regions\": [5, 10]"), "{json}");
         assert!(json.contains("\"remote_access_fraction\": 0.2000"), "{json}");
         assert!(json.contains("\"page_faults_per_node\": [40, 40]"), "{json}");
+    }
+
+    #[test]
+    fn the_boots_accesses_add_up() {
+        let c = two_nodes();
+        let one = measure(&c, &log(&c, &sums(&c)), &[&mem()]).unwrap();
+        let two = measure(&c, &log(&c, &sums(&c)), &[&mem(), &mem()]).unwrap();
+        assert_eq!(two.all.local, 2 * one.all.local);
+        assert_eq!(two.user.remote, 2 * one.user.remote);
+        assert!((two.modelled_access_cost - one.modelled_access_cost).abs() < 1e-9);
+        assert_eq!(two.user_spans.iter().map(|(_, l)| l.remote).sum::<u64>(), 20);
+        assert!(measure(&c, &log(&c, &sums(&c)), &[]).is_err());
     }
 
     #[test]
     fn runs_that_contradict_a_check_are_errors_not_numbers() {
         let c = two_nodes();
         let good = log(&c, &sums(&c));
-        let wrong_sums = log(&c, "1/2");
-        assert!(matches!(measure(&c, &wrong_sums, MEM), Err(EvalError::Wrong(e)) if e.contains("stencil")));
-        let failed = good.replace("result=pass", "result=fail");
-        assert!(matches!(measure(&c, &failed, MEM), Err(EvalError::Wrong(_))));
-        let sweep = good.replace("sweep=ok", "sweep=wrong");
-        assert!(matches!(measure(&c, &sweep, MEM), Err(EvalError::Wrong(_))));
-        let faults = good.replace("sweep-faults=32", "sweep-faults=33");
-        assert!(matches!(measure(&c, &faults, MEM), Err(EvalError::Wrong(e)) if e.contains("predicted")));
+        let wrong = |from: &str, to: &str| measure(&c, &good.replacen(from, to, 1), &[&mem()]);
+        assert!(
+            matches!(measure(&c, &log(&c, "1/2"), &[&mem()]), Err(EvalError::Wrong(e)) if e.contains("stencil"))
+        );
+        assert!(
+            matches!(wrong("result=pass", "result=fail"), Err(EvalError::Wrong(e)) if e.contains("sweep"))
+        );
+        assert!(matches!(
+            wrong("predicted=32 result=ok", "predicted=32 result=wrong"),
+            Err(EvalError::Wrong(_))
+        ));
+        assert!(
+            matches!(wrong("name=sweep pages=272 misses=32", "name=sweep pages=272 misses=33"), Err(EvalError::Wrong(e)) if e.contains("predicted"))
+        );
+        assert!(matches!(wrong("misses=22", "misses=23"), Err(EvalError::Wrong(e)) if e.contains("stencil")));
+        assert!(matches!(
+            wrong("calls=unmap result=ok", "calls=unmap result=wrong"),
+            Err(EvalError::Wrong(_))
+        ));
+        assert!(
+            matches!(wrong("replicate=on", "replicate=off"), Err(EvalError::Wrong(e)) if e.contains("another"))
+        );
+        assert!(matches!(wrong("share=25", "share=50"), Err(EvalError::Wrong(_))));
         let other = Config { nodes: 4, ..c };
-        assert!(matches!(measure(&other, &good, MEM), Err(EvalError::Wrong(_))));
+        assert!(matches!(measure(&other, &good, &[&mem()]), Err(EvalError::Wrong(_))));
+        let single = Config { mode: Mode::SingleSpace, ..c };
+        assert!(matches!(measure(&single, &good, &[&mem()]), Err(EvalError::Wrong(_))));
         let unmapped =
-            MEM.replace("unmapped=0 unknown-cpu=0 remote-fraction=0.2000", "unmapped=5 unknown-cpu=0 x=1");
-        assert!(matches!(measure(&c, &good, &unmapped), Err(EvalError::Wrong(e)) if e.contains("place")));
-        let mismatch = MEM.replace("loads=60", "loads=61");
-        assert!(matches!(measure(&c, &good, &mismatch), Err(EvalError::Wrong(e)) if e.contains("add up")));
+            mem().replace("unmapped=0 unknown-cpu=0 remote-fraction=0.2000", "unmapped=5 unknown-cpu=0 x=1");
+        assert!(matches!(measure(&c, &good, &[&unmapped]), Err(EvalError::Wrong(e)) if e.contains("place")));
+        let mismatch = mem().replace("loads=60", "loads=61");
+        assert!(matches!(measure(&c, &good, &[&mismatch]), Err(EvalError::Wrong(e)) if e.contains("add up")));
     }
 
     #[test]
     fn missing_lines_are_named() {
         let c = two_nodes();
         let good = log(&c, &sums(&c));
-        let no_unmap: String =
-            good.lines().filter(|l| !l.contains("variant=batched")).map(|l| format!("{l}\n")).collect();
+        let without = |pat: &str| -> String {
+            good.lines().filter(|l| !l.contains(pat)).map(|l| format!("{l}\n")).collect()
+        };
         assert_eq!(
-            measure(&c, &no_unmap, MEM).unwrap_err(),
-            EvalError::Missing("`report: numa-unmap variant=batched`".into())
+            measure(&c, &without("call=unmap-page-batched"), &[&mem()]).unwrap_err(),
+            EvalError::Missing("`report: numa-cost call=unmap-page-batched`".into())
         );
-        assert!(measure(&c, "", MEM).unwrap_err().to_string().contains("numa-bench"));
-        assert!(measure(&c, &good, "").unwrap_err().to_string().contains("memaccess-total"));
-        let no_kmem: String =
-            good.lines().filter(|l| !l.contains("kmem")).map(|l| format!("{l}\n")).collect();
-        assert!(matches!(measure(&c, &no_kmem, MEM), Err(EvalError::Missing(e)) if e.contains("kmem")));
+        assert!(measure(&c, "", &[&mem()]).unwrap_err().to_string().contains("numa-program name=sweep"));
+        assert!(
+            measure(&c, &without("name=stencil"), &[&mem()]).unwrap_err().to_string().contains("stencil")
+        );
+        assert!(measure(&c, &good, &[""]).unwrap_err().to_string().contains("memaccess-total"));
+        let no_span: String =
+            mem().lines().filter(|l| !l.contains("name=other")).map(|l| format!("{l}\n")).collect();
+        assert!(
+            measure(&c, &good, &[&no_span]).unwrap_err().to_string().contains("memaccess-span name=other")
+        );
+        assert!(
+            matches!(measure(&c, &without("kmem"), &[&mem()]), Err(EvalError::Missing(e)) if e.contains("kmem"))
+        );
     }
 
     #[test]
@@ -705,9 +1030,9 @@ mod tests {
             .into_iter()
             .map(|config| {
                 let log = log(&config, &sums(&config));
-                let mem = if config.nodes == 1 { MEM1 } else { MEM };
+                let mem = if config.nodes == 1 { mem1() } else { mem() };
                 let metrics =
-                    measure(&config, &log, mem).map_err(|e| format!("{}: {e}", config.slug())).unwrap();
+                    measure(&config, &log, &[&mem]).map_err(|e| format!("{}: {e}", config.slug())).unwrap();
                 Outcome::of_runs(config, vec![metrics]).unwrap()
             })
             .collect();
@@ -716,10 +1041,14 @@ mod tests {
         assert!(json.starts_with(
             "[\n  {\"config\": {\"micro\": 1}, \"metrics\": {}},\n  {\"config\": {\"workload\""
         ));
-        assert_eq!(json.matches("\"workload\": \"numademo\"").count(), outcomes.len());
+        assert_eq!(json.matches("\"workload\": \"numa-programs\"").count(), outcomes.len());
         assert!(json.ends_with("\"deterministic\": null}\n]\n"), "{json}");
         let table = markdown(&outcomes);
         assert_eq!(table.lines().count(), 2 + outcomes.len());
+        let spans = spans_markdown(&outcomes);
+        assert_eq!(spans.lines().count(), 2 + outcomes.len());
+        assert!(spans.contains("| per-node-2n-s25 | 0 (0 %) |"), "{spans}");
+        assert!(spans.contains(" 10 (100 %) |"), "{spans}");
         let plots = plots(&outcomes).unwrap();
         let names: Vec<&str> = plots.iter().map(|(n, _)| *n).collect();
         assert_eq!(

@@ -3,8 +3,9 @@
 //!
 //! `scripts/bench` calls it after the kernel's micro-benchmarks (whose `results.json`
 //! entries it passes with `--micro`). For every configuration of `harness::eval::matrix`
-//! it packs an initrd (numademo as the root task, the `bench` flag, `params`, and
-//! `single-space` for the baseline), boots it on QEMU `-M virt-5.0` with NUMA memory given
+//! it packs an initrd (the root task, the NUMA runtime, the programs `sweep`, `stencil`
+//! and `numacost`, and the manifest `programs` that carries the configuration:
+//! `harness::eval::Config::manifest`), boots it on QEMU `-M virt-5.0` with NUMA memory given
 //! as `-numa node,mem=` (so the memory-locality plugin sees correct physical addresses),
 //! `-cpu cortex-a53 -icount shift=0` and the plugin, and measures it
 //! (`harness::eval::measure`, which refuses a run whose results fail a check). Two
@@ -13,7 +14,7 @@
 
 #![forbid(unsafe_code)]
 
-use harness::eval::{self, Config, Metrics, Mode, Outcome};
+use harness::eval::{self, Config, Metrics, Outcome};
 use harness::initrd;
 use harness::qemu::QemuConfig;
 use harness::runner::{Ending, Runner};
@@ -23,22 +24,24 @@ use std::sync::Mutex;
 use std::time::Duration;
 
 const USAGE: &str = "\
-usage: numa-eval --kernel IMAGE --numademo ELF --plugin LIBMEMPLUGIN.so --out-dir DIR
+usage: numa-eval --kernel IMAGE --programs DIR --plugin LIBMEMPLUGIN.so --out-dir DIR
                  [--micro FILE] [--commit ID] [--runs R] [--jobs N] [--timeout SECS]
                  [--only SLUG]
 
-Runs pagers/numademo's bench mode in every configuration of the NUMA evaluation
-(one space vs per-node spaces; 1, 2, 4 nodes; sharing 0/25/50/100 %; code replication
-on/off) under QEMU -icount shift=0 with the memory-locality plugin, and writes
-DIR/results.json (the --micro file's entries first: one JSON object per line),
-DIR/numa-table.md, DIR/*.svg and the logs DIR/numa-SLUG.log and .mem. With --runs R
+Runs the NUMA programs sweep, stencil and numacost under the NUMA runtime (DIR holds
+the ELFs root, numa-pager, sweep, stencil, numacost) in every configuration of the NUMA
+evaluation (one space vs per-node spaces; 1, 2, 4 nodes; sharing 0/25/50/100 %; code
+replication on/off) under QEMU -icount shift=0 with the memory-locality plugin, and
+writes DIR/results.json (the --micro file's entries first: one JSON object per line),
+DIR/numa-table.md, DIR/numa-spans.md (where the user level's remote accesses went),
+DIR/*.svg and the logs DIR/numa-SLUG-PROGRAM.log and .mem (a boot per program). With --runs R
 (default 1) every configuration runs R times and results.json says whether all runs
 gave the same figures (\"deterministic\").
 Exits 1 if a configuration gave no (or contradictory) numbers.";
 
 struct Options {
     kernel: PathBuf,
-    numademo: PathBuf,
+    programs: PathBuf,
     plugin: PathBuf,
     out_dir: PathBuf,
     micro: Option<PathBuf>,
@@ -50,10 +53,10 @@ struct Options {
 }
 
 fn parse(args: &[String]) -> Result<Options, String> {
-    let (mut kernel, mut numademo, mut plugin, mut out_dir) = (None, None, None, None);
+    let (mut kernel, mut programs, mut plugin, mut out_dir) = (None, None, None, None);
     let mut o = Options {
         kernel: PathBuf::new(),
-        numademo: PathBuf::new(),
+        programs: PathBuf::new(),
         plugin: PathBuf::new(),
         out_dir: PathBuf::new(),
         micro: None,
@@ -68,7 +71,7 @@ fn parse(args: &[String]) -> Result<Options, String> {
         let mut value = || it.next().cloned().ok_or_else(|| format!("{a} needs a value"));
         match a.as_str() {
             "--kernel" => kernel = Some(PathBuf::from(value()?)),
-            "--numademo" => numademo = Some(PathBuf::from(value()?)),
+            "--programs" => programs = Some(PathBuf::from(value()?)),
             "--plugin" => plugin = Some(PathBuf::from(value()?)),
             "--out-dir" => out_dir = Some(PathBuf::from(value()?)),
             "--micro" => o.micro = Some(PathBuf::from(value()?)),
@@ -92,12 +95,17 @@ fn parse(args: &[String]) -> Result<Options, String> {
     }
     let need = |p: Option<PathBuf>, name: &str| p.ok_or(format!("{name} is required"));
     o.kernel = need(kernel, "--kernel")?;
-    o.numademo = need(numademo, "--numademo")?;
+    o.programs = need(programs, "--programs")?;
     o.plugin = need(plugin, "--plugin")?;
     o.out_dir = need(out_dir, "--out-dir")?;
-    for (path, what) in [(&o.kernel, "kernel Image"), (&o.numademo, "numademo ELF"), (&o.plugin, "plugin")] {
+    for (path, what) in [(&o.kernel, "kernel Image"), (&o.plugin, "plugin")] {
         if !path.is_file() {
             return Err(format!("no {what} at {}", path.display()));
+        }
+    }
+    for name in eval::PROGRAMS {
+        if !o.programs.join(name).is_file() {
+            return Err(format!("no {name} ELF in {}", o.programs.display()));
         }
     }
     Ok(o)
@@ -106,19 +114,36 @@ fn parse(args: &[String]) -> Result<Options, String> {
 /// (configuration index, run index, figures or why none)
 type RunResult = (usize, usize, Result<Metrics, String>);
 
-/// Boots one configuration (run `run` of them); its figures, or why there are none.
-fn run(o: &Options, numademo: &[u8], config: &Config, run: usize) -> Result<Metrics, String> {
+/// Boots one configuration (run `run` of them), a boot per program; its figures, or
+/// why there are none.
+fn run(o: &Options, elfs: &[Vec<u8>], config: &Config, run: usize) -> Result<Metrics, String> {
     let slug = if run == 0 { config.slug() } else { format!("{}-run{}", config.slug(), run + 1) };
-    let initrd_path = o.out_dir.join(format!("numa-{slug}.cpio"));
-    let params = config.params_text();
-    let mut entries: Vec<(&str, &[u8])> =
-        vec![("root", numademo), ("bench", b""), ("params", params.as_bytes())];
-    if config.mode == Mode::SingleSpace {
-        entries.push(("single-space", b""));
+    let (mut stdout, mut mems) = (String::new(), Vec::new());
+    for (program, manifest) in config.boots() {
+        let (out, mem) = boot(o, elfs, config, &format!("{slug}-{program}"), &manifest)?;
+        stdout.push_str(&out);
+        mems.push(mem);
     }
+    let mems: Vec<&str> = mems.iter().map(String::as_str).collect();
+    eval::measure(config, &stdout, &mems)
+        .map_err(|e| format!("{e} (logs: {}/numa-{slug}-*.log)", o.out_dir.display()))
+}
+
+/// One boot of `config` with `manifest`: its serial output and the plugin's report.
+fn boot(
+    o: &Options,
+    elfs: &[Vec<u8>],
+    config: &Config,
+    name: &str,
+    manifest: &str,
+) -> Result<(String, String), String> {
+    let initrd_path = o.out_dir.join(format!("numa-{name}.cpio"));
+    let mut entries: Vec<(&str, &[u8])> =
+        eval::PROGRAMS.iter().zip(elfs).map(|(name, elf)| (*name, elf.as_slice())).collect();
+    entries.push(("programs", manifest.as_bytes()));
     let archive = initrd::pack_bytes(entries).map_err(|e| format!("packing the initrd: {e:?}"))?;
     std::fs::write(&initrd_path, archive).map_err(|e| format!("writing {}: {e}", initrd_path.display()))?;
-    let mem_path = o.out_dir.join(format!("numa-{slug}.mem"));
+    let mem_path = o.out_dir.join(format!("numa-{name}.mem"));
     let _ = std::fs::remove_file(&mem_path);
     let mut q = QemuConfig::new(config.topology(), &o.kernel);
     q.initrd = Some(initrd_path);
@@ -134,7 +159,7 @@ fn run(o: &Options, numademo: &[u8], config: &Config, run: usize) -> Result<Metr
         on_line: None,
     };
     let result = runner.run(cmd).map_err(|e| e.to_string())?;
-    let log_path = o.out_dir.join(format!("numa-{slug}.log"));
+    let log_path = o.out_dir.join(format!("numa-{name}.log"));
     let log = format!("$ {}\n{}{}", q.command_line(), result.stdout, result.stderr);
     std::fs::write(&log_path, &log).map_err(|e| format!("writing {}: {e}", log_path.display()))?;
     if result.ending != Ending::Exited(0) {
@@ -143,10 +168,8 @@ fn run(o: &Options, numademo: &[u8], config: &Config, run: usize) -> Result<Metr
     let mem = std::fs::read_to_string(&mem_path).map_err(|e| {
         format!("the plugin wrote no {}: {e} (log: {})", mem_path.display(), log_path.display())
     })?;
-    let metrics = eval::measure(config, &result.stdout, &mem)
-        .map_err(|e| format!("{e} (log: {})", log_path.display()))?;
-    eprintln!("numa-eval: {slug}: done in {:.1} s", result.elapsed.as_secs_f64());
-    Ok(metrics)
+    eprintln!("numa-eval: {name}: done in {:.1} s", result.elapsed.as_secs_f64());
+    Ok((result.stdout, mem))
 }
 
 fn write(path: &Path, text: &str) -> Result<(), String> {
@@ -170,13 +193,17 @@ fn main() -> ExitCode {
         eprintln!("numa-eval: creating {}: {e}", o.out_dir.display());
         return ExitCode::from(2);
     }
-    let numademo = match std::fs::read(&o.numademo) {
-        Ok(b) => b,
-        Err(e) => {
-            eprintln!("numa-eval: reading {}: {e}", o.numademo.display());
-            return ExitCode::from(2);
+    let mut elfs = Vec::new();
+    for name in eval::PROGRAMS {
+        let path = o.programs.join(name);
+        match std::fs::read(&path) {
+            Ok(b) => elfs.push(b),
+            Err(e) => {
+                eprintln!("numa-eval: reading {}: {e}", path.display());
+                return ExitCode::from(2);
+            }
         }
-    };
+    }
     let micro: Vec<String> = match &o.micro {
         None => Vec::new(),
         Some(p) => match std::fs::read_to_string(p) {
@@ -205,7 +232,7 @@ fn main() -> ExitCode {
                     let Some((i, c, k)) = queue.lock().unwrap_or_else(|p| p.into_inner()).pop() else {
                         break;
                     };
-                    let r = run(&o, &numademo, c, k);
+                    let r = run(&o, &elfs, c, k);
                     results.lock().unwrap_or_else(|p| p.into_inner()).push((i, k, r));
                 }
             });
@@ -241,6 +268,7 @@ fn main() -> ExitCode {
     let mut written = vec![
         (o.out_dir.join("results.json"), eval::results_json(&micro, &outcomes, &o.commit)),
         (o.out_dir.join("numa-table.md"), table.clone()),
+        (o.out_dir.join("numa-spans.md"), eval::spans_markdown(&outcomes)),
     ];
     match eval::plots(&outcomes) {
         Ok(plots) => written.extend(plots.into_iter().map(|(name, svg)| (o.out_dir.join(name), svg))),
