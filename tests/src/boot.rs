@@ -30,7 +30,7 @@
 #![forbid(unsafe_code)]
 
 use crate::dtb::{DtbEdit, ExtraCpu};
-use crate::failures::{ElfCase, InitrdCase};
+use crate::failures::{DeclCase, ElfCase, InitrdCase};
 use crate::numactl::{FreeLines, Layout, describe_mismatch, find_block, match_block};
 use crate::qemu::{Boot, Machine, QemuConfig, UBOOT_BIOS};
 use crate::runner::Ending;
@@ -173,6 +173,11 @@ pub struct NumaRun {
     pub manifest: &'static str,
     /// The runs the manifest makes (each a `report: numa-program` line).
     pub runs: u64,
+    /// Programs packed under these names with a broken declaration (`hist`'s, broken
+    /// as the case says): each run of one must end `result=fail error=...` with the
+    /// case's words, while the others pass; the root counts them failed (`report:
+    /// user-level result=fail status=N`) and the kernel ends with status 1.
+    pub refused: &'static [(&'static str, DeclCase)],
 }
 
 /// The soak test's manifest (boot test `numa-soak`): `churn` with 520 rounds of 64
@@ -261,7 +266,12 @@ impl BootTest {
 
     /// The exit status a passing boot ends with: 0, or a supervised boot's own.
     pub fn expected_status(&self) -> i32 {
-        self.supervised.map_or(0, |s| s.status)
+        match (self.supervised, self.numa) {
+            (Some(s), _) => s.status,
+            // The kernel's status for a failed user level (`halt::Halt::UserLevelFailed`).
+            (None, Some(n)) => i32::from(!n.refused.is_empty()),
+            (None, None) => 0,
+        }
     }
 
     fn has_bootarg(&self, word: &str) -> bool {
@@ -519,6 +529,7 @@ pub fn matrix(image: &Path) -> Vec<BootTest> {
             programs: &["sweep", "stencil", "kvstore"],
             manifest: "sweep\nstencil\nkvstore\nsweep mode=single-space\nstencil mode=single-space\nkvstore mode=single-space\n",
             runs: 6,
+            refused: &[],
         }),
         ..BootTest::new("numa-programs", config(spec(&["cpus=2,mem=256M"; 2], &[], None)), pass.clone())
     });
@@ -547,15 +558,36 @@ pub fn matrix(image: &Path) -> Vec<BootTest> {
                 programs: &["sweep", "stencil", "kvstore", "hist"],
                 manifest: "sweep\nstencil\nkvstore\nhist\n",
                 runs: 4,
+                refused: &[],
             }),
             ..BootTest::new(name, config(spec(nodes, dist, None)), pass.clone())
         });
     }
+    // Declarations the runtime must refuse, each by name, while the run goes on: a
+    // region of no known kind, overlapping regions, threads on a node without CPUs;
+    // then `hist`, which passes. The root powers off with the three failures.
+    tests.push(BootTest {
+        numa: Some(NumaRun {
+            programs: &["hist"],
+            manifest: "bad-kind\nbad-overlap\nbad-no-cpus\nhist\n",
+            runs: 4,
+            refused: &[
+                ("bad-kind", DeclCase::UnknownKind),
+                ("bad-overlap", DeclCase::Overlap),
+                ("bad-no-cpus", DeclCase::NoCpus),
+            ],
+        }),
+        ..BootTest::new(
+            "numa-bad-declarations",
+            config(spec(&["cpus=2,mem=256M", "cpus=0,mem=256M", "cpus=2,mem=256M"], &[], None)),
+            pass.clone(),
+        )
+    });
     // The soak test: 100,000 global map and unmap operations across two nodes (520
     // rounds of 64 pages mapped on both, then unmapped), then 1,000 starts and exits of
     // a NUMA program; every node's memory must come back (about 100 s).
     tests.push(BootTest {
-        numa: Some(NumaRun { programs: &["churn"], manifest: SOAK_MANIFEST, runs: 1001 }),
+        numa: Some(NumaRun { programs: &["churn"], manifest: SOAK_MANIFEST, runs: 1001, refused: &[] }),
         at_least: Some(std::time::Duration::from_secs(400)),
         ..BootTest::new("numa-soak", config(spec(&["cpus=1,mem=256M"; 2], &[], None)), pass.clone())
     });
@@ -1186,17 +1218,31 @@ pub fn check_numa_run(n: &NumaRun, output: &str, why: &mut Vec<String>) {
     }
     let all_local =
         |v: Option<&str>| v.and_then(|v| v.split_once('/')).is_some_and(|(a, b)| a == b && b != "0");
+    let refused = |name: Option<&str>| n.refused.iter().find(|(r, _)| Some(*r) == name).map(|&(_, c)| c);
     let runs: Vec<Report> = report::reports(output).filter(|r| r.name == "numa-program").collect();
     let details: Vec<Report> = report::reports(output).filter(|r| r.name == "numa-program-detail").collect();
-    if runs.len() as u64 != n.runs || details.len() != runs.len() {
+    let passing = runs.iter().filter(|r| refused(r.get("name")).is_none()).count();
+    if runs.len() as u64 != n.runs || details.len() != passing {
         why.push(format!(
-            "expected {} `report: numa-program` lines and as many `numa-program-detail`, got {} and {}",
+            "expected {} `report: numa-program` lines and a `numa-program-detail` for each that ran, got {} and {}",
             n.runs,
             runs.len(),
             details.len()
         ));
     }
-    for (r, detail) in runs.iter().zip(&details) {
+    for &(name, case) in n.refused {
+        // The report writes the words with `_` for each blank (one value).
+        let want = case.error().replace(' ', "_");
+        match runs.iter().find(|r| r.get("name") == Some(name)) {
+            Some(r)
+                if r.get("result") == Some("fail") && r.get("error").is_some_and(|e| e.ends_with(&want)) => {}
+            Some(r) => why.push(format!("{name}: expected `result=fail error=...{want}`, got `{}`", show(r))),
+            None => why.push(format!("{name}: no `report: numa-program name={name}` line")),
+        }
+    }
+    let mut detail = details.iter();
+    for r in runs.iter().filter(|r| refused(r.get("name")).is_none()) {
+        let detail = detail.next();
         if r.get("result") != Some("pass") {
             why.push(format!("a NUMA run failed: `{}`", show(r)));
             continue;
@@ -1204,6 +1250,7 @@ pub fn check_numa_run(n: &NumaRun, output: &str, why: &mut Vec<String>) {
         if !all_local(r.get("pager-spaces-local")) || r.get("stale") != Some("0") {
             why.push(format!("a pager space not local, or a stale mapping: `{}`", show(r)));
         }
+        let Some(detail) = detail else { continue };
         if detail.get("replicate") == Some("on") && !all_local(r.get("code-local")) {
             why.push(format!("replicated code not on the node that runs it: `{}`", show(r)));
         }
@@ -1221,7 +1268,7 @@ pub fn check_numa_run(n: &NumaRun, output: &str, why: &mut Vec<String>) {
         }
     }
     let programs: Vec<Report> = report::reports(output).filter(|r| r.name == "program").collect();
-    for r in programs.iter().filter(|r| r.get("status") != Some("0")) {
+    for r in programs.iter().filter(|r| r.get("status") != Some("0") && refused(r.get("name")).is_none()) {
         why.push(format!("program failed: `{}`", show(r)));
     }
     let balance: Vec<Report> = report::reports(output).filter(|r| r.name == "memory-balance").collect();
@@ -1231,12 +1278,15 @@ pub fn check_numa_run(n: &NumaRun, output: &str, why: &mut Vec<String>) {
     for r in balance.iter().filter(|r| r.get("leaked_kib") != Some("0")) {
         why.push(format!("memory not given back: `{}`", show(r)));
     }
-    let want = report::line!("programs", "ran" => n.runs, "failed" => 0).to_string();
+    let failed = n.refused.len();
+    let want = report::line!("programs", "ran" => n.runs, "failed" => failed).to_string();
     if !output.lines().any(|l| l == want) {
         why.push(format!("no `{want}` line"));
     }
-    if position(output, "user-level", &[("result", "pass"), ("status", "0")]).is_none() {
-        why.push("no `report: user-level result=pass status=0` line".into());
+    let (verdict, status) =
+        if failed == 0 { ("pass", "0".to_string()) } else { ("fail", failed.to_string()) };
+    if position(output, "user-level", &[("result", verdict), ("status", &status)]).is_none() {
+        why.push(format!("no `report: user-level result={verdict} status={status}` line"));
     }
 }
 
@@ -1681,7 +1731,13 @@ mod tests {
              report: kmem space=2 home=1 tables=6/6 mdb=2/2 tcbs=2/2 fallbacks=0\n\
              report: root-task checks-failed=0\n",
         );
-        for run in 0..n.runs {
+        for &(name, case) in n.refused {
+            out.push_str(&format!(
+                "report: numa-program name={name} result=fail error=declaration:_{}\nreport: program name={name} status=1 node=0 cpu=1 faults=20\n",
+                case.error().replace(' ', "_")
+            ));
+        }
+        for run in 0..n.runs - n.refused.len() as u64 {
             let p = n.programs[run as usize % n.programs.len()];
             out.push_str(&format!(
                 "report: {p} ranks=4 share=25 predicted=56 result=ok\n\
@@ -1694,10 +1750,12 @@ mod tests {
         out.push_str(&format!(
             "report: memory-balance node=0 before_kib=517712 after_kib=517712 leaked_kib=0\n\
              report: memory-balance node=1 before_kib=522644 after_kib=522644 leaked_kib=0\n\
-             report: programs ran={} failed=0\n\
+             report: programs ran={} failed={failed}\n\
              report: kmem space=1 home=0 tables=37/37 mdb=1084/1084 tcbs=4/4 fallbacks=0\n\
-             report: user-level result=pass status=0\n",
-            n.runs
+             report: user-level result={verdict} status={failed}\n",
+            n.runs,
+            failed = n.refused.len(),
+            verdict = if n.refused.is_empty() { "pass" } else { "fail" },
         ));
         out
     }
@@ -1954,6 +2012,20 @@ mod tests {
         assert!(reasons(&t, &one_run).contains("expected 6 `report: numa-program` lines"));
         let fewer = good.replace("programs ran=6", "programs ran=5");
         assert!(reasons(&t, &fewer).contains("report: programs ran=6 failed=0"));
+    }
+
+    #[test]
+    fn a_refused_declaration_must_be_named_and_the_rest_must_pass() {
+        let t = test_named("numa-bad-declarations");
+        assert_eq!(t.expected_status(), 1, "the kernel's status for a failed user level");
+        let good = good_output(&t, good_boot_line());
+        assert_eq!(check(&t, Ending::Exited(1), &good), Ok(()));
+        let other = good.replace("unknown_kind_9", "unknown_kind_8");
+        assert!(reasons(&t, &other).contains("bad-kind: expected `result=fail"));
+        let started = good.replacen("name=bad-overlap result=fail", "name=bad-overlap result=pass", 1);
+        assert!(reasons(&t, &started).contains("bad-overlap: expected"));
+        let hist_failed = good.replacen("stale=0 result=pass", "stale=0 result=fail", 1);
+        assert!(reasons(&t, &hist_failed).contains("a NUMA run failed"));
     }
 
     #[test]

@@ -271,6 +271,66 @@ pub fn root_of(archive: &[u8]) -> Result<Option<Vec<u8>>, cpio::CpioError> {
     Ok(cpio::Archive::new(archive).find("root")?.map(|e| e.data.to_vec()))
 }
 
+/// A NUMA program whose declaration the runtime must refuse by name, while the rest of
+/// the run goes on (boot test `numa-bad-declarations`): a real program's ELF with its
+/// declaration note rewritten ([`DeclCase::patch`]).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum DeclCase {
+    /// Region 0's kind word is 9 (neither global nor node-local).
+    UnknownKind,
+    /// A second region over region 0's first page.
+    Overlap,
+    /// Threads on node 1 only: a boot whose node 1 has no CPUs.
+    NoCpus,
+}
+
+impl DeclCase {
+    /// Every case.
+    pub const ALL: [DeclCase; 3] = [DeclCase::UnknownKind, DeclCase::Overlap, DeclCase::NoCpus];
+
+    /// The words the program's report must carry (`error="..."`): the runtime's own
+    /// message for it (`numa::decl::DeclError`, `numa::plan::PlanError`).
+    pub fn error(self) -> &'static str {
+        match self {
+            DeclCase::UnknownKind => "region 0: unknown kind 9",
+            DeclCase::Overlap => "regions 0 and 1 overlap",
+            DeclCase::NoCpus => "threads asked for on node 1, which has no CPUs",
+        }
+    }
+
+    /// `elf` (a NUMA program with at least one declared region) with its declaration
+    /// broken as the case says; `None` if `elf` has no declaration to break.
+    pub fn patch(self, elf: &[u8]) -> Option<Vec<u8>> {
+        use numa::decl::{DeclRegion, Declaration, NOTE_NAME, NOTE_TYPE, Threads};
+        use numa::region::{Kind, Policy};
+        let parsed = bootfmt::elf::Elf::parse(elf).ok()?;
+        let desc = parsed.note(NOTE_NAME, NOTE_TYPE)?;
+        let at = (desc.as_ptr() as usize).checked_sub(elf.as_ptr() as usize)?;
+        let decl = Declaration::decode(desc, &numa::layout::RESERVED).ok()?;
+        let first = *decl.declared().first()?;
+        let bytes = match self {
+            DeclCase::UnknownKind => {
+                let mut b = decl.encode();
+                // Region 0's kind word: after the 96-byte header, its name and two u64s.
+                let kind = 96 + numa::decl::NAME_LEN + 16;
+                b[kind..kind + 4].copy_from_slice(&9u32.to_le_bytes());
+                b
+            }
+            DeclCase::Overlap => {
+                decl.region(DeclRegion::new("over", first.base, 1, Kind::Global(Policy::FirstTouch))).encode()
+            }
+            DeclCase::NoCpus => {
+                let mut on = [(0, 0); numa::decl::MAX_PLACEMENTS];
+                on[0] = (1, 1);
+                decl.threads(Threads::On(on, 1)).encode()
+            }
+        };
+        let mut out = elf.to_vec();
+        out.get_mut(at..at + bytes.len())?.copy_from_slice(&bytes);
+        Some(out)
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -306,6 +366,29 @@ mod tests {
         };
         phdr(&mut e, 64, 5, 0x1000, 0x40_0000, 0x1000);
         phdr(&mut e, 120, 6, 0x2000, 0x40_1000, 0x1000);
+        e
+    }
+
+    /// [`program`] with a third program header: a `PT_NOTE` at file offset 0x3000 (its end) holding
+    /// one note.
+    fn program_with_note(name: &str, kind: u32, desc: &[u8]) -> Vec<u8> {
+        let mut e = program();
+        e[56..58].copy_from_slice(&3u16.to_le_bytes());
+        let mut note = Vec::new();
+        note.extend_from_slice(&(name.len() as u32 + 1).to_le_bytes());
+        note.extend_from_slice(&(desc.len() as u32).to_le_bytes());
+        note.extend_from_slice(&kind.to_le_bytes());
+        note.extend_from_slice(name.as_bytes());
+        note.push(0);
+        while note.len() % 4 != 0 {
+            note.push(0);
+        }
+        note.extend_from_slice(desc);
+        let at = 176;
+        e[at..at + 4].copy_from_slice(&4u32.to_le_bytes()); // PT_NOTE
+        e[at + 8..at + 16].copy_from_slice(&0x3000u64.to_le_bytes());
+        e[at + 32..at + 40].copy_from_slice(&(note.len() as u64).to_le_bytes());
+        e.extend_from_slice(&note);
         e
     }
 
@@ -361,5 +444,39 @@ mod tests {
         let huge = root_of(&InitrdCase::RootHuge.build(&root, &other)).unwrap().unwrap();
         let elf = Elf::parse(&huge).expect("a huge program is still a valid one");
         assert!(elf.segments().any(|s| s.memsz == 4 << 30));
+    }
+
+    #[test]
+    fn a_declaration_case_breaks_only_the_declaration() {
+        use numa::decl::{DeclRegion, Declaration, NOTE_NAME, NOTE_TYPE};
+        use numa::region::{Kind, Policy};
+        // An ELF with a PT_NOTE holding a good declaration.
+        let decl = Declaration::new().region(DeclRegion::new(
+            "r",
+            0x1000_0000_0000,
+            4,
+            Kind::Global(Policy::Interleave),
+        ));
+        let elf = program_with_note(NOTE_NAME, NOTE_TYPE, &decl.encode());
+        for case in DeclCase::ALL {
+            let broken = case.patch(&elf).expect("a declaration to break");
+            assert_eq!(broken.len(), elf.len());
+            let desc = Elf::parse(&broken).unwrap().note(NOTE_NAME, NOTE_TYPE).unwrap().to_vec();
+            let got = Declaration::decode(&desc, &numa::layout::RESERVED);
+            match case {
+                DeclCase::UnknownKind | DeclCase::Overlap => {
+                    assert_eq!(got.map_err(|e| e.to_string()), Err(case.error().to_string()))
+                }
+                // A good declaration: the plan refuses it, on a machine whose node 1 has no CPUs.
+                DeclCase::NoCpus => {
+                    let mut m = numa::plan::Machine::new(2);
+                    m.add_cpu(0);
+                    m.with_memory = 0b11;
+                    let plan = numa::plan::Plan::new(&m, got.unwrap().threads);
+                    assert_eq!(plan.err().map(|e| e.to_string()).as_deref(), Some(case.error()));
+                }
+            }
+        }
+        assert_eq!(DeclCase::Overlap.patch(b"not an elf"), None);
     }
 }
