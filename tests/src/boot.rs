@@ -547,6 +547,23 @@ pub fn matrix(image: &Path) -> Vec<BootTest> {
             &["cpus=2,mem=256M", "cpus=0,mem=256M", "cpus=2,mem=256M"][..],
             &[][..],
         ),
+        // More nodes than the old runtime's limit of 8, one of them memory-less (its CPU
+        // runs threads, its space's memory from the nearest node). 9 vCPUs: deliberate.
+        (
+            "numa-programs-9-nodes",
+            &[
+                "cpus=1,mem=64M",
+                "cpus=1,mem=64M",
+                "cpus=1,mem=64M",
+                "cpus=1,mem=64M",
+                "cpus=1,mem=0",
+                "cpus=1,mem=64M",
+                "cpus=1,mem=64M",
+                "cpus=1,mem=64M",
+                "cpus=1,mem=64M",
+            ][..],
+            &[][..],
+        ),
         (
             "numa-programs-4-nodes",
             &["cpus=1,mem=128M"; 4][..],
