@@ -290,7 +290,7 @@ impl DeclCase {
 
     /// The words the program's report must carry (`error="..."`): the runtime's own
     /// message for it (`numa::decl::DeclError`, `numa::plan::PlanError`).
-    pub fn error(self) -> &'static str {
+    pub const fn error(self) -> &'static str {
         match self {
             DeclCase::UnknownKind => "region 0: unknown kind 9",
             DeclCase::Overlap => "regions 0 and 1 overlap",

@@ -31,18 +31,29 @@ numa_rt::program!(
     churn
 );
 
-/// `rounds=N` (0..=100000) from the program's arguments (the runtime's own words
-/// passed over); `None` for anything else.
-pub fn parse_rounds(args: &str) -> Option<u64> {
-    let mut rounds = 0;
+/// What the arguments ask for.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Ask {
+    /// `rounds=N` (0..=100000; none: 0).
+    Rounds(u64),
+    /// `hang`: every thread waits at a barrier one more thread than there are must
+    /// reach: a deadlock, which the runtime must give up (`error=silent`) without the
+    /// boot hanging (boot test `numa-hang`).
+    Hang,
+}
+
+/// The arguments (the runtime's own words passed over); `None` for anything else.
+pub fn parse_args(args: &str) -> Option<Ask> {
+    let mut ask = Ask::Rounds(0);
     for word in args.split_ascii_whitespace() {
         match word.split_once('=') {
-            Some(("rounds", n)) => rounds = n.parse().ok().filter(|&n| n <= 100_000)?,
+            Some(("rounds", n)) => ask = Ask::Rounds(n.parse().ok().filter(|&n| n <= 100_000)?),
             Some(("mode" | "replicate", _)) => {}
+            None if word == "hang" => ask = Ask::Hang,
             _ => return None,
         }
     }
-    Some(rounds)
+    Some(ask)
 }
 
 #[cfg(all(target_arch = "aarch64", target_os = "none"))]
@@ -51,14 +62,21 @@ fn churn(ctx: &numa_rt::Context) -> u64 {
     use numa_rt::Note;
 
     let mut buf = [0u8; 64];
-    let Some(rounds) = parse_rounds(numa_rt::args_text(&mut buf)) else {
-        if ctx.rank() == 0 {
-            rt::println!("churn: arguments: rounds=N (0..=100000)");
-        }
-        numa_rt::note(Note::Failed, 1);
-        return 1;
-    };
     let (rank, ranks) = (ctx.rank(), ctx.ranks());
+    let rounds = match parse_args(numa_rt::args_text(&mut buf)) {
+        Some(Ask::Rounds(n)) => n,
+        Some(Ask::Hang) => {
+            let _ = numa_rt::barrier(7, ranks + 1);
+            return 1;
+        }
+        None => {
+            if rank == 0 {
+                rt::println!("churn: arguments: rounds=N (0..=100000), or hang");
+            }
+            numa_rt::note(Note::Failed, 1);
+            return 1;
+        }
+    };
     // SAFETY: the threads touch only the churn region's words, each its own word of a
     // page (at its rank), which the runtime maps on touch.
     let mut mem = unsafe { numa_rt::Mapped::new() };
@@ -100,10 +118,12 @@ mod tests {
 
     #[test]
     fn rounds_come_from_the_arguments_and_nothing_else_is_accepted() {
-        assert_eq!(parse_rounds(""), Some(0));
-        assert_eq!(parse_rounds("rounds=520 mode=single-space"), Some(520));
-        assert_eq!(parse_rounds("rounds=100001"), None);
-        assert_eq!(parse_rounds("rounds=x"), None);
-        assert_eq!(parse_rounds("speed=9"), None);
+        assert_eq!(parse_args(""), Some(Ask::Rounds(0)));
+        assert_eq!(parse_args("rounds=520 mode=single-space"), Some(Ask::Rounds(520)));
+        assert_eq!(parse_args("hang"), Some(Ask::Hang));
+        assert_eq!(parse_args("rounds=100001"), None);
+        assert_eq!(parse_args("rounds=x"), None);
+        assert_eq!(parse_args("speed=9"), None);
+        assert_eq!(parse_args("hang=1"), None);
     }
 }

@@ -153,6 +153,7 @@ pub fn run(utcb: u64) -> ! {
         migrations: 0,
         migrant_local: (0, 0),
         crashed: false,
+        silent: false,
         notes: [0; 4],
         reply_to: 0,
         reply: [0; 5],
@@ -277,6 +278,8 @@ struct Runtime<'a> {
     /// Migrated threads' UTCB and stack pages on their new node, and all of them.
     migrant_local: (u64, u64),
     crashed: bool,
+    /// Given up after [`proto::SILENCE_US`] without a word from the program.
+    silent: bool,
     /// `NOTE` values, by `Note` number.
     notes: [u64; 4],
     reply_to: u64,
@@ -421,10 +424,26 @@ impl Runtime<'_> {
     /// Step 4: the loop.
     fn serve(&mut self) -> ! {
         loop {
-            let timeouts = Timeouts { send: Timeout::Zero, receive: Timeout::Never }.pack();
+            let silence = Timeout::Micros(proto::SILENCE_US);
+            let timeouts = Timeouts { send: Timeout::Zero, receive: silence }.pack();
             let got = sys::ipc(self.reply_to, u64::MAX, timeouts, self.reply);
             (self.reply_to, self.reply) = (0, [0; 5]);
-            let Ok(m) = got else { continue };
+            let m = match got {
+                Ok(m) => m,
+                Err(Error::ReceiveTimeout) => {
+                    // Nobody of the program spoke for the whole limit: hung (a barrier
+                    // nobody completes, a thread waiting for itself). Given up, as the
+                    // root gives up a silent ordinary program.
+                    println!(
+                        "numa-pager: {}: silent for {} s: given up",
+                        self.name,
+                        proto::SILENCE_US / 1_000_000
+                    );
+                    self.silent = true;
+                    self.end()
+                }
+                Err(_) => continue,
+            };
             self.handle(m.from, m.mr);
             if self.crashed || self.threads.values().all(|t| !t.live) {
                 self.end()
@@ -830,6 +849,7 @@ impl Runtime<'_> {
         let faults_ok = self.server.misses_within_bound() && stats.misses <= self.server.max_misses();
         let code_ok = !self.replicating() || local == code;
         let pass = !self.crashed
+            && !self.silent
             && results_ok
             && failed_notes == 0
             && stale == 0
@@ -839,7 +859,7 @@ impl Runtime<'_> {
             && self.migrant_local.0 == self.migrant_local.1
             && pagers_local == spaces as u64;
         println!(
-            "{}",
+            "{}{}",
             report::line!("numa-program",
                 "name" => self.name,
                 "nodes" => self.nodes.len(),
@@ -853,7 +873,9 @@ impl Runtime<'_> {
                 "unmaps" => stats.unmapped,
                 "stale" => stale,
                 "result" => if pass { "pass" } else { "fail" },
-            )
+            ),
+            // Why, when it was given up: the words the tests and a reader look for.
+            if self.silent { " error=silent" } else { "" }
         );
         println!(
             "{}",

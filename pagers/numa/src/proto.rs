@@ -117,6 +117,12 @@ pub enum Note {
     Failed = 3,
 }
 
+/// How long a program may be silent (no request, no fault, from any of its threads or
+/// pagers) before the runtime gives it up as hung: the root task's limit for an
+/// ordinary program (`pagers/root/src/supervisor.rs`, `SILENCE_US`), so a NUMA program
+/// that deadlocks cannot hang the boot either.
+pub const SILENCE_US: u32 = 10_000_000;
+
 /// `CONFIG` flags (MR4): run as the paper's baseline, one space and one pager for
 /// every node (the program's threads still on every node's CPUs).
 pub const FLAG_SINGLE_SPACE: u64 = 1 << 0;

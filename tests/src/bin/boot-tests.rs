@@ -265,7 +265,7 @@ fn pack_root_program(
     }
     // Programs with a broken declaration: `hist`'s ELF, its note rewritten.
     let mut broken = Vec::new();
-    for &(name, case) in test.numa.map_or(&[][..], |n| n.refused) {
+    for &(name, case) in test.numa.map_or(&[][..], |n| n.broken) {
         let hist = bin.join("hist");
         let bytes = std::fs::read(&hist).map_err(|e| format!("cannot read {}: {e}", hist.display()))?;
         let patched = case.patch(&bytes).ok_or(format!("{} has no declaration to break", hist.display()))?;
