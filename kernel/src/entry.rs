@@ -145,8 +145,8 @@ extern "C" fn trap_user_entry(slot: u64) {
     let me = cpu::this_percpu().expect("invariant: user threads run only on set-up CPUs");
     let events = match trap.kind {
         Kind::Irq => {
-            let irq::Events { ticked, interrupts, .. } = irq::handle();
-            Events { ticked, interrupts }
+            let irq::Events { timer, interrupts, .. } = irq::handle();
+            Events { timer, interrupts }
         }
         _ => Events::default(),
     };

@@ -10,7 +10,7 @@ use abi::message::REGISTER_MRS;
 use abi::message::Tag;
 use abi::syscall::Syscall;
 use abi::thread::INTERRUPT_NUMBER_BASE;
-use abi::timeout::ZERO;
+use abi::timeout::{NEVER, ZERO};
 
 /// The two shapes of IPC the fast path takes.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -41,7 +41,9 @@ const FAST_TAG_BITS: u64 = 0xFFFF_0000 | 0xFFF;
 ///
 /// Written as a few mask tests (it runs on every system call), equivalent to:
 /// the call is `Ipc`; `to` is a thread (not nil, not an interrupt); `from` is `to` or
-/// any; the receive timeout is not zero (never, or a deadline to arm); the tag decodes ([`Tag::from_raw`]) and its
+/// any; the receive timeout is not zero (that fails at once: the general path's), and
+/// never but for a [`Shape::ReplyMap`] (a pager's wait may have a deadline: that path
+/// queues it, out of line); the tag decodes ([`Tag::from_raw`]) and its
 /// words fit the registers, with `t = 0` (a `Call` or `ReplyWait`) or, for a
 /// `ReplyWait` only, `t = 2` (a [`Shape::ReplyMap`], its item in the last two
 /// words). The tests check the equivalence on random tags.
@@ -68,8 +70,10 @@ pub fn classify(x: &[u64; 9]) -> Option<(Shape, usize)> {
     }
     let (u, t) = ((tag & 0x3F) as usize, (tag >> 6 & 0x3F) as usize);
     let words = 1 + u + t;
+    // A deadline to queue: only the map reply's path (out of line) does that.
+    let finite = timeouts as u32 != NEVER;
     match (shape, t) {
-        (_, 0) if words <= REGISTER_MRS => Some((shape, words)),
+        (_, 0) if words <= REGISTER_MRS && !finite => Some((shape, words)),
         (Shape::ReplyWait, 2) if words <= REGISTER_MRS => Some((Shape::ReplyMap, words)),
         _ => None,
     }
@@ -115,10 +119,17 @@ mod tests {
         assert_eq!(classify(&regs(PEER, 0, NEVER_BOTH, tag(1, 0))), None, "send only");
         assert_eq!(classify(&regs(PEER, PEER + (1 << 16), NEVER_BOTH, tag(1, 0))), None, "other partner");
         assert_eq!(classify(&regs(PEER, PEER, NEVER_BOTH & !0xFFFF_FFFF, tag(1, 0))), None, "zero receive");
-        // A finite receive timeout is fine (the caller blocks with a deadline).
+        // A finite receive timeout: the deadline goes into the CPU's timeout queue,
+        // which only the map reply's path does (out of line).
         assert_eq!(
             classify(&regs(PEER, PEER, (NEVER_BOTH & !0xFFFF_FFFF) | 10, tag(1, 0))),
-            Some((Shape::Call, 2))
+            None,
+            "finite receive"
+        );
+        assert_eq!(
+            classify(&regs(PEER, u64::MAX, (NEVER_BOTH & !0xFFFF_FFFF) | 10, tag(0, 2))),
+            Some((Shape::ReplyMap, 3)),
+            "a pager's map reply with a deadline on its wait"
         );
         assert_eq!(classify(&regs(PEER, PEER, NEVER_BOTH, tag(5, 0))), None, "UTCB words");
         assert_eq!(classify(&regs(PEER, PEER, NEVER_BOTH, tag(1, 2))), None, "a Call with an item");
@@ -146,13 +157,14 @@ mod tests {
             u64::MAX => Shape::ReplyWait,
             _ => return None,
         };
-        if Timeout::from_raw(timeouts as u32) == Timeout::Zero {
+        let receive = Timeout::from_raw(timeouts as u32);
+        if receive == Timeout::Zero {
             return None;
         }
         let tag = Tag::from_raw(tag).ok()?;
         let words = 1 + tag.words() as usize;
         match (shape, tag.t()) {
-            (_, 0) if words <= REGISTER_MRS => Some((shape, words)),
+            (_, 0) if words <= REGISTER_MRS && receive == Timeout::Never => Some((shape, words)),
             (Shape::ReplyWait, 2) if words <= REGISTER_MRS => Some((Shape::ReplyMap, words)),
             _ => None,
         }

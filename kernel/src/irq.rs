@@ -1,9 +1,13 @@
 // SPDX-License-Identifier: MIT OR Apache-2.0
-//! Interrupts: the GIC (v3 or v2), each CPU's timer tick, and SGIs between CPUs.
+//! Interrupts: the GIC (v3 or v2), each CPU's one-shot kernel timer, and SGIs between
+//! CPUs.
 //!
 //! The boot CPU maps the interrupt controller the device tree (or ACPI's MADT) names
-//! and sets its distributor up; every CPU then prepares its own part and starts a
-//! periodic tick on its generic timer. On a GICv3 that part is the CPU's redistributor
+//! and sets its distributor up; every CPU then prepares its own part and fires its
+//! generic timer once (the boot self-test counts that every CPU's timer works). There
+//! is no periodic tick: the L4 core sets each CPU's timer for its next deadline or
+//! slice end ([`set_deadline`], `l4::time`), and an idle CPU with nothing due has its
+//! timer off. On a GICv3 that part is the CPU's redistributor
 //! (found by MPIDR, across all regions) and its system-register CPU interface
 //! (`arch::gic`); on a GICv2 (GIC-400: the Raspberry Pi 4, most Cortex-A53/A72 boards)
 //! it is the distributor's banked SGI/PPI registers and the memory-mapped CPU
@@ -41,8 +45,8 @@ pub const SGI_RESCHEDULE: u32 = 3;
 /// What the interrupts just handled mean for the scheduler.
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
 pub struct Events {
-    /// This CPU's timer ticked.
-    pub ticked: bool,
+    /// This CPU's kernel timer fired.
+    pub timer: bool,
     /// Another CPU made a thread ready here.
     pub reschedule: bool,
     /// A device interrupt for a user-level handler is pending.
@@ -204,8 +208,8 @@ pub fn pending() -> impl Iterator<Item = (u32, u32)> {
         })
     })
 }
-/// Timer ticks per second.
-pub const TICK_HZ: u64 = 100;
+/// When each CPU's timer fires once at start, for the self-test that it works.
+const FIRST_FIRE: Duration = Duration::from_millis(1);
 
 /// The interrupt controller, mapped and set up by [`init`].
 enum Controller {
@@ -309,8 +313,8 @@ struct Interrupts {
     controller: Controller,
     /// INTID of the EL1 physical timer.
     timer_intid: u32,
-    /// Counter ticks between timer interrupts.
-    tick_period: u64,
+    /// Counter ticks from a CPU's start to its timer's first (self-test) interrupt.
+    first_fire: u64,
     /// The board's virtual timer is [`USER_TIMER`]: user-level handlers may have it.
     user_timer: bool,
 }
@@ -411,15 +415,15 @@ pub fn init(board: &Board) -> Result<(), IrqError> {
         }
     };
     let timer_intid = gicv3::ppi_to_intid(ppi).map_err(|_| IrqError::NoTimer)?;
-    let tick_period = platform::timer::ticks_per_period(frequency, Duration::from_millis(1000 / TICK_HZ))
-        .map_err(|_| IrqError::BadFrequency)?;
+    let first_fire =
+        platform::timer::ticks_per_period(frequency, FIRST_FIRE).map_err(|_| IrqError::BadFrequency)?;
     let user_timer = timer_desc.virt_ppi.and_then(|p| gicv3::ppi_to_intid(p).ok()) == Some(USER_TIMER);
-    INTERRUPTS.call_once(|| Interrupts { controller, timer_intid, tick_period, user_timer });
+    INTERRUPTS.call_once(|| Interrupts { controller, timer_intid, first_fire, user_timer });
     Ok(())
 }
 
 /// Sets up this CPU's part of the GIC (redistributor or banked registers, CPU
-/// interface) and its tick. Without [`init`] having succeeded, the CPU runs without
+/// interface) and fires its timer once (the self-test's). Without [`init`] having succeeded, the CPU runs without
 /// interrupts.
 pub fn init_this_cpu(block: &PerCpu) {
     let Some(irqs) = INTERRUPTS.get() else { return };
@@ -460,7 +464,18 @@ pub fn init_this_cpu(block: &PerCpu) {
             cpu.init_this_cpu();
         }
     }
-    timer::arm(irqs.tick_period);
+    timer::arm(irqs.first_fire);
+}
+
+/// Sets this CPU's kernel timer to fire once when the system counter reaches
+/// `deadline` (at once if it has); `u64::MAX` turns it off (the L4 core's
+/// `Machine::set_timer`).
+pub fn set_deadline(deadline: u64) {
+    if deadline == u64::MAX {
+        timer::disarm();
+    } else {
+        timer::arm_at(deadline);
+    }
 }
 
 /// Sends SGI `sgi` to the CPU with affinity `mpidr` (nothing without an interrupt
@@ -495,9 +510,11 @@ pub fn handle() -> Events {
         }
         match (intid, me) {
             (t, Some(me)) if t == irqs.timer_intid => {
+                // One-shot: stopped here (its level would fire again at once); the L4
+                // core sets it again for whatever is due next.
                 me.ticks.fetch_add(1, Ordering::Relaxed);
-                timer::arm(irqs.tick_period);
-                events.ticked = true;
+                timer::disarm();
+                events.timer = true;
             }
             (SGI_RESCHEDULE, _) => events.reschedule = true,
             (USER_TIMER, _) => {
@@ -530,7 +547,7 @@ pub fn handle() -> Events {
     }
 }
 
-/// Total timer ticks over all CPUs (for reports).
+/// Total kernel timer interrupts over all CPUs (for reports).
 pub fn total_ticks() -> u64 {
     percpu::all().map(|b| b.ticks.load(Ordering::Relaxed)).sum()
 }

@@ -20,11 +20,11 @@
 //!  7. boot CPU's block and stack on its node         smp.rs (prepare) -> percpu.rs
 //!  8. GIC distributor, this CPU's redistributor      irq.rs -> platform::gicv3 / gicv2,
 //!     (v3) or banked registers (v2), CPU interface,    arch/aarch64/gic.rs, arch/aarch64/timer.rs
-//!     timer tick
+//!     timer (one-shot: it fires once here)
 //!  9. every other CPU: PSCI CPU_ON or spin-table,    smp.rs (start_secondaries) -> psci.rs,
 //!     each on its node                               arch/aarch64/boot.rs (secondary_entry,
 //!                                                    spin_table_entry)
-//! 10. NUMA self-test on every CPU, SGI ping, ticks   smp.rs (selftest, ping_all, check_ticks)
+//! 10. NUMA self-test on every CPU, SGI ping, timers  smp.rs (selftest, ping_all, check_ticks)
 //! 11. topology report with free memory per node      platform::numactl, memory.rs (report)
 //! 12. the root task, then user level: every trap      entry.rs -> l4 (Kernel::trap), machine.rs
 //!     enters the L4 core through `entry`
@@ -70,6 +70,7 @@ pub mod slab;
 pub mod space;
 pub mod sync;
 pub mod thread;
+pub mod timeouts;
 
 /// Applies the one target gate to every item given: the modules that exist only on
 /// the bare-metal AArch64 target.

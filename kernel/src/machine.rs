@@ -28,7 +28,6 @@ pub struct Aarch64;
 
 impl Machine for Aarch64 {
     const MEMORY: Window = Window::DIRECT_MAP;
-    const TICK_HZ: u64 = irq::TICK_HZ;
     const USER_TIMER: u32 = irq::USER_TIMER;
 
     #[inline(always)]
@@ -99,6 +98,11 @@ impl Machine for Aarch64 {
     #[inline(always)]
     fn counter_frequency(self) -> u64 {
         timer::cntfrq()
+    }
+
+    #[inline(always)]
+    fn set_timer(self, deadline: u64) {
+        irq::set_deadline(deadline);
     }
 
     #[inline(always)]

@@ -67,8 +67,10 @@ pub struct PerCpu {
     /// Set by the CPU when its kernel text, through the MMU, is on its memory node
     /// (`ktext::check_local`).
     pub ktext_local: AtomicBool,
-    /// Timer ticks taken.
+    /// Kernel timer interrupts taken (deadlines and slice ends; the boot self-test
+    /// fires one on every CPU).
     pub ticks: AtomicU64,
+
     /// Self-test pings received (SGI from the boot CPU).
     pub pings: AtomicU32,
     /// Self-test answers received (on the boot CPU).
@@ -104,6 +106,18 @@ pub struct CpuSched {
     /// EL0 may use FP/SIMD now (CPACR_EL1.FPEN = 0b11): `fp_owner` runs and may change
     /// the registers, so they are newer than its TCB copy. Else EL0 FP use traps.
     pub fp_open: bool,
+    /// Threads that wait here with a timeout, by deadline (`l4::time`).
+    pub timeouts: crate::timeouts::Queue,
+    /// The thread whose time slice runs (0: none), and when the slice ends (system
+    /// counter). IPC on the fast path hands the slice on with the CPU: the partner
+    /// runs on what is left of it.
+    pub slice_owner: u32,
+    /// The end of the current slice (`u64::MAX`: none).
+    pub slice_end: u64,
+    /// What this CPU's kernel timer is set for (`u64::MAX`: off), so that setting it
+    /// again to the same deadline costs nothing. After it fires the kernel always
+    /// sets a later one (everything due by then has been handled).
+    pub timer_at: u64,
     /// How often this CPU's fast paths ran (under this lock, which they hold: plain
     /// counters), for `Introspect`'s `FastPaths`.
     pub fast: abi::introspect::FastPaths,
@@ -130,6 +144,7 @@ impl PerCpu {
             online: AtomicBool::new(false),
             ktext_local: AtomicBool::new(false),
             ticks: AtomicU64::new(0),
+
             pings: AtomicU32::new(0),
             pongs: AtomicU32::new(0),
             checks: AtomicU32::new(0),
@@ -140,6 +155,10 @@ impl PerCpu {
                 current: 0,
                 fp_owner: 0,
                 fp_open: false,
+                timeouts: crate::timeouts::Queue::new(),
+                slice_owner: 0,
+                slice_end: u64::MAX,
+                timer_at: u64::MAX,
                 fast: abi::introspect::FastPaths { ipc: 0, map_replies: 0, faults: 0 },
             }),
             user_context: AtomicU64::new(0),

@@ -216,9 +216,12 @@ pub fn ping_all(me: &PerCpu) -> (usize, usize) {
         let pings = block.pings.load(Ordering::Acquire);
         irq::send_sgi(irq::SGI_PING, block.mpidr);
         let deadline = timer::now() + timer::cntfrq().saturating_mul(2);
+        // The timer wakes this wait at its deadline: there is no tick to do it.
+        irq::set_deadline(deadline);
         while me.pongs.load(Ordering::Acquire) == pongs && timer::now() < deadline {
             cpu::wait_for_interrupt();
         }
+        irq::set_deadline(u64::MAX);
         let ok = me.pongs.load(Ordering::Acquire) > pongs && block.pings.load(Ordering::Acquire) > pings;
         if me.check(ok) {
             answered += 1;
@@ -229,19 +232,30 @@ pub fn ping_all(me: &PerCpu) -> (usize, usize) {
     (answered, asked)
 }
 
-/// Checks that every online CPU's periodic tick fires: the boot CPU first waits
-/// through `embedded-hal`'s `DelayNs` on the system counter, then (interrupts open)
-/// until every online CPU has counted a tick; returns how many CPUs tick.
+/// Checks that every online CPU's timer fires (each fires once as it starts: the
+/// kernel is tickless after that): the boot CPU first waits through `embedded-hal`'s
+/// `DelayNs` on the system counter, then (interrupts open) until every online CPU has
+/// counted its interrupt; returns how many CPUs' timers fired.
 pub fn check_ticks(me: &PerCpu) -> (usize, usize) {
     use embedded_hal::delay::DelayNs;
     let online = || percpu::all().filter(|b| b.online.load(Ordering::Acquire) || b.index == me.index);
     if let Ok(mut delay) = platform::timer::Delay::new(timer::Counter { frequency: timer::cntfrq() }) {
-        delay.delay_ms(2 * 1000 / irq::TICK_HZ as u32);
+        delay.delay_ms(2);
     }
     let deadline = timer::now() + timer::cntfrq();
-    while online().any(|b| b.ticks.load(Ordering::Relaxed) == 0) && timer::now() < deadline {
+    if me.ticks.load(Ordering::Relaxed) == 0 {
+        // Its first interrupt was superseded by a wait's deadline (`ping_all`): fire
+        // it now, the same test of the same timer.
+        irq::set_deadline(timer::now());
+    }
+    let waiting = || online().any(|b| b.ticks.load(Ordering::Relaxed) == 0);
+    while waiting() && timer::now() < deadline {
+        // The timer wakes this wait at its deadline (there is no tick to do it); set
+        // again after each interrupt, since this CPU's own first one stops it.
+        irq::set_deadline(deadline);
         cpu::wait_for_interrupt();
     }
+    irq::set_deadline(u64::MAX);
     let (mut ticking, mut total) = (0, 0);
     for block in online() {
         total += 1;

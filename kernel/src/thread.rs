@@ -109,10 +109,12 @@ pub struct Tcb {
     pub priority: u8,
     /// The CPU it runs on (logical index).
     pub cpu: u32,
-    /// Timeslice in timer ticks, and what is left of it.
-    pub timeslice: u32,
-    /// Ticks left in the current slice.
-    pub remaining: u32,
+    /// Timeslice in microseconds: how long it runs before an equal-priority thread
+    /// gets its turn (the CPU's timer is set for the slice's end: `l4::time`).
+    pub timeslice_us: u32,
+    /// The same in system-counter ticks, worked out at its first dispatch (0: not
+    /// yet), so a dispatch divides nothing.
+    pub slice_ticks: u64,
     /// Pager (full thread id), 0 = none.
     pub pager: u64,
     /// The thread allowed to change this one's priority and CPU (`Schedule`), 0 = only
@@ -132,8 +134,11 @@ pub struct Tcb {
     pub send_next: u32,
     /// Words `Notify` posted to it, for its next open receives.
     pub notes: crate::notify::NoteQueue,
-    /// Deadline (counter ticks) of a blocking IPC, 0 = none.
+    /// Deadline (system counter) of a blocking IPC, 0 = none. Nonzero exactly while
+    /// the thread is in its CPU's timeout queue ([`Tcb::timeout`]).
     pub deadline: u64,
+    /// Its place in its CPU's timeout queue (`crate::timeouts`).
+    pub timeout: crate::timeouts::Links,
     /// The receive phase waiting behind a blocked send (`Ipc` with both phases): whom
     /// to accept (a thread number, `None` for anyone) and the receive timeout. It runs
     /// when the send completes; a call's reply wait is this with `accept = to`.
@@ -160,8 +165,8 @@ impl Tcb {
             ttbr0: 0,
             priority: 100,
             cpu,
-            timeslice: 10,
-            remaining: 10,
+            timeslice_us: DEFAULT_TIMESLICE_US,
+            slice_ticks: 0,
             pager: 0,
             scheduler: 0,
             exception_handler: 0,
@@ -172,6 +177,7 @@ impl Tcb {
             send_next: 0,
             notes: crate::notify::NoteQueue::new(),
             deadline: 0,
+            timeout: crate::timeouts::Links::default(),
             after_send: None,
             doomed: false,
             move_to: None,
@@ -192,12 +198,28 @@ pub fn split_id(id: u64) -> Option<(u32, u16)> {
         .then_some((number as u32, version))
 }
 
-/// A timeslice of `us` microseconds in ticks of a `hz` timer: rounded up, at least
-/// one tick, at most `u32::MAX` (`Schedule`'s x3; 0 there means "keep" and never
-/// reaches this).
-pub fn timeslice_ticks(us: u64, hz: u64) -> u32 {
-    let tick_us = (1_000_000 / hz.max(1)).max(1);
-    u32::try_from(us.div_ceil(tick_us).max(1)).unwrap_or(u32::MAX)
+/// A new thread's timeslice: 100 ms (`Schedule` sets another).
+pub const DEFAULT_TIMESLICE_US: u32 = 100_000;
+
+/// A timeslice of `us` microseconds as the TCB keeps it: at least 1 us, at most
+/// `u32::MAX` us (`Schedule`'s x3; 0 there means "keep" and never reaches this).
+pub fn timeslice_us(us: u64) -> u32 {
+    u32::try_from(us.max(1)).unwrap_or(u32::MAX)
+}
+
+/// `us` microseconds in ticks of a counter running at `frequency` Hz: rounded up, at
+/// least one tick (a timeout or slice never ends before the time asked), no overflow.
+#[inline]
+pub fn micros_to_ticks(us: u64, frequency: u64) -> u64 {
+    // In 64 bits when it fits (timeouts and slices are 32-bit microseconds, counter
+    // frequencies 32-bit: always on the target): a 128-bit division is a library call.
+    let ticks = match us.checked_mul(frequency) {
+        Some(product) => product.div_ceil(1_000_000),
+        None => {
+            u64::try_from((u128::from(us) * u128::from(frequency)).div_ceil(1_000_000)).unwrap_or(u64::MAX)
+        }
+    };
+    ticks.max(1)
 }
 
 #[cfg(test)]
@@ -205,13 +227,15 @@ mod tests {
     use super::*;
 
     #[test]
-    fn timeslices_round_up_to_whole_ticks() {
-        assert_eq!(timeslice_ticks(1, 100), 1, "at least one tick");
-        assert_eq!(timeslice_ticks(10_000, 100), 1);
-        assert_eq!(timeslice_ticks(10_001, 100), 2, "rounded up");
-        assert_eq!(timeslice_ticks(100_000, 100), 10, "the default slice");
-        assert_eq!(timeslice_ticks(u64::MAX, 100), u32::MAX, "clamped, no overflow");
-        assert_eq!(timeslice_ticks(5, 0), 1, "a zero rate counts as 1 Hz: no division by zero");
+    fn microseconds_round_up_to_whole_counter_ticks() {
+        assert_eq!(micros_to_ticks(1, 62_500_000), 63, "62.5 ticks, rounded up");
+        assert_eq!(micros_to_ticks(16, 62_500_000), 1000);
+        assert_eq!(micros_to_ticks(1, 1_000_000), 1);
+        assert_eq!(micros_to_ticks(0, 1_000_000), 1, "at least one tick");
+        assert_eq!(micros_to_ticks(3, 100), 1, "a slow counter: rounded up to a tick");
+        assert_eq!(micros_to_ticks(u64::MAX, u64::MAX), u64::MAX, "clamped, no overflow");
+        assert_eq!(timeslice_us(0), 1);
+        assert_eq!(timeslice_us(u64::MAX), u32::MAX, "clamped");
     }
 
     #[test]

@@ -97,7 +97,7 @@ pub enum Syscall {
     /// | x0 | `dest` | status |
     /// | x1 | priority `0..=`[`MAX_PRIORITY`], or [`KEEP`] | old priority |
     /// | x2 | CPU index, or [`KEEP`] | old CPU |
-    /// | x3 | timeslice in µs (rounded up to whole timer ticks of 10 ms), 0 = keep | - |
+    /// | x3 | timeslice in µs (to the counter tick: the kernel is tickless), 0 = keep | - |
     ///
     /// A thread that is running moves too: on another CPU, that CPU is interrupted
     /// (SGI) and moves it at once; the caller itself moves on its way out of this call.

@@ -15,7 +15,8 @@
 //! - **CPUs**: a `PerCpu` block per CPU of the board, which CPU runs the kernel now,
 //!   each CPU's TTBR0, FP/SIMD registers and whether EL0 may use them;
 //! - **SGIs**: every wake-up, by CPU;
-//! - **the clock**: a counter the test advances ([`World::advance`]);
+//! - **the clock**: a counter the test advances ([`World::advance`]), and each CPU's
+//!   one-shot kernel timer, which fires when the clock passes its deadline;
 //! - **interrupts**: handlers, pending and masked lines, the user timer;
 //! - **the console**: a string the test reads.
 //!
@@ -24,7 +25,8 @@
 //! two nodes of two CPUs (`platform/tests/fixtures/virt-2n2c.dtb`), its memory
 //! replaced by the fake's, and a root task (a privileged space with one thread). A
 //! test makes system calls as a thread ([`World::svc`]), faults ([`World::fault`]),
-//! ticks and interrupts ([`World::tick`], [`World::irq`]), and after each step can
+//! timer interrupts and device interrupts ([`World::tick`], [`World::irq`]), lets time
+//! pass ([`World::advance`]), and after each step can
 //! check every invariant of the kernel's state ([`World::check`]).
 //!
 //! What must hold: the fake decides nothing the kernel decides. It only runs the
@@ -57,6 +59,10 @@ pub struct FakeState {
     cpus: Vec<&'static PerCpu>,
     this_cpu: Cell<usize>,
     now: Cell<u64>,
+    /// Each CPU's kernel timer: the deadline it is set for (`u64::MAX`: off).
+    timers: RefCell<Vec<u64>>,
+    /// How often each CPU's kernel timer was set (or turned off).
+    timer_sets: RefCell<Vec<u64>>,
     /// The TLB model: `(asid, page) -> (pa, writable)`.
     tlb: RefCell<BTreeMap<(u16, u64), (u64, bool)>>,
     /// Each CPU's TTBR0.
@@ -93,7 +99,6 @@ pub struct Fake(pub &'static FakeState);
 
 impl Machine for Fake {
     const MEMORY: Window = Window::HOST;
-    const TICK_HZ: u64 = 100;
 
     fn tables_changed(self) {}
 
@@ -147,6 +152,12 @@ impl Machine for Fake {
 
     fn counter_frequency(self) -> u64 {
         FREQUENCY
+    }
+
+    fn set_timer(self, deadline: u64) {
+        let cpu = self.this_cpu();
+        self.0.timers.borrow_mut()[cpu] = deadline;
+        self.0.timer_sets.borrow_mut()[cpu] += 1;
     }
 
     fn interrupt_handler(self, intid: u32) -> Option<u32> {
@@ -352,6 +363,8 @@ impl World {
             cpus,
             this_cpu: Cell::new(0),
             now: Cell::new(1),
+            timers: RefCell::new(vec![u64::MAX; n]),
+            timer_sets: RefCell::new(vec![0; n]),
             tlb: RefCell::new(BTreeMap::new()),
             ttbr0: RefCell::new(vec![0; n]),
             fp: RefCell::new(vec![(FpState::default(), false); n]),
@@ -482,11 +495,14 @@ impl World {
         self.trap(t, me, Trap { source: Source::Lower64, kind: Kind::Sync }, Events::default())
     }
 
-    /// A timer tick on `cpu` (with what runs there, if anything).
+    /// `cpu`'s kernel timer interrupts (with what runs there, if anything), whether or
+    /// not anything is due: the kernel handles what is and sets the timer again. (It
+    /// stops when it fires, as the hardware's does.)
     pub fn tick(&mut self, cpu: usize) -> Next {
         let me = self.m.cpu(cpu).expect("a CPU of the board");
         self.m.0.this_cpu.set(cpu);
-        let events = Events { ticked: true, interrupts: false };
+        self.m.0.timers.borrow_mut()[cpu] = u64::MAX;
+        let events = Events { timer: true, interrupts: false };
         let next = self.k.trap(me, Trap { source: Source::Lower64, kind: Kind::Irq }, events);
         if next == Next::Idle {
             self.k.idle(me);
@@ -507,7 +523,7 @@ impl World {
         }
         let me = self.m.cpu(cpu).expect("a CPU of the board");
         self.m.0.this_cpu.set(cpu);
-        let events = Events { ticked: false, interrupts: true };
+        let events = Events { timer: false, interrupts: true };
         let next = self.k.trap(me, Trap { source: Source::Lower64, kind: Kind::Irq }, events);
         if next == Next::Idle {
             self.k.idle(me);
@@ -525,9 +541,40 @@ impl World {
         self.m.0.irq.borrow().user_timer
     }
 
-    /// Advances the clock by `ticks` counter ticks.
+    /// Advances the clock by `ticks` counter ticks; every CPU whose kernel timer is due
+    /// by then takes its interrupt ([`World::tick`]), as the hardware's would.
     pub fn advance(&mut self, ticks: u64) {
         self.m.0.now.set(self.m.0.now.get() + ticks);
+        self.fire_due_timers();
+    }
+
+    /// Every CPU whose kernel timer is due takes its interrupt (again, while one is:
+    /// the kernel sets it for what comes next).
+    pub fn fire_due_timers(&mut self) {
+        for _round in 0..MAX_THREADS {
+            let now = self.now();
+            let due = self.m.0.timers.borrow().iter().position(|&d| d <= now);
+            let Some(cpu) = due else { return };
+            let back = self.m.this_cpu();
+            self.tick(cpu);
+            self.m.0.this_cpu.set(back);
+        }
+        panic!("a timer kept firing: the kernel sets it for a deadline that has passed");
+    }
+
+    /// The system counter now.
+    pub fn now(&self) -> u64 {
+        self.m.0.now.get()
+    }
+
+    /// What `cpu`'s kernel timer is set for (`u64::MAX`: off).
+    pub fn timer(&self, cpu: usize) -> u64 {
+        self.m.0.timers.borrow()[cpu]
+    }
+
+    /// How often `cpu`'s kernel timer was set since the last call (and forgets it).
+    pub fn timer_sets(&self, cpu: usize) -> u64 {
+        core::mem::take(&mut self.m.0.timer_sets.borrow_mut()[cpu])
     }
 
     fn trap(&mut self, t: u32, me: &'static PerCpu, trap: Trap, events: Events) -> Outcome {
@@ -669,6 +716,8 @@ impl World {
     ///   one is on a run queue, nothing else is queued;
     /// - IPC: a thread on a send queue waits to send to (or fault to) that thread,
     ///   once; each waiting sender is on its receiver's queue;
+    /// - time: every CPU's timeout queue is a well-formed tree, and a thread has a
+    ///   deadline exactly when it waits in an IPC and is in its own CPU's queue;
     /// - memory: every thread's TCB and UTCB are on its space's home node and the
     ///   UTCB is mapped at its address; the MDB's own invariants hold over every
     ///   entry, and every entry's page is mapped in its space's tables;
@@ -750,6 +799,9 @@ impl World {
         for s in self.spaces() {
             let count = threads.iter().filter(|&&t| self.k.tcb(t).is_some_and(|tcb| tcb.space == s)).count();
             assert_eq!(self.k.space(s).expect("live").threads as usize, count, "space {s}'s thread count");
+        }
+        if let Err(why) = self.k.check_timeouts() {
+            panic!("timeouts: {why}");
         }
         let entries = self.entries();
         if let Err(v) = self.k.mdb.check_invariants(&entries) {

@@ -33,10 +33,12 @@
 //! - IPC: an `svc #0` from AArch64 EL0 with x8 = `Ipc`; the caller is not being
 //!   deleted or moved to another CPU; `to` names a live thread (not an interrupt, not
 //!   the caller), `from` is `to` (a Call) or any (`ReplyWait`), the receive timeout is
-//!   not zero (x2: a zero receive fails instead of waiting; a finite one arms the
-//!   caller's deadline as the general path's `block` does); the tag (x3) is valid and all its words are in
+//!   never (x2: a zero receive fails instead of waiting, and a finite one goes into the
+//!   CPU's timeout queue, `super::time`: both the general path's; only a pager's map
+//!   reply may wait with a deadline, which its path, out of line, queues); the tag (x3) is valid and all its words are in
 //!   registers (`1 + u + t <= 5`), with `t = 0`, or `t = 2` for a `ReplyWait`;
-//! - the partner waits in a receive that accepts the caller (`RecvBlocked` with
+//! - the partner waits without a timeout (a pager told of a fault may have one: that
+//!   path takes it out of the CPU's queue, out of line), in a receive that accepts the caller (`RecvBlocked` with
 //!   `from` any or the caller), or, for a reply with an item, in the page fault the
 //!   caller (its pager) was told of; it is on this CPU;
 //! - the partner is what the scheduler would pick next: no ready thread here has its
@@ -56,7 +58,7 @@
 //! Under these conditions the general path would do exactly this: transfer the words
 //! (and map the page as a child of the pager's mapping), complete the partner with
 //! status 0 and the caller's id (a faulting thread: just let it retry its access),
-//! block the caller in its receive (deadline from its timeout), queue the partner and pick it at
+//! block the caller in its receive, queue the partner and pick it at
 //! once. [`classify`] (in `crate::ipc_fast`, built and tested on the host) holds the
 //! register-only half of the decision; the kernel-state half is here. The boot tests,
 //! `pagers/badargs` and `pagers/fuzz` drive every corner through both paths.
@@ -159,16 +161,14 @@ fn try_ipc<M: Machine>(k: &mut Kernel<M>, me: &PerCpu) -> Taken {
     // interrupts), waiting in a receive that accepts the caller, on this CPU, and
     // above every ready thread here.
     let (dest, version) = ((to >> 16) as u32, to as u16);
-    let Some((c, d, earliest)) = k.two_and_deadlines(cur, dest) else { return Taken::No };
+    let Some((c, d)) = k.two(cur, dest) else { return Taken::No };
     let waits = matches!(d.state, ThreadState::RecvBlocked { from } if from.is_none_or(|f| f == cur));
-    if !waits || !runs_next(d, version, me, &sched) {
+    if !waits || d.deadline != 0 || !runs_next(d, version, me, &sched) {
         return Taken::No;
     }
     copy_message(c, d, words);
-    // The caller's receive phase: it waits (with a deadline if its timeout is finite).
+    // The caller's receive phase: it waits, without a timeout (`classify`).
     c.state = ThreadState::RecvBlocked { from: (shape == Shape::Call).then_some(dest) };
-    c.deadline = receive_deadline(m, c.context.x[2]);
-    super::note_deadline(earliest, c.deadline);
     run_next(m, d, me, &mut sched, dest);
     k.fp_handover(&mut sched, dest);
     sched.fast.ipc += 1;
@@ -200,7 +200,7 @@ fn try_map_reply<M: Machine>(k: &mut Kernel<M>, me: &PerCpu, cur: u32, words: us
     let (to, item, src) = (regs[0], [regs[3 + words - 2], regs[3 + words - 1]], c.space);
     let (dest, version) = ((to >> 16) as u32, to as u16);
     let Some((_, d)) = k.two(cur, dest) else { return false };
-    if !runs_next(d, version, me, &sched) {
+    if d.deadline != 0 || !runs_next(d, version, me, &sched) {
         return false;
     }
     let receives = matches!(d.state, ThreadState::RecvBlocked { from } if from.is_none_or(|f| f == cur));
@@ -222,16 +222,24 @@ fn try_map_reply<M: Machine>(k: &mut Kernel<M>, me: &PerCpu, cur: u32, words: us
         return false;
     }
     // Mapped: from here on the IPC completes as the general path would complete it.
-    let (c, d, earliest) = k.two_and_deadlines(cur, dest).expect("invariant: both looked up above");
+    let (c, d) = k.two(cur, dest).expect("invariant: both looked up above");
     if receives {
         copy_message(c, d, words);
     }
     c.state = ThreadState::RecvBlocked { from: None };
-    c.deadline = receive_deadline(m, c.context.x[2]);
-    super::note_deadline(earliest, c.deadline);
+    let x2 = c.context.x[2];
     run_next(m, d, me, &mut sched, dest);
     k.fp_handover(&mut sched, dest);
     sched.fast.map_replies += 1;
+    drop(sched);
+    if x2 as u32 != abi::timeout::NEVER {
+        // The pager waits with a deadline (`classify` let only this path take one):
+        // into this CPU's timeout queue, and the timer set for it, as the general
+        // path's `block` and way out do.
+        let deadline = ipc::deadline_of(m, abi::timeout::Timeouts::unpack(x2).receive);
+        k.arm_timeout(cur, deadline);
+        k.program_timer(me);
+    }
     true
 }
 
@@ -297,6 +305,7 @@ fn try_fault<M: Machine>(k: &mut Kernel<M>, me: &PerCpu) -> bool {
     if !waits || !runs_next(p, version, me, &sched) {
         return false;
     }
+    let timed = p.deadline != 0;
     let access = crate::exception::fault_access(c.context.esr);
     let into = &mut p.context.x;
     into[3] = u64::from(abi::fault::PAGE_FAULT_LABEL | access) << 16 | 2; // u = 2
@@ -308,17 +317,12 @@ fn try_fault<M: Machine>(k: &mut Kernel<M>, me: &PerCpu) -> bool {
     run_next(m, p, me, &mut sched, pager);
     k.fp_handover(&mut sched, pager);
     sched.fast.faults += 1;
-    true
-}
-
-/// The deadline of the receive phase whose timeouts are `x2` (0: never; `classify`
-/// let no zero timeout through).
-#[inline(always)]
-fn receive_deadline<M: Machine>(m: M, x2: u64) -> u64 {
-    match x2 as u32 {
-        abi::timeout::NEVER => 0,
-        _ => ipc::deadline_of(m, abi::timeout::Timeouts::unpack(x2).receive),
+    if timed {
+        // The pager waited with a timeout (most do): out of the queue, out of line.
+        drop(sched);
+        k.disarm_timeout(pager);
     }
+    true
 }
 
 /// The message of `c` (MR0..MR(words-1) in x3..x7, `words <= 5`) into `d`, with
@@ -352,12 +356,11 @@ fn runs_next(d: &Tcb, version: u16, me: &PerCpu, sched: &CpuSched) -> bool {
     d.version == version && d.cpu as usize == me.index && !sched.queues.any_at_or_above(d.priority)
 }
 
-/// Makes the partner `next` (blocked until now, its results written; `d` is its TCB)
-/// the running thread of `me`, as `Kernel::dispatch` does (with the scheduler lock the
-/// caller holds), its IPC deadline cleared.
+/// Makes the partner `next` (blocked until now, without a timeout, its results
+/// written; `d` is its TCB) the running thread of `me`, as `Kernel::dispatch` does
+/// (with the scheduler lock the caller holds), on the slice that runs.
 #[inline(always)]
 fn run_next<M: Machine>(m: M, d: &mut Tcb, me: &PerCpu, sched: &mut CpuSched, next: u32) {
-    d.deadline = 0;
     super::make_running(m, d, me, sched, next);
 }
 
@@ -469,8 +472,11 @@ mod tests {
             let words = rng.below(5) as u8;
             let mut mrs = [tag(7, words, 0), rng.bits(), rng.bits(), rng.bits(), rng.bits()];
             // Nobody waits for ever for a message nobody owes it: if every thread waits
-            // for another, the timeouts end that.
-            let pager_timeouts = Timeouts { send: Timeout::Zero, receive: Timeout::Micros(5000) }.pack();
+            // for another, the timeouts end that. The pager waits without a timeout when
+            // it owes nobody an answer (only such a wait takes the fast path: a
+            // deadline is the general path's).
+            let finite = Timeouts { send: Timeout::Zero, receive: Timeout::Micros(5000) }.pack();
+            let never = Timeouts { send: Timeout::Zero, receive: Timeout::Never }.pack();
             let args = if t == pager {
                 // The pager's loop: answer a thread that waits for its answer (a
                 // reply, with a page now and then: what a fault or a call wants),
@@ -501,9 +507,10 @@ mod tests {
                         }
                         let cid = fast.id(c);
                         let _ = queue;
-                        [cid, u64::MAX, pager_timeouts, mrs[0], mrs[1], mrs[2], mrs[3], mrs[4]]
+                        let then = if owed.len() > 1 { finite } else { never };
+                        [cid, u64::MAX, then, mrs[0], mrs[1], mrs[2], mrs[3], mrs[4]]
                     }
-                    _ => [0, u64::MAX, pager_timeouts, 0, 0, 0, 0, 0],
+                    _ => [0, u64::MAX, if owed.is_empty() { never } else { finite }, 0, 0, 0, 0, 0],
                 }
             } else {
                 let pid = fast.id(pager);
@@ -525,9 +532,9 @@ mod tests {
                     }
                     8 => {
                         let peer = fast.id(rng.pick(&all));
-                        [peer, u64::MAX, pager_timeouts, mrs[0], mrs[1], mrs[2], mrs[3], mrs[4]]
+                        [peer, u64::MAX, finite, mrs[0], mrs[1], mrs[2], mrs[3], mrs[4]]
                     }
-                    _ => [0, u64::MAX, pager_timeouts, 0, 0, 0, 0, 0],
+                    _ => [0, u64::MAX, finite, 0, 0, 0, 0, 0],
                 }
             };
             let (took, a) = fast.svc_fast(t, Syscall::Ipc, args);

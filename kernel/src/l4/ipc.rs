@@ -67,11 +67,11 @@ fn write_mrs<M: Machine>(t: &mut Tcb, mrs: &[u64]) {
     }
 }
 
-/// Sets the IPC results of a thread that waited: status, partner.
+/// Sets the IPC results of a thread that waited: status, partner. (A timeout it waited
+/// with ends where it is made ready: `Kernel::make_ready`.)
 fn complete(t: &mut Tcb, status: Result<(), Error>, partner: u64) {
     t.context.x[0] = abi::error::status(status);
     t.context.x[1] = partner;
-    t.deadline = 0;
 }
 
 /// The `Ipc` system call of thread `cur`, its registers decoded into `ipc`.
@@ -141,6 +141,7 @@ pub fn cancel<M: Machine>(k: &mut Kernel<M>, t: u32) {
 /// is there when it is started again).
 pub fn cancel_halted<M: Machine>(k: &mut Kernel<M>, t: u32) {
     dequeue_anywhere(k, t);
+    k.disarm_timeout(t);
     if let Some(tcb) = k.tcb(t)
         && matches!(tcb.state, ThreadState::SendBlocked { .. } | ThreadState::RecvBlocked { .. })
     {
@@ -274,13 +275,16 @@ fn receive<M: Machine>(k: &mut Kernel<M>, cur: u32, accept: Option<u32>, timeout
     }
 }
 
-/// Puts `t` to sleep in `state`, with a deadline for a finite timeout.
+/// Puts `t` to sleep in `state`, with a deadline for a finite timeout (in its CPU's
+/// timeout queue: `time`).
 fn block<M: Machine>(k: &mut Kernel<M>, t: u32, state: ThreadState, timeout: Timeout) {
     let deadline = deadline_of(k.machine, timeout);
+    k.disarm_timeout(t);
     if let Some(tcb) = k.tcb(t) {
         tcb.state = state;
-        tcb.deadline = deadline;
-        k.note_deadline(deadline);
+    }
+    if deadline != 0 {
+        k.arm_timeout(t, deadline);
     }
 }
 
@@ -438,15 +442,13 @@ fn map_item<M: Machine>(
     Ok(())
 }
 
-/// The deadline (counter ticks) of a block with `timeout` from now; 0 for none
-/// (never, or zero, which does not block).
+/// The deadline (system counter) of a block with `timeout` from now, rounded up to
+/// a whole counter tick (never early); 0 for none (never, or zero, which does not
+/// block).
 #[inline(always)]
 pub(super) fn deadline_of<M: Machine>(m: M, timeout: Timeout) -> u64 {
     match timeout {
-        Timeout::Micros(us) => {
-            let f = m.counter_frequency();
-            m.now() + (u64::from(us) * f).div_ceil(1_000_000).max(1)
-        }
+        Timeout::Micros(us) => m.now() + crate::thread::micros_to_ticks(u64::from(us), m.counter_frequency()),
         _ => 0,
     }
 }
@@ -690,27 +692,14 @@ pub fn deliver_interrupts<M: Machine>(k: &mut Kernel<M>) {
     }
 }
 
-/// Ends every blocking IPC whose deadline has passed (called on timer ticks and by
-/// the idle loop after every interrupt). Scans the threads only once the earliest
-/// deadline has passed: an idle CPU woken to run a thread should not walk a thousand
-/// TCBs first.
-pub fn expire_timeouts<M: Machine>(k: &mut Kernel<M>, now: u64) {
-    if now < k.earliest_deadline {
-        return;
-    }
-    let mut next = u64::MAX;
-    for n in 1..crate::thread::MAX_THREADS as u32 {
-        let Some(t) = k.tcb(n) else { continue };
-        if t.deadline == 0 {
-            continue;
-        }
-        if t.deadline > now {
-            next = next.min(t.deadline);
-            continue;
-        }
-        let error = match t.state {
-            ThreadState::SendBlocked { .. } => Error::SendTimeout,
-            ThreadState::RecvBlocked { .. } => Error::ReceiveTimeout,
+/// Ends every blocking IPC on `me` whose deadline is at or before `now`, earliest
+/// first, with `SendTimeout` or `ReceiveTimeout` (called when `me`'s timer fires and by
+/// its idle loop). Takes them from `me`'s timeout queue: no thread is scanned.
+pub fn expire_timeouts<M: Machine>(k: &mut Kernel<M>, me: &crate::percpu::PerCpu, now: u64) {
+    while let Some(n) = k.pop_expired(me, now) {
+        let error = match k.tcb(n).map(|t| t.state) {
+            Some(ThreadState::SendBlocked { .. }) => Error::SendTimeout,
+            Some(ThreadState::RecvBlocked { .. }) => Error::ReceiveTimeout,
             _ => continue,
         };
         dequeue_anywhere(k, n);
@@ -720,7 +709,6 @@ pub fn expire_timeouts<M: Machine>(k: &mut Kernel<M>, now: u64) {
         }
         k.make_ready(n);
     }
-    k.earliest_deadline = next;
 }
 
 #[cfg(test)]
@@ -834,21 +822,24 @@ mod tests {
     }
 
     #[test]
-    fn finite_timeouts_expire_on_the_timekeepers_tick() {
+    fn finite_timeouts_expire_to_the_microsecond_on_their_own_cpus_timer() {
         let (mut w, t) = world(3);
         let ms = Timeouts { send: Timeout::Micros(1000), receive: Timeout::Micros(1000) }.pack();
         let rid = w.id(t[1]);
+        let start = w.now();
         assert!(matches!(w.svc(t[0], Syscall::Ipc, ipc(0, ANY, ms, &[])), Outcome::Blocked(_)));
         assert!(matches!(w.svc(t[2], Syscall::Ipc, ipc(rid, 0, ms, &[0])), Outcome::Blocked(_)));
+        let (c0, c2) = (w.k.tcb(t[0]).unwrap().cpu as usize, w.k.tcb(t[2]).unwrap().cpu as usize);
+        assert_ne!(c0, c2);
+        assert_eq!(w.timer(c0), start + 1000, "CPU {c0}'s timer is set for t0's deadline, no tick");
+        assert_eq!(w.timer(c2), start + 1000);
+        assert_eq!(w.timer(2), u64::MAX, "CPU 2 runs t1, whose slice is all it times");
         w.advance(999);
-        w.tick(0);
         assert!(matches!(w.outcome(t[0]), Outcome::Blocked(_)), "not yet");
-        w.advance(2);
-        w.tick(1);
-        assert!(matches!(w.outcome(t[0]), Outcome::Blocked(_)), "CPU 1 does not watch the timeouts");
-        w.tick(0);
-        assert_eq!(w.outcome(t[0]).status(), Err(Error::ReceiveTimeout));
-        assert_eq!(w.outcome(t[2]).status(), Err(Error::SendTimeout));
+        assert!(matches!(w.outcome(t[2]), Outcome::Blocked(_)), "not yet");
+        w.advance(1);
+        assert_eq!(w.outcome(t[0]).status(), Err(Error::ReceiveTimeout), "on time, on CPU {c0}");
+        assert_eq!(w.outcome(t[2]).status(), Err(Error::SendTimeout), "on time, on CPU {c2}");
         assert_eq!(w.k.tcb(t[1]).unwrap().send_queue, 0, "the timed-out sender left the queue");
         w.check();
     }

@@ -7,7 +7,8 @@
 //! every system call's checks are logic. They touch the hardware only at a few points:
 //! physical memory through the direct map, TLB and cache maintenance, this CPU's
 //! TTBR0 and FP/SIMD registers, an SGI to wake another CPU, the system counter, the
-//! interrupt controller's routing for user-level drivers, and the console. [`Machine`]
+//! interrupt controller's routing for user-level drivers, the CPU's one-shot kernel
+//! timer, and the console. [`Machine`]
 //! names exactly those points, so [`super::Kernel`] is generic over it: on the target
 //! it is `crate::machine::Aarch64` (a zero-sized type whose methods are the
 //! instructions, inlined: the fast paths compile to what they were before the seam),
@@ -55,8 +56,6 @@ pub trait Machine: Copy {
     /// How the kernel reaches physical memory: TCBs, UTCBs, translation tables, MDB
     /// shadow pages and the frames it zeroes for user level.
     const MEMORY: Window;
-    /// Timer ticks per second (time slices are counted in ticks).
-    const TICK_HZ: u64;
     /// The user timer's interrupt number (`abi::syscall::USER_TIMER_INTID`).
     const USER_TIMER: u32 = abi::syscall::USER_TIMER_INTID;
 
@@ -101,6 +100,10 @@ pub trait Machine: Copy {
     fn now(self) -> u64;
     /// The system counter's frequency, in Hz.
     fn counter_frequency(self) -> u64;
+    /// Sets this CPU's kernel timer to interrupt once the system counter reaches
+    /// `deadline` (at once if it has); `u64::MAX` turns it off. One-shot: the timer
+    /// stops when it fires, and the kernel sets it again for what comes next.
+    fn set_timer(self, deadline: u64);
 
     // --- Interrupts delivered to user-level handlers ---
 

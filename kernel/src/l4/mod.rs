@@ -16,7 +16,7 @@
 //! runs next ([`Next`]). On the target, `crate::entry` holds the one `Kernel` behind
 //! the kernel lock and calls it from the exception vectors; in host tests, `fake`
 //! provides a machine and the tests drive the same code with system calls, faults and
-//! ticks (`l4::tests`, `l4::ipc::tests`, `l4::syscall::tests`, `l4::fastpath::tests`).
+//! timer interrupts (`l4::tests`, `l4::ipc::tests`, `l4::syscall::tests`, `l4::fastpath::tests`).
 //!
 //! Three things keep the common IPC cheap without changing that model:
 //! - the entry vectors save a thread's registers **straight into its TCB** (through
@@ -53,6 +53,7 @@ pub mod machine;
 pub mod mapdb;
 pub mod syscall;
 pub mod task;
+pub mod time;
 
 #[cfg(test)]
 pub mod fake;
@@ -120,8 +121,8 @@ pub enum Frame {
 /// controller's driver works it out; the kernel acts on it).
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
 pub struct Events {
-    /// This CPU's timer ticked.
-    pub ticked: bool,
+    /// This CPU's kernel timer fired (a deadline, or the end of a slice).
+    pub timer: bool,
     /// A device interrupt for a user-level handler is pending.
     pub interrupts: bool,
 }
@@ -197,13 +198,6 @@ pub struct Kernel<M: Machine> {
     /// The mapping database: every user mapping of a frame, rooted where the kernel
     /// handed the frame out.
     pub mdb: Mdb<mapdb::KernelStore<M>>,
-    /// No thread's IPC deadline is earlier than this: a lower bound, lowered by
-    /// [`Kernel::note_deadline`] whenever a deadline is set and recomputed by
-    /// `ipc::expire_timeouts` when it passes (a deadline that goes away early leaves it
-    /// low: one scan too many, never a timeout missed).
-    earliest_deadline: u64,
-    /// The CPU that watches IPC timeouts: the boot CPU, which is surely online.
-    timekeeper: usize,
     /// A stop the last operation asked for ([`Next::Stop`]).
     stop: Option<Halt>,
 }
@@ -226,8 +220,6 @@ impl<M: Machine> Kernel<M> {
             empty_root: 0,
             kip: 0,
             mdb: Mdb::new(mapdb::KernelStore::new()),
-            earliest_deadline: u64::MAX,
-            timekeeper: 0,
             stop: None,
         }
     }
@@ -235,8 +227,7 @@ impl<M: Machine> Kernel<M> {
     /// Prepares the kernel objects: takes the frame allocator, the slab cache of MDB
     /// entries (built on it) and the board, builds the empty root table, the kernel
     /// interface page (`initrd` and `dtb`: where the root task will find them) and
-    /// the MDB's frame-root arrays. The calling CPU becomes the one that watches IPC
-    /// timeouts.
+    /// the MDB's frame-root arrays.
     pub fn init(
         &mut self,
         frames: &'static Frames,
@@ -253,7 +244,6 @@ impl<M: Machine> Kernel<M> {
         // SAFETY: just allocated, unshared.
         unsafe { M::MEMORY.zero_frame(PhysAddr::new(empty)) };
         self.empty_root = empty;
-        self.timekeeper = self.machine.this_cpu();
         self.kip = task::build_kip::<M>(frames, board, self.machine.counter_frequency(), initrd, dtb)?;
         self.mdb.store_mut().init(frames, entries, board)?;
         Ok(())
@@ -291,13 +281,6 @@ impl<M: Machine> Kernel<M> {
     /// Two different threads at once (an IPC's sender and receiver).
     #[inline(always)]
     pub fn two(&mut self, a: u32, b: u32) -> Option<(&mut Tcb, &mut Tcb)> {
-        self.two_and_deadlines(a, b).map(|(first, second, _)| (first, second))
-    }
-
-    /// [`Kernel::two`], and the kernel's lower bound on IPC deadlines with them: the
-    /// fast paths block one of the two with a deadline (`note_deadline`).
-    #[inline(always)]
-    pub(crate) fn two_and_deadlines(&mut self, a: u32, b: u32) -> Option<(&mut Tcb, &mut Tcb, &mut u64)> {
         if a == b {
             return None;
         }
@@ -310,7 +293,7 @@ impl<M: Machine> Kernel<M> {
         let first = unsafe { &mut *pa.0.as_ptr() };
         // SAFETY: as above, for the other, different TCB.
         let second = unsafe { &mut *pb.0.as_ptr() };
-        Some((first, second, &mut self.earliest_deadline))
+        Some((first, second))
     }
 
     /// The thread a full id names, if it exists with that version.
@@ -322,12 +305,6 @@ impl<M: Machine> Kernel<M> {
     /// Space `index`.
     pub fn space(&mut self, index: u16) -> Option<&mut Space> {
         self.spaces.get_mut(index as usize)?.as_mut()
-    }
-
-    /// Records that a thread now waits with `deadline` (0: none).
-    #[inline(always)]
-    pub fn note_deadline(&mut self, deadline: u64) {
-        note_deadline(&mut self.earliest_deadline, deadline);
     }
 
     /// Prints `fatal: WHY` and asks the CPU that made this trap to stop the machine
@@ -815,6 +792,7 @@ impl<M: Machine> Kernel<M> {
         if tcb.state == ThreadState::Ready {
             self.unready(t);
         }
+        self.disarm_timeout(t);
         ipc::dequeue_anywhere(self, t);
         // Everyone waiting for this thread: senders queued on it, callers awaiting its
         // reply, threads whose fault it was to handle.
@@ -884,17 +862,25 @@ impl<M: Machine> Kernel<M> {
     }
 
     /// Places thread `t` on `cpu` (not running, not queued): the TCB and the
-    /// UTCB's `cpu` word, which the thread may read.
+    /// UTCB's `cpu` word, which the thread may read; a timeout it waits with moves to
+    /// that CPU's queue.
     pub fn set_cpu(&mut self, t: u32, cpu: u32) {
+        let Some(deadline) = self.tcb(t).map(|tcb| tcb.deadline) else { return };
+        self.disarm_timeout(t);
         let Some(tcb) = self.tcb(t) else { return };
         tcb.cpu = cpu;
         tcb.move_to = None;
         // SAFETY: the UTCB frame is this thread's (user memory, kernel-allocated).
         unsafe { M::MEMORY.write_u64(tcb.utcb_pa + abi::utcb::CPU_OFFSET as u64, u64::from(cpu)) };
+        if deadline != 0 {
+            self.arm_timeout(t, deadline);
+        }
     }
 
-    /// Makes thread `t` ready on its CPU, waking that CPU if it is another.
+    /// Makes thread `t` ready on its CPU, waking that CPU if it is another. A timeout
+    /// it waited with is over.
     pub fn make_ready(&mut self, t: u32) {
+        self.disarm_timeout(t);
         if let Some(to) = self.tcb(t).and_then(|tcb| tcb.move_to) {
             self.set_cpu(t, to);
         }
@@ -992,7 +978,13 @@ impl<M: Machine> Kernel<M> {
         let mut sched = me.sched.lock();
         self.fp_handover(&mut sched, next);
         let tcb = self.tcb(next).expect("invariant: a picked thread exists");
+        if tcb.slice_ticks == 0 {
+            let us = u64::from(tcb.timeslice_us);
+            tcb.slice_ticks = crate::thread::micros_to_ticks(us, m.counter_frequency());
+        }
+        let slice = tcb.slice_ticks;
         make_running(m, tcb, me, &mut sched, next);
+        time::start_slice(m, &mut sched, next, slice);
     }
 
     /// The kernel's one entry from user mode (and for interrupts taken while a thread
@@ -1013,17 +1005,11 @@ impl<M: Machine> Kernel<M> {
             ipc::deliver_interrupts(self);
         }
         let mut expired = false;
-        if events.ticked {
-            if let Some(t) = self.tcb(current) {
-                t.remaining = t.remaining.saturating_sub(1);
-                expired = t.remaining == 0;
-            }
-            // One CPU is enough to notice expired IPC timeouts (tick resolution either
-            // way); the others need not scan the thread table under the lock.
-            if me.index == self.timekeeper {
-                let now = self.machine.now();
-                ipc::expire_timeouts(self, now);
-            }
+        if events.timer {
+            // A deadline or the slice's end: whichever it was, handle all that is due.
+            let now = self.machine.now();
+            ipc::expire_timeouts(self, me, now);
+            expired = current != 0 && now >= me.sched.lock().slice_end;
         }
         if trap.kind == Kind::Sync && current != 0 {
             let esr = self.tcb(current).map_or(0, |t| t.context.esr);
@@ -1049,29 +1035,30 @@ impl<M: Machine> Kernel<M> {
             self.fp_switch(me, 0);
             me.sched.lock().current = 0;
             self.machine.set_ttbr0(self.empty_ttbr0());
+            self.end_slice(me);
+            self.program_timer(me);
             return Next::Idle;
         }
         self.dispatch(me, next);
+        self.program_timer(me);
         Next::User
     }
 
-    /// A CPU with nothing to run, after an interrupt woke it: watches the IPC
-    /// timeouts (the timekeeper), delivers pending interrupts, and dispatches a ready
-    /// thread if there is one. True: `me.user_context` names it, and the CPU enters
-    /// user mode; false: it waits again.
+    /// A CPU with nothing to run, after an interrupt woke it: ends the waits on it
+    /// that are due, delivers pending interrupts, and dispatches a ready thread if
+    /// there is one. True: `me.user_context` names it, and the CPU enters user mode;
+    /// false: it waits again, its timer set for its earliest timeout (or off).
     pub fn idle(&mut self, me: &PerCpu) -> bool {
-        // The CPU that watches IPC timeouts does so when idle too (this runs after
-        // every interrupt, so at least once per tick).
-        if me.index == self.timekeeper {
-            let now = self.machine.now();
-            ipc::expire_timeouts(self, now);
-        }
+        let now = self.machine.now();
+        ipc::expire_timeouts(self, me, now);
         ipc::deliver_interrupts(self);
         let next = self.pick(me, 0, false);
         if next == 0 {
+            self.program_timer(me);
             return false;
         }
         self.dispatch(me, next);
+        self.program_timer(me);
         true
     }
 
@@ -1085,26 +1072,15 @@ impl<M: Machine> Kernel<M> {
 
 /// Makes thread `next` (its TCB `tcb`, its state and results already written) the
 /// running thread of `me`, with `me`'s scheduler state locked by the caller: state,
-/// a fresh slice if it used its last, `me.user_context` (the frame the way back to
-/// EL0 loads), its space. The FP/SIMD registers are [`Kernel::fp_handover`]'s.
+/// `me.user_context` (the frame the way back to EL0 loads), its space. The FP/SIMD
+/// registers are [`Kernel::fp_handover`]'s; the slice the general path's (the fast
+/// paths hand on the running one: `time`).
 #[inline(always)]
 fn make_running<M: Machine>(m: M, tcb: &mut Tcb, me: &PerCpu, sched: &mut CpuSched, next: u32) {
     tcb.state = ThreadState::Running;
-    if tcb.remaining == 0 {
-        tcb.remaining = tcb.timeslice;
-    }
     me.user_context.store(&raw mut tcb.context as u64, Ordering::Relaxed);
     m.set_ttbr0(tcb.ttbr0);
     sched.current = next;
-}
-
-/// Lowers the kernel's bound on IPC deadlines, `earliest`, for a thread that now waits
-/// with `deadline` (0: none).
-#[inline(always)]
-fn note_deadline(earliest: &mut u64, deadline: u64) {
-    if deadline != 0 {
-        *earliest = (*earliest).min(deadline);
-    }
 }
 
 /// Applies one MDB revocation to the page tables: clears the page (or lowers its

@@ -150,8 +150,10 @@ fn thread_switch<M: Machine>(k: &mut Kernel<M>, cur: u32, c: ThreadSwitch) -> Re
     if !c.dest.is_nil() && k.lookup(c.dest.raw()).is_none() {
         return Err(Error::InvalidThread);
     }
-    if let Some(t) = k.tcb(cur) {
-        t.remaining = 0;
+    // The slice ends: whatever runs next here starts a fresh one.
+    let m = k.machine;
+    if let Some(block) = k.tcb(cur).and_then(|t| m.cpu(t.cpu as usize)) {
+        block.sched.lock().slice_owner = 0;
     }
     Ok(())
 }
@@ -358,7 +360,8 @@ fn schedule<M: Machine>(k: &mut Kernel<M>, caller: Caller, c: Schedule) -> Resul
     let t = k.tcb(dest).ok_or(Error::InvalidThread)?;
     let old = [u64::from(t.priority), u64::from(t.move_to.unwrap_or(t.cpu))];
     if let Some(us) = c.timeslice_us {
-        t.timeslice = crate::thread::timeslice_ticks(us, M::TICK_HZ);
+        t.timeslice_us = crate::thread::timeslice_us(us);
+        t.slice_ticks = 0;
     }
     if t.state == ThreadState::Running {
         // Running (here: the caller itself; or on another CPU): its CPU moves it at
@@ -1404,7 +1407,7 @@ mod tests {
         let r = w.svc(ROOT, Syscall::Schedule, [me, 150, 2, 20_000, 0, 0, 0, 0]).regs();
         assert_eq!(r[..3], [0, 200, 0], "old priority and CPU");
         let root = w.k.tcb(ROOT).unwrap();
-        assert_eq!((root.priority, root.cpu, root.timeslice), (150, 2, 2));
+        assert_eq!((root.priority, root.cpu, root.timeslice_us), (150, 2, 20_000));
         assert_eq!(w.run(2), ROOT, "the caller moved to CPU 2 on its way out");
         assert_eq!(w.read_utcb(ROOT, abi::utcb::CPU_OFFSET), 2);
         w.check();

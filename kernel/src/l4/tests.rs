@@ -10,6 +10,7 @@ use crate::space::Kmem;
 use crate::thread::ThreadState;
 use abi::Error;
 use abi::syscall::Syscall;
+use abi::timeout::{Timeout, Timeouts};
 use platform::NodeId;
 use std::collections::BTreeMap;
 use std::vec::Vec;
@@ -116,17 +117,74 @@ fn higher_priorities_preempt_and_equal_ones_take_turns_when_slices_end() {
     let a = w.thread(s, UTCB, 1, 50);
     let b = w.thread(s, UTCB + P, 1, 50);
     assert_eq!(w.run(1), a, "first come, first served");
-    for _ in 0..9 {
-        w.tick(1);
-        assert_eq!(w.run(1), a, "a's slice lasts ten ticks");
-    }
-    w.tick(1);
-    assert_eq!(w.run(1), b, "round robin at the end of the slice");
+    let slice = u64::from(crate::thread::DEFAULT_TIMESLICE_US); // a 1 MHz counter
+    assert_eq!(w.timer(1), w.now() + slice, "the CPU's timer is set for the slice's end");
+    w.advance(slice - 1);
+    assert_eq!(w.run(1), a, "a's slice lasts its 100 ms");
+    w.advance(1);
+    assert_eq!(w.run(1), b, "round robin at the end of the slice, to the microsecond");
     assert_eq!(w.state(a), ThreadState::Ready);
     let c = w.thread(s, UTCB + 2 * P, 1, 60);
     assert_eq!(w.run(1), b, "a new thread waits for the CPU's next kernel entry");
     w.tick(1);
     assert_eq!(w.run(1), c, "and then preempts at once");
+    w.check();
+}
+
+#[test]
+fn an_idle_cpu_sets_no_timer_and_a_cpu_that_waits_sets_only_its_earliest_deadline() {
+    let mut w = World::new();
+    let s = w.k.create_space(node(0), QUOTA).unwrap();
+    for cpu in 1..4 {
+        w.tick(cpu);
+        assert_eq!(w.timer(cpu), u64::MAX, "CPU {cpu} idles with its timer off: no tick");
+    }
+    let t = w.thread(s, UTCB, 2, 50);
+    let u = w.thread(s, UTCB + P, 2, 40);
+    assert_eq!(w.run(2), t);
+    let wait = |us: u32| {
+        [0, u64::MAX, Timeouts { send: Timeout::Never, receive: Timeout::Micros(us) }.pack(), 0, 0, 0, 0, 0]
+    };
+    let start = w.now();
+    assert!(matches!(w.svc(t, Syscall::Ipc, wait(300)), Outcome::Blocked(_)));
+    assert_eq!(w.run(2), u);
+    assert!(matches!(w.svc(u, Syscall::Ipc, wait(200)), Outcome::Blocked(_)));
+    assert_eq!(w.run(2), 0, "both wait");
+    assert_eq!(w.timer(2), start + 200, "the earliest deadline, and nothing else");
+    w.timer_sets(2);
+    w.advance(200);
+    assert_eq!(w.outcome(u).status(), Err(Error::ReceiveTimeout));
+    assert_eq!(w.run(2), u);
+    assert!(matches!(w.svc(u, Syscall::Ipc, wait(1_000_000)), Outcome::Blocked(_)));
+    assert_eq!(w.timer(2), start + 300, "then the next one");
+    w.advance(100);
+    assert_eq!(w.outcome(t).status(), Err(Error::ReceiveTimeout));
+    assert_eq!(w.run(2), t);
+    let sets = w.timer_sets(2);
+    assert!(sets <= 6, "the timer is set once per change, not per kernel entry: {sets}");
+    w.check();
+}
+
+#[test]
+fn a_timeout_moves_with_its_thread_to_another_cpu() {
+    let mut w = World::new();
+    let s = w.k.create_space(node(0), QUOTA).unwrap();
+    let t = w.thread(s, UTCB, 1, 50);
+    assert_eq!(w.run(1), t);
+    let wait =
+        [0, u64::MAX, Timeouts { send: Timeout::Never, receive: Timeout::Micros(500) }.pack(), 0, 0, 0, 0, 0];
+    let start = w.now();
+    assert!(matches!(w.svc(t, Syscall::Ipc, wait), Outcome::Blocked(_)));
+    assert_eq!(w.timer(1), start + 500);
+    w.wakes();
+    let tid = w.id(t);
+    assert_eq!(w.svc(ROOT, Syscall::Schedule, [tid, 50, 3, 0, 0, 0, 0, 0]).status(), Ok(()));
+    assert_eq!(w.wakes(), [3], "CPU 3 is told: its timer must be set earlier");
+    w.tick(3);
+    assert_eq!(w.timer(3), start + 500, "the deadline went with the thread");
+    w.advance(500);
+    assert_eq!(w.outcome(t).status(), Err(Error::ReceiveTimeout));
+    assert_eq!(w.k.tcb(t).unwrap().cpu, 3);
     w.check();
 }
 

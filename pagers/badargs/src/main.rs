@@ -1105,10 +1105,9 @@ mod user {
             t.row(Syscall::ThreadControl, row);
         }
 
-        // A finite receive timeout must expire. The kernel expires timeouts only on
-        // timer ticks taken while a CPU runs user code, so a spinner keeps this CPU
-        // busy while the receive waits; without it the receive would never return
-        // (the known failure below, not run).
+        // A finite receive timeout must expire: first while a spinner keeps another
+        // CPU busy, then with every other CPU idle (the kernel is tickless: each CPU's
+        // one-shot timer is set for its earliest deadline).
         let stack = SCRATCH + 0x4000;
         let Some(spinner) = start_thread(me, SPINNER, SPINNER_UTCB, Some(spinner_main), stack, 1) else {
             t.failed += 1;

@@ -1,18 +1,19 @@
 // SPDX-License-Identifier: MIT OR Apache-2.0
-//! The EL1 physical timer and the system counter: this CPU's tick and clock.
+//! The EL1 physical timer and the system counter: this CPU's one-shot timer and clock.
 //!
 //! Every CPU has its own timer, comparing the system-wide counter (CNTPCT_EL0, the same
 //! on all CPUs) with a deadline and raising a PPI when it passes. The kernel uses it
-//! for a periodic tick and, through [`Counter`], for delays and timeouts. The EL1
+//! one-shot, for each CPU's next deadline or slice end ([`arm_at`]), and, through
+//! [`Counter`], for delays. The EL1
 //! virtual timer, which the kernel does not need, is the **user timer**: armed for a
 //! user-level handler ([`arm_user`]), its interrupt delivered as IPC (`irq.rs`).
 //!
 //! # References
 //! Arm ARM (DDI 0487) D11 "The Generic Timer in AArch64 state": CNTP_CTL_EL0,
-//! CNTP_TVAL_EL0, CNTPCT_EL0, CNTFRQ_EL0.
+//! CNTP_TVAL_EL0, CNTP_CVAL_EL0, CNTPCT_EL0, CNTFRQ_EL0.
 
 use aarch64_cpu::registers::{
-    CNTFRQ_EL0, CNTP_CTL_EL0, CNTP_TVAL_EL0, CNTPCT_EL0, CNTV_CTL_EL0, CNTV_CVAL_EL0, Readable, Writeable,
+    CNTFRQ_EL0, CNTP_CTL_EL0, CNTP_CVAL_EL0, CNTP_TVAL_EL0, CNTPCT_EL0, CNTV_CTL_EL0, CNTV_CVAL_EL0, Readable, Writeable,
 };
 
 /// The system counter's current value.
@@ -33,6 +34,18 @@ pub fn arm(ticks: u64) {
     // and fire at once.
     CNTP_TVAL_EL0.set(ticks.min(i32::MAX as u64));
     CNTP_CTL_EL0.write(CNTP_CTL_EL0::ENABLE::SET + CNTP_CTL_EL0::IMASK::CLEAR);
+}
+
+/// Arms this CPU's timer to fire when the system counter reaches `deadline` (at once
+/// if it has), unmasked.
+pub fn arm_at(deadline: u64) {
+    CNTP_CVAL_EL0.set(deadline);
+    CNTP_CTL_EL0.write(CNTP_CTL_EL0::ENABLE::SET + CNTP_CTL_EL0::IMASK::CLEAR);
+}
+
+/// Stops this CPU's timer: its (level) interrupt drops.
+pub fn disarm() {
+    CNTP_CTL_EL0.set(0);
 }
 
 /// Arms this CPU's EL1 virtual timer (the user timer: `irq::USER_TIMER`) to fire when
