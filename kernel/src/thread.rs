@@ -105,8 +105,11 @@ pub struct Tcb {
     /// creation (a space keeps both for life and outlives its threads), so a switch
     /// to this thread needs no space lookup.
     pub ttbr0: u64,
-    /// Scheduling priority, 0..=255.
+    /// The priority it is scheduled at, 0..=255: its own ([`Tcb::base_priority`]) or
+    /// higher, while it serves a thread of higher priority (`l4::inherit`).
     pub priority: u8,
+    /// Its own priority, as `Schedule` set it.
+    pub base_priority: u8,
     /// The CPU it runs on (logical index).
     pub cpu: u32,
     /// Timeslice in microseconds: how long it runs before an equal-priority thread
@@ -164,6 +167,7 @@ impl Tcb {
             space,
             ttbr0: 0,
             priority: 100,
+            base_priority: 100,
             cpu,
             timeslice_us: DEFAULT_TIMESLICE_US,
             slice_ticks: 0,
@@ -182,6 +186,13 @@ impl Tcb {
             doomed: false,
             move_to: None,
         }
+    }
+
+    /// Gives a thread that inherits nothing (not ready: it is queued at its priority)
+    /// its own priority.
+    pub fn set_priority(&mut self, prio: u8) {
+        self.priority = prio;
+        self.base_priority = prio;
     }
 
     /// The full thread id (number and version), as user level names it.

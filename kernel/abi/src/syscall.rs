@@ -36,6 +36,13 @@ pub enum Syscall {
     /// MR5..MR63 travel in the UTCB. The receiver's window for map/grant items is BR0
     /// of its UTCB.
     ///
+    /// A finite timeout is microseconds from when its phase starts to wait, to the
+    /// system counter's tick, never early (the kernel is tickless). A `Call` (to ==
+    /// from) lends the caller's priority to the receiver: a waiting receiver runs at
+    /// it, a busy one is raised at once (and what it waits for, transitively), until
+    /// the receiver next waits in an open receive; a page fault lends the faulting
+    /// thread's priority to its pager the same way.
+    ///
     /// Errors: [`Error::InvalidArgument`] (a tag or typed item that does not decode),
     /// [`Error::MessageOverflow`] (u + t > 63), [`Error::InvalidThread`],
     /// [`Error::NonExistingPartner`], [`Error::SendTimeout`], [`Error::ReceiveTimeout`],
@@ -95,14 +102,17 @@ pub enum Syscall {
     /// | reg | in | out |
     /// |---|---|---|
     /// | x0 | `dest` | status |
-    /// | x1 | priority `0..=`[`MAX_PRIORITY`], or [`KEEP`] | old priority |
+    /// | x1 | priority `0..=`[`MAX_PRIORITY`], or [`KEEP`] | old priority (its own) |
     /// | x2 | CPU index, or [`KEEP`] | old CPU |
     /// | x3 | timeslice in µs (to the counter tick: the kernel is tickless), 0 = keep | - |
     ///
     /// A thread that is running moves too: on another CPU, that CPU is interrupted
     /// (SGI) and moves it at once; the caller itself moves on its way out of this call.
     /// The call does not wait for the move; the old CPU it returns is the one asked
-    /// for by the previous `Schedule`. The UTCB's `cpu` word follows the move.
+    /// for by the previous `Schedule`. The UTCB's `cpu` word follows the move. The
+    /// priority set is the thread's own: while it serves a caller of higher priority
+    /// (see `Ipc`) it runs at that one, and drops to its own when it next waits in an
+    /// open receive.
     ///
     /// Errors: [`Error::InvalidThread`], [`Error::NoPrivilege`] (the caller is not the
     /// thread's scheduler), [`Error::InvalidArgument`] (priority), [`Error::InvalidCpu`].

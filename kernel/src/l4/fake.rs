@@ -323,7 +323,7 @@ impl World {
         w.k.space(w.root_space).expect("just made").privileged = true;
         let root =
             w.k.create_thread_numbered_checked(ROOT, w.root_space, 0x20_0000, 0).expect("the root thread");
-        w.k.tcb(root).expect("just made").priority = 200;
+        w.k.tcb(root).expect("just made").set_priority(200);
         w.start(root, 0x40_0000, 0x38_0000);
         w.run(0);
         w
@@ -403,7 +403,7 @@ impl World {
     /// started: ready to run.
     pub fn thread(&mut self, space: u16, utcb: u64, cpu: u32, prio: u8) -> u32 {
         let t = self.k.create_thread(space, utcb, cpu).expect("room for a thread");
-        self.k.tcb(t).expect("just made").priority = prio;
+        self.k.tcb(t).expect("just made").set_priority(prio);
         self.start(t, 0x40_1000, 0x30_0000);
         t
     }
@@ -743,7 +743,8 @@ impl World {
         let mut queued_on = BTreeMap::new();
         for &t in &threads {
             let tcb = self.k.tcb(t).expect("listed");
-            let (state, send_queue) = (tcb.state, tcb.send_queue);
+            let (state, send_queue, prio, base) =
+                (tcb.state, tcb.send_queue, tcb.priority, tcb.base_priority);
             match state {
                 ThreadState::Running => {
                     assert!(currents.contains_key(&t), "running thread {t} is some CPU's current")
@@ -755,6 +756,7 @@ impl World {
                 state == ThreadState::Ready,
                 "thread {t} is {state:?}: queued exactly when ready"
             );
+            assert!(prio >= base, "thread {t} runs at its own priority or higher");
             let mut at = send_queue;
             let mut steps = 0;
             while at != 0 {

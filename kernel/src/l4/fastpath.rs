@@ -42,7 +42,8 @@
 //!   `from` any or the caller), or, for a reply with an item, in the page fault the
 //!   caller (its pager) was told of; it is on this CPU;
 //! - the partner is what the scheduler would pick next: no ready thread here has its
-//!   priority or a higher one (the general path queues it at the back of its level);
+//!   priority (with what a Call or fault lends it: `super::inherit`) or a higher one
+//!   (the general path queues it at the back of its level);
 //! - for an open receive (`ReplyWait`): no sender is queued on the caller, no
 //!   notification waits for it and no interrupt is pending anywhere (the general path
 //!   would deliver those first);
@@ -163,12 +164,20 @@ fn try_ipc<M: Machine>(k: &mut Kernel<M>, me: &PerCpu) -> Taken {
     let (dest, version) = ((to >> 16) as u32, to as u16);
     let Some((c, d)) = k.two(cur, dest) else { return Taken::No };
     let waits = matches!(d.state, ThreadState::RecvBlocked { from } if from.is_none_or(|f| f == cur));
-    if !waits || d.deadline != 0 || !runs_next(d, version, me, &sched) {
+    // Inheritance (`super::inherit`): a Call lends the server the caller's priority; a
+    // ReplyWait ends what the caller inherited (nobody is queued on it: checked above).
+    let call = shape == Shape::Call;
+    let prio = if call { d.priority.max(c.priority) } else { d.priority };
+    if !waits || d.deadline != 0 || !runs_next(d, version, prio, me, &sched) {
         return Taken::No;
     }
     copy_message(c, d, words);
     // The caller's receive phase: it waits, without a timeout (`classify`).
-    c.state = ThreadState::RecvBlocked { from: (shape == Shape::Call).then_some(dest) };
+    c.state = ThreadState::RecvBlocked { from: call.then_some(dest) };
+    if !call {
+        c.priority = c.base_priority;
+    }
+    d.priority = prio;
     run_next(m, d, me, &mut sched, dest);
     k.fp_handover(&mut sched, dest);
     sched.fast.ipc += 1;
@@ -200,7 +209,7 @@ fn try_map_reply<M: Machine>(k: &mut Kernel<M>, me: &PerCpu, cur: u32, words: us
     let (to, item, src) = (regs[0], [regs[3 + words - 2], regs[3 + words - 1]], c.space);
     let (dest, version) = ((to >> 16) as u32, to as u16);
     let Some((_, d)) = k.two(cur, dest) else { return false };
-    if d.deadline != 0 || !runs_next(d, version, me, &sched) {
+    if d.deadline != 0 || !runs_next(d, version, d.priority, me, &sched) {
         return false;
     }
     let receives = matches!(d.state, ThreadState::RecvBlocked { from } if from.is_none_or(|f| f == cur));
@@ -227,6 +236,8 @@ fn try_map_reply<M: Machine>(k: &mut Kernel<M>, me: &PerCpu, cur: u32, words: us
         copy_message(c, d, words);
     }
     c.state = ThreadState::RecvBlocked { from: None };
+    // A pager's open receive ends what it inherited (nobody is queued on it).
+    c.priority = c.base_priority;
     let x2 = c.context.x[2];
     run_next(m, d, me, &mut sched, dest);
     k.fp_handover(&mut sched, dest);
@@ -302,7 +313,9 @@ fn try_fault<M: Machine>(k: &mut Kernel<M>, me: &PerCpu) -> bool {
     let Some((pager, version)) = split_id(c.pager) else { return false };
     let Some((c, p)) = k.two(cur, pager) else { return false };
     let waits = matches!(p.state, ThreadState::RecvBlocked { from } if from.is_none_or(|f| f == cur));
-    if !waits || !runs_next(p, version, me, &sched) {
+    // A fault is a call: the pager works for the faulting thread at its priority.
+    let prio = p.priority.max(c.priority);
+    if !waits || !runs_next(p, version, prio, me, &sched) {
         return false;
     }
     let timed = p.deadline != 0;
@@ -314,6 +327,7 @@ fn try_fault<M: Machine>(k: &mut Kernel<M>, me: &PerCpu) -> bool {
     into[0] = abi::error::status(Ok(()));
     into[1] = c.id();
     c.state = ThreadState::FaultBlocked { handler: pager, delivered: true, kind: FaultKind::Page };
+    p.priority = prio;
     run_next(m, p, me, &mut sched, pager);
     k.fp_handover(&mut sched, pager);
     sched.fast.faults += 1;
@@ -347,17 +361,16 @@ fn copy_message(c: &Tcb, d: &mut Tcb, words: usize) {
     into[1] = c.id();
 }
 
-/// Whether partner `d` is the thread its id names (`version`), lives on `me`, and
-/// would be what `me`'s scheduler picks next once the caller blocks: no ready thread
-/// here has its priority or a higher one (the general path queues it at the back of
-/// its level).
+/// Whether partner `d` is the thread its id names (`version`), lives on `me`, and at
+/// priority `prio` (its own, or what the caller lends it) would be what `me`'s
+/// scheduler picks next once the caller blocks: no ready thread here has that
+/// priority or a higher one (the general path queues it at the back of its level).
 #[inline(always)]
-fn runs_next(d: &Tcb, version: u16, me: &PerCpu, sched: &CpuSched) -> bool {
-    d.version == version && d.cpu as usize == me.index && !sched.queues.any_at_or_above(d.priority)
+fn runs_next(d: &Tcb, version: u16, prio: u8, me: &PerCpu, sched: &CpuSched) -> bool {
+    d.version == version && d.cpu as usize == me.index && !sched.queues.any_at_or_above(prio)
 }
 
-/// Makes the partner `next` (blocked until now, without a timeout, its results
-/// written; `d` is its TCB) the running thread of `me`, as `Kernel::dispatch` does
+/// Makes the partner `next` (blocked until now, its results written; `d` is its TCB) the running thread of `me`, as `Kernel::dispatch` does
 /// (with the scheduler lock the caller holds), on the slice that runs.
 #[inline(always)]
 fn run_next<M: Machine>(m: M, d: &mut Tcb, me: &PerCpu, sched: &mut CpuSched, next: u32) {
@@ -385,11 +398,11 @@ mod tests {
     /// own, all on CPU 1, each at a priority of its own (the fast paths need the
     /// partner to be what the scheduler would pick); the pager holds 16 pages at
     /// [`PAGES`].
-    fn world() -> (World, u32, Vec<u32>) {
+    fn world(pager_priority: u8) -> (World, u32, Vec<u32>) {
         let mut w = World::new();
         let root_space = w.space_of(ROOT);
         let _ = memory(&mut w, 0, PAGES, 4);
-        let pager = w.thread(root_space, 0x60_0000, 1, 150);
+        let pager = w.thread(root_space, 0x60_0000, 1, pager_priority);
         let pid = w.id(pager);
         let s = w.k.create_space(NodeId::ZERO, 16 << 20).unwrap();
         let threads: Vec<u32> =
@@ -424,7 +437,8 @@ mod tests {
             if !matches!(state, ThreadState::Ready | ThreadState::Running) {
                 regs[..2].fill(0);
             }
-            out.push(std::format!("{t}: {state:?} {:x?}", &regs[..8]));
+            let (prio, base) = w.k.tcb(t).map_or((0, 0), |c| (c.priority, c.base_priority));
+            out.push(std::format!("{t}: {state:?} priority {prio}/{base} {:x?}", &regs[..8]));
         }
         for cpu in 0..4 {
             let current = w.m.cpu(cpu).unwrap().sched.lock().current;
@@ -439,8 +453,23 @@ mod tests {
 
     #[test]
     fn the_fast_paths_leave_exactly_the_state_the_general_path_leaves() {
-        let (mut fast, pager, threads) = world();
-        let (mut slow, _, _) = world();
+        compare_paths(150, 200);
+    }
+
+    /// As above, with the pager below its clients: each call and fault lends it the
+    /// client's priority, and each of its replies ends that (`super::super::inherit`),
+    /// on both paths alike. (Fewer IPCs qualify: a client answered must be above the
+    /// others ready.)
+    #[test]
+    fn the_fast_paths_lend_priorities_exactly_as_the_general_path() {
+        compare_paths(99, 50);
+    }
+
+    /// 6000 random steps through both paths with the pager at `pager_priority`; the
+    /// fast paths must have run at least `min_taken` times.
+    fn compare_paths(pager_priority: u8, min_taken: usize) {
+        let (mut fast, pager, threads) = world(pager_priority);
+        let (mut slow, _, _) = world(pager_priority);
         let mut all = threads.clone();
         all.push(pager);
         let mut rng = Rng::new(0xFA57);
@@ -552,7 +581,7 @@ mod tests {
             }
         }
         let counts = fast.m.cpu(1).unwrap().sched.lock().fast;
-        assert!(taken > 200, "the fast paths ran often enough to be tested: {taken}");
+        assert!(taken > min_taken, "the fast paths ran often enough to be tested: {taken}");
         assert!(
             counts.ipc > 0 && counts.map_replies > 0 && counts.faults > 0,
             "each of them ran: {counts:?}"

@@ -172,6 +172,7 @@ fn send<M: Machine>(
     call: bool,
 ) -> SendOutcome {
     let dest_state = k.tcb(dest).map(|t| t.state);
+    let prio = k.tcb(cur).map_or(0, |t| t.priority);
     match dest_state {
         Some(ThreadState::RecvBlocked { from }) if from.is_none() || from == Some(cur) => {
             match transfer(k, cur, dest, tag) {
@@ -179,6 +180,10 @@ fn send<M: Machine>(
                     let id = k.tcb(cur).map_or(0, |t| t.id());
                     if let Some(d) = k.tcb(dest) {
                         complete(d, Ok(()), id);
+                    }
+                    if call {
+                        // The server works for the caller now: at its priority.
+                        k.lend(dest, prio);
                     }
                     k.make_ready(dest);
                     SendOutcome::Delivered
@@ -203,6 +208,10 @@ fn send<M: Machine>(
             t => {
                 block(k, cur, ThreadState::SendBlocked { to: dest, call }, t);
                 enqueue_sender(k, dest, cur);
+                if call {
+                    // A caller waits for a busy server: it lends it its priority now.
+                    k.inherit(dest, prio);
+                }
                 SendOutcome::Blocked
             }
         },
@@ -214,6 +223,10 @@ fn send<M: Machine>(
 /// completed at once (a message was there, or the zero timeout failed it) rather than
 /// blocking.
 fn receive<M: Machine>(k: &mut Kernel<M>, cur: u32, accept: Option<u32>, timeout: Timeout) -> bool {
+    if accept.is_none() {
+        // Waiting for the next request: what it inherited for the last ones is over.
+        k.reset_inheritance(cur);
+    }
     // A pending interrupt of this handler comes first (open receives only).
     if accept.is_none()
         && let Some(intid) = k.machine.take_pending_interrupt(cur)
@@ -232,7 +245,14 @@ fn receive<M: Machine>(k: &mut Kernel<M>, cur: u32, accept: Option<u32>, timeout
         return true;
     }
     if let Some(sender) = take_sender(k, cur, accept) {
-        let state = k.tcb(sender).map(|t| t.state);
+        let (state, prio) = k.tcb(sender).map_or((None, 0), |t| (Some(t.state), t.priority));
+        if matches!(
+            state,
+            Some(ThreadState::SendBlocked { call: true, .. } | ThreadState::FaultBlocked { .. })
+        ) {
+            // A call (or fault) taken: the receiver works for it, at its priority.
+            k.lend(cur, prio);
+        }
         match state {
             Some(ThreadState::SendBlocked { .. }) => {
                 let tag =
@@ -564,18 +584,25 @@ pub fn fault<M: Machine>(k: &mut Kernel<M>, cur: u32, kind: FaultKind) {
         }
         return;
     };
-    if let Some(t) = k.tcb(cur) {
-        t.state = ThreadState::FaultBlocked { handler, delivered: false, kind };
-    }
+    let prio = match k.tcb(cur) {
+        Some(t) => {
+            t.state = ThreadState::FaultBlocked { handler, delivered: false, kind };
+            t.priority
+        }
+        None => 0,
+    };
     let waiting = matches!(
         k.tcb(handler).map(|h| h.state),
         Some(ThreadState::RecvBlocked { from }) if from.is_none() || from == Some(cur)
     );
+    // A fault is a call to its handler: it lends the handler its priority.
     if waiting {
         deliver_fault(k, cur, handler, kind);
+        k.lend(handler, prio);
         k.make_ready(handler);
     } else {
         enqueue_sender(k, handler, cur);
+        k.inherit(handler, prio);
     }
 }
 

@@ -47,6 +47,7 @@
 //!   system call runs before it.
 
 pub mod fastpath;
+pub mod inherit;
 pub mod ipc;
 pub mod kip;
 pub mod machine;

@@ -358,7 +358,7 @@ fn schedule<M: Machine>(k: &mut Kernel<M>, caller: Caller, c: Schedule) -> Resul
         return Err(Error::InvalidCpu);
     }
     let t = k.tcb(dest).ok_or(Error::InvalidThread)?;
-    let old = [u64::from(t.priority), u64::from(t.move_to.unwrap_or(t.cpu))];
+    let old = [u64::from(t.base_priority), u64::from(t.move_to.unwrap_or(t.cpu))];
     if let Some(us) = c.timeslice_us {
         t.timeslice_us = crate::thread::timeslice_us(us);
         t.slice_ticks = 0;
@@ -368,7 +368,7 @@ fn schedule<M: Machine>(k: &mut Kernel<M>, caller: Caller, c: Schedule) -> Resul
         // its next kernel entry (`Kernel::trap`), at the end of this call here, or
         // after the SGI there. Its priority counts from its next scheduling decision.
         if let Some(p) = c.priority {
-            t.priority = p;
+            super::inherit::set_base(t, p);
         }
         match c.cpu {
             Some(cpu) if cpu != t.cpu => {
@@ -388,7 +388,7 @@ fn schedule<M: Machine>(k: &mut Kernel<M>, caller: Caller, c: Schedule) -> Resul
     }
     let t = k.tcb(dest).ok_or(Error::InvalidThread)?;
     if let Some(p) = c.priority {
-        t.priority = p;
+        super::inherit::set_base(t, p);
     }
     if let Some(cpu) = c.cpu {
         k.set_cpu(dest, cpu);

@@ -189,7 +189,7 @@ pub fn start_root<M: Machine>(
     let t = k.create_thread_numbered_checked(number, space, ROOT_UTCB, cpu)?;
     if let Some(tcb) = k.tcb(t) {
         tcb.context = TrapFrame::user(elf.entry(), ROOT_STACK_TOP, ROOT_UTCB);
-        tcb.priority = 200;
+        tcb.set_priority(200);
     }
     k.make_ready(t);
     k.machine.print(format_args!(
