@@ -219,10 +219,19 @@ pub const SOAK_MANIFEST: &str = "churn rounds=520\nchurn *1000\n";
 ///   bound, stale=0, one unmap, one migration when there are two nodes). Also on four
 ///   nodes of one CPU (`numademo-4-nodes`).
 ///
+/// - `rttest` (`pagers/rttest`): hard real time at user level on one CPU: sleeps,
+///   a periodic timer, IPC deadlines, a `DelayNs` that sleeps, and priority inheritance
+///   with a high-priority client, a medium-priority spinner and low-priority servers
+///   (`report: rttest checks= failed=0`, every one of [`RTTEST_SCENARIOS`] `=pass`).
+///
 /// All must end with status 0 and `report: user-level result=pass`. (The power-button
 /// driver, `pagers/powerbtn`, runs under `pagers/root` instead: the boot test
 /// `powerbtn`, a [`Supervised`] boot.)
-pub const ROOT_PROGRAMS: [&str; 5] = ["badargs", "fuzz", "irqtest", "l4test", "numademo"];
+pub const ROOT_PROGRAMS: [&str; 6] = ["badargs", "fuzz", "irqtest", "l4test", "numademo", "rttest"];
+
+/// The scenarios `rttest` reports (`report: rttest NAME=pass`); each must pass.
+pub const RTTEST_SCENARIOS: [&str; 6] =
+    ["sleep", "sleep-until", "periodic", "ipc-deadline", "delay-sleeps", "pi"];
 
 /// The scenarios `l4test` reports (`report: l4test NAME=pass`); each must pass.
 pub const L4TEST_SCENARIOS: [&str; 16] = [
@@ -1387,6 +1396,22 @@ fn check_programs(output: &str, driver: &str, why: &mut Vec<String>) {
     }
 }
 
+/// A test program's verdicts: `report: NAME checks= failed=0`, and `SCENARIO=pass` for
+/// each of `scenarios` on a `report: NAME` line.
+fn check_scenarios(output: &str, name: &str, scenarios: &[&str], why: &mut Vec<String>) {
+    let get = |key: &str| report::find(output, name, key).and_then(|r| r.get(key).map(str::to_string));
+    match get("failed").as_deref().and_then(parse_u64) {
+        Some(0) => {}
+        Some(n) => why.push(format!("{name}: {n} checks failed (see the `{name}: FAIL` lines)")),
+        None => why.push(format!("no `report: {name} checks= failed=` line")),
+    }
+    for scenario in scenarios {
+        if get(scenario).as_deref() != Some("pass") {
+            why.push(format!("{name} scenario {scenario} did not pass"));
+        }
+    }
+}
+
 /// The checks of a boot whose root task is one of the [`ROOT_PROGRAMS`].
 fn check_root_program(program: &str, output: &str, why: &mut Vec<String>) {
     let get =
@@ -1447,16 +1472,7 @@ fn check_root_program(program: &str, output: &str, why: &mut Vec<String>) {
             }
         }
         "l4test" => {
-            match number("l4test", "failed") {
-                Some(0) => {}
-                Some(n) => why.push(format!("l4test: {n} checks failed (see the `l4test: FAIL` lines)")),
-                None => why.push("no `report: l4test checks= failed=` line".to_string()),
-            }
-            for scenario in L4TEST_SCENARIOS {
-                if get("l4test", scenario).as_deref() != Some("pass") {
-                    why.push(format!("l4test scenario {scenario} did not pass"));
-                }
-            }
+            check_scenarios(output, "l4test", &L4TEST_SCENARIOS, why);
             // The common cases took the kernel's fast paths (`Introspect` FastPaths).
             for path in ["ipc", "map", "fault"] {
                 if number("fastpath", path).is_none_or(|n| n == 0) {
@@ -1522,6 +1538,7 @@ fn check_root_program(program: &str, output: &str, why: &mut Vec<String>) {
                 why.push(format!("numa-policy: the hot page was not moved to its users' node (moved-to={moved:?} frame-node={frame:?})"));
             }
         }
+        "rttest" => check_scenarios(output, "rttest", &RTTEST_SCENARIOS, why),
         other => why.push(format!("no checks for root program `{other}`")),
     }
 }
@@ -1758,6 +1775,9 @@ mod tests {
             }
             Some("irqtest") => {
                 "report: root-task entry=0x400000\nreport: irq-contained fault-to-pager=true masked=true recovered=true\nreport: irq intid=34 delivered=yes user-timer=yes waited_us=1000000 checks-failed=0\nreport: user-level result=pass status=0\n"
+            }
+            Some("rttest") => {
+                "report: root-task entry=0x400000\nreport: rttest checks=7 failed=0 sleep=pass sleep-until=pass periodic=pass ipc-deadline=pass delay-sleeps=pass pi=pass\nreport: user-level result=pass status=0\n"
             }
             Some("fuzz") => {
                 "report: root-task entry=0x400000\nreport: fuzz seed=0x5eed calls=100000\nreport: fuzz-statuses ok=1 errors=2 bad-status=0\nreport: fuzz calls=100000 kernel-responsive=yes\nreport: user-level result=pass status=0\n"

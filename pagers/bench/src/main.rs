@@ -108,6 +108,33 @@ mod user {
     /// The handler's message to the root: MR2 = its counter read after the interrupt,
     /// MR3 = 0 if what it received was the interrupt.
     const LATENCY: u16 = 0x207;
+    /// The real-time benchmarks (`rt_benchmarks`): timeouts, the periodic thread, the
+    /// inheritance round trips, and the interrupt latency under adversaries.
+    const LATENESS_SAMPLES: usize = 1000;
+    const PERIODS: usize = 200;
+    const PI_SAMPLES: usize = 50;
+    /// The fault storm's thread and its pager, the inheritance server and the hog, the
+    /// adversary that makes long system calls (all in the root's space).
+    const FAULTER: u64 = 0x45;
+    const STORM_PAGER: u64 = 0x46;
+    const PI_SERVER: u64 = 0x47;
+    const HOG: u64 = 0x48;
+    const ADVERSARY: u64 = 0x49;
+    /// Where the faulter faults (the storm pager maps the source page there again and
+    /// again; the faulter unmaps it again and again).
+    const FAULT_STORM_VA: u64 = 0x22_0000_0000;
+    /// The adversary's region: blocks of 2^ADVERSARY_ORDER pages taken and given back.
+    const ADVERSARY_VA: u64 = 0x23_0000_0000;
+    const ADVERSARY_ORDER: u64 = 8;
+    /// The inheritance server's work per request, and its priority (above the storms,
+    /// below the hog); the hog's.
+    const PI_WORK_US: u64 = 100;
+    const PI_SERVER_PRIORITY: u64 = 60;
+    const HOG_PRIORITY: u64 = 100;
+    /// The hog spins while this is set (threads of the root's space share it).
+    static HOG_ON: core::sync::atomic::AtomicBool = core::sync::atomic::AtomicBool::new(false);
+    /// The adversary runs while this is set.
+    static ADVERSARY_ON: core::sync::atomic::AtomicBool = core::sync::atomic::AtomicBool::new(false);
 
     /// Thread numbers of the client and the server (each in its own space).
     const CLIENT: u64 = 0x40;
@@ -398,6 +425,20 @@ mod user {
         };
         metric("irq_latency_insns", idle_median, idle_min, idle_max);
         metric("irq_latency_storm_insns", storm_median, storm_min, storm_max);
+        let rt = match rt_benchmarks() {
+            Ok(rt) => rt,
+            Err(e) => {
+                println!("bench: real-time benchmarks: {e}");
+                finish(1)
+            }
+        };
+        let [lateness, periodic, nohog, hog, adversarial] = rt;
+        metric("timeout_lateness_ns", lateness.0, lateness.1, lateness.2);
+        metric("periodic_lateness_ns", periodic.0, periodic.1, periodic.2);
+        metric("pi_response_nohog_ns", nohog.0, nohog.1, nohog.2);
+        metric("pi_response_hog_ns", hog.0, hog.1, hog.2);
+        metric("irq_latency_adversarial_insns", adversarial.0, adversarial.1, adversarial.2);
+        let us = |ns: u64| ns.div_ceil(1000);
         for (name, [median, min, max]) in METRICS.iter().zip(results) {
             metric(name, median, min, max);
         }
@@ -418,6 +459,12 @@ mod user {
                 "irq_latency_insns" => idle_median,
                 "irq_latency_storm_median_insns" => storm_median,
                 "irq_latency_storm_max_insns" => storm_max,
+                "timeout_lateness_median_us" => us(lateness.0),
+                "timeout_lateness_max_us" => us(lateness.2),
+                "irq_latency_adversarial_max_insns" => adversarial.2,
+                "periodic_jitter_max_us" => us(periodic.2),
+                "pi_response_nohog_us" => us(nohog.0),
+                "pi_response_hog_us" => us(hog.0),
             )
         );
         finish(0)
@@ -651,6 +698,211 @@ mod user {
             *sample = m.mr[2].wrapping_sub(fired);
         }
         Ok(())
+    }
+
+    /// Makes thread `number` of the root's space, priority `priority`, on the root's
+    /// CPU, with a stack of its own and `pager` as its pager; not started yet. Its
+    /// stack top.
+    fn create_paged(number: u64, slot: u64, priority: u64, pager: u64) -> Result<u64, abi::Error> {
+        let (me, t) = (id(abi::thread::ROOT_THREAD_NUMBER), id(number));
+        let stack = ROOT_STACKS + slot * 0x10_0000;
+        sys::memory_control(0, 2, stack, RW_NEAREST)?;
+        sys::thread_control(t, me, me, pager, ROOT_UTCBS + slot * abi::PAGE_SIZE, CURRENT_CPU)?;
+        sys::raw(Syscall::Schedule, [t, priority, u64::MAX, 0, 0, 0, 0, 0]);
+        Ok(stack + 0x4000)
+    }
+
+    /// The fault storm's pager: answers every page fault by mapping the source page
+    /// at the faulting address (the faulter unmaps it again at once).
+    extern "C" fn storm_pager(_utcb: u64) -> ! {
+        let (mut reply_to, mut reply) = (0u64, [0u64; 5]);
+        loop {
+            match sys::ipc(reply_to, u64::MAX, Timeouts::NEVER.pack(), reply) {
+                Ok(m)
+                    if label_of(m.mr[0]) & !abi::fault::PAGE_FAULT_ACCESS_MASK
+                        == abi::fault::PAGE_FAULT_LABEL =>
+                {
+                    let item = Fpage::new(SOURCE_PAGE, 12, Rights::RW).ok().map(|fpage| {
+                        TypedItem::Map { send_base: m.mr[1] & !(abi::PAGE_SIZE - 1), fpage }.encode()
+                    });
+                    match item {
+                        Some(Ok([w0, w1])) => (reply_to, reply) = (m.from, [tag(0, 0, 2), w0, w1, 0, 0]),
+                        _ => reply_to = 0,
+                    }
+                }
+                _ => reply_to = 0,
+            }
+        }
+    }
+
+    /// The fault storm: touches its page (a fault, mapped by the storm pager), unmaps
+    /// it (`Unmap` of its own page), and again, for ever.
+    extern "C" fn faulter_main(utcb: u64) -> ! {
+        let fpage = Fpage::new(FAULT_STORM_VA, 12, Rights::RWX).map_or(0, |f| f.raw());
+        loop {
+            // SAFETY: the page at FAULT_STORM_VA is this space's; unmapped, the load
+            // faults and the storm pager maps the source page there. Volatile: the
+            // access must happen.
+            let _ = unsafe { core::ptr::read_volatile(FAULT_STORM_VA as *const u64) };
+            // SAFETY: MR0 lies in this thread's UTCB, mapped read-write for it.
+            unsafe { core::ptr::write_volatile((utcb + abi::utcb::MR_OFFSET as u64) as *mut u64, fpage) };
+            let _ = sys::unmap(1, true);
+        }
+    }
+
+    /// The inheritance benchmark's server: each request costs it `PI_WORK_US` of the
+    /// CPU, then it answers and waits for the next.
+    extern "C" fn pi_server(_utcb: u64) -> ! {
+        let mut got = sys::ipc(0, u64::MAX, Timeouts::NEVER.pack(), [0; 5]);
+        loop {
+            let from = got.as_ref().map_or(0, |m| m.from);
+            let f = sys::kip().counter_frequency;
+            let end = sys::counter() + (PI_WORK_US * f).div_ceil(1_000_000);
+            while sys::counter() < end {
+                core::hint::spin_loop();
+            }
+            got = sys::ipc(from, u64::MAX, Timeouts::NEVER.pack(), [tag(REPLY, 0, 0), 0, 0, 0, 0]);
+        }
+    }
+
+    /// The hog: once told, spins while `HOG_ON` is set (at most 50 ms a go), then
+    /// waits to be told again.
+    extern "C" fn hog_main(_utcb: u64) -> ! {
+        loop {
+            let _ = sys::ipc(0, u64::MAX, Timeouts::NEVER.pack(), [0; 5]);
+            let end = sys::counter() + sys::kip().counter_frequency / 20;
+            while HOG_ON.load(core::sync::atomic::Ordering::Acquire) && sys::counter() < end {
+                core::hint::spin_loop();
+            }
+        }
+    }
+
+    /// The adversary: the longest system calls it can make, one after another, while
+    /// `ADVERSARY_ON` is set: a block of 256 pages taken (`MemoryControl`: 256 frames
+    /// zeroed and mapped), unmapped as one flexpage (`Unmap`, 256 pages through the
+    /// MDB), and given back (`MemoryControl` free).
+    extern "C" fn adversary_main(utcb: u64) -> ! {
+        let fpage = Fpage::new(ADVERSARY_VA, 12 + ADVERSARY_ORDER as u8, Rights::RWX).map_or(0, |f| f.raw());
+        loop {
+            if !ADVERSARY_ON.load(core::sync::atomic::Ordering::Acquire) {
+                let _ = sys::ipc(0, u64::MAX, Timeouts::NEVER.pack(), [0; 5]);
+                continue;
+            }
+            if sys::memory_control(0, ADVERSARY_ORDER, ADVERSARY_VA, RW_NEAREST).is_ok() {
+                // SAFETY: MR0 lies in this thread's UTCB, mapped read-write for it.
+                unsafe { core::ptr::write_volatile((utcb + abi::utcb::MR_OFFSET as u64) as *mut u64, fpage) };
+                // Revokes what others derived (nothing) and keeps its own: a walk of
+                // every page through the MDB all the same.
+                let _ = sys::unmap(1, false);
+                let _ = sys::memory_free(ADVERSARY_VA, ADVERSARY_ORDER);
+            }
+        }
+    }
+
+    /// Reads the system counter and the cycle counter and converts a counter value to
+    /// the cycle counter's scale (calibrated now, at a tick edge).
+    fn cycles_at(deadline: u64, per_tick: u64) -> u64 {
+        deadline.wrapping_mul(per_tick).wrapping_add(calibrate(per_tick))
+    }
+
+    /// Lateness samples (ns) of `out.len()` receive timeouts of random lengths
+    /// (20..520 us) on this CPU, while the storms run below.
+    fn lateness_samples(out: &mut [u64], per_tick: u64, f: u64) -> Result<(), &'static str> {
+        let me = id(abi::thread::ROOT_THREAD_NUMBER);
+        let mut seed = 0x9E37_79B9_7F4A_7C15u64;
+        for sample in out.iter_mut() {
+            seed ^= seed << 13;
+            seed ^= seed >> 7;
+            seed ^= seed << 17;
+            let us = 20 + (seed % 500) as u32;
+            let offset = calibrate(per_tick);
+            let (t0, _) = counters();
+            let timeouts =
+                Timeouts { send: abi::timeout::Timeout::Zero, receive: abi::timeout::Timeout::Micros(us) };
+            let r = sys::ipc(0, me, timeouts.pack(), [0; 5]);
+            let (_, woke) = counters();
+            if r.err() != Some(abi::Error::ReceiveTimeout) {
+                return Err("a receive from itself did not time out");
+            }
+            // The deadline as the kernel computes it from t0 (it reads the counter a
+            // little later, so this counts that too: never less than the lateness).
+            let deadline = t0 + (u64::from(us) * f).div_ceil(1_000_000);
+            *sample = woke.saturating_sub(deadline.wrapping_mul(per_tick).wrapping_add(offset));
+        }
+        Ok(())
+    }
+
+    /// The real-time benchmarks, after the interrupt-latency ones (whose IPC storm
+    /// still runs below on this CPU): (median, min, max) of each of timeout lateness
+    /// (ns), a 1 kHz periodic thread's lateness under the IPC and a fault storm (ns),
+    /// a Call to a low-priority server that works 100 us without and with a
+    /// medium-priority hog (ns, round trip), and the user timer's interrupt latency
+    /// while an adversary makes the longest system calls (instructions).
+    fn rt_benchmarks() -> Result<[(u64, u64, u64); 5], &'static str> {
+        let (_, f) = sys::system_clock();
+        let per_tick = 1_000_000_000 / f;
+        // 1. Timeout lateness on a loaded CPU (the IPC storm).
+        let mut lateness = [0u64; LATENESS_SAMPLES];
+        lateness_samples(&mut lateness, per_tick, f)?;
+        // 2. A 1 kHz periodic thread (this one) under the IPC storm and a fault storm.
+        let sp =
+            create_local(STORM_PAGER, 3, STORM_PRIORITY).map_err(|_| "creating the storm pager failed")?;
+        start_at(STORM_PAGER, storm_pager, sp).map_err(|_| "starting the storm pager failed")?;
+        let sp = create_paged(FAULTER, 4, STORM_PRIORITY, id(STORM_PAGER))
+            .map_err(|_| "creating the faulter failed")?;
+        start_at(FAULTER, faulter_main, sp).map_err(|_| "starting the faulter failed")?;
+        let mut periodic = [0u64; PERIODS];
+        let mut p = rt::timer::periodic(core::time::Duration::from_millis(1));
+        for sample in periodic.iter_mut() {
+            let release = p.next_release(sys::counter());
+            let at = cycles_at(release, per_tick);
+            rt::timer::sleep_until(release);
+            let (_, woke) = counters();
+            *sample = woke.saturating_sub(at);
+        }
+        // 3. Inheritance: this thread (200) calls a server (60) that works 100 us; a
+        // hog (100) spins in the second half.
+        let sp = create_local(PI_SERVER, 5, PI_SERVER_PRIORITY).map_err(|_| "creating the server failed")?;
+        start_at(PI_SERVER, pi_server, sp).map_err(|_| "starting the server failed")?;
+        let sp = create_local(HOG, 6, HOG_PRIORITY).map_err(|_| "creating the hog failed")?;
+        start_at(HOG, hog_main, sp).map_err(|_| "starting the hog failed")?;
+        let server = id(PI_SERVER);
+        let call = |out: &mut [u64], hog: bool| -> Result<(), &'static str> {
+            for sample in out.iter_mut() {
+                if hog {
+                    HOG_ON.store(true, core::sync::atomic::Ordering::Release);
+                    let _ = sys::notify(id(HOG), 0);
+                    // The hog spins while this thread sleeps: it is running when the call comes.
+                    rt::timer::sleep(core::time::Duration::from_micros(200));
+                }
+                let (_, before) = counters();
+                let r = sys::ipc(server, server, Timeouts::NEVER.pack(), [tag(CALL, 0, 0), 0, 0, 0, 0]);
+                let (_, after) = counters();
+                if r.is_err() {
+                    return Err("the inheritance server did not answer");
+                }
+                *sample = after.wrapping_sub(before);
+                HOG_ON.store(false, core::sync::atomic::Ordering::Release);
+            }
+            Ok(())
+        };
+        let (mut nohog, mut hog) = ([0u64; PI_SAMPLES], [0u64; PI_SAMPLES]);
+        call(&mut nohog, false)?;
+        call(&mut hog, true)?;
+        // 4. The user timer's latency while an adversary makes long system calls.
+        let sp = create_local(ADVERSARY, 7, STORM_PRIORITY).map_err(|_| "creating the adversary failed")?;
+        ADVERSARY_ON.store(true, core::sync::atomic::Ordering::Release);
+        start_at(ADVERSARY, adversary_main, sp).map_err(|_| "starting the adversary failed")?;
+        let mut adversarial = [0u64; IRQ_SAMPLES];
+        irq_samples(&mut adversarial, per_tick)?;
+        ADVERSARY_ON.store(false, core::sync::atomic::Ordering::Release);
+        Ok([
+            stats(&mut lateness),
+            stats(&mut periodic),
+            stats(&mut nohog),
+            stats(&mut hog),
+            stats(&mut adversarial),
+        ])
     }
 
     /// The interrupt-latency benchmark (see the crate docs); `(idle, storm)` samples.

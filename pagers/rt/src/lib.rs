@@ -96,6 +96,7 @@ pub mod words {
 }
 pub mod device;
 pub mod shutdown;
+pub mod timer;
 
 /// The label of the message with which a program tells its pager that it is done; MR1
 /// holds the exit status (0 = success). Sent by `exit`, read by the root task's

@@ -6,7 +6,9 @@
 //! call. The arithmetic (rounding up, wrap-safe deadlines, no overflow) is
 //! `platform::timer`'s, host-tested there: this module only plugs the user-level
 //! counter into it, so a driver written against `embedded-hal` 1.0 (`DelayNs`) runs
-//! unchanged at user level.
+//! unchanged at user level. This `Delay` spins for the whole wait; `crate::timer`'s
+//! `delay()` sleeps through long waits in the kernel instead (a thread's timers:
+//! `crate::timer`).
 
 pub use platform::timer::{Counter, Delay, TimerError};
 
@@ -24,7 +26,9 @@ impl Counter for UserCounter {
     }
 }
 
-/// A `DelayNs` for this program (an error only if the KIP gives no frequency).
+/// A `DelayNs` that spins on the counter, for this program (an error only if the KIP
+/// gives no frequency). For waits of more than tens of microseconds,
+/// `crate::timer::delay` sleeps instead and lets other threads run.
 pub fn delay() -> Result<Delay<UserCounter>, TimerError> {
     Delay::new(UserCounter)
 }
