@@ -120,10 +120,9 @@ impl Config {
     /// The boots of this configuration, one per program: the program's name and its
     /// manifest (initrd entry `programs`, `pagers/root/src/manifest.rs`), a line with
     /// this configuration's knobs and the runtime's flags. The sweep, the stencil and
-    /// the unmap's measurement each boot alone, so each runtime's memory server starts
-    /// on the same CPU (the root task's next), whatever ran before: a one-space program
-    /// whose server runs on a later CPU than the second hangs under `-icount` (found
-    /// here, also on a2814d2; see the evaluation chapter).
+    /// the unmap's measurement each boot alone, as when the figures were first
+    /// published (a hang in one boot for all three, found here, was the root task's
+    /// and is fixed: see the evaluation chapter).
     pub fn boots(&self) -> [(&'static str, String); 3] {
         let (p, f) = (self.params(), self.flags());
         [
