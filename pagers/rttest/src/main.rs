@@ -7,8 +7,10 @@
 //!
 //! 1. **sleep**: `rt::timer::sleep` for 2 ms wakes no earlier;
 //! 2. **sleep-until**: `sleep_until` a counter value wakes no earlier;
-//! 3. **periodic**: a 1 kHz `Periodic` for 50 periods: each release exactly one period
-//!    after the last, each wake-up no earlier than its release;
+//! 3. **periodic**: a 1 kHz `Periodic` for 50 periods: each release a whole number of
+//!    periods after the last (one, unless the thread came a period late or more, which
+//!    an unloaded host never makes it but a busy one can: each skipped release must be
+//!    counted in `overruns`), each wake-up no earlier than its release;
 //! 4. **ipc-deadline**: `receive_until` from a thread that never sends, and
 //!    `call_until` to a server that takes the call and never answers, each end with
 //!    `ReceiveTimeout`, no earlier than the deadline;
@@ -256,17 +258,24 @@ mod user {
         let mut last = 0;
         let mut periodic_ok = true;
         let mut periodic_late = 0;
+        let mut skipped = 0;
         for k in 0..50 {
             let release = p.wait();
             let now = Counter.now();
             periodic_ok &= now >= release;
             if k > 0 {
-                periodic_ok &= release - last == p.period();
+                // Exactly one period after the last release, or a whole number more
+                // when this thread came late (the host, not the kernel, may stall a
+                // QEMU vCPU for milliseconds): what counts is that releases stay on
+                // the grid, never early, and every skipped one is counted.
+                let missed = p.overruns() - skipped;
+                periodic_ok &= release - last == p.period() * (1 + missed);
             }
+            skipped = p.overruns();
             periodic_late = periodic_late.max(now - release);
             last = release;
         }
-        periodic_ok = c.check(periodic_ok && p.overruns() == 0, "periodic releases not exact, or early");
+        periodic_ok = c.check(periodic_ok, "periodic releases off the period grid, uncounted, or early");
 
         // 4. IPC with a deadline
         let mut ipc_ok = true;
@@ -320,6 +329,7 @@ mod user {
                 "sleep_us" => us_of(slept),
                 "sleep_until_late_us" => until_late,
                 "periodic_max_late_us" => us_of(periodic_late),
+                "periodic_overruns" => skipped,
                 "pi_waiting_us" => waiting_us,
                 "pi_busy_us" => busy_us,
                 "pi_chain_us" => chain_us,
