@@ -180,6 +180,11 @@ pub struct NumaRun {
     /// (blanks as `_`), while the others pass: the root counts them failed (`report:
     /// user-level result=fail status=N`) and the kernel ends with status 1.
     pub refused: &'static [(&'static str, &'static str)],
+    /// The least global map and unmap operations the runs must make together (the
+    /// runtime's table misses, `global-faults=`, plus the pages it unmapped,
+    /// `unmaps=`, over every `report: numa-program`): a soak test that says how much
+    /// it soaked. 0: not counted.
+    pub operations: u64,
 }
 
 /// What `numa-bad-declarations` expects of its three broken programs.
@@ -189,10 +194,13 @@ const BAD_DECLARATIONS_REFUSED: &[(&str, &str)] = &[
     ("bad-no-cpus", DeclCase::NoCpus.error()),
 ];
 
-/// The soak test's manifest (boot test `numa-soak`): `churn` with 520 rounds of 64
-/// pages mapped on two nodes and unmapped (66,560 maps, 33,280 unmaps), then 1,000
-/// starts and exits of it.
-pub const SOAK_MANIFEST: &str = "churn rounds=520\nchurn *1000\n";
+/// The soak test's manifest (boot test `numa-soak`): `churn` with 521 rounds of 64
+/// pages mapped on two nodes and unmapped (66,688 maps, 33,344 unmaps: 100,032
+/// operations, [`SOAK_OPERATIONS`] asked), then 1,000 starts and exits of it.
+pub const SOAK_MANIFEST: &str = "churn rounds=521\nchurn *1000\n";
+
+/// The global map and unmap operations the soak test must make (issue 14: 100,000).
+pub const SOAK_OPERATIONS: u64 = 100_000;
 
 /// The programs a boot test may run as the root task, each judged by its reports:
 /// - `badargs` (`pagers/badargs`): every documented error of every syscall; must
@@ -549,6 +557,7 @@ pub fn matrix(image: &Path) -> Vec<BootTest> {
             runs: 6,
             broken: &[],
             refused: &[],
+            operations: 0,
         }),
         ..BootTest::new("numa-programs", config(spec(&["cpus=2,mem=256M"; 2], &[], None)), pass.clone())
     });
@@ -596,6 +605,7 @@ pub fn matrix(image: &Path) -> Vec<BootTest> {
                 runs: 4,
                 broken: &[],
                 refused: &[],
+                operations: 0,
             }),
             // Nine vCPUs on a small host: 17 s alone, more when the host is busy.
             at_least: (nodes.len() > 4).then_some(std::time::Duration::from_secs(120)),
@@ -616,6 +626,7 @@ pub fn matrix(image: &Path) -> Vec<BootTest> {
                 ("bad-no-cpus", DeclCase::NoCpus),
             ],
             refused: BAD_DECLARATIONS_REFUSED,
+            operations: 0,
         }),
         ..BootTest::new(
             "numa-bad-declarations",
@@ -633,10 +644,11 @@ pub fn matrix(image: &Path) -> Vec<BootTest> {
             runs: 2,
             broken: &[],
             refused: &[("churn", "silent")],
+            operations: 0,
         }),
         ..BootTest::new("numa-hang", config(spec(&["cpus=1,mem=256M"; 2], &[], None)), pass.clone())
     });
-    // The soak test: 100,000 global map and unmap operations across two nodes (520
+    // The soak test: 100,000 global map and unmap operations across two nodes (521
     // rounds of 64 pages mapped on both, then unmapped), then 1,000 starts and exits of
     // a NUMA program; every node's memory must come back (45 s alone; allowed 900 s, as
     // it is the one boot whose length scales with a loaded host).
@@ -647,6 +659,7 @@ pub fn matrix(image: &Path) -> Vec<BootTest> {
             runs: 1001,
             broken: &[],
             refused: &[],
+            operations: SOAK_OPERATIONS,
         }),
         at_least: Some(std::time::Duration::from_secs(900)),
         ..BootTest::new("numa-soak", config(spec(&["cpus=1,mem=256M"; 2], &[], None)), pass.clone())
@@ -1343,6 +1356,16 @@ pub fn check_numa_run(n: &NumaRun, output: &str, why: &mut Vec<String>) {
     for r in balance.iter().filter(|r| r.get("leaked_kib") != Some("0")) {
         why.push(format!("memory not given back: `{}`", show(r)));
     }
+    if n.operations > 0 {
+        let count = |r: &Report, key: &str| r.get(key).and_then(|v| v.parse::<u64>().ok()).unwrap_or(0);
+        let made: u64 = runs.iter().map(|r| count(r, "global-faults") + count(r, "unmaps")).sum();
+        if made < n.operations {
+            why.push(format!(
+                "the runs made {made} global map and unmap operations (global-faults + unmaps), expected at least {}",
+                n.operations
+            ));
+        }
+    }
     let failed = n.refused.len();
     let want = report::line!("programs", "ran" => n.runs, "failed" => failed).to_string();
     if !output.lines().any(|l| l == want) {
@@ -1817,10 +1840,17 @@ mod tests {
             n.programs.iter().copied().filter(|p| !n.refused.iter().any(|(r, _)| r == p)).collect();
         for run in 0..n.runs - n.refused.len() as u64 {
             let p = passing[run as usize % passing.len()];
+            // A soak's first run makes its operations (churn's rounds), the rest none.
+            let faults = match (run, n.operations) {
+                (_, 0) => 62,
+                (0, ops) => ops - 33_344,
+                _ => 0,
+            };
+            let unmaps = if run == 0 && n.operations > 0 { 33_344 } else { 0 };
             out.push_str(&format!(
                 "report: {p} ranks=4 share=25 predicted=56 result=ok\n\
                  report: numa-region program={p} name={p} pages=272 misses=56\n\
-                 report: numa-program name={p} nodes=2 spaces=2 pagers=2 pager-spaces-local=2/2 code-local=10/10 global-faults=62 max-faults=112 migrations=0 unmaps=0 stale=0 result=pass\n\
+                 report: numa-program name={p} nodes=2 spaces=2 pagers=2 pager-spaces-local=2/2 code-local=10/10 global-faults={faults} max-faults=112 migrations=0 unmaps={unmaps} stale=0 result=pass\n\
                  report: numa-program-detail name={p} threads=4 repeats=8 pages=56 stack-moves=0 moves=0 migrant-local=2/2 expected-faults=56 mode=per-node replicate=on\n\
                  report: program name={p} status=0 node=1 cpu=2 faults=33\n"
             ));
@@ -2090,6 +2120,15 @@ mod tests {
         assert!(reasons(&t, &one_run).contains("expected 6 `report: numa-program` lines"));
         let fewer = good.replace("programs ran=6", "programs ran=5");
         assert!(reasons(&t, &fewer).contains("report: programs ran=6 failed=0"));
+    }
+
+    #[test]
+    fn a_soak_must_make_the_operations_it_promises() {
+        let t = test_named("numa-soak");
+        let good = good_output(&t, good_boot_line());
+        assert_eq!(check(&t, Ending::Exited(0), &good), Ok(()));
+        let short = good.replacen("unmaps=33344", "unmaps=33343", 1);
+        assert!(reasons(&t, &short).contains("expected at least 100000"), "{}", reasons(&t, &short));
     }
 
     #[test]
