@@ -103,8 +103,8 @@ mod user {
     const ROOT_UTCBS: u64 = 0x28_0000;
     const ROOT_STACKS: u64 = 0x21_0000_0000;
     /// Priorities: the handler above everything, the storm below the root.
-    const HANDLER_PRIORITY: u64 = 250;
-    const STORM_PRIORITY: u64 = 50;
+    const HANDLER_PRIORITY: u8 = 250;
+    const STORM_PRIORITY: u8 = 50;
     /// The handler's message to the root: MR2 = its counter read after the interrupt,
     /// MR3 = 0 if what it received was the interrupt.
     const LATENCY: u16 = 0x207;
@@ -129,8 +129,8 @@ mod user {
     /// The inheritance server's work per request, and its priority (above the storms,
     /// below the hog); the hog's.
     const PI_WORK_US: u64 = 100;
-    const PI_SERVER_PRIORITY: u64 = 60;
-    const HOG_PRIORITY: u64 = 100;
+    const PI_SERVER_PRIORITY: u8 = 60;
+    const HOG_PRIORITY: u8 = 100;
     /// The hog spins while this is set (threads of the root's space share it).
     static HOG_ON: core::sync::atomic::AtomicBool = core::sync::atomic::AtomicBool::new(false);
     /// The adversary runs while this is set.
@@ -655,12 +655,12 @@ mod user {
     /// Makes thread `number` of the root's space, priority `priority`, on the root's
     /// CPU, with a stack of its own (mapped now: it never faults); not started yet.
     /// Its stack top.
-    fn create_local(number: u64, slot: u64, priority: u64) -> Result<u64, abi::Error> {
+    fn create_local(number: u64, slot: u64, priority: u8) -> Result<u64, abi::Error> {
         let (me, t) = (id(abi::thread::ROOT_THREAD_NUMBER), id(number));
         let stack = ROOT_STACKS + slot * 0x10_0000;
         sys::memory_control(0, 2, stack, RW_NEAREST)?;
         sys::thread_control(t, me, me, me, ROOT_UTCBS + slot * abi::PAGE_SIZE, CURRENT_CPU)?;
-        sys::raw(Syscall::Schedule, [t, priority, u64::MAX, 0, 0, 0, 0, 0]);
+        sys::set_priority(t, priority)?;
         Ok(stack + 0x4000)
     }
 
@@ -675,7 +675,7 @@ mod user {
         number: u64,
         slot: u64,
         entry: extern "C" fn(u64) -> !,
-        priority: u64,
+        priority: u8,
     ) -> Result<(), abi::Error> {
         start_at(number, entry, create_local(number, slot, priority)?)
     }
@@ -703,12 +703,12 @@ mod user {
     /// Makes thread `number` of the root's space, priority `priority`, on the root's
     /// CPU, with a stack of its own and `pager` as its pager; not started yet. Its
     /// stack top.
-    fn create_paged(number: u64, slot: u64, priority: u64, pager: u64) -> Result<u64, abi::Error> {
+    fn create_paged(number: u64, slot: u64, priority: u8, pager: u64) -> Result<u64, abi::Error> {
         let (me, t) = (id(abi::thread::ROOT_THREAD_NUMBER), id(number));
         let stack = ROOT_STACKS + slot * 0x10_0000;
         sys::memory_control(0, 2, stack, RW_NEAREST)?;
         sys::thread_control(t, me, me, pager, ROOT_UTCBS + slot * abi::PAGE_SIZE, CURRENT_CPU)?;
-        sys::raw(Syscall::Schedule, [t, priority, u64::MAX, 0, 0, 0, 0, 0]);
+        sys::set_priority(t, priority)?;
         Ok(stack + 0x4000)
     }
 

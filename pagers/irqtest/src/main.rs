@@ -104,7 +104,7 @@ mod driver {
         let made = sys::thread_control(BAD_DRIVER, me, me, me, BAD_UTCB, u64::MAX).is_ok()
             && sys::memory_control(0, 2, BAD_STACK, (0b110 << 4) | 1).is_ok();
         check(failed, made, "make the misbehaving driver");
-        let _ = sys::raw(abi::syscall::Syscall::Schedule, [BAD_DRIVER, 100, u64::MAX, 0, 0, 0, 0, 0]);
+        let _ = sys::set_priority(BAD_DRIVER, 100);
         let start = (abi::syscall::ExregsControl::START
             | abi::syscall::ExregsControl::SET_SP
             | abi::syscall::ExregsControl::SET_IP)
@@ -138,8 +138,7 @@ mod driver {
         check(failed, masked, "the unacknowledged line stays masked: no interrupt storm");
         // Recovery: delete the driver (its interrupt is detached with it), take the
         // line ourselves: the interrupt still asserted arrives at once.
-        let deleted =
-            sys::raw(abi::syscall::Syscall::ThreadControl, [BAD_DRIVER, 0, 0, 0, 0, 0, 0, 0])[0] == 0;
+        let deleted = sys::delete_thread(BAD_DRIVER).is_ok();
         check(failed, deleted, "delete the misbehaving driver");
         let attached = sys::interrupt_control(u64::from(intid()), me, 0).is_ok();
         check(failed, attached, "attach the line again");

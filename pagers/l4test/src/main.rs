@@ -74,7 +74,7 @@ mod test {
     use abi::Error;
     use abi::fpage::{Fpage, Rights};
     use abi::message::{Tag, TypedItem};
-    use abi::syscall::{ExregsControl, Syscall};
+
     use abi::thread::ThreadId;
     use abi::timeout::{Timeout, Timeouts};
     use core::sync::atomic::{AtomicU64, Ordering};
@@ -260,7 +260,7 @@ mod test {
             own_space: bool,
             cpu: u64,
             entry: extern "C" fn(u64) -> !,
-            prio: u64,
+            prio: u8,
             pager: u64,
         ) -> u64 {
             let t = id(number);
@@ -274,25 +274,17 @@ mod test {
             };
             let made = sys::thread_control(t, space, self.me, pager, utcb, cpu);
             self.check(made.is_ok(), "ThreadControl creates a test thread");
-            let _ = sys::raw(Syscall::Schedule, [t, prio, u64::MAX, 0, 0, 0, 0, 0]);
+            let _ = sys::set_priority(t, prio);
             // The root is every test thread's exception handler, set in the same call that
             // starts it (set later, a thread could raise its exception first).
-            let start = (ExregsControl::START
-                | ExregsControl::SET_SP
-                | ExregsControl::SET_IP
-                | ExregsControl::SET_EXCEPTION_HANDLER)
-                .raw();
-            let started = sys::raw(
-                Syscall::ExchangeRegisters,
-                [t, start, sp, entry as *const () as u64, 0, self.me, 0, 0],
-            );
-            self.check(started[0] == 0, "ExchangeRegisters starts a test thread");
+            let started = sys::start_thread(t, sp, entry as *const () as u64, self.me);
+            self.check(started.is_ok(), "ExchangeRegisters starts a test thread");
             t
         }
 
         fn delete(&mut self, t: u64) {
-            let r = sys::raw(Syscall::ThreadControl, [t, 0, 0, 0, 0, 0, 0, 0]);
-            self.check(r[0] == 0, "ThreadControl deletes a test thread");
+            let r = sys::delete_thread(t);
+            self.check(r.is_ok(), "ThreadControl deletes a test thread");
         }
 
         fn report(&mut self, name: &str, before: u64) {
@@ -684,8 +676,8 @@ mod test {
                 Fpage::new(VA_P, 12, Rights::RWX).map_or(0, |f| f.raw()),
             )
         };
-        let u = sys::raw(Syscall::Unmap, [1, 0, 0, 0, 0, 0, 0, 0]);
-        r.check(u[0] == 0, "Unmap succeeds");
+        let u = sys::unmap(1, false);
+        r.check(u.is_ok(), "Unmap succeeds");
         r.check(read(VA_P) == MAGIC, "the root keeps its own mapping (no flush)");
         if wa.is_some() {
             let _ = reply(a, [0; 5]);
@@ -759,8 +751,8 @@ mod test {
             )
         };
         let t0 = now_us();
-        let u = sys::raw(Syscall::Unmap, [1, 0, 0, 0, 0, 0, 0, 0]);
-        r.check(u[0] == 0, "Unmap succeeds");
+        let u = sys::unmap(1, false);
+        r.check(u.is_ok(), "Unmap succeeds");
         let seen = match r.next(1_000_000) {
             Got::Fault { from, addr } => from == c && addr & !0xFFF == VA_C,
             _ => false,
@@ -870,8 +862,8 @@ mod test {
                     // Midway, move f1 to a CPU of the other node (it waits for this
                     // reply, so it is not running): its registers must follow it.
                     if rounds == 40 && m.from == f1 {
-                        let moved = sys::raw(Syscall::Schedule, [f1, u64::MAX, 2, 0, 0, 0, 0, 0]);
-                        r.check(moved[0] == 0, "Schedule moves an FP thread to another CPU");
+                        let moved = sys::move_to_cpu(f1, 2);
+                        r.check(moved.is_ok(), "Schedule moves an FP thread to another CPU");
                     }
                     let _ = reply(m.from, [0; 5]);
                 }
@@ -1039,15 +1031,15 @@ mod test {
         until(|| MOVER_ROUNDS.load(Ordering::Relaxed) > 0);
         let (rounds, cpu) = (MOVER_ROUNDS.load(Ordering::Relaxed), MOVER_CPU.load(Ordering::Relaxed));
         r.check(rounds > 0 && cpu == 1, "the mover runs on CPU 1");
-        let moved = sys::raw(Syscall::Schedule, [m, u64::MAX, 3, 0, 0, 0, 0, 0]);
-        r.check(moved[0] == 0 && moved[2] == 1, "Schedule moves a running thread (old CPU 1)");
+        let moved = sys::move_to_cpu(m, 3);
+        r.check(moved == Ok(1), "Schedule moves a running thread (old CPU 1)");
         until(|| MOVER_CPU.load(Ordering::Relaxed) == 3);
         r.check(
             MOVER_CPU.load(Ordering::Relaxed) == 3,
             "the mover finds itself on CPU 3 (query and UTCB agree)",
         );
-        let asked = sys::raw(Syscall::Schedule, [m, u64::MAX, u64::MAX, 0, 0, 0, 0, 0]);
-        r.check(asked[0] == 0 && asked[2] == 3, "Schedule reports CPU 3");
+        let asked = sys::schedule(m, None, None, None);
+        r.check(asked.is_ok_and(|(_, cpu)| cpu == 3), "Schedule reports CPU 3");
         let r0 = MOVER_ROUNDS.load(Ordering::Relaxed);
         until(|| MOVER_ROUNDS.load(Ordering::Relaxed) > r0);
         r.check(MOVER_ROUNDS.load(Ordering::Relaxed) > r0, "the mover goes on running there");
@@ -1097,10 +1089,10 @@ mod test {
         let before = r.failed;
         // A thread on node 1 (CPU 2); the root posts from node 0.
         let d = r.spawn(0x6a, false, 2, deaf, 100, r.me);
-        let post = |word: u64| sys::raw(Syscall::Notify, [d, word, 0, 0, 0, 0, 0, 0])[0];
-        let queued = (0..abi::syscall::NOTIFY_QUEUE as u64).all(|i| post(i) == 0);
+        let post = |word: u64| sys::notify(d, word);
+        let queued = (0..abi::syscall::NOTIFY_QUEUE as u64).all(|i| post(i).is_ok());
         r.check(queued, "Notify queues 16 words for a thread that does not receive");
-        r.check(post(99) == Error::QueueFull.code(), "the 17th is refused: QueueFull");
+        r.check(post(99) == Err(Error::QueueFull), "the 17th is refused: QueueFull");
         let go = sys::ipc(d, 0, Timeouts::NEVER.pack(), [tag(GO, 0, 0), 0, 0, 0, 0]);
         r.check(go.is_ok(), "the go message reaches the notified thread");
         if let Some(m) = r.expect(d, RESULT, "the notified thread reports") {
@@ -1111,7 +1103,7 @@ mod test {
         }
         // Now it waits openly (or soon will): this word is delivered at once, on
         // node 1, by an SGI (or at its receive, if it is not there yet).
-        r.check(post(1000) == 0, "Notify of a thread waiting for it");
+        r.check(post(1000).is_ok(), "Notify of a thread waiting for it");
         if let Some(m) = r.expect(d, RESULT, "the notified thread reports again") {
             r.check(m.mr[1] == 1, "it received the word posted while it waited");
             let _ = reply(d, [0; 5]);

@@ -5,7 +5,6 @@
 use crate::memory::Segment;
 use abi::fpage::{Fpage, Rights};
 use abi::message::{Tag, TypedItem};
-use abi::syscall::Syscall;
 use bootfmt::elf::Elf;
 use numa::decl::{self, Declaration};
 use numa::region::{Kind, PAGE};
@@ -92,8 +91,7 @@ pub fn set_receive_window(utcb: u64, window: Fpage) {
 pub fn unmap_own(utcb: u64, va: u64) {
     if let Ok(f) = Fpage::new(va, 12, Rights::RWX) {
         write(utcb + abi::utcb::MR_OFFSET as u64, f.raw());
-        let flush_own = abi::syscall::UnmapControl::new(1, true).map_or(0, |c| c.raw());
-        let _ = sys::raw(Syscall::Unmap, [flush_own, 0, 0, 0, 0, 0, 0, 0]);
+        let _ = sys::unmap(1, true);
     }
 }
 
@@ -101,8 +99,7 @@ pub fn unmap_own(utcb: u64, va: u64) {
 pub fn revoke_from_others(utcb: u64, va: u64) {
     if let Ok(f) = Fpage::new(va, 12, Rights::RWX) {
         write(utcb + abi::utcb::MR_OFFSET as u64, f.raw());
-        let others = abi::syscall::UnmapControl::new(1, false).map_or(0, |c| c.raw());
-        let _ = sys::raw(Syscall::Unmap, [others, 0, 0, 0, 0, 0, 0, 0]);
+        let _ = sys::unmap(1, false);
     }
 }
 

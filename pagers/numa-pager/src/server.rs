@@ -27,7 +27,6 @@ use abi::Error;
 use abi::fault::{EXCEPTION_LABEL, PAGE_FAULT_ACCESS_MASK, PAGE_FAULT_LABEL};
 use abi::fpage::Rights;
 use abi::introspect::{KmemReport, Request, Translation};
-use abi::syscall::{ExregsControl, Syscall};
 use abi::thread::ThreadId;
 use abi::timeout::{Timeout, Timeouts};
 use alloc::boxed::Box;
@@ -69,7 +68,7 @@ const HEAP_ORDER: u64 = 8;
 const SCRATCH: u64 = 0x30_0000_0000;
 /// The priority of the program's threads: below the pagers' and the server's (the
 /// kernel's default, 100), as an L4 pager runs above the threads it serves.
-const PROGRAM_PRIORITY: u64 = 90;
+const PROGRAM_PRIORITY: u8 = 90;
 /// The app thread slots reserved beyond the declared threads, for `spawn`.
 const SPARE_THREADS: u64 = 64;
 
@@ -415,7 +414,7 @@ impl Runtime<'_> {
         // Below the runtime's own threads: a program thread that spins (on a lock whose
         // holder waits in a page fault) must not starve the pager or the server on its
         // CPU that the holder waits for (a one-space run under -icount hung so).
-        let _ = sys::raw(Syscall::Schedule, [tid, PROGRAM_PRIORITY, u64::MAX, 0, 0, 0, 0, 0]);
+        let _ = sys::set_priority(tid, PROGRAM_PRIORITY);
         start(tid, layout::stack_top(t), self.program.entry, self.me)?;
         self.threads.insert(t, Thread { id: tid, slot, live: true, result: 0, joiner: 0, moved: false });
         Ok(tid)
@@ -912,13 +911,5 @@ fn id(n: u64) -> u64 {
 
 /// Starts thread `t` at `ip` with stack `sp`; `handler` gets its exceptions.
 fn start(t: u64, sp: u64, ip: u64, handler: u64) -> Result<(), Error> {
-    let control = ExregsControl::SET_SP
-        | ExregsControl::SET_IP
-        | ExregsControl::SET_EXCEPTION_HANDLER
-        | ExregsControl::START;
-    let r = sys::raw(Syscall::ExchangeRegisters, [t, control.raw(), sp, ip, 0, handler, 0, 0]);
-    match Error::from_code(r[0]) {
-        Some(e) => Err(e),
-        None => Ok(()),
-    }
+    sys::start_thread(t, sp, ip, handler)
 }

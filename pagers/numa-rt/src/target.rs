@@ -54,7 +54,7 @@ unsafe impl GlobalAlloc for Heap {
 /// Gives the CPU to another thread (`ThreadSwitch` NIL): what a thread waiting for an
 /// arena's lock does, so the holder's pager, on the same CPU maybe, can run.
 fn yield_cpu() {
-    let _ = sys::raw(abi::syscall::Syscall::ThreadSwitch, [0; 8]);
+    sys::yield_now();
 }
 
 /// The program's heap, as `run` was given it (for [`alloc_on`]).
@@ -435,10 +435,5 @@ pub fn unmap_own(address: u64, pages: u64) -> Result<(), Refused> {
     let mr = my_utcb() + abi::utcb::MR_OFFSET;
     // SAFETY: MR0 of this thread's own UTCB, mapped for its life (see `utcb_word`).
     unsafe { core::ptr::write_volatile(mr as *mut u64, f.raw()) };
-    let control = abi::syscall::UnmapControl::new(1, true).map_or(0, |c| c.raw());
-    let r = sys::raw(abi::syscall::Syscall::Unmap, [control, 0, 0, 0, 0, 0, 0, 0]);
-    match abi::Error::from_code(r[0]) {
-        Some(e) => Err(Refused::Kernel(e)),
-        None => Ok(()),
-    }
+    sys::unmap(1, true).map_err(Refused::Kernel)
 }

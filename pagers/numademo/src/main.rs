@@ -103,7 +103,7 @@ rt::entry!(numademo);
 mod demo {
     use abi::fpage::{Fpage, Rights};
     use abi::message::{Tag, TypedItem};
-    use abi::syscall::{ExregsControl, Syscall};
+    use abi::syscall::ExregsControl;
     use abi::thread::ThreadId;
     use abi::timeout::{Timeout, Timeouts};
     use core::sync::atomic::{AtomicBool, AtomicU64, Ordering};
@@ -485,7 +485,7 @@ mod demo {
             utcb + abi::utcb::MR_OFFSET as u64,
             Fpage::new(frame_va, 12, Rights::RWX).map_or(0, |f| f.raw()),
         );
-        let _ = sys::raw(Syscall::Unmap, [1, 0, 0, 0, 0, 0, 0, 0]);
+        let _ = sys::unmap(1, false);
     }
 
     /// A node's part of a global unmap of `page`: revoke the frame the entry is taking
@@ -503,10 +503,9 @@ mod demo {
 
     fn notify(to: u64, word: u64) {
         NOTIFIES.fetch_add(1, Ordering::Relaxed);
-        let r = sys::raw(Syscall::Notify, [to, word, 0, 0, 0, 0, 0, 0]);
-        if r[0] != 0 {
+        if let Err(e) = sys::notify(to, word) {
             ERRORS.fetch_add(1, Ordering::Relaxed);
-            println!("numademo: Notify to {to:#x} refused: status {}", r[0]);
+            println!("numademo: Notify to {to:#x} refused: {e}");
         }
     }
 
@@ -805,14 +804,14 @@ mod demo {
         sp: u64,
         utcb: u64,
         pager: u64,
-        prio: u64,
+        prio: u8,
     ) -> bool {
         let root = ThreadId::ROOT.raw();
         if let Err(e) = sys::thread_control(t, space, root, pager, utcb, cpu as u64) {
             println!("numademo: ThreadControl {t:#x}: {e}");
             return false;
         }
-        let _ = sys::raw(Syscall::Schedule, [t, prio, u64::MAX, 0, 0, 0, 0, 0]);
+        let _ = sys::set_priority(t, prio);
         let control = (ExregsControl::START | ExregsControl::SET_SP | ExregsControl::SET_IP).raw();
         sys::exchange_registers(t, control, sp, entry as *const () as u64, 0).is_ok()
     }

@@ -31,7 +31,7 @@ const REGS: u64 = 0x30_0000_0000;
 const STACK: u64 = 0x31_0000_0000;
 const UTCB: u64 = 0x28_0000;
 /// Above the programs (100), below the root (200).
-const PRIORITY: u64 = 150;
+const PRIORITY: u8 = 150;
 
 /// (messages, bytes) written so far.
 pub fn written() -> (u64, u64) {
@@ -42,7 +42,7 @@ pub fn written() -> (u64, u64) {
 mod target {
     use super::*;
     use abi::kip::ConsoleKind;
-    use abi::syscall::{CURRENT_CPU, ExregsControl, Syscall};
+    use abi::syscall::{CURRENT_CPU, ExregsControl};
     use abi::timeout::{Timeout, Timeouts};
     use core::sync::atomic::AtomicU64;
     use embedded_io::Write;
@@ -87,7 +87,7 @@ mod target {
         sys::memory_control(0, 2, STACK, RW_NEAREST).map_err(|_| "no stack")?;
         let t = rt::console::console_id();
         sys::thread_control(t, me, me, me, UTCB, CURRENT_CPU).map_err(|_| "cannot create the thread")?;
-        sys::raw(Syscall::Schedule, [t, PRIORITY, u64::MAX, 0, 0, 0, 0, 0]);
+        sys::set_priority(t, PRIORITY).map_err(|_| "cannot set the thread's priority")?;
         let start = (ExregsControl::START | ExregsControl::SET_SP | ExregsControl::SET_IP).raw();
         let entry = console_main as *const () as u64;
         sys::exchange_registers(t, start, STACK + 0x4000, entry, 0).map_err(|_| "cannot start the thread")?;

@@ -503,7 +503,7 @@ mod target {
     use crate::shutdown::{ANSWER_US, Shutdown, Unanswered};
     use abi::Error;
     use abi::kip::Kip;
-    use abi::syscall::{ExregsControl, Syscall};
+    
     use abi::timeout::Timeouts;
     use bootfmt::cpio::{Archive, Entry};
     use bootfmt::elf::Elf;
@@ -1090,17 +1090,7 @@ mod target {
         // 3. Its file pages, on its node.
         loader::load(&image, &elf, node).map_err(|e| (e, Some(id)))?;
         // 4. Go: the root is its exception handler too, so a crash comes here as IPC.
-        let control = ExregsControl::SET_SP
-            | ExregsControl::SET_IP
-            | ExregsControl::SET_EXCEPTION_HANDLER
-            | ExregsControl::START;
-        let r = sys::raw(
-            Syscall::ExchangeRegisters,
-            [id, control.raw(), CHILD_STACK_TOP, elf.entry(), 0, me, 0, 0],
-        );
-        if let Some(e) = Error::from_code(r[0]) {
-            return Err((LoadError::Kernel(e), Some(id)));
-        }
+        sys::start_thread(id, CHILD_STACK_TOP, elf.entry(), me).map_err(|e| (LoadError::Kernel(e), Some(id)))?;
         Ok((cpu, node, image))
     }
 
@@ -1114,7 +1104,7 @@ mod target {
     /// kernel takes back). A thread still running on another CPU is deleted when that
     /// CPU next enters the kernel.
     fn delete(id: u64) {
-        let _ = sys::raw(Syscall::ThreadControl, [id, 0, 0, 0, 0, 0, 0, 0]);
+        let _ = sys::delete_thread(id);
     }
 
     /// The free bytes of every node's pool now (after the kernel's empty slabs went

@@ -181,6 +181,41 @@ pub fn schedule(dest: u64, priority: Option<u8>, cpu: Option<u32>, timeslice_us:
     status(r[0]).map(|()| (r[1], r[2]))
 }
 
+/// `Schedule` of the priority alone: `dest` runs at `priority` from now on.
+pub fn set_priority(dest: u64, priority: u8) -> Result<(), Error> {
+    schedule(dest, Some(priority), None, None).map(|_| ())
+}
+
+/// `Schedule` of the CPU alone: `dest` moves to CPU `cpu` (its registers follow it);
+/// returns the CPU it was on.
+pub fn move_to_cpu(dest: u64, cpu: u32) -> Result<u64, Error> {
+    schedule(dest, None, Some(cpu), None).map(|(_, old)| old)
+}
+
+/// `ThreadControl` with a NIL space: deletes `dest` (with its space's last thread, the
+/// space and what it held).
+pub fn delete_thread(dest: u64) -> Result<(), Error> {
+    status(call(&call::ThreadControl::Delete { dest: ThreadId::from_raw(dest) })[0])
+}
+
+/// `ExchangeRegisters` that starts `dest` at `ip` with stack `sp`, `handler` getting
+/// its exceptions (set in the same call: set later, the thread could fault first).
+pub fn start_thread(dest: u64, sp: u64, ip: u64, handler: u64) -> Result<(), Error> {
+    let control = abi::syscall::ExregsControl::SET_SP
+        | abi::syscall::ExregsControl::SET_IP
+        | abi::syscall::ExregsControl::SET_EXCEPTION_HANDLER
+        | abi::syscall::ExregsControl::START;
+    let c = call::ExchangeRegisters {
+        dest: ThreadId::from_raw(dest),
+        control,
+        sp,
+        ip,
+        pager: ThreadId::NIL,
+        exception_handler: ThreadId::from_raw(handler),
+    };
+    status(call(&c)[0])
+}
+
 /// `ThreadSwitch`: yield the rest of the timeslice.
 pub fn yield_now() {
     let _ = call(&call::ThreadSwitch { dest: ThreadId::NIL });
