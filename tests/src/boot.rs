@@ -237,6 +237,10 @@ pub const SOAK_OPERATIONS: u64 = 100_000;
 /// `powerbtn`, a [`Supervised`] boot.)
 pub const ROOT_PROGRAMS: [&str; 6] = ["badargs", "fuzz", "irqtest", "l4test", "numademo", "rttest"];
 
+/// The most fuzzing threads `fuzz` runs (`MAX_FUZZERS` in `pagers/fuzz`): one per CPU
+/// up to this many.
+pub const FUZZERS_MAX: u64 = 16;
+
 /// The scenarios `rttest` reports (`report: rttest NAME=pass`); each must pass.
 pub const RTTEST_SCENARIOS: [&str; 6] =
     ["sleep", "sleep-until", "periodic", "ipc-deadline", "delay-sleeps", "pi"];
@@ -505,6 +509,11 @@ pub fn matrix(image: &Path) -> Vec<BootTest> {
             ..BootTest::new(program, config(spec(&["cpus=2,mem=256M"; 2], &[], None)), pass.clone())
         });
     }
+    // The fuzzer from eight CPUs on four nodes at once (a fuzzing thread on each).
+    tests.push(BootTest {
+        root_program: Some("fuzz"),
+        ..BootTest::new("fuzz-8-cpus", config(spec(&["cpus=2,mem=256M"; 4], &[], None)), pass.clone())
+    });
     // The orderly shutdown: the root task runs the power-button driver and a program
     // that wants to be told; the test presses the button (QMP `system_powerdown`) when
     // the driver is ready. A request that comes while the root is still starting
@@ -1468,6 +1477,14 @@ fn check_root_program(program: &str, output: &str, why: &mut Vec<String>) {
             if last.as_ref().and_then(|r| r.get("kernel-responsive")) != Some("yes") {
                 why.push("no `report: fuzz ... kernel-responsive=yes` line".to_string());
             }
+            // A fuzzing thread on every CPU online (up to the fuzzer's 16).
+            let online = number("smp", "online").map(|n| n.min(FUZZERS_MAX));
+            let fuzzers = last.as_ref().and_then(|r| r.get("fuzzers")).and_then(parse_u64);
+            if online.is_none() || fuzzers != online {
+                why.push(format!(
+                    "fuzz ran {fuzzers:?} fuzzing threads, expected one per CPU online ({online:?})"
+                ));
+            }
             if number("fuzz-statuses", "bad-status") != Some(0) {
                 why.push(format!(
                     "fuzz: statuses outside the ABI's errors: {:?}",
@@ -1803,10 +1820,12 @@ mod tests {
                 "report: root-task entry=0x400000\nreport: rttest checks=7 failed=0 sleep=pass sleep-until=pass periodic=pass ipc-deadline=pass delay-sleeps=pass pi=pass\nreport: user-level result=pass status=0\n"
             }
             Some("fuzz") => {
-                "report: root-task entry=0x400000\nreport: fuzz seed=0x5eed calls=100000\nreport: fuzz-statuses ok=1 errors=2 bad-status=0\nreport: fuzz calls=100000 kernel-responsive=yes\nreport: user-level result=pass status=0\n"
+                "report: root-task entry=0x400000\nreport: fuzz seed=0x5eed calls=100000 role=root fuzzers=4\nreport: fuzz-statuses ok=1 errors=2 bad-status=0\nreport: fuzz calls=100000 kernel-responsive=yes fuzzers=4\nreport: user-level result=pass status=0\n"
             }
             _ => "",
         };
+        // The fuzzer runs a thread per CPU online.
+        let program = program.replace("fuzzers=4", &format!("fuzzers={online}"));
         let supervised = t.supervised.map(|s| supervised_output(&s)).unwrap_or_default();
         let mut numa = t.numa.map(|n| numa_output(&n)).unwrap_or_default();
         if layout.size_mib[0] == 0 {
@@ -2431,6 +2450,9 @@ mod tests {
         assert!(why.contains("statuses outside the ABI's errors"), "{why}");
         let why = reasons(&t, &good.replace("calls=100000 kernel", "calls=99999 kernel"));
         assert!(why.contains("expected at least 100000"), "{why}");
+        let why =
+            reasons(&t, &good.replace("kernel-responsive=yes fuzzers=4", "kernel-responsive=yes fuzzers=1"));
+        assert!(why.contains("expected one per CPU online"), "{why}");
         let why = reasons(&t, &good.replace("report: root-task entry=0x400000\n", ""));
         assert!(why.contains("fuzz did not start"), "{why}");
         let t = test_named("l4test");

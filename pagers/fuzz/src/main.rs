@@ -18,6 +18,17 @@
 //! printed in `report: fuzz seed=0x... calls=N`; the same seed and kernel give the
 //! same calls (helper threads on other CPUs can change which calls succeed).
 //!
+//! # On every CPU at once
+//! As the root task on a machine of several CPUs, the fuzzer runs on every one of
+//! them (up to `MAX_FUZZERS`, 16): a fuzzing thread in the root's space on each
+//! CPU but the first, the root itself on the first, the calls shared out (together at
+//! least `CALLS`), each thread with its own seed (`SEED` plus its index) and its own
+//! share of the thread numbers it may create. So the kernel meets random calls from
+//! all CPUs concurrently: the races a one-CPU storm cannot reach (issue 15). The
+//! siblings are each other's own: the filters below protect them as they protect the
+//! helper. `report: fuzz ... fuzzers=N` says how many ran; the boot test wants one
+//! per CPU online.
+//!
 //! # Filters: what the fuzzer does not do
 //! It must neither stop itself nor disturb other programs (as a child it shares the
 //! machine with its pager and siblings), so before each call it rewrites (and counts,
@@ -57,16 +68,24 @@ mod user {
     use abi::syscall::{ExregsControl, KEEP, Syscall};
     use abi::timeout::Timeouts;
     use core::arch::asm;
+    use core::sync::atomic::{AtomicU64, Ordering};
     use rt::println;
 
     /// The generator's seed: change it to explore, keep it to reproduce.
     pub const SEED: u64 = 0x5EED_F022_1234_ABCD;
-    /// How many random calls one run makes.
+    /// How many random calls one run makes (all fuzzing threads together).
     pub const CALLS: u64 = 100_000;
     /// The helper thread (root role): number, UTCB, stack.
     const HELPER: u64 = 0x40;
     const HELPER_UTCB: u64 = 0x21_0000;
     const SCRATCH: u64 = 0x20_0000_0000;
+    /// The fuzzing threads beside the root (root role): index k (1..) is thread
+    /// number `FUZZER_FIRST + k - 1` on CPU k, its UTCB after the helper's, its stack
+    /// of 16 KiB at `SCRATCH + k * FUZZER_STACK_STRIDE`.
+    const FUZZER_FIRST: u64 = 0x41;
+    /// The most fuzzing threads, the root included (CPUs beyond stay out of it).
+    pub const MAX_FUZZERS: u64 = 16;
+    const FUZZER_STACK_STRIDE: u64 = 0x10_0000;
     /// The label of the final round trip.
     const PING: u16 = 0x300;
     /// Thread numbers this program may create (and then fuzz freely).
@@ -105,20 +124,42 @@ mod user {
     struct World {
         me: u64,
         helper: u64,
+        /// The fuzzing threads running (the root included): `FUZZER_FIRST..` are the
+        /// others.
+        fuzzers: u64,
         stack: u64,
         image: (u64, u64),
-        /// Thread numbers `OWN_FIRST..OWN_FIRST + OWN_COUNT` this program created.
+        /// The thread numbers this fuzzer may create: `own.0..own.0 + own.1`, its share
+        /// of `OWN_FIRST..OWN_FIRST + OWN_COUNT`.
+        own: (u64, u64),
+        /// Those of them it created (bit i: number `own.0 + i`).
         made: u64,
         kmem_reports: u64,
     }
 
     impl World {
-        fn mine(&self, tid: u64) -> bool {
+        /// The threads the filters protect: me, and in the root role every thread of
+        /// the root's space (the root, the helper, the sibling fuzzers).
+        fn own(&self, tid: u64) -> bool {
             let n = tid >> 16;
             tid == self.me
-                || (self.helper != 0 && tid == self.helper)
-                || ((OWN_FIRST..OWN_FIRST + OWN_COUNT).contains(&n)
-                    && self.made & (1 << (n - OWN_FIRST)) != 0)
+                || (self.helper != 0
+                    && (tid == self.helper
+                        || tid == abi::thread::ThreadId::ROOT.raw()
+                        || (tid & 0xFFFF == 1
+                            && (FUZZER_FIRST..FUZZER_FIRST + self.fuzzers - 1).contains(&n))))
+        }
+
+        fn mine(&self, tid: u64) -> bool {
+            let n = tid >> 16;
+            self.own(tid)
+                || ((self.own.0..self.own.0 + self.own.1).contains(&n)
+                    && self.made & (1 << (n - self.own.0)) != 0)
+        }
+
+        /// A number of my share, picked by `rng`.
+        fn own_number(&self, rng: &mut Rng) -> u64 {
+            self.own.0 + rng.below(self.own.1)
         }
 
         /// Whether `tid` could name a thread of another program: a well-formed id
@@ -161,20 +202,19 @@ mod user {
                 5 => (1024 << 16) | 1,
                 6 => (abi::thread::MAX_NUMBER << 16) | 1,
                 7 => abi::thread::ThreadId::ROOT.raw(),
-                _ => ((OWN_FIRST + rng.below(OWN_COUNT)) << 16) | 1,
+                _ => (self.own_number(rng) << 16) | 1,
             }
         }
 
         /// Makes some arguments of `number` plausible, so that calls get past the first
         /// checks and reach the deeper paths (creating, starting, moving threads).
         fn plausible(&self, number: u64, a: &mut [u64; 8], rng: &mut Rng, cpus: u64) {
-            let own = ((OWN_FIRST + rng.below(OWN_COUNT)) << 16) | 1;
+            let own = (self.own_number(rng) << 16) | 1;
             let cpu = if rng.below(2) == 0 { u64::MAX } else { rng.below(cpus + 1) };
             let page = (rng.next() & 0x0000_00FF_FFFF_F000) | 0x1000_0000;
             match Syscall::from_number(number) {
                 Some(Syscall::ThreadControl) => {
-                    let space =
-                        [own, self.me, ((OWN_FIRST + rng.below(OWN_COUNT)) << 16) | 1][rng.below(3) as usize];
+                    let space = [own, self.me, (self.own_number(rng) << 16) | 1][rng.below(3) as usize];
                     let pager = [0, self.me, self.helper, own][rng.below(4) as usize];
                     *a = [own, space, self.me, pager, page, cpu, 0, 0];
                 }
@@ -211,7 +251,7 @@ mod user {
         /// crate docs); returns whether anything changed.
         fn filter(&mut self, number: u64, a: &mut [u64; 8]) -> bool {
             let before = *a;
-            let own = |w: &World, tid: u64| tid == w.me || (w.helper != 0 && tid == w.helper);
+            let own = |w: &World, tid: u64| w.own(tid);
             match Syscall::from_number(number) {
                 Some(Syscall::Ipc) => {
                     a[2] = 0;
@@ -248,8 +288,8 @@ mod user {
                     }
                 }
                 Some(Syscall::ThreadControl) => {
-                    // Numbers of my own range may be created (only the root role can).
-                    let creatable = (OWN_FIRST..OWN_FIRST + OWN_COUNT).contains(&(a[0] >> 16));
+                    // Numbers of my share may be created (only the root role can).
+                    let creatable = (self.own.0..self.own.0 + self.own.1).contains(&(a[0] >> 16));
                     if !creatable && self.foreign(a[0]) {
                         a[0] &= !0xFFFF;
                     }
@@ -358,56 +398,53 @@ mod user {
         helper
     }
 
-    /// The fuzzer: see the crate docs.
-    pub fn fuzz(utcb: rt::UtcbAddr) -> ! {
-        let role = Role::detect(utcb);
-        let cpus = rt::sys::kip().cpu_count() as u64;
-        let helper = if role.privileged { start_helper(role.me, cpus) } else { 0 };
-        let stack_marker = 0u64;
-        let mut w = World {
-            me: role.me,
-            helper,
-            stack: &raw const stack_marker as u64,
-            image: (&raw const __program_start as u64, &raw const __program_end as u64),
-            made: 0,
-            kmem_reports: 0,
-        };
-        println!(
-            "{}",
-            report::line!("fuzz",
-                "seed" => report::Hex(SEED), "calls" => CALLS, "role" => if role.privileged { "root" } else { "child" })
-        );
-        let mut rng = Rng(SEED);
-        let (mut ok, mut errors, mut bad_status, mut filtered) = (0u64, 0u64, 0u64, 0u64);
-        let start = svc(Syscall::SystemClock.number(), [0; 8]);
-        for _ in 0..CALLS {
+    /// What one fuzzing thread's storm came to.
+    #[derive(Clone, Copy, Default)]
+    struct Counts {
+        calls: u64,
+        ok: u64,
+        errors: u64,
+        bad_status: u64,
+        filtered: u64,
+        made: u64,
+    }
+
+    /// The sibling fuzzers' counts, added up as each ends, and how many ended.
+    static SUM: [AtomicU64; 6] = [const { AtomicU64::new(0) }; 6];
+    static DONE: AtomicU64 = AtomicU64::new(0);
+    /// What the siblings need to know: the helper, how many fuzz, the calls each makes.
+    static SHARED: [AtomicU64; 3] = [const { AtomicU64::new(0) }; 3];
+
+    /// `calls` random calls from `rng`, through `w`'s filters.
+    fn storm(w: &mut World, rng: &mut Rng, calls: u64, cpus: u64) -> Counts {
+        let mut c = Counts { calls, ..Counts::default() };
+        for _ in 0..calls {
             let number = match rng.below(100) {
                 0..88 => rng.below(Syscall::COUNT),
                 88..96 => Syscall::COUNT + rng.below(64),
                 _ => rng.next(),
             };
-            let mut a: [u64; 8] = core::array::from_fn(|_| w.word(&mut rng));
+            let mut a: [u64; 8] = core::array::from_fn(|_| w.word(rng));
             if rng.below(2) == 0 {
-                w.plausible(number, &mut a, &mut rng, cpus);
+                w.plausible(number, &mut a, rng, cpus);
             }
             if w.filter(number, &mut a) {
-                filtered += 1;
+                c.filtered += 1;
             }
             let status = if rng.below(512) == 0 { svc_imm1(number, a) } else { svc(number, a)[0] };
             match abi::error::check(status) {
                 Ok(Ok(())) => {
-                    ok += 1;
+                    c.ok += 1;
                     let n = a[0] >> 16;
-                    if number == Syscall::ThreadControl.number()
-                        && (OWN_FIRST..OWN_FIRST + OWN_COUNT).contains(&n)
+                    if number == Syscall::ThreadControl.number() && (w.own.0..w.own.0 + w.own.1).contains(&n)
                     {
-                        w.made |= 1 << (n - OWN_FIRST);
+                        w.made |= 1 << (n - w.own.0);
                     }
                 }
-                Ok(Err(_)) => errors += 1,
+                Ok(Err(_)) => c.errors += 1,
                 Err(_) => {
-                    bad_status += 1;
-                    if bad_status <= 10 {
+                    c.bad_status += 1;
+                    if c.bad_status <= 10 {
                         println!(
                             "\nfuzz: call {number:#x} {a:x?} returned status {status}, not an ABI error"
                         );
@@ -415,20 +452,142 @@ mod user {
                 }
             }
         }
+        c.made = u64::from(w.made.count_ones());
+        c
+    }
+
+    /// Fuzzer `k` of `fuzzers` (0: the root) in the root role: its share of the
+    /// creatable thread numbers.
+    fn share(k: u64, fuzzers: u64) -> (u64, u64) {
+        let each = OWN_COUNT / fuzzers.max(1);
+        (OWN_FIRST + k * each, each)
+    }
+
+    /// A sibling fuzzer (root role, on CPU k): its storm, its counts added to [`SUM`],
+    /// then it waits for messages for good (the root ends the run).
+    extern "C" fn fuzzer_main(utcb: u64) -> ! {
+        // SAFETY: the kernel maps this thread's UTCB at the address it passed in x0
+        // for the thread's whole life; the global-id word is aligned and written by
+        // the kernel only when the thread is created.
+        let me =
+            unsafe { core::ptr::read_volatile((utcb + abi::utcb::MY_GLOBAL_ID_OFFSET as u64) as *const u64) };
+        let k = (me >> 16) - FUZZER_FIRST + 1;
+        let [helper, fuzzers, calls] = [0, 1, 2].map(|i| SHARED[i].load(Ordering::Acquire));
+        let stack_marker = 0u64;
+        let mut w = World {
+            me,
+            helper,
+            fuzzers,
+            stack: &raw const stack_marker as u64,
+            image: image(),
+            own: share(k, fuzzers),
+            made: 0,
+            kmem_reports: 8,
+        };
+        let cpus = rt::sys::kip().cpu_count() as u64;
+        let c = storm(&mut w, &mut Rng(SEED.wrapping_add(k)), calls, cpus);
+        for (sum, v) in SUM.iter().zip([c.calls, c.ok, c.errors, c.bad_status, c.filtered, c.made]) {
+            sum.fetch_add(v, Ordering::Relaxed);
+        }
+        DONE.fetch_add(1, Ordering::Release);
+        let never = Timeouts::NEVER.pack();
+        loop {
+            let _ = svc(Syscall::Ipc.number(), [0, u64::MAX, never, 0, 0, 0, 0, 0]);
+        }
+    }
+
+    /// Starts sibling fuzzer `k` on CPU `k` (root role); whether it started.
+    fn start_fuzzer(me: u64, k: u64) -> bool {
+        let id = ((FUZZER_FIRST + k - 1) << 16) | 1;
+        let stack = SCRATCH + k * FUZZER_STACK_STRIDE;
+        let start = (ExregsControl::START | ExregsControl::SET_SP | ExregsControl::SET_IP).raw();
+        let steps = [
+            (Syscall::MemoryControl, [0, 2, stack, (0b110 << 4) | 1, 0, 0, 0, 0]),
+            (Syscall::ThreadControl, [id, me, me, me, HELPER_UTCB + k * 0x1000, k, 0, 0]),
+            (
+                Syscall::ExchangeRegisters,
+                [id, start, stack + 0x4000, fuzzer_main as *const () as u64, 0, 0, 0, 0],
+            ),
+        ];
+        for (call, args) in steps {
+            let r = svc(call.number(), args);
+            if r[0] != 0 {
+                println!("fuzz: cannot start fuzzer {k}: {} answered {}", call.name(), r[0]);
+                return false;
+            }
+        }
+        true
+    }
+
+    /// This program's image, from the linker's symbols.
+    fn image() -> (u64, u64) {
+        (&raw const __program_start as u64, &raw const __program_end as u64)
+    }
+
+    /// The fuzzer: see the crate docs.
+    pub fn fuzz(utcb: rt::UtcbAddr) -> ! {
+        let role = Role::detect(utcb);
+        let cpus = rt::sys::kip().cpu_count() as u64;
+        let helper = if role.privileged { start_helper(role.me, cpus) } else { 0 };
+        // Root role: one fuzzer per CPU (up to MAX_FUZZERS), the calls shared out.
+        let mut fuzzers = if role.privileged && helper != 0 { cpus.clamp(1, MAX_FUZZERS) } else { 1 };
+        let each = CALLS.div_ceil(fuzzers);
+        for (i, v) in [helper, fuzzers, each].into_iter().enumerate() {
+            SHARED[i].store(v, Ordering::Release);
+        }
+        let mut started = 1;
+        while started < fuzzers && start_fuzzer(role.me, started) {
+            started += 1;
+        }
+        fuzzers = started;
+        SHARED[1].store(fuzzers, Ordering::Release);
+        let stack_marker = 0u64;
+        let mut w = World {
+            me: role.me,
+            helper,
+            fuzzers,
+            stack: &raw const stack_marker as u64,
+            image: image(),
+            own: share(0, fuzzers),
+            made: 0,
+            kmem_reports: 0,
+        };
+        println!(
+            "{}",
+            report::line!("fuzz",
+                "seed" => report::Hex(SEED), "calls" => each * fuzzers,
+                "role" => if role.privileged { "root" } else { "child" }, "fuzzers" => fuzzers)
+        );
+        let start = svc(Syscall::SystemClock.number(), [0; 8]);
+        let mut c = storm(&mut w, &mut Rng(SEED), each, cpus);
+        // The siblings end too (each with its share). Wait by sleeping, never by
+        // spinning: the storm may have moved a sibling onto this CPU, below this
+        // thread's priority (the root's), where a spinning root would starve it.
+        while DONE.load(Ordering::Acquire) < fuzzers - 1 {
+            rt::timer::sleep(core::time::Duration::from_millis(1));
+        }
+        let sums = SUM.each_ref().map(|s| s.load(Ordering::Relaxed));
+        c.calls += sums[0];
+        c.ok += sums[1];
+        c.errors += sums[2];
+        c.bad_status += sums[3];
+        c.filtered += sums[4];
+        c.made += sums[5];
         let end = svc(Syscall::SystemClock.number(), [0; 8]);
         let ms = end[1].wrapping_sub(start[1]) * 1000 / start[2].max(1);
         println!(
             "\n{}",
             report::line!("fuzz-statuses",
-                "ok" => ok, "errors" => errors, "bad-status" => bad_status, "filtered" => filtered, "ms" => ms,
-                "threads-made" => w.made.count_ones())
+                "ok" => c.ok, "errors" => c.errors, "bad-status" => c.bad_status, "filtered" => c.filtered, "ms" => ms,
+                "threads-made" => c.made)
         );
         let responsive = responsive(&w);
         println!(
             "\n{}",
-            report::line!("fuzz", "calls" => CALLS, "kernel-responsive" => if responsive { "yes" } else { "no" })
+            report::line!("fuzz", "calls" => c.calls, "kernel-responsive" => if responsive { "yes" } else { "no" },
+                "fuzzers" => fuzzers)
         );
-        role.finish(bad_status + u64::from(!responsive))
+        role.finish(c.bad_status + u64::from(!responsive))
     }
 
     /// Whether the kernel still does its job after the storm.
