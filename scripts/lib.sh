@@ -449,9 +449,10 @@ check_docs() {
 }
 
 # check_self_contained: a clone is all a user has. Fails if a tracked file other than
-# Markdown names a path outside the repository: the team's folder beside the checkout
-# (`../shared`) or this machine's workspace (`/work/`). Markdown may mention them when it
-# says where something came from.
+# Markdown names a path outside the repository: the team's shared folder beside the
+# checkout (its relative path, one level up) or this machine's workspace (the patterns
+# below). Markdown may mention them when it says where something came from. This file is
+# left out of the search only because the search's own pattern names them.
 check_self_contained() {
     local hits
     hits="$(cd "$ROOT" && git grep -nE '\.\./shared|/work/' -- ':!*.md' ':!scripts/lib.sh' || true)"
