@@ -413,6 +413,9 @@ pub fn args(out: &mut [u8]) -> usize {
 /// QEMU `-icount shift=0` it counts one per guest instruction, on whichever CPU ran it
 /// (they run in turn): the difference of two reads is what everything in between cost,
 /// the other CPUs' work for the call included. The `isb` keeps the read in order.
+/// Compare two reads of the same CPU only: each CPU's counter starts when that CPU
+/// enables it, so a thread that changed CPU in between (`migrate`) reads a difference
+/// of two offsets; time such a call by the system counter (`rt::sys::counter`).
 pub fn cycles() -> u64 {
     let c: u64;
     // SAFETY: reads a counter register the kernel enables for EL0 on every CPU; no

@@ -8,7 +8,11 @@
 //! (`Threads::PerNode(1)`, rank `r` on the `r`-th node), the cycle counter
 //! (`numa_rt::cycles`: under QEMU `-icount shift=0` one per guest instruction, every
 //! CPU's work for the call included) read before and after each call, the reading's own
-//! cost subtracted, the median of [`REPS`] calls kept. It prints
+//! cost subtracted, the median of [`REPS`] calls kept. A call that moves the caller to
+//! another CPU (`migrate`) is timed by the system counter instead, the one clock all
+//! CPUs share ([`ns_of_ticks`]: under `-icount shift=0` a nanosecond is a guest
+//! instruction; 16 to a tick at QEMU's 62.5 MHz): the cycle counter is each CPU's own,
+//! and two CPUs' readings differ by when each was started. It prints
 //! `report: numa-cost call=NAME insns=N` for each:
 //!
 //! | call | what is timed (rank 0, on the first node; "the other node": rank 1's) |
@@ -37,6 +41,15 @@
 #![cfg_attr(all(target_arch = "aarch64", target_os = "none"), no_std, no_main)]
 
 use numa_rt::{DeclRegion, Declaration, Kind, Policy, Threads};
+
+/// `ticks` of a counter of `frequency` Hz, in nanoseconds (rounded down; 0 for a
+/// frequency of 0).
+pub fn ns_of_ticks(ticks: u64, frequency: u64) -> u64 {
+    if frequency == 0 {
+        return 0;
+    }
+    u64::try_from(u128::from(ticks) * 1_000_000_000 / u128::from(frequency)).unwrap_or(u64::MAX)
+}
 
 /// Pages unmapped in one batch (the evaluation's batch size).
 pub const POOL_PAGES: u64 = 64;
@@ -304,15 +317,18 @@ mod target {
             emit("spawn", timed(o, |i| threads[i] = numa_rt::spawn(Place::Node(target), count_me, 1).ok()));
             emit("join", timed(o, |i| ok &= threads[i].is_some_and(|t| t.join() == Ok(0))));
             ok &= RAN.load(Ordering::Relaxed) == REPS as u64;
+            // The caller changes CPU: timed by the system counter, not this CPU's
+            // cycle counter (see the crate docs).
+            let f = rt::sys::kip().counter_frequency;
             let mut moves = [0u64; 2 * REPS];
             for (i, m) in moves.iter_mut().enumerate() {
                 let to = if i % 2 == 0 { target } else { here };
-                let t0 = cycles();
+                let t0 = rt::sys::counter();
                 ok &= numa_rt::migrate(to).is_ok();
-                *m = cycles().wrapping_sub(t0);
+                *m = crate::ns_of_ticks(rt::sys::counter().wrapping_sub(t0), f);
                 ok &= numa_rt::node() == to;
             }
-            emit("migrate", median(&mut moves, o));
+            emit("migrate", median(&mut moves, 0));
         }
         // Signals: rank 0 to rank 1 (which waits), and rank 1's answer.
         let _ = barrier(60, ranks);
@@ -358,6 +374,14 @@ fn costs(_ctx: &numa_rt::Context) -> u64 {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn counter_ticks_become_nanoseconds() {
+        assert_eq!(ns_of_ticks(1, 62_500_000), 16);
+        assert_eq!(ns_of_ticks(3, 1_000_000_000), 3);
+        assert_eq!(ns_of_ticks(u64::MAX, 1), u64::MAX, "saturates");
+        assert_eq!(ns_of_ticks(5, 0), 0);
+    }
 
     #[test]
     fn calls_come_from_the_arguments_and_a_bad_one_is_named() {
