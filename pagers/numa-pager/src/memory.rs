@@ -24,7 +24,9 @@
 //!   between the pagers is needed, and no node can keep a stale mapping (the kernel's
 //!   mapping database does what `numa::global`'s protocol did by hand);
 //! - **stacks follow their thread**: a stack page asked for by a node other than its
-//!   frame's is copied into a frame on that node and the old frame given back;
+//!   frame's is copied into a frame on that node and the old frame given back (the new
+//!   frame at the page's other window address, `layout::STACK_ALIAS` above the first:
+//!   one copy, no spare);
 //! - **moving a page to the node that uses it** (`Server::sample`, `Server::place`):
 //!   revoke the pages (keeping the frames), count which nodes fault them back in, and
 //!   move each to the node that clearly uses it most (`numa::access`).
@@ -34,7 +36,8 @@
 //!
 //! # Invariants
 //! - Every global or stack page has at most one frame, recorded here, at the server's
-//!   window address for it; a page not recorded has no mapping in any space.
+//!   window address for it (a stack page's at one of its two: the second if the page
+//!   is in `aliased`); a page not recorded has no mapping in any space.
 //! - `mapped` holds exactly the node slots that got the page since its last unmap or
 //!   revoke (a slot may have lost it since, in a concurrent re-grant: never more).
 //! - A node misses a page at most once between two unmaps or revokes of it: table
@@ -177,6 +180,9 @@ pub struct Server {
     global: BTreeMap<u64, Frame>,
     /// Stack pages, by page address.
     stacks: BTreeMap<u64, Frame>,
+    /// The stack pages whose frame is at their second window address
+    /// (`layout::STACK_ALIAS` above the first): moved an odd number of times.
+    aliased: alloc::collections::BTreeSet<u64>,
     /// Pages being sampled, and who faulted them back in.
     sampling: BTreeMap<u64, Samples>,
     /// Misses per (page, slot) since the start, and unmaps + revokes per page: the
@@ -206,6 +212,7 @@ impl Server {
             segment_count: segments.len().min(16),
             global: BTreeMap::new(),
             stacks: BTreeMap::new(),
+            aliased: alloc::collections::BTreeSet::new(),
             sampling: BTreeMap::new(),
             misses: BTreeMap::new(),
             epochs: BTreeMap::new(),
@@ -402,8 +409,8 @@ impl Server {
     }
 
     /// A stack page for `slot`, whose memory node is `want`: the thread's frame if it is
-    /// there; else a copy of it there (the thread migrated), the old frame given back;
-    /// else a fresh one.
+    /// there; else a copy of it there (the thread migrated), made at the page's other
+    /// window address and the old frame given back; else a fresh one.
     fn stack_page(
         &mut self,
         frames: &mut impl Frames,
@@ -411,31 +418,40 @@ impl Server {
         slot: usize,
         want: u16,
     ) -> Result<Grant, Refusal> {
-        let va = WINDOW + page;
+        let at = |alias: bool| WINDOW + page + if alias { layout::STACK_ALIAS } else { 0 };
         let bit = 1u64 << self.space_of(slot);
+        let alias = self.aliased.contains(&page);
         match self.stacks.get(&page).copied() {
             Some(f) if f.node == want => {
-                let f = self.stacks.entry(page).or_insert(f);
-                f.mapped |= bit;
-                Ok(Grant { va, page, node: want, miss: false, rights: numa::region::Access::ReadWrite })
+                self.stacks.insert(page, Frame { mapped: f.mapped | bit, ..f });
+                Ok(Grant {
+                    va: at(alias),
+                    page,
+                    node: want,
+                    miss: false,
+                    rights: numa::region::Access::ReadWrite,
+                })
             }
             Some(_) => {
-                // The thread moved: copy its page to the new node through a spare
-                // address, give the old frame back (revoking the old node's mapping),
-                // and put the copy in its place.
-                let spare = WINDOW + layout::USER_TOP - PAGE;
-                let node = frames.alloc(want, spare).ok_or(Refusal::OutOfMemory(page))?;
-                frames.copy(va, spare);
-                frames.free(va, 0);
-                let fresh = frames.alloc(node, va).ok_or(Refusal::OutOfMemory(page))?;
-                frames.copy(spare, va);
-                frames.free(spare, 0);
-                self.stats.freed += 2;
+                // The thread moved: copy its page to a frame on the new node at the
+                // other window address, and give the old frame back (revoking the old
+                // node's mapping). One copy; the page's contents move once.
+                let (from, to) = (at(alias), at(!alias));
+                let node = frames.alloc(want, to).ok_or(Refusal::OutOfMemory(page))?;
+                frames.copy(from, to);
+                frames.free(from, 0);
+                self.stacks.insert(page, Frame { node, mapped: bit });
+                if alias {
+                    self.aliased.remove(&page);
+                } else {
+                    self.aliased.insert(page);
+                }
+                self.stats.freed += 1;
                 self.stats.stack_moves += 1;
-                self.stacks.insert(page, Frame { node: fresh, mapped: bit });
-                Ok(Grant { va, page, node: fresh, miss: true, rights: numa::region::Access::ReadWrite })
+                Ok(Grant { va: to, page, node, miss: true, rights: numa::region::Access::ReadWrite })
             }
             None => {
+                let va = at(false);
                 let node = frames.alloc(want, va).ok_or(Refusal::OutOfMemory(page))?;
                 self.stacks.insert(page, Frame { node, mapped: bit });
                 Ok(Grant { va, page, node, miss: true, rights: numa::region::Access::ReadWrite })
@@ -745,15 +761,23 @@ mod tests {
         let g = s.page(&mut f, &elf, top - 8, 0).unwrap();
         assert_eq!(g.node, 0);
         f.write(g.va + 0xFF0, b"hello");
-        // The thread moved to slot 2 (node 3): its page is copied there.
+        // The thread moved to slot 2 (node 3): its page is copied there, once, to the
+        // page's other window address.
         let moved = s.page(&mut f, &elf, top - 8, 2).unwrap();
-        assert_eq!((moved.va, moved.node), (g.va, 3));
+        assert_eq!((moved.va, moved.node), (g.va + layout::STACK_ALIAS, 3));
         assert_eq!(&f.pages[&moved.va].1[0xFF0..0xFF5], b"hello");
-        assert_eq!(f.freed.len(), 2, "the old frame and the spare");
+        assert_eq!(f.freed, [g.va], "the old frame only: no spare");
+        assert!(!f.pages.contains_key(&g.va));
         assert_eq!(s.stats().stack_moves, 1);
         // Slot 1 is served by node 3 too: no copy.
-        assert_eq!(s.page(&mut f, &elf, top - 8, 1).unwrap().node, 3);
+        assert_eq!(s.page(&mut f, &elf, top - 8, 1).unwrap(), Grant { miss: false, ..moved });
         assert_eq!(s.stats().stack_moves, 1);
+        // Back to node 0 (slot 0): to the first address again, the alias freed.
+        let back = s.page(&mut f, &elf, top - 8, 0).unwrap();
+        assert_eq!((back.va, back.node), (g.va, 0));
+        assert_eq!(&f.pages[&back.va].1[0xFF0..0xFF5], b"hello");
+        assert_eq!(f.freed, [g.va, moved.va]);
+        assert_eq!(s.stats().stack_moves, 2);
     }
 
     #[test]

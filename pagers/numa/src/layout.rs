@@ -36,7 +36,8 @@
 //! space owns it from then on; a global or stack page is mapped into staging by the
 //! memory server and granted on, so the program's mapping derives from the server's.
 //! The memory server keeps every global and stack frame of the program at `WINDOW +
-//! address` of its own space, the root of every mapping of it: one `MemoryControl`
+//! address` of its own space (a stack page that has followed its thread an odd number of
+//! times at `WINDOW + address + STACK_ALIAS`), the root of every mapping of it: one `MemoryControl`
 //! free there revokes the page from every node (the global unmap). When the program
 //! ends its spaces are deleted and every frame goes back: what they owned by the
 //! kernel's deletion, what the server owns at the server's.
@@ -70,6 +71,13 @@ pub const DECLARED_BASE: u64 = 0x1000_0000_0000;
 /// In the memory server's space: `WINDOW + address` holds the frame of the program's
 /// global or stack page at `address`.
 pub const WINDOW: u64 = 1 << 47;
+/// In the memory server's space: the second place a stack page's frame may be, at
+/// `WINDOW + address + STACK_ALIAS`. A stack page that follows its thread to another
+/// node is copied once, from the one place to the other, instead of through a spare
+/// page and back. It lies past the last stack slot (`STACK_BASE + MAX_THREADS *
+/// STACK_SLOT`) and below the heap: no page of a program is there.
+pub const STACK_ALIAS: u64 = MAX_THREADS as u64 * STACK_SLOT;
+
 /// In a pager's space: the program's ELF file, read-only, at its offset in the page.
 pub const APP_ELF: u64 = 0x10_0000_0000;
 /// In a pager's space: the page on its way to the program (its receive window for
@@ -160,6 +168,13 @@ pub const fn thread_info(slot: usize) -> u64 {
 
 #[cfg(test)]
 mod tests {
+    #[test]
+    fn the_stack_alias_lies_between_the_stacks_and_the_heap() {
+        let stacks_end = super::STACK_BASE + super::MAX_THREADS as u64 * super::STACK_SLOT;
+        assert!(super::STACK_BASE + super::STACK_ALIAS >= stacks_end);
+        assert!(stacks_end + super::STACK_ALIAS <= super::HEAP_BASE);
+    }
+
     use super::*;
 
     #[test]
