@@ -278,7 +278,7 @@ build_user() {
 # initrd_programs: the programs of the default initrd: every user program but those whose
 # Cargo.toml says `[package.metadata.initrd] default = false` (programs that run as the
 # root task in a boot of their own: bench, irqtest, badargs, fuzz; and those a boot test
-# packs with the root task itself: powerbtn, shutdownlistener, shutdownhang). The root
+# packs with the root task itself: powerbtn, shutdownlistener, shutdownhang, silent). The root
 # task starts every other program of the initrd as an unprivileged child.
 initrd_programs() {
     local p

@@ -12,6 +12,7 @@
 //! stencil mode=single-space       <- the NUMA runtime's own flags are arguments too
 //! churn *1000                     <- *N: N runs, one after the other
 //! kvstore &                       <- &: the next program starts without waiting for it
+//!                                    (the run still waits for it to end)
 //! ```
 //!
 //! Two arguments are also the NUMA runtime's flags (`numa::proto`): `mode=single-space`

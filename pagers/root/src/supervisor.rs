@@ -36,8 +36,11 @@
 //!
 //! The serve loop therefore serves whoever its messages come from, checked against the
 //! table of running programs ([`Children`]; the kernel sends faults *as* the faulting
-//! thread; anything else claiming to be a fault is not answered). Only the foreground
-//! program has the silence limit: a resident waits, legitimately, for as long as the
+//! thread; anything else claiming to be a fault is not answered). A program started
+//! beside the next (`&` in the manifest) is not the foreground but is no resident either:
+//! the root starts the next program at once, and still waits for it to end before the
+//! run ends. Every program the root waits for (the foreground, and those) has the
+//! silence limit; a resident waits, legitimately, for as long as the
 //! system runs.
 //!
 //! # The orderly shutdown
@@ -92,8 +95,9 @@ use rt::shutdown;
 use crate::loader::Image;
 use crate::shutdown::Phase;
 
-/// How long the foreground program may stay silent (no fault, no message) before it is
-/// given up on (resident programs may wait as long as the system runs):
+/// How long a program the root waits for (the foreground, or one started beside it) may
+/// stay silent (no fault, no message) before it is given up on (resident programs may
+/// wait as long as the system runs):
 /// 10 s, a third of the boot tests' deadline, and far longer than any program here needs
 /// between two messages.
 pub const SILENCE_US: u32 = 10_000_000;
@@ -306,7 +310,7 @@ impl Role {
         if DRIVERS.contains(&name) { Role::Driver } else { Role::Program }
     }
 
-    /// The silence deadline that applies to a foreground program of this role: its own
+    /// The silence deadline that applies to an awaited program of this role: its own
     /// (`deadline`), or none for the runtime, which may be quiet toward the root for as
     /// long as its program runs. (A deadline that passed and is never acted on would
     /// make the root's receive poll: at its priority, a busy loop on its CPU.)
@@ -343,6 +347,9 @@ pub struct Child<'a> {
     pub runtime: Option<RuntimeOf<'a>>,
     /// Whether the root waits for it to end before starting the next program.
     pub awaited: bool,
+    /// When its silence limit runs out (root clock, microseconds): moved on by every
+    /// message from it; a resident's is never acted on.
+    pub silent_until: u64,
 }
 
 /// What a NUMA program's memory server is told ([`Role::Runtime`]).
@@ -553,7 +560,6 @@ mod target {
             all_started: false,
             children: Children::default(),
             foreground: None,
-            silence_deadline: 0,
             shutdown: Shutdown::new(),
             shutdown_began: false,
             tally: Tally::default(),
@@ -564,7 +570,9 @@ mod target {
             let view = View {
                 all_started: s.all_started,
                 foreground: s.foreground.is_some(),
-                awaited: s.children.iter().filter(|c| c.awaited).count(),
+                // Every program that is not resident ends by itself: the foreground
+                // one and those started beside the next (`&`) alike.
+                awaited: s.children.iter().filter(|c| !c.resident).count(),
                 running: s.children.iter().count(),
                 drivers: s.children.iter().filter(|c| c.role == Role::Driver).count(),
                 phase: s.shutdown.phase(),
@@ -604,9 +612,8 @@ mod target {
         started: u64,
         all_started: bool,
         children: Children<'static>,
-        /// The foreground program's thread, and when its silence limit runs out.
+        /// The foreground program's thread.
         foreground: Option<u64>,
-        silence_deadline: u64,
         shutdown: Shutdown,
         shutdown_began: bool,
         tally: Tally,
@@ -729,9 +736,21 @@ mod target {
                 );
             } else if awaited {
                 self.foreground = Some(id);
-                self.silence_deadline = self.now().saturating_add(u64::from(SILENCE_US));
             }
-            let child = Child { id, name: entry.name, cpu, node, image, role, resident, faults: 0, runtime, awaited };
+            let silent_until = self.now().saturating_add(u64::from(SILENCE_US));
+            let child = Child {
+                id,
+                name: entry.name,
+                cpu,
+                node,
+                image,
+                role,
+                resident,
+                faults: 0,
+                runtime,
+                awaited,
+                silent_until,
+            };
             if self.children.insert(child).is_err() {
                 // Checked above: unreachable, but never a program left unreported.
                 delete(id);
@@ -744,10 +763,7 @@ mod target {
         /// Waits for one message (or deadline) and handles it.
         fn receive(&mut self) {
             let now = self.now();
-            let silence = self
-                .foreground
-                .and_then(|id| self.children.get(id))
-                .and_then(|c| c.role.silence(self.silence_deadline));
+            let silence = self.children.iter().filter_map(Self::silence_limit).min();
             let timeouts = Timeouts {
                 send: Timeout::Zero,
                 receive: receive_timeout(now, [silence, self.shutdown.deadline()]),
@@ -780,12 +796,20 @@ mod target {
             }
         }
 
-        /// The foreground's silence limit and the shutdown's deadline.
+        /// When `c`'s silence limit runs out, if one applies: a program the root waits
+        /// for (not resident), of a role that has one.
+        fn silence_limit(c: &Child) -> Option<u64> {
+            if c.resident { None } else { c.role.silence(c.silent_until) }
+        }
+
+        /// The silence limits of the programs the root waits for, and the shutdown's
+        /// deadline.
         fn deadlines(&mut self) {
             let now = self.now();
-            if let Some(id) = self.foreground
-                && self.children.get(id).and_then(|c| c.role.silence(self.silence_deadline)).is_some_and(|d| now >= d)
-            {
+            // Each one silent past its limit ends (and leaves the table): look again.
+            loop {
+                let silent = self.children.iter().find(|c| Self::silence_limit(c).is_some_and(|d| now >= d));
+                let Some(id) = silent.map(|c| c.id) else { break };
                 let name = self.children.get(id).map_or("?", |c| c.name);
                 println!("root: {name}: silent for {} s: given up", SILENCE_US / 1_000_000);
                 self.end(id, Outcome::TimedOut);
@@ -820,9 +844,7 @@ mod target {
                 return;
             };
             let (id, name, role) = (child.id, child.name, child.role);
-            if self.foreground == Some(id) {
-                self.silence_deadline = now.saturating_add(u64::from(SILENCE_US));
-            }
+            child.silent_until = now.saturating_add(u64::from(SILENCE_US));
             if let Some(runtime) = child.runtime
                 && let Some(answer) = runtime_answer(&runtime, msg.mr, &mut self.numbers)
             {
@@ -1348,6 +1370,7 @@ mod tests {
             faults: 0,
             runtime: None,
             awaited: true,
+            silent_until: 0,
         }
     }
 
