@@ -13,7 +13,7 @@
 //! operation (or a call into the driver that owns it); the decisions are the L4
 //! core's, where the host tests see them.
 
-use crate::arch::{cpu, timer, user};
+use crate::arch::{cpu, tables, timer, user};
 use crate::l4::machine::{ArmError, AttachError, Machine};
 use crate::mm::addr::{PhysAddr, VirtAddr};
 use crate::mm::phys::Window;
@@ -48,6 +48,13 @@ impl Machine for Aarch64 {
     #[inline(always)]
     fn invalidate_asid(self, asid: u16) {
         user::invalidate_asid(asid);
+    }
+
+    #[inline(always)]
+    unsafe fn zero_frame(self, pa: PhysAddr) {
+        // SAFETY: the caller's contract (a whole frame of RAM it owns), which is
+        // `tables::zero_frame`'s; the direct map is `Self::MEMORY`.
+        unsafe { tables::zero_frame(pa.raw()) };
     }
 
     #[inline(always)]
@@ -128,6 +135,11 @@ impl Machine for Aarch64 {
     #[inline(always)]
     fn any_interrupt_pending(self) -> bool {
         irq::any_pending()
+    }
+
+    #[inline(always)]
+    fn interrupt_waiting(self) -> bool {
+        cpu::interrupt_waiting()
     }
 
     fn attach_interrupt(self, intid: u32, thread: u32, mpidr: u64) -> Result<(), AttachError> {

@@ -153,6 +153,70 @@ pub struct Tcb {
     /// it at its next kernel entry (an SGI makes that immediate), or `make_ready`
     /// does if it blocks first.
     pub move_to: Option<u32>,
+    /// A long system call stopped at a preemption point, to go on from where it
+    /// stopped when the thread makes it again (`l4::restart`).
+    pub restart: Option<Restart>,
+}
+
+/// A system call stopped at a preemption point (`l4::restart`): which call it was and
+/// how far it got.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct Restart {
+    /// The caller's x0..x8 when it stopped: only the same call goes on from here.
+    pub regs: [u64; 9],
+    /// The caller's space then (a thread moved since starts afresh).
+    pub space: u16,
+    /// How far it got.
+    pub progress: Progress,
+}
+
+/// How far a stopped system call got: everything before this point is done, and
+/// stays done (each step is one the call would have made anyway).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Progress {
+    /// `Unmap`: the flexpages before `index` are done, and flexpage `index` (its raw
+    /// value `fpage`) below `at`.
+    Unmap {
+        /// The flexpage being worked on (an index of MR0..MR63).
+        index: u8,
+        /// Its raw value when the call stopped (another value starts it afresh).
+        fpage: u64,
+        /// Its pages below this address are done.
+        at: u64,
+    },
+    /// `MemoryControl` taking a block: the `frames` frames at `pa` (node `node`) are
+    /// taken; the pages below `next` are mapped, and frame `next` is zeroed already
+    /// when `zeroed`. The frames from `next` on are the call's own until it ends.
+    Take {
+        /// The block.
+        pa: u64,
+        /// Its size in frames.
+        frames: u64,
+        /// The node it came from.
+        node: u32,
+        /// The pages below this one are mapped.
+        next: u64,
+        /// Frame `next` is zeroed.
+        zeroed: bool,
+    },
+    /// `MemoryControl` taking a block failed with `error`: the frames not mapped are
+    /// given back, and the `left` pages mapped first are being unmapped (from the top).
+    Undo {
+        /// The block.
+        pa: u64,
+        /// Pages still mapped (the lowest ones).
+        left: u64,
+        /// What the call returns once they are gone.
+        error: abi::Error,
+    },
+    /// `MemoryControl` freeing a block: the pages below `next` are checked (every one
+    /// owned) or, once `checked`, given back.
+    Free {
+        /// The pages below this index are done.
+        next: u64,
+        /// The check is over: now the pages go.
+        checked: bool,
+    },
 }
 
 impl Tcb {
@@ -185,6 +249,7 @@ impl Tcb {
             after_send: None,
             doomed: false,
             move_to: None,
+            restart: None,
         }
     }
 

@@ -17,7 +17,10 @@
 //! - **SGIs**: every wake-up, by CPU;
 //! - **the clock**: a counter the test advances ([`World::advance`]), and each CPU's
 //!   one-shot kernel timer, which fires when the clock passes its deadline;
-//! - **interrupts**: handlers, pending and masked lines, the user timer;
+//! - **interrupts**: handlers, pending and masked lines, the user timer; and, for the
+//!   preemption points (`l4::restart`), an interrupt that waits at every n-th time the
+//!   kernel asks ([`World::preempt_every`]), with the page-table changes made between
+//!   two questions counted ([`World::most_work_between_checks`]);
 //! - **the console**: a string the test reads.
 //!
 //! # The world
@@ -75,6 +78,14 @@ pub struct FakeState {
     icache_syncs: Cell<u64>,
     output: RefCell<String>,
     irq: RefCell<FakeIrq>,
+    /// An interrupt waits at every `preempt_every`-th preemption point (0: never).
+    preempt_every: Cell<u64>,
+    /// Preemption points passed (`Machine::interrupt_waiting` asked).
+    checks: Cell<u64>,
+    /// Page-table changes (`tables_changed`, `invalidate_page`) since the last
+    /// preemption point, and the most between two.
+    work: Cell<u64>,
+    most_work: Cell<u64>,
 }
 
 /// The interrupt controller's routing as the kernel sees it.
@@ -100,18 +111,26 @@ pub struct Fake(pub &'static FakeState);
 impl Machine for Fake {
     const MEMORY: Window = Window::HOST;
 
-    fn tables_changed(self) {}
+    fn tables_changed(self) {
+        self.0.work.set(self.0.work.get() + 1);
+    }
 
     fn sync_icache(self, _pa: PhysAddr) {
         self.0.icache_syncs.set(self.0.icache_syncs.get() + 1);
     }
 
     fn invalidate_page(self, asid: u16, va: VirtAddr) {
+        self.0.work.set(self.0.work.get() + 1);
         self.0.tlb.borrow_mut().remove(&(asid, va.page().raw()));
     }
 
     fn invalidate_asid(self, asid: u16) {
         self.0.tlb.borrow_mut().retain(|&(a, _), _| a != asid);
+    }
+
+    unsafe fn zero_frame(self, pa: PhysAddr) {
+        // SAFETY: the caller's contract: a whole frame of host memory it owns.
+        unsafe { Self::MEMORY.zero_frame(pa) };
     }
 
     fn this_cpu(self) -> usize {
@@ -183,6 +202,13 @@ impl Machine for Fake {
 
     fn any_interrupt_pending(self) -> bool {
         !self.0.irq.borrow().pending.is_empty()
+    }
+
+    fn interrupt_waiting(self) -> bool {
+        let s = self.0;
+        s.most_work.set(s.most_work.get().max(s.work.replace(0)));
+        s.checks.set(s.checks.get() + 1);
+        s.preempt_every.get() != 0 && s.checks.get().is_multiple_of(s.preempt_every.get())
     }
 
     fn attach_interrupt(self, intid: u32, thread: u32, _mpidr: u64) -> Result<(), AttachError> {
@@ -372,6 +398,10 @@ impl World {
             icache_syncs: Cell::new(0),
             output: RefCell::new(String::new()),
             irq: RefCell::new(FakeIrq::default()),
+            preempt_every: Cell::new(0),
+            checks: Cell::new(0),
+            work: Cell::new(0),
+            most_work: Cell::new(0),
         }));
         let m = Fake(state);
         let entries: &'static SlabCache<'static> =
@@ -462,6 +492,40 @@ impl World {
         c.x[8] = call.number();
         c.esr = SVC0_ESR;
         me
+    }
+
+    /// From now on an interrupt waits at every `n`-th preemption point the kernel
+    /// passes (0: never), as if a device kept interrupting; a long call stops there
+    /// ([`World::svc_restarting`] makes it again).
+    pub fn preempt_every(&mut self, n: u64) {
+        self.m.0.preempt_every.set(n);
+        self.m.0.checks.set(0);
+    }
+
+    /// The most page-table changes (pages mapped or unmapped) the kernel made between
+    /// two preemption points, or after the last one, since the previous call.
+    pub fn most_work_between_checks(&mut self) -> u64 {
+        let s = self.m.0;
+        s.most_work.replace(0).max(s.work.replace(0))
+    }
+
+    /// As [`World::svc`], and again each time the kernel stopped the call at a
+    /// preemption point (its return address set back onto the `svc`), as the thread
+    /// would once the interrupt was served: the outcome, and how often the call was
+    /// made again. A stopped call must leave x0..x7 as they were.
+    pub fn svc_restarting(&mut self, t: u32, call: Syscall, args: [u64; 8]) -> (Outcome, u64) {
+        const SVC_AT: u64 = 0x40_2000;
+        let mut restarts = 0;
+        loop {
+            self.k.tcb(t).expect("a live thread").context.elr = SVC_AT + 4;
+            let out = self.svc(t, call, args);
+            if self.k.tcb(t).map(|tcb| tcb.context.elr) != Some(SVC_AT) {
+                return (out, restarts);
+            }
+            assert_eq!(self.regs(t), args, "a stopped call leaves its registers as they were");
+            restarts += 1;
+            assert!(restarts < 1 << 20, "a call that stops makes progress each time");
+        }
     }
 
     /// As [`World::svc`], through the IPC fast path first (as the entry assembly does):

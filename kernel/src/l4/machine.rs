@@ -8,7 +8,7 @@
 //! physical memory through the direct map, TLB and cache maintenance, this CPU's
 //! TTBR0 and FP/SIMD registers, an SGI to wake another CPU, the system counter, the
 //! interrupt controller's routing for user-level drivers, the CPU's one-shot kernel
-//! timer, and the console. [`Machine`]
+//! timer, whether an interrupt waits while the kernel runs masked, and the console. [`Machine`]
 //! names exactly those points, so [`super::Kernel`] is generic over it: on the target
 //! it is `crate::machine::Aarch64` (a zero-sized type whose methods are the
 //! instructions, inlined: the fast paths compile to what they were before the seam),
@@ -72,6 +72,14 @@ pub trait Machine: Copy {
     /// Every CPU forgets its TLB entries of address space `asid` (before it is reused).
     fn invalidate_asid(self, asid: u16);
 
+    /// Zeroes the frame at `pa` (the fastest way the CPU has: a long call zeroes a
+    /// frame between two preemption points, `super::restart`).
+    ///
+    /// # Safety
+    /// `pa` must be a whole frame of RAM reachable through [`Machine::MEMORY`] that the
+    /// caller owns (just allocated, referenced by nothing).
+    unsafe fn zero_frame(self, pa: PhysAddr);
+
     // --- This CPU ---
 
     /// The logical index of the CPU running this code.
@@ -117,6 +125,10 @@ pub trait Machine: Copy {
     fn pending_interrupts(self) -> impl Iterator<Item = (u32, u32)>;
     /// Whether any interrupt waits to be delivered (one load: the IPC fast path asks).
     fn any_interrupt_pending(self) -> bool;
+    /// Whether an interrupt waits to be *taken* by this CPU, which runs the kernel with
+    /// interrupts masked: a long system call asks at its preemption points
+    /// (`l4::restart`) and, if one does, stops there to let it be served.
+    fn interrupt_waiting(self) -> bool;
     /// Makes `thread` (on the CPU with affinity `mpidr`) the handler of `intid`.
     fn attach_interrupt(self, intid: u32, thread: u32, mpidr: u64) -> Result<(), AttachError>;
     /// Detaches `intid` from `thread`; `false` if `thread` did not handle it.

@@ -52,6 +52,7 @@ pub mod ipc;
 pub mod kip;
 pub mod machine;
 pub mod mapdb;
+pub mod restart;
 pub mod syscall;
 pub mod task;
 pub mod time;
@@ -243,7 +244,7 @@ impl<M: Machine> Kernel<M> {
         let boot_node = board.cpus.first().map_or(NodeId::ZERO, |c| c.node);
         let (empty, _) = frames.alloc_near(boot_node, 1).map_err(|_| Error::OutOfMemory)?;
         // SAFETY: just allocated, unshared.
-        unsafe { M::MEMORY.zero_frame(PhysAddr::new(empty)) };
+        unsafe { self.machine.zero_frame(PhysAddr::new(empty)) };
         self.empty_root = empty;
         self.kip = task::build_kip::<M>(frames, board, self.machine.counter_frequency(), initrd, dtb)?;
         self.mdb.store_mut().init(frames, entries, board)?;
@@ -327,7 +328,7 @@ impl<M: Machine> Kernel<M> {
         let (pa, node) = self.frames().alloc_near(home, frames).map_err(|_| Error::OutOfMemory)?;
         for f in 0..frames as u64 {
             // SAFETY: the block was just allocated (RAM outside the image), unshared.
-            unsafe { M::MEMORY.zero_frame(PhysAddr::new(pa + f * FRAME)) };
+            unsafe { self.machine.zero_frame(PhysAddr::new(pa + f * FRAME)) };
         }
         let s = self.space(space).ok_or(Error::InvalidSpace)?;
         s.record(kind, node, bytes).map_err(|_| Error::OutOfMemory)?;
@@ -337,21 +338,46 @@ impl<M: Machine> Kernel<M> {
     /// Creates the translation tables down to `va`'s page entry in `space` (so a
     /// mapping there, and its MDB slot, need no further allocation).
     pub fn prepare_user(&mut self, space: u16, va: u64) -> Result<(), Error> {
+        self.prepare_tables(space, va, false).map(|_| ())
+    }
+
+    /// [`Kernel::prepare_user`] a table at a time: creates at most one of the tables
+    /// down to `va`'s page entry; whether they are all there now. A long call maps a
+    /// page at a time with a preemption point between two tables (each takes two
+    /// frames, zeroed: `restart`).
+    pub fn prepare_user_step(&mut self, space: u16, va: u64) -> Result<bool, Error> {
+        self.prepare_tables(space, va, true)
+    }
+
+    /// Creates the tables down to `va`'s page entry in `space`, or only the first one
+    /// missing when `one`: whether they are all there.
+    fn prepare_tables(&mut self, space: u16, va: u64, one: bool) -> Result<bool, Error> {
         let root = self.space(space).ok_or(Error::InvalidSpace)?.root;
         let mut failure = None;
+        let mut made = false;
         let result = {
             let this = &mut *self;
-            let mut mem = UserTables::<M, _>::new(|| match this.alloc_for(space, Kmem::Table) {
-                Ok((pa, _)) => Some(pa),
-                Err(e) => {
-                    failure = Some(e);
-                    None
+            let mut mem = UserTables::<M, _>::new(|| {
+                if one && made {
+                    return None;
+                }
+                match this.alloc_for(space, Kmem::Table) {
+                    Ok((pa, _)) => {
+                        made = true;
+                        Some(pa)
+                    }
+                    Err(e) => {
+                        failure = Some(e);
+                        None
+                    }
                 }
             });
             table::prepare(&mut mem, root, va)
         };
         match result {
-            Ok(_) => Ok(()),
+            Ok(_) => Ok(true),
+            // The one table allowed is made; the next waits for another step.
+            Err(table::MapError::OutOfTables) if one && failure.is_none() => Ok(false),
             Err(table::MapError::OutOfTables) => Err(failure.unwrap_or(Error::OutOfMemory)),
             Err(_) => Err(Error::InvalidArgument),
         }
@@ -540,7 +566,7 @@ impl<M: Machine> Kernel<M> {
         };
         for f in 0..2 {
             // SAFETY: just allocated, unshared.
-            unsafe { M::MEMORY.zero_frame(PhysAddr::new(root + f * FRAME)) };
+            unsafe { self.machine.zero_frame(PhysAddr::new(root + f * FRAME)) };
         }
         let mut space = Space::new(index, root, asid, home, quota);
         // The root table is the space's first table: every quota holds it.
@@ -794,6 +820,8 @@ impl<M: Machine> Kernel<M> {
             self.unready(t);
         }
         self.disarm_timeout(t);
+        // A call it stopped at a preemption point will not be made again.
+        restart::forget(self, t);
         ipc::dequeue_anywhere(self, t);
         // Everyone waiting for this thread: senders queued on it, callers awaiting its
         // reply, threads whose fault it was to handle.

@@ -19,8 +19,10 @@
 //! `InterruptControl`, `SystemControl`, `Notify`.
 
 use super::machine::{ArmError, AttachError};
+use super::restart::{self, Cut, point};
 use super::{Kernel, Machine, ipc};
 use crate::mm::addr::PhysAddr;
+use crate::thread::Progress;
 use crate::thread::ThreadState;
 use abi::Error;
 use abi::call::{
@@ -45,7 +47,11 @@ pub fn dispatch<M: Machine>(k: &mut Kernel<M>, cur: u32, imm: u16) {
     let Some(t) = k.tcb(cur) else { return };
     let number = t.context.x[8];
     let x: [u64; 8] = *t.context.x.first_chunk().expect("31 registers");
+    let regs: [u64; 9] = *t.context.x.first_chunk().expect("31 registers");
     let space = t.space;
+    let has_record = t.restart.is_some();
+    // A call stopped at a preemption point goes on where it stopped (`restart`).
+    let resumed = if has_record { restart::resume(k, cur, &regs) } else { None };
     let call = match abi::syscall::decode(imm, number) {
         Ok(call) => call,
         Err(e) => return finish(k, cur, Err(e), &[]),
@@ -104,11 +110,13 @@ pub fn dispatch<M: Machine>(k: &mut Kernel<M>, cur: u32, imm: u16) {
             let r = Introspect::decode(&x).and_then(|c| introspect(k, caller, c));
             reply(k, cur, r)
         }
-        Syscall::MemoryControl => {
-            let r =
-                <MemoryControlRequest as SystemCall>::decode(&x).and_then(|c| memory_control(k, space, c));
-            reply(k, cur, r)
-        }
+        Syscall::MemoryControl => match <MemoryControlRequest as SystemCall>::decode(&x) {
+            Ok(c) => {
+                let r = memory_control(k, space, c, resumed);
+                restartable(k, cur, regs, r)
+            }
+            Err(e) => finish(k, cur, Err(e), &[]),
+        },
         Syscall::SpaceControl => {
             let r = SpaceControl::decode(&x).and_then(|c| space_control(k, c));
             reply(k, cur, r)
@@ -117,10 +125,13 @@ pub fn dispatch<M: Machine>(k: &mut Kernel<M>, cur: u32, imm: u16) {
             Ok(c) => system_control(k, c),
             Err(e) => finish(k, cur, Err(e), &[]),
         },
-        Syscall::Unmap => {
-            let r = Unmap::decode(&x).and_then(|c| unmap(k, cur, c));
-            finish(k, cur, r, &[])
-        }
+        Syscall::Unmap => match Unmap::decode(&x) {
+            Ok(c) => {
+                let r = unmap(k, cur, c, resumed).map(|()| []);
+                restartable(k, cur, regs, r)
+            }
+            Err(e) => finish(k, cur, Err(e), &[]),
+        },
         Syscall::InterruptControl => {
             let r = InterruptControl::decode(&x).and_then(|c| interrupt_control(k, c));
             finish(k, cur, r, &[])
@@ -163,6 +174,21 @@ fn reply<M: Machine, const N: usize>(k: &mut Kernel<M>, cur: u32, r: Result<[u64
     match r {
         Ok(results) => finish(k, cur, Ok(()), &results),
         Err(e) => finish(k, cur, Err(e), &[]),
+    }
+}
+
+/// [`reply`] for a call with preemption points: a call that stopped at one writes no
+/// result and is made again once the interrupt has been served (`restart`).
+fn restartable<M: Machine, const N: usize>(
+    k: &mut Kernel<M>,
+    cur: u32,
+    regs: [u64; 9],
+    r: Result<[u64; N], Cut>,
+) {
+    match r {
+        Ok(results) => finish(k, cur, Ok(()), &results),
+        Err(Cut::Error(e)) => finish(k, cur, Err(e), &[]),
+        Err(Cut::Preempted(progress)) => restart::stop(k, cur, regs, progress),
     }
 }
 
@@ -432,6 +458,8 @@ fn exchange_registers<M: Machine>(
         _ => 0,
     };
     let old = [t.context.sp, t.context.elr, t.pager, state_flags];
+    // A call it stopped at a preemption point is not made again from elsewhere.
+    let abandoned = if control.contains(C::SET_IP) { t.restart.take() } else { None };
     if control.contains(C::SET_SP) {
         t.context.sp = c.sp;
     }
@@ -445,6 +473,10 @@ fn exchange_registers<M: Machine>(
         t.exception_handler = c.exception_handler.raw();
     }
     write_utcb_words::<M>(t);
+    if let Some(record) = abandoned {
+        restart::abandon(k, record.progress);
+    }
+    let Some(t) = k.tcb(dest) else { return Err(Error::InvalidThread) };
     let startable = matches!(t.state, ThreadState::Inactive | ThreadState::Halted);
     if control.contains(C::HALT) && dest != cur {
         if t.state == ThreadState::Ready {
@@ -591,67 +623,113 @@ fn introspect<M: Machine>(k: &mut Kernel<M>, caller: Caller, c: Introspect) -> R
 /// caller's space (the root task's way to own memory, node by node).
 /// The physical base and the node used (`u64::MAX` for device registers; for a free,
 /// the frames freed and 0).
+///
+/// Taking and freeing a block have preemption points (`restart`): one after each
+/// page (zeroed, or mapped, or checked, or freed), `resumed` being how far a call
+/// stopped before got.
 fn memory_control<M: Machine>(
     k: &mut Kernel<M>,
     space: u16,
     c: MemoryControlRequest,
-) -> Result<[u64; 2], Error> {
+    resumed: Option<Progress>,
+) -> Result<[u64; 2], Cut> {
     let flags = c.flags;
     if flags.device {
-        return device_map(k, space, c.node, c.order, c.dest, flags.rights);
+        return Ok(device_map(k, space, c.node, c.order, c.dest, flags.rights)?);
     }
     if flags.free {
-        return free_block(k, space, c.dest, c.block_size()).map(|freed| [freed, 0]);
+        return free_block(k, space, c.dest, c.block_size(), resumed).map(|freed| [freed, 0]);
     }
-    // `decode` checked the order, the alignment and the range; what it cannot know:
-    // the machine's nodes.
-    let node = u32::try_from(c.node).ok().and_then(NodeId::new).ok_or(Error::InvalidNode)?;
-    if !k.board().nodes().any(|n| n == node) {
-        return Err(Error::InvalidNode);
-    }
-    let frames = 1usize << c.order;
-    let size = c.block_size();
     let va = c.dest;
-    if va == 0 {
-        return Err(Error::InvalidArgument);
-    }
-    // Allocate first: a block larger than the node fails here at once, so the loops
-    // below only ever walk memory that exists.
-    let pool = k.frames();
-    let (pa, used) = if flags.nearest_if_exhausted {
-        pool.alloc_near(node, frames).map_err(|_| Error::OutOfMemory)?
-    } else {
-        (pool.alloc_on(node, frames).map_err(|_| Error::OutOfMemory)?, node)
+    let frames = 1u64 << c.order;
+    let (pa, node, next, zeroed) = match resumed {
+        Some(Progress::Take { pa, node, next, zeroed, .. }) => (pa, node, next, zeroed),
+        Some(Progress::Undo { pa, left, error }) => return undo_take(k, space, va, pa, left, error),
+        _ => {
+            // `decode` checked the order, the alignment and the range; what it cannot
+            // know: the machine's nodes.
+            let node = u32::try_from(c.node).ok().and_then(NodeId::new).ok_or(Error::InvalidNode)?;
+            if !k.board().nodes().any(|n| n == node) {
+                return Err(Error::InvalidNode.into());
+            }
+            if va == 0 {
+                return Err(Error::InvalidArgument.into());
+            }
+            // Allocate first: a block larger than the node fails here at once, so the
+            // loop below only ever walks memory that exists.
+            let pool = k.frames();
+            let (pa, used) = if flags.nearest_if_exhausted {
+                pool.alloc_near(node, frames as usize).map_err(|_| Error::OutOfMemory)?
+            } else {
+                (pool.alloc_on(node, frames as usize).map_err(|_| Error::OutOfMemory)?, node)
+            };
+            (pa, used.raw(), 0, false)
+        }
     };
-    for off in (0..size).step_by(abi::PAGE_SIZE as usize) {
-        if k.translate_user(space, va + off).is_some() {
-            // SAFETY: the block was just allocated by this call and is mapped nowhere.
-            let freed = unsafe { pool.free(pa, frames) };
-            freed.expect("invariant: the block this call allocated");
-            return Err(Error::InvalidArgument);
-        }
-    }
     let rights = super::mapdb::mdb_rights(flags.rights.union(abi::fpage::Rights::R));
-    for i in 0..frames as u64 {
-        let off = i * abi::PAGE_SIZE;
-        // SAFETY: the block was just allocated for this call; zeroing it before the
-        // user sees it (no data leaks between spaces).
-        unsafe { M::MEMORY.zero_frame(PhysAddr::new(pa + off)) };
-        if let Err(e) = k.map_root(space, va + off, pa + off, rights, super::Frame::Owned) {
-            // The pages mapped so far are owned roots: unmapping them gives their
-            // frames back (`revoke`); the rest were never mapped.
-            for j in 0..i {
-                k.unmap_recursive(space, va + j * abi::PAGE_SIZE, crate::mdb::Rights::ALL, true);
-            }
-            for j in i..frames as u64 {
-                // SAFETY: frame j of the block is ours and was never mapped.
-                let freed = unsafe { pool.free(pa + j * abi::PAGE_SIZE, 1) };
-                freed.expect("invariant: a frame of the block this call allocated");
-            }
-            return Err(e);
+    let (mut next, mut zeroed) = (next, zeroed);
+    while next < frames {
+        let (page, frame) = (va + next * abi::PAGE_SIZE, pa + next * abi::PAGE_SIZE);
+        if !zeroed {
+            // SAFETY: frame `next` of the block this call allocated, mapped nowhere yet;
+            // zeroed before the user sees it (no data leaks between spaces).
+            unsafe { k.machine.zero_frame(PhysAddr::new(frame)) };
+            zeroed = true;
+            point(k, Progress::Take { pa, frames, node, next, zeroed })?;
+        }
+        // The page's tables first, one at a time (each two frames zeroed), a
+        // preemption point after each: a table made stays the space's, made or not
+        // by a call that stops.
+        let mut tables = k.prepare_user_step(space, page);
+        while tables == Ok(false) {
+            point(k, Progress::Take { pa, frames, node, next, zeroed })?;
+            tables = k.prepare_user_step(space, page);
+        }
+        // Checked here, page by page (not all first), so that a call resumed after
+        // others ran still maps only where nothing is.
+        let mapped = match (tables, k.translate_user(space, page)) {
+            (Err(e), _) => Err(e),
+            (Ok(_), Some(_)) => Err(Error::InvalidArgument),
+            (Ok(_), None) => k.map_root(space, page, frame, rights, super::Frame::Owned),
+        };
+        if let Err(e) = mapped {
+            // The frames not mapped go back at once; the pages mapped before are owned
+            // roots, unmapped one by one (their frames go back in `revoke`).
+            restart::free_tail(k, pa, next, frames);
+            return undo_take(k, space, va, pa, next, e);
+        }
+        (next, zeroed) = (next + 1, false);
+        if next < frames {
+            point(k, Progress::Take { pa, frames, node, next, zeroed })?;
         }
     }
-    Ok([pa, u64::from(used.raw())])
+    Ok([pa, u64::from(node)])
+}
+
+/// A block taken at `pa` for `[va, ..)` failed with `error`: unmaps its `left` lowest
+/// pages (those it mapped, from the top; one still mapping its own frame), with a
+/// preemption point after each, then returns `error`.
+fn undo_take<M: Machine>(
+    k: &mut Kernel<M>,
+    space: u16,
+    va: u64,
+    pa: u64,
+    mut left: u64,
+    error: Error,
+) -> Result<[u64; 2], Cut> {
+    let sid = crate::mdb::SpaceId::new(u32::from(space));
+    while left > 0 {
+        left -= 1;
+        let page = va + left * abi::PAGE_SIZE;
+        let ours = k.mdb.lookup(sid, page).is_some_and(|e| k.mdb.entry(e).pa() == pa + left * abi::PAGE_SIZE);
+        if ours {
+            k.unmap_recursive(space, page, crate::mdb::Rights::ALL, true);
+        }
+        if left > 0 {
+            point(k, Progress::Undo { pa, left, error })?;
+        }
+    }
+    Err(error.into())
 }
 
 /// MemoryControl with the free flag: gives back the block `[va, va + size)` of
@@ -659,18 +737,44 @@ fn memory_control<M: Machine>(
 /// got from `MemoryControl`), or nothing happens (`InvalidArgument`). Then each page
 /// is unmapped with everything derived from it, everywhere, and its frame goes back to
 /// its node's pool (in `revoke`, when the MDB reports the root gone). Returns the
-/// frames freed.
-fn free_block<M: Machine>(k: &mut Kernel<M>, space: u16, va: u64, size: u64) -> Result<u64, Error> {
+/// frames freed. A preemption point after each page checked and each page freed.
+fn free_block<M: Machine>(
+    k: &mut Kernel<M>,
+    space: u16,
+    va: u64,
+    size: u64,
+    resumed: Option<Progress>,
+) -> Result<u64, Cut> {
     let sid = crate::mdb::SpaceId::new(u32::from(space));
     let owned = |k: &Kernel<M>, page: u64| k.mdb.lookup(sid, page).is_some_and(|e| k.mdb.entry(e).owned());
-    let pages = (0..size / abi::PAGE_SIZE).map(|i| va + i * abi::PAGE_SIZE);
-    if !pages.clone().all(|page| owned(k, page)) {
-        return Err(Error::InvalidArgument);
+    let pages = size / abi::PAGE_SIZE;
+    let (mut next, checked) = match resumed {
+        Some(Progress::Free { next, checked }) => (next, checked),
+        _ => (0, false),
+    };
+    if !checked {
+        while next < pages {
+            if !owned(k, va + next * abi::PAGE_SIZE) {
+                return Err(Error::InvalidArgument.into());
+            }
+            next += 1;
+            point(k, Progress::Free { next, checked: false })?;
+        }
+        next = 0;
     }
-    for page in pages {
-        k.unmap_recursive(space, page, crate::mdb::Rights::ALL, true);
+    while next < pages {
+        let page = va + next * abi::PAGE_SIZE;
+        // Still owned unless another thread of the space unmapped it since the check
+        // (then it is gone already, and whatever is there now is not this call's).
+        if owned(k, page) {
+            k.unmap_recursive(space, page, crate::mdb::Rights::ALL, true);
+        }
+        next += 1;
+        if next < pages {
+            point(k, Progress::Free { next, checked: true })?;
+        }
     }
-    Ok(size / abi::PAGE_SIZE)
+    Ok(pages)
 }
 
 /// SpaceControl: report (and optionally set privileged on, or put in a group) a space.
@@ -738,8 +842,9 @@ fn system_control<M: Machine>(k: &mut Kernel<M>, c: SystemControl) {
 /// Unmap: for each flexpage in the caller's UTCB MR0..MR(n-1), remove its rights from
 /// every mapping derived from the caller's pages (and from the caller's own, with
 /// flush-own), recursively through the MDB. Accessed bits are not tracked yet: the
-/// flexpages are written back with an empty rights field.
-fn unmap<M: Machine>(k: &mut Kernel<M>, cur: u32, c: Unmap) -> Result<(), Error> {
+/// flexpages are written back with an empty rights field. A preemption point after
+/// each page (`restart`); `resumed` is how far a call stopped before got.
+fn unmap<M: Machine>(k: &mut Kernel<M>, cur: u32, c: Unmap, resumed: Option<Progress>) -> Result<(), Cut> {
     let control = c.control;
     let (space, utcb) = k.tcb(cur).map(|t| (t.space, t.utcb_pa)).ok_or(Error::InvalidThread)?;
     let n = usize::from(control.count());
@@ -749,18 +854,31 @@ fn unmap<M: Machine>(k: &mut Kernel<M>, cur: u32, c: Unmap) -> Result<(), Error>
         let raw = unsafe { M::MEMORY.read_u64(utcb + (abi::utcb::MR_OFFSET + 8 * i) as u64) };
         *slot = abi::fpage::Fpage::from_raw(raw).map_err(|_| Error::InvalidArgument)?;
     }
-    for (i, fpage) in fpages.iter().enumerate().take(n) {
+    // The flexpages before the one a stopped call worked on are done (and written
+    // back); that one goes on from where it stopped, if it is still the same.
+    let (first, mut resume_at) = match resumed {
+        Some(Progress::Unmap { index, fpage, at })
+            if fpages.get(usize::from(index)).is_some_and(|f| f.raw() == fpage) =>
+        {
+            (usize::from(index), Some(at))
+        }
+        _ => (0, None),
+    };
+    for (i, fpage) in fpages.iter().enumerate().take(n).skip(first) {
         if fpage.is_nil() {
             continue;
         }
         let mask = super::mapdb::mdb_rights(fpage.rights());
         let end = fpage.base() + fpage.size();
+        let mut at = resume_at.take().unwrap_or(fpage.base());
+        // No rights to remove: nothing to walk (each page would be left as it is).
         // Only where the caller has tables: unmapping a 2^47-byte flexpage of a sparse
         // space must not take 2^35 steps with the kernel lock held.
-        let mut at = fpage.base();
-        while let Some((found, span_end)) = k.next_span(space, at, end) {
+        while let Some((found, span_end)) = k.next_span(space, at, end).filter(|_| !mask.is_empty()) {
             for va in (found..span_end).step_by(abi::PAGE_SIZE as usize) {
                 k.unmap_recursive(space, va, mask, control.flush_own);
+                let at = va + abi::PAGE_SIZE;
+                point(k, Progress::Unmap { index: i as u8, fpage: fpage.raw(), at })?;
             }
             at = span_end;
         }

@@ -15,10 +15,34 @@
 use crate::percpu::PerCpu;
 use aarch64_cpu::registers::{MPIDR_EL1, Readable};
 use platform::Conduit;
+use tock_registers::{LocalRegisterCopy, register_bitfields};
+
+register_bitfields! {u64,
+    /// ISR_EL1, the interrupt status register (Arm ARM D19.2.59): what waits to be
+    /// taken, whatever PSTATE masks.
+    ISR_EL1 [
+        /// An FIQ is pending.
+        F OFFSET(6) NUMBITS(1) [],
+        /// An IRQ is pending.
+        I OFFSET(7) NUMBITS(1) []
+    ]
+}
 
 /// This CPU's MPIDR_EL1 affinity fields (Aff3..Aff0), without the flag bits.
 pub fn mpidr() -> u64 {
     MPIDR_EL1.get() & 0xFF_00FF_FFFF
+}
+
+/// Whether an IRQ or FIQ waits to be taken by this CPU. The kernel runs with
+/// interrupts masked; its preemption points (`l4::restart`) ask this and stop a long
+/// system call so that the interrupt is taken on the way out.
+#[inline(always)]
+pub fn interrupt_waiting() -> bool {
+    let raw: u64;
+    // SAFETY: reads ISR_EL1, a read-only status register: no memory, no flags.
+    unsafe { core::arch::asm!("mrs {}, isr_el1", out(reg) raw, options(nomem, nostack, preserves_flags)) };
+    let isr = LocalRegisterCopy::<u64, ISR_EL1::Register>::new(raw);
+    isr.is_set(ISR_EL1::I) || isr.is_set(ISR_EL1::F)
 }
 
 /// Stops this CPU for good, with interrupts masked.

@@ -207,10 +207,44 @@ pub fn replicate_image(node: NodeId, copy_pa: u64) -> Result<u64, MapError> {
 /// # Safety
 /// `pa` must be a whole RAM frame outside the kernel image that the caller owns (just
 /// allocated, referenced by nothing).
+///
+/// With `DC ZVA`, a block (64 bytes on the Cortex-A53/A72) an instruction: 64
+/// instructions for a frame where `write_bytes` takes about 1,900 (a long call zeroes
+/// one frame between two preemption points: `l4::restart`). Where the CPU prohibits
+/// `DC ZVA` (`DCZID_EL0.DZP`), byte stores as before.
 pub unsafe fn zero_frame(pa: u64) {
-    // SAFETY: the frame is the caller's alone (contract above), and all RAM outside the
-    // image is mapped read-write at `direct_map(pa)`.
-    unsafe { core::ptr::write_bytes(direct_map(pa) as *mut u8, 0, PAGE_SIZE as usize) };
+    let dczid: u64;
+    // SAFETY: reads DCZID_EL0, a read-only identification register: no memory, no flags.
+    unsafe { core::arch::asm!("mrs {}, dczid_el0", out(reg) dczid, options(nomem, nostack, preserves_flags)) };
+    let id = tock_registers::LocalRegisterCopy::<u64, DCZID_EL0::Register>::new(dczid);
+    let start = direct_map(pa);
+    if id.is_set(DCZID_EL0::DZP) {
+        // SAFETY: the frame is the caller's alone (contract above), and all RAM outside
+        // the image is mapped read-write at `direct_map(pa)`.
+        unsafe { core::ptr::write_bytes(start as *mut u8, 0, PAGE_SIZE as usize) };
+        return;
+    }
+    // BS: log2 of the block in 4-byte words (at most 2 KiB, so a frame is whole blocks).
+    let block = 4u64 << id.read(DCZID_EL0::BS);
+    let mut at = start;
+    while at < start + PAGE_SIZE {
+        // SAFETY: zeroes the block at `at`, inside the caller's frame (contract above),
+        // which the direct map maps as normal, cacheable, writable memory (what DC ZVA
+        // needs; at EL1 SCTLR_EL1.DZE does not apply). It writes memory, so no `nomem`;
+        // no stack, no flags.
+        unsafe { core::arch::asm!("dc zva, {}", in(reg) at, options(nostack, preserves_flags)) };
+        at += block;
+    }
+}
+
+tock_registers::register_bitfields! {u64,
+    /// DCZID_EL0, the data cache zero ID register (Arm ARM D19.2.33).
+    DCZID_EL0 [
+        /// log2 of the block DC ZVA zeroes, in 4-byte words.
+        BS OFFSET(0) NUMBITS(4) [],
+        /// DC ZVA is prohibited.
+        DZP OFFSET(4) NUMBITS(1) []
+    ]
 }
 
 /// Moves `block` into the frame at `pa` (just allocated for it, on the CPU's node) and
