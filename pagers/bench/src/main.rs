@@ -95,6 +95,14 @@ mod user {
     /// under QEMU): far enough that the root has blocked and the CPU idles (or runs
     /// the storm) when it fires, so the arming path is never part of a sample.
     const LEAD_TICKS: u64 = 200;
+    /// Samples of the interrupt latency under the adversary, and how far the extra
+    /// lead of each is spread (system-counter ticks): the kernel stops the adversary's
+    /// long calls at each interrupt, so between two samples it gets on by only what the
+    /// CPU gives it; a lead of up to 4096 ticks (65,536 instructions) more lets it
+    /// pass through the whole of its take, unmap and free several times over the
+    /// samples, each phase sampled at many points.
+    const ADVERSARIAL_SAMPLES: usize = 512;
+    const ADVERSARIAL_SPREAD_TICKS: u64 = 4096;
     /// The interrupt handler and the two storm threads (in the root's space).
     const HANDLER: u64 = 0x42;
     const STORM_CLIENT: u64 = 0x43;
@@ -681,13 +689,15 @@ mod user {
     }
 
     /// One interrupt-latency sample for each entry of `out`: arm the user timer a
-    /// little ahead (stepping through 37 phases), wait for the handler's report, take
-    /// its counter read minus the deadline in cycles.
-    fn irq_samples(out: &mut [u64], per_tick: u64) -> Result<(), &'static str> {
+    /// little ahead (stepping through 37 phases, and `spread` ticks more at most, by
+    /// a multiplicative hash of the sample's number), wait for the handler's report,
+    /// take its counter read minus the deadline in cycles.
+    fn irq_samples(out: &mut [u64], per_tick: u64, spread: u64) -> Result<(), &'static str> {
         let handler = id(HANDLER);
         for (k, sample) in out.iter_mut().enumerate() {
             let offset = calibrate(per_tick);
-            let deadline = sys::counter() + LEAD_TICKS + (k as u64 * 7) % 37;
+            let extra = if spread == 0 { 0 } else { (k as u64).wrapping_mul(0x9E37_79B9) % spread };
+            let deadline = sys::counter() + LEAD_TICKS + (k as u64 * 7) % 37 + extra;
             sys::arm_user_timer(handler, deadline).map_err(|_| "arming the user timer failed")?;
             let m = sys::ipc(0, handler, Timeouts::NEVER.pack(), [0; 5])
                 .map_err(|_| "no answer from the handler")?;
@@ -893,8 +903,8 @@ mod user {
         let sp = create_local(ADVERSARY, 7, STORM_PRIORITY).map_err(|_| "creating the adversary failed")?;
         ADVERSARY_ON.store(true, core::sync::atomic::Ordering::Release);
         start_at(ADVERSARY, adversary_main, sp).map_err(|_| "starting the adversary failed")?;
-        let mut adversarial = [0u64; IRQ_SAMPLES];
-        irq_samples(&mut adversarial, per_tick)?;
+        let mut adversarial = [0u64; ADVERSARIAL_SAMPLES];
+        irq_samples(&mut adversarial, per_tick, ADVERSARIAL_SPREAD_TICKS)?;
         ADVERSARY_ON.store(false, core::sync::atomic::Ordering::Release);
         Ok([
             stats(&mut lateness),
@@ -920,12 +930,12 @@ mod user {
         start_at(HANDLER, handler_main, sp).map_err(|_| "starting the handler failed")?;
         // Let the handler reach its first wait (it is of higher priority: it ran at
         // once), then the idle samples: everything else here is blocked.
-        irq_samples(idle, per_tick)?;
+        irq_samples(idle, per_tick, 0)?;
         start_local(STORM_SERVER, 1, storm_server, STORM_PRIORITY)
             .map_err(|_| "starting the storm failed")?;
         start_local(STORM_CLIENT, 2, storm_client, STORM_PRIORITY)
             .map_err(|_| "starting the storm failed")?;
-        irq_samples(storm, per_tick)
+        irq_samples(storm, per_tick, 0)
     }
 }
 
