@@ -139,24 +139,36 @@ extern "C" fn trap_user_abort() -> bool {
 /// Called by `trap_user` (exceptions from EL0: system calls, faults, interrupts while
 /// a thread ran) with the slot number; the thread's registers are in its TCB already.
 /// Returns into `user_restore`, which loads the thread `me.user_context` names.
+///
+/// An interrupt that came while a system call ran (interrupts are masked in the
+/// kernel) is taken here at once, as if the thread had been interrupted right after
+/// its call: not on the way out to user mode and in again, which costs its registers
+/// restored and saved once more. A long call stops at a preemption point for it
+/// (`l4::restart`) and comes here; it finds the thread's return address on its `svc`.
 #[unsafe(no_mangle)]
 extern "C" fn trap_user_entry(slot: u64) {
-    let trap = Trap::from_slot(slot);
+    let mut trap = Trap::from_slot(slot);
     let me = cpu::this_percpu().expect("invariant: user threads run only on set-up CPUs");
-    let events = match trap.kind {
-        Kind::Irq => {
-            let irq::Events { timer, interrupts, .. } = irq::handle();
-            Events { timer, interrupts }
+    loop {
+        let events = match trap.kind {
+            Kind::Irq => {
+                let irq::Events { timer, interrupts, .. } = irq::handle();
+                Events { timer, interrupts }
+            }
+            _ => Events::default(),
+        };
+        let mut k = KERNEL.lock();
+        match k.trap(me, trap, events) {
+            Next::User if trap.kind == Kind::Sync && trap.source == Source::Lower64 && cpu::interrupt_waiting() => {
+                drop(k);
+                trap = Trap { source: Source::Lower64, kind: Kind::Irq };
+            }
+            Next::User => return,
+            Next::Idle => {
+                drop(k);
+                idle_loop(me)
+            }
+            Next::Stop(halt) => stop::exit(halt),
         }
-        _ => Events::default(),
-    };
-    let mut k = KERNEL.lock();
-    match k.trap(me, trap, events) {
-        Next::User => {}
-        Next::Idle => {
-            drop(k);
-            idle_loop(me)
-        }
-        Next::Stop(halt) => stop::exit(halt),
     }
 }
