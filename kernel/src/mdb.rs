@@ -662,13 +662,25 @@ impl<S: MdbStore> Mdb<S> {
     /// (the space is being deleted).
     pub fn delete_space(&mut self, space: SpaceId, mut revoked: impl FnMut(Revoked)) {
         let mut from = 0;
-        while let Some((va, id)) = self.store.next_in_space(space, from) {
-            self.remove_subtree(id, &mut revoked);
-            match va.checked_add(1) {
-                Some(next) => from = next,
-                None => break,
-            }
+        while let Some(next) = self.delete_space_from(space, from, &mut revoked) {
+            from = next;
         }
+    }
+
+    /// One step of [`Mdb::delete_space`]: unmaps `space`'s first mapping at or above
+    /// `from` (and everything derived from it); where the next step starts, or `None`
+    /// when `space` holds nothing there any more. (A long deletion stops between two
+    /// steps: `l4::restart`.)
+    pub fn delete_space_from(
+        &mut self,
+        space: SpaceId,
+        from: u64,
+        mut revoked: impl FnMut(Revoked),
+    ) -> Option<u64> {
+        let (va, id) = self.store.next_in_space(space, from)?;
+        self.remove_subtree(id, &mut revoked);
+        // The entry at `va` is gone, so a step from `va` again finds the next one.
+        Some(va)
     }
 
     /// Checks every invariant of the module docs over the live entries `all` (every

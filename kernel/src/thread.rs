@@ -163,7 +163,9 @@ pub struct Tcb {
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub struct Restart {
     /// The caller's x0..x8 when it stopped: only the same call goes on from here.
-    pub regs: [u64; 9],
+    /// `None`: no call to go on with, only work the thread owes (a space deletion it
+    /// began, given another IP since: it goes on at the thread's next call).
+    pub regs: Option<[u64; 9]>,
     /// The caller's space then (a thread moved since starts afresh).
     pub space: u16,
     /// How far it got.
@@ -208,6 +210,18 @@ pub enum Progress {
         left: u64,
         /// What the call returns once they are gone.
         error: abi::Error,
+    },
+    /// `ThreadControl` deleted the last thread of `space`: the space's mappings
+    /// below `from` are gone (with all derived from them); then its tables and ASID.
+    /// Owed by the thread that made the call: whatever call it makes next goes on
+    /// with this first (`l4::restart`).
+    DeleteSpace {
+        /// The space being deleted (it has no threads).
+        space: u16,
+        /// Its mappings below this address are gone.
+        from: u64,
+        /// The call being made is another than the deletion: made after it.
+        owed: bool,
     },
     /// `MemoryControl` freeing a block: the pages below `next` are checked (every one
     /// owned) or, once `checked`, given back.

@@ -799,22 +799,40 @@ impl<M: Machine> Kernel<M> {
     /// enter the kernel to finish (the caller sees the thread gone at once: it can no
     /// longer be named, and its partners have their results).
     pub fn delete_thread(&mut self, t: u32) {
+        if let Some(space) = self.delete_thread_keeping_space(t) {
+            self.delete_space(space);
+        }
+    }
+
+    /// [`Kernel::delete_thread`], but a space left without threads is not deleted:
+    /// returned, for the caller to delete a mapping at a time
+    /// ([`Kernel::delete_space_from`], then [`Kernel::destroy_space`]). (A thread
+    /// running on another CPU is deleted there, with its space, whole.)
+    pub fn delete_thread_keeping_space(&mut self, t: u32) -> Option<u16> {
         let m = self.machine;
-        let Some(tcb) = self.tcb(t) else { return };
+        let tcb = self.tcb(t)?;
         let (state, cpu) = (tcb.state, tcb.cpu);
         if state == ThreadState::Running && cpu as usize != m.this_cpu() {
             tcb.doomed = true;
             if let Some(block) = m.cpu(cpu as usize) {
                 m.wake(block);
             }
-            return;
+            return None;
         }
-        self.destroy_thread(t);
+        self.destroy_thread_keeping_space(t)
     }
 
-    /// Frees thread `t` now: partners get defined results, its memory goes back.
+    /// Frees thread `t` now: partners get defined results, its memory goes back, and
+    /// its space too if it was the last.
     fn destroy_thread(&mut self, t: u32) {
-        let Some(tcb) = self.tcb(t) else { return };
+        if let Some(space) = self.destroy_thread_keeping_space(t) {
+            self.delete_space(space);
+        }
+    }
+
+    /// Frees thread `t` now; its space if that has no threads left (not deleted yet).
+    fn destroy_thread_keeping_space(&mut self, t: u32) -> Option<u16> {
+        let tcb = self.tcb(t)?;
         let (space, utcb_va, utcb_pa, id) = (tcb.space, tcb.utcb_va, tcb.utcb_pa, tcb.id());
         if tcb.state == ThreadState::Ready {
             self.unready(t);
@@ -874,20 +892,27 @@ impl<M: Machine> Kernel<M> {
             s.threads = s.threads.saturating_sub(1);
             s.threads
         });
-        if threads == 0 {
-            self.delete_space(space);
-        }
+        (threads == 0).then_some(space)
     }
 
     /// Deletes a space without threads: every mapping it holds is revoked (with all
     /// derived from it, in every space), then its tables and ASID go.
-    fn delete_space(&mut self, space: u16) {
+    pub fn delete_space(&mut self, space: u16) {
         {
             let (machine, frames) = (self.machine, self.frames());
             let Kernel { mdb, spaces, .. } = self;
             mdb.delete_space(SpaceId::new(u32::from(space)), |r| revoke(machine, frames, spaces, r));
         }
         self.destroy_space(space);
+    }
+
+    /// One step of deleting `space` (without threads): its first mapping at or above
+    /// `from` revoked, with all derived from it; where the next step starts, or
+    /// `None` when no mapping is left (then [`Kernel::destroy_space`]).
+    pub fn delete_space_from(&mut self, space: u16, from: u64) -> Option<u64> {
+        let (machine, frames) = (self.machine, self.frames());
+        let Kernel { mdb, spaces, .. } = self;
+        mdb.delete_space_from(SpaceId::new(u32::from(space)), from, |r| revoke(machine, frames, spaces, r))
     }
 
     /// Places thread `t` on `cpu` (not running, not queued): the TCB and the

@@ -73,14 +73,17 @@ pub fn point<M: Machine>(k: &Kernel<M>, progress: Progress) -> Result<(), Cut> {
     if k.machine.interrupt_waiting() { Err(Cut::Preempted(progress)) } else { Ok(()) }
 }
 
-/// The progress of thread `cur`'s stopped call, if the call it makes now (registers
-/// `regs`, x0..x8) is that call from the same space; any other record is abandoned.
-pub fn resume<M: Machine>(k: &mut Kernel<M>, cur: u32, regs: &[u64; 9]) -> Option<Progress> {
+/// The progress of thread `cur`'s stopped call, and whether the call it makes now
+/// (registers `regs`, x0..x8, from the same space) is that call. A space deletion it
+/// owes is returned whatever the call (it goes on first); any other record of
+/// another call is abandoned.
+pub fn resume<M: Machine>(k: &mut Kernel<M>, cur: u32, regs: &[u64; 9]) -> Option<(Progress, bool)> {
     let t = k.tcb(cur)?;
     let space = t.space;
     let record = t.restart.take()?;
-    if record.regs == *regs && record.space == space {
-        return Some(record.progress);
+    let same = record.regs == Some(*regs) && record.space == space;
+    if same || matches!(record.progress, Progress::DeleteSpace { .. }) {
+        return Some((record.progress, same));
     }
     abandon(k, record.progress);
     None
@@ -91,13 +94,26 @@ pub fn resume<M: Machine>(k: &mut Kernel<M>, cur: u32, regs: &[u64; 9]) -> Optio
 /// thread makes the call again once the interrupt has been served.
 pub fn stop<M: Machine>(k: &mut Kernel<M>, cur: u32, regs: [u64; 9], progress: Progress) {
     if let Some(t) = k.tcb(cur) {
-        t.restart = Some(crate::thread::Restart { regs, space: t.space, progress });
+        t.restart = Some(crate::thread::Restart { regs: Some(regs), space: t.space, progress });
         t.context.elr = t.context.elr.wrapping_sub(4);
     }
 }
 
-/// Thread `t`'s stopped call will not be resumed (it is deleted, or given another IP):
-/// gives back what only its record holds.
+/// Thread `t` is given another IP (`ExchangeRegisters`): its stopped call will not be
+/// made again. What only the record holds goes back; a space deletion it owes stays
+/// owed, to go on at its next call.
+pub fn redirect<M: Machine>(k: &mut Kernel<M>, t: u32) {
+    let Some(tcb) = k.tcb(t) else { return };
+    let Some(record) = tcb.restart.take() else { return };
+    if matches!(record.progress, Progress::DeleteSpace { .. }) {
+        tcb.restart = Some(crate::thread::Restart { regs: None, ..record });
+        return;
+    }
+    abandon(k, record.progress);
+}
+
+/// Thread `t` is deleted: its stopped call will not be made again; what only its
+/// record holds goes back.
 pub fn forget<M: Machine>(k: &mut Kernel<M>, t: u32) {
     if let Some(record) = k.tcb(t).and_then(|tcb| tcb.restart.take()) {
         abandon(k, record.progress);
@@ -105,11 +121,33 @@ pub fn forget<M: Machine>(k: &mut Kernel<M>, t: u32) {
 }
 
 /// Gives back what only a stopped call's record holds: a `Take`'s frames from `next`
-/// on. (Pages it mapped are the space's owned pages; the other calls hold nothing.)
+/// on; a space deletion is finished, whole (its thread was deleted: nobody owes it
+/// any more; bounded by that space's quota). (Pages a take mapped are the space's
+/// owned pages; the other calls hold nothing.)
 pub fn abandon<M: Machine>(k: &mut Kernel<M>, progress: Progress) {
-    if let Progress::Take { pa, frames, next, .. } = progress {
-        free_tail(k, pa, next, frames);
+    match progress {
+        Progress::Take { pa, frames, next, .. } => free_tail(k, pa, next, frames),
+        Progress::DeleteSpace { space, mut from, .. } => {
+            while let Some(next) = k.delete_space_from(space, from) {
+                from = next;
+            }
+            k.destroy_space(space);
+        }
+        _ => {}
     }
+}
+
+/// Deletes `space` (which has no threads) from its mappings at `from` on, one
+/// mapping (with all derived from it) between two preemption points, then frees its
+/// tables and ASID. `owed`: the thread makes another call than the deletion, which
+/// goes on after it (recorded in the progress).
+pub fn delete_space<M: Machine>(k: &mut Kernel<M>, space: u16, mut from: u64, owed: bool) -> Result<(), Cut> {
+    while let Some(next) = k.delete_space_from(space, from) {
+        from = next;
+        point(k, Progress::DeleteSpace { space, from, owed })?;
+    }
+    k.destroy_space(space);
+    Ok(())
 }
 
 /// Gives back frames `from..total` of the block of `total` frames at `pa` (taken by
@@ -145,6 +183,7 @@ mod tests {
     use super::super::fake::{Outcome, ROOT, Rng, World};
     use super::super::tests::tag;
     use super::aligned_pieces;
+    use crate::thread::Progress;
     use abi::fpage::{Fpage, Rights};
     use abi::memory_control::MemoryControlFlags;
     use abi::message::TypedItem;
@@ -435,5 +474,135 @@ mod tests {
         assert!(restarts > 1000, "the calls were stopped ({restarts} times)");
         a.check();
         b.check();
+    }
+
+    /// Two worlds whose child space holds 64 pages the root mapped it (and the root a
+    /// page of its own in the child's window's way: nothing of the child's).
+    fn worlds_with_a_full_child() -> ((World, u32), (World, u32)) {
+        let mut pair = Vec::new();
+        for _ in 0..2 {
+            let (mut w, t) = world();
+            assert_eq!(w.svc(ROOT, Syscall::MemoryControl, take(0, 6, BASE)).status(), Ok(()));
+            assert_eq!(map_to_child(&mut w, t, Fpage::new(BASE, 18, Rights::RW).unwrap()).status(), Ok(()));
+            let child = w.space_of(t);
+            assert_eq!(w.mappings(child).range(WINDOW..).count(), 64);
+            pair.push((w, t));
+        }
+        let b = pair.pop().unwrap();
+        (pair.pop().unwrap(), b)
+    }
+
+    /// What two worlds must agree on once the child is gone: the root's mappings and
+    /// the free memory.
+    fn root_state(w: &mut World) -> (Mappings, [u64; 2]) {
+        let root = w.space_of(ROOT);
+        (mappings(w, root), w.free())
+    }
+
+    #[test]
+    fn deleting_a_space_stops_after_each_mapping_and_ends_as_it_would_whole() {
+        let ((mut a, ta), (mut b, tb)) = worlds_with_a_full_child();
+        let (child_a, child_b) = (a.space_of(ta), b.space_of(tb));
+        let delete = |w: &mut World, t: u32| [w.id(t), 0, 0, 0, 0, 0, 0, 0];
+        a.preempt_every(1);
+        let _ = a.most_work_between_checks();
+        let (one, restarts) = {
+            let args = delete(&mut a, ta);
+            a.svc_restarting(ROOT, Syscall::ThreadControl, args)
+        };
+        // One mapping revoked between two points (the first stretch also unmaps the
+        // deleted thread's UTCB).
+        assert!(a.most_work_between_checks() <= 2, "one mapping revoked between two points");
+        let (whole, none) = {
+            let args = delete(&mut b, tb);
+            b.svc_restarting(ROOT, Syscall::ThreadControl, args)
+        };
+        assert_eq!((one.status(), whole.status()), (Ok(()), Ok(())));
+        assert_eq!(none, 0);
+        assert!(restarts >= 63, "stopped after each of the child's 64 mappings ({restarts} times)");
+        assert!(a.k.space(child_a).is_none() && b.k.space(child_b).is_none(), "the spaces are gone");
+        assert_eq!(root_state(&mut a), root_state(&mut b), "the same result");
+        a.check();
+        b.check();
+    }
+
+    #[test]
+    fn a_space_deletion_that_stopped_goes_on_at_the_next_call_whatever_it_is() {
+        let ((mut a, ta), (mut b, tb)) = worlds_with_a_full_child();
+        let child = a.space_of(ta);
+        let tid = a.id(ta);
+        // Stopped after 10 mappings; then the root makes another call, stopped too.
+        a.preempt_every(10);
+        let _ = a.svc(ROOT, Syscall::ThreadControl, [tid, 0, 0, 0, 0, 0, 0, 0]);
+        assert!(matches!(
+            a.k.tcb(ROOT).unwrap().restart.map(|r| r.progress),
+            Some(Progress::DeleteSpace { owed: false, .. })
+        ));
+        assert!(a.k.space(child).is_some(), "not deleted yet");
+        a.preempt_every(7);
+        let (clock, restarts) = a.svc_restarting(ROOT, Syscall::SystemClock, [0; 8]);
+        assert!(restarts >= 7, "the owed deletion stopped on the way ({restarts} times)");
+        assert_eq!(clock.status(), Ok(()), "and the call made after it");
+        assert!(a.k.tcb(ROOT).unwrap().restart.is_none());
+        assert!(a.k.space(child).is_none(), "deleted first");
+        let tid = b.id(tb);
+        assert_eq!(b.svc(ROOT, Syscall::ThreadControl, [tid, 0, 0, 0, 0, 0, 0, 0]).status(), Ok(()));
+        assert_eq!(root_state(&mut a), root_state(&mut b), "the same result");
+        a.check();
+    }
+
+    /// A privileged space with a thread `u` that has begun to delete the last thread
+    /// of a third space holding 64 pages of `u`'s space, and stopped after 10 of them
+    /// (`stop`), or not (the same calls, whole): `(world, u, the third space)`.
+    fn a_deleter(stop: bool) -> (World, u32, u16) {
+        let mut w = World::new();
+        let s = w.k.create_space(NodeId::ZERO, 16 << 20).unwrap();
+        let u = w.thread(s, 0x20_0000, 0, 100);
+        w.k.space(s).unwrap().privileged = true;
+        let s2 = w.k.create_space(NodeId::ZERO, 16 << 20).unwrap();
+        let v = w.thread(s2, 0x20_0000, 1, 100);
+        receive(&mut w, v);
+        assert_eq!(w.svc(u, Syscall::MemoryControl, take(0, 6, BASE)).status(), Ok(()));
+        let vid = w.id(v);
+        let item = TypedItem::Map { send_base: 0, fpage: Fpage::new(BASE, 18, Rights::RW).unwrap() };
+        let [w0, w1] = item.encode().unwrap();
+        let out = w.svc(u, Syscall::Ipc, [vid, 0, Timeouts::NEVER.pack(), tag(1, 0, 2), w0, w1, 0, 0]);
+        assert_eq!(out.status(), Ok(()));
+        w.preempt_every(if stop { 10 } else { 0 });
+        let _ = w.svc(u, Syscall::ThreadControl, [vid, 0, 0, 0, 0, 0, 0, 0]);
+        assert_eq!(w.k.space(s2).is_some(), stop, "stopped, or done");
+        w.preempt_every(0);
+        let _ = w.run(0);
+        (w, u, s2)
+    }
+
+    #[test]
+    fn a_space_deletion_owed_by_a_thread_given_another_ip_or_deleted_is_finished() {
+        // Deleted: the deletion is finished with the thread that owed it.
+        let ((mut a, ua, sa), (mut b, ub, _)) = (a_deleter(true), a_deleter(false));
+        for (w, u) in [(&mut a, ua), (&mut b, ub)] {
+            let uid = w.id(u);
+            assert_eq!(w.svc(ROOT, Syscall::ThreadControl, [uid, 0, 0, 0, 0, 0, 0, 0]).status(), Ok(()));
+        }
+        assert!(a.k.space(sa).is_none());
+        assert_eq!(a.free(), b.free(), "every frame back, as whole");
+        a.check();
+        // Given another IP: still owed, and done at its next call.
+        let ((mut a, ua, sa), (mut b, ub, _)) = (a_deleter(true), a_deleter(false));
+        let ip = ExregsControl::SET_IP.raw();
+        for (w, u) in [(&mut a, ua), (&mut b, ub)] {
+            let uid = w.id(u);
+            let out = w.svc(ROOT, Syscall::ExchangeRegisters, [uid, ip, 0, 0x40_1000, 0, 0, 0, 0]);
+            assert_eq!(out.status(), Ok(()));
+        }
+        assert!(a.k.tcb(ua).unwrap().restart.is_some_and(|r| r.regs.is_none()), "owed");
+        assert!(a.k.space(sa).is_some());
+        for (w, u) in [(&mut a, ua), (&mut b, ub)] {
+            assert_eq!(w.svc(u, Syscall::SystemClock, [0; 8]).status(), Ok(()));
+        }
+        assert!(a.k.space(sa).is_none(), "done at its next call");
+        assert!(a.k.tcb(ua).unwrap().restart.is_none());
+        assert_eq!(a.free(), b.free(), "every frame back, as whole");
+        a.check();
     }
 }

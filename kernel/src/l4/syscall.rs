@@ -51,7 +51,22 @@ pub fn dispatch<M: Machine>(k: &mut Kernel<M>, cur: u32, imm: u16) {
     let space = t.space;
     let has_record = t.restart.is_some();
     // A call stopped at a preemption point goes on where it stopped (`restart`).
-    let resumed = if has_record { restart::resume(k, cur, &regs) } else { None };
+    let resumed = match if has_record { restart::resume(k, cur, &regs) } else { None } {
+        // A space deletion the thread owes goes on first, whatever the call: the
+        // call it began ends with it; another call is made after it.
+        Some((Progress::DeleteSpace { space: dying, from, owed }, same)) => {
+            let owed = owed || !same;
+            if let Err(Cut::Preempted(progress)) = restart::delete_space(k, dying, from, owed) {
+                return restart::stop(k, cur, regs, progress);
+            }
+            if !owed {
+                return finish(k, cur, Ok(()), &[]);
+            }
+            None
+        }
+        Some((progress, _)) => Some(progress),
+        None => None,
+    };
     let call = match abi::syscall::decode(imm, number) {
         Ok(call) => call,
         Err(e) => return finish(k, cur, Err(e), &[]),
@@ -66,13 +81,19 @@ pub fn dispatch<M: Machine>(k: &mut Kernel<M>, cur: u32, imm: u16) {
             Ok(ipc) => ipc::ipc(k, cur, ipc),
             Err(e) => finish(k, cur, Err(e), &[]),
         },
-        Syscall::ThreadControl => {
-            let r = ThreadControl::decode(&x).and_then(|c| match privileged {
-                true => thread_control(k, cur, c),
-                false => group_move(k, cur, c),
-            });
-            finish(k, cur, r.map(|_| ()), &[])
-        }
+        Syscall::ThreadControl => match ThreadControl::decode(&x) {
+            Ok(ThreadControl::Delete { dest }) if privileged => {
+                let r = delete(k, cur, dest).map(|()| []);
+                restartable(k, cur, regs, r)
+            }
+            r => {
+                let r = r.and_then(|c| match privileged {
+                    true => thread_control(k, cur, c),
+                    false => group_move(k, cur, c),
+                });
+                finish(k, cur, r.map(|_| ()), &[])
+            }
+        },
         Syscall::Schedule => {
             let r = Schedule::decode(&x).and_then(|c| schedule(k, caller, c));
             reply(k, cur, r)
@@ -226,7 +247,8 @@ fn finish<M: Machine>(k: &mut Kernel<M>, cur: u32, status: Result<(), Error>, re
 /// when `space` is `dest`), or move it there when it exists.
 fn thread_control<M: Machine>(k: &mut Kernel<M>, cur: u32, c: ThreadControl) -> Result<u32, Error> {
     let (dest, space_of, scheduler, pager, utcb, cpu_hint) = match c {
-        ThreadControl::Delete { dest } => return delete(k, cur, dest),
+        // Deleting is `delete`, which `dispatch` calls (it has preemption points).
+        ThreadControl::Delete { .. } => return Err(Error::InvalidArgument),
         ThreadControl::Make { dest, space, scheduler, pager, utcb, cpu } => {
             (dest, space, scheduler, pager, utcb, cpu)
         }
@@ -293,10 +315,13 @@ fn thread_control<M: Machine>(k: &mut Kernel<M>, cur: u32, c: ThreadControl) -> 
 /// ThreadControl with space NIL: delete `dest` (and its space with its last thread).
 /// Not the caller itself: a thread that deletes itself has nobody to report the
 /// result to.
-fn delete<M: Machine>(k: &mut Kernel<M>, cur: u32, dest: ThreadId) -> Result<u32, Error> {
+///
+/// A space left without threads is deleted a mapping at a time, with a preemption
+/// point after each (`restart::delete_space`).
+fn delete<M: Machine>(k: &mut Kernel<M>, cur: u32, dest: ThreadId) -> Result<(), Cut> {
     let t = k.lookup(dest.raw()).ok_or(Error::InvalidThread)?;
     if t == cur {
-        return Err(Error::InvalidThread);
+        return Err(Error::InvalidThread.into());
     }
     if t == abi::thread::ROOT_THREAD_NUMBER as u32 {
         // A thread of the root task deleted the root's own: it supervises everything
@@ -306,10 +331,12 @@ fn delete<M: Machine>(k: &mut Kernel<M>, cur: u32, dest: ThreadId) -> Result<u32
             crate::halt::Halt::RootTaskDied,
             format_args!("the root task died: thread {:#x} deleted by thread {by:#x}", dest.raw()),
         );
-        return Ok(t);
+        return Ok(());
     }
-    k.delete_thread(t);
-    Ok(t)
+    match k.delete_thread_keeping_space(t) {
+        Some(space) => restart::delete_space(k, space, 0, false),
+        None => Ok(()),
+    }
 }
 
 /// Where a ThreadControl on an existing thread moves it, and what else it sets.
@@ -459,7 +486,7 @@ fn exchange_registers<M: Machine>(
     };
     let old = [t.context.sp, t.context.elr, t.pager, state_flags];
     // A call it stopped at a preemption point is not made again from elsewhere.
-    let abandoned = if control.contains(C::SET_IP) { t.restart.take() } else { None };
+    let redirected = control.contains(C::SET_IP);
     if control.contains(C::SET_SP) {
         t.context.sp = c.sp;
     }
@@ -473,8 +500,8 @@ fn exchange_registers<M: Machine>(
         t.exception_handler = c.exception_handler.raw();
     }
     write_utcb_words::<M>(t);
-    if let Some(record) = abandoned {
-        restart::abandon(k, record.progress);
+    if redirected {
+        restart::redirect(k, dest);
     }
     let Some(t) = k.tcb(dest) else { return Err(Error::InvalidThread) };
     let startable = matches!(t.state, ThreadState::Inactive | ThreadState::Halted);
