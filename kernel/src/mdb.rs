@@ -422,8 +422,8 @@ pub trait MdbStore {
     /// Sets or clears the entry of `space`'s page at `va`. Never fails: the kernel
     /// prepares the slot (its translation tables) before it maps or grants there.
     fn set_lookup(&mut self, space: SpaceId, va: u64, id: Option<EntryId>);
-    /// The mapping of `space` with the lowest va at or above `from`.
-    fn next_in_space(&self, space: SpaceId, from: u64) -> Option<(u64, EntryId)>;
+    /// The mapping of `space` with the lowest va in `[from, end)`.
+    fn next_in_space(&self, space: SpaceId, from: u64, end: u64) -> Option<(u64, EntryId)>;
 
     /// The root entry of the frame at `pa`.
     fn root_of(&self, pa: u64) -> Option<EntryId>;
@@ -662,22 +662,22 @@ impl<S: MdbStore> Mdb<S> {
     /// (the space is being deleted).
     pub fn delete_space(&mut self, space: SpaceId, mut revoked: impl FnMut(Revoked)) {
         let mut from = 0;
-        while let Some(next) = self.delete_space_from(space, from, &mut revoked) {
+        while let Some(next) = self.delete_space_from(space, (from, u64::MAX), &mut revoked) {
             from = next;
         }
     }
 
-    /// One step of [`Mdb::delete_space`]: unmaps `space`'s first mapping at or above
-    /// `from` (and everything derived from it); where the next step starts, or `None`
-    /// when `space` holds nothing there any more. (A long deletion stops between two
+    /// One step of [`Mdb::delete_space`]: unmaps `space`'s first mapping in
+    /// `[from, end)` (and everything derived from it); where the next step starts, or
+    /// `None` when `space` holds nothing there. (A long deletion stops between two
     /// steps: `l4::restart`.)
     pub fn delete_space_from(
         &mut self,
         space: SpaceId,
-        from: u64,
+        (from, end): (u64, u64),
         mut revoked: impl FnMut(Revoked),
     ) -> Option<u64> {
-        let (va, id) = self.store.next_in_space(space, from)?;
+        let (va, id) = self.store.next_in_space(space, from, end)?;
         self.remove_subtree(id, &mut revoked);
         // The entry at `va` is gone, so a step from `va` again finds the next one.
         Some(va)
@@ -933,8 +933,8 @@ mod tests {
                 None => self.index.remove(&(space, va)),
             };
         }
-        fn next_in_space(&self, space: SpaceId, from: u64) -> Option<(u64, EntryId)> {
-            let (&(_, va), &id) = self.index.range((space, from)..=(space, u64::MAX)).next()?;
+        fn next_in_space(&self, space: SpaceId, from: u64, end: u64) -> Option<(u64, EntryId)> {
+            let (&(_, va), &id) = self.index.range((space, from)..(space, end.max(from))).next()?;
             Some((va, id))
         }
         fn root_of(&self, pa: u64) -> Option<EntryId> {

@@ -766,7 +766,9 @@ impl World {
         let mut all = Vec::new();
         for s in self.spaces() {
             let mut from = 0;
-            while let Some((va, id)) = self.k.mdb.store().next_in_space(SpaceId::new(u32::from(s)), from) {
+            while let Some((va, id)) =
+                self.k.mdb.store().next_in_space(SpaceId::new(u32::from(s)), from, u64::MAX)
+            {
                 all.push(id);
                 from = va + PAGE_SIZE;
             }

@@ -233,7 +233,7 @@ impl<M: Machine> MdbStore for KernelStore<M> {
         }
     }
 
-    fn next_in_space(&self, space: SpaceId, from: u64) -> Option<(u64, EntryId)> {
+    fn next_in_space(&self, space: SpaceId, from: u64, end: u64) -> Option<(u64, EntryId)> {
         let root = self.spaces.get(space.raw() as usize)?.root;
         if root == 0 {
             return None;
@@ -243,9 +243,13 @@ impl<M: Machine> MdbStore for KernelStore<M> {
         // Only where last-level tables exist: a missing subtree is skipped whole (a
         // step of 2 MiB over the empty user half would be 2^27 walks, seconds with the
         // kernel lock held, for every space deleted).
-        while let Some(at) = table::next_populated(&mut mem, root, va, abi::USER_ADDRESS_LIMIT) {
+        let end = end.min(abi::USER_ADDRESS_LIMIT);
+        while let Some(at) = table::next_populated(&mut mem, root, va, end) {
             let leaf = table::leaf_table(&mut mem, root, at)?;
             for i in index(at, 3)..512 {
+                if (at & !0x1F_FFFF) + i as u64 * PAGE_SIZE >= end {
+                    return None;
+                }
                 let slot = leaf + PAGE_SIZE + i as u64 * 8;
                 // SAFETY: as in `lookup`.
                 if let Some(id) = EntryId::new(unsafe { M::MEMORY.read_u64(PhysAddr::new(slot)) }) {

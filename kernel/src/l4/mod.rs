@@ -207,6 +207,14 @@ pub struct Kernel<M: Machine> {
 /// Bytes charged for one frame.
 const FRAME: u64 = PAGE_SIZE;
 
+/// How many pages of a last-level table a step of a space's deletion looks through
+/// for its next mapping ([`Kernel::delete_space_from`]).
+pub const DELETE_SCAN_PAGES: u64 = 64;
+
+/// How many missing tables a preemptible walk over a space passes between two
+/// preemption points ([`Kernel::next_span_within`]).
+pub const SCAN_TABLES: usize = 16;
+
 impl<M: Machine> Kernel<M> {
     /// An empty kernel on `machine`; [`Kernel::init`] hands it its memory and board.
     pub const fn new(machine: M) -> Kernel<M> {
@@ -505,11 +513,27 @@ impl<M: Machine> Kernel<M> {
     /// user-given ranges step with this, so empty space costs nothing
     /// ([`table::next_populated`]).
     pub fn next_span(&mut self, space: u16, at: u64, end: u64) -> Option<(u64, u64)> {
-        let root = self.space(space)?.root;
+        self.next_span_within(space, at, end, usize::MAX).ok().flatten()
+    }
+
+    /// [`Kernel::next_span`], skipping at most `budget` missing tables
+    /// ([`table::next_populated_within`]): `Err(at)` when the budget is spent, with
+    /// no table in `[at, ..)` before the returned address.
+    pub fn next_span_within(
+        &mut self,
+        space: u16,
+        at: u64,
+        end: u64,
+        budget: usize,
+    ) -> Result<Option<(u64, u64)>, u64> {
+        let Some(root) = self.space(space).map(|s| s.root) else { return Ok(None) };
         let mut mem = UserTables::<M, _>::existing();
-        let found = table::next_populated(&mut mem, root, at, end.min(abi::USER_ADDRESS_LIMIT))?;
+        let end = end.min(abi::USER_ADDRESS_LIMIT);
+        let Some(found) = table::next_populated_within(&mut mem, root, at, end, budget)? else {
+            return Ok(None);
+        };
         let span_end = (found | (table::entry_span(2) - 1)).saturating_add(1).min(end);
-        Some((found, span_end))
+        Ok(Some((found, span_end)))
     }
 
     /// What mapping `src`'s pages in `[va, va + size)` to `to` in `dst` could cost:
@@ -907,12 +931,42 @@ impl<M: Machine> Kernel<M> {
     }
 
     /// One step of deleting `space` (without threads): its first mapping at or above
-    /// `from` revoked, with all derived from it; where the next step starts, or
-    /// `None` when no mapping is left (then [`Kernel::destroy_space`]).
+    /// `from` revoked, with all derived from it, looking at most
+    /// [`DELETE_SCAN_PAGES`] pages of one last-level table far (and passing at most
+    /// [`SCAN_TABLES`] missing tables to find that table); where the next step
+    /// starts, or `None` when no table is left at or above `from` (then its tables go:
+    /// [`Kernel::destroy_space_step`]).
     pub fn delete_space_from(&mut self, space: u16, from: u64) -> Option<u64> {
+        let (found, span_end) = match self.next_span_within(space, from, abi::USER_ADDRESS_LIMIT, SCAN_TABLES)
+        {
+            Ok(span) => span?,
+            Err(passed) => return Some(passed),
+        };
+        let end = span_end.min(found.saturating_add(DELETE_SCAN_PAGES * PAGE_SIZE));
         let (machine, frames) = (self.machine, self.frames());
         let Kernel { mdb, spaces, .. } = self;
-        mdb.delete_space_from(SpaceId::new(u32::from(space)), from, |r| revoke(machine, frames, spaces, r))
+        let sid = SpaceId::new(u32::from(space));
+        Some(mdb.delete_space_from(sid, (found, end), |r| revoke(machine, frames, spaces, r)).unwrap_or(end))
+    }
+
+    /// One step of freeing the tables of `space` (without threads or mappings): one
+    /// table with no tables below it; when only the root is left, the space goes
+    /// ([`Kernel::destroy_space`]). Whether it is gone.
+    pub fn destroy_space_step(&mut self, space: u16) -> bool {
+        let Some(root) = self.space(space).map(|s| s.root) else { return true };
+        let frames = self.frames();
+        let freed = table::free_one_table(&mut UserTables::<M, _>::existing(), root, |t| {
+            // SAFETY: `t` is a table (with its shadow) of this space, which has no
+            // threads and no mappings, and is unlinked from its parent: nothing
+            // references it any more.
+            let freed = unsafe { frames.free(t, 2) };
+            freed.expect("invariant: a space's tables came from a node's pool and are freed once");
+        });
+        if freed {
+            return false;
+        }
+        self.destroy_space(space);
+        true
     }
 
     /// Places thread `t` on `cpu` (not running, not queued): the TCB and the

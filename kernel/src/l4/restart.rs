@@ -131,7 +131,7 @@ pub fn abandon<M: Machine>(k: &mut Kernel<M>, progress: Progress) {
             while let Some(next) = k.delete_space_from(space, from) {
                 from = next;
             }
-            k.destroy_space(space);
+            k.delete_space(space);
         }
         _ => {}
     }
@@ -146,7 +146,12 @@ pub fn delete_space<M: Machine>(k: &mut Kernel<M>, space: u16, mut from: u64, ow
         from = next;
         point(k, Progress::DeleteSpace { space, from, owed })?;
     }
-    k.destroy_space(space);
+    // No mapping is left: its tables, one between two points (`from` at the end of
+    // user space says so to a resumption).
+    let from = abi::USER_ADDRESS_LIMIT;
+    while !k.destroy_space_step(space) {
+        point(k, Progress::DeleteSpace { space, from, owed })?;
+    }
     Ok(())
 }
 

@@ -901,7 +901,17 @@ fn unmap<M: Machine>(k: &mut Kernel<M>, cur: u32, c: Unmap, resumed: Option<Prog
         // No rights to remove: nothing to walk (each page would be left as it is).
         // Only where the caller has tables: unmapping a 2^47-byte flexpage of a sparse
         // space must not take 2^35 steps with the kernel lock held.
-        while let Some((found, span_end)) = k.next_span(space, at, end).filter(|_| !mask.is_empty()) {
+        // The walk to the next table passes a few missing ones between two points.
+        while !mask.is_empty() {
+            let (found, span_end) = match k.next_span_within(space, at, end, super::SCAN_TABLES) {
+                Ok(Some(span)) => span,
+                Ok(None) => break,
+                Err(passed) => {
+                    at = passed;
+                    point(k, Progress::Unmap { index: i as u8, fpage: fpage.raw(), at })?;
+                    continue;
+                }
+            };
             for va in (found..span_end).step_by(abi::PAGE_SIZE as usize) {
                 k.unmap_recursive(space, va, mask, control.flush_own);
                 let at = va + abi::PAGE_SIZE;

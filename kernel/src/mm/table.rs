@@ -332,6 +332,29 @@ pub fn for_each_table(mem: &mut impl TableMemory, root: u64, f: &mut impl FnMut(
     walk(mem, root, 0, f);
 }
 
+/// Frees one table below `root` that has no tables below it (the first found going
+/// down), after clearing the entry that pointed to it; whether there was one. A
+/// space being deleted frees its tables so, one between two preemption points
+/// (`l4::restart`), its root last.
+pub fn free_one_table(mem: &mut impl TableMemory, root: u64, free: impl FnOnce(u64)) -> bool {
+    let mut table = root;
+    let mut parent = None;
+    // A last-level table (level 3) holds pages, not tables.
+    for _level in 0..3 {
+        let entries = mem.entries(table);
+        let Some(slot) = entries.iter().position(|e| e & (VALID | TABLE_OR_PAGE) == (VALID | TABLE_OR_PAGE))
+        else {
+            break;
+        };
+        parent = Some((table, slot));
+        table = entries[slot] & ADDR_MASK;
+    }
+    let Some((parent, slot)) = parent else { return false };
+    mem.entries(parent)[slot] = 0;
+    free(table);
+    true
+}
+
 /// The first address in `[va, end)` whose last-level table exists (`va` itself or the
 /// start of a later table's 2 MiB span); `None` when there is none.
 ///
@@ -339,21 +362,41 @@ pub fn for_each_table(mem: &mut impl TableMemory, root: u64, f: &mut impl FnMut(
 /// subtrees are skipped whole, so a flexpage of 2^47 bytes costs what the space's
 /// tables cost, not 2^35 steps with the kernel lock held.
 pub fn next_populated(mem: &mut impl TableMemory, root: u64, va: u64, end: u64) -> Option<u64> {
+    next_populated_within(mem, root, va, end, usize::MAX).ok().flatten()
+}
+
+/// [`next_populated`], skipping at most `budget` missing tables (each a walk from the
+/// root): `Ok` as `next_populated`, or `Err(at)` when the budget is spent, with no
+/// table in `[va, at)` (`at > va`). Over a sparse space the whole walk passes up to
+/// 3 x 512 entries; a preemptible call walks it a budget at a time (`l4::restart`).
+pub fn next_populated_within(
+    mem: &mut impl TableMemory,
+    root: u64,
+    va: u64,
+    end: u64,
+    budget: usize,
+) -> Result<Option<u64>, u64> {
     let mut at = va;
+    let mut left = budget;
     'outer: while at < end {
         let mut table = root;
         for level in 0..3 {
             let entry = mem.entries(table)[index(at, level)];
             if entry & (VALID | TABLE_OR_PAGE) != (VALID | TABLE_OR_PAGE) {
                 let span = entry_span(level);
-                at = (at & !(span - 1)).checked_add(span)?;
+                let Some(next) = (at & !(span - 1)).checked_add(span) else { return Ok(None) };
+                at = next;
+                left = left.saturating_sub(1);
+                if left == 0 && at < end {
+                    return Err(at);
+                }
                 continue 'outer;
             }
             table = entry & ADDR_MASK;
         }
-        return Some(at);
+        return Ok(Some(at));
     }
-    None
+    Ok(None)
 }
 
 /// How many pages are mapped in `[va, end)` (valid last-level entries), when that
@@ -805,6 +848,38 @@ mod tests {
         assert_eq!(next_populated(&mut mem, root, 0x60_0000, 1 << 47), Some(0x80_0000_0000));
         assert_eq!(next_populated(&mut mem, root, 0x60_0000, 0x80_0000_0000), None, "end is exclusive");
         assert_eq!(next_populated(&mut mem, root, 0x80_0020_0000, 1 << 47), None);
+    }
+
+    #[test]
+    fn a_walk_with_a_budget_passes_that_many_missing_tables_and_ends_where_the_whole_walk_does() {
+        let (mut mem, root) = FakeMemory::new(16);
+        let user =
+            Attrs { mem: MemType::Normal, write: true, kernel_exec: false, user: true, user_exec: false };
+        map(&mut mem, root, 0x40_3000, 0x8000_0000, PAGE_SIZE, user, false).unwrap();
+        map(&mut mem, root, 0x80_0000_0000, 0x8000_1000, PAGE_SIZE, user, false).unwrap();
+        for (from, end) in
+            [(0, 1 << 47), (0x60_0000, 1 << 47), (0x60_0000, 0x80_0000_0000), (0x80_0020_0000, 1 << 47)]
+        {
+            for budget in [1, 2, 16] {
+                let (mut at, mut steps) = (from, 0);
+                let found = loop {
+                    match next_populated_within(&mut mem, root, at, end, budget) {
+                        Ok(found) => break found,
+                        Err(passed) => {
+                            assert!(passed > at, "each step gets on");
+                            at = passed;
+                            steps += 1;
+                        }
+                    }
+                };
+                assert_eq!(found, next_populated(&mut mem, root, from, end), "{from:#x}..{end:#x}, {budget}");
+                if budget == 1 && from == 0x60_0000 {
+                    // 0x60_0000 up to 512 GiB: the rest of a 1 GiB table (511 entries),
+                    // the rest of the first 512 GiB (511): many steps.
+                    assert!(steps > 500, "{steps} steps");
+                }
+            }
+        }
     }
 
     #[test]
