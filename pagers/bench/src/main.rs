@@ -134,6 +134,14 @@ mod user {
     /// The adversary's region: blocks of 2^ADVERSARY_ORDER pages taken and given back.
     const ADVERSARY_VA: u64 = 0x23_0000_0000;
     const ADVERSARY_ORDER: u64 = 8;
+    /// The thread the adversary makes in a new space each round, pages in (it is its
+    /// pager: every page of the block, a fault each) and deletes with its space; its
+    /// UTCB there, its stack (pages of the root's space, mapped to it like the rest),
+    /// and its message when it has touched every page.
+    const DOOMED: u64 = 0x4A;
+    const DOOMED_UTCB: u64 = 0x24_0000_0000;
+    const DOOMED_STACK: u64 = ROOT_STACKS + 8 * 0x10_0000;
+    const DOOMED_DONE: u16 = 0x208;
     /// The inheritance server's work per request, and its priority (above the storms,
     /// below the hog); the hog's.
     const PI_WORK_US: u64 = 100;
@@ -789,16 +797,27 @@ mod user {
 
     /// The adversary: the longest system calls it can make, one after another, while
     /// `ADVERSARY_ON` is set: a block of 256 pages taken (`MemoryControl`: 256 frames
-    /// zeroed and mapped), unmapped as one flexpage (`Unmap`, 256 pages through the
-    /// MDB), and given back (`MemoryControl` free).
+    /// zeroed and mapped), mapped into a new space (a fault each: `DOOMED` touches
+    /// them) which is then deleted (`ThreadControl` deleting its only thread: its
+    /// mappings revoked and its tables freed), unmapped as one flexpage (`Unmap`, 256
+    /// pages through the MDB), and given back (`MemoryControl` free).
     extern "C" fn adversary_main(utcb: u64) -> ! {
         let fpage = Fpage::new(ADVERSARY_VA, 12 + ADVERSARY_ORDER as u8, Rights::RWX).map_or(0, |f| f.raw());
+        let (me, doomed) = (id(ADVERSARY), id(DOOMED));
         loop {
             if !ADVERSARY_ON.load(core::sync::atomic::Ordering::Acquire) {
                 let _ = sys::ipc(0, u64::MAX, Timeouts::NEVER.pack(), [0; 5]);
                 continue;
             }
             if sys::memory_control(0, ADVERSARY_ORDER, ADVERSARY_VA, RW_NEAREST).is_ok() {
+                if sys::thread_control(doomed, doomed, me, me, DOOMED_UTCB, CURRENT_CPU).is_ok() {
+                    let _ = sys::set_priority(doomed, STORM_PRIORITY);
+                    if start_at(DOOMED, doomed_main, DOOMED_STACK + 0x4000).is_ok() {
+                        page_doomed(doomed);
+                    }
+                    // Its space goes with it: every page it was given, its tables.
+                    let _ = sys::delete_thread(doomed);
+                }
                 // SAFETY: MR0 lies in this thread's UTCB, mapped read-write for it.
                 unsafe { core::ptr::write_volatile((utcb + abi::utcb::MR_OFFSET as u64) as *mut u64, fpage) };
                 // Revokes what others derived (nothing) and keeps its own: a walk of
@@ -806,6 +825,41 @@ mod user {
                 let _ = sys::unmap(1, false);
                 let _ = sys::memory_free(ADVERSARY_VA, ADVERSARY_ORDER);
             }
+        }
+    }
+
+    /// The adversary as `DOOMED`'s pager, until it says it is done (or anything else
+    /// comes): each fault answered with the adversary's own page at the same address
+    /// (code, stack, the block), with the rights the adversary has there.
+    fn page_doomed(doomed: u64) {
+        let (mut reply_to, mut reply) = (0u64, [0u64; 5]);
+        loop {
+            let Ok(m) = sys::ipc(reply_to, doomed, Timeouts::NEVER.pack(), reply) else { return };
+            if label_of(m.mr[0]) & !abi::fault::PAGE_FAULT_ACCESS_MASK != abi::fault::PAGE_FAULT_LABEL {
+                return;
+            }
+            let page = m.mr[1] & !(abi::PAGE_SIZE - 1);
+            match Fpage::new(page, 12, Rights::RWX)
+                .ok()
+                .map(|fpage| TypedItem::Map { send_base: page, fpage }.encode())
+            {
+                Some(Ok([w0, w1])) => (reply_to, reply) = (m.from, [tag(0, 0, 2), w0, w1, 0, 0]),
+                _ => return,
+            }
+        }
+    }
+
+    /// `DOOMED`: touches every page of the adversary's block (each a fault), says so,
+    /// and waits to be deleted.
+    extern "C" fn doomed_main(_utcb: u64) -> ! {
+        for i in 0..1u64 << ADVERSARY_ORDER {
+            // SAFETY: the adversary's block, which its pager (the adversary) maps here
+            // read-write at the first touch. Volatile: the access must happen.
+            let _ = unsafe { core::ptr::read_volatile((ADVERSARY_VA + i * abi::PAGE_SIZE) as *const u64) };
+        }
+        let _ = sys::ipc(id(ADVERSARY), 0, Timeouts::NEVER.pack(), [tag(DOOMED_DONE, 0, 0), 0, 0, 0, 0]);
+        loop {
+            let _ = sys::ipc(0, u64::MAX, Timeouts::NEVER.pack(), [0; 5]);
         }
     }
 
@@ -901,6 +955,7 @@ mod user {
         call(&mut hog, true)?;
         // 4. The user timer's latency while an adversary makes long system calls.
         let sp = create_local(ADVERSARY, 7, STORM_PRIORITY).map_err(|_| "creating the adversary failed")?;
+        sys::memory_control(0, 2, DOOMED_STACK, RW_NEAREST).map_err(|_| "no stack for the doomed thread")?;
         ADVERSARY_ON.store(true, core::sync::atomic::Ordering::Release);
         start_at(ADVERSARY, adversary_main, sp).map_err(|_| "starting the adversary failed")?;
         let mut adversarial = [0u64; ADVERSARIAL_SAMPLES];
