@@ -57,6 +57,8 @@ pub struct Events {
 const SPI_LIMIT: usize = 1020;
 /// Per SPI: the thread number of its user-level handler (0: none).
 static HANDLERS: [AtomicU32; SPI_LIMIT] = [const { AtomicU32::new(0) }; SPI_LIMIT];
+/// One more than the highest SPI ever attached: [`detach_all`] looks no further.
+static ATTACHED_LIMIT: AtomicU32 = AtomicU32::new(32);
 /// SPIs raised (and masked) but not yet delivered to their handler.
 static PENDING: [AtomicU64; SPI_LIMIT.div_ceil(64)] = [const { AtomicU64::new(0) }; SPI_LIMIT.div_ceil(64)];
 /// At least the number of bits set in [`PENDING`] (raised before a bit is set, lowered
@@ -109,6 +111,8 @@ pub fn attach(intid: u32, thread: u32, mpidr: u64) -> Result<(), AttachError> {
     if !(32..SPI_LIMIT).contains(&i) || intid >= gic.interrupt_lines() {
         return Err(AttachError::NotAnSpi);
     }
+    // Raised before the handler is stored: `detach_all` never misses it.
+    ATTACHED_LIMIT.fetch_max(intid + 1, Ordering::AcqRel);
     match HANDLERS[i].compare_exchange(0, thread, Ordering::AcqRel, Ordering::Acquire) {
         Ok(_) => {}
         Err(t) if t == thread => {}
@@ -138,9 +142,11 @@ pub fn detach(intid: u32, thread: u32) -> bool {
     true
 }
 
-/// Forgets every interrupt `thread` handles (it is being deleted).
+/// Forgets every interrupt `thread` handles (it is being deleted): the user timer and
+/// the SPIs up to the highest ever attached.
 pub fn detach_all(thread: u32) {
-    for intid in core::iter::once(USER_TIMER).chain(32..SPI_LIMIT as u32) {
+    let limit = ATTACHED_LIMIT.load(Ordering::Acquire).min(SPI_LIMIT as u32);
+    for intid in core::iter::once(USER_TIMER).chain(32..limit) {
         if HANDLERS[intid as usize].load(Ordering::Acquire) == thread {
             detach(intid, thread);
         }

@@ -178,6 +178,10 @@ impl PerCpu {
 /// The registry: CPU `i`'s block, once installed.
 static CPUS: [spin::Once<&'static PerCpu>; MAX_CPUS] = [const { spin::Once::new() }; MAX_CPUS];
 
+/// One more than the highest index installed: [`all`] looks no further (it runs
+/// with the kernel lock held and interrupts masked, as when a thread is deleted).
+static INSTALLED: core::sync::atomic::AtomicUsize = core::sync::atomic::AtomicUsize::new(0);
+
 /// Makes `block` CPU `block.index`'s data, for good.
 pub fn install(block: &'static PerCpu) {
     let mut fresh = false;
@@ -186,6 +190,7 @@ pub fn install(block: &'static PerCpu) {
         block
     });
     assert!(fresh, "invariant: one per-CPU block per CPU");
+    INSTALLED.fetch_max(block.index + 1, core::sync::atomic::Ordering::AcqRel);
 }
 
 /// CPU `index`'s data, once installed.
@@ -195,7 +200,7 @@ pub fn get(index: usize) -> Option<&'static PerCpu> {
 
 /// Every registered CPU, in index order.
 pub fn all() -> impl Iterator<Item = &'static PerCpu> {
-    (0..MAX_CPUS).filter_map(get)
+    (0..INSTALLED.load(core::sync::atomic::Ordering::Acquire).min(MAX_CPUS)).filter_map(get)
 }
 
 #[cfg(test)]

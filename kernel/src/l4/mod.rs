@@ -189,6 +189,9 @@ pub struct Kernel<M: Machine> {
     /// The board, handed over by [`Kernel::init`].
     board: Option<&'static Board<'static>>,
     threads: [Option<TcbPtr>; MAX_THREADS],
+    /// One more than the highest thread number ever created: a search of the thread
+    /// table (a deleted thread's waiters) looks no further.
+    thread_limit: u32,
     versions: [u16; MAX_THREADS],
     spaces: [Option<Space>; MAX_SPACES],
     asids: Asids,
@@ -223,6 +226,7 @@ impl<M: Machine> Kernel<M> {
             frames: None,
             board: None,
             threads: [None; MAX_THREADS],
+            thread_limit: 0,
             versions: [0; MAX_THREADS],
             spaces: [const { None }; MAX_SPACES],
             asids: Asids::new(1 << 16),
@@ -698,6 +702,7 @@ impl<M: Machine> Kernel<M> {
         // owns it from here on.
         let ptr = unsafe { M::MEMORY.place(PhysAddr::new(tcb_pa), tcb) };
         self.threads[number as usize] = Some(TcbPtr(ptr));
+        self.thread_limit = self.thread_limit.max(number + 1);
         if let Some(s) = self.space(space) {
             s.threads += 1;
         }
@@ -867,7 +872,7 @@ impl<M: Machine> Kernel<M> {
         ipc::dequeue_anywhere(self, t);
         // Everyone waiting for this thread: senders queued on it, callers awaiting its
         // reply, threads whose fault it was to handle.
-        for n in 1..MAX_THREADS as u32 {
+        for n in 1..self.thread_limit {
             if n == t {
                 continue;
             }
