@@ -212,14 +212,17 @@ pub enum Progress {
         error: abi::Error,
     },
     /// `ThreadControl` deleted the last thread of `space`: the space's mappings
-    /// below `from` are gone (with all derived from them); then its tables and ASID.
-    /// Owed by the thread that made the call: whatever call it makes next goes on
-    /// with this first (`l4::restart`).
+    /// below `from` are gone (with all derived from them); then (`tables`) all its
+    /// mappings are gone and its tables below `from` are freed; then its root and
+    /// ASID. Owed by the thread that made the call: whatever call it makes next goes
+    /// on with this first (`l4::restart`).
     DeleteSpace {
         /// The space being deleted (it has no threads).
         space: u16,
-        /// Its mappings below this address are gone.
+        /// Its mappings (or, once `tables`, its tables) below this address are gone.
         from: u64,
+        /// The mappings are gone, the tables are going.
+        tables: bool,
         /// The call being made is another than the deletion: made after it.
         owed: bool,
     },

@@ -954,24 +954,24 @@ impl<M: Machine> Kernel<M> {
         Some(mdb.delete_space_from(sid, (found, end), |r| revoke(machine, frames, spaces, r)).unwrap_or(end))
     }
 
-    /// One step of freeing the tables of `space` (without threads or mappings): one
-    /// table with no tables below it; when only the root is left, the space goes
-    /// ([`Kernel::destroy_space`]). Whether it is gone.
-    pub fn destroy_space_step(&mut self, space: u16) -> bool {
-        let Some(root) = self.space(space).map(|s| s.root) else { return true };
+    /// One step of freeing the tables of `space` (without threads or mappings), whose
+    /// tables below `from` are freed already: the next table with no tables below it;
+    /// where the next step starts. When only the root is left, the space goes
+    /// ([`Kernel::destroy_space`]): `None`.
+    pub fn destroy_space_step(&mut self, space: u16, from: u64) -> Option<u64> {
+        let root = self.space(space)?.root;
         let frames = self.frames();
-        let freed = table::free_one_table(&mut UserTables::<M, _>::existing(), root, |t| {
+        let freed = table::free_one_table(&mut UserTables::<M, _>::existing(), root, from, |t| {
             // SAFETY: `t` is a table (with its shadow) of this space, which has no
             // threads and no mappings, and is unlinked from its parent: nothing
             // references it any more.
             let freed = unsafe { frames.free(t, 2) };
             freed.expect("invariant: a space's tables came from a node's pool and are freed once");
         });
-        if freed {
-            return false;
+        if freed.is_none() {
+            self.destroy_space(space);
         }
-        self.destroy_space(space);
-        true
+        freed
     }
 
     /// Places thread `t` on `cpu` (not running, not queued): the TCB and the

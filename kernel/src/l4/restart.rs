@@ -127,12 +127,7 @@ pub fn forget<M: Machine>(k: &mut Kernel<M>, t: u32) {
 pub fn abandon<M: Machine>(k: &mut Kernel<M>, progress: Progress) {
     match progress {
         Progress::Take { pa, frames, next, .. } => free_tail(k, pa, next, frames),
-        Progress::DeleteSpace { space, mut from, .. } => {
-            while let Some(next) = k.delete_space_from(space, from) {
-                from = next;
-            }
-            k.delete_space(space);
-        }
+        Progress::DeleteSpace { space, .. } => k.delete_space(space),
         _ => {}
     }
 }
@@ -141,16 +136,23 @@ pub fn abandon<M: Machine>(k: &mut Kernel<M>, progress: Progress) {
 /// mapping (with all derived from it) between two preemption points, then frees its
 /// tables and ASID. `owed`: the thread makes another call than the deletion, which
 /// goes on after it (recorded in the progress).
-pub fn delete_space<M: Machine>(k: &mut Kernel<M>, space: u16, mut from: u64, owed: bool) -> Result<(), Cut> {
-    while let Some(next) = k.delete_space_from(space, from) {
-        from = next;
-        point(k, Progress::DeleteSpace { space, from, owed })?;
+pub fn delete_space<M: Machine>(
+    k: &mut Kernel<M>,
+    space: u16,
+    (mut from, tables): (u64, bool),
+    owed: bool,
+) -> Result<(), Cut> {
+    if !tables {
+        while let Some(next) = k.delete_space_from(space, from) {
+            from = next;
+            point(k, Progress::DeleteSpace { space, from, tables: false, owed })?;
+        }
+        from = 0;
     }
-    // No mapping is left: its tables, one between two points (`from` at the end of
-    // user space says so to a resumption).
-    let from = abi::USER_ADDRESS_LIMIT;
-    while !k.destroy_space_step(space) {
-        point(k, Progress::DeleteSpace { space, from, owed })?;
+    // No mapping is left: its tables, one between two points, in address order.
+    while let Some(next) = k.destroy_space_step(space, from) {
+        from = next;
+        point(k, Progress::DeleteSpace { space, from, tables: true, owed })?;
     }
     Ok(())
 }

@@ -54,9 +54,9 @@ pub fn dispatch<M: Machine>(k: &mut Kernel<M>, cur: u32, imm: u16) {
     let resumed = match if has_record { restart::resume(k, cur, &regs) } else { None } {
         // A space deletion the thread owes goes on first, whatever the call: the
         // call it began ends with it; another call is made after it.
-        Some((Progress::DeleteSpace { space: dying, from, owed }, same)) => {
+        Some((Progress::DeleteSpace { space: dying, from, tables, owed }, same)) => {
             let owed = owed || !same;
-            if let Err(Cut::Preempted(progress)) = restart::delete_space(k, dying, from, owed) {
+            if let Err(Cut::Preempted(progress)) = restart::delete_space(k, dying, (from, tables), owed) {
                 return restart::stop(k, cur, regs, progress);
             }
             if !owed {
@@ -334,7 +334,7 @@ fn delete<M: Machine>(k: &mut Kernel<M>, cur: u32, dest: ThreadId) -> Result<(),
         return Ok(());
     }
     match k.delete_thread_keeping_space(t) {
-        Some(space) => restart::delete_space(k, space, 0, false),
+        Some(space) => restart::delete_space(k, space, (0, false), false),
         None => Ok(()),
     }
 }

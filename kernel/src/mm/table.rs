@@ -332,27 +332,36 @@ pub fn for_each_table(mem: &mut impl TableMemory, root: u64, f: &mut impl FnMut(
     walk(mem, root, 0, f);
 }
 
-/// Frees one table below `root` that has no tables below it (the first found going
-/// down), after clearing the entry that pointed to it; whether there was one. A
-/// space being deleted frees its tables so, one between two preemption points
-/// (`l4::restart`), its root last.
-pub fn free_one_table(mem: &mut impl TableMemory, root: u64, free: impl FnOnce(u64)) -> bool {
+/// Frees one table below `root` that has no tables below it, the lowest in address
+/// at or above `from` (every table below `from` must be freed already), after
+/// clearing the entry that pointed to it; the start of the span it translated, where
+/// the next search starts, or `None` when no table is left below the root. A space
+/// being deleted frees its tables so, one between two preemption points
+/// (`l4::restart`), in address order, its root last.
+pub fn free_one_table(
+    mem: &mut impl TableMemory,
+    root: u64,
+    from: u64,
+    free: impl FnOnce(u64),
+) -> Option<u64> {
     let mut table = root;
     let mut parent = None;
+    let (mut base, mut on_from) = (0u64, true);
     // A last-level table (level 3) holds pages, not tables.
-    for _level in 0..3 {
+    for level in 0..3 {
+        let start = if on_from { index(from, level) } else { 0 };
         let entries = mem.entries(table);
-        let Some(slot) = entries.iter().position(|e| e & (VALID | TABLE_OR_PAGE) == (VALID | TABLE_OR_PAGE))
-        else {
-            break;
-        };
+        let is_table = |e: u64| e & (VALID | TABLE_OR_PAGE) == (VALID | TABLE_OR_PAGE);
+        let Some(slot) = (start..ENTRIES).find(|&i| is_table(entries[i])) else { break };
+        on_from &= slot == start;
+        base += slot as u64 * entry_span(level);
         parent = Some((table, slot));
         table = entries[slot] & ADDR_MASK;
     }
-    let Some((parent, slot)) = parent else { return false };
+    let (parent, slot) = parent?;
     mem.entries(parent)[slot] = 0;
     free(table);
-    true
+    Some(base)
 }
 
 /// The first address in `[va, end)` whose last-level table exists (`va` itself or the
@@ -848,6 +857,31 @@ mod tests {
         assert_eq!(next_populated(&mut mem, root, 0x60_0000, 1 << 47), Some(0x80_0000_0000));
         assert_eq!(next_populated(&mut mem, root, 0x60_0000, 0x80_0000_0000), None, "end is exclusive");
         assert_eq!(next_populated(&mut mem, root, 0x80_0020_0000, 1 << 47), None);
+    }
+
+    #[test]
+    fn tables_freed_one_at_a_time_in_address_order_are_every_table_once() {
+        let (mut mem, root) = FakeMemory::new(32);
+        let user =
+            Attrs { mem: MemType::Normal, write: true, kernel_exec: false, user: true, user_exec: false };
+        for (i, va) in [0x40_3000u64, 0x60_0000, 0x4000_0000, 0x80_0000_0000, 0x80_0020_0000, 0x7F_FFE0_0000]
+            .into_iter()
+            .enumerate()
+        {
+            map(&mut mem, root, va, 0x8000_0000 + i as u64 * PAGE_SIZE, PAGE_SIZE, user, false).unwrap();
+        }
+        let mut all = Vec::new();
+        for_each_table(&mut mem, root, &mut |t| all.push(t));
+        let (mut freed, mut from) = (Vec::new(), 0);
+        while let Some(next) = free_one_table(&mut mem, root, from, |t| freed.push(t)) {
+            from = next;
+            assert!(freed.len() <= all.len(), "each table once");
+        }
+        all.sort_unstable();
+        freed.sort_unstable();
+        assert_eq!(freed, all, "every table below the root");
+        assert_eq!(free_one_table(&mut mem, root, 0, |_| panic!("nothing left")), None);
+        assert!(mem.entries(root).iter().all(|&e| e == 0), "the root points to none");
     }
 
     #[test]
