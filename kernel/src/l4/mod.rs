@@ -218,6 +218,10 @@ pub const DELETE_SCAN_PAGES: u64 = 64;
 /// preemption points ([`Kernel::next_span_within`]).
 pub const SCAN_TABLES: usize = 16;
 
+/// How many table entries a step of freeing a deleted space's tables looks at
+/// ([`Kernel::destroy_space_step`]).
+pub const SCAN_TABLE_ENTRIES: usize = 64;
+
 impl<M: Machine> Kernel<M> {
     /// An empty kernel on `machine`; [`Kernel::init`] hands it its memory and board.
     pub const fn new(machine: M) -> Kernel<M> {
@@ -616,6 +620,12 @@ impl<M: Machine> Kernel<M> {
 
     /// Frees a space with no threads: its tables and ASID (after a TLB flush).
     pub fn destroy_space(&mut self, index: u16) {
+        self.destroy_space_with(index, true);
+    }
+
+    /// [`Kernel::destroy_space`]; `walk`: its tables below the root may be left (a
+    /// space whose tables were freed a step at a time has none: not looked for).
+    fn destroy_space_with(&mut self, index: u16, walk: bool) {
         let Some(space) = self.spaces[index as usize].take() else { return };
         let frames = self.frames();
         let mut frees = |t: u64| {
@@ -624,7 +634,9 @@ impl<M: Machine> Kernel<M> {
             let freed = unsafe { frames.free(t, 2) };
             freed.expect("invariant: a space's tables came from a node's pool and are freed once");
         };
-        table::for_each_table(&mut UserTables::<M, _>::existing(), space.root, &mut frees);
+        if walk {
+            table::for_each_table(&mut UserTables::<M, _>::existing(), space.root, &mut frees);
+        }
         // SAFETY: as above, for the root table.
         let freed = unsafe { frames.free(space.root, 2) };
         freed.expect("invariant: a space's root table came from a node's pool and is freed once");
@@ -961,7 +973,8 @@ impl<M: Machine> Kernel<M> {
     pub fn destroy_space_step(&mut self, space: u16, from: u64) -> Option<u64> {
         let root = self.space(space)?.root;
         let frames = self.frames();
-        let freed = table::free_one_table(&mut UserTables::<M, _>::existing(), root, from, |t| {
+        let mem = &mut UserTables::<M, _>::existing();
+        let freed = table::free_one_table(mem, root, from, SCAN_TABLE_ENTRIES, |t| {
             // SAFETY: `t` is a table (with its shadow) of this space, which has no
             // threads and no mappings, and is unlinked from its parent: nothing
             // references it any more.
@@ -969,7 +982,8 @@ impl<M: Machine> Kernel<M> {
             freed.expect("invariant: a space's tables came from a node's pool and are freed once");
         });
         if freed.is_none() {
-            self.destroy_space(space);
+            // No table is left below the root (`free_one_table` found none).
+            self.destroy_space_with(space, false);
         }
         freed
     }

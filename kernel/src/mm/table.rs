@@ -337,26 +337,42 @@ pub fn for_each_table(mem: &mut impl TableMemory, root: u64, f: &mut impl FnMut(
 /// clearing the entry that pointed to it; the start of the span it translated, where
 /// the next search starts, or `None` when no table is left below the root. A space
 /// being deleted frees its tables so, one between two preemption points
-/// (`l4::restart`), in address order, its root last.
+/// (`l4::restart`), in address order, its root last. A step looks at no more than
+/// `budget` entries: when they are spent, it frees nothing and returns how far it
+/// looked (further than `from`).
 pub fn free_one_table(
     mem: &mut impl TableMemory,
     root: u64,
     from: u64,
+    budget: usize,
     free: impl FnOnce(u64),
 ) -> Option<u64> {
     let mut table = root;
     let mut parent = None;
-    let (mut base, mut on_from) = (0u64, true);
+    // At least the three entries on `from`'s own path: a step always gets on.
+    let (mut base, mut on_from, mut left) = (0u64, true, budget.max(3));
     // A last-level table (level 3) holds pages, not tables.
     for level in 0..3 {
         let start = if on_from { index(from, level) } else { 0 };
+        let window = start.saturating_add(left).min(ENTRIES);
         let entries = mem.entries(table);
         let is_table = |e: u64| e & (VALID | TABLE_OR_PAGE) == (VALID | TABLE_OR_PAGE);
-        let Some(slot) = (start..ENTRIES).find(|&i| is_table(entries[i])) else { break };
+        let Some(slot) = (start..window).find(|&i| is_table(entries[i])) else {
+            if window < ENTRIES {
+                // No table in [start, window) of this one: the next step looks on.
+                return Some(base + window as u64 * entry_span(level));
+            }
+            break;
+        };
+        left -= slot + 1 - start;
         on_from &= slot == start;
         base += slot as u64 * entry_span(level);
         parent = Some((table, slot));
         table = entries[slot] & ADDR_MASK;
+        if left == 0 && level < 2 {
+            // Spent on the way down: the next step goes on from this table's span.
+            return Some(base);
+        }
     }
     let (parent, slot) = parent?;
     mem.entries(parent)[slot] = 0;
@@ -873,14 +889,16 @@ mod tests {
         let mut all = Vec::new();
         for_each_table(&mut mem, root, &mut |t| all.push(t));
         let (mut freed, mut from) = (Vec::new(), 0);
-        while let Some(next) = free_one_table(&mut mem, root, from, |t| freed.push(t)) {
+        let mut steps = 0;
+        while let Some(next) = free_one_table(&mut mem, root, from, 3, |t| freed.push(t)) {
             from = next;
-            assert!(freed.len() <= all.len(), "each table once");
+            steps += 1;
+            assert!(freed.len() <= all.len() && steps < 10_000, "each table once, and on");
         }
         all.sort_unstable();
         freed.sort_unstable();
         assert_eq!(freed, all, "every table below the root");
-        assert_eq!(free_one_table(&mut mem, root, 0, |_| panic!("nothing left")), None);
+        assert_eq!(free_one_table(&mut mem, root, 0, usize::MAX, |_| panic!("nothing left")), None);
         assert!(mem.entries(root).iter().all(|&e| e == 0), "the root points to none");
     }
 
