@@ -5,19 +5,22 @@
 //! # Why
 //! The kernel runs every system call with interrupts masked (one kernel stack per CPU,
 //! the event model of `l4`). Most calls are short, but a call over many pages (an
-//! `Unmap` of a large flexpage, a `MemoryControl` of a large block, its free) did work
-//! in proportion to its argument with nothing able to interrupt it: 542,961
-//! instructions for a block of 256 pages, where serving an interrupt takes about 700.
+//! `Unmap` of a large flexpage, a `MemoryControl` of a large block, its free, the
+//! deletion of a space) did work in proportion to its argument with nothing able to
+//! interrupt it: 542,961 instructions for a block of 256 pages, where serving an
+//! interrupt takes about 700.
 //! For an RTOS the worst case is the figure that counts (issue 17).
 //!
 //! # Design
-//! seL4's restartable operations. A long loop asks after each unit of work (a page)
-//! whether an interrupt waits to be taken ([`super::Machine::interrupt_waiting`]:
-//! `ISR_EL1` on the hardware). If one does, the call records how far it got in its
-//! thread's TCB ([`crate::thread::Restart`]: the call's registers x0..x8, its space
-//! and a [`Progress`]), leaves the registers as they were, sets the thread's return
-//! address back onto its `svc` and returns. On the way out to user mode the CPU takes
-//! the interrupt (it unmasks there); its handler runs if it should; and when the
+//! seL4's restartable operations. A long loop asks after each unit of work (a page, a
+//! mapping or a table of a space being deleted, a few missing tables passed in a walk
+//! over a sparse space) whether an interrupt waits to be taken
+//! ([`super::Machine::interrupt_waiting`]: `ISR_EL1` on the hardware). If one does,
+//! the call records how far it got in its thread's TCB ([`crate::thread::Restart`]:
+//! the call's registers x0..x8, its space and a [`Progress`]), leaves the registers as
+//! they were, sets the thread's return address back onto its `svc` and returns. The
+//! kernel then takes the interrupt at once, as if right after the call
+//! (`trap_user_entry` in `entry.rs`); its handler runs if it should; and when the
 //! thread runs again it executes the same `svc` with the same registers. The call
 //! finds its record, checks it is the same call ([`resume`]), and continues.
 //!
@@ -25,8 +28,8 @@
 //!   svc ──> work, work, [interrupt waits?] ──no──> work ... ──> result in x0, eret past svc
 //!                              │yes
 //!                              v
-//!           record progress, ELR = the svc, eret ──> interrupt taken ──> handler runs
-//!                                                   ... the thread again: svc ──> resume
+//!           record progress, ELR = the svc ──> interrupt taken ──> handler runs
+//!                                             ... the thread again: svc ──> resume
 //! ```
 //!
 //! Each unit of work is one the call would have made anyway, and is done once: so the
@@ -36,6 +39,12 @@
 //! thread makes another call, is given another IP by `ExchangeRegisters`, or is
 //! deleted. Abandoning gives back what only the record holds (a `Take`'s frames not
 //! mapped yet, in at most 36 naturally aligned pieces), so it is short too.
+//!
+//! A space deletion (`ThreadControl` deleting a space's last thread) is not abandoned:
+//! the thread that began it owes it, and whatever call it makes next through the
+//! general path goes on with it first (a fast-path IPC does not), then is made; given
+//! another IP, the thread still owes it ([`redirect`]). Only when that thread is
+//! deleted does the deleter finish it, whole.
 //!
 //! # Invariants
 //! - A call stops only after it made progress: the first unit of work of each
