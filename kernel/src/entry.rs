@@ -1,14 +1,16 @@
 // SPDX-License-Identifier: MIT OR Apache-2.0
-//! The kernel on this machine: the one `Kernel`, its lock, and the ways in from the
+//! The kernel on this machine: the one `Kernel`, its locks, and the ways in from the
 //! exception vectors.
 //!
 //! The L4 core (`l4`) is logic over a `Machine`; this module makes it *the* kernel:
-//! [`KERNEL`] is the one `Kernel<Aarch64>` (`crate::machine`), and the functions the
-//! vector assembly (`arch::aarch64::trap`) calls by name take the lock and hand the
-//! trap to the core:
+//! [`KERNEL`] is the one `Kernel<Aarch64>` (`crate::machine`) behind the general lock,
+//! [`THREADS`] its thread table, and the functions the vector assembly
+//! (`arch::aarch64::trap`) calls by name take the locks `l4`'s "Locking" asks for and
+//! hand the trap to the core:
 //!
 //! - `trap_user_svc` and `trap_user_abort`: the fast paths (`l4::fastpath`), tried
-//!   first for an `svc #0` and for a page fault from AArch64 EL0;
+//!   first for an `svc #0` and for a page fault from AArch64 EL0, with only this CPU's
+//!   own lock (a map reply takes the general lock first, then its own);
 //! - `trap_user_entry`: every other trap from EL0, through `Kernel::trap`, which says
 //!   what the CPU runs next: back to user mode, idle ([`idle_loop`]), or stop
 //!   (`stop::exit`, still holding the lock, as a stop from anywhere else would);
@@ -18,33 +20,71 @@
 //! `boot` hands the kernel its frame allocator and board ([`init`]) before any CPU
 //! can run a user thread, and starts the root task ([`start_root`]).
 //!
-//! What must hold: the vectors reach the kernel only through these functions, and
-//! every one that touches kernel state holds [`KERNEL`]'s lock while it does.
+//! What must hold: the vectors reach the kernel only through these functions; every
+//! one but the fast paths holds [`KERNEL`]'s lock (through [`lock`], which lets go of
+//! the CPU locks the operation took before the general lock) while it touches kernel
+//! state.
 
 use crate::arch::{cpu, user};
 use crate::exception::{Kind, Source, Trap, TrapFrame};
 use crate::l4::task::RootError;
+use crate::l4::threads::Threads;
 use crate::l4::{self, Events, Kernel, Next};
 use crate::machine::Aarch64;
 use crate::mm::frames::Frames;
 use crate::percpu::PerCpu;
 use crate::slab::SlabCache;
-use crate::sync::Mutex;
+use crate::sync::{Mutex, MutexGuard};
 use crate::{irq, stop};
 use abi::Error;
 use core::sync::atomic::Ordering;
 use platform::{Board, NodeId, PhysRange};
 use crate::mm::addr::PhysAddr;
 
-/// The kernel lock and everything it protects.
+/// The general lock and everything it protects (`l4`'s "Locking").
 ///
 /// A plain spin lock, knowingly unfair: a CPU making system calls in a tight loop can
 /// win it again and again (user code busy-waits on the counter it reads directly, not
 /// through system calls, to avoid that). A ticket lock was tried and measured worse
 /// here: with more vCPUs than host cores, a waiter the host has descheduled holds up
-/// every CPU behind it (stalls of 100 ms and more in `pagers/l4test`). The cure for
-/// both is the per-CPU locking this single lock is a placeholder for.
-pub static KERNEL: Mutex<Kernel<Aarch64>> = Mutex::new(Kernel::new(Aarch64));
+/// every CPU behind it (stalls of 100 ms and more in `pagers/l4test`). The CPU-local
+/// fast paths do not take it; the rest of the kernel's work still does.
+pub static KERNEL: Mutex<Kernel<Aarch64>> = Mutex::new(Kernel::new(Aarch64, &THREADS));
+
+/// The thread table, shared by the general path and the CPU-local fast paths
+/// (`l4::threads`).
+pub static THREADS: Threads = Threads::new();
+
+/// What the fast paths reach without the general lock.
+const FAST: l4::fastpath::Fast<Aarch64> = l4::fastpath::Fast { machine: Aarch64, threads: &THREADS };
+
+/// The general lock, held: the kernel, and on drop the CPU locks the operation took,
+/// then the general lock itself.
+pub struct Locked(MutexGuard<'static, Kernel<Aarch64>>);
+
+impl core::ops::Deref for Locked {
+    type Target = Kernel<Aarch64>;
+    fn deref(&self) -> &Kernel<Aarch64> {
+        &self.0
+    }
+}
+
+impl core::ops::DerefMut for Locked {
+    fn deref_mut(&mut self) -> &mut Kernel<Aarch64> {
+        &mut self.0
+    }
+}
+
+impl Drop for Locked {
+    fn drop(&mut self) {
+        self.0.release_cpus();
+    }
+}
+
+/// Takes the general lock.
+pub fn lock() -> Locked {
+    Locked(KERNEL.lock())
+}
 
 /// Prepares the kernel objects on the boot CPU, handing the kernel its frame
 /// allocator, the slab cache of MDB entries and the board: the empty root table, the kernel interface page (which
@@ -56,7 +96,7 @@ pub fn init(
     dtb: Option<(u64, u64)>,
 ) -> Result<(), Error> {
     let initrd = board.chosen.initrd.map(|r| (r.base, r.size));
-    KERNEL.lock().init(frames, entries, board, initrd, dtb)?;
+    lock().init(frames, entries, board, initrd, dtb)?;
     cpu_init();
     Ok(())
 }
@@ -66,7 +106,7 @@ pub fn init(
 /// `user::enable_user_cycle_counter`), the empty lower half loaded and opened. Every
 /// CPU calls it once, after [`init`].
 pub fn cpu_init() {
-    KERNEL.lock().cpu_init();
+    lock().cpu_init();
     user::enable_user_counter();
     user::enable_user_cycle_counter();
     user::open_lower_half();
@@ -78,14 +118,14 @@ pub fn start_root(initrd: PhysRange, dtb: Option<(u64, u64)>, cpu: u32, node: No
     // SAFETY: the initrd range is RAM the boot loader filled and the kernel reserved
     // (it is excluded from every frame pool), so nothing writes it while it is read.
     let blob = unsafe { crate::mm::phys::Window::DIRECT_MAP.slice(PhysAddr::new(initrd.base), initrd.size as usize) };
-    l4::task::start_root(&mut KERNEL.lock(), blob, initrd, dtb, cpu, node)
+    l4::task::start_root(&mut lock(), blob, initrd, dtb, cpu, node)
 }
 
 /// A CPU with nothing to run: wait for an interrupt, then look for a ready thread.
 pub fn idle_loop(me: &'static PerCpu) -> ! {
     loop {
         {
-            let mut k = KERNEL.lock();
+            let mut k = lock();
             if k.idle(me) {
                 let context = me.user_context.load(Ordering::Relaxed) as *const TrapFrame;
                 drop(k);
@@ -123,8 +163,12 @@ extern "C" fn trap_entry(slot: u64, frame: &mut TrapFrame) {
 #[unsafe(no_mangle)]
 extern "C" fn trap_user_svc() -> bool {
     let Some(me) = cpu::this_percpu() else { return false };
-    let mut k = KERNEL.lock();
-    l4::fastpath::svc(&mut k, me)
+    match l4::fastpath::svc(FAST, me) {
+        l4::fastpath::Taken::Done => true,
+        l4::fastpath::Taken::No => false,
+        // Out of line: nothing is live across the call (the lock is a static).
+        l4::fastpath::Taken::MapReply(reply) => l4::fastpath::map_reply(&mut lock(), me, reply),
+    }
 }
 
 /// Called by `trap_user` for a data or instruction abort from AArch64 EL0 (registers
@@ -132,8 +176,7 @@ extern "C" fn trap_user_svc() -> bool {
 #[unsafe(no_mangle)]
 extern "C" fn trap_user_abort() -> bool {
     let Some(me) = cpu::this_percpu() else { return false };
-    let mut k = KERNEL.lock();
-    l4::fastpath::abort(&mut k, me)
+    l4::fastpath::abort(FAST, me)
 }
 
 /// Called by `trap_user` (exceptions from EL0: system calls, faults, interrupts while
@@ -157,7 +200,7 @@ extern "C" fn trap_user_entry(slot: u64) {
             }
             _ => Events::default(),
         };
-        let mut k = KERNEL.lock();
+        let mut k = lock();
         match k.trap(me, trap, events) {
             Next::User if trap.kind == Kind::Sync && trap.source == Source::Lower64 && cpu::interrupt_waiting() => {
                 drop(k);

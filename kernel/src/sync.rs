@@ -45,10 +45,12 @@ pub fn relax() {
     core::hint::spin_loop();
 }
 
-/// A spin lock that waits with [`Relax`].
-pub type Mutex<T> = spin::mutex::Mutex<T, Relax>;
+/// A spin lock that waits with [`Relax`]. (`spin`'s plain spin mutex, not its
+/// feature-selected wrapper: the per-CPU locks are held across a whole kernel operation
+/// without a guard, which needs `as_mut_ptr` and `force_unlock`; see `l4`'s "Locking".)
+pub type Mutex<T> = spin::mutex::SpinMutex<T, Relax>;
 /// The guard of a [`Mutex`].
-pub type MutexGuard<'a, T> = spin::mutex::MutexGuard<'a, T, Relax>;
+pub type MutexGuard<'a, T> = spin::mutex::SpinMutexGuard<'a, T, Relax>;
 
 #[cfg(test)]
 mod tests {

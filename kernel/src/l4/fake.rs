@@ -406,7 +406,8 @@ impl World {
         let m = Fake(state);
         let entries: &'static SlabCache<'static> =
             Box::leak(Box::new(SlabCache::for_type::<crate::mdb::Entry>(frames)));
-        let mut k = Box::new(Kernel::new(m));
+        let threads: &'static super::threads::Threads = Box::leak(Box::default());
+        let mut k = Box::new(Kernel::new(m, threads));
         k.init(frames, entries, board, None, None).expect("the kernel's objects fit");
         for cpu in m.cpus() {
             m.0.this_cpu.set(cpu.index);
@@ -414,6 +415,11 @@ impl World {
         }
         m.0.this_cpu.set(0);
         World { k, m, frames, board, ram, root_space: 0 }
+    }
+
+    /// The thread CPU `cpu` runs (0: none), as its scheduler state says.
+    pub fn current(&mut self, cpu: usize) -> u32 {
+        self.k.sched(cpu).expect("a CPU of the board").current
     }
 
     /// The id of thread `t`.
@@ -447,12 +453,12 @@ impl World {
     pub fn run(&mut self, cpu: usize) -> u32 {
         let me = self.m.cpu(cpu).expect("a CPU of the board");
         self.m.0.this_cpu.set(cpu);
-        let current = me.sched.lock().current;
+        let current = self.current(cpu);
         if current != 0 {
             return current;
         }
         self.k.idle(me);
-        me.sched.lock().current
+        self.current(cpu)
     }
 
     /// Makes thread `t` (ready, or running) the running thread of its CPU, as if the
@@ -463,7 +469,7 @@ impl World {
         let (cpu, state) = (tcb.cpu as usize, tcb.state);
         let me = self.m.cpu(cpu).expect("a CPU of the board");
         self.m.0.this_cpu.set(cpu);
-        let current = me.sched.lock().current;
+        let current = self.current(cpu);
         if current == t {
             return me;
         }
@@ -532,7 +538,20 @@ impl World {
     /// whether it took the call, and the outcome.
     pub fn svc_fast(&mut self, t: u32, call: Syscall, args: [u64; 8]) -> (bool, Outcome) {
         let me = self.enter_svc(t, call, args);
-        if super::fastpath::svc(&mut self.k, me) {
+        // As on the target: the general path's operations are over (their CPU locks
+        // let go), and the fast path takes only `me`'s lock; a map reply the general
+        // lock (here: the kernel) first.
+        self.k.release_cpus();
+        let done = match super::fastpath::svc(self.k.fast(), me) {
+            super::fastpath::Taken::Done => true,
+            super::fastpath::Taken::No => false,
+            super::fastpath::Taken::MapReply(reply) => {
+                let done = super::fastpath::map_reply(&mut self.k, me, reply);
+                self.k.release_cpus();
+                done
+            }
+        };
+        if done {
             return (true, self.outcome(t));
         }
         (false, self.trap(t, me, Trap { source: Source::Lower64, kind: Kind::Sync }, Events::default()))
@@ -546,7 +565,8 @@ impl World {
         // A data abort from EL0 (EC 0x24), translation fault level 3, WnR for a write.
         c.esr = (0x24 << 26) | (1 << 25) | 0x07 | if write { 1 << 6 } else { 0 };
         c.far = va;
-        if fast && super::fastpath::abort(&mut self.k, me) {
+        self.k.release_cpus();
+        if fast && super::fastpath::abort(self.k.fast(), me) {
             return self.outcome(t);
         }
         self.trap(t, me, Trap { source: Source::Lower64, kind: Kind::Sync }, Events::default())
@@ -747,7 +767,7 @@ impl World {
             (tcb.cpu as usize, tcb.state == ThreadState::Running, tcb.fp.q[0])
         };
         let (regs, open) = self.fp(cpu);
-        let owner = self.m.cpu(cpu).expect("a CPU").sched.lock().fp_owner;
+        let owner = self.k.sched(cpu).expect("a CPU").fp_owner;
         if running && open && owner == t { regs.q[0] } else { saved }
     }
 
@@ -793,7 +813,7 @@ impl World {
         let threads = self.threads();
         let mut currents = BTreeMap::new();
         for cpu in self.m.cpus() {
-            let current = cpu.sched.lock().current;
+            let current = self.current(cpu.index);
             if current != 0 {
                 let tcb = self.k.tcb(current).expect("a CPU runs a live thread");
                 assert_eq!(

@@ -84,7 +84,8 @@
 //!
 //! [`SVC0_ESR`]: crate::ipc_fast::SVC0_ESR
 
-use super::{Kernel, Machine, UserTables, ipc, mapdb};
+use super::threads::{Local, Threads};
+use super::{Kernel, Machine, UserTables, fp_handover, ipc, mapdb};
 use crate::ipc_fast::{Shape, classify};
 use crate::mdb::SpaceId;
 use crate::mm::addr::PhysAddr;
@@ -98,38 +99,58 @@ use abi::message::TypedItem;
 // may send those ids to the general path without a lookup).
 const _: () = assert!(MAX_THREADS as u64 <= abi::thread::INTERRUPT_NUMBER_BASE);
 
-/// The fast path's entry: called (through `crate::entry`, with the kernel locked) by
-/// the entry assembly (`trap_user`) for an `svc #0` from AArch64 EL0 (ESR =
-/// [`crate::ipc_fast::SVC0_ESR`]) with the caller's registers saved in its TCB. True:
-/// done, `user_restore` runs the thread now current. False: nothing changed, the
-/// general path ([`Kernel::trap`]) handles the call.
+/// What the fast paths reach without the general lock (see "Locking" in [`super`]):
+/// the machine and the thread table. `Copy`: on the target both are constants.
+#[derive(Clone, Copy)]
+pub struct Fast<M> {
+    /// The machine.
+    pub machine: M,
+    /// The thread table.
+    pub threads: &'static Threads,
+}
+
+/// The fast path's entry: called (through `crate::entry`, with only `me`'s own lock
+/// taken, inside) by the entry assembly (`trap_user`) for an `svc #0` from AArch64
+/// EL0 (ESR = [`crate::ipc_fast::SVC0_ESR`]) with the caller's registers saved in its
+/// TCB. [`Taken::Done`]: done, `user_restore` runs the thread now current.
+/// [`Taken::No`]: nothing changed, the general path ([`Kernel::trap`]) handles the
+/// call. [`Taken::MapReply`]: nothing changed yet; the caller takes the general lock
+/// and calls [`map_reply`].
 #[inline(always)]
-pub fn svc<M: Machine>(k: &mut Kernel<M>, me: &PerCpu) -> bool {
-    match try_ipc(k, me) {
-        Taken::Done => true,
-        Taken::No => false,
-        // Out of line: nothing is live across the call (the lock is a static).
-        Taken::MapReply { cur, words } => try_map_reply(k, me, cur, words),
-    }
+pub fn svc<M: Machine>(fast: Fast<M>, me: &PerCpu) -> Taken {
+    try_ipc(fast, me)
+}
+
+/// The map-reply fast path (see `try_map_reply`), with the general lock held (`k`):
+/// true when done, false (nothing changed) for the general path.
+#[inline(never)]
+pub fn map_reply<M: Machine>(k: &mut Kernel<M>, me: &PerCpu, reply: MapReply) -> bool {
+    try_map_reply(k, me, reply.cur, reply.words)
 }
 
 /// The fault fast path's entry: called for a data or instruction abort from AArch64
-/// EL0 (EC 0x24 / 0x20), registers saved. As [`svc`]: true when done, false (nothing
-/// changed) for the general path.
+/// EL0 (EC 0x24 / 0x20), registers saved, with only `me`'s own lock taken (inside). As
+/// [`svc`]: true when done, false (nothing changed) for the general path.
 #[inline(always)]
-pub fn abort<M: Machine>(k: &mut Kernel<M>, me: &PerCpu) -> bool {
-    try_fault(k, me)
+pub fn abort<M: Machine>(fast: Fast<M>, me: &PerCpu) -> bool {
+    try_fault(fast, me)
 }
 
-/// What [`try_ipc`] did.
-enum Taken {
+/// What [`svc`] did.
+pub enum Taken {
     /// Nothing: the general path runs.
     No,
     /// The IPC, completely.
     Done,
-    /// Nothing yet: a reply with a map item (`words` long) by thread `cur`, for
-    /// [`try_map_reply`].
-    MapReply { cur: u32, words: usize },
+    /// Nothing yet: a reply with a map item, for [`map_reply`].
+    MapReply(MapReply),
+}
+
+/// A reply with a map item (`words` long) by thread `cur`, found by [`svc`].
+#[derive(Clone, Copy, Debug)]
+pub struct MapReply {
+    cur: u32,
+    words: usize,
 }
 
 /// Runs the `Ipc` of the thread running on `me` on the fast path if it qualifies
@@ -140,11 +161,11 @@ enum Taken {
 /// that would need the caller's registers spilled. (The general path's `dispatch` and
 /// `fp_switch` do the same steps as the tail below, spread over calls.)
 #[inline(always)]
-fn try_ipc<M: Machine>(k: &mut Kernel<M>, me: &PerCpu) -> Taken {
-    let m = k.machine;
-    let mut sched = me.sched.lock();
-    let cur = sched.current;
-    let Some(c) = k.tcb(cur) else { return Taken::No };
+fn try_ipc<M: Machine>(fast: Fast<M>, me: &PerCpu) -> Taken {
+    let m = fast.machine;
+    let mut l = Local::lock(fast.threads, me);
+    let cur = l.sched.current;
+    let Some(c) = l.tcb(cur) else { return Taken::No };
     // Being deleted or moved to another CPU: the general path finishes that first.
     if c.doomed || c.move_to.is_some() {
         return Taken::No;
@@ -152,7 +173,7 @@ fn try_ipc<M: Machine>(k: &mut Kernel<M>, me: &PerCpu) -> Taken {
     let regs: &[u64; 9] = c.context.x.first_chunk().expect("31 registers");
     let Some((shape, words)) = classify(regs) else { return Taken::No };
     if shape == Shape::ReplyMap {
-        return Taken::MapReply { cur, words };
+        return Taken::MapReply(MapReply { cur, words });
     }
     if shape == Shape::ReplyWait && (c.send_queue != 0 || !c.notes.is_empty() || m.any_interrupt_pending()) {
         return Taken::No;
@@ -162,13 +183,13 @@ fn try_ipc<M: Machine>(k: &mut Kernel<M>, me: &PerCpu) -> Taken {
     // interrupts), waiting in a receive that accepts the caller, on this CPU, and
     // above every ready thread here.
     let (dest, version) = ((to >> 16) as u32, to as u16);
-    let Some((c, d)) = k.two(cur, dest) else { return Taken::No };
+    let Some((c, d, sched)) = l.two(cur, dest) else { return Taken::No };
     let waits = matches!(d.state, ThreadState::RecvBlocked { from } if from.is_none_or(|f| f == cur));
     // Inheritance (`super::inherit`): a Call lends the server the caller's priority; a
     // ReplyWait ends what the caller inherited (nobody is queued on it: checked above).
     let call = shape == Shape::Call;
     let prio = if call { d.priority.max(c.priority) } else { d.priority };
-    if !waits || d.deadline != 0 || !runs_next(d, version, prio, me, &sched) {
+    if !waits || d.deadline != 0 || !runs_next(d, version, prio, sched) {
         return Taken::No;
     }
     copy_message(c, d, words);
@@ -178,10 +199,21 @@ fn try_ipc<M: Machine>(k: &mut Kernel<M>, me: &PerCpu) -> Taken {
         c.priority = c.base_priority;
     }
     d.priority = prio;
-    run_next(m, d, me, &mut sched, dest);
-    k.fp_handover(&mut sched, dest);
-    sched.fast.ipc += 1;
+    run_next(m, d, me, sched, dest);
+    hand_over_fp(m, &mut l, dest);
+    l.sched.fast.ipc += 1;
     Taken::Done
+}
+
+/// The lazy FP/SIMD hand-over of [`super::Kernel::fp_switch`], on a fast path.
+#[inline(always)]
+fn hand_over_fp<M: Machine>(m: M, l: &mut Local<'_>, next: u32) {
+    if let Some(owner) = fp_handover(m, &mut l.sched, next) {
+        if let Some(old) = l.tcb(owner) {
+            m.save_fp(&mut old.fp);
+        }
+        m.set_user_fp(false);
+    }
 }
 
 /// A pager's `ReplyWait` whose reply maps one 4 KiB page ([`Shape::ReplyMap`]), to a
@@ -195,21 +227,32 @@ fn try_ipc<M: Machine>(k: &mut Kernel<M>, me: &PerCpu) -> Taken {
 /// MDB, the receiver's last-level table already there and nothing mapped at the
 /// target — and leaves everything else, unchanged, to the general path.
 ///
-/// `cur` is the thread running on `me` (the kernel lock, held since [`try_ipc`] found
-/// it, keeps it so), its registers classified as a [`Shape::ReplyMap`] of `words`.
-#[inline(never)]
+/// `cur` was the thread running on `me` when [`try_ipc`] found it, its registers
+/// classified as a [`Shape::ReplyMap`] of `words`; between the two `me`'s lock was let
+/// go (to take the general lock first, the general path's order), and only `me` makes
+/// another thread its current, but another CPU may have marked `cur` for deletion or a
+/// move since: that is checked again. The TCBs are reached through `me`'s lock
+/// ([`Local`]), the MDB and the tables through the general lock (`k`): `k`'s own CPU
+/// locks are not used.
+#[inline(always)]
 fn try_map_reply<M: Machine>(k: &mut Kernel<M>, me: &PerCpu, cur: u32, words: usize) -> bool {
     let m = k.machine;
-    let mut sched = me.sched.lock();
-    let Some(c) = k.tcb(cur) else { return false };
+    let mut l = Local::lock(k.threads(), me);
+    let Some(c) = l.tcb(cur) else { return false };
     let regs: &[u64; 9] = c.context.x.first_chunk().expect("31 registers");
-    if c.send_queue != 0 || !c.notes.is_empty() || m.any_interrupt_pending() {
+    if c.doomed
+        || c.move_to.is_some()
+        || c.send_queue != 0
+        || !c.notes.is_empty()
+        || m.any_interrupt_pending()
+    {
         return false;
     }
     let (to, item, src) = (regs[0], [regs[3 + words - 2], regs[3 + words - 1]], c.space);
     let (dest, version) = ((to >> 16) as u32, to as u16);
-    let Some((_, d)) = k.two(cur, dest) else { return false };
-    if d.deadline != 0 || !runs_next(d, version, d.priority, me, &sched) {
+    // Borrowed from `me`'s lock, not from `k`: they stay valid across the map.
+    let Some((c, d, sched)) = l.two(cur, dest) else { return false };
+    if d.deadline != 0 || !runs_next(d, version, d.priority, sched) {
         return false;
     }
     let receives = matches!(d.state, ThreadState::RecvBlocked { from } if from.is_none_or(|f| f == cur));
@@ -231,7 +274,6 @@ fn try_map_reply<M: Machine>(k: &mut Kernel<M>, me: &PerCpu, cur: u32, words: us
         return false;
     }
     // Mapped: from here on the IPC completes as the general path would complete it.
-    let (c, d) = k.two(cur, dest).expect("invariant: both looked up above");
     if receives {
         copy_message(c, d, words);
     }
@@ -239,14 +281,15 @@ fn try_map_reply<M: Machine>(k: &mut Kernel<M>, me: &PerCpu, cur: u32, words: us
     // A pager's open receive ends what it inherited (nobody is queued on it).
     c.priority = c.base_priority;
     let x2 = c.context.x[2];
-    run_next(m, d, me, &mut sched, dest);
-    k.fp_handover(&mut sched, dest);
-    sched.fast.map_replies += 1;
-    drop(sched);
+    run_next(m, d, me, sched, dest);
+    hand_over_fp(m, &mut l, dest);
+    l.sched.fast.map_replies += 1;
+    drop(l);
     if x2 as u32 != abi::timeout::NEVER {
         // The pager waits with a deadline (`classify` let only this path take one):
         // into this CPU's timeout queue, and the timer set for it, as the general
-        // path's `block` and way out do.
+        // path's `block` and way out do. `me`'s lock is let go: the general path's
+        // way to it (`Kernel::tcb`, `Kernel::sched`) takes it again.
         let deadline = ipc::deadline_of(m, abi::timeout::Timeouts::unpack(x2).receive);
         k.arm_timeout(cur, deadline);
         k.program_timer(me);
@@ -302,20 +345,20 @@ fn map_page<M: Machine>(k: &mut Kernel<M>, src: u16, dst: u16, item: TypedItem, 
 /// the fault message (label with the access kind, address, IP) in the pager's
 /// registers, the faulting thread blocked until the reply.
 #[inline(always)]
-fn try_fault<M: Machine>(k: &mut Kernel<M>, me: &PerCpu) -> bool {
-    let m = k.machine;
-    let mut sched = me.sched.lock();
-    let cur = sched.current;
-    let Some(c) = k.tcb(cur) else { return false };
+fn try_fault<M: Machine>(fast: Fast<M>, me: &PerCpu) -> bool {
+    let m = fast.machine;
+    let mut l = Local::lock(fast.threads, me);
+    let cur = l.sched.current;
+    let Some(c) = l.tcb(cur) else { return false };
     if c.doomed || c.move_to.is_some() {
         return false;
     }
     let Some((pager, version)) = split_id(c.pager) else { return false };
-    let Some((c, p)) = k.two(cur, pager) else { return false };
+    let Some((c, p, sched)) = l.two(cur, pager) else { return false };
     let waits = matches!(p.state, ThreadState::RecvBlocked { from } if from.is_none_or(|f| f == cur));
     // A fault is a call: the pager works for the faulting thread at its priority.
     let prio = p.priority.max(c.priority);
-    if !waits || !runs_next(p, version, prio, me, &sched) {
+    if !waits || !runs_next(p, version, prio, sched) {
         return false;
     }
     let timed = p.deadline != 0;
@@ -328,13 +371,13 @@ fn try_fault<M: Machine>(k: &mut Kernel<M>, me: &PerCpu) -> bool {
     into[1] = c.id();
     c.state = ThreadState::FaultBlocked { handler: pager, delivered: true, kind: FaultKind::Page };
     p.priority = prio;
-    run_next(m, p, me, &mut sched, pager);
-    k.fp_handover(&mut sched, pager);
-    sched.fast.faults += 1;
+    run_next(m, p, me, sched, pager);
+    hand_over_fp(m, &mut l, pager);
+    l.sched.fast.faults += 1;
     if timed {
-        // The pager waited with a timeout (most do): out of the queue, out of line.
-        drop(sched);
-        k.disarm_timeout(pager);
+        // The pager waited with a timeout (most do): out of this CPU's queue, which
+        // `me`'s lock (held) protects, as it owns the pager.
+        l.disarm_timeout(pager);
     }
     true
 }
@@ -361,13 +404,14 @@ fn copy_message(c: &Tcb, d: &mut Tcb, words: usize) {
     into[1] = c.id();
 }
 
-/// Whether partner `d` is the thread its id names (`version`), lives on `me`, and at
-/// priority `prio` (its own, or what the caller lends it) would be what `me`'s
-/// scheduler picks next once the caller blocks: no ready thread here has that
-/// priority or a higher one (the general path queues it at the back of its level).
+/// Whether partner `d` is the thread its id names (`version`) and at priority `prio`
+/// (its own, or what the caller lends it) would be what the scheduler (`sched`, of
+/// the CPU that owns `d`: [`Local`] handed `d` out) picks next once the caller
+/// blocks: no ready thread there has that priority or a higher one (the general path
+/// queues it at the back of its level).
 #[inline(always)]
-fn runs_next(d: &Tcb, version: u16, prio: u8, me: &PerCpu, sched: &CpuSched) -> bool {
-    d.version == version && d.cpu as usize == me.index && !sched.queues.any_at_or_above(prio)
+fn runs_next(d: &Tcb, version: u16, prio: u8, sched: &CpuSched) -> bool {
+    d.version == version && !sched.queues.any_at_or_above(prio)
 }
 
 /// Makes the partner `next` (blocked until now, its results written; `d` is its TCB) the running thread of `me`, as `Kernel::dispatch` does
@@ -379,7 +423,6 @@ fn run_next<M: Machine>(m: M, d: &mut Tcb, me: &PerCpu, sched: &mut CpuSched, ne
 
 #[cfg(test)]
 mod tests {
-    use super::super::Machine;
     use super::super::fake::{Outcome, ROOT, Rng, World};
     use super::super::tests::{memory, tag};
     use crate::thread::ThreadState;
@@ -441,7 +484,7 @@ mod tests {
             out.push(std::format!("{t}: {state:?} priority {prio}/{base} {:x?}", &regs[..8]));
         }
         for cpu in 0..4 {
-            let current = w.m.cpu(cpu).unwrap().sched.lock().current;
+            let current = w.current(cpu);
             out.push(std::format!("cpu {cpu}: {current}"));
         }
         let space = w.space_of(threads[1]);
@@ -580,7 +623,7 @@ mod tests {
                 slow.check();
             }
         }
-        let counts = fast.m.cpu(1).unwrap().sched.lock().fast;
+        let counts = fast.k.sched(1).unwrap().fast;
         assert!(taken > min_taken, "the fast paths ran often enough to be tested: {taken}");
         assert!(
             counts.ipc > 0 && counts.map_replies > 0 && counts.faults > 0,

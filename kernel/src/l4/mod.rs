@@ -28,11 +28,63 @@
 //! - a register-only `Call`/`ReplyWait` to a partner already waiting on this CPU takes
 //!   the **fast path** ([`fastpath`]) before the general code, with the same result.
 //!
-//! In this first version one lock (`crate::entry`'s `KERNEL`) serialises all kernel
-//! work on all CPUs. It keeps the code simple while the semantics are built; the run
-//! queues already sit per CPU in each CPU's node-local block, and splitting the lock
-//! (per-CPU scheduling, per-space locks) is the next step once the IPC paths are
-//! measured.
+//! # Locking
+//! No lock is shared by all CPUs on the paths user level takes most: a CPU-local IPC
+//! (`Call`, `ReplyWait`) and the delivery of a page fault to a pager on the same CPU
+//! take only that CPU's own lock, in its node-local block. Everything else still takes
+//! one lock shared by all CPUs, the *general lock*. Two kinds of lock, then:
+//!
+//! | lock | where | protects |
+//! |---|---|---|
+//! | CPU `c`'s lock (`PerCpu::sched`) | `c`'s per-CPU block, on `c`'s node | `c`'s `CpuSched` (run queues, `current`, lazy-FP state, fast-path counters, and the time state: timeout queue, slice, timer; [`time`]'s "Locking"), and every TCB `c` *owns* |
+//! | the general lock (`crate::entry`'s `KERNEL`) | the kernel image | everything in [`Kernel`]: spaces, the MDB, translation tables, ASIDs, the run-queue links, thread versions, the interrupt routing; and the *writes* of the thread table ([`threads`]) |
+//!
+//! A CPU owns the threads placed on it (`Tcb::cpu`); the thread table records the
+//! owner beside each TCB ([`threads::Threads`]), because a fast path must know whether
+//! a thread is its own before it reads the TCB.
+//!
+//! **Who takes what, in which order.**
+//! - A *fast path* ([`fastpath`]: `Call`/`ReplyWait` to a partner waiting on this CPU,
+//!   a page fault to a pager waiting on this CPU) takes its own CPU's lock and nothing
+//!   else ([`threads::Local`]). It touches only threads that CPU owns, and gives up to
+//!   the general path (changing nothing) when the partner is another CPU's.
+//! - The *general path* (every other system call, fault and interrupt, and the idle
+//!   loop) takes the general lock first, then the lock of each CPU whose threads or
+//!   scheduler state it touches, as it touches them ([`Kernel::tcb`] and
+//!   [`Kernel::sched`] take it on the first touch) and in any order, and keeps them
+//!   until the operation ends ([`Kernel::release_cpus`], called when the general lock
+//!   is let go).
+//! - A pager's reply that maps a page on the fast path takes the general lock, then
+//!   its CPU's lock: the general path's order (it needs the MDB and the target's
+//!   tables, which the general lock protects).
+//!
+//! **Why this cannot deadlock.** Only the holder of the general lock ever holds more
+//! than one CPU lock; every other CPU holds at most its own and waits for nothing
+//! while it holds it (a fast path runs to its end). So the general lock's holder,
+//! waiting for a CPU lock, waits for a fast path that finishes; and a CPU waiting for
+//! the general lock holds no CPU lock. `l4::lockorder` checks this model exhaustively
+//! on small machines (every interleaving of fast paths, map replies and general
+//! operations on three CPUs).
+//!
+//! **What is read without a lock, and why that is safe.**
+//! - The thread table's slots, by fast paths: a slot owned by CPU `c` changes only
+//!   under `c`'s lock (the table's protocol, [`threads`]), so `c`'s fast path, holding
+//!   it, sees a stable slot; another CPU's slot it does not use.
+//! - Whether an interrupt is pending (`Machine::any_interrupt_pending`): an atomic
+//!   the fast path only reads (it gives up when one is).
+//! - A running thread's saved registers, written by the entry vectors of the CPU that
+//!   runs it without any lock: no one else changes a running thread's registers.
+//!
+//! **Cross-CPU work** is asked of the other CPU, never done by spinning on its state:
+//! a thread made ready on another CPU is queued there (under that CPU's lock, held by
+//! the general path) and the CPU is woken by an SGI (`Machine::wake`); a thread deleted
+//! or moved while it runs on another CPU is marked (`doomed`, `move_to`) and that CPU
+//! finishes the work at its next kernel entry, which the SGI makes immediate.
+//!
+//! **Not yet** (issue 15): the general lock is still one lock for every CPU. Its next
+//! splits are per-space locks for the tables and MDB (map, grant and unmap then take
+//! the locks of the spaces they span in space-number order, and the MDB tree of a
+//! frame its own) and per-node thread tables.
 //!
 //! Every object the kernel makes for a space comes from the space's home node and is
 //! charged to the space ([`Kernel::alloc_for`]); see `space.rs`.
@@ -55,10 +107,13 @@ pub mod mapdb;
 pub mod restart;
 pub mod syscall;
 pub mod task;
+pub mod threads;
 pub mod time;
 
 #[cfg(test)]
 pub mod fake;
+#[cfg(test)]
+mod lockorder;
 #[cfg(test)]
 mod tests;
 
@@ -78,17 +133,9 @@ use crate::space::{Kmem, MAX_SPACES, Space};
 use crate::thread::{FaultKind, MAX_THREADS, Tcb, ThreadState, split_id};
 use abi::Error;
 use core::marker::PhantomData;
-use core::ptr::NonNull;
 use core::sync::atomic::Ordering;
-use platform::{Board, NodeId};
-
-/// A TCB living in a frame of its space's home node.
-#[derive(Clone, Copy)]
-struct TcbPtr(NonNull<Tcb>);
-
-// SAFETY: a TCB is only ever reached through the thread table inside the kernel,
-// whose lock serialises every access, from whichever CPU holds it.
-unsafe impl Send for TcbPtr {}
+use platform::{Board, MAX_CPUS, NodeId};
+use threads::Threads;
 
 /// What a map could cost, checked before anything is mapped ([`Kernel::map_cost`]).
 #[derive(Clone, Copy, Default)]
@@ -188,7 +235,16 @@ pub struct Kernel<M: Machine> {
     frames: Option<&'static Frames>,
     /// The board, handed over by [`Kernel::init`].
     board: Option<&'static Board<'static>>,
-    threads: [Option<TcbPtr>; MAX_THREADS],
+    /// The thread table, shared with the fast paths ([`threads`]).
+    threads: &'static Threads,
+    /// The CPUs whose locks this general-path operation holds (a bit each): taken on
+    /// first touch ([`Kernel::hold`]), let go by [`Kernel::release_cpus`].
+    held: [u64; MAX_CPUS / 64],
+    /// The first [`HELD_LIST`] of them, in the order taken (most operations touch one
+    /// or two CPUs: letting go of them needs no scan of `held`).
+    held_list: [Option<&'static PerCpu>; HELD_LIST],
+    /// How many CPU locks are held; more than [`HELD_LIST`]: `release_cpus` scans.
+    held_count: usize,
     /// One more than the highest thread number ever created: a search of the thread
     /// table (a deleted thread's waiters) looks no further.
     thread_limit: u32,
@@ -222,14 +278,21 @@ pub const SCAN_TABLES: usize = 16;
 /// ([`Kernel::destroy_space_step`]).
 pub const SCAN_TABLE_ENTRIES: usize = 64;
 
+/// CPU locks a general-path operation remembers by number ([`Kernel::release_cpus`]).
+const HELD_LIST: usize = 8;
+
 impl<M: Machine> Kernel<M> {
-    /// An empty kernel on `machine`; [`Kernel::init`] hands it its memory and board.
-    pub const fn new(machine: M) -> Kernel<M> {
+    /// An empty kernel on `machine`, its threads in `threads`; [`Kernel::init`] hands
+    /// it its memory and board.
+    pub const fn new(machine: M, threads: &'static Threads) -> Kernel<M> {
         Kernel {
             machine,
             frames: None,
             board: None,
-            threads: [None; MAX_THREADS],
+            threads,
+            held: [0; MAX_CPUS / 64],
+            held_list: [None; HELD_LIST],
+            held_count: 0,
             thread_limit: 0,
             versions: [0; MAX_THREADS],
             spaces: [const { None }; MAX_SPACES],
@@ -287,13 +350,122 @@ impl<M: Machine> Kernel<M> {
         ttbr0(self.empty_root, 0)
     }
 
-    /// Thread `number`, if it exists.
+    /// The thread table.
+    pub fn threads(&self) -> &'static Threads {
+        self.threads
+    }
+
+    /// What the fast paths reach without the general lock.
+    pub fn fast(&self) -> fastpath::Fast<M> {
+        fastpath::Fast { machine: self.machine, threads: self.threads }
+    }
+
+    /// Takes CPU `cpu`'s lock for the rest of this operation, unless it holds it
+    /// already (see "Locking"): the general path's one way to a CPU's threads and
+    /// scheduler state. `None`: no such CPU (it has no block, so no fast path runs
+    /// there, and the general lock alone protects its threads).
+    #[inline(always)]
+    fn hold(&mut self, cpu: usize) {
+        let held = self.held.get(cpu / 64).is_some_and(|w| w & (1 << (cpu % 64)) != 0);
+        if !held {
+            self.take(cpu);
+        }
+    }
+
+    /// [`Kernel::hold`]'s first touch: takes the lock and remembers it.
+    #[inline(never)]
+    fn take(&mut self, cpu: usize) {
+        let Some(block) = self.machine.cpu(cpu) else { return };
+        // Held without a guard until `release_cpus`: the operation's borrows of the
+        // data are tied to `&mut self`, which `release_cpus` needs too.
+        core::mem::forget(block.sched.lock());
+        self.held[cpu / 64] |= 1 << (cpu % 64);
+        if let Some(slot) = self.held_list.get_mut(self.held_count) {
+            *slot = Some(block);
+        }
+        self.held_count += 1;
+    }
+
+    /// Lets go of every CPU lock this operation took (`Kernel::hold`): the end of a
+    /// general-path operation, before the general lock goes. Nothing borrowed from
+    /// them outlives the call (it takes `&mut self`).
+    #[inline(always)]
+    pub fn release_cpus(&mut self) {
+        if self.held_count != 0 {
+            self.release_held();
+        }
+    }
+
+    /// [`Kernel::release_cpus`] when some lock is held.
+    #[inline(never)]
+    fn release_held(&mut self) {
+        let m = self.machine;
+        let unlock = |block: &PerCpu| {
+            // SAFETY: this operation took the lock in `take` and forgot the guard;
+            // every reference to the data made since borrowed the kernel, which
+            // `release_cpus` borrows mutably, so none is left.
+            unsafe { block.sched.force_unlock() };
+        };
+        if self.held_count <= HELD_LIST {
+            for block in self.held_list[..self.held_count].iter().flatten() {
+                unlock(block);
+                self.held[block.index / 64] = 0;
+            }
+        } else {
+            for (w, word) in self.held.iter_mut().enumerate() {
+                while *word != 0 {
+                    let bit = word.trailing_zeros() as usize;
+                    *word &= *word - 1;
+                    if let Some(block) = m.cpu(w * 64 + bit) {
+                        unlock(block);
+                    }
+                }
+            }
+        }
+        self.held_count = 0;
+    }
+
+    /// CPU `cpu`'s scheduler state, its lock held for the rest of the operation.
+    pub fn sched(&mut self, cpu: usize) -> Option<&mut CpuSched> {
+        self.hold(cpu);
+        let block = self.machine.cpu(cpu)?;
+        // SAFETY: this operation holds `block`'s lock (`hold`) until `release_cpus`,
+        // which needs `&mut self`; the reference borrows `self` mutably, so it is the
+        // only one.
+        Some(unsafe { &mut *block.sched.as_mut_ptr() })
+    }
+
+    /// CPU `cpu`'s scheduler state and the run-queue links, at once.
+    fn sched_links(&mut self, cpu: usize) -> Option<(&mut CpuSched, &mut Links<MAX_THREADS>)> {
+        self.hold(cpu);
+        let block = self.machine.cpu(cpu)?;
+        // SAFETY: as in `sched`; the links are another field of `self`.
+        Some((unsafe { &mut *block.sched.as_mut_ptr() }, &mut self.links))
+    }
+
+    /// Thread `number`, if it exists; its owner's lock is held from now on.
     #[inline(always)]
     pub fn tcb(&mut self, number: u32) -> Option<&mut Tcb> {
-        let ptr = (*self.threads.get(number as usize)?)?;
+        let (ptr, owner) = self.threads.get(number)?;
+        self.hold(owner as usize);
         // SAFETY: the table holds pointers to live TCBs (frames never freed while
-        // listed), and `&mut self` (the kernel lock) makes this the only reference.
-        Some(unsafe { &mut *ptr.0.as_ptr() })
+        // listed; only the general lock's holder, this operation, changes it), and
+        // this operation holds the general lock and the owner's lock, so no fast path
+        // reaches the TCB; `&mut self` makes this the only reference.
+        Some(unsafe { &mut *ptr.as_ptr() })
+    }
+
+    /// Thread `t` and CPU `cpu`'s scheduler state, at once.
+    fn tcb_and_sched(&mut self, t: u32, cpu: usize) -> Option<(&mut Tcb, &mut CpuSched)> {
+        let (ptr, owner) = self.threads.get(t)?;
+        self.hold(owner as usize);
+        self.hold(cpu);
+        let block = self.machine.cpu(cpu)?;
+        // SAFETY: as in `tcb`.
+        let tcb = unsafe { &mut *ptr.as_ptr() };
+        // SAFETY: as in `sched`; a TCB is never part of a per-CPU block.
+        let sched = unsafe { &mut *block.sched.as_mut_ptr() };
+        Some((tcb, sched))
     }
 
     /// Two different threads at once (an IPC's sender and receiver).
@@ -302,15 +474,15 @@ impl<M: Machine> Kernel<M> {
         if a == b {
             return None;
         }
-        let pa = (*self.threads.get(a as usize)?)?;
-        let pb = (*self.threads.get(b as usize)?)?;
-        // SAFETY: the table holds pointers to live TCBs (frames never freed while
-        // listed), and `&mut self` (the kernel lock) makes these the only references;
-        // `a != b` and the table never lists one TCB twice, so the two references are
-        // to different objects.
-        let first = unsafe { &mut *pa.0.as_ptr() };
+        let (pa, oa) = self.threads.get(a)?;
+        let (pb, ob) = self.threads.get(b)?;
+        self.hold(oa as usize);
+        self.hold(ob as usize);
+        // SAFETY: as in `tcb`, for both; `a != b` and the table never lists one TCB
+        // twice, so the two references are to different objects.
+        let first = unsafe { &mut *pa.as_ptr() };
         // SAFETY: as above, for the other, different TCB.
-        let second = unsafe { &mut *pb.0.as_ptr() };
+        let second = unsafe { &mut *pb.as_ptr() };
         Some((first, second))
     }
 
@@ -654,7 +826,7 @@ impl<M: Machine> Kernel<M> {
         if self.translate_user(space, utcb_va).is_some() {
             return Err(Error::InvalidUtcb);
         }
-        let number = (2..MAX_THREADS).find(|&i| self.threads[i].is_none()).ok_or(Error::OutOfMemory)? as u32;
+        let number = (2..MAX_THREADS as u32).find(|&i| self.threads.is_free(i)).ok_or(Error::OutOfMemory)?;
         self.create_thread_numbered(number, space, utcb_va, cpu)
     }
 
@@ -713,7 +885,8 @@ impl<M: Machine> Kernel<M> {
         // SAFETY: `tcb_pa` was allocated just above for this TCB alone; the thread table
         // owns it from here on.
         let ptr = unsafe { M::MEMORY.place(PhysAddr::new(tcb_pa), tcb) };
-        self.threads[number as usize] = Some(TcbPtr(ptr));
+        self.hold(cpu as usize);
+        self.threads.set(number, ptr, cpu);
         self.thread_limit = self.thread_limit.max(number + 1);
         if let Some(s) = self.space(space) {
             s.threads += 1;
@@ -738,8 +911,8 @@ impl<M: Machine> Kernel<M> {
 
     /// The physical address of thread `t`'s TCB frame.
     fn tcb_pa(&self, t: u32) -> Option<u64> {
-        let ptr = (*self.threads.get(t as usize)?)?;
-        Some(M::MEMORY.pa(ptr.0.as_ptr() as usize))
+        let (ptr, _) = self.threads.get(t)?;
+        Some(M::MEMORY.pa(ptr.as_ptr() as usize))
     }
 
     /// Moves thread `t` (not running) into space `to` and places it on `cpu`: the
@@ -801,7 +974,9 @@ impl<M: Machine> Kernel<M> {
         // SAFETY: `tcb_pa` was allocated just above for this TCB alone; the thread table
         // owns it from here on (the old frame is forgotten in the same step).
         let ptr = unsafe { M::MEMORY.place(PhysAddr::new(tcb_pa), copy) };
-        self.threads[t as usize] = Some(TcbPtr(ptr));
+        // Same owner (`tcb` above took its lock); `set_cpu` below moves it.
+        let owner = self.threads.get(t).map_or(threads::NO_OWNER, |(_, o)| o);
+        self.threads.set(t, ptr, owner);
         self.unmap_user(from, old_utcb_va);
         if let Some(old) = old_tcb_pa {
             self.free_for(from, Kmem::Tcb, old);
@@ -908,8 +1083,9 @@ impl<M: Machine> Kernel<M> {
                 _ => {}
             }
         }
-        for block in self.machine.cpus() {
-            let mut sched = block.sched.lock();
+        let m = self.machine;
+        for block in m.cpus() {
+            let Some(sched) = self.sched(block.index) else { continue };
             // Its registers die with it (the CPU's `fp_open`, if set, is closed at that
             // CPU's next dispatch: only the running owner has FP open).
             if sched.fp_owner == t {
@@ -923,7 +1099,7 @@ impl<M: Machine> Kernel<M> {
         self.unmap_user(space, utcb_va);
         // Forget the TCB first, then give its frame back: no reference to it remains.
         let tcb_pa = self.tcb_pa(t);
-        if self.threads[t as usize].take().is_some()
+        if self.threads.clear(t).is_some()
             && let Some(tcb_pa) = tcb_pa
         {
             self.free_for(space, Kmem::Tcb, tcb_pa);
@@ -994,6 +1170,9 @@ impl<M: Machine> Kernel<M> {
     pub fn set_cpu(&mut self, t: u32, cpu: u32) {
         let Some(deadline) = self.tcb(t).map(|tcb| tcb.deadline) else { return };
         self.disarm_timeout(t);
+        // The new owner's lock too: the slot changes owner (`threads`' protocol).
+        self.hold(cpu as usize);
+        self.threads.set_owner(t, cpu);
         let Some(tcb) = self.tcb(t) else { return };
         tcb.cpu = cpu;
         tcb.move_to = None;
@@ -1015,20 +1194,22 @@ impl<M: Machine> Kernel<M> {
         let Some(tcb) = self.tcb(t) else { return };
         tcb.state = ThreadState::Ready;
         let (cpu, prio) = (tcb.cpu, tcb.priority);
-        let Some(block) = m.cpu(cpu as usize) else { return };
-        let queued = block.sched.lock().queues.push_back(&mut self.links, t, prio);
-        if queued.is_ok() && block.index != m.this_cpu() {
+        let Some((sched, links)) = self.sched_links(cpu as usize) else { return };
+        let queued = sched.queues.push_back(links, t, prio);
+        if queued.is_ok()
+            && cpu as usize != m.this_cpu()
+            && let Some(block) = m.cpu(cpu as usize)
+        {
             m.wake(block);
         }
     }
 
     /// Takes thread `t` off its CPU's run queue if it is there.
     pub fn unready(&mut self, t: u32) {
-        let m = self.machine;
         let Some(tcb) = self.tcb(t) else { return };
         let (cpu, prio) = (tcb.cpu, tcb.priority);
-        if let Some(block) = m.cpu(cpu as usize) {
-            block.sched.lock().queues.remove(&mut self.links, t, prio);
+        if let Some((sched, links)) = self.sched_links(cpu as usize) {
+            sched.queues.remove(links, t, prio);
         }
     }
 
@@ -1036,21 +1217,20 @@ impl<M: Machine> Kernel<M> {
     fn pick(&mut self, me: &PerCpu, current: u32, expired: bool) -> u32 {
         let running = current != 0 && self.tcb(current).is_some_and(|t| t.state == ThreadState::Running);
         let prio = if running { self.tcb(current).map_or(0, |t| t.priority) } else { 0 };
-        let mut sched = me.sched.lock();
+        let (sched, links) = self.sched_links(me.index).expect("invariant: a CPU has its block");
         if running {
             let preempt = sched.queues.highest().is_some_and(|h| h > prio || (expired && h == prio));
             if !preempt {
                 return current;
             }
-            let queued = sched.queues.push_back(&mut self.links, current, prio);
+            let queued = sched.queues.push_back(links, current, prio);
             queued.expect("invariant: the running thread is on no run queue");
-            drop(sched);
             if let Some(t) = self.tcb(current) {
                 t.state = ThreadState::Ready;
             }
-            sched = me.sched.lock();
         }
-        match sched.queues.pop_highest(&mut self.links) {
+        let (sched, links) = self.sched_links(me.index).expect("invariant: a CPU has its block");
+        match sched.queues.pop_highest(links) {
             Some((t, _)) => t,
             None => 0,
         }
@@ -1074,27 +1254,13 @@ impl<M: Machine> Kernel<M> {
     /// `Kernel::destroy_thread` forgetting a deleted owner.
     #[inline(never)]
     fn fp_switch(&mut self, me: &PerCpu, next: u32) {
-        self.fp_handover(&mut me.sched.lock(), next);
-    }
-
-    /// [`Kernel::fp_switch`] with `me`'s scheduler state already locked (the fast
-    /// paths hold it throughout). Inlined: a call on a fast path would make the
-    /// compiler keep its live values in callee-saved registers.
-    #[inline(always)]
-    fn fp_handover(&mut self, sched: &mut CpuSched, next: u32) {
         let m = self.machine;
-        let (owner, open) = (sched.fp_owner, sched.fp_open);
-        if owner == next {
-            if !open && next != 0 {
-                m.set_user_fp(true);
-                sched.fp_open = true;
-            }
-        } else if open {
+        let sched = self.sched(me.index).expect("invariant: a CPU has its block");
+        if let Some(owner) = fp_handover(m, sched, next) {
             if let Some(old) = self.tcb(owner) {
                 m.save_fp(&mut old.fp);
             }
             m.set_user_fp(false);
-            sched.fp_open = false;
         }
     }
 
@@ -1102,16 +1268,15 @@ impl<M: Machine> Kernel<M> {
     /// `me.user_context` (the frame the way back to EL0 loads).
     fn dispatch(&mut self, me: &PerCpu, next: u32) {
         let m = self.machine;
-        let mut sched = me.sched.lock();
-        self.fp_handover(&mut sched, next);
-        let tcb = self.tcb(next).expect("invariant: a picked thread exists");
+        self.fp_switch(me, next);
+        let (tcb, sched) = self.tcb_and_sched(next, me.index).expect("invariant: a picked thread exists");
         if tcb.slice_ticks == 0 {
             let us = u64::from(tcb.timeslice_us);
             tcb.slice_ticks = crate::thread::micros_to_ticks(us, m.counter_frequency());
         }
         let slice = tcb.slice_ticks;
-        make_running(m, tcb, me, &mut sched, next);
-        time::start_slice(m, &mut sched, next, slice);
+        make_running(m, tcb, me, sched, next);
+        time::start_slice(m, sched, next, slice);
     }
 
     /// The kernel's one entry from user mode (and for interrupts taken while a thread
@@ -1122,7 +1287,7 @@ impl<M: Machine> Kernel<M> {
     /// which `Kernel::dispatch` set, with its space and FP state loaded. `events` is
     /// what the interrupts taken with the trap meant (default for other traps).
     pub fn trap(&mut self, me: &PerCpu, trap: Trap, events: Events) -> Next {
-        let mut current = me.sched.lock().current;
+        let mut current = self.sched(me.index).map_or(0, |s| s.current);
         // Deleted by another CPU while it ran here: finish the deletion now.
         if self.tcb(current).is_some_and(|t| t.doomed) {
             self.destroy_thread(current);
@@ -1136,7 +1301,7 @@ impl<M: Machine> Kernel<M> {
             // A deadline or the slice's end: whichever it was, handle all that is due.
             let now = self.machine.now();
             ipc::expire_timeouts(self, me, now);
-            expired = current != 0 && now >= me.sched.lock().slice_end;
+            expired = current != 0 && self.sched(me.index).is_some_and(|s| now >= s.slice_end);
         }
         if trap.kind == Kind::Sync && current != 0 {
             let esr = self.tcb(current).map_or(0, |t| t.context.esr);
@@ -1160,7 +1325,9 @@ impl<M: Machine> Kernel<M> {
         let next = self.pick(me, current, expired);
         if next == 0 {
             self.fp_switch(me, 0);
-            me.sched.lock().current = 0;
+            if let Some(sched) = self.sched(me.index) {
+                sched.current = 0;
+            }
             self.machine.set_ttbr0(self.empty_ttbr0());
             self.end_slice(me);
             self.program_timer(me);
@@ -1200,7 +1367,7 @@ impl<M: Machine> Kernel<M> {
 /// Makes thread `next` (its TCB `tcb`, its state and results already written) the
 /// running thread of `me`, with `me`'s scheduler state locked by the caller: state,
 /// `me.user_context` (the frame the way back to EL0 loads), its space. The FP/SIMD
-/// registers are [`Kernel::fp_handover`]'s; the slice the general path's (the fast
+/// registers are [`fp_handover`]'s; the slice the general path's (the fast
 /// paths hand on the running one: `time`).
 #[inline(always)]
 fn make_running<M: Machine>(m: M, tcb: &mut Tcb, me: &PerCpu, sched: &mut CpuSched, next: u32) {
@@ -1208,6 +1375,29 @@ fn make_running<M: Machine>(m: M, tcb: &mut Tcb, me: &PerCpu, sched: &mut CpuSch
     me.user_context.store(&raw mut tcb.context as u64, Ordering::Relaxed);
     m.set_ttbr0(tcb.ttbr0);
     sched.current = next;
+}
+
+/// The lazy FP/SIMD hand-over on the way out of the kernel on a CPU (its scheduler
+/// state `sched`, locked by the caller) to `next` (0: the CPU idles); see
+/// [`Kernel::fp_switch`]. `Some(owner)`: the registers hold `owner`'s newer state, which
+/// the caller saves into `owner`'s TCB before it closes EL0 FP (`set_user_fp(false)`).
+/// Inlined: a call on a fast path would make the compiler keep its live values in
+/// callee-saved registers.
+#[inline(always)]
+fn fp_handover<M: Machine>(m: M, sched: &mut CpuSched, next: u32) -> Option<u32> {
+    let (owner, open) = (sched.fp_owner, sched.fp_open);
+    if owner == next {
+        if !open && next != 0 {
+            m.set_user_fp(true);
+            sched.fp_open = true;
+        }
+        None
+    } else if open {
+        sched.fp_open = false;
+        Some(owner)
+    } else {
+        None
+    }
 }
 
 /// Applies one MDB revocation to the page tables: clears the page (or lowers its
@@ -1252,7 +1442,7 @@ pub fn user_attrs(write: bool, exec: bool) -> Attrs {
 /// [`Kernel::fp_switch`]), so they are overwritten without a save.
 fn fp_trap<M: Machine>(k: &mut Kernel<M>, me: &PerCpu, current: u32) {
     {
-        let sched = me.sched.lock();
+        let Some(sched) = k.sched(me.index) else { return };
         if sched.fp_open && sched.fp_owner == current {
             return; // not a trap of ours (FP is open): the registers are current's
         }
@@ -1262,7 +1452,7 @@ fn fp_trap<M: Machine>(k: &mut Kernel<M>, me: &PerCpu, current: u32) {
     m.restore_fp(&t.fp);
     m.set_user_fp(true);
     for block in m.cpus() {
-        let mut sched = block.sched.lock();
+        let Some(sched) = k.sched(block.index) else { continue };
         if core::ptr::eq(block, me) {
             sched.fp_owner = current;
             sched.fp_open = true;

@@ -183,9 +183,10 @@ fn thread_switch<M: Machine>(k: &mut Kernel<M>, cur: u32, c: ThreadSwitch) -> Re
         return Err(Error::InvalidThread);
     }
     // The slice ends: whatever runs next here starts a fresh one.
-    let m = k.machine;
-    if let Some(block) = k.tcb(cur).and_then(|t| m.cpu(t.cpu as usize)) {
-        block.sched.lock().slice_owner = 0;
+    if let Some(cpu) = k.tcb(cur).map(|t| t.cpu as usize)
+        && let Some(sched) = k.sched(cpu)
+    {
+        sched.slice_owner = 0;
     }
     Ok(())
 }
@@ -635,8 +636,9 @@ fn introspect<M: Machine>(k: &mut Kernel<M>, caller: Caller, c: Introspect) -> R
         }
         Request::FastPaths => {
             let mut sum = FastPaths::default();
-            for block in k.machine.cpus() {
-                let f = block.sched.lock().fast;
+            let m = k.machine;
+            for block in m.cpus() {
+                let Some(f) = k.sched(block.index).map(|s| s.fast) else { continue };
                 sum.ipc += f.ipc;
                 sum.map_replies += f.map_replies;
                 sum.faults += f.faults;

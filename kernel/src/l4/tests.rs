@@ -317,7 +317,9 @@ fn lazy_fp_state_follows_every_thread_through_switches_moves_and_deletions() {
         for (&t, &want) in &model {
             assert_eq!(w.fp_of(t), want, "step {step}: thread {t}'s FP state");
         }
-        let owners: Vec<u32> = w.m.cpus().map(|c| c.sched.lock().fp_owner).filter(|&o| o != 0).collect();
+        let cpus: Vec<usize> = w.m.cpus().map(|c| c.index).collect();
+        let owners: Vec<u32> =
+            cpus.into_iter().map(|c| w.k.sched(c).unwrap().fp_owner).filter(|&o| o != 0).collect();
         let mut unique = owners.clone();
         unique.dedup();
         unique.sort();

@@ -23,6 +23,20 @@
 //! IPC on the fast path hands the running slice to the partner with the CPU, as a
 //! Call's caller hands the server its time.
 //!
+//! # Locking
+//! A CPU's timeout queue, slice and timer state are fields of its `CpuSched`, so CPU
+//! `c`'s lock (`PerCpu::sched`) protects them as it protects `c`'s run queues ("Locking"
+//! in [`super`]): the general path reaches them through [`Kernel::sched`] (which holds
+//! `c`'s lock for the rest of the operation, or needs none on `c` itself), a fast path
+//! of `c` through its `threads::Local`. The queue's nodes are TCBs, and every thread in
+//! `c`'s queue is one `c` owns (queued on `Tcb::cpu`, which is the owner in the
+//! thread table; `Kernel::set_cpu` takes a thread out of the old CPU's queue before
+//! the owner changes and puts it into the new one's after), so whoever holds the
+//! queue may walk it: no lock beyond `c`'s is taken on the way. Only `c` sets `c`'s
+//! timer (`program_timer`, on its way out); another CPU that queues an earlier
+//! deadline there wakes `c` instead. No lock shared by all CPUs is needed for any of
+//! it, so issue 15's split of the general lock leaves this alone.
+//!
 //! # Invariants
 //! - `Tcb::deadline != 0` exactly when the thread is in the timeout queue of
 //!   `Tcb::cpu`, and then it waits in an IPC (`SendBlocked` or `RecvBlocked`).
@@ -32,9 +46,11 @@
 
 use super::{Kernel, Machine};
 use crate::percpu::{CpuSched, PerCpu};
-use crate::timeouts::{Links, Nodes};
+use crate::timeouts::{Links, Nodes, Queue};
 
-/// The kernel's TCBs as the nodes of a timeout queue.
+/// The kernel's TCBs as the nodes of a timeout queue. Every node of CPU `c`'s queue
+/// is a thread `c` owns (a timeout is queued on `Tcb::cpu`, the owner), so reaching
+/// them through [`Kernel::tcb`] takes no lock that reaching the queue did not.
 struct Waiters<'a, M: Machine>(&'a mut Kernel<M>);
 
 impl<M: Machine> Nodes for Waiters<'_, M> {
@@ -48,19 +64,39 @@ impl<M: Machine> Nodes for Waiters<'_, M> {
 }
 
 impl<M: Machine> Kernel<M> {
+    /// CPU `cpu`'s timeout queue, worked on by `f` with the TCBs as its nodes, then
+    /// stored back. The queue is two words (`Copy`): taken out of the CPU's
+    /// scheduler state (its lock held for the operation: [`Kernel::sched`]) so that
+    /// the nodes can be reached through the kernel meanwhile. `None`: no such CPU.
+    #[inline(always)]
+    fn with_queue<R>(
+        &mut self,
+        cpu: usize,
+        f: impl FnOnce(&mut Queue, &mut Waiters<'_, M>) -> R,
+    ) -> Option<R> {
+        let mut queue = self.sched(cpu)?.timeouts;
+        let r = f(&mut queue, &mut Waiters(self));
+        if let Some(sched) = self.sched(cpu) {
+            sched.timeouts = queue;
+        }
+        Some(r)
+    }
+
     /// Thread `t` waits until `deadline` (nonzero): queued on its CPU, whose timer is
     /// set earlier if need be (another CPU is woken to do that itself).
     pub(crate) fn arm_timeout(&mut self, t: u32, deadline: u64) {
         self.disarm_timeout(t);
         let m = self.machine;
-        let Some(tcb) = self.tcb(t) else { return };
-        let Some(block) = m.cpu(tcb.cpu as usize) else { return };
-        tcb.deadline = deadline;
-        let mut sched = block.sched.lock();
-        sched.timeouts.insert(&mut Waiters(self), t);
-        let sooner = deadline < sched.timer_at;
-        drop(sched);
-        if sooner && block.index != m.this_cpu() {
+        let Some(cpu) = self.tcb(t).map(|tcb| tcb.cpu as usize) else { return };
+        let Some(timer_at) = self.sched(cpu).map(|s| s.timer_at) else { return };
+        if let Some(tcb) = self.tcb(t) {
+            tcb.deadline = deadline;
+        }
+        self.with_queue(cpu, |q, n| q.insert(n, t));
+        if deadline < timer_at
+            && cpu != m.this_cpu()
+            && let Some(block) = m.cpu(cpu)
+        {
             m.wake(block);
         }
     }
@@ -69,15 +105,13 @@ impl<M: Machine> Kernel<M> {
     /// it moves or goes): out of its CPU's queue. Nothing when it had none.
     #[inline]
     pub(crate) fn disarm_timeout(&mut self, t: u32) {
-        let m = self.machine;
         let Some(tcb) = self.tcb(t) else { return };
         if tcb.deadline == 0 {
             return;
         }
-        if let Some(block) = m.cpu(tcb.cpu as usize) {
-            let removed = block.sched.lock().timeouts.remove(&mut Waiters(self), t);
-            debug_assert!(removed, "invariant: a thread with a deadline is in its CPU's queue");
-        }
+        let cpu = tcb.cpu as usize;
+        let removed = self.with_queue(cpu, |q, n| q.remove(n, t));
+        debug_assert!(removed != Some(false), "invariant: a thread with a deadline is in its CPU's queue");
         if let Some(tcb) = self.tcb(t) {
             tcb.deadline = 0;
         }
@@ -87,13 +121,10 @@ impl<M: Machine> Kernel<M> {
     /// queue (its deadline cleared), earliest first.
     #[inline]
     pub(crate) fn pop_expired(&mut self, me: &PerCpu, now: u64) -> Option<u32> {
-        let t = {
-            let mut sched = me.sched.lock();
-            if sched.timeouts.is_empty() {
-                return None;
-            }
-            sched.timeouts.pop_expired(&mut Waiters(self), now)?
-        };
+        if self.sched(me.index)?.timeouts.is_empty() {
+            return None;
+        }
+        let t = self.with_queue(me.index, |q, n| q.pop_expired(n, now))??;
         if let Some(tcb) = self.tcb(t) {
             tcb.deadline = 0;
         }
@@ -102,15 +133,17 @@ impl<M: Machine> Kernel<M> {
 
     /// The earliest deadline of a thread waiting on `me`.
     pub fn earliest_timeout(&mut self, me: &PerCpu) -> Option<u64> {
-        me.sched.lock().timeouts.earliest(&mut Waiters(self))
+        // Read only: the copy need not go back.
+        let queue = self.sched(me.index)?.timeouts;
+        queue.earliest(&mut Waiters(self))
     }
 
     /// Sets `me`'s timer for its earliest timeout or the end of its running thread's
     /// slice, whichever comes first (off when there is neither). Called by `me` on its
     /// way out of the kernel.
     pub(crate) fn program_timer(&mut self, me: &PerCpu) {
-        let mut sched = me.sched.lock();
-        let earliest = sched.timeouts.earliest(&mut Waiters(self)).unwrap_or(u64::MAX);
+        let earliest = self.earliest_timeout(me).unwrap_or(u64::MAX);
+        let Some(sched) = self.sched(me.index) else { return };
         let slice = if sched.current != 0 { sched.slice_end } else { u64::MAX };
         let at = earliest.min(slice);
         if at != sched.timer_at {
@@ -121,9 +154,10 @@ impl<M: Machine> Kernel<M> {
 
     /// `me` idles: no slice runs.
     pub(crate) fn end_slice(&mut self, me: &PerCpu) {
-        let mut sched = me.sched.lock();
-        sched.slice_owner = 0;
-        sched.slice_end = u64::MAX;
+        if let Some(sched) = self.sched(me.index) {
+            sched.slice_owner = 0;
+            sched.slice_end = u64::MAX;
+        }
     }
 }
 
@@ -149,7 +183,7 @@ impl<M: Machine> Kernel<M> {
         let m = self.machine;
         let mut queued = 0;
         for block in m.cpus() {
-            let queue = block.sched.lock().timeouts;
+            let queue = self.sched(block.index).map(|s| s.timeouts).unwrap_or_default();
             queue
                 .check(&mut Waiters(self))
                 .map_err(|e| format!("CPU {}'s timeout queue: {e}", block.index))?;
@@ -169,8 +203,7 @@ impl<M: Machine> Kernel<M> {
             if !matches!(state, ThreadState::SendBlocked { .. } | ThreadState::RecvBlocked { .. }) {
                 return Err(format!("thread {t} has a deadline but is {state:?}"));
             }
-            let block = m.cpu(cpu as usize).ok_or("a thread on no CPU")?;
-            let queue = block.sched.lock().timeouts;
+            let queue = self.sched(cpu as usize).map(|s| s.timeouts).ok_or("a thread on no CPU")?;
             if !queue.contains(&mut Waiters(self), t) {
                 return Err(format!("thread {t} is not in the timeout queue of its CPU {cpu}"));
             }
