@@ -70,8 +70,9 @@
 //! last user instruction to the partner's first, entry and exit included; a fault
 //! round trip through the pager, mapping included, 889 (1129); one page mapped by a
 //! reply, over the same reply without it, 526 (561). About 60 of each path are the
-//! entry and exit (every register saved to and loaded from the TCBs), 14 the two
-//! locks. The rest is kept small by keeping the compiler's hands free: one function
+//! entry and exit (every register saved to and loaded from the TCBs), a few the
+//! CPU's own lock (the only lock the IPC and fault paths take: "Locking" in
+//! [`super`]; a map reply also takes the general lock). The rest is kept small by keeping the compiler's hands free: one function
 //! with everything inlined and **no call on the IPC path** (a call, even on a branch
 //! not taken, makes the compiler keep the values live across it in callee-saved
 //! registers, saved and restored every time; this alone was 20 instructions: so the

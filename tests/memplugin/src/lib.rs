@@ -46,13 +46,24 @@
 //! # Layout
 //!
 //! [`config`] parses the arguments, [`counters`] holds the per-vCPU atomic counters,
-//! [`report`] turns them into the report; all three are safe, host-tested Rust. The FFI layer
+//! [`lines`] the measured windows and the cache-line transfer model, [`report`] turns
+//! them into the report; all four are safe, host-tested Rust.
+//!
+//! # Windows and line transfers
+//!
+//! A guest marks the phase to measure with `hint #126` (open) and `hint #127` (close),
+//! NOPs on any CPU ([`lines`]). Inside windows the plugin counts accesses again, apart
+//! (`report: memwindow`), and counts cache-line transfers between vCPUs, by level and
+//! by same / other node, with the lines that moved most (`report: linetransfer`,
+//! `report: linetransfer-top`): so the boot stays out of run-time figures, and a line
+//! every CPU writes shows up with its address. The FFI layer
 //! is `qemu.rs` (our declarations of the QEMU plugin API v1) and `plugin.rs` (the exported
 //! symbols and callbacks); it is left out of `cargo test` builds, whose test binaries could
 //! not resolve QEMU's symbols.
 
 pub mod config;
 pub mod counters;
+pub mod lines;
 pub mod report;
 
 #[cfg(not(test))]

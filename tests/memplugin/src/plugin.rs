@@ -16,10 +16,12 @@ use core::ffi::{CStr, c_char, c_int, c_uint, c_void};
 use std::ffi::CString;
 use std::fs::File;
 use std::io::Write as _;
+use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Mutex, OnceLock, PoisonError};
 
 use crate::config::{self, Config, Error, MachineInfo};
 use crate::counters::{Access, Counters, SpanCounters, Target};
+use crate::lines::{Lines, MARK_CLOSE, MARK_OPEN};
 use crate::qemu::{self, HwAddr, Info, Insn, MemInfo, PluginId, Tb};
 use crate::report;
 
@@ -45,6 +47,19 @@ static COUNTERS: Counters = Counters::new();
 static KERNEL_COUNTERS: Counters = Counters::new();
 /// The user's RAM accesses again, by `span=` of virtual addresses.
 static SPANS: SpanCounters = SpanCounters::new();
+
+/// The same two, counted only while a measured window is open.
+static WINDOW_COUNTERS: Counters = Counters::new();
+static WINDOW_KERNEL_COUNTERS: Counters = Counters::new();
+
+/// Whether a window is open (read on every access; [`LINES`] holds the truth).
+static OPEN: AtomicBool = AtomicBool::new(false);
+
+/// The cache-line model, set at install.
+static LINES: OnceLock<Mutex<Lines>> = OnceLock::new();
+
+/// How many of the lines that moved most the report lists.
+const TOP_LINES: usize = 12;
 
 /// Called by QEMU once, when it loads the plugin, before the guest runs. Returns 0 on success;
 /// anything else makes QEMU print "qemu_plugin_install returned error code" and exit.
@@ -111,6 +126,7 @@ unsafe fn install(
 
     let out =
         File::create(&config.out).map_err(|error| Error::OutFile { path: config.out.clone(), error })?;
+    let _ = LINES.set(Mutex::new(Lines::new(config.cpu_nodes)));
     STATE.set(State { config, out: Mutex::new(Some(out)) }).map_err(|_| Error::LoadedTwice)?;
 
     // SAFETY: id is the id QEMU just gave us; on_translate has the tb_trans callback type.
@@ -122,12 +138,26 @@ unsafe fn install(
 
 /// Instruments a block being translated: every instruction's loads and stores call
 /// [`on_access`]. QEMU only emits the call where an instruction actually accesses memory.
+/// A window marker ([`MARK_OPEN`], [`MARK_CLOSE`]) calls [`on_mark`] when it executes.
 extern "C" fn on_translate(_id: PluginId, tb: *mut Tb) {
     // SAFETY: tb is the handle QEMU passed to this translation callback, valid during it.
     let insns = unsafe { qemu::qemu_plugin_tb_n_insns(tb) };
     for i in 0..insns {
         // SAFETY: tb is valid (as above) and i is below its instruction count.
         let insn: *mut Insn = unsafe { qemu::qemu_plugin_tb_get_insn(tb, i) };
+        if let Some(mark) = marker(insn) {
+            // SAFETY: insn was just returned for this tb, during its translation
+            // callback; on_mark has the vCPU-udata callback type; the userdata is a
+            // number (1 open, 2 close), never dereferenced.
+            unsafe {
+                qemu::qemu_plugin_register_vcpu_insn_exec_cb(
+                    insn,
+                    on_mark,
+                    qemu::CB_NO_REGS,
+                    mark as usize as *mut c_void,
+                )
+            };
+        }
         // SAFETY: insn was just returned for this tb, during its translation callback;
         // on_access has the memory callback type and ignores its null userdata.
         unsafe {
@@ -140,6 +170,39 @@ extern "C" fn on_translate(_id: PluginId, tb: *mut Tb) {
             )
         };
     }
+}
+
+/// 1 if `insn` opens a window, 2 if it closes one.
+fn marker(insn: *mut Insn) -> Option<u8> {
+    // SAFETY: insn is valid during the translation callback that called us.
+    let size = unsafe { qemu::qemu_plugin_insn_size(insn) };
+    if size != 4 {
+        return None;
+    }
+    // SAFETY: as above.
+    let data = unsafe { qemu::qemu_plugin_insn_data(insn) }.cast::<u32>();
+    if data.is_null() {
+        return None;
+    }
+    // SAFETY: the data is `size` (4) readable bytes during this callback, perhaps
+    // unaligned; non-null as checked.
+    let word = unsafe { core::ptr::read_unaligned(data) };
+    match u32::from_le(word) {
+        MARK_OPEN => Some(1),
+        MARK_CLOSE => Some(2),
+        _ => None,
+    }
+}
+
+/// A window marker executed: opens (userdata 1) or closes (2) the window.
+extern "C" fn on_mark(_vcpu_index: c_uint, userdata: *mut c_void) {
+    let Some(lines) = LINES.get() else { return };
+    let mut lines = lines.lock().unwrap_or_else(PoisonError::into_inner);
+    match userdata as usize {
+        1 => lines.open(),
+        _ => lines.close(),
+    }
+    OPEN.store(lines.is_open(), Ordering::Relaxed);
 }
 
 /// Counts one guest memory access. Runs on every load and store, on the vCPU's host thread.
@@ -176,6 +239,21 @@ extern "C" fn on_access(vcpu_index: c_uint, info: MemInfo, vaddr: u64, _userdata
         report::Level::Kernel => &KERNEL_COUNTERS,
     };
     counters.record(vcpu_index, target, access);
+    if OPEN.load(Ordering::Relaxed) {
+        let window = match level {
+            report::Level::User => &WINDOW_COUNTERS,
+            report::Level::Kernel => &WINDOW_KERNEL_COUNTERS,
+        };
+        window.record(vcpu_index, target, access);
+        if let (Target::Node(_), Some(hwaddr), Some(lines)) =
+            (target, core::ptr::NonNull::new(hwaddr), LINES.get())
+        {
+            // SAFETY: hwaddr is non-null and valid for the rest of this callback.
+            let phys = unsafe { qemu::qemu_plugin_hwaddr_phys_addr(hwaddr.as_ptr()) };
+            let mut lines = lines.lock().unwrap_or_else(PoisonError::into_inner);
+            lines.access(vcpu_index, phys, vaddr, access == Access::Store);
+        }
+    }
 }
 
 /// Writes the report. QEMU calls this from its C `atexit` handler: after semihosting
@@ -191,6 +269,15 @@ extern "C" fn on_exit(_id: PluginId, _userdata: *mut c_void) {
         &tally,
     );
     text.push_str(&report::format_spans(&state.config.spans, &SPANS.snapshot()));
+    if let Some(lines) = LINES.get() {
+        let lines = lines.lock().unwrap_or_else(PoisonError::into_inner);
+        text.push_str(&report::format_window(
+            &report::tally(&WINDOW_COUNTERS.snapshot(), &state.config.cpu_nodes),
+            &report::tally(&WINDOW_KERNEL_COUNTERS.snapshot(), &state.config.cpu_nodes),
+            &lines,
+            TOP_LINES,
+        ));
+    }
     let file = state.out.lock().unwrap_or_else(PoisonError::into_inner).take();
     if let Some(mut file) = file
         && let Err(error) = file.write_all(text.as_bytes())

@@ -87,6 +87,9 @@ pub type MemCb = extern "C" fn(vcpu_index: c_uint, info: MemInfo, vaddr: u64, us
 /// `qemu_plugin_udata_cb_t`: e.g. the exit callback.
 pub type UdataCb = extern "C" fn(id: PluginId, userdata: *mut c_void);
 
+/// `qemu_plugin_vcpu_udata_cb_t`: called on a vCPU with the registered userdata.
+pub type VcpuUdataCb = extern "C" fn(vcpu_index: c_uint, userdata: *mut c_void);
+
 // SAFETY: each declaration below matches the QEMU 7.2 (plugin API v1) prototype in argument
 // and return types, per the table in this module's documentation; QEMU exports them all
 // (`nm -D qemu-system-aarch64`).
@@ -99,6 +102,20 @@ unsafe extern "C" {
 
     /// Instruction `idx` of `tb`, `idx` below [`qemu_plugin_tb_n_insns`].
     pub fn qemu_plugin_tb_get_insn(tb: *const Tb, idx: usize) -> *mut Insn;
+
+    /// The bytes of `insn` (valid during the translation callback).
+    pub fn qemu_plugin_insn_data(insn: *const Insn) -> *const c_void;
+
+    /// How many bytes [`qemu_plugin_insn_data`] points to.
+    pub fn qemu_plugin_insn_size(insn: *const Insn) -> usize;
+
+    /// Calls `cb` with `userdata` every time `insn` executes, before it does.
+    pub fn qemu_plugin_register_vcpu_insn_exec_cb(
+        insn: *mut Insn,
+        cb: VcpuUdataCb,
+        flags: c_uint,
+        userdata: *mut c_void,
+    );
 
     /// Calls `cb` on each memory access of `insn` of the kinds `rw`, every time it executes.
     pub fn qemu_plugin_register_vcpu_mem_cb(

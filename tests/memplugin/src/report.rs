@@ -15,6 +15,16 @@
 //! report: memaccess-span name=other local=L remote=R remote-fraction=0.1234
 //! ```
 //!
+//! Inside the measured windows ([`crate::lines`]), when the guest opened any:
+//!
+//! ```text
+//! report: memwindow windows=W level=user local=L remote=R io=I unmapped=U unknown-cpu=K remote-fraction=F
+//! report: memwindow windows=W level=kernel local=L remote=R io=I unmapped=U unknown-cpu=K remote-fraction=F
+//! report: linetransfer level=user same-node=S other-node=O unknown=U possible=P possible-other-node=Q
+//! report: linetransfer level=kernel same-node=S other-node=O unknown=U possible=P possible-other-node=Q
+//! report: linetransfer-top rank=1 level=kernel vaddr=0x... pa=0x... transfers=T other-node=O possible=P
+//! ```
+//!
 //! `cpu-node` is a node or `unknown` (a vCPU no `cpu=` named); `mem-node` is a node, `io` (a
 //! device) or `unmapped` (RAM no `mem=` range covers). Only pairs with a count are listed,
 //! sorted by cpu node, then memory node. The totals partition every access exactly once:
@@ -197,6 +207,65 @@ pub fn format_spans(spans: &[crate::config::Span], counts: &crate::counters::Spa
     out
 }
 
+/// The window's lines: its access counts by level (`user`, `kernel`: tallies of the
+/// accesses made while a window was open) and the line transfers with the `top` lines
+/// that moved most. Empty when no window was opened.
+pub fn format_window(user: &Tally, kernel: &Tally, lines: &crate::lines::Lines, top: usize) -> String {
+    let mut out = String::new();
+    if lines.windows() == 0 {
+        return out;
+    }
+    let windows = lines.windows();
+    for (name, tally) in [("user", user), ("kernel", kernel)] {
+        let t = tally.totals();
+        let _ = writeln!(
+            out,
+            "{}",
+            ::report::line!("memwindow",
+                "windows" => windows,
+                "level" => name,
+                "local" => t.local,
+                "remote" => t.remote,
+                "io" => t.io,
+                "unmapped" => t.unmapped,
+                "unknown-cpu" => t.unknown_cpu,
+                "remote-fraction" => remote_fraction(t.local, t.remote),
+            )
+        );
+    }
+    let (user_moves, kernel_moves) = lines.totals();
+    let (user_shared, kernel_shared) = lines.sharing();
+    for (name, m, sh) in [("user", user_moves, user_shared), ("kernel", kernel_moves, kernel_shared)] {
+        let _ = writeln!(
+            out,
+            "{}",
+            ::report::line!("linetransfer",
+                "level" => name, "same-node" => m.same_node, "other-node" => m.other_node, "unknown" => m.unknown,
+                "possible" => sh.total(), "possible-other-node" => sh.other_node)
+        );
+    }
+    for (rank, hot) in lines.busiest(top).iter().enumerate() {
+        let level = match hot.level {
+            Level::User => "user",
+            Level::Kernel => "kernel",
+        };
+        let _ = writeln!(
+            out,
+            "{}",
+            ::report::line!("linetransfer-top",
+                "rank" => rank + 1,
+                "level" => level,
+                "vaddr" => format!("{:#x}", hot.vaddr),
+                "pa" => format!("{:#x}", hot.pa),
+                "transfers" => hot.moves.total(),
+                "other-node" => hot.moves.other_node,
+                "possible" => hot.shared.total(),
+            )
+        );
+    }
+    out
+}
+
 /// Element-wise sum of two snapshots.
 pub fn sum(a: &Snapshot, b: &Snapshot) -> Snapshot {
     let mut out = *a;
@@ -259,6 +328,33 @@ mod tests {
     }
     use crate::config::parse_args;
     use crate::counters::{Access, Counters};
+    use crate::lines::Lines;
+
+    #[test]
+    fn the_window_report_has_counts_transfers_and_the_busiest_lines() {
+        let cfg = parse_args(["out=o", "cpu=0:0", "cpu=1:1", "mem=0:0x10000:0"]).unwrap();
+        let mut lines = Lines::new(cfg.cpu_nodes);
+        let none = tally(&Counters::new().snapshot(), &cfg.cpu_nodes);
+        assert_eq!(format_window(&none, &none, &lines, 5), "", "no window, no lines");
+        lines.open();
+        let k = 0xFFFF_0000_0000_2000;
+        for cpu in [0, 1, 0] {
+            lines.access(cpu, 0x2000, k, true);
+        }
+        let kernel = Counters::new();
+        kernel.record(0, Target::Node(n(0)), Access::Store);
+        kernel.record(1, Target::Node(n(0)), Access::Store);
+        let k_tally = tally(&kernel.snapshot(), &cfg.cpu_nodes);
+        let text = format_window(&none, &k_tally, &lines, 5);
+        assert_eq!(
+            text,
+            "report: memwindow windows=1 level=user local=0 remote=0 io=0 unmapped=0 unknown-cpu=0 remote-fraction=none\n\
+             report: memwindow windows=1 level=kernel local=1 remote=1 io=0 unmapped=0 unknown-cpu=0 remote-fraction=0.5000\n\
+             report: linetransfer level=user same-node=0 other-node=0 unknown=0 possible=0 possible-other-node=0\n\
+             report: linetransfer level=kernel same-node=0 other-node=2 unknown=0 possible=2 possible-other-node=2\n\
+             report: linetransfer-top rank=1 level=kernel vaddr=0xffff000000002000 pa=0x2000 transfers=2 other-node=2 possible=2\n"
+        );
+    }
 
     fn n(id: u64) -> NodeId {
         NodeId::new(id).unwrap()
