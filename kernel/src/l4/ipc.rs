@@ -705,6 +705,7 @@ fn deliver_interrupt<M: Machine>(t: &mut Tcb, intid: u32) {
 
 /// Delivers pending device interrupts to handlers that wait in an open receive; the
 /// others get theirs when they next receive.
+#[inline(always)]
 pub fn deliver_interrupts<M: Machine>(k: &mut Kernel<M>) {
     let m = k.machine;
     for (intid, handler) in m.pending_interrupts() {

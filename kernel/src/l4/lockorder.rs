@@ -3,22 +3,28 @@
 //!
 //! # Why
 //! "Locking" in [`super`] argues that the general lock plus one lock per CPU cannot
-//! deadlock: only the general lock's holder ever holds two CPU locks, and a CPU that
-//! waits for the general lock holds none. An argument is not a test. This module
-//! states each kind of kernel operation as the sequence of lock steps the code takes
-//! ([`Op::steps`]) and explores every interleaving of a few operations on every CPU of
-//! a small machine ([`explore`]): no reachable state may have a CPU waiting forever,
-//! and every state must keep the protocol's rules ([`check_state`]). A model of the
-//! *wrong* order (a map reply that took its own CPU's lock before the general lock) is
-//! found to deadlock, so the checker is seen to catch one.
+//! deadlock (only the general lock's holder ever holds two CPU locks, and a CPU that
+//! waits for the general lock holds none) and that no two CPUs ever work on one CPU's
+//! threads and scheduler state at once (a general-path operation on CPU `c` needs no
+//! lock of `c`'s own: `c`'s fast path cannot run while it does, and every other CPU's
+//! general path waits for the general lock). An argument is not a test. This module
+//! states each kind of kernel operation as the sequence of lock steps and accesses the
+//! code makes ([`Op::steps`]) and explores every interleaving of a few operations on
+//! every CPU of a small machine ([`explore`]): no reachable state may have a CPU
+//! waiting forever, two CPUs at work on one CPU's state, or a broken rule of the
+//! protocol ([`check_state`]). Models of the *wrong* order (a map reply that took its
+//! own CPU's lock before the general lock) and of a missing lock (a general operation
+//! that skipped another CPU's) are found to deadlock and to race, so the checker is
+//! seen to catch both.
 //!
 //! What the model's operations stand for (keep them in step with the code):
 //! - [`Op::Fast`]: `threads::Local::lock` (the IPC and fault fast paths): own lock only;
 //! - [`Op::MapReply`]: `fastpath::map_reply`: the general lock, then its own CPU's;
 //! - [`Op::General`]: everything behind `crate::entry`'s `lock` (`Kernel::trap`,
-//!   `Kernel::idle`, ...): the general lock, then CPU locks in the order the operation
-//!   touches their threads (`Kernel::hold`, any order, each once), all let go at the
-//!   end (`Kernel::release_cpus`), then the general lock.
+//!   `Kernel::idle`, ...): the general lock, then the locks of the *other* CPUs in the
+//!   order the operation touches their threads (`Kernel::hold`, any order, each once;
+//!   its own CPU, `Kernel::enter`, without a lock), all let go at the end
+//!   (`Kernel::release_cpus`), then the general lock.
 #![forbid(unsafe_code)]
 
 use std::collections::BTreeSet;
@@ -40,6 +46,10 @@ pub enum Step {
     Take(Lock),
     /// Let it go.
     Release(Lock),
+    /// Work on CPU `n`'s threads and scheduler state (until [`Step::Done`]).
+    Touch(u8),
+    /// The operation's work is over (its locks are let go next).
+    Done,
 }
 
 /// A kernel operation, run by CPU `cpu`.
@@ -54,35 +64,46 @@ pub enum Op {
     MapReplyWrongOrder,
     /// A general-path operation that touches these CPUs' threads, in this order.
     General(Vec<u8>),
+    /// The same without the other CPUs' locks: not the kernel's; the checker must
+    /// find its race with their fast paths.
+    GeneralWithoutLocks(Vec<u8>),
 }
 
 impl Op {
     /// The lock steps of this operation on CPU `cpu`.
     pub fn steps(&self, cpu: u8) -> Vec<Step> {
-        use Step::{Release, Take};
+        use Step::{Done, Release, Take, Touch};
         match self {
-            Op::Fast => vec![Take(Lock::Cpu(cpu)), Release(Lock::Cpu(cpu))],
+            Op::Fast => vec![Take(Lock::Cpu(cpu)), Touch(cpu), Done, Release(Lock::Cpu(cpu))],
             Op::MapReply => vec![
                 Take(Lock::General),
                 Take(Lock::Cpu(cpu)),
+                Touch(cpu),
+                Done,
                 Release(Lock::Cpu(cpu)),
                 Release(Lock::General),
             ],
             Op::MapReplyWrongOrder => vec![
                 Take(Lock::Cpu(cpu)),
                 Take(Lock::General),
+                Touch(cpu),
+                Done,
                 Release(Lock::General),
                 Release(Lock::Cpu(cpu)),
             ],
-            Op::General(touched) => {
+            Op::General(touched) | Op::GeneralWithoutLocks(touched) => {
+                let locks = matches!(self, Op::General(_));
                 let mut steps = vec![Take(Lock::General)];
                 let mut held = BTreeSet::new();
                 for &c in touched {
-                    // `Kernel::hold`: a lock already held is not taken again.
-                    if held.insert(c) {
+                    // `Kernel::hold`: a lock already held is not taken again, and its
+                    // own CPU's (`Kernel::enter`) not at all.
+                    if locks && c != cpu && held.insert(c) {
                         steps.push(Take(Lock::Cpu(c)));
                     }
+                    steps.push(Touch(c));
                 }
+                steps.push(Done);
                 steps.extend(held.iter().map(|&c| Release(Lock::Cpu(c))));
                 steps.push(Release(Lock::General));
                 steps
@@ -100,13 +121,17 @@ pub enum Violation {
     TwoCpuLocksWithoutGeneral,
     /// A CPU waits for the general lock while it holds a CPU lock.
     WaitsForGeneralHoldingCpuLock,
+    /// Two CPUs work on one CPU's threads and scheduler state at once.
+    Race,
 }
 
-/// A state: each CPU's position in its program, and each lock's holder.
+/// A state: each CPU's position in its program, each lock's holder, and whose state
+/// each CPU works on (`(whose, by)`).
 #[derive(Clone, Debug, PartialEq, Eq, PartialOrd, Ord)]
 struct State {
     pc: Vec<usize>,
     holder: Vec<(Lock, u8)>,
+    touching: Vec<(u8, u8)>,
 }
 
 impl State {
@@ -129,6 +154,11 @@ fn check_state(state: &State, programs: &[Vec<Step>]) -> Result<(), Violation> {
             return Err(Violation::WaitsForGeneralHoldingCpuLock);
         }
     }
+    for pair in state.touching.windows(2) {
+        if pair[0].0 == pair[1].0 && pair[0].1 != pair[1].1 {
+            return Err(Violation::Race);
+        }
+    }
     Ok(())
 }
 
@@ -140,7 +170,7 @@ pub fn explore(ops: &[Vec<Op>]) -> Result<usize, Violation> {
         .enumerate()
         .map(|(cpu, list)| list.iter().flat_map(|op| op.steps(cpu as u8)).collect())
         .collect();
-    let start = State { pc: vec![0; programs.len()], holder: Vec::new() };
+    let start = State { pc: vec![0; programs.len()], holder: Vec::new(), touching: Vec::new() };
     let mut seen = BTreeSet::new();
     let mut todo = vec![start];
     while let Some(state) = todo.pop() {
@@ -166,6 +196,13 @@ pub fn explore(ops: &[Vec<Op>]) -> Result<usize, Violation> {
                     assert_eq!(state.holder(lock), Some(cpu as u8), "a model releases only what it holds");
                     next.holder.retain(|&(l, _)| l != lock);
                 }
+                Step::Touch(whose) => {
+                    if !next.touching.contains(&(whose, cpu as u8)) {
+                        next.touching.push((whose, cpu as u8));
+                        next.touching.sort();
+                    }
+                }
+                Step::Done => next.touching.retain(|&(_, by)| by != cpu as u8),
             }
             next.pc[cpu] += 1;
             moved = true;
@@ -254,27 +291,50 @@ mod tests {
         // CPUs stuck.
         let programs = [Op::MapReplyWrongOrder.steps(0), Op::General(vec![0]).steps(1)];
         // CPU 0 takes its lock, CPU 1 the general lock: each now waits for the other.
-        let state = State { pc: vec![1, 1], holder: vec![(Lock::General, 1), (Lock::Cpu(0), 0)] };
+        let state = State {
+            pc: vec![1, 1],
+            holder: vec![(Lock::General, 1), (Lock::Cpu(0), 0)],
+            touching: Vec::new(),
+        };
         let blocked = programs.iter().enumerate().all(|(cpu, p)| match p[state.pc[cpu]] {
             Step::Take(l) => state.holder(l).is_some_and(|h| h as usize != cpu),
-            Step::Release(_) => false,
+            _ => false,
         });
         assert!(blocked, "both wait: a deadlock");
     }
 
     #[test]
-    fn a_general_operation_takes_each_cpu_lock_once_and_lets_all_go() {
-        let steps = Op::General(vec![2, 0, 2]).steps(1);
+    fn a_general_operation_takes_each_other_cpu_lock_once_and_lets_all_go() {
+        let steps = Op::General(vec![2, 1, 0, 2]).steps(1);
         assert_eq!(
             steps,
             vec![
                 Step::Take(Lock::General),
                 Step::Take(Lock::Cpu(2)),
+                Step::Touch(2),
+                Step::Touch(1),
                 Step::Take(Lock::Cpu(0)),
+                Step::Touch(0),
+                Step::Touch(2),
+                Step::Done,
                 Step::Release(Lock::Cpu(0)),
                 Step::Release(Lock::Cpu(2)),
                 Step::Release(Lock::General),
             ]
         );
+    }
+
+    #[test]
+    fn a_general_operation_that_skipped_another_cpus_lock_would_race_with_its_fast_path() {
+        // CPU 1 works on CPU 0's threads without CPU 0's lock while CPU 0 runs a fast
+        // path: found. The kernel's order (CPU 0's lock taken) is not.
+        let ops = [vec![Op::Fast], vec![Op::GeneralWithoutLocks(vec![0])]];
+        assert_eq!(explore(&ops), Err(Violation::Race));
+        let ops = [vec![Op::Fast], vec![Op::General(vec![0])]];
+        assert!(explore(&ops).is_ok());
+        // Its own CPU's state needs no lock: one CPU runs one operation at a time.
+        let ops =
+            [vec![Op::Fast, Op::General(vec![0, 1]), Op::MapReply], vec![Op::General(vec![1, 0]), Op::Fast]];
+        assert!(explore(&ops).is_ok());
     }
 }

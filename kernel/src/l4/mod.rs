@@ -49,11 +49,16 @@
 //!   else ([`threads::Local`]). It touches only threads that CPU owns, and gives up to
 //!   the general path (changing nothing) when the partner is another CPU's.
 //! - The *general path* (every other system call, fault and interrupt, and the idle
-//!   loop) takes the general lock first, then the lock of each CPU whose threads or
-//!   scheduler state it touches, as it touches them ([`Kernel::tcb`] and
+//!   loop) takes the general lock first, then the lock of each *other* CPU whose
+//!   threads or scheduler state it touches, as it touches them ([`Kernel::tcb`] and
 //!   [`Kernel::sched`] take it on the first touch) and in any order, and keeps them
 //!   until the operation ends ([`Kernel::release_cpus`], called when the general lock
-//!   is let go).
+//!   is let go). The CPU it runs on ([`Kernel::enter`]: `trap` and `idle` say which)
+//!   it touches without that CPU's lock: that lock keeps out that CPU's own fast path,
+//!   which cannot run while the same CPU runs the general path (the kernel is not
+//!   preemptible), and every other CPU's general path, which waits for the general
+//!   lock. So an interrupt, the idle loop and most system calls take no CPU lock at
+//!   all.
 //! - A pager's reply that maps a page on the fast path takes the general lock, then
 //!   its CPU's lock: the general path's order (it needs the MDB and the target's
 //!   tables, which the general lock protects).
@@ -62,9 +67,13 @@
 //! than one CPU lock; every other CPU holds at most its own and waits for nothing
 //! while it holds it (a fast path runs to its end). So the general lock's holder,
 //! waiting for a CPU lock, waits for a fast path that finishes; and a CPU waiting for
-//! the general lock holds no CPU lock. `l4::lockorder` checks this model exhaustively
-//! on small machines (every interleaving of fast paths, map replies and general
-//! operations on three CPUs).
+//! the general lock holds no CPU lock. **Why no two CPUs work on one CPU's state at
+//! once**: CPU `c`'s threads and scheduler state are worked on by `c`'s fast path
+//! (holding `c`'s lock), by `c`'s general path (holding the general lock; `c` runs
+//! one of the two at a time), or by another CPU's general path (holding the general
+//! lock and `c`'s lock). `l4::lockorder` checks both exhaustively on small machines
+//! (every interleaving of fast paths, map replies and general operations on three
+//! CPUs), and that skipping another CPU's lock is caught.
 //!
 //! **What is read without a lock, and why that is safe.**
 //! - The thread table's slots, by fast paths: a slot owned by CPU `c` changes only
@@ -248,6 +257,12 @@ pub struct Kernel<M: Machine> {
     /// One more than the highest thread number ever created: a search of the thread
     /// table (a deleted thread's waiters) looks no further.
     thread_limit: u32,
+    /// The CPU this general-path operation runs on, when it said so ([`Kernel::trap`],
+    /// [`Kernel::idle`], [`Kernel::enter`]); [`NO_CPU`] otherwise. Its own lock is
+    /// never needed (see "Locking"), so [`Kernel::hold`] skips it.
+    here: usize,
+    /// That CPU's block (`None` with [`NO_CPU`]).
+    here_block: Option<&'static PerCpu>,
     versions: [u16; MAX_THREADS],
     spaces: [Option<Space>; MAX_SPACES],
     asids: Asids,
@@ -281,6 +296,10 @@ pub const SCAN_TABLE_ENTRIES: usize = 64;
 /// CPU locks a general-path operation remembers by number ([`Kernel::release_cpus`]).
 const HELD_LIST: usize = 8;
 
+/// [`Kernel`]'s `here` when the operation did not say which CPU it runs on: no CPU
+/// (every CPU lock it needs is taken).
+const NO_CPU: usize = usize::MAX;
+
 impl<M: Machine> Kernel<M> {
     /// An empty kernel on `machine`, its threads in `threads`; [`Kernel::init`] hands
     /// it its memory and board.
@@ -294,6 +313,8 @@ impl<M: Machine> Kernel<M> {
             held_list: [None; HELD_LIST],
             held_count: 0,
             thread_limit: 0,
+            here: NO_CPU,
+            here_block: None,
             versions: [0; MAX_THREADS],
             spaces: [const { None }; MAX_SPACES],
             asids: Asids::new(1 << 16),
@@ -360,12 +381,33 @@ impl<M: Machine> Kernel<M> {
         fastpath::Fast { machine: self.machine, threads: self.threads }
     }
 
+    /// Says that this general-path operation runs on CPU `me` (with the general lock
+    /// held): `me`'s own threads and scheduler state need no lock of `me`'s (see
+    /// "Locking"), until [`Kernel::release_cpus`] ends the operation. Only if `me` is
+    /// the CPU the machine says runs this: a wrong `me` costs locks, not safety.
+    #[inline(always)]
+    pub fn enter(&mut self, me: &'static PerCpu) {
+        if me.index == self.machine.this_cpu() {
+            self.here = me.index;
+            self.here_block = Some(me);
+        }
+    }
+
+    /// CPU `cpu`'s block: this operation's own without a look-up.
+    #[inline(always)]
+    fn block(&self, cpu: usize) -> Option<&'static PerCpu> {
+        if cpu == self.here { self.here_block } else { self.machine.cpu(cpu) }
+    }
+
     /// Takes CPU `cpu`'s lock for the rest of this operation, unless it holds it
-    /// already (see "Locking"): the general path's one way to a CPU's threads and
-    /// scheduler state. `None`: no such CPU (it has no block, so no fast path runs
-    /// there, and the general lock alone protects its threads).
+    /// already or runs on `cpu` (see "Locking"): the general path's one way to a CPU's
+    /// threads and scheduler state. `None`: no such CPU (it has no block, so no fast
+    /// path runs there, and the general lock alone protects its threads).
     #[inline(always)]
     fn hold(&mut self, cpu: usize) {
+        if cpu == self.here {
+            return;
+        }
         let held = self.held.get(cpu / 64).is_some_and(|w| w & (1 << (cpu % 64)) != 0);
         if !held {
             self.take(cpu);
@@ -391,6 +433,8 @@ impl<M: Machine> Kernel<M> {
     /// them outlives the call (it takes `&mut self`).
     #[inline(always)]
     pub fn release_cpus(&mut self) {
+        self.here = NO_CPU;
+        self.here_block = None;
         if self.held_count != 0 {
             self.release_held();
         }
@@ -425,33 +469,37 @@ impl<M: Machine> Kernel<M> {
         self.held_count = 0;
     }
 
-    /// CPU `cpu`'s scheduler state, its lock held for the rest of the operation.
+    /// CPU `cpu`'s scheduler state, its lock held for the rest of the operation (or
+    /// none needed: this operation runs on `cpu`).
     pub fn sched(&mut self, cpu: usize) -> Option<&mut CpuSched> {
         self.hold(cpu);
-        let block = self.machine.cpu(cpu)?;
+        let block = self.block(cpu)?;
         // SAFETY: this operation holds `block`'s lock (`hold`) until `release_cpus`,
-        // which needs `&mut self`; the reference borrows `self` mutably, so it is the
-        // only one.
+        // which needs `&mut self`, or runs on `block`'s CPU with the general lock, so
+        // neither that CPU's fast path nor another CPU's general path runs meanwhile
+        // ("Locking"); the reference borrows `self` mutably, so it is the only one.
         Some(unsafe { &mut *block.sched.as_mut_ptr() })
     }
 
     /// CPU `cpu`'s scheduler state and the run-queue links, at once.
     fn sched_links(&mut self, cpu: usize) -> Option<(&mut CpuSched, &mut Links<MAX_THREADS>)> {
         self.hold(cpu);
-        let block = self.machine.cpu(cpu)?;
+        let block = self.block(cpu)?;
         // SAFETY: as in `sched`; the links are another field of `self`.
         Some((unsafe { &mut *block.sched.as_mut_ptr() }, &mut self.links))
     }
 
-    /// Thread `number`, if it exists; its owner's lock is held from now on.
+    /// Thread `number`, if it exists; its owner's lock is held from now on (unless
+    /// the owner is the CPU this operation runs on: "Locking").
     #[inline(always)]
     pub fn tcb(&mut self, number: u32) -> Option<&mut Tcb> {
         let (ptr, owner) = self.threads.get(number)?;
         self.hold(owner as usize);
         // SAFETY: the table holds pointers to live TCBs (frames never freed while
         // listed; only the general lock's holder, this operation, changes it), and
-        // this operation holds the general lock and the owner's lock, so no fast path
-        // reaches the TCB; `&mut self` makes this the only reference.
+        // this operation holds the general lock and the owner's lock, or runs on the
+        // owner (whose fast path cannot run meanwhile), so no fast path reaches the
+        // TCB; `&mut self` makes this the only reference.
         Some(unsafe { &mut *ptr.as_ptr() })
     }
 
@@ -460,7 +508,7 @@ impl<M: Machine> Kernel<M> {
         let (ptr, owner) = self.threads.get(t)?;
         self.hold(owner as usize);
         self.hold(cpu);
-        let block = self.machine.cpu(cpu)?;
+        let block = self.block(cpu)?;
         // SAFETY: as in `tcb`.
         let tcb = unsafe { &mut *ptr.as_ptr() };
         // SAFETY: as in `sched`; a TCB is never part of a per-CPU block.
@@ -1187,18 +1235,21 @@ impl<M: Machine> Kernel<M> {
     /// it waited with is over.
     pub fn make_ready(&mut self, t: u32) {
         self.disarm_timeout(t);
-        if let Some(to) = self.tcb(t).and_then(|tcb| tcb.move_to) {
-            self.set_cpu(t, to);
-        }
         let m = self.machine;
-        let Some(tcb) = self.tcb(t) else { return };
+        let Some(mut tcb) = self.tcb(t) else { return };
+        if let Some(to) = tcb.move_to {
+            self.set_cpu(t, to);
+            let Some(moved) = self.tcb(t) else { return };
+            tcb = moved;
+        }
         tcb.state = ThreadState::Ready;
-        let (cpu, prio) = (tcb.cpu, tcb.priority);
-        let Some((sched, links)) = self.sched_links(cpu as usize) else { return };
+        let (cpu, prio) = (tcb.cpu as usize, tcb.priority);
+        let Some((sched, links)) = self.sched_links(cpu) else { return };
         let queued = sched.queues.push_back(links, t, prio);
         if queued.is_ok()
-            && cpu as usize != m.this_cpu()
-            && let Some(block) = m.cpu(cpu as usize)
+            && cpu != self.here
+            && cpu != m.this_cpu()
+            && let Some(block) = m.cpu(cpu)
         {
             m.wake(block);
         }
@@ -1214,9 +1265,12 @@ impl<M: Machine> Kernel<M> {
     }
 
     /// Chooses what `me` runs next, given that `current` was running (0: nothing).
+    #[inline(always)]
     fn pick(&mut self, me: &PerCpu, current: u32, expired: bool) -> u32 {
-        let running = current != 0 && self.tcb(current).is_some_and(|t| t.state == ThreadState::Running);
-        let prio = if running { self.tcb(current).map_or(0, |t| t.priority) } else { 0 };
+        let (running, prio) = match self.tcb(current) {
+            Some(t) if current != 0 && t.state == ThreadState::Running => (true, t.priority),
+            _ => (false, 0),
+        };
         let (sched, links) = self.sched_links(me.index).expect("invariant: a CPU has its block");
         if running {
             let preempt = sched.queues.highest().is_some_and(|h| h > prio || (expired && h == prio));
@@ -1286,7 +1340,8 @@ impl<M: Machine> Kernel<M> {
     /// on [`Next::User`] the thread this leaves for is named by `me.user_context`,
     /// which `Kernel::dispatch` set, with its space and FP state loaded. `events` is
     /// what the interrupts taken with the trap meant (default for other traps).
-    pub fn trap(&mut self, me: &PerCpu, trap: Trap, events: Events) -> Next {
+    pub fn trap(&mut self, me: &'static PerCpu, trap: Trap, events: Events) -> Next {
+        self.enter(me);
         let mut current = self.sched(me.index).map_or(0, |s| s.current);
         // Deleted by another CPU while it ran here: finish the deletion now.
         if self.tcb(current).is_some_and(|t| t.doomed) {
@@ -1342,7 +1397,8 @@ impl<M: Machine> Kernel<M> {
     /// that are due, delivers pending interrupts, and dispatches a ready thread if
     /// there is one. True: `me.user_context` names it, and the CPU enters user mode;
     /// false: it waits again, its timer set for its earliest timeout (or off).
-    pub fn idle(&mut self, me: &PerCpu) -> bool {
+    pub fn idle(&mut self, me: &'static PerCpu) -> bool {
+        self.enter(me);
         let now = self.machine.now();
         ipc::expire_timeouts(self, me, now);
         ipc::deliver_interrupts(self);

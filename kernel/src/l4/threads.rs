@@ -12,11 +12,13 @@
 //!
 //! # Protocol
 //! - A slot is written only by the holder of the general lock, and only while it also
-//!   holds the lock of every CPU the write concerns: the owner before the write and
-//!   the owner after it (`Kernel::tcb` and `Kernel::hold` take those). A deleted
-//!   thread's slot keeps no owner ([`NO_OWNER`]).
+//!   holds the lock of every CPU the write concerns (the owner before the write and
+//!   the owner after it: `Kernel::tcb` and `Kernel::hold` take those), or runs on that
+//!   CPU (whose fast path then cannot run). A deleted thread's slot keeps no owner
+//!   ([`NO_OWNER`]).
 //! - So while CPU `c` holds its own lock, a slot whose owner reads `c` cannot change:
-//!   every write that makes `c` the owner, or takes it away, needs `c`'s lock. The
+//!   every write that makes `c` the owner, or takes it away, needs `c`'s lock or `c`
+//!   itself. The
 //!   fast path of `c` may then use that slot's TCB as its own (`&mut`); a slot with
 //!   another owner it leaves alone (the general path handles that IPC).
 //! - Loads and stores are `Relaxed`: the CPU locks order them (a writer's release of
@@ -95,7 +97,8 @@ impl Threads {
         self.get(number).is_none()
     }
 
-    /// Fills slot `number` (the caller holds the general lock and `owner`'s lock).
+    /// Fills slot `number` (the caller holds the general lock and `owner`'s lock, or
+    /// runs on `owner`).
     pub fn set(&self, number: u32, tcb: NonNull<Tcb>, owner: u32) {
         if let Some(slot) = self.slots.get(number as usize) {
             slot.owner.store(owner, Ordering::Relaxed);
@@ -104,7 +107,7 @@ impl Threads {
     }
 
     /// Gives thread `number` a new owner (the caller holds the general lock and both
-    /// owners' locks).
+    /// owners' locks, or runs on one of them and holds the other's).
     pub fn set_owner(&self, number: u32, owner: u32) {
         if let Some(slot) = self.slots.get(number as usize)
             && !slot.tcb.load(Ordering::Relaxed).is_null()
@@ -113,8 +116,8 @@ impl Threads {
         }
     }
 
-    /// Empties slot `number` (the caller holds the general lock and the owner's lock);
-    /// returns the TCB it held.
+    /// Empties slot `number` (the caller holds the general lock and the owner's lock,
+    /// or runs on the owner); returns the TCB it held.
     pub fn clear(&self, number: u32) -> Option<NonNull<Tcb>> {
         let slot = self.slots.get(number as usize)?;
         let old = NonNull::new(slot.tcb.swap(core::ptr::null_mut(), Ordering::Relaxed));
