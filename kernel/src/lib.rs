@@ -62,6 +62,7 @@ mod layers;
 pub mod mdb;
 pub mod mm;
 pub mod notify;
+pub mod pending;
 pub mod percpu;
 pub mod pernode;
 pub mod psci;
