@@ -20,6 +20,10 @@
 //! What the model's operations stand for (keep them in step with the code):
 //! - [`Op::Fast`]: `threads::Local::lock` (the IPC and fault fast paths): own lock only;
 //! - [`Op::MapReply`]: `fastpath::map_reply`: the general lock, then its own CPU's;
+//! - [`Op::MapReplyTimed`]: the same for a pager that then waits with a deadline: it
+//!   lets its own lock go, and the general path's way to its CPU's timeout queue
+//!   (`Kernel::arm_timeout`, `Kernel::program_timer`: `Kernel::hold`) takes it again
+//!   (`l4::time`'s "Locking": a CPU's timeout queue is its lock's);
 //! - [`Op::General`]: everything behind `crate::entry`'s `lock` (`Kernel::trap`,
 //!   `Kernel::idle`, ...): the general lock, then the locks of the *other* CPUs in the
 //!   order the operation touches their threads (`Kernel::hold`, any order, each once;
@@ -59,6 +63,12 @@ pub enum Op {
     Fast,
     /// A map reply on the fast path, in the kernel's order.
     MapReply,
+    /// A map reply whose pager waits with a deadline, in the kernel's order.
+    MapReplyTimed,
+    /// The same, but queueing the deadline through the general path while the fast
+    /// path still holds its own lock: not the kernel's; the checker must find that it
+    /// waits for itself.
+    MapReplyTimedHoldingOwnLock,
     /// A map reply in the opposite order (own CPU first): not the kernel's; the
     /// checker must find its deadlock.
     MapReplyWrongOrder,
@@ -77,6 +87,28 @@ impl Op {
             Op::Fast => vec![Take(Lock::Cpu(cpu)), Touch(cpu), Done, Release(Lock::Cpu(cpu))],
             Op::MapReply => vec![
                 Take(Lock::General),
+                Take(Lock::Cpu(cpu)),
+                Touch(cpu),
+                Done,
+                Release(Lock::Cpu(cpu)),
+                Release(Lock::General),
+            ],
+            Op::MapReplyTimed => vec![
+                Take(Lock::General),
+                Take(Lock::Cpu(cpu)),
+                Touch(cpu),
+                Done,
+                Release(Lock::Cpu(cpu)),
+                Take(Lock::Cpu(cpu)),
+                Touch(cpu),
+                Done,
+                Release(Lock::Cpu(cpu)),
+                Release(Lock::General),
+            ],
+            Op::MapReplyTimedHoldingOwnLock => vec![
+                Take(Lock::General),
+                Take(Lock::Cpu(cpu)),
+                Touch(cpu),
                 Take(Lock::Cpu(cpu)),
                 Touch(cpu),
                 Done,
@@ -242,7 +274,7 @@ mod tests {
     }
 
     fn kinds(n: u8) -> Vec<Op> {
-        let mut all = vec![Op::Fast, Op::MapReply];
+        let mut all = vec![Op::Fast, Op::MapReply, Op::MapReplyTimed];
         all.extend(generals(n));
         all
     }
@@ -283,6 +315,18 @@ mod tests {
         // threads: with the wrong order each waits for the other.
         let ops = [vec![Op::MapReplyWrongOrder], vec![Op::General(vec![0])]];
         assert_eq!(explore(&ops), Err(Violation::WaitsForGeneralHoldingCpuLock));
+    }
+
+    #[test]
+    fn a_map_reply_must_let_its_own_lock_go_before_it_queues_the_pagers_deadline() {
+        // Holding `me`'s lock (the fast path's `Local`) while the general path's
+        // `Kernel::hold` takes it for the timeout queue: the CPU waits for itself.
+        assert_eq!(explore(&[vec![Op::MapReplyTimedHoldingOwnLock]]), Err(Violation::Deadlock));
+        // The kernel's order, beside any other CPU's operation, is fine.
+        for other in [Op::Fast, Op::MapReplyTimed, Op::General(vec![0]), Op::General(vec![1, 0])] {
+            let ops = [vec![Op::MapReplyTimed], vec![other.clone()]];
+            explore(&ops).unwrap_or_else(|v| panic!("{v:?} with {ops:?}"));
+        }
     }
 
     #[test]
