@@ -166,8 +166,15 @@ extern "C" fn trap_user_svc() -> bool {
     match l4::fastpath::svc(FAST, me) {
         l4::fastpath::Taken::Done => true,
         l4::fastpath::Taken::No => false,
-        // Out of line: nothing is live across the call (the lock is a static).
-        l4::fastpath::Taken::MapReply(reply) => l4::fastpath::map_reply(&mut lock(), me, reply),
+        // Out of line: nothing is live across the call (the lock is a static). The
+        // general lock without waiting while this CPU's is held; else in the order.
+        l4::fastpath::Taken::MapReply(reply, local) => match KERNEL.try_lock() {
+            Some(k) => l4::fastpath::map_reply(&mut Locked(k), me, reply, Some(local)),
+            None => {
+                drop(local);
+                l4::fastpath::map_reply(&mut lock(), me, reply, None)
+            }
+        },
     }
 }
 

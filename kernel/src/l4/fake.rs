@@ -321,6 +321,10 @@ pub struct World {
     pub ram: Vec<PhysRange>,
     /// The root task's space.
     pub root_space: u16,
+    /// Map replies on the fast path so far: every other one keeps the view of its CPU
+    /// (the general lock was free), the others let it go first (it was not), so both
+    /// ways of `fastpath::map_reply` run against the general path.
+    pub map_replies: u64,
 }
 
 /// A zeroed, page-aligned piece of host memory that lives as long as the test
@@ -414,7 +418,7 @@ impl World {
             k.cpu_init();
         }
         m.0.this_cpu.set(0);
-        World { k, m, frames, board, ram, root_space: 0 }
+        World { k, m, frames, board, ram, root_space: 0, map_replies: 0 }
     }
 
     /// The thread CPU `cpu` runs (0: none), as its scheduler state says.
@@ -540,13 +544,20 @@ impl World {
         let me = self.enter_svc(t, call, args);
         // As on the target: the general path's operations are over (their CPU locks
         // let go), and the fast path takes only `me`'s lock; a map reply the general
-        // lock (here: the kernel) first.
+        // lock (here: the kernel) with it, or first, having let it go.
         self.k.release_cpus();
         let done = match super::fastpath::svc(self.k.fast(), me) {
             super::fastpath::Taken::Done => true,
             super::fastpath::Taken::No => false,
-            super::fastpath::Taken::MapReply(reply) => {
-                let done = super::fastpath::map_reply(&mut self.k, me, reply);
+            super::fastpath::Taken::MapReply(reply, local) => {
+                self.map_replies += 1;
+                let held = if self.map_replies.is_multiple_of(2) {
+                    Some(local)
+                } else {
+                    drop(local);
+                    None
+                };
+                let done = super::fastpath::map_reply(&mut self.k, me, reply, held);
                 self.k.release_cpus();
                 done
             }

@@ -115,18 +115,26 @@ pub struct Fast<M> {
 /// EL0 (ESR = [`crate::ipc_fast::SVC0_ESR`]) with the caller's registers saved in its
 /// TCB. [`Taken::Done`]: done, `user_restore` runs the thread now current.
 /// [`Taken::No`]: nothing changed, the general path ([`Kernel::trap`]) handles the
-/// call. [`Taken::MapReply`]: nothing changed yet; the caller takes the general lock
-/// and calls [`map_reply`].
+/// call. [`Taken::MapReply`]: nothing changed yet, `me`'s lock still held (the view
+/// in it); the caller tries the general lock: if it is free, it calls [`map_reply`]
+/// with both held; if not, it lets the view go, takes the general lock (the order:
+/// the general lock first, then a CPU's) and calls [`map_reply`] without a view.
 #[inline(always)]
-pub fn svc<M: Machine>(fast: Fast<M>, me: &PerCpu) -> Taken {
+pub fn svc<M: Machine>(fast: Fast<M>, me: &PerCpu) -> Taken<'_> {
     try_ipc(fast, me)
 }
 
-/// The map-reply fast path (see `try_map_reply`), with the general lock held (`k`):
-/// true when done, false (nothing changed) for the general path.
+/// The map-reply fast path (see `try_map_reply`), with the general lock held (`k`),
+/// and `me`'s lock since [`svc`] (`held`) or not: true when done, false (nothing
+/// changed) for the general path.
 #[inline(never)]
-pub fn map_reply<M: Machine>(k: &mut Kernel<M>, me: &PerCpu, reply: MapReply) -> bool {
-    try_map_reply(k, me, reply.cur, reply.words)
+pub fn map_reply<M: Machine>(
+    k: &mut Kernel<M>,
+    me: &PerCpu,
+    reply: MapReply,
+    held: Option<Local<'_>>,
+) -> bool {
+    try_map_reply(k, me, reply.cur, reply.words, held)
 }
 
 /// The fault fast path's entry: called for a data or instruction abort from AArch64
@@ -138,13 +146,14 @@ pub fn abort<M: Machine>(fast: Fast<M>, me: &PerCpu) -> bool {
 }
 
 /// What [`svc`] did.
-pub enum Taken {
+pub enum Taken<'a> {
     /// Nothing: the general path runs.
     No,
     /// The IPC, completely.
     Done,
-    /// Nothing yet: a reply with a map item, for [`map_reply`].
-    MapReply(MapReply),
+    /// Nothing yet: a reply with a map item, for [`map_reply`], and the view of `me`
+    /// (its lock held) that found it.
+    MapReply(MapReply, Local<'a>),
 }
 
 /// A reply with a map item (`words` long) by thread `cur`, found by [`svc`].
@@ -162,11 +171,11 @@ pub struct MapReply {
 /// that would need the caller's registers spilled. (The general path's `dispatch` and
 /// `fp_switch` do the same steps as the tail below, spread over calls.)
 #[inline(always)]
-fn try_ipc<M: Machine>(fast: Fast<M>, me: &PerCpu) -> Taken {
+fn try_ipc<M: Machine>(fast: Fast<M>, me: &PerCpu) -> Taken<'_> {
     let m = fast.machine;
     let mut l = Local::lock(fast.threads, me);
     let cur = l.sched.current;
-    let Some(c) = l.tcb(cur) else { return Taken::No };
+    let Some((c, owned)) = l.tcb_owned(cur) else { return Taken::No };
     // Being deleted or moved to another CPU: the general path finishes that first.
     if c.doomed || c.move_to.is_some() {
         return Taken::No;
@@ -174,7 +183,7 @@ fn try_ipc<M: Machine>(fast: Fast<M>, me: &PerCpu) -> Taken {
     let regs: &[u64; 9] = c.context.x.first_chunk().expect("31 registers");
     let Some((shape, words)) = classify(regs) else { return Taken::No };
     if shape == Shape::ReplyMap {
-        return Taken::MapReply(MapReply { cur, words });
+        return Taken::MapReply(MapReply { cur, words }, l);
     }
     if shape == Shape::ReplyWait && (c.send_queue != 0 || !c.notes.is_empty() || m.any_interrupt_pending()) {
         return Taken::No;
@@ -184,7 +193,7 @@ fn try_ipc<M: Machine>(fast: Fast<M>, me: &PerCpu) -> Taken {
     // interrupts), waiting in a receive that accepts the caller, on this CPU, and
     // above every ready thread here.
     let (dest, version) = ((to >> 16) as u32, to as u16);
-    let Some((c, d, sched)) = l.two(cur, dest) else { return Taken::No };
+    let Some((c, d, sched)) = l.two_with(owned, dest) else { return Taken::No };
     let waits = matches!(d.state, ThreadState::RecvBlocked { from } if from.is_none_or(|f| f == cur));
     // Inheritance (`super::inherit`): a Call lends the server the caller's priority; a
     // ReplyWait ends what the caller inherited (nobody is queued on it: checked above).
@@ -229,20 +238,32 @@ fn hand_over_fp<M: Machine>(m: M, l: &mut Local<'_>, next: u32) {
 /// target — and leaves everything else, unchanged, to the general path.
 ///
 /// `cur` was the thread running on `me` when [`try_ipc`] found it, its registers
-/// classified as a [`Shape::ReplyMap`] of `words`; between the two `me`'s lock was let
-/// go (to take the general lock first, the general path's order), and only `me` makes
+/// classified as a [`Shape::ReplyMap`] of `words`. `held`: `try_ipc`'s view, whose lock
+/// was kept while the general lock was taken without waiting (a `try_lock`: holding a
+/// CPU's lock, nothing may *wait* for the general lock, but taking a free one cannot
+/// deadlock); `cur` is then as `try_ipc` checked it. `None`: `me`'s lock was let go
+/// (to wait for the general lock first, the general path's order), and only `me` makes
 /// another thread its current, but another CPU may have marked `cur` for deletion or a
 /// move since: that is checked again. The TCBs are reached through `me`'s lock
 /// ([`Local`]), the MDB and the tables through the general lock (`k`): `k`'s own CPU
 /// locks are not used.
 #[inline(always)]
-fn try_map_reply<M: Machine>(k: &mut Kernel<M>, me: &PerCpu, cur: u32, words: usize) -> bool {
+fn try_map_reply<M: Machine>(
+    k: &mut Kernel<M>,
+    me: &PerCpu,
+    cur: u32,
+    words: usize,
+    held: Option<Local<'_>>,
+) -> bool {
     let m = k.machine;
-    let mut l = Local::lock(k.threads(), me);
-    let Some(c) = l.tcb(cur) else { return false };
+    let kept = held.is_some();
+    let mut l = match held {
+        Some(l) => l,
+        None => Local::lock(k.threads(), me),
+    };
+    let Some((c, owned)) = l.tcb_owned(cur) else { return false };
     let regs: &[u64; 9] = c.context.x.first_chunk().expect("31 registers");
-    if c.doomed
-        || c.move_to.is_some()
+    if (!kept && (c.doomed || c.move_to.is_some()))
         || c.send_queue != 0
         || !c.notes.is_empty()
         || m.any_interrupt_pending()
@@ -252,7 +273,7 @@ fn try_map_reply<M: Machine>(k: &mut Kernel<M>, me: &PerCpu, cur: u32, words: us
     let (to, item, src) = (regs[0], [regs[3 + words - 2], regs[3 + words - 1]], c.space);
     let (dest, version) = ((to >> 16) as u32, to as u16);
     // Borrowed from `me`'s lock, not from `k`: they stay valid across the map.
-    let Some((c, d, sched)) = l.two(cur, dest) else { return false };
+    let Some((c, d, sched)) = l.two_with(owned, dest) else { return false };
     if d.deadline != 0 || !runs_next(d, version, d.priority, sched) {
         return false;
     }
@@ -350,12 +371,12 @@ fn try_fault<M: Machine>(fast: Fast<M>, me: &PerCpu) -> bool {
     let m = fast.machine;
     let mut l = Local::lock(fast.threads, me);
     let cur = l.sched.current;
-    let Some(c) = l.tcb(cur) else { return false };
+    let Some((c, owned)) = l.tcb_owned(cur) else { return false };
     if c.doomed || c.move_to.is_some() {
         return false;
     }
     let Some((pager, version)) = split_id(c.pager) else { return false };
-    let Some((c, p, sched)) = l.two(cur, pager) else { return false };
+    let Some((c, p, sched)) = l.two_with(owned, pager) else { return false };
     let waits = matches!(p.state, ThreadState::RecvBlocked { from } if from.is_none_or(|f| f == cur));
     // A fault is a call: the pager works for the faulting thread at its priority.
     let prio = p.priority.max(c.priority);

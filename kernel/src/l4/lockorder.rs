@@ -20,6 +20,9 @@
 //! What the model's operations stand for (keep them in step with the code):
 //! - [`Op::Fast`]: `threads::Local::lock` (the IPC and fault fast paths): own lock only;
 //! - [`Op::MapReply`]: `fastpath::map_reply`: the general lock, then its own CPU's;
+//! - [`Op::MapReplyKept`]: the same as `crate::entry` runs it: with its own CPU's lock
+//!   still held from the fast path, the general lock *tried* (never waited for); if it
+//!   was not free, [`Op::MapReply`]'s order;
 //! - [`Op::MapReplyTimed`]: the same for a pager that then waits with a deadline: it
 //!   lets its own lock go, and the general path's way to its CPU's timeout queue
 //!   (`Kernel::arm_timeout`, `Kernel::program_timer`: `Kernel::hold`) takes it again
@@ -54,6 +57,11 @@ pub enum Step {
     Touch(u8),
     /// The operation's work is over (its locks are let go next).
     Done,
+    /// Take the lock if it is free and go on; if it is held, skip this many steps
+    /// instead (a `try_lock`: it never waits).
+    TryTake(Lock, usize),
+    /// Skip this many steps.
+    Skip(usize),
 }
 
 /// A kernel operation, run by CPU `cpu`.
@@ -63,6 +71,10 @@ pub enum Op {
     Fast,
     /// A map reply on the fast path, in the kernel's order.
     MapReply,
+    /// A map reply that keeps the lock of its CPU, which the fast path took, and tries
+    /// the general lock: if it is free, it goes on with both; if not, it lets its own
+    /// go and takes the two in the order (`crate::entry`'s `trap_user_svc`).
+    MapReplyKept,
     /// A map reply whose pager waits with a deadline, in the kernel's order.
     MapReplyTimed,
     /// The same, but queueing the deadline through the general path while the fast
@@ -86,6 +98,23 @@ impl Op {
         match self {
             Op::Fast => vec![Take(Lock::Cpu(cpu)), Touch(cpu), Done, Release(Lock::Cpu(cpu))],
             Op::MapReply => vec![
+                Take(Lock::General),
+                Take(Lock::Cpu(cpu)),
+                Touch(cpu),
+                Done,
+                Release(Lock::Cpu(cpu)),
+                Release(Lock::General),
+            ],
+            Op::MapReplyKept => vec![
+                Take(Lock::Cpu(cpu)),
+                Step::TryTake(Lock::General, 5),
+                Touch(cpu),
+                Done,
+                Release(Lock::Cpu(cpu)),
+                Release(Lock::General),
+                Step::Skip(7),
+                // The general lock was held: the order.
+                Release(Lock::Cpu(cpu)),
                 Take(Lock::General),
                 Take(Lock::Cpu(cpu)),
                 Touch(cpu),
@@ -235,6 +264,15 @@ pub fn explore(ops: &[Vec<Op>]) -> Result<usize, Violation> {
                     }
                 }
                 Step::Done => next.touching.retain(|&(_, by)| by != cpu as u8),
+                Step::TryTake(lock, skip) => {
+                    if state.holder(lock).is_some() {
+                        next.pc[cpu] += skip;
+                    } else {
+                        next.holder.push((lock, cpu as u8));
+                        next.holder.sort();
+                    }
+                }
+                Step::Skip(n) => next.pc[cpu] += n,
             }
             next.pc[cpu] += 1;
             moved = true;
@@ -274,7 +312,7 @@ mod tests {
     }
 
     fn kinds(n: u8) -> Vec<Op> {
-        let mut all = vec![Op::Fast, Op::MapReply, Op::MapReplyTimed];
+        let mut all = vec![Op::Fast, Op::MapReply, Op::MapReplyKept, Op::MapReplyTimed];
         all.extend(generals(n));
         all
     }
@@ -315,6 +353,21 @@ mod tests {
         // threads: with the wrong order each waits for the other.
         let ops = [vec![Op::MapReplyWrongOrder], vec![Op::General(vec![0])]];
         assert_eq!(explore(&ops), Err(Violation::WaitsForGeneralHoldingCpuLock));
+    }
+
+    #[test]
+    fn a_map_reply_that_keeps_its_own_lock_only_tries_the_general_lock_and_never_deadlocks() {
+        // Alone, it keeps its lock; with another CPU holding the general lock when it
+        // tries, it takes the fallback. No interleaving deadlocks or races.
+        let alone = explore(&[vec![Op::MapReplyKept]]).expect("alone");
+        let steps = Op::MapReplyKept.steps(0);
+        assert_eq!(steps[1], Step::TryTake(Lock::General, 5));
+        assert_eq!(steps[1 + 5 + 1], Step::Release(Lock::Cpu(0)), "the fallback lets its own lock go first");
+        assert_eq!(alone, 8, "alone, the kept way: start, 6 steps, then past the fallback");
+        for other in [Op::Fast, Op::MapReplyKept, Op::General(vec![0]), Op::General(vec![1, 0])] {
+            let ops = [vec![Op::MapReplyKept], vec![other.clone()]];
+            explore(&ops).unwrap_or_else(|v| panic!("{v:?} with {ops:?}"));
+        }
     }
 
     #[test]

@@ -59,13 +59,17 @@
 //!   preemptible), and every other CPU's general path, which waits for the general
 //!   lock. So an interrupt, the idle loop and most system calls take no CPU lock at
 //!   all.
-//! - A pager's reply that maps a page on the fast path takes the general lock, then
-//!   its CPU's lock: the general path's order (it needs the MDB and the target's
-//!   tables, which the general lock protects).
+//! - A pager's reply that maps a page on the fast path needs the general lock too
+//!   (for the MDB and the target's tables). Holding its CPU's lock from the fast path,
+//!   it only *tries* the general lock (`crate::entry`): a free one it takes, which
+//!   cannot deadlock, since it waits for nothing; a held one it does not wait for, but
+//!   lets its own lock go, then takes the general lock and its CPU's again: the general
+//!   path's order.
 //!
 //! **Why this cannot deadlock.** Only the holder of the general lock ever holds more
 //! than one CPU lock; every other CPU holds at most its own and waits for nothing
-//! while it holds it (a fast path runs to its end). So the general lock's holder,
+//! while it holds it (a fast path runs to its end; a map reply only tries the general
+//! lock). So the general lock's holder,
 //! waiting for a CPU lock, waits for a fast path that finishes; and a CPU waiting for
 //! the general lock holds no CPU lock. **Why no two CPUs work on one CPU's state at
 //! once**: CPU `c`'s threads and scheduler state are worked on by `c`'s fast path

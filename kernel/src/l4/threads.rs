@@ -126,6 +126,11 @@ impl Threads {
     }
 }
 
+/// A TCB that a [`Local`] found owned by its CPU ([`Local::tcb_owned`]): while that
+/// view lives (its lock held) the thread stays its CPU's. Only a view makes one.
+#[derive(Clone, Copy)]
+pub struct Owned(NonNull<Tcb>);
+
 /// A fast path's view of the kernel: `me`'s scheduler state, locked, and the threads
 /// `me` owns. Every TCB it hands out is borrowed from the view, so the borrow checker
 /// keeps them apart from each other and from the lock's lifetime.
@@ -161,6 +166,15 @@ impl<'a> Local<'a> {
         Some(unsafe { &mut *ptr.as_ptr() })
     }
 
+    /// Thread `t`, if `me` owns it, with the proof of that for [`Local::two_with`] (so
+    /// a fast path that reads the caller first does not look it up twice).
+    #[inline(always)]
+    pub fn tcb_owned(&mut self, t: u32) -> Option<(&mut Tcb, Owned)> {
+        let ptr = self.threads.owned_by(t, self.me.index)?;
+        // SAFETY: as in `tcb`.
+        Some((unsafe { &mut *ptr.as_ptr() }, Owned(ptr)))
+    }
+
     /// Threads `a` and `b` (different), both `me`'s, and the scheduler state.
     #[inline(always)]
     pub fn two(&mut self, a: u32, b: u32) -> Option<(&mut Tcb, &mut Tcb, &mut CpuSched)> {
@@ -168,9 +182,24 @@ impl<'a> Local<'a> {
             return None;
         }
         let pa = self.threads.owned_by(a, self.me.index)?;
+        self.pair(pa, b)
+    }
+
+    /// [`Local::two`] for an `a` this view found owned already ([`Local::tcb_owned`]).
+    #[inline(always)]
+    pub fn two_with(&mut self, a: Owned, b: u32) -> Option<(&mut Tcb, &mut Tcb, &mut CpuSched)> {
+        self.pair(a.0, b)
+    }
+
+    /// `pa` (a TCB `me` owns) and thread `b`, if `me` owns it and it is another.
+    #[inline(always)]
+    fn pair(&mut self, pa: NonNull<Tcb>, b: u32) -> Option<(&mut Tcb, &mut Tcb, &mut CpuSched)> {
         let pb = self.threads.owned_by(b, self.me.index)?;
-        // SAFETY: as in `tcb`, for both; `a != b` and a table never lists one TCB under
-        // two numbers, so the references are to different objects.
+        if pa == pb {
+            return None;
+        }
+        // SAFETY: as in `tcb`, for both (`pa` was found owned by `me` under this view's
+        // lock, which is still held, so it still is); they are different objects.
         let first = unsafe { &mut *pa.as_ptr() };
         // SAFETY: as above, for the other, different TCB.
         let second = unsafe { &mut *pb.as_ptr() };
