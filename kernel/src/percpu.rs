@@ -179,7 +179,7 @@ impl PerCpu {
 static CPUS: [spin::Once<&'static PerCpu>; MAX_CPUS] = [const { spin::Once::new() }; MAX_CPUS];
 
 /// One more than the highest index installed: [`all`] looks no further (it runs
-/// with the kernel lock held and interrupts masked, as when a thread is deleted).
+/// with the general lock held and interrupts masked, as when a thread is deleted).
 static INSTALLED: core::sync::atomic::AtomicUsize = core::sync::atomic::AtomicUsize::new(0);
 
 /// Makes `block` CPU `block.index`'s data, for good.

@@ -56,9 +56,11 @@
 //!   is let go). The CPU it runs on ([`Kernel::enter`]: `trap` and `idle` say which)
 //!   it touches without that CPU's lock: that lock keeps out that CPU's own fast path,
 //!   which cannot run while the same CPU runs the general path (the kernel is not
-//!   preemptible), and every other CPU's general path, which waits for the general
-//!   lock. So an interrupt, the idle loop and most system calls take no CPU lock at
-//!   all.
+//!   preemptible: a long call that stops at a preemption point, [`restart`], ends its
+//!   operation and lets its locks go, and the interrupt waiting is taken by a general
+//!   path operation of its own), and every other CPU's general path, which waits for
+//!   the general lock. So an interrupt, the idle loop and most system calls take no
+//!   CPU lock at all.
 //! - A pager's reply that maps a page on the fast path needs the general lock too
 //!   (for the MDB and the target's tables). Holding its CPU's lock from the fast path,
 //!   it only *tries* the general lock (`crate::entry`): a free one it takes, which
