@@ -12,11 +12,12 @@
 //! (`rt::console::Lines`) before they go out, so two programs' lines never interleave.
 //! `\n` goes out as `\r\n`, for terminals, as the kernel's console does.
 //!
-//! The root task itself, and the kernel, keep writing through the kernel's console:
-//! the kernel prints its own reports before and after user level, and the root's lines
-//! come from the thread that would have to wait for this one. The two share the UART
-//! byte by byte; lines can interleave only when the kernel prints while a program
-//! does (a warning at run time), which is rare and harmless for reading.
+//! The root task writes through it too once it runs (`rt::console::retry`): with the
+//! root writing through the kernel, a root line once landed in the middle of a
+//! program's (`report: powerbtn r` ... `eady`), and the test that waited for the
+//! program's line never saw it. The kernel keeps its own console: it prints its
+//! reports before and after user level, and a warning at run time may still cut into
+//! a line, which is rare and harmless for reading.
 //!
 //! The thread never prints (its own output would be a call to itself).
 

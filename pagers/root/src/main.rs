@@ -108,8 +108,11 @@ fn root(_utcb: rt::UtcbAddr) -> ! {
     let me = abi::thread::ThreadId::ROOT.raw();
     // The console driver, before the programs: their output goes through it.
     let console = console::start(me);
-    if let Err(why) = console {
-        println!("root: no console driver ({why}): programs write through the kernel");
+    match console {
+        // The root's own lines too: one writer to the UART at user level, so a
+        // program's line and the root's never interleave byte by byte.
+        Ok(_) => rt::console::retry(),
+        Err(why) => println!("root: no console driver ({why}): programs write through the kernel"),
     }
     let tally = supervisor::run(sys::kip(), me);
     println!("{}", report::line!("programs", "ran" => tally.ran, "failed" => tally.failed));

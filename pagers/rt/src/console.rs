@@ -106,6 +106,12 @@ on_target! {
     /// No console thread answers this program: write through the kernel.
     static NO_CONSOLE: core::sync::atomic::AtomicBool = core::sync::atomic::AtomicBool::new(false);
 
+    /// Tries the console thread again at the next write: for a program that printed
+    /// before its console thread existed (the root task, which starts it).
+    pub fn retry() {
+        NO_CONSOLE.store(false, core::sync::atomic::Ordering::Relaxed);
+    }
+
     /// Writes `bytes` to the console: through the console thread if there is one, else
     /// through the kernel's `DebugWrite`.
     pub fn write(bytes: &[u8]) {
