@@ -29,6 +29,8 @@ static EXIT: Once<(ExitMethod, Option<Psci>)> = Once::new();
 /// The board, once read.
 static BOARD: Once<&'static Board<'static>> = Once::new();
 
+// The boot stack's bounds, from the kernel's linker script: only their addresses are
+// taken.
 unsafe extern "C" {
     static __boot_stack_bottom: u8;
     static __boot_stack_top: u8;

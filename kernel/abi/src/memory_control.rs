@@ -76,6 +76,11 @@ impl MemoryControlFlags {
     pub const FREE: MemoryControlFlags =
         MemoryControlFlags { nearest_if_exhausted: false, rights: Rights::NONE, device: false, free: true };
 
+    /// The flags most programs want for memory of their own: read-write, from the
+    /// nearest node that has it if the asked one is exhausted.
+    pub const RW_NEAREST: MemoryControlFlags =
+        MemoryControlFlags { nearest_if_exhausted: true, rights: Rights::RW, device: false, free: false };
+
     /// Decodes `x3`; a reserved bit set is [`Error::InvalidArgument`].
     pub const fn from_raw(raw: u64) -> Result<MemoryControlFlags, Error> {
         if raw & !DEFINED != 0 {
@@ -162,6 +167,12 @@ impl MemoryControlRequest {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn rw_nearest_is_read_write_and_nearest() {
+        assert_eq!(MemoryControlFlags::RW_NEAREST.raw(), (0b110 << 4) | 1);
+        assert_eq!(MemoryControlFlags::from_raw((0b110 << 4) | 1), Ok(MemoryControlFlags::RW_NEAREST));
+    }
 
     #[test]
     fn flags_use_the_briefs_bits_and_round_trip() {

@@ -226,7 +226,7 @@ mod user {
     /// A kernel address (the upper half).
     const KERNEL_VA: u64 = 0xFFFF_0000_0010_0000;
     /// `MemoryControl` flags: read-write, take the nearest node if this one is empty.
-    const RW_NEAREST: u64 = (0b110 << 4) | 1;
+    const RW_NEAREST: u64 = abi::memory_control::MemoryControlFlags::RW_NEAREST.raw();
     const RW: u64 = 0b110 << 4;
     /// Labels of the messages between the root role and its threads.
     const REPORT: u16 = 0x200;

@@ -171,7 +171,7 @@ mod user {
     /// Where the root maps fresh frames before handing them on as stack pages.
     const SCRATCH: u64 = 0x20_1000_0000;
     /// `MemoryControl` flags: read-write, nearest node if the asked one is exhausted.
-    const RW_NEAREST: u64 = (0b110 << 4) | 1;
+    const RW_NEAREST: u64 = abi::memory_control::MemoryControlFlags::RW_NEAREST.raw();
 
     /// Message labels.
     const CALL: u16 = 0x200;

@@ -372,7 +372,10 @@ mod user {
         let helper = (HELPER << 16) | 1;
         let cpu = if cpus > 1 { 1 } else { 0 };
         let steps = [
-            (Syscall::MemoryControl, [0, 1, SCRATCH, (0b110 << 4) | 1, 0, 0, 0, 0]),
+            (
+                Syscall::MemoryControl,
+                [0, 1, SCRATCH, abi::memory_control::MemoryControlFlags::RW_NEAREST.raw(), 0, 0, 0, 0],
+            ),
             (Syscall::ThreadControl, [helper, me, me, me, HELPER_UTCB, cpu, 0, 0]),
             (
                 Syscall::ExchangeRegisters,
@@ -502,7 +505,10 @@ mod user {
         let stack = SCRATCH + k * FUZZER_STACK_STRIDE;
         let start = (ExregsControl::START | ExregsControl::SET_SP | ExregsControl::SET_IP).raw();
         let steps = [
-            (Syscall::MemoryControl, [0, 2, stack, (0b110 << 4) | 1, 0, 0, 0, 0]),
+            (
+                Syscall::MemoryControl,
+                [0, 2, stack, abi::memory_control::MemoryControlFlags::RW_NEAREST.raw(), 0, 0, 0, 0],
+            ),
             (Syscall::ThreadControl, [id, me, me, me, HELPER_UTCB + k * 0x1000, k, 0, 0]),
             (
                 Syscall::ExchangeRegisters,

@@ -102,7 +102,13 @@ mod driver {
     fn contained(failed: &mut u64) -> (bool, bool, bool) {
         let me = ThreadId::ROOT.raw();
         let made = sys::thread_control(BAD_DRIVER, me, me, me, BAD_UTCB, u64::MAX).is_ok()
-            && sys::memory_control(0, 2, BAD_STACK, (0b110 << 4) | 1).is_ok();
+            && sys::memory_control(
+                0,
+                2,
+                BAD_STACK,
+                abi::memory_control::MemoryControlFlags::RW_NEAREST.raw(),
+            )
+            .is_ok();
         check(failed, made, "make the misbehaving driver");
         let _ = sys::set_priority(BAD_DRIVER, 100);
         let start = (abi::syscall::ExregsControl::START

@@ -111,7 +111,7 @@ mod test {
     const MAGIC: u64 = 0x5eed_cafe_f00d_0001;
     const MAGIC_Q: u64 = 0x5eed_cafe_f00d_0002;
     /// MemoryControl flags: read-write, any node if the one asked is exhausted.
-    const RW_NEAREST: u64 = (0b110 << 4) | 1;
+    const RW_NEAREST: u64 = abi::memory_control::MemoryControlFlags::RW_NEAREST.raw();
 
     static SPIN: AtomicU64 = AtomicU64::new(0);
     static SPIN2: AtomicU64 = AtomicU64::new(0);

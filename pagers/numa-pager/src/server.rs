@@ -76,7 +76,12 @@ const SPARE_THREADS: u64 = 64;
 pub fn run(utcb: u64) -> ! {
     let root = ThreadId::ROOT.raw();
     let me = rt::my_id();
-    let heap = sys::memory_control(node_here(), HEAP_ORDER, HEAP_BASE, (0b110 << 4) | 1);
+    let heap = sys::memory_control(
+        node_here(),
+        HEAP_ORDER,
+        HEAP_BASE,
+        abi::memory_control::MemoryControlFlags::RW_NEAREST.raw(),
+    );
     let heap_ok = heap.is_ok()
         // SAFETY: the block just mapped at HEAP_BASE is this space's, used for nothing else.
         && unsafe { HEAP.0.init(HEAP_BASE as usize, (HEAP_BASE + (PAGE << HEAP_ORDER)) as usize) };

@@ -197,7 +197,7 @@ mod demo {
     const IMAGE_PAGES: usize = 256;
     /// MemoryControl flags: rights (bits 6..4) and "nearest node if exhausted".
     const RWX_NEAREST: u64 = (0b111 << 4) | 1;
-    const RW_NEAREST: u64 = (0b110 << 4) | 1;
+    const RW_NEAREST: u64 = abi::memory_control::MemoryControlFlags::RW_NEAREST.raw();
     /// Message labels between the workers, the pagers and the root.
     const DONE: u16 = 0x300;
     const MIGRATE: u16 = 0x301;

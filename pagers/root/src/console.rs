@@ -71,7 +71,7 @@ mod target {
 
     /// MemoryControl flags: device, read-write; read-write, nearest node.
     const DEVICE_RW: u64 = (1 << 1) | (0b110 << 4);
-    const RW_NEAREST: u64 = (0b110 << 4) | 1;
+    const RW_NEAREST: u64 = abi::memory_control::MemoryControlFlags::RW_NEAREST.raw();
 
     /// Starts the console thread; the UART's physical base and kind (its name in
     /// reports), or why not.

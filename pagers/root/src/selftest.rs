@@ -155,7 +155,12 @@ pub fn run() -> u64 {
                 // Stack: a fresh frame from the worker's node.
                 let scratch = SCRATCH + 0x1000_0000 + stack_pages * 0x1000;
                 stack_pages += 1;
-                match sys::memory_control(worker_node, 0, scratch, (0b110 << 4) | 1) {
+                match sys::memory_control(
+                    worker_node,
+                    0,
+                    scratch,
+                    abi::memory_control::MemoryControlFlags::RW_NEAREST.raw(),
+                ) {
                     Ok(_) => Fpage::new(scratch, 12, Rights::RW),
                     Err(e) => {
                         println!("root: no stack page for the worker: {e}");

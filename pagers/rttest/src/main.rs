@@ -55,7 +55,7 @@ mod user {
     const UTCBS: u64 = 0x28_0000;
     const STACKS: u64 = 0x21_0000_0000;
     /// `MemoryControl` flags: read-write, nearest node if the asked one is exhausted.
-    const RW_NEAREST: u64 = (0b110 << 4) | 1;
+    const RW_NEAREST: u64 = abi::memory_control::MemoryControlFlags::RW_NEAREST.raw();
     /// Priorities: the root (200) above all; the client, the spinner, the servers.
     const CLIENT_PRIORITY: u8 = 150;
     const SPINNER_PRIORITY: u8 = 100;

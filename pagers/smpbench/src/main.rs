@@ -58,7 +58,7 @@ mod user {
     /// Where the root maps fresh frames before handing them on as stack pages.
     const SCRATCH: u64 = 0x20_1000_0000;
     /// `MemoryControl` flags: read-write, nearest node if the asked one is exhausted.
-    const RW_NEAREST: u64 = (0b110 << 4) | 1;
+    const RW_NEAREST: u64 = abi::memory_control::MemoryControlFlags::RW_NEAREST.raw();
 
     /// Message labels.
     const CALL: u16 = 0x300;
@@ -67,6 +67,7 @@ mod user {
     const GO: u16 = 0x303;
     const DONE: u16 = 0x304;
 
+    // The program's bounds, from `linker/user.ld`: only their addresses are taken.
     unsafe extern "C" {
         static __program_start: u8;
         static __program_end: u8;

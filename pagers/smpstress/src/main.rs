@@ -103,7 +103,7 @@ mod user {
     const X_PAGE: u64 = 0x51_0000_0000;
     const X_GRANT: u64 = 0x52_0000_0000;
     /// MemoryControl flags: read-write, nearest node if the one asked is exhausted.
-    const RW_NEAREST: u64 = (0b110 << 4) | 1;
+    const RW_NEAREST: u64 = abi::memory_control::MemoryControlFlags::RW_NEAREST.raw();
 
     /// Labels: to `X`, and the workers' reports to the root.
     const ECHO: u16 = 0x400;
@@ -120,6 +120,7 @@ mod user {
     static CROSS: AtomicU64 = AtomicU64::new(0);
     static LOCAL: AtomicU64 = AtomicU64::new(0);
 
+    // The program's bounds, from `linker/user.ld`: only their addresses are taken.
     unsafe extern "C" {
         static __program_start: u8;
         static __program_end: u8;
